@@ -1,0 +1,24 @@
+//! Generates the gRPC server and client code and the descriptor set that reflection serves.
+//! protoc comes from `protoc-bin-vendored`, so a fresh machine needs no system protoc.
+
+use std::path::PathBuf;
+
+const PROTOS: &[&str] = &[
+    "proto/leadpool/v1/types.proto",
+    "proto/leadpool/v1/pool_service.proto",
+    "proto/leadpool/v1/lead_service.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    let mut config = tonic_prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    let protos: Vec<PathBuf> = PROTOS.iter().map(PathBuf::from).collect();
+    let includes = [PathBuf::from("proto"), protoc_bin_vendored::include_path()?];
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("leadpool_descriptor.bin"))
+        .compile_with_config(config, &protos, &includes)?;
+    println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed=migrations");
+    Ok(())
+}

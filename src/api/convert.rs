@@ -1,0 +1,155 @@
+//! Domain values to their proto messages.
+
+use chrono::{DateTime, Utc};
+use prost_types::Timestamp;
+
+use crate::domain::event::{EventKind, LeadEvent};
+use crate::domain::lead::{AcquiredVia, Lead, LeadState};
+use crate::domain::member::{Member, MemberRole};
+use crate::domain::pool::Pool;
+use crate::proto;
+
+pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: at.timestamp(),
+        // Always below 2e9, so the cast cannot truncate.
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn optional_timestamp(at: Option<DateTime<Utc>>) -> Option<Timestamp> {
+    at.map(timestamp)
+}
+
+pub fn pool(pool: Pool) -> proto::Pool {
+    proto::Pool {
+        id: pool.id.to_string(),
+        name: pool.name,
+        timezone: pool.timezone,
+        max_held_per_member: pool.max_held_per_member,
+        archived: pool.archived_at.is_some(),
+        created_at: Some(timestamp(pool.created_at)),
+        updated_at: Some(timestamp(pool.updated_at)),
+    }
+}
+
+pub fn member_role(role: MemberRole) -> proto::MemberRole {
+    match role {
+        MemberRole::Member => proto::MemberRole::Member,
+        MemberRole::Manager => proto::MemberRole::Manager,
+    }
+}
+
+pub fn member(member: Member) -> proto::Member {
+    proto::Member {
+        pool_id: member.pool_id.to_string(),
+        user_id: member.user_id,
+        role: member_role(member.role).into(),
+        active: member.active,
+        weight: member.weight,
+        max_held: member.max_held,
+        regions: member.regions,
+        industries: member.industries,
+        grades: member.grades,
+        held_count: member.held_count,
+        joined_at: Some(timestamp(member.joined_at)),
+    }
+}
+
+pub fn lead_state(state: LeadState) -> proto::LeadState {
+    match state {
+        LeadState::InPool => proto::LeadState::InPool,
+        LeadState::Owned => proto::LeadState::Owned,
+        LeadState::Converted => proto::LeadState::Converted,
+        LeadState::Discarded => proto::LeadState::Discarded,
+    }
+}
+
+fn acquired_via(via: Option<AcquiredVia>) -> proto::AcquisitionChannel {
+    match via {
+        None => proto::AcquisitionChannel::Unspecified,
+        Some(AcquiredVia::Claim) => proto::AcquisitionChannel::Claim,
+        Some(AcquiredVia::Create) => proto::AcquisitionChannel::Create,
+        Some(AcquiredVia::Assign) => proto::AcquisitionChannel::Assign,
+        Some(AcquiredVia::Transfer) => proto::AcquisitionChannel::Transfer,
+        Some(AcquiredVia::Distribute) => proto::AcquisitionChannel::Distribute,
+    }
+}
+
+pub fn lead(lead: Lead) -> proto::Lead {
+    proto::Lead {
+        id: lead.id.to_string(),
+        pool_id: lead.pool_id.to_string(),
+        external_ref: lead.external_ref.unwrap_or_default(),
+        name: lead.name,
+        company: lead.company,
+        phone: lead.phone,
+        email: lead.email,
+        source: lead.source,
+        region: lead.region,
+        industry: lead.industry,
+        grade: lead.grade,
+        tags: lead.tags,
+        attributes: lead.attributes.into_iter().collect(),
+        state: lead_state(lead.state).into(),
+        owner_id: lead.owner_id.unwrap_or_default(),
+        acquired_at: optional_timestamp(lead.acquired_at),
+        acquired_via: acquired_via(lead.acquired_via).into(),
+        last_follow_up_at: optional_timestamp(lead.last_follow_up_at),
+        follow_up_deadline: optional_timestamp(lead.follow_up_deadline),
+        close_deadline: optional_timestamp(lead.close_deadline),
+        locked: lead.locked,
+        previous_owner_id: lead.previous_owner_id.unwrap_or_default(),
+        cooldown_until: optional_timestamp(lead.cooldown_until),
+        pool_entered_at: optional_timestamp(lead.pool_entered_at),
+        version: lead.version,
+        created_at: Some(timestamp(lead.created_at)),
+        updated_at: Some(timestamp(lead.updated_at)),
+        contact_masked: false,
+    }
+}
+
+fn event_kind(kind: Option<EventKind>) -> proto::EventKind {
+    use proto::EventKind as P;
+    match kind {
+        None => P::Unspecified,
+        Some(kind) => match kind {
+            EventKind::Created => P::Created,
+            EventKind::Claimed => P::Claimed,
+            EventKind::Released => P::Released,
+            EventKind::Assigned => P::Assigned,
+            EventKind::Transferred => P::Transferred,
+            EventKind::Distributed => P::Distributed,
+            EventKind::RecycleWarning => P::RecycleWarning,
+            EventKind::Recycled => P::Recycled,
+            EventKind::Offboarded => P::Offboarded,
+            EventKind::Moved => P::Moved,
+            EventKind::FollowedUp => P::FollowedUp,
+            EventKind::Converted => P::Converted,
+            EventKind::Discarded => P::Discarded,
+            EventKind::Reopened => P::Reopened,
+            EventKind::Locked => P::Locked,
+            EventKind::Unlocked => P::Unlocked,
+            EventKind::Updated => P::Updated,
+        },
+    }
+}
+
+pub fn event(event: LeadEvent) -> proto::LeadEvent {
+    proto::LeadEvent {
+        seq: event.seq,
+        lead_id: event.lead_id.to_string(),
+        pool_id: event.pool_id.to_string(),
+        kind: event_kind(event.kind).into(),
+        from_owner: event.from_owner.unwrap_or_default(),
+        to_owner: event.to_owner.unwrap_or_default(),
+        actor: event.actor,
+        reason: event.reason.unwrap_or_default(),
+        note: event.note.unwrap_or_default(),
+        occurred_at: Some(timestamp(event.occurred_at)),
+        request_id: event
+            .request_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+    }
+}

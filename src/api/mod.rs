@@ -1,0 +1,23 @@
+//! The gRPC edge: one file per service. Requests become validated domain values here, one
+//! store call does the work, and results map back to proto. No SQL here.
+
+mod convert;
+pub mod identity;
+mod lead_service;
+mod page_token;
+mod pool_service;
+pub mod status;
+
+pub use lead_service::LeadApi;
+pub use pool_service::PoolApi;
+
+use sqlx::PgPool;
+
+use crate::domain::clock::SharedClock;
+
+/// What every service needs: the database and the clock.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub db: PgPool,
+    pub clock: SharedClock,
+}

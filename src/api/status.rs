@@ -1,0 +1,53 @@
+//! The one mapping from [`DomainError`] to `tonic::Status`: a gRPC code, a plain sentence,
+//! `google.rpc.ErrorInfo` (reason, domain `leadpool.v1`, metadata) and, for validation,
+//! `google.rpc.BadRequest` naming every bad field.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::domain::DomainError;
+
+pub const ERROR_DOMAIN: &str = "leadpool.v1";
+
+fn code(err: &DomainError) -> Code {
+    use DomainError as E;
+    match err {
+        E::ValidationFailed(_) | E::BadPageToken => Code::InvalidArgument,
+        E::MissingIdentity(_) => Code::Unauthenticated,
+        E::NotPoolMember { .. }
+        | E::ManagerRequired { .. }
+        | E::AdminRequired
+        | E::NotLeadOwner { .. } => Code::PermissionDenied,
+        E::PoolNotFound(_) | E::LeadNotFound(_) | E::MemberNotFound { .. } => Code::NotFound,
+        E::PoolNameTaken | E::MemberExists { .. } | E::ExternalRefTaken => Code::AlreadyExists,
+        E::LeadNotInPool(_)
+        | E::LeadNotOwned(_)
+        | E::LeadLocked(_)
+        | E::LeadClosed(_)
+        | E::MemberInactive { .. }
+        | E::HeldLimitReached { .. }
+        | E::PoolArchived(_) => Code::FailedPrecondition,
+        E::ConcurrentModification => Code::Aborted,
+        E::DatabaseUnavailable => Code::Unavailable,
+        E::DeadlineExceeded => Code::DeadlineExceeded,
+        E::Internal => Code::Internal,
+    }
+}
+
+impl From<DomainError> for Status {
+    fn from(err: DomainError) -> Self {
+        let metadata: HashMap<String, String> = err
+            .metadata()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let mut details = ErrorDetails::new();
+        details.set_error_info(err.reason(), ERROR_DOMAIN, metadata);
+        for violation in err.field_violations() {
+            details.add_bad_request_violation(&violation.field, &violation.description);
+        }
+        Status::with_error_details(code(&err), err.to_string(), details)
+    }
+}

@@ -1,0 +1,123 @@
+//! The server: our gRPC services plus health and reflection, bound before it runs so callers
+//! (and tests on port 0) learn the address first.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::api::{Context, LeadApi, PoolApi};
+use crate::proto::lead_service_server::LeadServiceServer;
+use crate::proto::pool_service_server::PoolServiceServer;
+use crate::store;
+
+/// Names the health service answers for: the whole server ("") and each of our services.
+const HEALTH_NAMES: &[&str] = &["", "leadpool.v1.PoolService", "leadpool.v1.LeadService"];
+
+pub struct App {
+    listener: TcpListener,
+    ctx: Context,
+    health_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot listen: {0}")]
+    Bind(#[from] std::io::Error),
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+impl App {
+    pub async fn bind(
+        addr: SocketAddr,
+        ctx: Context,
+        health_interval: Duration,
+    ) -> Result<Self, AppError> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            listener,
+            ctx,
+            health_interval,
+        })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, AppError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` completes: health turns `NOT_SERVING` first, then in-flight
+    /// calls finish and the server returns.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        set_health(&reporter, ServingStatus::NotServing).await;
+        let stop = CancellationToken::new();
+        let health_task = tokio::spawn(watch_database(
+            reporter.clone(),
+            self.ctx.clone(),
+            self.health_interval,
+            stop.clone(),
+        ));
+        let reflection = reflection_builder().build_v1()?;
+        let reflection_alpha = reflection_builder().build_v1alpha()?;
+        let result = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(reflection_alpha)
+            .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
+            .add_service(LeadServiceServer::new(LeadApi::new(self.ctx)))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
+                shutdown.await;
+                stop.cancel();
+                set_health(&reporter, ServingStatus::NotServing).await;
+                tracing::info!("shutting down: finishing in-flight calls");
+            })
+            .await;
+        stop.cancel();
+        let _ = health_task.await;
+        Ok(result?)
+    }
+}
+
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
+    for name in HEALTH_NAMES {
+        reporter.set_service_status(*name, status).await;
+    }
+}
+
+/// `SERVING` exactly while the database answers, checked every `interval` until `stop`.
+async fn watch_database(
+    reporter: HealthReporter,
+    ctx: Context,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let status = match tokio::time::timeout(interval, store::ping(&ctx.db)).await {
+            Ok(Ok(())) => ServingStatus::Serving,
+            _ => ServingStatus::NotServing,
+        };
+        if !stop.is_cancelled() {
+            set_health(&reporter, status).await;
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Who may do what. Tenant roles come with the caller's identity; the pool role
+//! (`MANAGER`) comes from membership. A tenant `admin` acts as a manager of every pool,
+//! and `service` (other back ends) reads everything and creates leads.
+
+use uuid::Uuid;
+
+use super::DomainError;
+use super::member::{MemberRole, Membership};
+
+/// The caller of one RPC, already authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub roles: TenantRoles,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantRoles {
+    pub admin: bool,
+    pub service: bool,
+}
+
+impl TenantRoles {
+    /// Parses a comma-separated role list; unknown roles grant nothing.
+    pub fn parse(list: &str) -> Self {
+        list.split(',')
+            .map(str::trim)
+            .fold(Self::default(), |roles, role| Self {
+                admin: roles.admin || role.eq_ignore_ascii_case("admin"),
+                service: roles.service || role.eq_ignore_ascii_case("service"),
+            })
+    }
+}
+
+impl Actor {
+    /// Admins and services see every pool and lead of the tenant.
+    pub fn reads_everything(&self) -> bool {
+        self.roles.admin || self.roles.service
+    }
+
+    pub fn require_admin(&self) -> Result<(), DomainError> {
+        if self.roles.admin {
+            Ok(())
+        } else {
+            Err(DomainError::AdminRequired)
+        }
+    }
+
+    /// Reading a pool, its members and its leads: any member (active or not), admins, services.
+    pub fn require_pool_reader(
+        &self,
+        pool_id: Uuid,
+        membership: Option<Membership>,
+    ) -> Result<(), DomainError> {
+        if self.reads_everything() || membership.is_some() {
+            Ok(())
+        } else {
+            Err(DomainError::NotPoolMember { pool_id })
+        }
+    }
+
+    /// Reading a lead: its owner, or whoever may read its pool.
+    pub fn require_lead_reader(
+        &self,
+        pool_id: Uuid,
+        owner_id: Option<&str>,
+        membership: Option<Membership>,
+    ) -> Result<(), DomainError> {
+        if owner_id == Some(self.user_id.as_str()) {
+            Ok(())
+        } else {
+            self.require_pool_reader(pool_id, membership)
+        }
+    }
+
+    /// Whether the actor acts on everything in the pool: an active manager or a tenant admin.
+    pub fn manages(&self, membership: Option<Membership>) -> bool {
+        self.roles.admin || membership.is_some_and(|m| m.active && m.role == MemberRole::Manager)
+    }
+
+    pub fn require_manager(
+        &self,
+        pool_id: Uuid,
+        membership: Option<Membership>,
+    ) -> Result<(), DomainError> {
+        if self.manages(membership) {
+            Ok(())
+        } else {
+            Err(DomainError::ManagerRequired { pool_id })
+        }
+    }
+
+    /// Creating leads: the `service` role, or whoever manages the pool.
+    pub fn require_lead_creator(
+        &self,
+        pool_id: Uuid,
+        membership: Option<Membership>,
+    ) -> Result<(), DomainError> {
+        if self.roles.service {
+            Ok(())
+        } else {
+            self.require_manager(pool_id, membership)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(roles: &str) -> Actor {
+        Actor {
+            tenant_id: "t1".into(),
+            user_id: "u1".into(),
+            roles: TenantRoles::parse(roles),
+        }
+    }
+
+    const MANAGER: Membership = Membership {
+        role: MemberRole::Manager,
+        active: true,
+    };
+
+    #[test]
+    fn parses_role_lists_loosely() {
+        assert_eq!(
+            TenantRoles::parse(" Admin , service,,other"),
+            TenantRoles {
+                admin: true,
+                service: true
+            }
+        );
+        assert_eq!(TenantRoles::parse(""), TenantRoles::default());
+    }
+
+    #[test]
+    fn inactive_manager_does_not_manage() {
+        let pool = Uuid::nil();
+        let inactive = Membership {
+            active: false,
+            ..MANAGER
+        };
+        assert!(actor("").require_manager(pool, Some(MANAGER)).is_ok());
+        assert!(actor("").require_manager(pool, Some(inactive)).is_err());
+        assert!(actor("admin").require_manager(pool, None).is_ok());
+    }
+
+    #[test]
+    fn services_create_leads_but_plain_members_do_not() {
+        let pool = Uuid::nil();
+        let member = Membership {
+            role: MemberRole::Member,
+            active: true,
+        };
+        assert!(actor("service").require_lead_creator(pool, None).is_ok());
+        assert!(matches!(
+            actor("").require_lead_creator(pool, Some(member)),
+            Err(DomainError::ManagerRequired { .. })
+        ));
+    }
+}

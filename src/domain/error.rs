@@ -1,0 +1,158 @@
+//! Every way a call can fail, one variant per machine-readable reason of `shared/api.md`.
+//! `api::status` turns them into `tonic::Status` with `ErrorInfo`; nothing else does.
+
+use uuid::Uuid;
+
+/// One invalid field of a request, reported all at once in `google.rpc.BadRequest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("The request has invalid fields: {}.", describe(.0))]
+    ValidationFailed(Vec<FieldViolation>),
+    #[error(
+        "The page token is malformed or belongs to a different query; start again without a token."
+    )]
+    BadPageToken,
+    #[error("The call carries no identity: send x-tenant-id and x-actor-id metadata.")]
+    MissingIdentity(Vec<FieldViolation>),
+    #[error("Only members of the pool may do this.")]
+    NotPoolMember { pool_id: Uuid },
+    #[error("Only a manager of the pool (or a tenant admin) may do this.")]
+    ManagerRequired { pool_id: Uuid },
+    #[error("Only a tenant admin may do this.")]
+    AdminRequired,
+    #[error("Only the lead's owner or a manager of its pool may do this.")]
+    NotLeadOwner { lead_id: Uuid },
+    #[error("Pool {0} does not exist.")]
+    PoolNotFound(Uuid),
+    #[error("Lead {0} does not exist.")]
+    LeadNotFound(Uuid),
+    #[error("User {user_id} is not a member of pool {pool_id}.")]
+    MemberNotFound { pool_id: Uuid, user_id: String },
+    #[error("Another pool of this tenant is already named like that; pick another name.")]
+    PoolNameTaken,
+    #[error("User {user_id} is already a member of pool {pool_id}.")]
+    MemberExists { pool_id: Uuid, user_id: String },
+    #[error("Another lead of this tenant already has this external_ref.")]
+    ExternalRefTaken,
+    #[error("Lead {0} is not in the public pool: someone owns it.")]
+    LeadNotInPool(Uuid),
+    #[error("Lead {0} is not owned by anyone, so it cannot be released.")]
+    LeadNotOwned(Uuid),
+    #[error("Lead {0} is locked; a manager must unlock it first.")]
+    LeadLocked(Uuid),
+    #[error("Lead {0} is converted or discarded and out of circulation.")]
+    LeadClosed(Uuid),
+    #[error("User {user_id} is an inactive member of pool {pool_id}.")]
+    MemberInactive { pool_id: Uuid, user_id: String },
+    #[error("User {user_id} already holds {held} leads of this pool, the limit is {limit}.")]
+    HeldLimitReached {
+        user_id: String,
+        limit: i32,
+        held: i32,
+    },
+    #[error("Pool {0} is archived.")]
+    PoolArchived(Uuid),
+    #[error("The lead changed while this call ran; read it again and retry.")]
+    ConcurrentModification,
+    #[error("The database is unavailable; retry shortly.")]
+    DatabaseUnavailable,
+    #[error("The call ran out of time before the database answered.")]
+    DeadlineExceeded,
+    #[error("An internal error occurred.")]
+    Internal,
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl DomainError {
+    /// The `ErrorInfo.reason` of this error, as listed in `shared/api.md`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::ValidationFailed(_) => "VALIDATION_FAILED",
+            Self::BadPageToken => "BAD_PAGE_TOKEN",
+            Self::MissingIdentity(_) => "MISSING_IDENTITY",
+            Self::NotPoolMember { .. } => "NOT_POOL_MEMBER",
+            Self::ManagerRequired { .. } => "MANAGER_REQUIRED",
+            Self::AdminRequired => "ADMIN_REQUIRED",
+            Self::NotLeadOwner { .. } => "NOT_LEAD_OWNER",
+            Self::PoolNotFound(_) => "POOL_NOT_FOUND",
+            Self::LeadNotFound(_) => "LEAD_NOT_FOUND",
+            Self::MemberNotFound { .. } => "MEMBER_NOT_FOUND",
+            Self::PoolNameTaken => "POOL_NAME_TAKEN",
+            Self::MemberExists { .. } => "MEMBER_EXISTS",
+            Self::ExternalRefTaken => "EXTERNAL_REF_TAKEN",
+            Self::LeadNotInPool(_) => "LEAD_NOT_IN_POOL",
+            Self::LeadNotOwned(_) => "LEAD_NOT_OWNED",
+            Self::LeadLocked(_) => "LEAD_LOCKED",
+            Self::LeadClosed(_) => "LEAD_CLOSED",
+            Self::MemberInactive { .. } => "MEMBER_INACTIVE",
+            Self::HeldLimitReached { .. } => "HELD_LIMIT_REACHED",
+            Self::PoolArchived(_) => "POOL_ARCHIVED",
+            Self::ConcurrentModification => "CONCURRENT_MODIFICATION",
+            Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Self::Internal => "INTERNAL",
+        }
+    }
+
+    /// Machine-readable facts for `ErrorInfo.metadata`: the ids and figures a caller acts on.
+    pub fn metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::NotPoolMember { pool_id } | Self::ManagerRequired { pool_id } => {
+                vec![("pool_id", pool_id.to_string())]
+            }
+            Self::PoolNotFound(id) | Self::PoolArchived(id) => vec![("pool_id", id.to_string())],
+            Self::NotLeadOwner { lead_id: id }
+            | Self::LeadNotFound(id)
+            | Self::LeadNotInPool(id)
+            | Self::LeadNotOwned(id)
+            | Self::LeadLocked(id)
+            | Self::LeadClosed(id) => vec![("lead_id", id.to_string())],
+            Self::MemberNotFound { pool_id, user_id }
+            | Self::MemberExists { pool_id, user_id }
+            | Self::MemberInactive { pool_id, user_id } => vec![
+                ("pool_id", pool_id.to_string()),
+                ("user_id", user_id.clone()),
+            ],
+            Self::HeldLimitReached {
+                user_id,
+                limit,
+                held,
+            } => vec![
+                ("user_id", user_id.clone()),
+                ("limit", limit.to_string()),
+                ("held", held.to_string()),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The bad fields, for `google.rpc.BadRequest`.
+    pub fn field_violations(&self) -> &[FieldViolation] {
+        match self {
+            Self::ValidationFailed(v) | Self::MissingIdentity(v) => v,
+            _ => &[],
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! Leads: their fields, states and the rules of claim and release.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::DomainError;
+use super::validate::{
+    MAX_ATTRIBUTE_CHARS, MAX_ATTRIBUTES, MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
+    MAX_TAG_CHARS, MAX_TAGS, Validator,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeadState {
+    InPool,
+    Owned,
+    Converted,
+    Discarded,
+}
+
+impl LeadState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InPool => "IN_POOL",
+            Self::Owned => "OWNED",
+            Self::Converted => "CONVERTED",
+            Self::Discarded => "DISCARDED",
+        }
+    }
+
+    pub fn from_db(value: &str) -> Self {
+        match value {
+            "OWNED" => Self::Owned,
+            "CONVERTED" => Self::Converted,
+            "DISCARDED" => Self::Discarded,
+            _ => Self::InPool,
+        }
+    }
+
+    /// Converted and discarded leads are out of circulation.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Converted | Self::Discarded)
+    }
+}
+
+/// How the current owner got the lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcquiredVia {
+    Claim,
+    Create,
+    Assign,
+    Transfer,
+    Distribute,
+}
+
+impl AcquiredVia {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claim => "CLAIM",
+            Self::Create => "CREATE",
+            Self::Assign => "ASSIGN",
+            Self::Transfer => "TRANSFER",
+            Self::Distribute => "DISTRIBUTE",
+        }
+    }
+
+    pub fn from_db(value: &str) -> Option<Self> {
+        match value {
+            "CLAIM" => Some(Self::Claim),
+            "CREATE" => Some(Self::Create),
+            "ASSIGN" => Some(Self::Assign),
+            "TRANSFER" => Some(Self::Transfer),
+            "DISTRIBUTE" => Some(Self::Distribute),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lead {
+    pub id: Uuid,
+    pub pool_id: Uuid,
+    pub external_ref: Option<String>,
+    pub name: String,
+    pub company: String,
+    pub phone: String,
+    pub email: String,
+    pub source: String,
+    pub region: String,
+    pub industry: String,
+    pub grade: String,
+    pub tags: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub state: LeadState,
+    pub owner_id: Option<String>,
+    pub acquired_at: Option<DateTime<Utc>>,
+    pub acquired_via: Option<AcquiredVia>,
+    pub last_follow_up_at: Option<DateTime<Utc>>,
+    pub follow_up_deadline: Option<DateTime<Utc>>,
+    pub close_deadline: Option<DateTime<Utc>>,
+    pub locked: bool,
+    pub previous_owner_id: Option<String>,
+    pub cooldown_until: Option<DateTime<Utc>>,
+    pub pool_entered_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The caller-provided fields of a lead, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct LeadDraft<'a> {
+    pub external_ref: &'a str,
+    pub name: &'a str,
+    pub company: &'a str,
+    pub phone: &'a str,
+    pub email: &'a str,
+    pub source: &'a str,
+    pub region: &'a str,
+    pub industry: &'a str,
+    pub grade: &'a str,
+    pub tags: &'a [String],
+    pub attributes: Option<&'a std::collections::HashMap<String, String>>,
+}
+
+/// Validated fields of a new lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLead {
+    pub external_ref: Option<String>,
+    pub name: String,
+    pub company: String,
+    pub phone: String,
+    pub email: String,
+    pub source: String,
+    pub region: String,
+    pub industry: String,
+    pub grade: String,
+    pub tags: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl NewLead {
+    /// Validates every field; `prefix` names the message the fields sit in (`lead.`).
+    pub fn parse(v: &mut Validator, prefix: &str, draft: &LeadDraft<'_>) -> Self {
+        let field = |name: &str| format!("{prefix}{name}");
+        let code = |v: &mut Validator, name: &str, value: &str| {
+            v.optional_text(&field(name), value, MAX_CODE_CHARS)
+        };
+        let external_ref = code(v, "external_ref", draft.external_ref);
+        Self {
+            external_ref: Some(external_ref).filter(|r| !r.is_empty()),
+            name: v.required_text(&field("name"), draft.name, MAX_NAME_CHARS),
+            company: v.optional_text(&field("company"), draft.company, MAX_NAME_CHARS),
+            phone: code(v, "phone", draft.phone),
+            email: code(v, "email", draft.email),
+            source: code(v, "source", draft.source),
+            region: code(v, "region", draft.region),
+            industry: code(v, "industry", draft.industry),
+            grade: code(v, "grade", draft.grade),
+            tags: v.codes(&field("tags"), draft.tags, MAX_TAGS, MAX_TAG_CHARS),
+            attributes: parse_attributes(v, &field("attributes"), draft.attributes),
+        }
+    }
+}
+
+fn parse_attributes(
+    v: &mut Validator,
+    field: &str,
+    attributes: Option<&std::collections::HashMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let attributes: BTreeMap<String, String> = attributes
+        .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    if attributes.len() > MAX_ATTRIBUTES {
+        v.violation(
+            field,
+            format!(
+                "must have at most {MAX_ATTRIBUTES} keys, got {}",
+                attributes.len()
+            ),
+        );
+    }
+    if let Some((key, _)) = attributes.iter().find(|(k, val)| {
+        k.is_empty()
+            || k.chars().count() > MAX_CODE_CHARS
+            || val.chars().count() > MAX_ATTRIBUTE_CHARS
+    }) {
+        v.violation(
+            field,
+            format!(
+                "keys must be 1 to {MAX_CODE_CHARS} characters and values at most {MAX_ATTRIBUTE_CHARS}; {key:?} is not"
+            ),
+        );
+    }
+    attributes
+}
+
+/// Why a lead goes back to the pool, as given by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseReason {
+    pub reason: String,
+    pub note: Option<String>,
+}
+
+impl ReleaseReason {
+    pub fn parse(v: &mut Validator, reason: &str, note: &str) -> Self {
+        let reason = v.required_text("reason", reason, MAX_CODE_CHARS);
+        let note = v.optional_text("note", note, MAX_NOTE_CHARS);
+        Self {
+            reason,
+            note: Some(note).filter(|n| !n.is_empty()),
+        }
+    }
+}
+
+/// What the store saw of a lead, and of the actor's membership in its pool, after a claim
+/// statement changed nothing. The statement enforces the rules; this explains the refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimSnapshot {
+    pub lead_id: Uuid,
+    pub pool_id: Uuid,
+    pub state: LeadState,
+    pub owner_id: Option<String>,
+    pub locked: bool,
+    pub pool_archived: bool,
+    /// The actor's membership: `None` when not a member.
+    pub member: Option<ClaimantStanding>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimantStanding {
+    pub active: bool,
+    pub held_count: i32,
+    pub cap: Option<i32>,
+}
+
+/// Explains why a claim changed nothing, in the order of `domain.md`: membership, state,
+/// lock, cap. `Ok` means the actor already owns the lead: a retried claim succeeds again.
+pub fn explain_claim_refusal(snapshot: &ClaimSnapshot, actor: &str) -> Result<(), DomainError> {
+    let lead_id = snapshot.lead_id;
+    if snapshot.owner_id.as_deref() == Some(actor) {
+        return Ok(());
+    }
+    let Some(member) = snapshot.member else {
+        return Err(DomainError::NotPoolMember {
+            pool_id: snapshot.pool_id,
+        });
+    };
+    if !member.active {
+        return Err(DomainError::MemberInactive {
+            pool_id: snapshot.pool_id,
+            user_id: actor.to_owned(),
+        });
+    }
+    if snapshot.pool_archived {
+        return Err(DomainError::PoolArchived(snapshot.pool_id));
+    }
+    if snapshot.state.is_closed() {
+        return Err(DomainError::LeadClosed(lead_id));
+    }
+    if snapshot.state != LeadState::InPool {
+        return Err(DomainError::LeadNotInPool(lead_id));
+    }
+    if snapshot.locked {
+        return Err(DomainError::LeadLocked(lead_id));
+    }
+    match member.cap {
+        Some(limit) if member.held_count >= limit => Err(DomainError::HeldLimitReached {
+            user_id: actor.to_owned(),
+            limit,
+            held: member.held_count,
+        }),
+        // Claimable now: it changed between the claim and this read; the caller may retry.
+        _ => Err(DomainError::ConcurrentModification),
+    }
+}
+
+/// Explains why a lead could not be created with `user_id` as its owner.
+pub fn explain_owner_refusal(
+    pool_id: Uuid,
+    user_id: &str,
+    standing: Option<ClaimantStanding>,
+) -> DomainError {
+    match standing {
+        None => DomainError::MemberNotFound {
+            pool_id,
+            user_id: user_id.to_owned(),
+        },
+        Some(s) if !s.active => DomainError::MemberInactive {
+            pool_id,
+            user_id: user_id.to_owned(),
+        },
+        Some(ClaimantStanding {
+            held_count,
+            cap: Some(limit),
+            ..
+        }) if held_count >= limit => DomainError::HeldLimitReached {
+            user_id: user_id.to_owned(),
+            limit,
+            held: held_count,
+        },
+        Some(_) => DomainError::ConcurrentModification,
+    }
+}
+
+/// What the store saw of a lead after a release statement changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseSnapshot {
+    pub lead_id: Uuid,
+    pub state: LeadState,
+    pub owner_id: Option<String>,
+    pub locked: bool,
+    pub actor_manages_pool: bool,
+    /// Who released the lead last, if its latest event is a release.
+    pub last_released_by: Option<String>,
+}
+
+/// Explains why a release changed nothing. `Ok` means the actor's own earlier release
+/// already put the lead back: a repeated release succeeds again.
+pub fn explain_release_refusal(snapshot: &ReleaseSnapshot, actor: &str) -> Result<(), DomainError> {
+    let lead_id = snapshot.lead_id;
+    match snapshot.state {
+        LeadState::Converted | LeadState::Discarded => Err(DomainError::LeadClosed(lead_id)),
+        LeadState::InPool if snapshot.last_released_by.as_deref() == Some(actor) => Ok(()),
+        LeadState::InPool => Err(DomainError::LeadNotOwned(lead_id)),
+        LeadState::Owned
+            if snapshot.owner_id.as_deref() != Some(actor) && !snapshot.actor_manages_pool =>
+        {
+            Err(DomainError::NotLeadOwner { lead_id })
+        }
+        LeadState::Owned if snapshot.locked => Err(DomainError::LeadLocked(lead_id)),
+        LeadState::Owned => Err(DomainError::ConcurrentModification),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool_lead() -> ClaimSnapshot {
+        ClaimSnapshot {
+            lead_id: Uuid::nil(),
+            pool_id: Uuid::nil(),
+            state: LeadState::InPool,
+            owner_id: None,
+            locked: false,
+            pool_archived: false,
+            member: Some(ClaimantStanding {
+                active: true,
+                held_count: 0,
+                cap: Some(2),
+            }),
+        }
+    }
+
+    #[test]
+    fn retried_claim_of_own_lead_succeeds() {
+        let snapshot = ClaimSnapshot {
+            state: LeadState::Owned,
+            owner_id: Some("alice".into()),
+            ..pool_lead()
+        };
+        assert!(explain_claim_refusal(&snapshot, "alice").is_ok());
+        assert!(matches!(
+            explain_claim_refusal(&snapshot, "bob"),
+            Err(DomainError::LeadNotInPool(_))
+        ));
+    }
+
+    #[test]
+    fn membership_is_checked_before_state() {
+        let snapshot = ClaimSnapshot {
+            state: LeadState::Owned,
+            owner_id: Some("bob".into()),
+            member: None,
+            ..pool_lead()
+        };
+        assert!(matches!(
+            explain_claim_refusal(&snapshot, "alice"),
+            Err(DomainError::NotPoolMember { .. })
+        ));
+    }
+
+    #[test]
+    fn cap_reports_limit_and_held() {
+        let snapshot = ClaimSnapshot {
+            member: Some(ClaimantStanding {
+                active: true,
+                held_count: 2,
+                cap: Some(2),
+            }),
+            ..pool_lead()
+        };
+        assert!(matches!(
+            explain_claim_refusal(&snapshot, "alice"),
+            Err(DomainError::HeldLimitReached {
+                limit: 2,
+                held: 2,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn locked_lead_is_refused() {
+        let snapshot = ClaimSnapshot {
+            locked: true,
+            ..pool_lead()
+        };
+        assert!(matches!(
+            explain_claim_refusal(&snapshot, "alice"),
+            Err(DomainError::LeadLocked(_))
+        ));
+    }
+
+    #[test]
+    fn repeated_release_by_same_actor_succeeds_others_get_not_owned() {
+        let snapshot = ReleaseSnapshot {
+            lead_id: Uuid::nil(),
+            state: LeadState::InPool,
+            owner_id: None,
+            locked: false,
+            actor_manages_pool: false,
+            last_released_by: Some("alice".into()),
+        };
+        assert!(explain_release_refusal(&snapshot, "alice").is_ok());
+        assert!(matches!(
+            explain_release_refusal(&snapshot, "bob"),
+            Err(DomainError::LeadNotOwned(_))
+        ));
+    }
+
+    #[test]
+    fn release_of_someone_elses_lead_needs_a_manager() {
+        let snapshot = ReleaseSnapshot {
+            lead_id: Uuid::nil(),
+            state: LeadState::Owned,
+            owner_id: Some("bob".into()),
+            locked: false,
+            actor_manages_pool: false,
+            last_released_by: None,
+        };
+        assert!(matches!(
+            explain_release_refusal(&snapshot, "alice"),
+            Err(DomainError::NotLeadOwner { .. })
+        ));
+    }
+}

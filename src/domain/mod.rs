@@ -1,0 +1,14 @@
+//! Pure rules of the lead pool: no I/O, no database, no gRPC. Functions take state and a
+//! time and return a decision or a [`DomainError`].
+
+pub mod access;
+pub mod clock;
+pub mod error;
+pub mod event;
+pub mod lead;
+pub mod member;
+pub mod page;
+pub mod pool;
+pub mod validate;
+
+pub use error::DomainError;

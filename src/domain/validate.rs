@@ -1,0 +1,149 @@
+//! Collects every invalid field of a request so the caller learns about all of them at once.
+//! Limits are those of `shared/api.md`, checked before the database is touched.
+
+use uuid::Uuid;
+
+use super::error::{DomainError, FieldViolation};
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_NOTE_CHARS: usize = 2_000;
+pub const MAX_CODE_CHARS: usize = 128;
+pub const MAX_TAGS: usize = 20;
+pub const MAX_TAG_CHARS: usize = 50;
+pub const MAX_ATTRIBUTES: usize = 50;
+pub const MAX_ATTRIBUTE_CHARS: usize = 500;
+
+#[derive(Debug, Default)]
+pub struct Validator {
+    violations: Vec<FieldViolation>,
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn violation(&mut self, field: &str, description: impl Into<String>) {
+        self.violations
+            .push(FieldViolation::new(field, description.into()));
+    }
+
+    /// A UUID the caller must send. When absent or malformed the violation is recorded and
+    /// the nil UUID returned, which [`Validator::finish`] never lets through.
+    pub fn uuid(&mut self, field: &str, value: &str) -> Uuid {
+        if value.is_empty() {
+            self.violation(field, "is required");
+            return Uuid::nil();
+        }
+        self.optional_uuid(field, value).unwrap_or_default()
+    }
+
+    /// A UUID the caller may leave empty.
+    pub fn optional_uuid(&mut self, field: &str, value: &str) -> Option<Uuid> {
+        if value.is_empty() {
+            return None;
+        }
+        let parsed = Uuid::parse_str(value).ok();
+        if parsed.is_none() {
+            self.violation(field, format!("must be a UUID, got {value:?}"));
+        }
+        parsed
+    }
+
+    /// A required text of at most `max` characters; returned trimmed.
+    pub fn required_text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let trimmed = value.trim();
+        if trimmed.is_empty() {
+            self.violation(field, "is required");
+        } else {
+            self.max_chars(field, trimmed, max);
+        }
+        trimmed.to_owned()
+    }
+
+    /// An optional text of at most `max` characters; returned trimmed.
+    pub fn optional_text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let trimmed = value.trim();
+        self.max_chars(field, trimmed, max);
+        trimmed.to_owned()
+    }
+
+    pub fn max_chars(&mut self, field: &str, value: &str, max: usize) {
+        let chars = value.chars().count();
+        if chars > max {
+            self.violation(
+                field,
+                format!("must be at most {max} characters, got {chars}"),
+            );
+        }
+    }
+
+    pub fn non_negative(&mut self, field: &str, value: Option<i32>) -> Option<i32> {
+        if let Some(v) = value.filter(|v| *v < 0) {
+            self.violation(field, format!("must be 0 or more, got {v}"));
+        }
+        value
+    }
+
+    /// Codes such as regions or tags: at most `max_items`, each non-empty and at most `max_chars`.
+    pub fn codes(
+        &mut self,
+        field: &str,
+        values: &[String],
+        max_items: usize,
+        max_chars: usize,
+    ) -> Vec<String> {
+        if values.len() > max_items {
+            self.violation(
+                field,
+                format!("must have at most {max_items} items, got {}", values.len()),
+            );
+        }
+        let codes: Vec<String> = values.iter().map(|v| v.trim().to_owned()).collect();
+        if codes.iter().any(String::is_empty) {
+            self.violation(field, "must not contain empty values");
+        }
+        if let Some(long) = codes.iter().find(|c| c.chars().count() > max_chars) {
+            self.violation(
+                field,
+                format!("values must be at most {max_chars} characters, got {long:?}"),
+            );
+        }
+        codes
+    }
+
+    /// Ends validation: the value if every field was valid, else all violations at once.
+    pub fn finish<T>(self, value: T) -> Result<T, DomainError> {
+        if self.violations.is_empty() {
+            Ok(value)
+        } else {
+            Err(DomainError::ValidationFailed(self.violations))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_every_bad_field_at_once() {
+        let mut v = Validator::new();
+        v.uuid("pool_id", "not-a-uuid");
+        v.required_text("name", "  ", MAX_NAME_CHARS);
+        v.required_text("reason", &"x".repeat(129), MAX_CODE_CHARS);
+        let Err(DomainError::ValidationFailed(violations)) = v.finish(()) else {
+            panic!("expected a validation failure");
+        };
+        let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["pool_id", "name", "reason"]);
+    }
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        let mut v = Validator::new();
+        let name = v.required_text("name", &"公".repeat(200), MAX_NAME_CHARS);
+        assert!(v.finish(()).is_ok());
+        assert_eq!(name.chars().count(), 200);
+    }
+}

@@ -1,0 +1,45 @@
+//! The one place where database failures become domain errors: constraint names map to the
+//! reason a caller can act on, lost connections to `DATABASE_UNAVAILABLE`.
+
+use crate::domain::DomainError;
+
+/// Unique constraints whose violation is the caller's doing, by the reason they mean.
+fn unique_violation(constraint: &str) -> Option<DomainError> {
+    match constraint {
+        "pools_tenant_name_key" => Some(DomainError::PoolNameTaken),
+        "leads_tenant_external_ref_key" => Some(DomainError::ExternalRefTaken),
+        _ => None,
+    }
+}
+
+pub fn db_error(err: sqlx::Error) -> DomainError {
+    match &err {
+        sqlx::Error::Database(db) => {
+            if let Some(mapped) = db.constraint().and_then(unique_violation) {
+                return mapped;
+            }
+            match db.code().as_deref() {
+                // serialization_failure, deadlock_detected
+                Some("40001" | "40P01") => DomainError::ConcurrentModification,
+                // query_canceled: our statement_timeout or the caller's deadline
+                Some("57014") => DomainError::DeadlineExceeded,
+                // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
+                Some("57P01" | "57P02" | "57P03" | "53300") => DomainError::DatabaseUnavailable,
+                _ => internal(err),
+            }
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => {
+            tracing::warn!(error = %err, "database unavailable");
+            DomainError::DatabaseUnavailable
+        }
+        _ => internal(err),
+    }
+}
+
+fn internal(err: sqlx::Error) -> DomainError {
+    tracing::error!(error = %err, "unexpected database error");
+    DomainError::Internal
+}

@@ -1,0 +1,461 @@
+//! Leads and the ownership changes of claim and release. Each change is one statement that
+//! checks its rules, keeps the owner's held count in step and appends its event, so it is
+//! atomic without an explicit transaction and correct under any concurrency.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::db_error;
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+use crate::domain::lead::{
+    AcquiredVia, ClaimSnapshot, ClaimantStanding, Lead, LeadState, NewLead, ReleaseReason,
+    ReleaseSnapshot,
+};
+use crate::domain::member::{MemberRole, Membership};
+
+/// A lead as one reader sees it: the lead and the reader's membership of its pool.
+#[derive(Debug, Clone)]
+pub struct LeadView {
+    pub lead: Lead,
+    pub viewer: Option<Membership>,
+}
+
+/// Every column of `leads` plus the reader's membership (NULL where the statement has no reader).
+struct LeadRow {
+    #[allow(dead_code)] // selected by `l.*`; tenant scoping happens in the WHERE clauses
+    tenant_id: String,
+    id: Uuid,
+    pool_id: Uuid,
+    external_ref: Option<String>,
+    name: String,
+    company: String,
+    phone: String,
+    email: String,
+    source: String,
+    region: String,
+    industry: String,
+    grade: String,
+    tags: Vec<String>,
+    attributes: serde_json::Value,
+    state: String,
+    owner_id: Option<String>,
+    acquired_at: Option<DateTime<Utc>>,
+    acquired_via: Option<String>,
+    last_follow_up_at: Option<DateTime<Utc>>,
+    follow_up_deadline: Option<DateTime<Utc>>,
+    close_deadline: Option<DateTime<Utc>>,
+    locked: bool,
+    previous_owner_id: Option<String>,
+    cooldown_until: Option<DateTime<Utc>>,
+    pool_entered_at: Option<DateTime<Utc>>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    viewer_role: Option<String>,
+    viewer_active: Option<bool>,
+}
+
+impl From<LeadRow> for LeadView {
+    fn from(row: LeadRow) -> Self {
+        let viewer = row
+            .viewer_role
+            .zip(row.viewer_active)
+            .map(|(role, active)| Membership {
+                role: MemberRole::from_db(&role),
+                active,
+            });
+        let attributes: BTreeMap<String, String> =
+            serde_json::from_value(row.attributes).unwrap_or_default();
+        let lead = Lead {
+            id: row.id,
+            pool_id: row.pool_id,
+            external_ref: row.external_ref,
+            name: row.name,
+            company: row.company,
+            phone: row.phone,
+            email: row.email,
+            source: row.source,
+            region: row.region,
+            industry: row.industry,
+            grade: row.grade,
+            tags: row.tags,
+            attributes,
+            state: LeadState::from_db(&row.state),
+            owner_id: row.owner_id,
+            acquired_at: row.acquired_at,
+            acquired_via: row.acquired_via.as_deref().and_then(AcquiredVia::from_db),
+            last_follow_up_at: row.last_follow_up_at,
+            follow_up_deadline: row.follow_up_deadline,
+            close_deadline: row.close_deadline,
+            locked: row.locked,
+            previous_owner_id: row.previous_owner_id,
+            cooldown_until: row.cooldown_until,
+            pool_entered_at: row.pool_entered_at,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        };
+        Self { lead, viewer }
+    }
+}
+
+/// What a create asks for, validated.
+#[derive(Debug, Clone)]
+pub struct CreateLead<'a> {
+    pub pool_id: Uuid,
+    pub lead: &'a NewLead,
+    pub owner_id: Option<&'a str>,
+    pub request_id: Option<Uuid>,
+}
+
+/// Creates the lead and its `CREATED` event. With an owner, the owner must be an active member
+/// within their cap, checked and counted in the same statement. `None`: the owner was refused.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %create.pool_id), err(Debug))]
+pub async fn create(
+    db: &PgPool,
+    actor: &Actor,
+    create: &CreateLead<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<LeadView>, DomainError> {
+    let lead = create.lead;
+    let attributes = serde_json::to_value(&lead.attributes).map_err(|_| DomainError::Internal)?;
+    sqlx::query_as!(
+        LeadRow,
+        r#"WITH counted AS (
+               UPDATE members m SET held_count = m.held_count + 1, updated_at = $5
+               FROM pools p
+               WHERE m.tenant_id = $1 AND m.pool_id = $2 AND m.user_id = $4 AND m.active
+                 AND p.tenant_id = $1 AND p.id = $2
+                 AND m.held_count < COALESCE(m.max_held, p.max_held_per_member, 2147483647)
+               RETURNING m.user_id
+           ),
+           gate AS (SELECT 1 AS ok WHERE $4::text IS NULL OR EXISTS (SELECT 1 FROM counted)),
+           event AS (
+               INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, to_owner, actor,
+                                        occurred_at, request_id)
+               SELECT $1, $3, $2, 'CREATED', $4, $6, $5, $7 FROM gate
+           )
+           INSERT INTO leads (tenant_id, id, pool_id, external_ref, name, company, phone, email,
+                              source, region, industry, grade, tags, attributes, state, owner_id,
+                              acquired_at, acquired_via, pool_entered_at, created_at, updated_at)
+           SELECT $1, $3, $2, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                  CASE WHEN $4::text IS NULL THEN 'IN_POOL' ELSE 'OWNED' END, $4,
+                  CASE WHEN $4::text IS NULL THEN NULL ELSE $5::timestamptz END,
+                  CASE WHEN $4::text IS NULL THEN NULL ELSE 'CREATE' END,
+                  CASE WHEN $4::text IS NULL THEN $5::timestamptz END,
+                  $5, $5
+           FROM gate
+           RETURNING *, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?""#,
+        actor.tenant_id,
+        create.pool_id,
+        Uuid::now_v7(),
+        create.owner_id,
+        now,
+        actor.user_id,
+        create.request_id,
+        lead.external_ref,
+        lead.name,
+        lead.company,
+        lead.phone,
+        lead.email,
+        lead.source,
+        lead.region,
+        lead.industry,
+        lead.grade,
+        &lead.tags,
+        attributes,
+    )
+    .fetch_optional(db)
+    .await
+    .map(|row| row.map(LeadView::from))
+    .map_err(db_error)
+}
+
+/// One lead with the reader's membership of its pool; `LEAD_NOT_FOUND` for unknown or foreign ids.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
+pub async fn get(db: &PgPool, actor: &Actor, lead_id: Uuid) -> Result<LeadView, DomainError> {
+    sqlx::query_as!(
+        LeadRow,
+        r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?"
+           FROM leads l
+           LEFT JOIN members m
+             ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = $3
+           WHERE l.tenant_id = $1 AND l.id = $2"#,
+        actor.tenant_id,
+        lead_id,
+        actor.user_id,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?
+    .map(LeadView::from)
+    .ok_or(DomainError::LeadNotFound(lead_id))
+}
+
+/// The filters of a lead listing, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadFilter {
+    pub pool_id: Option<Uuid>,
+    pub owner_id: Option<String>,
+    pub state: Option<LeadState>,
+}
+
+/// Leads in creation order after the keyset cursor, limited to what the actor may read:
+/// everything for admins and services, else the pools they belong to and leads they own.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id), err(Debug))]
+pub async fn list(
+    db: &PgPool,
+    actor: &Actor,
+    filter: &LeadFilter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<LeadView>, DomainError> {
+    let (after_created, after_id) = after.unzip();
+    sqlx::query_as!(
+        LeadRow,
+        r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?"
+           FROM leads l
+           LEFT JOIN members m
+             ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = $2
+           WHERE l.tenant_id = $1
+             AND ($3::boolean OR m.user_id IS NOT NULL OR l.owner_id = $2)
+             AND ($4::uuid IS NULL OR l.pool_id = $4)
+             AND ($5::text IS NULL OR l.owner_id = $5)
+             AND ($6::text IS NULL OR l.state = $6)
+             AND ($7::timestamptz IS NULL OR (l.created_at, l.id) > ($7, $8))
+           ORDER BY l.created_at, l.id
+           LIMIT $9"#,
+        actor.tenant_id,
+        actor.user_id,
+        actor.reads_everything(),
+        filter.pool_id,
+        filter.owner_id,
+        filter.state.map(LeadState::as_str),
+        after_created,
+        after_id,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+    .map(|rows| rows.into_iter().map(LeadView::from).collect())
+    .map_err(db_error)
+}
+
+/// Claims a pool lead for the actor in one statement: the lead row is locked first (so two
+/// claimers serialise on it), then the actor's held count rises only if they are an active
+/// member below their cap, and only then does the lead change owner and the event get written.
+/// `None`: nothing changed; [`claim_snapshot`] explains why.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
+pub async fn claim(
+    db: &PgPool,
+    actor: &Actor,
+    lead_id: Uuid,
+    request_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Option<LeadView>, DomainError> {
+    sqlx::query_as!(
+        LeadRow,
+        r#"WITH target AS (
+               SELECT l.pool_id FROM leads l
+               WHERE l.tenant_id = $1 AND l.id = $2 AND l.state = 'IN_POOL' AND NOT l.locked
+               FOR UPDATE
+           ),
+           counted AS (
+               UPDATE members m SET held_count = m.held_count + 1, updated_at = $4
+               FROM target t JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
+               WHERE m.tenant_id = $1 AND m.pool_id = t.pool_id AND m.user_id = $3 AND m.active
+                 AND p.archived_at IS NULL
+                 AND m.held_count < COALESCE(m.max_held, p.max_held_per_member, 2147483647)
+               RETURNING m.pool_id
+           ),
+           event AS (
+               INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, to_owner, actor,
+                                        occurred_at, request_id)
+               SELECT $1, $2, c.pool_id, 'CLAIMED', $3, $3, $4, $5 FROM counted c
+           )
+           UPDATE leads l
+           SET state = 'OWNED', owner_id = $3, acquired_at = $4, acquired_via = 'CLAIM',
+               version = l.version + 1, updated_at = $4
+           FROM counted c
+           WHERE l.tenant_id = $1 AND l.id = $2
+           RETURNING l.*, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?""#,
+        actor.tenant_id,
+        lead_id,
+        actor.user_id,
+        now,
+        request_id,
+    )
+    .fetch_optional(db)
+    .await
+    .map(|row| row.map(LeadView::from))
+    .map_err(db_error)
+}
+
+/// The lead and the actor's standing in its pool, read after a claim changed nothing.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
+pub async fn claim_snapshot(
+    db: &PgPool,
+    actor: &Actor,
+    lead_id: Uuid,
+) -> Result<ClaimSnapshot, DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT l.pool_id, l.state, l.owner_id, l.locked,
+                  p.archived_at IS NOT NULL AS "pool_archived!",
+                  m.active AS "member_active?", m.held_count AS "held_count?",
+                  COALESCE(m.max_held, p.max_held_per_member) AS cap
+           FROM leads l
+           JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
+           LEFT JOIN members m
+             ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = $3
+           WHERE l.tenant_id = $1 AND l.id = $2"#,
+        actor.tenant_id,
+        lead_id,
+        actor.user_id,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?
+    .ok_or(DomainError::LeadNotFound(lead_id))?;
+    Ok(ClaimSnapshot {
+        lead_id,
+        pool_id: row.pool_id,
+        state: LeadState::from_db(&row.state),
+        owner_id: row.owner_id,
+        locked: row.locked,
+        pool_archived: row.pool_archived,
+        member: row
+            .member_active
+            .zip(row.held_count)
+            .map(|(active, held_count)| ClaimantStanding {
+                active,
+                held_count,
+                cap: row.cap,
+            }),
+    })
+}
+
+/// A member's standing in a pool (active, held, cap), to explain a refused initial owner.
+#[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
+pub async fn standing(
+    db: &PgPool,
+    tenant_id: &str,
+    pool_id: Uuid,
+    user_id: &str,
+) -> Result<Option<ClaimantStanding>, DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT m.active, m.held_count, COALESCE(m.max_held, p.max_held_per_member) AS cap
+           FROM members m JOIN pools p ON p.tenant_id = m.tenant_id AND p.id = m.pool_id
+           WHERE m.tenant_id = $1 AND m.pool_id = $2 AND m.user_id = $3"#,
+        tenant_id,
+        pool_id,
+        user_id,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?;
+    Ok(row.map(|r| ClaimantStanding {
+        active: r.active,
+        held_count: r.held_count,
+        cap: r.cap,
+    }))
+}
+
+/// Releases an owned, unlocked lead to the pool in one statement, if the actor is its owner or
+/// manages its pool; the ex-owner's held count drops and the `RELEASED` event is written with it.
+/// `None`: nothing changed; [`release_snapshot`] explains why.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
+pub async fn release(
+    db: &PgPool,
+    actor: &Actor,
+    lead_id: Uuid,
+    reason: &ReleaseReason,
+    request_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Option<LeadView>, DomainError> {
+    sqlx::query_as!(
+        LeadRow,
+        r#"WITH target AS (
+               SELECT l.id, l.pool_id, l.owner_id FROM leads l
+               WHERE l.tenant_id = $1 AND l.id = $2 AND l.state = 'OWNED' AND NOT l.locked
+                 AND (l.owner_id = $3 OR $4::boolean OR EXISTS (
+                       SELECT 1 FROM members m
+                       WHERE m.tenant_id = $1 AND m.pool_id = l.pool_id AND m.user_id = $3
+                         AND m.role = 'MANAGER' AND m.active))
+               FOR UPDATE OF l
+           ),
+           uncounted AS (
+               UPDATE members m SET held_count = m.held_count - 1, updated_at = $5
+               FROM target t
+               WHERE m.tenant_id = $1 AND m.pool_id = t.pool_id AND m.user_id = t.owner_id
+           ),
+           event AS (
+               INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, from_owner, actor,
+                                        reason, note, occurred_at, request_id)
+               SELECT $1, t.id, t.pool_id, 'RELEASED', t.owner_id, $3, $6, $7, $5, $8
+               FROM target t
+           )
+           UPDATE leads l
+           SET state = 'IN_POOL', owner_id = NULL, previous_owner_id = t.owner_id,
+               acquired_at = NULL, acquired_via = NULL, follow_up_deadline = NULL,
+               close_deadline = NULL, pool_entered_at = $5, version = l.version + 1,
+               updated_at = $5
+           FROM target t
+           WHERE l.tenant_id = $1 AND l.id = t.id
+           RETURNING l.*, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?""#,
+        actor.tenant_id,
+        lead_id,
+        actor.user_id,
+        actor.roles.admin,
+        now,
+        reason.reason,
+        reason.note,
+        request_id,
+    )
+    .fetch_optional(db)
+    .await
+    .map(|row| row.map(LeadView::from))
+    .map_err(db_error)
+}
+
+/// The lead, whether the actor manages its pool, and who released it last, read after a
+/// release changed nothing.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
+pub async fn release_snapshot(
+    db: &PgPool,
+    actor: &Actor,
+    lead_id: Uuid,
+) -> Result<ReleaseSnapshot, DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT l.state, l.owner_id, l.locked,
+                  ($4::boolean OR EXISTS (
+                      SELECT 1 FROM members m
+                      WHERE m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id
+                        AND m.user_id = $3 AND m.role = 'MANAGER' AND m.active)) AS "manages!",
+                  (SELECT CASE WHEN e.kind = 'RELEASED' THEN e.actor END
+                   FROM lead_events e
+                   WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.id
+                   ORDER BY e.seq DESC LIMIT 1) AS last_released_by
+           FROM leads l
+           WHERE l.tenant_id = $1 AND l.id = $2"#,
+        actor.tenant_id,
+        lead_id,
+        actor.user_id,
+        actor.roles.admin,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?
+    .ok_or(DomainError::LeadNotFound(lead_id))?;
+    Ok(ReleaseSnapshot {
+        lead_id,
+        state: LeadState::from_db(&row.state),
+        owner_id: row.owner_id,
+        locked: row.locked,
+        actor_manages_pool: row.manages,
+        last_released_by: row.last_released_by,
+    })
+}

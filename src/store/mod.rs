@@ -1,0 +1,78 @@
+//! Every SQL statement of the service, grouped by aggregate. Invariants that must hold under
+//! concurrency (one owner per lead, caps) are enforced inside the statements here.
+
+pub mod error;
+pub mod events;
+pub mod leads;
+pub mod members;
+pub mod pools;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::domain::DomainError;
+
+pub use error::db_error;
+
+/// Bounds on the service's own transactions, so a stuck call can neither hold locks for long
+/// nor stall event followers waiting on the oldest open transaction.
+const STATEMENT_TIMEOUT: &str = "10s";
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "15s";
+
+/// Opens the connection pool with the session settings every statement relies on.
+pub async fn connect(
+    options: PgConnectOptions,
+    max_connections: u32,
+) -> Result<PgPool, sqlx::Error> {
+    let options = options.application_name("leadpool").options([
+        ("statement_timeout", STATEMENT_TIMEOUT),
+        (
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT,
+        ),
+        // List filters are written as `($n IS NULL OR col = $n)`; custom plans let the
+        // planner drop the unused ones and pick the index for the ones given.
+        ("plan_cache_mode", "force_custom_plan"),
+    ]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+}
+
+/// Applies pending migrations under sqlx's advisory lock, so replicas starting together are safe.
+pub async fn migrate(db: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("./migrations").run(db).await
+}
+
+/// Whether the database answers, for the health service.
+pub async fn ping(db: &PgPool) -> Result<(), DomainError> {
+    sqlx::query("SELECT 1")
+        .execute(db)
+        .await
+        .map(drop)
+        .map_err(db_error)
+}
+
+/// Creates `name` unless it exists; for the private PostgreSQL's first start.
+pub async fn ensure_database(admin: &PgPool, name: &str) -> Result<(), DomainError> {
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
+        name
+    )
+    .fetch_one(admin)
+    .await
+    .map_err(db_error)?;
+    if !exists {
+        // Identifiers cannot be bound; the name is a constant of ours, quoted anyway.
+        let create = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        sqlx::query(&create)
+            .execute(admin)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}

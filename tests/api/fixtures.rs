@@ -1,0 +1,115 @@
+//! Small builders for the state most tests start from.
+
+use leadpool::proto;
+
+use crate::harness::{Caller, TestApp};
+
+pub const TENANT: &str = "acme";
+
+pub fn admin() -> Caller {
+    Caller::admin(TENANT)
+}
+
+pub fn service() -> Caller {
+    Caller::service(TENANT)
+}
+
+pub fn user(name: &str) -> Caller {
+    Caller::user(TENANT, name)
+}
+
+pub async fn pool(app: &TestApp, name: &str, cap: Option<i32>) -> proto::Pool {
+    app.pools()
+        .create_pool(admin().req(proto::CreatePoolRequest {
+            name: name.into(),
+            timezone: "Asia/Shanghai".into(),
+            max_held_per_member: cap,
+            ..Default::default()
+        }))
+        .await
+        .expect("create pool")
+        .into_inner()
+        .pool
+        .expect("pool")
+}
+
+pub async fn member(
+    app: &TestApp,
+    pool_id: &str,
+    user_id: &str,
+    role: proto::MemberRole,
+) -> proto::Member {
+    app.pools()
+        .add_member(admin().req(proto::AddMemberRequest {
+            pool_id: pool_id.into(),
+            user_id: user_id.into(),
+            role: role.into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("add member")
+        .into_inner()
+        .member
+        .expect("member")
+}
+
+pub fn new_lead(name: &str) -> proto::NewLead {
+    proto::NewLead {
+        name: name.into(),
+        company: format!("{name} Ltd"),
+        phone: "+86 138-0000-1234".into(),
+        email: format!("{}@example.com", name.to_lowercase().replace(' ', ".")),
+        grade: "B".into(),
+        region: "east".into(),
+        ..Default::default()
+    }
+}
+
+pub async fn lead(app: &TestApp, pool_id: &str, name: &str) -> proto::Lead {
+    app.leads()
+        .create_lead(service().req(proto::CreateLeadRequest {
+            pool_id: pool_id.into(),
+            lead: Some(new_lead(name)),
+            ..Default::default()
+        }))
+        .await
+        .expect("create lead")
+        .into_inner()
+        .lead
+        .expect("lead")
+}
+
+pub async fn claim(app: &TestApp, who: &Caller, lead_id: &str) -> proto::Lead {
+    app.leads()
+        .claim_lead(who.req(proto::ClaimLeadRequest {
+            lead_id: lead_id.into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("claim")
+        .into_inner()
+        .lead
+        .expect("lead")
+}
+
+/// A pool with members alice and bob and a manager, mia.
+pub struct Team {
+    pub pool: proto::Pool,
+}
+
+pub async fn team(app: &TestApp, cap: Option<i32>) -> Team {
+    let pool = pool(app, "East China", cap).await;
+    member(app, &pool.id, "alice", proto::MemberRole::Member).await;
+    member(app, &pool.id, "bob", proto::MemberRole::Member).await;
+    member(app, &pool.id, "mia", proto::MemberRole::Manager).await;
+    Team { pool }
+}
+
+/// Kinds of a lead's events in order, read straight from the table.
+pub async fn event_kinds(app: &TestApp, lead_id: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT kind FROM lead_events WHERE lead_id = $1::uuid ORDER BY seq")
+        .bind(lead_id)
+        .fetch_all(&app.db)
+        .await
+        .expect("events")
+}

@@ -1,0 +1,304 @@
+//! Starts the real server in-process on 127.0.0.1:0 against a fresh database cloned from a
+//! migrated template, and hands tests generated gRPC clients, an injected clock and a direct
+//! database handle for checking invariants.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::{OnceCell, oneshot};
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+
+use leadpool::api::Context;
+use leadpool::app::App;
+use leadpool::domain::clock::{Clock, ManualClock};
+use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
+use leadpool::proto::lead_service_client::LeadServiceClient;
+use leadpool::proto::pool_service_client::PoolServiceClient;
+
+/// Where test databases are created: `DATABASE_URL` if set, else a private PostgreSQL.
+struct Server {
+    admin: PgConnectOptions,
+    template: String,
+}
+
+static SERVER: OnceCell<Server> = OnceCell::const_new();
+
+async fn server() -> &'static Server {
+    SERVER
+        .get_or_init(|| async {
+            let admin = match std::env::var("DATABASE_URL") {
+                Ok(url) => PgConnectOptions::from_str(&url).expect("DATABASE_URL is a valid URL"),
+                Err(_) => private_postgres().await,
+            };
+            let template = migrated_template(&admin).await;
+            Server { admin, template }
+        })
+        .await
+}
+
+/// The private server for test runs without `DATABASE_URL`. It keeps running after the tests
+/// (later runs reuse it) and lives under target/, like other build products.
+async fn private_postgres() -> PgConnectOptions {
+    let base_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("leadpool-test-pg");
+    let pg = EmbeddedPostgres::start(EmbeddedPgOptions {
+        base_dir,
+        bin_dir: std::env::var_os("LEADPOOL_PG_BIN_DIR").map(Into::into),
+    })
+    .await
+    .expect("start the private PostgreSQL for tests");
+    let options = pg.connect_options();
+    // Deliberately not stopped: see above.
+    std::mem::forget(pg);
+    options
+}
+
+/// A template database at the current migrations, named by their checksums so every run with
+/// the same migrations reuses it and a changed migration gets a new one.
+async fn migrated_template(admin: &PgConnectOptions) -> String {
+    let migrator = sqlx::migrate!("./migrations");
+    let checksum = migrator
+        .iter()
+        .flat_map(|m| m.checksum.iter().copied())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let template = format!("leadpool_tpl_{checksum:016x}");
+    let mut conn = PgConnection::connect_with(admin).await.expect("connect");
+    // Serialise concurrent test processes creating the same template.
+    sqlx::query("SELECT pg_advisory_lock(7243)")
+        .execute(&mut conn)
+        .await
+        .expect("lock");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query");
+    if !exists {
+        let building = format!("{template}_building");
+        exec(&mut conn, &format!("DROP DATABASE IF EXISTS {building}")).await;
+        exec(&mut conn, &format!("CREATE DATABASE {building}")).await;
+        let mut tpl = PgConnection::connect_with(&admin.clone().database(&building))
+            .await
+            .expect("connect to template");
+        migrator.run(&mut tpl).await.expect("migrate template");
+        tpl.close().await.expect("close");
+        exec(
+            &mut conn,
+            &format!("ALTER DATABASE {building} RENAME TO {template}"),
+        )
+        .await;
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7243)")
+        .execute(&mut conn)
+        .await
+        .expect("unlock");
+    template
+}
+
+async fn exec(conn: &mut PgConnection, sql: &str) {
+    sqlx::query(sql).execute(conn).await.expect(sql);
+}
+
+/// One running server with its own database.
+pub struct TestApp {
+    pub clock: Arc<ManualClock>,
+    /// Direct access, for checking invariants after the fact.
+    pub db: PgPool,
+    channel: Channel,
+    db_name: String,
+    admin: PgConnectOptions,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// The clock every test starts at.
+pub fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let server = server().await;
+        let db_name = format!("leadpool_test_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect_with(&server.admin)
+            .await
+            .expect("connect");
+        exec(
+            &mut admin,
+            &format!("CREATE DATABASE {db_name} TEMPLATE {}", server.template),
+        )
+        .await;
+        admin.close().await.expect("close");
+
+        let db = leadpool::store::connect(server.admin.clone().database(&db_name), 40)
+            .await
+            .expect("connect test database");
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let ctx = Context {
+            db: db.clone(),
+            clock: clock.clone(),
+        };
+        let app = App::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            ctx,
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .expect("bind");
+        let addr = app.local_addr().expect("addr");
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.serve(async {
+            let _ = stopped.await;
+        }));
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        Self {
+            clock,
+            db,
+            channel,
+            db_name,
+            admin: server.admin.clone(),
+            shutdown: Some(shutdown),
+        }
+    }
+
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn pools(&self) -> PoolServiceClient<Channel> {
+        PoolServiceClient::new(self.channel.clone())
+    }
+
+    pub fn leads(&self) -> LeadServiceClient<Channel> {
+        LeadServiceClient::new(self.channel.clone())
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// A digest of every row of every table, to prove a failed call changed nothing.
+    pub async fn fingerprint(&self) -> String {
+        sqlx::query_scalar(
+            "SELECT md5(concat_ws('|',
+                (SELECT string_agg(p::text, ',' ORDER BY p.id) FROM pools p),
+                (SELECT string_agg(m::text, ',' ORDER BY m.pool_id, m.user_id) FROM members m),
+                (SELECT string_agg(l::text, ',' ORDER BY l.id) FROM leads l),
+                (SELECT string_agg(e::text, ',' ORDER BY e.seq) FROM lead_events e)))",
+        )
+        .fetch_one(&self.db)
+        .await
+        .expect("fingerprint")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let admin = self.admin.clone();
+        let db_name = std::mem::take(&mut self.db_name);
+        // Drop runs inside the test's runtime, which must not block on itself: clean up on a
+        // thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = PgConnection::connect_with(&admin).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)");
+                    let _ = sqlx::query(&sql).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A caller identity: tenant, user and tenant roles, sent as metadata.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: String,
+    pub user: String,
+    pub roles: String,
+}
+
+impl Caller {
+    pub fn new(tenant: &str, user: &str, roles: &str) -> Self {
+        Self {
+            tenant: tenant.into(),
+            user: user.into(),
+            roles: roles.into(),
+        }
+    }
+
+    pub fn admin(tenant: &str) -> Self {
+        Self::new(tenant, "root-admin", "admin")
+    }
+
+    pub fn service(tenant: &str) -> Self {
+        Self::new(tenant, "crm-importer", "service")
+    }
+
+    pub fn user(tenant: &str, user: &str) -> Self {
+        Self::new(tenant, user, "")
+    }
+
+    pub fn req<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        let md = request.metadata_mut();
+        md.insert("x-tenant-id", self.tenant.parse().unwrap());
+        md.insert("x-actor-id", self.user.parse().unwrap());
+        if !self.roles.is_empty() {
+            md.insert("x-actor-roles", self.roles.parse().unwrap());
+        }
+        request
+    }
+}
+
+/// Asserts the status has this code, a message, `ErrorInfo` with this reason in domain
+/// `leadpool.v1`; returns the ErrorInfo metadata for further checks.
+#[track_caller]
+pub fn assert_error(
+    result: Result<impl std::fmt::Debug, Status>,
+    code: Code,
+    reason: &str,
+) -> std::collections::HashMap<String, String> {
+    let status = result.expect_err("the call should fail");
+    assert_eq!(status.code(), code, "code of {status:?}");
+    assert!(!status.message().is_empty(), "a message for {status:?}");
+    let details = status.get_error_details();
+    let info = details.error_info().expect("ErrorInfo details");
+    assert_eq!(info.reason, reason, "reason of {status:?}");
+    assert_eq!(info.domain, "leadpool.v1");
+    info.metadata.clone()
+}
+
+/// The fields named in the `BadRequest` details of a failed call.
+#[track_caller]
+pub fn bad_fields(result: Result<impl std::fmt::Debug, Status>) -> Vec<String> {
+    let status = result.expect_err("the call should fail");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details = status.get_error_details();
+    assert_eq!(
+        details.error_info().map(|i| i.reason.as_str()),
+        Some("VALIDATION_FAILED")
+    );
+    details
+        .bad_request()
+        .expect("BadRequest details")
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect()
+}

@@ -1,0 +1,116 @@
+//! GetLeadHistory: the lead's append-only events.
+
+use leadpool::proto;
+use tonic::Code;
+
+use crate::fixtures::{self, user};
+use crate::harness::{TestApp, assert_error, bad_fields};
+
+#[tokio::test]
+async fn history_lists_every_change_in_order_page_by_page() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    fixtures::claim(&app, &user("alice"), &lead.id).await;
+    app.leads()
+        .release_lead(user("alice").req(proto::ReleaseLeadRequest {
+            lead_id: lead.id.clone(),
+            reason: "NO_BUDGET".into(),
+            request_id: "0195f3a2-7c1e-7000-8000-000000000001".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("release");
+    fixtures::claim(&app, &user("bob"), &lead.id).await;
+
+    let mut events = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = app
+            .leads()
+            .get_lead_history(user("bob").req(proto::GetLeadHistoryRequest {
+                lead_id: lead.id.clone(),
+                page_size: 3,
+                page_token: token,
+            }))
+            .await
+            .expect("history")
+            .into_inner();
+        events.extend(page.events);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let summary: Vec<_> = events
+        .iter()
+        .map(|e| (e.kind(), e.from_owner.as_str(), e.to_owner.as_str()))
+        .collect();
+    use proto::EventKind as K;
+    assert_eq!(
+        summary,
+        [
+            (K::Created, "", ""),
+            (K::Claimed, "", "alice"),
+            (K::Released, "alice", ""),
+            (K::Claimed, "", "bob"),
+        ]
+    );
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.lead_id == lead.id && e.pool_id == team.pool.id)
+    );
+    assert_eq!(events[2].reason, "NO_BUDGET");
+    assert_eq!(events[2].request_id, "0195f3a2-7c1e-7000-8000-000000000001");
+    assert_eq!(events[0].actor, "crm-importer");
+}
+
+#[tokio::test]
+async fn history_is_for_readers_of_the_lead_only() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let outsider = app
+        .leads()
+        .get_lead_history(user("zoe").req(proto::GetLeadHistoryRequest {
+            lead_id: lead.id.clone(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    let bad = app
+        .leads()
+        .get_lead_history(user("alice").req(proto::GetLeadHistoryRequest {
+            lead_id: "nope".into(),
+            page_size: -1,
+            ..Default::default()
+        }))
+        .await;
+    assert_eq!(bad_fields(bad), ["lead_id", "page_size"]);
+    let bad_token = app
+        .leads()
+        .get_lead_history(user("alice").req(proto::GetLeadHistoryRequest {
+            lead_id: lead.id.clone(),
+            page_token: "x".into(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(bad_token, Code::InvalidArgument, "BAD_PAGE_TOKEN");
+}
+
+#[tokio::test]
+async fn events_cannot_be_rewritten() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let update = sqlx::query("UPDATE lead_events SET actor = 'forged'")
+        .execute(&app.db)
+        .await;
+    assert!(update.is_err(), "updates are refused");
+    let delete = sqlx::query("DELETE FROM lead_events")
+        .execute(&app.db)
+        .await;
+    assert!(delete.is_err(), "deletes are refused");
+}

@@ -1,0 +1,98 @@
+//! Every call needs an identity, and nothing crosses tenants.
+
+use leadpool::proto;
+use tonic::{Code, Request};
+
+use crate::fixtures::{self, TENANT};
+use crate::harness::{Caller, TestApp, assert_error};
+
+#[tokio::test]
+async fn calls_without_identity_are_unauthenticated() {
+    let app = TestApp::spawn().await;
+    let before = app.fingerprint().await;
+
+    let create = app
+        .pools()
+        .create_pool(Request::new(proto::CreatePoolRequest {
+            name: "East".into(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(create, Code::Unauthenticated, "MISSING_IDENTITY");
+
+    // A tenant without an actor is still no identity.
+    let mut only_tenant = Request::new(proto::ListLeadsRequest::default());
+    only_tenant
+        .metadata_mut()
+        .insert("x-tenant-id", TENANT.parse().unwrap());
+    let list = app.leads().list_leads(only_tenant).await;
+    assert_error(list, Code::Unauthenticated, "MISSING_IDENTITY");
+
+    let blank = Caller::new(" ", "alice", "");
+    let claim = app
+        .leads()
+        .claim_lead(blank.req(proto::ClaimLeadRequest::default()))
+        .await;
+    assert_error(claim, Code::Unauthenticated, "MISSING_IDENTITY");
+    assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn another_tenants_ids_are_not_found() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let before = app.fingerprint().await;
+    let stranger = Caller::new("globex", "alice", "admin,service");
+
+    let pool = app
+        .pools()
+        .get_pool(stranger.req(proto::GetPoolRequest {
+            pool_id: team.pool.id.clone(),
+        }))
+        .await;
+    let md = assert_error(pool, Code::NotFound, "POOL_NOT_FOUND");
+    assert_eq!(md["pool_id"], team.pool.id);
+
+    let get = app
+        .leads()
+        .get_lead(stranger.req(proto::GetLeadRequest {
+            lead_id: lead.id.clone(),
+        }))
+        .await;
+    assert_error(get, Code::NotFound, "LEAD_NOT_FOUND");
+
+    let claim = app
+        .leads()
+        .claim_lead(stranger.req(proto::ClaimLeadRequest {
+            lead_id: lead.id.clone(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(claim, Code::NotFound, "LEAD_NOT_FOUND");
+
+    let history = app
+        .leads()
+        .get_lead_history(stranger.req(proto::GetLeadHistoryRequest {
+            lead_id: lead.id.clone(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(history, Code::NotFound, "LEAD_NOT_FOUND");
+
+    let list = app
+        .leads()
+        .list_leads(stranger.req(proto::ListLeadsRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(list.leads.is_empty(), "another tenant sees no leads");
+    let pools = app
+        .pools()
+        .list_pools(stranger.req(proto::ListPoolsRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(pools.pools.is_empty(), "another tenant sees no pools");
+    assert_eq!(app.fingerprint().await, before);
+}

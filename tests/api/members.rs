@@ -1,0 +1,156 @@
+//! AddMember and ListMembers.
+
+use leadpool::proto;
+use tonic::Code;
+
+use crate::fixtures::{self, admin, user};
+use crate::harness::{TestApp, assert_error, bad_fields};
+
+#[tokio::test]
+async fn admin_adds_member_with_defaults() {
+    let app = TestApp::spawn().await;
+    let pool = fixtures::pool(&app, "East", None).await;
+    let member = fixtures::member(&app, &pool.id, "alice", proto::MemberRole::Unspecified).await;
+    assert_eq!(member.role(), proto::MemberRole::Member);
+    assert!(member.active);
+    assert_eq!(member.weight, 1);
+    assert_eq!(member.max_held, None);
+    assert_eq!(member.held_count, 0);
+}
+
+#[tokio::test]
+async fn pool_manager_adds_members_but_plain_members_cannot() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let added = app
+        .pools()
+        .add_member(user("mia").req(proto::AddMemberRequest {
+            pool_id: team.pool.id.clone(),
+            user_id: "carl".into(),
+            weight: 5,
+            max_held: Some(3),
+            active: Some(false),
+            regions: vec!["east".into()],
+            ..Default::default()
+        }))
+        .await
+        .expect("manager adds")
+        .into_inner()
+        .member
+        .expect("member");
+    assert_eq!(
+        (added.weight, added.max_held, added.active),
+        (5, Some(3), false)
+    );
+    assert_eq!(added.regions, ["east"]);
+
+    let before = app.fingerprint().await;
+    let refused = app
+        .pools()
+        .add_member(user("alice").req(proto::AddMemberRequest {
+            pool_id: team.pool.id.clone(),
+            user_id: "dave".into(),
+            ..Default::default()
+        }))
+        .await;
+    let md = assert_error(refused, Code::PermissionDenied, "MANAGER_REQUIRED");
+    assert_eq!(md["pool_id"], team.pool.id);
+    assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn adding_an_existing_member_is_already_exists() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let before = app.fingerprint().await;
+    let again = app
+        .pools()
+        .add_member(admin().req(proto::AddMemberRequest {
+            pool_id: team.pool.id.clone(),
+            user_id: "alice".into(),
+            role: proto::MemberRole::Manager.into(),
+            ..Default::default()
+        }))
+        .await;
+    let md = assert_error(again, Code::AlreadyExists, "MEMBER_EXISTS");
+    assert_eq!(md["user_id"], "alice");
+    assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn add_member_refuses_bad_fields_and_unknown_pool() {
+    let app = TestApp::spawn().await;
+    let pool = fixtures::pool(&app, "East", None).await;
+    let before = app.fingerprint().await;
+    let bad = app
+        .pools()
+        .add_member(admin().req(proto::AddMemberRequest {
+            pool_id: pool.id.clone(),
+            user_id: String::new(),
+            role: 9,
+            weight: 1001,
+            max_held: Some(-2),
+            ..Default::default()
+        }))
+        .await;
+    assert_eq!(bad_fields(bad), ["role", "user_id", "weight", "max_held"]);
+    let long_user = app
+        .pools()
+        .add_member(admin().req(proto::AddMemberRequest {
+            pool_id: pool.id.clone(),
+            user_id: "u".repeat(129),
+            ..Default::default()
+        }))
+        .await;
+    assert_eq!(bad_fields(long_user), ["user_id"]);
+    let unknown = app
+        .pools()
+        .add_member(admin().req(proto::AddMemberRequest {
+            pool_id: uuid::Uuid::now_v7().to_string(),
+            user_id: "alice".into(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(unknown, Code::NotFound, "POOL_NOT_FOUND");
+    assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn members_are_listed_in_join_order_page_by_page() {
+    let app = TestApp::spawn().await;
+    let pool = fixtures::pool(&app, "East", None).await;
+    let users = ["u3", "u1", "u4", "u2", "u5"];
+    for (i, u) in users.iter().enumerate() {
+        app.clock.advance(chrono::Duration::seconds(i as i64 + 1));
+        fixtures::member(&app, &pool.id, u, proto::MemberRole::Member).await;
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = app
+            .pools()
+            .list_members(user("u1").req(proto::ListMembersRequest {
+                pool_id: pool.id.clone(),
+                page_size: 2,
+                page_token: token,
+            }))
+            .await
+            .expect("list")
+            .into_inner();
+        seen.extend(page.members.into_iter().map(|m| m.user_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, users);
+
+    let outsider = app
+        .pools()
+        .list_members(user("zoe").req(proto::ListMembersRequest {
+            pool_id: pool.id.clone(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
+}
