@@ -48,7 +48,7 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Log filter in tracing's EnvFilter syntax (e.g. `info,leadpool=debug`).
-    #[arg(long, env = "LEADPOOL_LOG", default_value = "info")]
+    #[arg(long, env = "LEADPOOL_LOG", default_value = "info,sqlx=warn")]
     pub log_filter: String,
 
     /// Seconds between database health checks that drive the gRPC health status.

@@ -27,7 +27,6 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err}");
-            eprintln!("leadpool: {err}");
             ExitCode::FAILURE
         }
     }

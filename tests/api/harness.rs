@@ -136,7 +136,7 @@ impl TestApp {
         .await;
         admin.close().await.expect("close");
 
-        let db = leadpool::store::connect(server.admin.clone().database(&db_name), 40)
+        let db = leadpool::store::connect(server.admin.clone().database(&db_name), 10)
             .await
             .expect("connect test database");
         let clock = Arc::new(ManualClock::new(start_time()));
