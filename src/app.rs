@@ -10,11 +10,12 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tower_http::trace::TraceLayer;
 
 use crate::api::{Context, LeadApi, PoolApi};
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
-use crate::store;
+use crate::{store, telemetry};
 
 /// Names the health service answers for: the whole server ("") and each of our services.
 const HEALTH_NAMES: &[&str] = &["", "leadpool.v1.PoolService", "leadpool.v1.LeadService"];
@@ -67,8 +68,13 @@ impl App {
         ));
         let reflection = reflection_builder().build_v1()?;
         let reflection_alpha = reflection_builder().build_v1alpha()?;
+        let trace = TraceLayer::new_for_grpc()
+            .make_span_with(telemetry::rpc_span)
+            .on_response(telemetry::rpc_response)
+            .on_failure(());
         let result = tonic::transport::Server::builder()
             .tcp_nodelay(true)
+            .layer(trace)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)

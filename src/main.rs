@@ -60,7 +60,12 @@ async fn serve(config: &Config, options: PgConnectOptions) -> Result<(), BoxErro
 async fn database(
     config: &Config,
 ) -> Result<(PgConnectOptions, Option<EmbeddedPostgres>), BoxError> {
-    if let Some(url) = &config.database_url {
+    // An empty DATABASE_URL means unset, as it does for most tools.
+    if let Some(url) = config
+        .database_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
         return Ok((PgConnectOptions::from_str(url)?, None));
     }
     let pg = EmbeddedPostgres::start(EmbeddedPgOptions {

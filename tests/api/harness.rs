@@ -31,9 +31,10 @@ static SERVER: OnceCell<Server> = OnceCell::const_new();
 async fn server() -> &'static Server {
     SERVER
         .get_or_init(|| async {
-            let admin = match std::env::var("DATABASE_URL") {
-                Ok(url) => PgConnectOptions::from_str(&url).expect("DATABASE_URL is a valid URL"),
-                Err(_) => private_postgres().await,
+            let url = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
+            let admin = match url {
+                Some(url) => PgConnectOptions::from_str(&url).expect("DATABASE_URL is a valid URL"),
+                None => private_postgres().await,
             };
             let template = migrated_template(&admin).await;
             Server { admin, template }
@@ -115,6 +116,7 @@ pub struct TestApp {
     db_name: String,
     admin: PgConnectOptions,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<Result<(), leadpool::app::AppError>>>,
 }
 
 /// The clock every test starts at.
@@ -153,7 +155,7 @@ impl TestApp {
         .expect("bind");
         let addr = app.local_addr().expect("addr");
         let (shutdown, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.serve(async {
+        let serving = tokio::spawn(app.serve(async {
             let _ = stopped.await;
         }));
         let channel = Channel::from_shared(format!("http://{addr}"))
@@ -166,6 +168,22 @@ impl TestApp {
             db_name,
             admin: server.admin.clone(),
             shutdown: Some(shutdown),
+            server: Some(serving),
+        }
+    }
+
+    /// Starts a graceful shutdown, as SIGTERM does in production, without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// Waits until the server has returned from `serve`.
+    pub async fn stopped(&mut self) -> Result<(), leadpool::app::AppError> {
+        match self.server.take() {
+            Some(server) => server.await.expect("server task"),
+            None => Ok(()),
         }
     }
 
@@ -202,9 +220,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
+        self.begin_shutdown();
         let admin = self.admin.clone();
         let db_name = std::mem::take(&mut self.db_name);
         // Drop runs inside the test's runtime, which must not block on itself: clean up on a

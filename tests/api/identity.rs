@@ -71,6 +71,45 @@ async fn another_tenants_ids_are_not_found() {
         .await;
     assert_error(claim, Code::NotFound, "LEAD_NOT_FOUND");
 
+    let release = app
+        .leads()
+        .release_lead(stranger.req(proto::ReleaseLeadRequest {
+            lead_id: lead.id.clone(),
+            reason: "NO_BUDGET".into(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(release, Code::NotFound, "LEAD_NOT_FOUND");
+
+    let add_member = app
+        .pools()
+        .add_member(stranger.req(proto::AddMemberRequest {
+            pool_id: team.pool.id.clone(),
+            user_id: "mallory".into(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(add_member, Code::NotFound, "POOL_NOT_FOUND");
+
+    let create = app
+        .leads()
+        .create_lead(stranger.req(proto::CreateLeadRequest {
+            pool_id: team.pool.id.clone(),
+            lead: Some(fixtures::new_lead("Spy")),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(create, Code::NotFound, "POOL_NOT_FOUND");
+
+    let members = app
+        .pools()
+        .list_members(stranger.req(proto::ListMembersRequest {
+            pool_id: team.pool.id.clone(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(members, Code::NotFound, "POOL_NOT_FOUND");
+
     let history = app
         .leads()
         .get_lead_history(stranger.req(proto::GetLeadHistoryRequest {

@@ -11,30 +11,33 @@ use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 use crate::harness::TestApp;
 
-#[tokio::test]
-async fn health_turns_serving_once_the_database_answers() {
-    let app = TestApp::spawn().await;
-    let mut health = HealthClient::new(app.channel());
-    let mut watch = health
+/// Follows the health of `service` until it reports `status`.
+async fn wait_for_health(app: &TestApp, service: &str, status: ServingStatus) {
+    let mut watch = HealthClient::new(app.channel())
         .watch(HealthCheckRequest {
-            service: "leadpool.v1.LeadService".into(),
+            service: service.into(),
         })
         .await
         .expect("watch")
         .into_inner();
-    let serving = ServingStatus::Serving as i32;
     loop {
         let update: HealthCheckResponse = watch.next().await.expect("stream open").expect("status");
-        if update.status == serving {
-            break;
+        if update.status == status as i32 {
+            return;
         }
     }
-    let overall = health
+}
+
+#[tokio::test]
+async fn health_turns_serving_once_the_database_answers() {
+    let app = TestApp::spawn().await;
+    wait_for_health(&app, "leadpool.v1.LeadService", ServingStatus::Serving).await;
+    let overall = HealthClient::new(app.channel())
         .check(HealthCheckRequest::default())
         .await
         .expect("check")
         .into_inner();
-    assert_eq!(overall.status, serving);
+    assert_eq!(overall.status, ServingStatus::Serving as i32);
 }
 
 #[tokio::test]
@@ -87,4 +90,65 @@ async fn reflection_resolves_our_symbols_for_grpcurl() {
         panic!("unexpected reflection response");
     };
     assert!(!files.file_descriptor_proto.is_empty());
+}
+
+#[tokio::test]
+async fn health_turns_not_serving_when_the_database_stops_answering() {
+    let app = TestApp::spawn().await;
+    wait_for_health(&app, "", ServingStatus::Serving).await;
+    // The test shares the server's connection pool: closing it is the database going away.
+    app.db.close().await;
+    wait_for_health(&app, "", ServingStatus::NotServing).await;
+    let call = app
+        .pools()
+        .list_pools(crate::fixtures::admin().req(leadpool::proto::ListPoolsRequest::default()))
+        .await;
+    crate::harness::assert_error(call, tonic::Code::Unavailable, "DATABASE_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_calls_and_stops_serving() {
+    let mut app = TestApp::spawn().await;
+    let team = crate::fixtures::team(&app, None).await;
+    // A call that holds a row lock keeps a claim in flight while shutdown begins.
+    let lead = crate::fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let mut blocker = app.db.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM leads WHERE id = $1::uuid FOR UPDATE")
+        .bind(&lead.id)
+        .execute(&mut *blocker)
+        .await
+        .expect("lock");
+    let mut client = app.leads();
+    let in_flight = tokio::spawn(async move {
+        client
+            .claim_lead(
+                crate::fixtures::user("alice").req(leadpool::proto::ClaimLeadRequest {
+                    lead_id: lead.id,
+                    ..Default::default()
+                }),
+            )
+            .await
+    });
+    // Wait until the claim is really waiting on the lock, then begin the shutdown.
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    app.begin_shutdown();
+    blocker.rollback().await.expect("release the lock");
+    let claimed = in_flight
+        .await
+        .expect("task")
+        .expect("in-flight claim completes");
+    assert_eq!(claimed.into_inner().lead.expect("lead").owner_id, "alice");
+    app.stopped().await.expect("server returns cleanly");
 }
