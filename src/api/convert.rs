@@ -6,7 +6,7 @@ use prost_types::Timestamp;
 use crate::domain::event::{EventKind, LeadEvent};
 use crate::domain::lead::{AcquiredVia, Lead, LeadState};
 use crate::domain::member::{Member, MemberRole};
-use crate::domain::pool::Pool;
+use crate::domain::pool::{Pool, RawDuration};
 use crate::proto;
 
 pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
@@ -21,15 +21,54 @@ fn optional_timestamp(at: Option<DateTime<Utc>>) -> Option<Timestamp> {
     at.map(timestamp)
 }
 
+fn duration(seconds: Option<i32>) -> Option<prost_types::Duration> {
+    seconds.map(|s| prost_types::Duration {
+        seconds: i64::from(s),
+        nanos: 0,
+    })
+}
+
+/// A wire duration as the domain validates it.
+pub fn raw_duration(duration: Option<&prost_types::Duration>) -> Option<RawDuration> {
+    duration.map(|d| RawDuration {
+        seconds: d.seconds,
+        nanos: d.nanos,
+    })
+}
+
 pub fn pool(pool: Pool) -> proto::Pool {
+    let rules = pool.rules;
     proto::Pool {
         id: pool.id.to_string(),
         name: pool.name,
         timezone: pool.timezone,
-        max_held_per_member: pool.max_held_per_member,
+        max_held_per_member: rules.max_held_per_member,
         archived: pool.archived_at.is_some(),
         created_at: Some(timestamp(pool.created_at)),
         updated_at: Some(timestamp(pool.updated_at)),
+        daily_claim_limit: rules.daily_claim_limit,
+        reclaim_cooldown: duration(rules.reclaim_cooldown_seconds),
+        mask_contacts: rules.mask_contacts,
+        release_reasons: rules.release_reasons,
+        exempt_grades: rules.exempt_grades,
+        follow_up_timeout: duration(rules.follow_up_timeout_seconds),
+        close_timeout: duration(rules.close_timeout_seconds),
+        warn_before: duration(rules.warn_before_seconds),
+        grade_overrides: rules
+            .grade_overrides
+            .into_iter()
+            .map(|(grade, d)| {
+                let deadlines = proto::GradeDeadlines {
+                    follow_up_timeout: duration(d.follow_up_timeout_seconds),
+                    close_timeout: duration(d.close_timeout_seconds),
+                };
+                (grade, deadlines)
+            })
+            .collect(),
+        recycle_to_pool_id: rules
+            .recycle_to_pool_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     }
 }
 

@@ -9,6 +9,7 @@ use super::{Context, convert, identity, page_token};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::lead::{self, LeadDraft, LeadState, NewLead, ReleaseReason};
+use crate::domain::masking;
 use crate::domain::page::PageSize;
 use crate::domain::validate::{MAX_CODE_CHARS, Validator};
 use crate::proto;
@@ -41,8 +42,24 @@ impl LeadApi {
     }
 }
 
-fn lead_response(view: LeadView) -> Option<proto::Lead> {
-    Some(convert::lead(view.lead))
+/// The lead as this actor may see it: contacts masked unless they own it, manage its pool,
+/// or the pool does not mask.
+fn lead_response(actor: &Actor, view: LeadView) -> Option<proto::Lead> {
+    let visible = masking::sees_contacts(
+        actor,
+        view.lead.owner_id.as_deref(),
+        view.viewer,
+        view.pool_masks_contacts,
+    );
+    let mut lead = view.lead;
+    if !visible {
+        lead.phone = masking::mask_phone(&lead.phone);
+        lead.email = masking::mask_email(&lead.email);
+    }
+    Some(proto::Lead {
+        contact_masked: !visible,
+        ..convert::lead(lead)
+    })
 }
 
 /// A state filter; unspecified means any state, an unknown number is a violation.
@@ -129,7 +146,7 @@ impl LeadService for LeadApi {
             (None, None) => return Err(DomainError::ConcurrentModification.into()),
         };
         Ok(Response::new(proto::CreateLeadResponse {
-            lead: lead_response(view),
+            lead: lead_response(&actor, view),
         }))
     }
 
@@ -144,7 +161,7 @@ impl LeadService for LeadApi {
         v.finish(())?;
         let view = self.readable_lead(&actor, lead_id).await?;
         Ok(Response::new(proto::GetLeadResponse {
-            lead: lead_response(view),
+            lead: lead_response(&actor, view),
         }))
     }
 
@@ -192,7 +209,10 @@ impl LeadService for LeadApi {
             (l.lead.created_at, l.lead.id)
         });
         Ok(Response::new(proto::ListLeadsResponse {
-            leads: leads.into_iter().filter_map(lead_response).collect(),
+            leads: leads
+                .into_iter()
+                .filter_map(|view| lead_response(&actor, view))
+                .collect(),
             next_page_token,
         }))
     }
@@ -214,13 +234,14 @@ impl LeadService for LeadApi {
         let view = match claimed {
             Some(view) => view,
             None => {
-                let snapshot = store::leads::claim_snapshot(&self.ctx.db, &actor, lead_id).await?;
-                lead::explain_claim_refusal(&snapshot, &actor.user_id)?;
+                let snapshot =
+                    store::leads::claim_snapshot(&self.ctx.db, &actor, lead_id, now).await?;
+                lead::explain_claim_refusal(&snapshot, &actor.user_id, now)?;
                 store::leads::get(&self.ctx.db, &actor, lead_id).await?
             }
         };
         Ok(Response::new(proto::ClaimLeadResponse {
-            lead: lead_response(view),
+            lead: lead_response(&actor, view),
         }))
     }
 
@@ -245,12 +266,12 @@ impl LeadService for LeadApi {
             None => {
                 let snapshot =
                     store::leads::release_snapshot(&self.ctx.db, &actor, lead_id).await?;
-                lead::explain_release_refusal(&snapshot, &actor.user_id)?;
+                lead::explain_release_refusal(&snapshot, &actor.user_id, &reason.reason)?;
                 store::leads::get(&self.ctx.db, &actor, lead_id).await?
             }
         };
         Ok(Response::new(proto::ReleaseLeadResponse {
-            lead: lead_response(view),
+            lead: lead_response(&actor, view),
         }))
     }
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{Context, convert, identity, page_token};
 use crate::domain::member::{MemberDraft, MemberRole, NewMember};
 use crate::domain::page::PageSize;
-use crate::domain::pool::NewPool;
+use crate::domain::pool::{NewPool, RulesDraft};
 use crate::domain::validate::Validator;
 use crate::proto;
 use crate::proto::pool_service_server::PoolService;
@@ -22,6 +22,35 @@ impl PoolApi {
     pub fn new(ctx: Context) -> Self {
         Self { ctx }
     }
+}
+
+/// The rule fields of a message that carries them (`CreatePoolRequest`, `Pool`), as a draft.
+macro_rules! rules_draft {
+    ($msg:expr) => {
+        RulesDraft {
+            max_held_per_member: $msg.max_held_per_member,
+            daily_claim_limit: $msg.daily_claim_limit,
+            reclaim_cooldown: convert::raw_duration($msg.reclaim_cooldown.as_ref()),
+            mask_contacts: $msg.mask_contacts,
+            release_reasons: &$msg.release_reasons,
+            exempt_grades: &$msg.exempt_grades,
+            follow_up_timeout: convert::raw_duration($msg.follow_up_timeout.as_ref()),
+            close_timeout: convert::raw_duration($msg.close_timeout.as_ref()),
+            warn_before: convert::raw_duration($msg.warn_before.as_ref()),
+            grade_overrides: $msg
+                .grade_overrides
+                .iter()
+                .map(|(grade, d)| {
+                    (
+                        grade.clone(),
+                        convert::raw_duration(d.follow_up_timeout.as_ref()),
+                        convert::raw_duration(d.close_timeout.as_ref()),
+                    )
+                })
+                .collect(),
+            recycle_to_pool_id: &$msg.recycle_to_pool_id,
+        }
+    };
 }
 
 /// The requested role; an unknown enum number is a violation.
@@ -48,7 +77,7 @@ impl PoolService for PoolApi {
         let req = request.into_inner();
         actor.require_admin()?;
         let mut v = Validator::new();
-        let new_pool = NewPool::parse(&mut v, &req.name, &req.timezone, req.max_held_per_member);
+        let new_pool = NewPool::parse(&mut v, &req.name, &req.timezone, &rules_draft!(req));
         v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
         let pool = store::pools::create(

@@ -14,7 +14,9 @@ pub const ERROR_DOMAIN: &str = "leadpool.v1";
 fn code(err: &DomainError) -> Code {
     use DomainError as E;
     match err {
-        E::ValidationFailed(_) | E::BadPageToken => Code::InvalidArgument,
+        E::ValidationFailed(_) | E::BadPageToken | E::UnknownReleaseReason { .. } => {
+            Code::InvalidArgument
+        }
         E::MissingIdentity(_) => Code::Unauthenticated,
         E::NotPoolMember { .. }
         | E::ManagerRequired { .. }
@@ -28,7 +30,9 @@ fn code(err: &DomainError) -> Code {
         | E::LeadClosed(_)
         | E::MemberInactive { .. }
         | E::HeldLimitReached { .. }
-        | E::PoolArchived(_) => Code::FailedPrecondition,
+        | E::PoolArchived(_)
+        | E::ReclaimCooldown { .. } => Code::FailedPrecondition,
+        E::DailyClaimLimitReached { .. } => Code::ResourceExhausted,
         E::ConcurrentModification => Code::Aborted,
         E::DatabaseUnavailable => Code::Unavailable,
         E::DeadlineExceeded => Code::DeadlineExceeded,

@@ -1,6 +1,7 @@
 //! Every way a call can fail, one variant per machine-readable reason of `shared/api.md`.
 //! `api::status` turns them into `tonic::Status` with `ErrorInfo`; nothing else does.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// One invalid field of a request, reported all at once in `google.rpc.BadRequest`.
@@ -23,6 +24,8 @@ impl FieldViolation {
 pub enum DomainError {
     #[error("The request has invalid fields: {}.", describe(.0))]
     ValidationFailed(Vec<FieldViolation>),
+    #[error("{reason:?} is not a release reason of this pool; use one of: {allowed}.")]
+    UnknownReleaseReason { reason: String, allowed: String },
     #[error(
         "The page token is malformed or belongs to a different query; start again without a token."
     )]
@@ -65,6 +68,13 @@ pub enum DomainError {
         limit: i32,
         held: i32,
     },
+    #[error("You released or lost lead {lead_id} recently; you may claim it again from {}.", rfc3339(*.until))]
+    ReclaimCooldown { lead_id: Uuid, until: DateTime<Utc> },
+    #[error("You have used today's {limit} claims in this pool; the quota resets at {}.", rfc3339(*.resets_at))]
+    DailyClaimLimitReached {
+        limit: i32,
+        resets_at: DateTime<Utc>,
+    },
     #[error("Pool {0} is archived.")]
     PoolArchived(Uuid),
     #[error("The lead changed while this call ran; read it again and retry.")]
@@ -91,6 +101,9 @@ impl DomainError {
         match self {
             Self::ValidationFailed(_) => "VALIDATION_FAILED",
             Self::BadPageToken => "BAD_PAGE_TOKEN",
+            Self::UnknownReleaseReason { .. } => "UNKNOWN_RELEASE_REASON",
+            Self::ReclaimCooldown { .. } => "RECLAIM_COOLDOWN",
+            Self::DailyClaimLimitReached { .. } => "DAILY_CLAIM_LIMIT_REACHED",
             Self::MissingIdentity(_) => "MISSING_IDENTITY",
             Self::NotPoolMember { .. } => "NOT_POOL_MEMBER",
             Self::ManagerRequired { .. } => "MANAGER_REQUIRED",
@@ -144,6 +157,17 @@ impl DomainError {
                 ("limit", limit.to_string()),
                 ("held", held.to_string()),
             ],
+            Self::UnknownReleaseReason { reason, allowed } => {
+                vec![("reason", reason.clone()), ("allowed", allowed.clone())]
+            }
+            Self::ReclaimCooldown { lead_id, until } => vec![
+                ("lead_id", lead_id.to_string()),
+                ("cooldown_until", rfc3339(*until)),
+            ],
+            Self::DailyClaimLimitReached { limit, resets_at } => vec![
+                ("limit", limit.to_string()),
+                ("resets_at", rfc3339(*resets_at)),
+            ],
             _ => Vec::new(),
         }
     }
@@ -155,4 +179,9 @@ impl DomainError {
             _ => &[],
         }
     }
+}
+
+/// A time as RFC 3339 in UTC, as error messages and metadata carry it.
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::DomainError;
+use super::quota;
 use super::validate::{
     MAX_ATTRIBUTE_CHARS, MAX_ATTRIBUTES, MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
     MAX_TAG_CHARS, MAX_TAGS, Validator,
@@ -224,6 +225,10 @@ pub struct ClaimSnapshot {
     pub owner_id: Option<String>,
     pub locked: bool,
     pub pool_archived: bool,
+    pub previous_owner_id: Option<String>,
+    pub cooldown_until: Option<DateTime<Utc>>,
+    pub daily_claim_limit: Option<i32>,
+    pub timezone: String,
     /// The actor's membership: `None` when not a member.
     pub member: Option<ClaimantStanding>,
 }
@@ -233,11 +238,18 @@ pub struct ClaimantStanding {
     pub active: bool,
     pub held_count: i32,
     pub cap: Option<i32>,
+    /// Claims already made today, in the pool's time zone.
+    pub claims_today: i32,
 }
 
 /// Explains why a claim changed nothing, in the order of `domain.md`: membership, state,
-/// lock, cap. `Ok` means the actor already owns the lead: a retried claim succeeds again.
-pub fn explain_claim_refusal(snapshot: &ClaimSnapshot, actor: &str) -> Result<(), DomainError> {
+/// lock, cooldown, daily quota, cap. `Ok` means the actor already owns the lead: a retried
+/// claim succeeds again.
+pub fn explain_claim_refusal(
+    snapshot: &ClaimSnapshot,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
     let lead_id = snapshot.lead_id;
     if snapshot.owner_id.as_deref() == Some(actor) {
         return Ok(());
@@ -264,6 +276,19 @@ pub fn explain_claim_refusal(snapshot: &ClaimSnapshot, actor: &str) -> Result<()
     }
     if snapshot.locked {
         return Err(DomainError::LeadLocked(lead_id));
+    }
+    if let Some(until) = snapshot.cooldown_until.filter(|until| *until > now)
+        && snapshot.previous_owner_id.as_deref() == Some(actor)
+    {
+        return Err(DomainError::ReclaimCooldown { lead_id, until });
+    }
+    if let Some(limit) = snapshot.daily_claim_limit
+        && member.claims_today >= limit
+    {
+        return Err(DomainError::DailyClaimLimitReached {
+            limit,
+            resets_at: quota::resets_at(now, &snapshot.timezone),
+        });
     }
     match member.cap {
         Some(limit) if member.held_count >= limit => Err(DomainError::HeldLimitReached {
@@ -314,11 +339,17 @@ pub struct ReleaseSnapshot {
     pub actor_manages_pool: bool,
     /// Who released the lead last, if its latest event is a release.
     pub last_released_by: Option<String>,
+    /// The pool's allowed reason codes; empty means free text.
+    pub release_reasons: Vec<String>,
 }
 
 /// Explains why a release changed nothing. `Ok` means the actor's own earlier release
 /// already put the lead back: a repeated release succeeds again.
-pub fn explain_release_refusal(snapshot: &ReleaseSnapshot, actor: &str) -> Result<(), DomainError> {
+pub fn explain_release_refusal(
+    snapshot: &ReleaseSnapshot,
+    actor: &str,
+    reason: &str,
+) -> Result<(), DomainError> {
     let lead_id = snapshot.lead_id;
     match snapshot.state {
         LeadState::Converted | LeadState::Discarded => Err(DomainError::LeadClosed(lead_id)),
@@ -328,6 +359,15 @@ pub fn explain_release_refusal(snapshot: &ReleaseSnapshot, actor: &str) -> Resul
             if snapshot.owner_id.as_deref() != Some(actor) && !snapshot.actor_manages_pool =>
         {
             Err(DomainError::NotLeadOwner { lead_id })
+        }
+        LeadState::Owned
+            if !snapshot.release_reasons.is_empty()
+                && !snapshot.release_reasons.iter().any(|r| r == reason) =>
+        {
+            Err(DomainError::UnknownReleaseReason {
+                reason: reason.to_owned(),
+                allowed: snapshot.release_reasons.join(", "),
+            })
         }
         LeadState::Owned if snapshot.locked => Err(DomainError::LeadLocked(lead_id)),
         LeadState::Owned => Err(DomainError::ConcurrentModification),
@@ -346,12 +386,21 @@ mod tests {
             owner_id: None,
             locked: false,
             pool_archived: false,
+            previous_owner_id: None,
+            cooldown_until: None,
+            daily_claim_limit: None,
+            timezone: "UTC".into(),
             member: Some(ClaimantStanding {
                 active: true,
                 held_count: 0,
                 cap: Some(2),
+                claims_today: 0,
             }),
         }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_772_442_000, 0).expect("valid")
     }
 
     #[test]
@@ -361,9 +410,9 @@ mod tests {
             owner_id: Some("alice".into()),
             ..pool_lead()
         };
-        assert!(explain_claim_refusal(&snapshot, "alice").is_ok());
+        assert!(explain_claim_refusal(&snapshot, "alice", now()).is_ok());
         assert!(matches!(
-            explain_claim_refusal(&snapshot, "bob"),
+            explain_claim_refusal(&snapshot, "bob", now()),
             Err(DomainError::LeadNotInPool(_))
         ));
     }
@@ -377,7 +426,7 @@ mod tests {
             ..pool_lead()
         };
         assert!(matches!(
-            explain_claim_refusal(&snapshot, "alice"),
+            explain_claim_refusal(&snapshot, "alice", now()),
             Err(DomainError::NotPoolMember { .. })
         ));
     }
@@ -389,16 +438,74 @@ mod tests {
                 active: true,
                 held_count: 2,
                 cap: Some(2),
+                claims_today: 0,
             }),
             ..pool_lead()
         };
         assert!(matches!(
-            explain_claim_refusal(&snapshot, "alice"),
+            explain_claim_refusal(&snapshot, "alice", now()),
             Err(DomainError::HeldLimitReached {
                 limit: 2,
                 held: 2,
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn cooldown_binds_only_the_previous_owner_until_it_ends() {
+        let snapshot = ClaimSnapshot {
+            previous_owner_id: Some("alice".into()),
+            cooldown_until: Some(now() + chrono::Duration::hours(1)),
+            ..pool_lead()
+        };
+        assert!(matches!(
+            explain_claim_refusal(&snapshot, "alice", now()),
+            Err(DomainError::ReclaimCooldown { .. })
+        ));
+        let later = now() + chrono::Duration::hours(2);
+        assert!(matches!(
+            explain_claim_refusal(&snapshot, "alice", later),
+            Err(DomainError::ConcurrentModification)
+        ));
+    }
+
+    #[test]
+    fn quota_reports_limit_and_local_midnight() {
+        let snapshot = ClaimSnapshot {
+            daily_claim_limit: Some(3),
+            timezone: "Asia/Shanghai".into(),
+            member: Some(ClaimantStanding {
+                active: true,
+                held_count: 0,
+                cap: None,
+                claims_today: 3,
+            }),
+            ..pool_lead()
+        };
+        let Err(DomainError::DailyClaimLimitReached { limit, resets_at }) =
+            explain_claim_refusal(&snapshot, "alice", now())
+        else {
+            panic!("expected the quota");
+        };
+        assert_eq!(limit, 3);
+        assert_eq!(resets_at, quota::resets_at(now(), "Asia/Shanghai"));
+    }
+
+    #[test]
+    fn unknown_release_reason_is_refused_for_the_owner() {
+        let snapshot = ReleaseSnapshot {
+            lead_id: Uuid::nil(),
+            state: LeadState::Owned,
+            owner_id: Some("alice".into()),
+            locked: false,
+            actor_manages_pool: false,
+            last_released_by: None,
+            release_reasons: vec!["NO_BUDGET".into()],
+        };
+        assert!(matches!(
+            explain_release_refusal(&snapshot, "alice", "BORED"),
+            Err(DomainError::UnknownReleaseReason { .. })
         ));
     }
 
@@ -409,7 +516,7 @@ mod tests {
             ..pool_lead()
         };
         assert!(matches!(
-            explain_claim_refusal(&snapshot, "alice"),
+            explain_claim_refusal(&snapshot, "alice", now()),
             Err(DomainError::LeadLocked(_))
         ));
     }
@@ -423,10 +530,11 @@ mod tests {
             locked: false,
             actor_manages_pool: false,
             last_released_by: Some("alice".into()),
+            release_reasons: Vec::new(),
         };
-        assert!(explain_release_refusal(&snapshot, "alice").is_ok());
+        assert!(explain_release_refusal(&snapshot, "alice", "NO_BUDGET").is_ok());
         assert!(matches!(
-            explain_release_refusal(&snapshot, "bob"),
+            explain_release_refusal(&snapshot, "bob", "NO_BUDGET"),
             Err(DomainError::LeadNotOwned(_))
         ));
     }
@@ -440,9 +548,10 @@ mod tests {
             locked: false,
             actor_manages_pool: false,
             last_released_by: None,
+            release_reasons: vec!["NO_BUDGET".into()],
         };
         assert!(matches!(
-            explain_release_refusal(&snapshot, "alice"),
+            explain_release_refusal(&snapshot, "alice", "NO_BUDGET"),
             Err(DomainError::NotLeadOwner { .. })
         ));
     }

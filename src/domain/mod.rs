@@ -6,9 +6,11 @@ pub mod clock;
 pub mod error;
 pub mod event;
 pub mod lead;
+pub mod masking;
 pub mod member;
 pub mod page;
 pub mod pool;
+pub mod quota;
 pub mod validate;
 
 pub use error::DomainError;

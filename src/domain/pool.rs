@@ -1,21 +1,149 @@
-//! Pools and their rules.
+//! Pools and their rules (shared/domain.md "Pool rules").
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::validate::{MAX_NAME_CHARS, Validator};
+use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator};
 
 pub const DEFAULT_TIMEZONE: &str = "UTC";
+const MAX_RULE_CODES: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pool {
     pub id: Uuid,
     pub name: String,
     pub timezone: String,
-    pub max_held_per_member: Option<i32>,
+    pub rules: PoolRules,
     pub archived_at: Option<DateTime<Utc>>,
+    pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Deadlines of one grade; `None` means that grade has no such deadline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GradeDeadlines {
+    pub follow_up_timeout_seconds: Option<i32>,
+    pub close_timeout_seconds: Option<i32>,
+}
+
+/// Every rule of a pool. `None` means "no limit" / "no deadline"; durations are whole seconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolRules {
+    pub max_held_per_member: Option<i32>,
+    pub daily_claim_limit: Option<i32>,
+    pub reclaim_cooldown_seconds: Option<i32>,
+    pub mask_contacts: bool,
+    pub release_reasons: Vec<String>,
+    pub exempt_grades: Vec<String>,
+    pub follow_up_timeout_seconds: Option<i32>,
+    pub close_timeout_seconds: Option<i32>,
+    pub warn_before_seconds: Option<i32>,
+    pub grade_overrides: BTreeMap<String, GradeDeadlines>,
+    pub recycle_to_pool_id: Option<Uuid>,
+}
+
+/// A duration as a caller sent it: seconds and nanoseconds, as `google.protobuf.Duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawDuration {
+    pub seconds: i64,
+    pub nanos: i32,
+}
+
+/// Rules as sent, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct RulesDraft<'a> {
+    pub max_held_per_member: Option<i32>,
+    pub daily_claim_limit: Option<i32>,
+    pub reclaim_cooldown: Option<RawDuration>,
+    pub mask_contacts: bool,
+    pub release_reasons: &'a [String],
+    pub exempt_grades: &'a [String],
+    pub follow_up_timeout: Option<RawDuration>,
+    pub close_timeout: Option<RawDuration>,
+    pub warn_before: Option<RawDuration>,
+    pub grade_overrides: Vec<(String, Option<RawDuration>, Option<RawDuration>)>,
+    pub recycle_to_pool_id: &'a str,
+}
+
+impl PoolRules {
+    pub fn parse(v: &mut Validator, draft: &RulesDraft<'_>) -> Self {
+        let grade_overrides = draft
+            .grade_overrides
+            .iter()
+            .map(|(grade, follow_up, close)| {
+                let field = format!("grade_overrides[{grade}]");
+                if grade.trim().is_empty() || grade.chars().count() > MAX_CODE_CHARS {
+                    v.violation(&field, "grades must be 1 to 128 characters");
+                }
+                let deadlines = GradeDeadlines {
+                    follow_up_timeout_seconds: timeout(v, &field, *follow_up),
+                    close_timeout_seconds: timeout(v, &field, *close),
+                };
+                (grade.trim().to_owned(), deadlines)
+            })
+            .collect();
+        Self {
+            max_held_per_member: v.non_negative("max_held_per_member", draft.max_held_per_member),
+            daily_claim_limit: v.non_negative("daily_claim_limit", draft.daily_claim_limit),
+            reclaim_cooldown_seconds: duration(v, "reclaim_cooldown", draft.reclaim_cooldown),
+            mask_contacts: draft.mask_contacts,
+            release_reasons: v.codes(
+                "release_reasons",
+                draft.release_reasons,
+                MAX_RULE_CODES,
+                MAX_CODE_CHARS,
+            ),
+            exempt_grades: v.codes(
+                "exempt_grades",
+                draft.exempt_grades,
+                MAX_RULE_CODES,
+                MAX_CODE_CHARS,
+            ),
+            follow_up_timeout_seconds: timeout(v, "follow_up_timeout", draft.follow_up_timeout),
+            close_timeout_seconds: timeout(v, "close_timeout", draft.close_timeout),
+            warn_before_seconds: duration(v, "warn_before", draft.warn_before),
+            grade_overrides,
+            recycle_to_pool_id: v.optional_uuid("recycle_to_pool_id", draft.recycle_to_pool_id),
+        }
+    }
+
+    /// Whether `reason` is an allowed release (or discard) reason of this pool.
+    pub fn allows_reason(&self, reason: &str) -> bool {
+        self.release_reasons.is_empty() || self.release_reasons.iter().any(|r| r == reason)
+    }
+}
+
+/// A non-negative whole-second duration that fits the database's 32-bit seconds.
+fn duration(v: &mut Validator, field: &str, raw: Option<RawDuration>) -> Option<i32> {
+    let raw = raw?;
+    if raw.nanos != 0 {
+        v.violation(field, "must be whole seconds");
+    }
+    match i32::try_from(raw.seconds) {
+        Ok(seconds) if seconds >= 0 => Some(seconds),
+        _ => {
+            v.violation(
+                field,
+                format!("must be 0 to {} seconds, got {}", i32::MAX, raw.seconds),
+            );
+            None
+        }
+    }
+}
+
+/// A deadline timeout: like [`duration`] but positive, since a zero timeout would recycle at once.
+fn timeout(v: &mut Validator, field: &str, raw: Option<RawDuration>) -> Option<i32> {
+    let seconds = duration(v, field, raw)?;
+    if seconds == 0 {
+        v.violation(
+            field,
+            "must be longer than 0 seconds; leave it unset for no deadline",
+        );
+    }
+    Some(seconds)
 }
 
 /// A validated request to create a pool.
@@ -23,26 +151,21 @@ pub struct Pool {
 pub struct NewPool {
     pub name: String,
     pub timezone: String,
-    pub max_held_per_member: Option<i32>,
+    pub rules: PoolRules,
 }
 
 impl NewPool {
-    pub fn parse(
-        v: &mut Validator,
-        name: &str,
-        timezone: &str,
-        max_held_per_member: Option<i32>,
-    ) -> Self {
+    pub fn parse(v: &mut Validator, name: &str, timezone: &str, rules: &RulesDraft<'_>) -> Self {
         Self {
             name: v.required_text("name", name, MAX_NAME_CHARS),
             timezone: parse_timezone(v, timezone),
-            max_held_per_member: v.non_negative("max_held_per_member", max_held_per_member),
+            rules: PoolRules::parse(v, rules),
         }
     }
 }
 
 /// An IANA zone name (empty means UTC), checked against the tz database so quota days are real days.
-fn parse_timezone(v: &mut Validator, timezone: &str) -> String {
+pub fn parse_timezone(v: &mut Validator, timezone: &str) -> String {
     let timezone = timezone.trim();
     if timezone.is_empty() {
         return DEFAULT_TIMEZONE.to_owned();
@@ -66,15 +189,20 @@ mod tests {
     #[test]
     fn empty_timezone_means_utc() {
         let mut v = Validator::new();
-        let pool = NewPool::parse(&mut v, "East", "", None);
+        let pool = NewPool::parse(&mut v, "East", "", &RulesDraft::default());
         assert!(v.finish(()).is_ok());
         assert_eq!(pool.timezone, "UTC");
+        assert_eq!(pool.rules, PoolRules::default());
     }
 
     #[test]
     fn rejects_unknown_timezone_empty_name_and_negative_cap_together() {
         let mut v = Validator::new();
-        NewPool::parse(&mut v, " ", "Mars/Olympus", Some(-3));
+        let rules = RulesDraft {
+            max_held_per_member: Some(-3),
+            ..Default::default()
+        };
+        NewPool::parse(&mut v, " ", "Mars/Olympus", &rules);
         let err = v.finish(()).expect_err("invalid");
         let fields: Vec<_> = err
             .field_violations()
@@ -82,5 +210,53 @@ mod tests {
             .map(|f| f.field.as_str())
             .collect();
         assert_eq!(fields, ["name", "timezone", "max_held_per_member"]);
+    }
+
+    #[test]
+    fn durations_must_be_whole_non_negative_seconds_and_timeouts_positive() {
+        let mut v = Validator::new();
+        let rules = RulesDraft {
+            reclaim_cooldown: Some(RawDuration {
+                seconds: 1,
+                nanos: 5,
+            }),
+            warn_before: Some(RawDuration {
+                seconds: -1,
+                nanos: 0,
+            }),
+            follow_up_timeout: Some(RawDuration {
+                seconds: 0,
+                nanos: 0,
+            }),
+            close_timeout: Some(RawDuration {
+                seconds: 86_400,
+                nanos: 0,
+            }),
+            ..Default::default()
+        };
+        let parsed = PoolRules::parse(&mut v, &rules);
+        assert_eq!(parsed.close_timeout_seconds, Some(86_400));
+        let err = v.finish(()).expect_err("invalid");
+        let fields: Vec<_> = err
+            .field_violations()
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            ["reclaim_cooldown", "follow_up_timeout", "warn_before"]
+        );
+    }
+
+    #[test]
+    fn empty_reason_list_allows_free_text() {
+        let free = PoolRules::default();
+        assert!(free.allows_reason("anything"));
+        let coded = PoolRules {
+            release_reasons: vec!["NO_BUDGET".into()],
+            ..Default::default()
+        };
+        assert!(coded.allows_reason("NO_BUDGET"));
+        assert!(!coded.allows_reason("BORED"));
     }
 }

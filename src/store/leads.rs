@@ -22,9 +22,11 @@ use crate::domain::member::{MemberRole, Membership};
 pub struct LeadView {
     pub lead: Lead,
     pub viewer: Option<Membership>,
+    pub pool_masks_contacts: bool,
 }
 
-/// Every column of `leads` plus the reader's membership (NULL where the statement has no reader).
+/// Every column of `leads`, the reader's membership of its pool (NULL where the statement has no
+/// reader) and whether the pool masks contacts.
 struct LeadRow {
     #[allow(dead_code)] // selected by `l.*`; tenant scoping happens in the WHERE clauses
     tenant_id: String,
@@ -57,6 +59,7 @@ struct LeadRow {
     updated_at: DateTime<Utc>,
     viewer_role: Option<String>,
     viewer_active: Option<bool>,
+    pool_masks_contacts: bool,
 }
 
 impl From<LeadRow> for LeadView {
@@ -99,7 +102,11 @@ impl From<LeadRow> for LeadView {
             created_at: row.created_at,
             updated_at: row.updated_at,
         };
-        Self { lead, viewer }
+        Self {
+            lead,
+            viewer,
+            pool_masks_contacts: row.pool_masks_contacts,
+        }
     }
 }
 
@@ -141,15 +148,21 @@ pub async fn create(
            )
            INSERT INTO leads (tenant_id, id, pool_id, external_ref, name, company, phone, email,
                               source, region, industry, grade, tags, attributes, state, owner_id,
-                              acquired_at, acquired_via, pool_entered_at, created_at, updated_at)
+                              acquired_at, acquired_via, follow_up_deadline, close_deadline,
+                              pool_entered_at, created_at, updated_at)
            SELECT $1, $3, $2, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
                   CASE WHEN $4::text IS NULL THEN 'IN_POOL' ELSE 'OWNED' END, $4,
                   CASE WHEN $4::text IS NULL THEN NULL ELSE $5::timestamptz END,
                   CASE WHEN $4::text IS NULL THEN NULL ELSE 'CREATE' END,
+                  CASE WHEN $4::text IS NULL THEN NULL ELSE $5 + follow_up_timeout(p, $16) END,
+                  CASE WHEN $4::text IS NULL THEN NULL ELSE $5 + close_timeout(p, $16) END,
                   CASE WHEN $4::text IS NULL THEN $5::timestamptz END,
                   $5, $5
-           FROM gate
-           RETURNING *, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?""#,
+           FROM gate, pools p
+           WHERE p.tenant_id = $1 AND p.id = $2
+           RETURNING *, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
+                     (SELECT p.mask_contacts FROM pools p WHERE p.tenant_id = $1 AND p.id = $2)
+                         AS "pool_masks_contacts!""#,
         actor.tenant_id,
         create.pool_id,
         Uuid::now_v7(),
@@ -180,8 +193,10 @@ pub async fn create(
 pub async fn get(db: &PgPool, actor: &Actor, lead_id: Uuid) -> Result<LeadView, DomainError> {
     sqlx::query_as!(
         LeadRow,
-        r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?"
+        r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?",
+                  p.mask_contacts AS pool_masks_contacts
            FROM leads l
+           JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
            LEFT JOIN members m
              ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = $3
            WHERE l.tenant_id = $1 AND l.id = $2"#,
@@ -217,8 +232,10 @@ pub async fn list(
     let (after_created, after_id) = after.unzip();
     sqlx::query_as!(
         LeadRow,
-        r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?"
+        r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?",
+                  p.mask_contacts AS pool_masks_contacts
            FROM leads l
+           JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
            LEFT JOIN members m
              ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = $2
            WHERE l.tenant_id = $1
@@ -245,10 +262,12 @@ pub async fn list(
     .map_err(db_error)
 }
 
-/// Claims a pool lead for the actor in one statement: the lead row is locked first (so two
-/// claimers serialise on it), then the actor's held count rises only if they are an active
-/// member below their cap, and only then does the lead change owner and the event get written.
-/// `None`: nothing changed; [`claim_snapshot`] explains why.
+/// Claims a pool lead for the actor in one statement. The lead row is locked first (so two
+/// claimers serialise on it) and must be in the pool, unlocked and out of the actor's cooldown;
+/// then the actor's member row changes only if they are active, below their cap and within
+/// today's quota (held count and quota live on that one row, so one conditional UPDATE spends
+/// both atomically); only then does the lead change owner, with its deadlines, and the event
+/// get written. `None`: nothing changed; [`claim_snapshot`] explains why.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
 pub async fn claim(
     db: &PgPool,
@@ -262,14 +281,24 @@ pub async fn claim(
         r#"WITH target AS (
                SELECT l.pool_id FROM leads l
                WHERE l.tenant_id = $1 AND l.id = $2 AND l.state = 'IN_POOL' AND NOT l.locked
+                 AND (l.cooldown_until IS NULL OR l.cooldown_until <= $4
+                      OR l.previous_owner_id IS DISTINCT FROM $3)
                FOR UPDATE
            ),
            counted AS (
-               UPDATE members m SET held_count = m.held_count + 1, updated_at = $4
+               UPDATE members m
+               SET held_count = m.held_count + 1,
+                   claims_today = CASE WHEN m.claims_day = ($4 AT TIME ZONE p.timezone)::date
+                                       THEN m.claims_today + 1 ELSE 1 END,
+                   claims_day = ($4 AT TIME ZONE p.timezone)::date,
+                   updated_at = $4
                FROM target t JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
                WHERE m.tenant_id = $1 AND m.pool_id = t.pool_id AND m.user_id = $3 AND m.active
                  AND p.archived_at IS NULL
                  AND m.held_count < COALESCE(m.max_held, p.max_held_per_member, 2147483647)
+                 AND (p.daily_claim_limit IS NULL
+                      OR CASE WHEN m.claims_day = ($4 AT TIME ZONE p.timezone)::date
+                              THEN m.claims_today ELSE 0 END < p.daily_claim_limit)
                RETURNING m.pool_id
            ),
            event AS (
@@ -279,10 +308,13 @@ pub async fn claim(
            )
            UPDATE leads l
            SET state = 'OWNED', owner_id = $3, acquired_at = $4, acquired_via = 'CLAIM',
-               version = l.version + 1, updated_at = $4
-           FROM counted c
+               follow_up_deadline = $4 + follow_up_timeout(p, l.grade),
+               close_deadline = $4 + close_timeout(p, l.grade),
+               cooldown_until = NULL, version = l.version + 1, updated_at = $4
+           FROM counted c JOIN pools p ON p.tenant_id = $1 AND p.id = c.pool_id
            WHERE l.tenant_id = $1 AND l.id = $2
-           RETURNING l.*, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?""#,
+           RETURNING l.*, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts"#,
         actor.tenant_id,
         lead_id,
         actor.user_id,
@@ -301,12 +333,15 @@ pub async fn claim_snapshot(
     db: &PgPool,
     actor: &Actor,
     lead_id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<ClaimSnapshot, DomainError> {
     let row = sqlx::query!(
-        r#"SELECT l.pool_id, l.state, l.owner_id, l.locked,
-                  p.archived_at IS NOT NULL AS "pool_archived!",
+        r#"SELECT l.pool_id, l.state, l.owner_id, l.locked, l.previous_owner_id, l.cooldown_until,
+                  p.archived_at IS NOT NULL AS "pool_archived!", p.daily_claim_limit, p.timezone,
                   m.active AS "member_active?", m.held_count AS "held_count?",
-                  COALESCE(m.max_held, p.max_held_per_member) AS cap
+                  COALESCE(m.max_held, p.max_held_per_member) AS cap,
+                  CASE WHEN m.claims_day = ($4::timestamptz AT TIME ZONE p.timezone)::date
+                       THEN m.claims_today ELSE 0 END AS "claims_today!"
            FROM leads l
            JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
            LEFT JOIN members m
@@ -315,6 +350,7 @@ pub async fn claim_snapshot(
         actor.tenant_id,
         lead_id,
         actor.user_id,
+        now,
     )
     .fetch_optional(db)
     .await
@@ -327,6 +363,10 @@ pub async fn claim_snapshot(
         owner_id: row.owner_id,
         locked: row.locked,
         pool_archived: row.pool_archived,
+        previous_owner_id: row.previous_owner_id,
+        cooldown_until: row.cooldown_until,
+        daily_claim_limit: row.daily_claim_limit,
+        timezone: row.timezone,
         member: row
             .member_active
             .zip(row.held_count)
@@ -334,6 +374,7 @@ pub async fn claim_snapshot(
                 active,
                 held_count,
                 cap: row.cap,
+                claims_today: row.claims_today,
             }),
     })
 }
@@ -361,12 +402,14 @@ pub async fn standing(
         active: r.active,
         held_count: r.held_count,
         cap: r.cap,
+        claims_today: 0,
     }))
 }
 
-/// Releases an owned, unlocked lead to the pool in one statement, if the actor is its owner or
-/// manages its pool; the ex-owner's held count drops and the `RELEASED` event is written with it.
-/// `None`: nothing changed; [`release_snapshot`] explains why.
+/// Releases an owned, unlocked lead in one statement, if the actor is its owner or manages its
+/// pool and the reason is one the pool allows. The lead goes to the pool's `recycle_to_pool_id`
+/// (else stays in its pool) with the ex-owner's cooldown; the ex-owner's held count drops and the
+/// `RELEASED` event is written with it. `None`: nothing changed; [`release_snapshot`] explains why.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
 pub async fn release(
     db: &PgPool,
@@ -379,8 +422,13 @@ pub async fn release(
     sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
-               SELECT l.id, l.pool_id, l.owner_id FROM leads l
+               SELECT l.id, l.pool_id, l.owner_id,
+                      COALESCE(p.recycle_to_pool_id, l.pool_id) AS destination,
+                      $5::timestamptz + make_interval(secs => p.reclaim_cooldown_seconds)
+                          AS cooldown_until
+               FROM leads l JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
                WHERE l.tenant_id = $1 AND l.id = $2 AND l.state = 'OWNED' AND NOT l.locked
+                 AND (cardinality(p.release_reasons) = 0 OR $6 = ANY (p.release_reasons))
                  AND (l.owner_id = $3 OR $4::boolean OR EXISTS (
                        SELECT 1 FROM members m
                        WHERE m.tenant_id = $1 AND m.pool_id = l.pool_id AND m.user_id = $3
@@ -400,12 +448,16 @@ pub async fn release(
            )
            UPDATE leads l
            SET state = 'IN_POOL', owner_id = NULL, previous_owner_id = t.owner_id,
+               pool_id = t.destination, cooldown_until = t.cooldown_until,
                acquired_at = NULL, acquired_via = NULL, follow_up_deadline = NULL,
                close_deadline = NULL, pool_entered_at = $5, version = l.version + 1,
                updated_at = $5
            FROM target t
+           JOIN pools p ON p.tenant_id = $1 AND p.id = t.destination
+           LEFT JOIN members v ON v.tenant_id = $1 AND v.pool_id = t.destination AND v.user_id = $3
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?""#,
+           RETURNING l.*, v.role AS "viewer_role?", v.active AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts"#,
         actor.tenant_id,
         lead_id,
         actor.user_id,
@@ -438,8 +490,10 @@ pub async fn release_snapshot(
                   (SELECT CASE WHEN e.kind = 'RELEASED' THEN e.actor END
                    FROM lead_events e
                    WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.id
-                   ORDER BY e.seq DESC LIMIT 1) AS last_released_by
+                   ORDER BY e.seq DESC LIMIT 1) AS last_released_by,
+                  p.release_reasons
            FROM leads l
+           JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
            WHERE l.tenant_id = $1 AND l.id = $2"#,
         actor.tenant_id,
         lead_id,
@@ -457,5 +511,6 @@ pub async fn release_snapshot(
         locked: row.locked,
         actor_manages_pool: row.manages,
         last_released_by: row.last_released_by,
+        release_reasons: row.release_reasons,
     })
 }

@@ -1,4 +1,6 @@
-//! Pools.
+//! Pools and their rules.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -7,9 +9,12 @@ use uuid::Uuid;
 use super::db_error;
 use crate::domain::DomainError;
 use crate::domain::member::{MemberRole, Membership};
-use crate::domain::pool::{NewPool, Pool};
+use crate::domain::pool::{GradeDeadlines, NewPool, Pool, PoolRules};
 
+/// Every column of `pools`, plus the reading actor's membership (NULL where not asked for).
 struct PoolRow {
+    #[allow(dead_code)] // selected by `*`; tenant scoping happens in the WHERE clauses
+    tenant_id: String,
     id: Uuid,
     name: String,
     timezone: String,
@@ -17,20 +22,19 @@ struct PoolRow {
     archived_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-}
-
-impl From<PoolRow> for Pool {
-    fn from(row: PoolRow) -> Self {
-        Self {
-            id: row.id,
-            name: row.name,
-            timezone: row.timezone,
-            max_held_per_member: row.max_held_per_member,
-            archived_at: row.archived_at,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
-    }
+    daily_claim_limit: Option<i32>,
+    reclaim_cooldown_seconds: Option<i32>,
+    mask_contacts: bool,
+    release_reasons: Vec<String>,
+    exempt_grades: Vec<String>,
+    follow_up_timeout_seconds: Option<i32>,
+    close_timeout_seconds: Option<i32>,
+    warn_before_seconds: Option<i32>,
+    grade_overrides: serde_json::Value,
+    recycle_to_pool_id: Option<Uuid>,
+    version: i64,
+    member_role: Option<String>,
+    member_active: Option<bool>,
 }
 
 /// A pool together with the actor's membership of it, for access decisions.
@@ -40,6 +44,58 @@ pub struct PoolAccess {
     pub membership: Option<Membership>,
 }
 
+impl From<PoolRow> for PoolAccess {
+    fn from(row: PoolRow) -> Self {
+        let membership = row
+            .member_role
+            .zip(row.member_active)
+            .map(|(role, active)| Membership {
+                role: MemberRole::from_db(&role),
+                active,
+            });
+        let grade_overrides: BTreeMap<String, GradeDeadlines> =
+            serde_json::from_value(row.grade_overrides).unwrap_or_default();
+        let rules = PoolRules {
+            max_held_per_member: row.max_held_per_member,
+            daily_claim_limit: row.daily_claim_limit,
+            reclaim_cooldown_seconds: row.reclaim_cooldown_seconds,
+            mask_contacts: row.mask_contacts,
+            release_reasons: row.release_reasons,
+            exempt_grades: row.exempt_grades,
+            follow_up_timeout_seconds: row.follow_up_timeout_seconds,
+            close_timeout_seconds: row.close_timeout_seconds,
+            warn_before_seconds: row.warn_before_seconds,
+            grade_overrides,
+            recycle_to_pool_id: row.recycle_to_pool_id,
+        };
+        let pool = Pool {
+            id: row.id,
+            name: row.name,
+            timezone: row.timezone,
+            rules,
+            archived_at: row.archived_at,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        };
+        Self { pool, membership }
+    }
+}
+
+fn overrides_json(rules: &PoolRules) -> Result<serde_json::Value, DomainError> {
+    serde_json::to_value(&rules.grade_overrides).map_err(|_| DomainError::Internal)
+}
+
+/// A `recycle_to_pool_id` that is not a pool of the tenant.
+fn recycle_pool_error(err: sqlx::Error, rules: &PoolRules) -> DomainError {
+    match (&err, rules.recycle_to_pool_id) {
+        (sqlx::Error::Database(db), Some(id)) if db.is_foreign_key_violation() => {
+            DomainError::PoolNotFound(id)
+        }
+        _ => db_error(err),
+    }
+}
+
 #[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
 pub async fn create(
     db: &PgPool,
@@ -47,22 +103,37 @@ pub async fn create(
     pool: &NewPool,
     now: DateTime<Utc>,
 ) -> Result<Pool, DomainError> {
+    let rules = &pool.rules;
     sqlx::query_as!(
         PoolRow,
-        r#"INSERT INTO pools (tenant_id, id, name, timezone, max_held_per_member, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $6)
-           RETURNING id, name, timezone, max_held_per_member, archived_at, created_at, updated_at"#,
+        r#"INSERT INTO pools (tenant_id, id, name, timezone, max_held_per_member, daily_claim_limit,
+                              reclaim_cooldown_seconds, mask_contacts, release_reasons,
+                              exempt_grades, follow_up_timeout_seconds, close_timeout_seconds,
+                              warn_before_seconds, grade_overrides, recycle_to_pool_id,
+                              created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+           RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
         tenant_id,
         Uuid::now_v7(),
         pool.name,
         pool.timezone,
-        pool.max_held_per_member,
+        rules.max_held_per_member,
+        rules.daily_claim_limit,
+        rules.reclaim_cooldown_seconds,
+        rules.mask_contacts,
+        &rules.release_reasons,
+        &rules.exempt_grades,
+        rules.follow_up_timeout_seconds,
+        rules.close_timeout_seconds,
+        rules.warn_before_seconds,
+        overrides_json(rules)?,
+        rules.recycle_to_pool_id,
         now,
     )
     .fetch_one(db)
     .await
-    .map(Pool::from)
-    .map_err(db_error)
+    .map(|row| PoolAccess::from(row).pool)
+    .map_err(|err| recycle_pool_error(err, rules))
 }
 
 /// The pool and the actor's membership in one read; `POOL_NOT_FOUND` for unknown or foreign ids.
@@ -73,10 +144,9 @@ pub async fn access(
     pool_id: Uuid,
     actor: &str,
 ) -> Result<PoolAccess, DomainError> {
-    let row = sqlx::query!(
-        r#"SELECT p.id, p.name, p.timezone, p.max_held_per_member, p.archived_at,
-                  p.created_at, p.updated_at,
-                  m.role AS "member_role?", m.active AS "member_active?"
+    sqlx::query_as!(
+        PoolRow,
+        r#"SELECT p.*, m.role AS "member_role?", m.active AS "member_active?"
            FROM pools p
            LEFT JOIN members m ON m.tenant_id = p.tenant_id AND m.pool_id = p.id AND m.user_id = $3
            WHERE p.tenant_id = $1 AND p.id = $2"#,
@@ -87,24 +157,8 @@ pub async fn access(
     .fetch_optional(db)
     .await
     .map_err(db_error)?
-    .ok_or(DomainError::PoolNotFound(pool_id))?;
-    let membership = row
-        .member_role
-        .zip(row.member_active)
-        .map(|(role, active)| Membership {
-            role: MemberRole::from_db(&role),
-            active,
-        });
-    let pool = Pool::from(PoolRow {
-        id: row.id,
-        name: row.name,
-        timezone: row.timezone,
-        max_held_per_member: row.max_held_per_member,
-        archived_at: row.archived_at,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    });
-    Ok(PoolAccess { pool, membership })
+    .map(PoolAccess::from)
+    .ok_or(DomainError::PoolNotFound(pool_id))
 }
 
 /// Pools by name then id. `member` limits the list to the pools that user belongs to.
@@ -119,8 +173,7 @@ pub async fn list(
     let (after_name, after_id) = after.unzip();
     sqlx::query_as!(
         PoolRow,
-        r#"SELECT p.id, p.name, p.timezone, p.max_held_per_member, p.archived_at,
-                  p.created_at, p.updated_at
+        r#"SELECT p.*, NULL::text AS "member_role?", NULL::boolean AS "member_active?"
            FROM pools p
            WHERE p.tenant_id = $1
              AND ($2::text IS NULL OR EXISTS (
@@ -137,6 +190,6 @@ pub async fn list(
     )
     .fetch_all(db)
     .await
-    .map(|rows| rows.into_iter().map(Pool::from).collect())
+    .map(|rows| rows.into_iter().map(|r| PoolAccess::from(r).pool).collect())
     .map_err(db_error)
 }

@@ -97,11 +97,26 @@ async fn create_pool_names_every_bad_field() {
             timezone: "Mars/Olympus".into(),
             max_held_per_member: Some(-1),
             request_id: "not-a-uuid".into(),
+            daily_claim_limit: Some(-2),
+            follow_up_timeout: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: 0,
+            }),
+            recycle_to_pool_id: "elsewhere".into(),
+            ..Default::default()
         }))
         .await;
     assert_eq!(
         bad_fields(empty),
-        ["name", "timezone", "max_held_per_member", "request_id"]
+        [
+            "name",
+            "timezone",
+            "max_held_per_member",
+            "daily_claim_limit",
+            "follow_up_timeout",
+            "recycle_to_pool_id",
+            "request_id"
+        ]
     );
     let long = app
         .pools()
