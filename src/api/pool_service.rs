@@ -5,13 +5,16 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::{Context, convert, identity, page_token};
+use crate::domain::DomainError;
 use crate::domain::member::{MemberDraft, MemberRole, NewMember};
 use crate::domain::page::PageSize;
-use crate::domain::pool::{NewPool, RulesDraft};
-use crate::domain::validate::Validator;
+use crate::domain::pool::{self, NewPool, RulesDraft};
+use crate::domain::quota;
+use crate::domain::validate::{MAX_CODE_CHARS, Validator};
 use crate::proto;
 use crate::proto::pool_service_server::PoolService;
 use crate::store;
+use crate::store::members::MemberMask;
 
 #[derive(Debug, Clone)]
 pub struct PoolApi {
@@ -214,4 +217,228 @@ impl PoolService for PoolApi {
             next_page_token,
         }))
     }
+
+    #[tracing::instrument(skip_all, fields(rpc = "UpdatePool"))]
+    async fn update_pool(
+        &self,
+        request: Request<proto::UpdatePoolRequest>,
+    ) -> Result<Response<proto::UpdatePoolResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        actor.require_admin()?;
+        let (pool_id, patch, mask, request_id) = parse_pool_update(&req)?;
+        let current =
+            store::pools::access(&self.ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+        let next = current.pool.updated(patch, &mask);
+        let now = self.ctx.clock.now();
+        let (pool, rescheduled) = store::pools::update(
+            &self.ctx.db,
+            &actor,
+            &next,
+            req.reschedule_owned,
+            request_id,
+            now,
+        )
+        .await?
+        .ok_or(DomainError::ConcurrentModification)?;
+        Ok(Response::new(proto::UpdatePoolResponse {
+            pool: Some(convert::pool(pool)),
+            rescheduled_leads: i32::try_from(rescheduled).unwrap_or(i32::MAX),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ArchivePool"))]
+    async fn archive_pool(
+        &self,
+        request: Request<proto::ArchivePoolRequest>,
+    ) -> Result<Response<proto::ArchivePoolResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        actor.require_admin()?;
+        let mut v = Validator::new();
+        let pool_id = v.uuid("pool_id", &req.pool_id);
+        v.optional_uuid("request_id", &req.request_id);
+        v.finish(())?;
+        let pool = store::pools::archive(
+            &self.ctx.db,
+            &actor.tenant_id,
+            pool_id,
+            self.ctx.clock.now(),
+        )
+        .await?;
+        Ok(Response::new(proto::ArchivePoolResponse {
+            pool: Some(convert::pool(pool)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "UpdateMember"))]
+    async fn update_member(
+        &self,
+        request: Request<proto::UpdateMemberRequest>,
+    ) -> Result<Response<proto::UpdateMemberResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let (patch, mask) = parse_member_update(&req)?;
+        let access = store::pools::access(
+            &self.ctx.db,
+            &actor.tenant_id,
+            patch.pool_id,
+            &actor.user_id,
+        )
+        .await?;
+        actor.require_manager(patch.pool_id, access.membership)?;
+        let member = store::members::update(
+            &self.ctx.db,
+            &actor.tenant_id,
+            &patch,
+            mask,
+            self.ctx.clock.now(),
+        )
+        .await?;
+        Ok(Response::new(proto::UpdateMemberResponse {
+            member: Some(convert::member(member)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "RemoveMember"))]
+    async fn remove_member(
+        &self,
+        request: Request<proto::RemoveMemberRequest>,
+    ) -> Result<Response<proto::RemoveMemberResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let pool_id = v.uuid("pool_id", &req.pool_id);
+        let user_id = v.required_text("user_id", &req.user_id, MAX_CODE_CHARS);
+        let request_id = v.optional_uuid("request_id", &req.request_id);
+        v.finish(())?;
+        let access =
+            store::pools::access(&self.ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+        actor.require_manager(pool_id, access.membership)?;
+        let released = store::members::remove(
+            &self.ctx.db,
+            &actor,
+            pool_id,
+            &user_id,
+            request_id,
+            self.ctx.clock.now(),
+        )
+        .await?;
+        Ok(Response::new(proto::RemoveMemberResponse {
+            released_leads: i32::try_from(released).unwrap_or(i32::MAX),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "GetMemberStats"))]
+    async fn get_member_stats(
+        &self,
+        request: Request<proto::GetMemberStatsRequest>,
+    ) -> Result<Response<proto::GetMemberStatsResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let pool_id = v.uuid("pool_id", &req.pool_id);
+        let user_id = match v.optional_text("user_id", &req.user_id, MAX_CODE_CHARS) {
+            user if user.is_empty() || user == "me" => actor.user_id.clone(),
+            user => user,
+        };
+        v.finish(())?;
+        let access =
+            store::pools::access(&self.ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+        if user_id != actor.user_id && !actor.roles.service {
+            actor.require_manager(pool_id, access.membership)?;
+        }
+        let now = self.ctx.clock.now();
+        let stats =
+            store::members::stats(&self.ctx.db, &actor.tenant_id, pool_id, &user_id, now).await?;
+        Ok(Response::new(proto::GetMemberStatsResponse {
+            pool_id: pool_id.to_string(),
+            user_id,
+            held_count: stats.held_count,
+            cap: stats.cap,
+            claims_today: stats.claims_today,
+            daily_claim_limit: stats.daily_claim_limit,
+            quota_left: stats
+                .daily_claim_limit
+                .map(|limit| (limit - stats.claims_today).max(0)),
+            resets_at: Some(convert::timestamp(quota::resets_at(now, &stats.timezone))),
+            next_follow_up_deadline: stats.next_follow_up_deadline.map(convert::timestamp),
+            next_close_deadline: stats.next_close_deadline.map(convert::timestamp),
+        }))
+    }
+}
+
+/// An `UpdatePool` request, validated for the masked fields only.
+fn parse_pool_update(
+    req: &proto::UpdatePoolRequest,
+) -> Result<(Uuid, NewPool, Vec<String>, Option<Uuid>), DomainError> {
+    let mut v = Validator::new();
+    let pool = req.pool.clone().unwrap_or_default();
+    let paths = req
+        .update_mask
+        .as_ref()
+        .map(|m| m.paths.as_slice())
+        .unwrap_or_default();
+    let patch = NewPool::parse(&mut v, &pool.name, &pool.timezone, &rules_draft!(pool));
+    v.retain_fields(|field| pool::in_mask(paths, field));
+    let pool_id = v.uuid("pool.id", &pool.id);
+    let mask = v.field_mask(paths, pool::UPDATABLE_FIELDS);
+    let request_id = v.optional_uuid("request_id", &req.request_id);
+    v.finish((pool_id, patch, mask, request_id))
+}
+
+/// The fields `UpdateMember` may change, as field-mask paths.
+const MEMBER_FIELDS: &[&str] = &[
+    "role",
+    "active",
+    "weight",
+    "max_held",
+    "regions",
+    "industries",
+    "grades",
+];
+
+/// An `UpdateMember` request, validated for the masked fields (and the member's ids) only.
+fn parse_member_update(
+    req: &proto::UpdateMemberRequest,
+) -> Result<(NewMember, MemberMask), DomainError> {
+    let mut v = Validator::new();
+    let member = req.member.clone().unwrap_or_default();
+    let paths = req
+        .update_mask
+        .as_ref()
+        .map(|m| m.paths.as_slice())
+        .unwrap_or_default();
+    let masked = |path: &str| paths.iter().any(|p| p == path);
+    let role = member_role(&mut v, member.role);
+    if masked("role") && role.is_none() {
+        v.violation("role", "must be MEMBER_ROLE_MEMBER or MEMBER_ROLE_MANAGER");
+    }
+    let patch = NewMember::parse(
+        &mut v,
+        MemberDraft {
+            pool_id: &member.pool_id,
+            user_id: &member.user_id,
+            role,
+            active: Some(member.active),
+            weight: member.weight,
+            max_held: member.max_held,
+            regions: &member.regions,
+            industries: &member.industries,
+            grades: &member.grades,
+        },
+    );
+    v.retain_fields(|field| masked(field) || field == "pool_id" || field == "user_id");
+    v.field_mask(paths, MEMBER_FIELDS);
+    v.optional_uuid("request_id", &req.request_id);
+    let mask = MemberMask {
+        role: masked("role"),
+        active: masked("active"),
+        weight: masked("weight"),
+        max_held: masked("max_held"),
+        regions: masked("regions"),
+        industries: masked("industries"),
+        grades: masked("grades"),
+    };
+    v.finish((patch, mask))
 }

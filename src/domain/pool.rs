@@ -164,6 +164,68 @@ impl NewPool {
     }
 }
 
+/// The fields `UpdatePool` may change, as field-mask paths.
+pub const UPDATABLE_FIELDS: &[&str] = &[
+    "name",
+    "timezone",
+    "max_held_per_member",
+    "daily_claim_limit",
+    "reclaim_cooldown",
+    "mask_contacts",
+    "release_reasons",
+    "exempt_grades",
+    "follow_up_timeout",
+    "close_timeout",
+    "warn_before",
+    "grade_overrides",
+    "recycle_to_pool_id",
+];
+
+impl Pool {
+    /// This pool with the fields named in `mask` taken from `patch`. The mask's paths must be
+    /// [`UPDATABLE_FIELDS`]; `patch` is validated for those fields only.
+    pub fn updated(&self, patch: NewPool, mask: &[String]) -> Pool {
+        let mut next = self.clone();
+        let (rules, patch_rules) = (&mut next.rules, patch.rules);
+        for path in mask {
+            match path.as_str() {
+                "name" => next.name.clone_from(&patch.name),
+                "timezone" => next.timezone.clone_from(&patch.timezone),
+                "max_held_per_member" => {
+                    rules.max_held_per_member = patch_rules.max_held_per_member
+                }
+                "daily_claim_limit" => rules.daily_claim_limit = patch_rules.daily_claim_limit,
+                "reclaim_cooldown" => {
+                    rules.reclaim_cooldown_seconds = patch_rules.reclaim_cooldown_seconds;
+                }
+                "mask_contacts" => rules.mask_contacts = patch_rules.mask_contacts,
+                "release_reasons" => rules
+                    .release_reasons
+                    .clone_from(&patch_rules.release_reasons),
+                "exempt_grades" => rules.exempt_grades.clone_from(&patch_rules.exempt_grades),
+                "follow_up_timeout" => {
+                    rules.follow_up_timeout_seconds = patch_rules.follow_up_timeout_seconds;
+                }
+                "close_timeout" => rules.close_timeout_seconds = patch_rules.close_timeout_seconds,
+                "warn_before" => rules.warn_before_seconds = patch_rules.warn_before_seconds,
+                "grade_overrides" => rules
+                    .grade_overrides
+                    .clone_from(&patch_rules.grade_overrides),
+                "recycle_to_pool_id" => rules.recycle_to_pool_id = patch_rules.recycle_to_pool_id,
+                _ => {}
+            }
+        }
+        next
+    }
+}
+
+/// Whether a violation of `field` concerns one of the masked paths (`grade_overrides[A]`
+/// belongs to `grade_overrides`).
+pub fn in_mask(mask: &[String], field: &str) -> bool {
+    let root = field.split('[').next().unwrap_or(field);
+    mask.iter().any(|path| path == root)
+}
+
 /// An IANA zone name (empty means UTC), checked against the tz database so quota days are real days.
 pub fn parse_timezone(v: &mut Validator, timezone: &str) -> String {
     let timezone = timezone.trim();
@@ -246,6 +308,39 @@ mod tests {
             fields,
             ["reclaim_cooldown", "follow_up_timeout", "warn_before"]
         );
+    }
+
+    #[test]
+    fn update_changes_only_masked_fields() {
+        let mut v = Validator::new();
+        let current = Pool {
+            id: Uuid::nil(),
+            name: "East".into(),
+            timezone: "Asia/Shanghai".into(),
+            rules: PoolRules {
+                daily_claim_limit: Some(5),
+                mask_contacts: true,
+                ..Default::default()
+            },
+            archived_at: None,
+            version: 3,
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
+        };
+        let draft = RulesDraft {
+            daily_claim_limit: Some(9),
+            ..Default::default()
+        };
+        let patch = NewPool::parse(&mut v, "", "", &draft);
+        let next = current.updated(patch, &["daily_claim_limit".to_owned()]);
+        assert_eq!(next.rules.daily_claim_limit, Some(9));
+        assert_eq!(next.name, "East");
+        assert!(
+            next.rules.mask_contacts,
+            "unmasked fields keep their values"
+        );
+        assert!(in_mask(&["grade_overrides".into()], "grade_overrides[A]"));
+        assert!(!in_mask(&["name".into()], "timezone"));
     }
 
     #[test]

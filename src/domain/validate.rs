@@ -112,6 +112,29 @@ impl Validator {
         codes
     }
 
+    /// The paths of an update's field mask, each one of `allowed`; an empty mask is refused
+    /// rather than guessed at.
+    pub fn field_mask(&mut self, paths: &[String], allowed: &[&str]) -> Vec<String> {
+        if paths.is_empty() {
+            self.violation("update_mask", "is required: name the fields to change");
+        }
+        for path in paths.iter().filter(|p| !allowed.contains(&p.as_str())) {
+            self.violation(
+                "update_mask",
+                format!(
+                    "{path:?} cannot be updated; allowed: {}",
+                    allowed.join(", ")
+                ),
+            );
+        }
+        paths.to_vec()
+    }
+
+    /// Forgets the violations of fields an update does not touch: their values were not sent.
+    pub fn retain_fields(&mut self, keep: impl Fn(&str) -> bool) {
+        self.violations.retain(|v| keep(&v.field));
+    }
+
     /// Ends validation: the value if every field was valid, else all violations at once.
     pub fn finish<T>(self, value: T) -> Result<T, DomainError> {
         if self.violations.is_empty() {

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::db_error;
 use crate::domain::DomainError;
+use crate::domain::access::Actor;
 use crate::domain::member::{Member, MemberRole, NewMember};
 
 struct MemberRow {
@@ -107,4 +108,201 @@ pub async fn list(
     .await
     .map(|rows| rows.into_iter().map(Member::from).collect())
     .map_err(db_error)
+}
+
+/// Which fields of a membership an update changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberMask {
+    pub role: bool,
+    pub active: bool,
+    pub weight: bool,
+    pub max_held: bool,
+    pub regions: bool,
+    pub industries: bool,
+    pub grades: bool,
+}
+
+/// Changes the masked fields in one statement, so concurrent updates of other fields are kept.
+#[tracing::instrument(skip_all, fields(tenant_id, pool_id = %patch.pool_id, user_id = %patch.user_id), err(Debug))]
+pub async fn update(
+    db: &PgPool,
+    tenant_id: &str,
+    patch: &NewMember,
+    mask: MemberMask,
+    now: DateTime<Utc>,
+) -> Result<Member, DomainError> {
+    sqlx::query_as!(
+        MemberRow,
+        r#"UPDATE members
+           SET role = CASE WHEN $4 THEN $5 ELSE role END,
+               active = CASE WHEN $6 THEN $7 ELSE active END,
+               weight = CASE WHEN $8 THEN $9 ELSE weight END,
+               max_held = CASE WHEN $10 THEN $11 ELSE max_held END,
+               regions = CASE WHEN $12 THEN $13 ELSE regions END,
+               industries = CASE WHEN $14 THEN $15 ELSE industries END,
+               grades = CASE WHEN $16 THEN $17 ELSE grades END,
+               updated_at = $18
+           WHERE tenant_id = $1 AND pool_id = $2 AND user_id = $3
+           RETURNING pool_id, user_id, role, active, weight, max_held, regions, industries,
+                     grades, held_count, joined_at"#,
+        tenant_id,
+        patch.pool_id,
+        patch.user_id,
+        mask.role,
+        patch.role.as_str(),
+        mask.active,
+        patch.active,
+        mask.weight,
+        patch.weight,
+        mask.max_held,
+        patch.max_held,
+        mask.regions,
+        &patch.regions,
+        mask.industries,
+        &patch.industries,
+        mask.grades,
+        &patch.grades,
+        now,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?
+    .map(Member::from)
+    .ok_or_else(|| DomainError::MemberNotFound {
+        pool_id: patch.pool_id,
+        user_id: patch.user_id.clone(),
+    })
+}
+
+/// Removes a membership, first returning the member's leads of the pool to it. The member row
+/// is locked before the leads are read, so a claim racing with the removal either lands first
+/// (and its lead is returned) or finds no member. A locked lead stops everything.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %pool_id, user_id), err(Debug))]
+pub async fn remove(
+    db: &PgPool,
+    actor: &Actor,
+    pool_id: Uuid,
+    user_id: &str,
+    request_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<i64, DomainError> {
+    let mut tx = db.begin().await.map_err(db_error)?;
+    let exists = sqlx::query_scalar!(
+        r#"SELECT 1 AS "one!" FROM members
+           WHERE tenant_id = $1 AND pool_id = $2 AND user_id = $3 FOR UPDATE"#,
+        actor.tenant_id,
+        pool_id,
+        user_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    if exists.is_none() {
+        return Err(DomainError::MemberNotFound {
+            pool_id,
+            user_id: user_id.to_owned(),
+        });
+    }
+    let outcome = sqlx::query!(
+        r#"WITH locked AS (
+               SELECT id FROM leads
+               WHERE tenant_id = $1 AND pool_id = $2 AND owner_id = $3 AND locked
+               LIMIT 1
+           ),
+           released AS (
+               UPDATE leads l
+               SET state = 'IN_POOL', owner_id = NULL, previous_owner_id = l.owner_id,
+                   acquired_at = NULL, acquired_via = NULL, follow_up_deadline = NULL,
+                   close_deadline = NULL, pool_entered_at = $5, version = l.version + 1,
+                   updated_at = $5
+               WHERE l.tenant_id = $1 AND l.pool_id = $2 AND l.owner_id = $3
+                 AND NOT EXISTS (SELECT 1 FROM locked)
+               RETURNING l.id
+           ),
+           event AS (
+               INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, from_owner, actor,
+                                        reason, occurred_at, request_id)
+               SELECT $1, r.id, $2, 'RELEASED', $3, $4, 'MEMBER_REMOVED', $5, $6 FROM released r
+           ),
+           removed AS (
+               DELETE FROM members
+               WHERE tenant_id = $1 AND pool_id = $2 AND user_id = $3
+                 AND NOT EXISTS (SELECT 1 FROM locked)
+           )
+           SELECT (SELECT id FROM locked) AS locked_lead,
+                  (SELECT count(*) FROM released) AS "released!""#,
+        actor.tenant_id,
+        pool_id,
+        user_id,
+        actor.user_id,
+        now,
+        request_id,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    if let Some(lead_id) = outcome.locked_lead {
+        return Err(DomainError::LeadLocked(lead_id));
+    }
+    tx.commit().await.map_err(db_error)?;
+    Ok(outcome.released)
+}
+
+/// A member's figures in a pool, as `GetMemberStats` reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStats {
+    pub held_count: i32,
+    pub cap: Option<i32>,
+    pub claims_today: i32,
+    pub daily_claim_limit: Option<i32>,
+    pub timezone: String,
+    pub next_follow_up_deadline: Option<DateTime<Utc>>,
+    pub next_close_deadline: Option<DateTime<Utc>>,
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id, %pool_id, user_id), err(Debug))]
+pub async fn stats(
+    db: &PgPool,
+    tenant_id: &str,
+    pool_id: Uuid,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<MemberStats, DomainError> {
+    let row = sqlx::query!(
+        r#"SELECT m.held_count, COALESCE(m.max_held, p.max_held_per_member) AS cap,
+                  CASE WHEN m.claims_day = ($4::timestamptz AT TIME ZONE p.timezone)::date
+                       THEN m.claims_today ELSE 0 END AS "claims_today!",
+                  p.daily_claim_limit, p.timezone,
+                  d.next_follow_up_deadline, d.next_close_deadline
+           FROM members m
+           JOIN pools p ON p.tenant_id = m.tenant_id AND p.id = m.pool_id
+           CROSS JOIN LATERAL (
+               SELECT min(l.follow_up_deadline) AS next_follow_up_deadline,
+                      min(l.close_deadline) AS next_close_deadline
+               FROM leads l
+               WHERE l.tenant_id = m.tenant_id AND l.owner_id = m.user_id
+                 AND l.pool_id = m.pool_id AND l.state = 'OWNED'
+           ) d
+           WHERE m.tenant_id = $1 AND m.pool_id = $2 AND m.user_id = $3"#,
+        tenant_id,
+        pool_id,
+        user_id,
+        now,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?
+    .ok_or_else(|| DomainError::MemberNotFound {
+        pool_id,
+        user_id: user_id.to_owned(),
+    })?;
+    Ok(MemberStats {
+        held_count: row.held_count,
+        cap: row.cap,
+        claims_today: row.claims_today,
+        daily_claim_limit: row.daily_claim_limit,
+        timezone: row.timezone,
+        next_follow_up_deadline: row.next_follow_up_deadline,
+        next_close_deadline: row.next_close_deadline,
+    })
 }

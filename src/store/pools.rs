@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::db_error;
 use crate::domain::DomainError;
+use crate::domain::access::Actor;
 use crate::domain::member::{MemberRole, Membership};
 use crate::domain::pool::{GradeDeadlines, NewPool, Pool, PoolRules};
 
@@ -192,4 +193,135 @@ pub async fn list(
     .await
     .map(|rows| rows.into_iter().map(|r| PoolAccess::from(r).pool).collect())
     .map_err(db_error)
+}
+
+/// Writes a pool's new name, zone and rules if it is still at `expected_version`; with
+/// `reschedule_owned`, recomputes its owned leads' deadlines under the new rules in the same
+/// transaction, one `UPDATED` event per lead whose deadlines changed. `None`: the pool changed
+/// since it was read.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %pool.id), err(Debug))]
+pub async fn update(
+    db: &PgPool,
+    actor: &Actor,
+    pool: &Pool,
+    reschedule_owned: bool,
+    request_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Option<(Pool, i64)>, DomainError> {
+    let rules = &pool.rules;
+    let mut tx = db.begin().await.map_err(db_error)?;
+    let row = sqlx::query_as!(
+        PoolRow,
+        r#"UPDATE pools
+           SET name = $3, timezone = $4, max_held_per_member = $5, daily_claim_limit = $6,
+               reclaim_cooldown_seconds = $7, mask_contacts = $8, release_reasons = $9,
+               exempt_grades = $10, follow_up_timeout_seconds = $11, close_timeout_seconds = $12,
+               warn_before_seconds = $13, grade_overrides = $14, recycle_to_pool_id = $15,
+               version = version + 1, updated_at = $16
+           WHERE tenant_id = $1 AND id = $2 AND version = $17
+           RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
+        actor.tenant_id,
+        pool.id,
+        pool.name,
+        pool.timezone,
+        rules.max_held_per_member,
+        rules.daily_claim_limit,
+        rules.reclaim_cooldown_seconds,
+        rules.mask_contacts,
+        &rules.release_reasons,
+        &rules.exempt_grades,
+        rules.follow_up_timeout_seconds,
+        rules.close_timeout_seconds,
+        rules.warn_before_seconds,
+        overrides_json(rules)?,
+        rules.recycle_to_pool_id,
+        now,
+        pool.version,
+    )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|err| recycle_pool_error(err, rules))?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let rescheduled = if reschedule_owned {
+        reschedule(&mut tx, actor, pool.id, request_id, now).await?
+    } else {
+        0
+    };
+    tx.commit().await.map_err(db_error)?;
+    Ok(Some((PoolAccess::from(row).pool, rescheduled)))
+}
+
+/// Recomputes the deadlines of a pool's owned leads from its current rules, in one statement.
+async fn reschedule(
+    tx: &mut sqlx::PgConnection,
+    actor: &Actor,
+    pool_id: Uuid,
+    request_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<i64, DomainError> {
+    sqlx::query_scalar!(
+        r#"WITH due AS (
+               SELECT l.id, l.owner_id,
+                      GREATEST(l.acquired_at, l.last_follow_up_at) + follow_up_timeout(p, l.grade)
+                          AS follow_up_deadline,
+                      l.acquired_at + close_timeout(p, l.grade) AS close_deadline
+               FROM leads l JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
+               WHERE l.tenant_id = $1 AND l.pool_id = $2 AND l.state = 'OWNED'
+           ),
+           changed AS (
+               UPDATE leads l
+               SET follow_up_deadline = d.follow_up_deadline, close_deadline = d.close_deadline,
+                   version = l.version + 1, updated_at = $4
+               FROM due d
+               WHERE l.tenant_id = $1 AND l.id = d.id
+                 AND (l.follow_up_deadline IS DISTINCT FROM d.follow_up_deadline
+                      OR l.close_deadline IS DISTINCT FROM d.close_deadline)
+               RETURNING l.id, l.owner_id
+           ),
+           event AS (
+               INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, from_owner, to_owner,
+                                        actor, reason, occurred_at, request_id)
+               SELECT $1, c.id, $2, 'UPDATED', c.owner_id, c.owner_id, $3,
+                      'DEADLINES_RESCHEDULED', $4, $5
+               FROM changed c
+           )
+           SELECT count(*) AS "count!" FROM changed"#,
+        actor.tenant_id,
+        pool_id,
+        actor.user_id,
+        now,
+        request_id,
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_error)
+}
+
+/// Archives the pool (keeping the first archive time when it already is).
+#[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
+pub async fn archive(
+    db: &PgPool,
+    tenant_id: &str,
+    pool_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Pool, DomainError> {
+    sqlx::query_as!(
+        PoolRow,
+        r#"UPDATE pools
+           SET archived_at = COALESCE(archived_at, $3),
+               version = version + CASE WHEN archived_at IS NULL THEN 1 ELSE 0 END,
+               updated_at = CASE WHEN archived_at IS NULL THEN $3 ELSE updated_at END
+           WHERE tenant_id = $1 AND id = $2
+           RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
+        tenant_id,
+        pool_id,
+        now,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?
+    .map(|row| PoolAccess::from(row).pool)
+    .ok_or(DomainError::PoolNotFound(pool_id))
 }

@@ -9,6 +9,7 @@ mod history;
 mod identity;
 mod leads;
 mod members;
+mod pool_admin;
 mod pool_rules;
 mod pools;
 mod release;
