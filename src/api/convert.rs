@@ -190,5 +190,9 @@ pub fn event(event: LeadEvent) -> proto::LeadEvent {
             .request_id
             .map(|id| id.to_string())
             .unwrap_or_default(),
+        to_pool_id: event
+            .to_pool_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     }
 }

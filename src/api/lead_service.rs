@@ -8,13 +8,15 @@ use uuid::Uuid;
 use super::{Context, convert, identity, page_token};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
-use crate::domain::lead::{self, LeadDraft, LeadState, NewLead, ReleaseReason};
+use crate::domain::lead::{self, Lead, LeadDraft, LeadState, NewLead, ReleaseReason};
+use crate::domain::lifecycle as rules;
 use crate::domain::masking;
 use crate::domain::page::PageSize;
-use crate::domain::validate::{MAX_CODE_CHARS, Validator};
+use crate::domain::validate::{MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
 use crate::proto;
 use crate::proto::lead_service_server::LeadService;
 use crate::store;
+use crate::store::leads::lifecycle::{self, Change};
 use crate::store::leads::{CreateLead, LeadFilter, LeadView};
 
 /// `owner_id` value that means the caller.
@@ -28,6 +30,52 @@ pub struct LeadApi {
 impl LeadApi {
     pub fn new(ctx: Context) -> Self {
         Self { ctx }
+    }
+
+    /// The lead after a lifecycle change: the changed lead, or, when the statement changed
+    /// nothing, the lead as it is if `explain` finds the wanted state already there (a retry).
+    async fn settle(
+        &self,
+        actor: &Actor,
+        lead_id: Uuid,
+        changed: Option<LeadView>,
+        explain: impl FnOnce(&Lead) -> Result<(), DomainError>,
+    ) -> Result<LeadView, DomainError> {
+        match changed {
+            Some(view) => Ok(view),
+            None => {
+                let current = store::leads::get(&self.ctx.db, actor, lead_id).await?;
+                explain(&current.lead)?;
+                Ok(current)
+            }
+        }
+    }
+
+    /// Locks or unlocks a lead of a pool the actor manages.
+    async fn set_lock(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        lead_id: &str,
+        note: &str,
+        request_id: &str,
+        locked: bool,
+    ) -> Result<Option<proto::Lead>, DomainError> {
+        let actor = identity::actor(metadata)?;
+        let mut v = Validator::new();
+        let lead_id = v.uuid("lead_id", lead_id);
+        let note = v.optional_text("note", note, MAX_NOTE_CHARS);
+        let request_id = v.optional_uuid("request_id", request_id);
+        v.finish(())?;
+        let view = self.readable_lead(&actor, lead_id).await?;
+        actor.require_manager(view.lead.pool_id, view.viewer)?;
+        let change = change(lead_id, &note, request_id, self.ctx.clock.now());
+        let changed = lifecycle::set_lock(&self.ctx.db, &actor, change, locked).await?;
+        let view = self
+            .settle(&actor, lead_id, changed, |lead| {
+                rules::explain_lock_refusal(lead, locked)
+            })
+            .await?;
+        Ok(lead_response(&actor, view))
     }
 
     /// A lead the actor may read, or the reason they may not.
@@ -44,6 +92,15 @@ impl LeadApi {
 
 /// The lead as this actor may see it: contacts masked unless they own it, manage its pool,
 /// or the pool does not mask.
+fn change(lead_id: Uuid, note: &str, request_id: Option<Uuid>, now: DateTime<Utc>) -> Change<'_> {
+    Change {
+        lead_id,
+        note: Some(note).filter(|n| !n.is_empty()),
+        request_id,
+        now,
+    }
+}
+
 fn lead_response(actor: &Actor, view: LeadView) -> Option<proto::Lead> {
     let visible = masking::sees_contacts(
         actor,
@@ -301,6 +358,174 @@ impl LeadService for LeadApi {
         Ok(Response::new(proto::GetLeadHistoryResponse {
             events: events.into_iter().map(convert::event).collect(),
             next_page_token,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "LockLead"))]
+    async fn lock_lead(
+        &self,
+        request: Request<proto::LockLeadRequest>,
+    ) -> Result<Response<proto::LockLeadResponse>, Status> {
+        let req = request.get_ref();
+        let lead = self
+            .set_lock(
+                request.metadata(),
+                &req.lead_id,
+                &req.note,
+                &req.request_id,
+                true,
+            )
+            .await?;
+        Ok(Response::new(proto::LockLeadResponse { lead }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "UnlockLead"))]
+    async fn unlock_lead(
+        &self,
+        request: Request<proto::UnlockLeadRequest>,
+    ) -> Result<Response<proto::UnlockLeadResponse>, Status> {
+        let req = request.get_ref();
+        let lead = self
+            .set_lock(
+                request.metadata(),
+                &req.lead_id,
+                &req.note,
+                &req.request_id,
+                false,
+            )
+            .await?;
+        Ok(Response::new(proto::UnlockLeadResponse { lead }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ConvertLead"))]
+    async fn convert_lead(
+        &self,
+        request: Request<proto::ConvertLeadRequest>,
+    ) -> Result<Response<proto::ConvertLeadResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let lead_id = v.uuid("lead_id", &req.lead_id);
+        let note = v.optional_text("note", &req.note, MAX_NOTE_CHARS);
+        let request_id = v.optional_uuid("request_id", &req.request_id);
+        v.finish(())?;
+        let view = self.readable_lead(&actor, lead_id).await?;
+        let manages = actor.manages(view.viewer);
+        let change = change(lead_id, &note, request_id, self.ctx.clock.now());
+        let changed = lifecycle::convert(&self.ctx.db, &actor, change, manages).await?;
+        let view = self
+            .settle(&actor, lead_id, changed, |lead| {
+                rules::explain_convert_refusal(lead, &actor.user_id, manages)
+            })
+            .await?;
+        Ok(Response::new(proto::ConvertLeadResponse {
+            lead: lead_response(&actor, view),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "DiscardLead"))]
+    async fn discard_lead(
+        &self,
+        request: Request<proto::DiscardLeadRequest>,
+    ) -> Result<Response<proto::DiscardLeadResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let lead_id = v.uuid("lead_id", &req.lead_id);
+        let reason = ReleaseReason::parse(&mut v, &req.reason, &req.note);
+        let request_id = v.optional_uuid("request_id", &req.request_id);
+        v.finish(())?;
+        let view = self.readable_lead(&actor, lead_id).await?;
+        let manages = actor.manages(view.viewer);
+        let note = reason.note.as_deref().unwrap_or_default();
+        let change = change(lead_id, note, request_id, self.ctx.clock.now());
+        let changed =
+            lifecycle::discard(&self.ctx.db, &actor, change, manages, &reason.reason).await?;
+        let rules = match changed {
+            Some(_) => None,
+            None => Some(
+                store::pools::access(
+                    &self.ctx.db,
+                    &actor.tenant_id,
+                    view.lead.pool_id,
+                    &actor.user_id,
+                )
+                .await?
+                .pool
+                .rules,
+            ),
+        };
+        let view = self
+            .settle(&actor, lead_id, changed, |lead| {
+                let rules = rules.unwrap_or_default();
+                rules::explain_discard_refusal(
+                    lead,
+                    &rules,
+                    &actor.user_id,
+                    manages,
+                    &reason.reason,
+                )
+            })
+            .await?;
+        Ok(Response::new(proto::DiscardLeadResponse {
+            lead: lead_response(&actor, view),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ReopenLead"))]
+    async fn reopen_lead(
+        &self,
+        request: Request<proto::ReopenLeadRequest>,
+    ) -> Result<Response<proto::ReopenLeadResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let lead_id = v.uuid("lead_id", &req.lead_id);
+        let note = v.optional_text("note", &req.note, MAX_NOTE_CHARS);
+        let request_id = v.optional_uuid("request_id", &req.request_id);
+        v.finish(())?;
+        let view = self.readable_lead(&actor, lead_id).await?;
+        actor.require_manager(view.lead.pool_id, view.viewer)?;
+        let change = change(lead_id, &note, request_id, self.ctx.clock.now());
+        let changed = lifecycle::reopen(&self.ctx.db, &actor, change).await?;
+        let view = self
+            .settle(&actor, lead_id, changed, rules::explain_reopen_refusal)
+            .await?;
+        Ok(Response::new(proto::ReopenLeadResponse {
+            lead: lead_response(&actor, view),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "MoveLead"))]
+    async fn move_lead(
+        &self,
+        request: Request<proto::MoveLeadRequest>,
+    ) -> Result<Response<proto::MoveLeadResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let lead_id = v.uuid("lead_id", &req.lead_id);
+        let target = v.uuid("target_pool_id", &req.target_pool_id);
+        let note = v.optional_text("note", &req.note, MAX_NOTE_CHARS);
+        let request_id = v.optional_uuid("request_id", &req.request_id);
+        v.finish(())?;
+        let view = self.readable_lead(&actor, lead_id).await?;
+        actor.require_manager(view.lead.pool_id, view.viewer)?;
+        let destination =
+            store::pools::access(&self.ctx.db, &actor.tenant_id, target, &actor.user_id).await?;
+        actor.require_manager(target, destination.membership)?;
+        if destination.pool.archived_at.is_some() {
+            return Err(DomainError::PoolArchived(target).into());
+        }
+        let change = change(lead_id, &note, request_id, self.ctx.clock.now());
+        let changed = lifecycle::move_to_pool(&self.ctx.db, &actor, change, target).await?;
+        let view = self
+            .settle(&actor, lead_id, changed, |lead| {
+                rules::explain_move_refusal(lead, target)
+            })
+            .await?;
+        Ok(Response::new(proto::MoveLeadResponse {
+            lead: lead_response(&actor, view),
         }))
     }
 }

@@ -45,6 +45,7 @@ pub struct LeadEvent {
     pub seq: i64,
     pub lead_id: Uuid,
     pub pool_id: Uuid,
+    pub to_pool_id: Option<Uuid>,
     pub kind: Option<EventKind>,
     pub from_owner: Option<String>,
     pub to_owner: Option<String>,

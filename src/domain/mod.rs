@@ -6,6 +6,7 @@ pub mod clock;
 pub mod error;
 pub mod event;
 pub mod lead;
+pub mod lifecycle;
 pub mod masking;
 pub mod member;
 pub mod page;

@@ -18,7 +18,7 @@ pub async fn lead_history(
     limit: i64,
 ) -> Result<Vec<LeadEvent>, DomainError> {
     let rows = sqlx::query!(
-        r#"SELECT seq, lead_id, pool_id, kind, from_owner, to_owner, actor, reason, note,
+        r#"SELECT seq, lead_id, pool_id, to_pool_id, kind, from_owner, to_owner, actor, reason, note,
                   occurred_at, request_id
            FROM lead_events
            WHERE tenant_id = $1 AND lead_id = $2 AND seq > COALESCE($3::bigint, 0)
@@ -38,6 +38,7 @@ pub async fn lead_history(
             seq: r.seq,
             lead_id: r.lead_id,
             pool_id: r.pool_id,
+            to_pool_id: r.to_pool_id,
             kind: EventKind::from_db(&r.kind),
             from_owner: r.from_owner,
             to_owner: r.to_owner,

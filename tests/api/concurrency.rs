@@ -1,50 +1,12 @@
 //! One owner per lead and caps, under many concurrent clients; afterwards the database is
 //! checked directly, including that the events replay to the current owners.
 
-use std::collections::HashMap;
-
 use futures::future::join_all;
 use leadpool::proto;
 use tonic::Code;
 
 use crate::fixtures::{self, user};
 use crate::harness::TestApp;
-
-/// Replays every lead's events and compares the resulting owner with the table, and checks
-/// each member's held count against the leads they own.
-async fn assert_consistent(app: &TestApp) {
-    let events: Vec<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT lead_id::text, kind, to_owner FROM lead_events ORDER BY seq")
-            .fetch_all(&app.db)
-            .await
-            .expect("events");
-    let mut replayed: HashMap<String, Option<String>> = HashMap::new();
-    for (lead, kind, to_owner) in events {
-        match kind.as_str() {
-            "CREATED" | "CLAIMED" => replayed.insert(lead, to_owner),
-            "RELEASED" => replayed.insert(lead, None),
-            other => panic!("unexpected event {other}"),
-        };
-    }
-    let owners: HashMap<String, Option<String>> =
-        sqlx::query_as("SELECT id::text, owner_id FROM leads")
-            .fetch_all(&app.db)
-            .await
-            .expect("leads")
-            .into_iter()
-            .collect();
-    assert_eq!(replayed, owners, "events replay to the current owners");
-
-    let drift: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM members m
-         WHERE m.held_count <> (SELECT count(*) FROM leads l
-                                WHERE l.pool_id = m.pool_id AND l.owner_id = m.user_id)",
-    )
-    .fetch_one(&app.db)
-    .await
-    .expect("held counts");
-    assert_eq!(drift, 0, "held counts match owned leads");
-}
 
 #[tokio::test]
 async fn many_members_racing_for_the_same_leads_never_break_one_owner_or_caps() {
@@ -114,7 +76,7 @@ async fn many_members_racing_for_the_same_leads_never_break_one_owner_or_caps() 
             .await
             .expect("events");
     assert_eq!(claimed_events, owned, "one CLAIMED event per owned lead");
-    assert_consistent(&app).await;
+    fixtures::assert_consistent(&app).await;
 }
 
 #[tokio::test]
@@ -155,7 +117,7 @@ async fn one_member_claiming_in_parallel_stops_exactly_at_the_cap() {
         .await
         .expect("held");
     assert_eq!(held, 5);
-    assert_consistent(&app).await;
+    fixtures::assert_consistent(&app).await;
 }
 
 #[tokio::test]
@@ -199,5 +161,5 @@ async fn concurrent_claims_and_releases_keep_counts_and_history_consistent() {
     for task in join_all(tasks).await {
         task.expect("task");
     }
-    assert_consistent(&app).await;
+    fixtures::assert_consistent(&app).await;
 }

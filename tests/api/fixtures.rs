@@ -1,5 +1,7 @@
 //! Small builders for the state most tests start from.
 
+use std::collections::HashMap;
+
 use leadpool::proto;
 
 use crate::harness::{Caller, TestApp};
@@ -112,4 +114,37 @@ pub async fn event_kinds(app: &TestApp, lead_id: &str) -> Vec<String> {
         .fetch_all(&app.db)
         .await
         .expect("events")
+}
+
+/// Replays every lead's events and compares the resulting owner with the table, and checks
+/// each member's held count against the leads they own.
+pub async fn assert_consistent(app: &TestApp) {
+    let events: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT lead_id::text, kind, to_owner FROM lead_events ORDER BY seq")
+            .fetch_all(&app.db)
+            .await
+            .expect("events");
+    // Every event names the owner the lead has after it (none for pool and closed leads).
+    let mut replayed: HashMap<String, Option<String>> = HashMap::new();
+    for (lead, _kind, to_owner) in events {
+        replayed.insert(lead, to_owner);
+    }
+    let owners: HashMap<String, Option<String>> =
+        sqlx::query_as("SELECT id::text, owner_id FROM leads")
+            .fetch_all(&app.db)
+            .await
+            .expect("leads")
+            .into_iter()
+            .collect();
+    assert_eq!(replayed, owners, "events replay to the current owners");
+
+    let drift: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM members m
+         WHERE m.held_count <> (SELECT count(*) FROM leads l
+                                WHERE l.pool_id = m.pool_id AND l.owner_id = m.user_id)",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("held counts");
+    assert_eq!(drift, 0, "held counts match owned leads");
 }

@@ -8,6 +8,7 @@ mod concurrency;
 mod history;
 mod identity;
 mod leads;
+mod lifecycle;
 mod members;
 mod pool_admin;
 mod pool_rules;

@@ -2,13 +2,14 @@
 //! checks its rules, keeps the owner's held count in step and appends its event, so it is
 //! atomic without an explicit transaction and correct under any concurrency.
 
+pub mod lifecycle;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::db_error;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::lead::{
@@ -16,6 +17,7 @@ use crate::domain::lead::{
     ReleaseSnapshot,
 };
 use crate::domain::member::{MemberRole, Membership};
+use crate::store::db_error;
 
 /// A lead as one reader sees it: the lead and the reader's membership of its pool.
 #[derive(Debug, Clone)]
@@ -441,9 +443,10 @@ pub async fn release(
                WHERE m.tenant_id = $1 AND m.pool_id = t.pool_id AND m.user_id = t.owner_id
            ),
            event AS (
-               INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, from_owner, actor,
-                                        reason, note, occurred_at, request_id)
-               SELECT $1, t.id, t.pool_id, 'RELEASED', t.owner_id, $3, $6, $7, $5, $8
+               INSERT INTO lead_events (tenant_id, lead_id, pool_id, to_pool_id, kind, from_owner,
+                                        actor, reason, note, occurred_at, request_id)
+               SELECT $1, t.id, t.pool_id, NULLIF(t.destination, t.pool_id), 'RELEASED',
+                      t.owner_id, $3, $6, $7, $5, $8
                FROM target t
            )
            UPDATE leads l
