@@ -145,6 +145,10 @@ pub fn lead(lead: Lead) -> proto::Lead {
         created_at: Some(timestamp(lead.created_at)),
         updated_at: Some(timestamp(lead.updated_at)),
         contact_masked: false,
+        duplicate_of: lead
+            .duplicate_of
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     }
 }
 

@@ -78,6 +78,43 @@ impl LeadApi {
         Ok(lead_response(&actor, view))
     }
 
+    /// Creates the lead, or says which rule refused it: a duplicate (named), or the owner.
+    async fn create(
+        &self,
+        actor: &Actor,
+        create: &CreateLead<'_>,
+    ) -> Result<LeadView, DomainError> {
+        let db = &self.ctx.db;
+        let duplicate = || async {
+            let (phone, email) = (&create.lead.phone, &create.lead.email);
+            let existing = store::leads::find_duplicate(db, &actor.tenant_id, phone, email).await?;
+            Ok::<_, DomainError>(DomainError::DuplicateLead {
+                existing_lead_id: existing,
+            })
+        };
+        match store::leads::create(db, actor, create, self.ctx.clock.now()).await {
+            Ok(Some(view)) => Ok(view),
+            // Another create of the same contact won the race for the unique index.
+            Err(DomainError::DuplicateLead { .. }) => Err(duplicate().await?),
+            Err(err) => Err(err),
+            Ok(None) => {
+                if !create.allow_duplicate
+                    && let DomainError::DuplicateLead {
+                        existing_lead_id: Some(id),
+                    } = duplicate().await?
+                {
+                    return Err(DomainError::DuplicateLead {
+                        existing_lead_id: Some(id),
+                    });
+                }
+                let owner = create.owner_id.ok_or(DomainError::ConcurrentModification)?;
+                let standing =
+                    store::leads::standing(db, &actor.tenant_id, create.pool_id, owner).await?;
+                Err(lead::explain_owner_refusal(create.pool_id, owner, standing))
+            }
+        }
+    }
+
     /// A lead the actor may read, or the reason they may not.
     async fn readable_lead(&self, actor: &Actor, lead_id: Uuid) -> Result<LeadView, DomainError> {
         let view = store::leads::get(&self.ctx.db, actor, lead_id).await?;
@@ -190,18 +227,9 @@ impl LeadService for LeadApi {
             lead: &new_lead,
             owner_id,
             request_id,
+            allow_duplicate: req.allow_duplicate,
         };
-        let created =
-            store::leads::create(&self.ctx.db, &actor, &create, self.ctx.clock.now()).await?;
-        let view = match (created, owner_id) {
-            (Some(view), _) => view,
-            (None, Some(owner)) => {
-                let standing =
-                    store::leads::standing(&self.ctx.db, &actor.tenant_id, pool_id, owner).await?;
-                return Err(lead::explain_owner_refusal(pool_id, owner, standing).into());
-            }
-            (None, None) => return Err(DomainError::ConcurrentModification.into()),
-        };
+        let view = self.create(&actor, &create).await?;
         Ok(Response::new(proto::CreateLeadResponse {
             lead: lead_response(&actor, view),
         }))
@@ -487,7 +515,20 @@ impl LeadService for LeadApi {
         let view = self.readable_lead(&actor, lead_id).await?;
         actor.require_manager(view.lead.pool_id, view.viewer)?;
         let change = change(lead_id, &note, request_id, self.ctx.clock.now());
-        let changed = lifecycle::reopen(&self.ctx.db, &actor, change).await?;
+        let changed = match lifecycle::reopen(&self.ctx.db, &actor, change).await {
+            // A live lead took its phone or e-mail while it was discarded.
+            Err(DomainError::DuplicateLead { .. }) => {
+                let (phone, email) = (&view.lead.phone, &view.lead.email);
+                let existing =
+                    store::leads::find_duplicate(&self.ctx.db, &actor.tenant_id, phone, email)
+                        .await?;
+                return Err(DomainError::DuplicateLead {
+                    existing_lead_id: existing,
+                }
+                .into());
+            }
+            changed => changed?,
+        };
         let view = self
             .settle(&actor, lead_id, changed, rules::explain_reopen_refusal)
             .await?;

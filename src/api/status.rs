@@ -23,7 +23,10 @@ fn code(err: &DomainError) -> Code {
         | E::AdminRequired
         | E::NotLeadOwner { .. } => Code::PermissionDenied,
         E::PoolNotFound(_) | E::LeadNotFound(_) | E::MemberNotFound { .. } => Code::NotFound,
-        E::PoolNameTaken | E::MemberExists { .. } | E::ExternalRefTaken => Code::AlreadyExists,
+        E::PoolNameTaken
+        | E::MemberExists { .. }
+        | E::ExternalRefTaken
+        | E::DuplicateLead { .. } => Code::AlreadyExists,
         E::LeadNotInPool(_)
         | E::LeadNotOwned(_)
         | E::LeadLocked(_)

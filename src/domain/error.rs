@@ -50,6 +50,8 @@ pub enum DomainError {
     PoolNameTaken,
     #[error("User {user_id} is already a member of pool {pool_id}.")]
     MemberExists { pool_id: Uuid, user_id: String },
+    #[error("A live lead of this tenant already has this phone or e-mail{}; set allow_duplicate to keep both.", .existing_lead_id.map(|id| format!(" ({id})")).unwrap_or_default())]
+    DuplicateLead { existing_lead_id: Option<Uuid> },
     #[error("Another lead of this tenant already has this external_ref.")]
     ExternalRefTaken,
     #[error("Lead {0} is not in the public pool: someone owns it.")]
@@ -115,6 +117,7 @@ impl DomainError {
             Self::PoolNameTaken => "POOL_NAME_TAKEN",
             Self::MemberExists { .. } => "MEMBER_EXISTS",
             Self::ExternalRefTaken => "EXTERNAL_REF_TAKEN",
+            Self::DuplicateLead { .. } => "DUPLICATE_LEAD",
             Self::LeadNotInPool(_) => "LEAD_NOT_IN_POOL",
             Self::LeadNotOwned(_) => "LEAD_NOT_OWNED",
             Self::LeadLocked(_) => "LEAD_LOCKED",
@@ -157,6 +160,9 @@ impl DomainError {
                 ("limit", limit.to_string()),
                 ("held", held.to_string()),
             ],
+            Self::DuplicateLead {
+                existing_lead_id: Some(id),
+            } => vec![("existing_lead_id", id.to_string())],
             Self::UnknownReleaseReason { reason, allowed } => {
                 vec![("reason", reason.clone()), ("allowed", allowed.clone())]
             }

@@ -104,6 +104,7 @@ pub struct Lead {
     pub previous_owner_id: Option<String>,
     pub cooldown_until: Option<DateTime<Utc>>,
     pub pool_entered_at: Option<DateTime<Utc>>,
+    pub duplicate_of: Option<Uuid>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -195,6 +196,28 @@ fn parse_attributes(
         );
     }
     attributes
+}
+
+/// The phone as duplicates are compared: its digits, without a Chinese country code
+/// (`+86 138-0000-1234` and `13800001234` are the same number).
+pub fn normalize_phone(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let international = phone.trim_start().starts_with('+');
+    if let Some(rest) = digits.strip_prefix("0086") {
+        rest.to_owned()
+    } else if let Some(rest) = digits
+        .strip_prefix("86")
+        .filter(|rest| international || rest.len() == 11)
+    {
+        rest.to_owned()
+    } else {
+        digits
+    }
+}
+
+/// The e-mail as duplicates are compared: trimmed and lower-cased.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
 }
 
 /// Why a lead goes back to the pool, as given by the caller.
@@ -401,6 +424,25 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_772_442_000, 0).expect("valid")
+    }
+
+    #[test]
+    fn phones_written_differently_normalise_alike() {
+        for phone in [
+            "+86 138-0000-1234",
+            "13800001234",
+            "0086 138 0000 1234",
+            "8613800001234",
+        ] {
+            assert_eq!(normalize_phone(phone), "13800001234", "{phone}");
+        }
+        assert_eq!(normalize_phone("+86 21 1234 5678"), "2112345678");
+        assert_eq!(normalize_phone("021-1234-5678"), "02112345678");
+        assert_eq!(normalize_phone(""), "");
+        assert_eq!(
+            normalize_email("  Jane.Doe@Example.COM "),
+            "jane.doe@example.com"
+        );
     }
 
     #[test]

@@ -8,6 +8,10 @@ fn unique_violation(constraint: &str) -> Option<DomainError> {
     match constraint {
         "pools_tenant_name_key" => Some(DomainError::PoolNameTaken),
         "leads_tenant_external_ref_key" => Some(DomainError::ExternalRefTaken),
+        // Which lead it collides with is for the caller to look up where it can.
+        "leads_live_phone_key" | "leads_live_email_key" => Some(DomainError::DuplicateLead {
+            existing_lead_id: None,
+        }),
         _ => None,
     }
 }

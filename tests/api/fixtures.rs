@@ -1,6 +1,7 @@
 //! Small builders for the state most tests start from.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use leadpool::proto;
 
@@ -55,12 +56,15 @@ pub async fn member(
         .expect("member")
 }
 
+/// A lead's fields, with a phone and e-mail no other fixture lead has.
 pub fn new_lead(name: &str) -> proto::NewLead {
+    static CONTACTS: AtomicU32 = AtomicU32::new(0);
+    let n = CONTACTS.fetch_add(1, Ordering::Relaxed);
     proto::NewLead {
         name: name.into(),
         company: format!("{name} Ltd"),
-        phone: "+86 138-0000-1234".into(),
-        email: format!("{}@example.com", name.to_lowercase().replace(' ', ".")),
+        phone: format!("+86 139-{:04}-{:04}", n / 10_000, n % 10_000),
+        email: format!("lead{n}@example.com"),
         grade: "B".into(),
         region: "east".into(),
         ..Default::default()

@@ -128,6 +128,7 @@ async fn create_lead_names_every_bad_field() {
             lead: Some(fields),
             owner_id: "o".repeat(129),
             request_id: "nope".into(),
+            ..Default::default()
         }))
         .await;
     assert_eq!(
@@ -183,10 +184,12 @@ async fn external_ref_is_unique_per_tenant() {
                 .await
         }
     };
-    create(fields.clone()).await.expect("first");
+    create(fields).await.expect("first");
     let before = app.fingerprint().await;
+    let mut other = new_lead("Li Na");
+    other.external_ref = "crm-1".into();
     assert_error(
-        create(fields).await,
+        create(other).await,
         Code::AlreadyExists,
         "EXTERNAL_REF_TAKEN",
     );

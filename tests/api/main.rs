@@ -5,6 +5,7 @@ mod harness;
 
 mod claim;
 mod concurrency;
+mod duplicates;
 mod history;
 mod identity;
 mod leads;

@@ -14,7 +14,7 @@ use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::lead::{
     AcquiredVia, ClaimSnapshot, ClaimantStanding, Lead, LeadState, NewLead, ReleaseReason,
-    ReleaseSnapshot,
+    ReleaseSnapshot, normalize_email, normalize_phone,
 };
 use crate::domain::member::{MemberRole, Membership};
 use crate::store::db_error;
@@ -59,6 +59,11 @@ struct LeadRow {
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    #[allow(dead_code)] // duplicate detection reads it in SQL only
+    phone_normalized: String,
+    #[allow(dead_code)] // duplicate detection reads it in SQL only
+    email_normalized: String,
+    duplicate_of: Option<Uuid>,
     viewer_role: Option<String>,
     viewer_active: Option<bool>,
     pool_masks_contacts: bool,
@@ -100,6 +105,7 @@ impl From<LeadRow> for LeadView {
             previous_owner_id: row.previous_owner_id,
             cooldown_until: row.cooldown_until,
             pool_entered_at: row.pool_entered_at,
+            duplicate_of: row.duplicate_of,
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -119,6 +125,8 @@ pub struct CreateLead<'a> {
     pub lead: &'a NewLead,
     pub owner_id: Option<&'a str>,
     pub request_id: Option<Uuid>,
+    /// Keep a lead whose phone or e-mail a live lead has, recording it as `duplicate_of`.
+    pub allow_duplicate: bool,
 }
 
 /// Creates the lead and its `CREATED` event. With an owner, the owner must be an active member
@@ -134,15 +142,27 @@ pub async fn create(
     let attributes = serde_json::to_value(&lead.attributes).map_err(|_| DomainError::Internal)?;
     sqlx::query_as!(
         LeadRow,
-        r#"WITH counted AS (
+        r#"WITH duplicate AS (
+               SELECT d.id FROM leads d
+               WHERE d.tenant_id = $1 AND d.duplicate_of IS NULL
+                 AND d.state IN ('IN_POOL', 'OWNED')
+                 AND ((d.phone_normalized = $19 AND $19 <> '')
+                      OR (d.email_normalized = $20 AND $20 <> ''))
+               LIMIT 1
+           ),
+           admitted AS (SELECT 1 AS ok WHERE $21 OR NOT EXISTS (SELECT 1 FROM duplicate)),
+           counted AS (
                UPDATE members m SET held_count = m.held_count + 1, updated_at = $5
-               FROM pools p
+               FROM pools p, admitted
                WHERE m.tenant_id = $1 AND m.pool_id = $2 AND m.user_id = $4 AND m.active
                  AND p.tenant_id = $1 AND p.id = $2
                  AND m.held_count < COALESCE(m.max_held, p.max_held_per_member, 2147483647)
                RETURNING m.user_id
            ),
-           gate AS (SELECT 1 AS ok WHERE $4::text IS NULL OR EXISTS (SELECT 1 FROM counted)),
+           gate AS (
+               SELECT 1 AS ok FROM admitted
+               WHERE $4::text IS NULL OR EXISTS (SELECT 1 FROM counted)
+           ),
            event AS (
                INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, to_owner, actor,
                                         occurred_at, request_id)
@@ -151,7 +171,8 @@ pub async fn create(
            INSERT INTO leads (tenant_id, id, pool_id, external_ref, name, company, phone, email,
                               source, region, industry, grade, tags, attributes, state, owner_id,
                               acquired_at, acquired_via, follow_up_deadline, close_deadline,
-                              pool_entered_at, created_at, updated_at)
+                              pool_entered_at, phone_normalized, email_normalized, duplicate_of,
+                              created_at, updated_at)
            SELECT $1, $3, $2, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
                   CASE WHEN $4::text IS NULL THEN 'IN_POOL' ELSE 'OWNED' END, $4,
                   CASE WHEN $4::text IS NULL THEN NULL ELSE $5::timestamptz END,
@@ -159,7 +180,7 @@ pub async fn create(
                   CASE WHEN $4::text IS NULL THEN NULL ELSE $5 + follow_up_timeout(p, $16) END,
                   CASE WHEN $4::text IS NULL THEN NULL ELSE $5 + close_timeout(p, $16) END,
                   CASE WHEN $4::text IS NULL THEN $5::timestamptz END,
-                  $5, $5
+                  $19, $20, (SELECT id FROM duplicate), $5, $5
            FROM gate, pools p
            WHERE p.tenant_id = $1 AND p.id = $2
            RETURNING *, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
@@ -183,10 +204,36 @@ pub async fn create(
         lead.grade,
         &lead.tags,
         attributes,
+        normalize_phone(&lead.phone),
+        normalize_email(&lead.email),
+        create.allow_duplicate,
     )
     .fetch_optional(db)
     .await
     .map(|row| row.map(LeadView::from))
+    .map_err(db_error)
+}
+
+/// The live lead (not itself a known duplicate) with this phone or e-mail, if any.
+#[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
+pub async fn find_duplicate(
+    db: &PgPool,
+    tenant_id: &str,
+    phone: &str,
+    email: &str,
+) -> Result<Option<Uuid>, DomainError> {
+    sqlx::query_scalar!(
+        r#"SELECT d.id FROM leads d
+           WHERE d.tenant_id = $1 AND d.duplicate_of IS NULL
+             AND d.state IN ('IN_POOL', 'OWNED')
+             AND ((d.phone_normalized = $2 AND $2 <> '') OR (d.email_normalized = $3 AND $3 <> ''))
+           LIMIT 1"#,
+        tenant_id,
+        normalize_phone(phone),
+        normalize_email(email),
+    )
+    .fetch_optional(db)
+    .await
     .map_err(db_error)
 }
 
