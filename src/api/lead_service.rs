@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{Context, convert, identity, page_token};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
+use crate::domain::follow_up::{self, Channel, FollowUp};
 use crate::domain::lead::{self, Lead, LeadDraft, LeadState, NewLead, ReleaseReason};
 use crate::domain::lifecycle as rules;
 use crate::domain::masking;
@@ -16,6 +17,7 @@ use crate::domain::validate::{MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
 use crate::proto;
 use crate::proto::lead_service_server::LeadService;
 use crate::store;
+use crate::store::leads::edit::LeadEdit;
 use crate::store::leads::lifecycle::{self, Change};
 use crate::store::leads::{CreateLead, LeadFilter, LeadView};
 
@@ -171,19 +173,107 @@ fn state_filter(v: &mut Validator, state: i32) -> Option<LeadState> {
     }
 }
 
+/// The caller's lead fields of a message that carries them (`NewLead`, `Lead`), as a draft.
+macro_rules! lead_draft {
+    ($lead:expr) => {
+        LeadDraft {
+            external_ref: &$lead.external_ref,
+            name: &$lead.name,
+            company: &$lead.company,
+            phone: &$lead.phone,
+            email: &$lead.email,
+            source: &$lead.source,
+            region: &$lead.region,
+            industry: &$lead.industry,
+            grade: &$lead.grade,
+            tags: &$lead.tags,
+            attributes: Some(&$lead.attributes),
+        }
+    };
+}
+
 fn lead_draft(lead: &proto::NewLead) -> LeadDraft<'_> {
-    LeadDraft {
-        external_ref: &lead.external_ref,
-        name: &lead.name,
-        company: &lead.company,
-        phone: &lead.phone,
-        email: &lead.email,
-        source: &lead.source,
-        region: &lead.region,
-        industry: &lead.industry,
-        grade: &lead.grade,
-        tags: &lead.tags,
-        attributes: Some(&lead.attributes),
+    lead_draft!(lead)
+}
+
+fn follow_up_channel(v: &mut Validator, channel: i32) -> Channel {
+    match proto::FollowUpChannel::try_from(channel) {
+        Ok(proto::FollowUpChannel::Call) => Channel::Call,
+        Ok(proto::FollowUpChannel::Email) => Channel::Email,
+        Ok(proto::FollowUpChannel::Visit) => Channel::Visit,
+        Ok(proto::FollowUpChannel::Message) => Channel::Message,
+        Ok(proto::FollowUpChannel::Other) => Channel::Other,
+        _ => {
+            v.violation(
+                "channel",
+                "is required: CALL, EMAIL, VISIT, MESSAGE or OTHER",
+            );
+            Channel::Other
+        }
+    }
+}
+
+/// A follow-up's time: now when unset, never in the future.
+fn occurred_at(
+    v: &mut Validator,
+    at: Option<&prost_types::Timestamp>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let Some(at) = at else { return now };
+    match DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).unwrap_or(u32::MAX)) {
+        Some(at) if at <= now => at,
+        Some(_) => {
+            v.violation("occurred_at", "must not be in the future");
+            now
+        }
+        None => {
+            v.violation("occurred_at", "is not a valid time");
+            now
+        }
+    }
+}
+
+/// An `UpdateLead` request, validated for the masked fields (and the lead's id and version).
+fn parse_lead_update(
+    req: &proto::UpdateLeadRequest,
+) -> Result<(Uuid, i64, NewLead, Vec<String>, Option<Uuid>), DomainError> {
+    let mut v = Validator::new();
+    let lead = req.lead.clone().unwrap_or_default();
+    let paths = req
+        .update_mask
+        .as_ref()
+        .map(|m| m.paths.as_slice())
+        .unwrap_or_default();
+    let values = NewLead::parse(&mut v, "lead.", &lead_draft!(lead));
+    v.retain_fields(|field| {
+        let name = field.strip_prefix("lead.").unwrap_or(field);
+        paths.iter().any(|path| path == name)
+    });
+    let lead_id = v.uuid("lead.id", &lead.id);
+    if lead.version <= 0 {
+        v.violation("lead.version", "is required: send the version you read");
+    }
+    let mask = v.field_mask(paths, lead::UPDATABLE_FIELDS);
+    let request_id = v.optional_uuid("request_id", &req.request_id);
+    v.finish((lead_id, lead.version, values, mask, request_id))
+}
+
+fn follow_up_response(follow_up: FollowUp) -> proto::FollowUp {
+    let channel = match follow_up.channel {
+        Channel::Call => proto::FollowUpChannel::Call,
+        Channel::Email => proto::FollowUpChannel::Email,
+        Channel::Visit => proto::FollowUpChannel::Visit,
+        Channel::Message => proto::FollowUpChannel::Message,
+        Channel::Other => proto::FollowUpChannel::Other,
+    };
+    proto::FollowUp {
+        id: follow_up.id.to_string(),
+        lead_id: follow_up.lead_id.to_string(),
+        author: follow_up.author,
+        channel: channel.into(),
+        note: follow_up.note,
+        occurred_at: Some(convert::timestamp(follow_up.occurred_at)),
+        recorded_at: Some(convert::timestamp(follow_up.recorded_at)),
     }
 }
 
@@ -567,6 +657,119 @@ impl LeadService for LeadApi {
             .await?;
         Ok(Response::new(proto::MoveLeadResponse {
             lead: lead_response(&actor, view),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "UpdateLead"))]
+    async fn update_lead(
+        &self,
+        request: Request<proto::UpdateLeadRequest>,
+    ) -> Result<Response<proto::UpdateLeadResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let (lead_id, version, values, mask, request_id) = parse_lead_update(request.get_ref())?;
+        let view = self.readable_lead(&actor, lead_id).await?;
+        let owns = view.lead.owner_id.as_deref() == Some(actor.user_id.as_str());
+        if !owns && !actor.roles.service && !actor.manages(view.viewer) {
+            return Err(DomainError::NotLeadOwner { lead_id }.into());
+        }
+        let edit = LeadEdit {
+            lead_id,
+            expected_version: version,
+            values: &values,
+            mask: &mask,
+            request_id,
+            now: self.ctx.clock.now(),
+        };
+        let updated = match store::leads::edit::update(&self.ctx.db, &actor, &edit).await {
+            Err(DomainError::DuplicateLead { .. }) => {
+                let existing = store::leads::find_duplicate(
+                    &self.ctx.db,
+                    &actor.tenant_id,
+                    &values.phone,
+                    &values.email,
+                )
+                .await?;
+                return Err(DomainError::DuplicateLead {
+                    existing_lead_id: existing,
+                }
+                .into());
+            }
+            updated => updated?,
+        };
+        let view = match updated {
+            Some(view) => view,
+            None => {
+                let current = store::leads::get(&self.ctx.db, &actor, lead_id).await?;
+                return Err(lead::explain_update_refusal(&current.lead, version).into());
+            }
+        };
+        Ok(Response::new(proto::UpdateLeadResponse {
+            lead: lead_response(&actor, view),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "RecordFollowUp"))]
+    async fn record_follow_up(
+        &self,
+        request: Request<proto::RecordFollowUpRequest>,
+    ) -> Result<Response<proto::RecordFollowUpResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let now = self.ctx.clock.now();
+        let mut v = Validator::new();
+        let lead_id = v.uuid("lead_id", &req.lead_id);
+        let channel = follow_up_channel(&mut v, req.channel);
+        let note = v.optional_text("note", &req.note, MAX_NOTE_CHARS);
+        let occurred_at = occurred_at(&mut v, req.occurred_at.as_ref(), now);
+        let request_id = v.optional_uuid("request_id", &req.request_id);
+        v.finish(())?;
+        let follow_up = FollowUp {
+            id: Uuid::now_v7(),
+            lead_id,
+            author: actor.user_id.clone(),
+            channel,
+            note,
+            occurred_at,
+            recorded_at: now,
+        };
+        let recorded =
+            store::leads::follow_ups::record(&self.ctx.db, &actor, &follow_up, request_id).await?;
+        let Some(view) = recorded else {
+            let current = self.readable_lead(&actor, lead_id).await?;
+            return Err(follow_up::explain_follow_up_refusal(&current.lead, &actor.user_id).into());
+        };
+        Ok(Response::new(proto::RecordFollowUpResponse {
+            follow_up: Some(follow_up_response(follow_up)),
+            lead: lead_response(&actor, view),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListFollowUps"))]
+    async fn list_follow_ups(
+        &self,
+        request: Request<proto::ListFollowUpsRequest>,
+    ) -> Result<Response<proto::ListFollowUpsResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let lead_id = v.uuid("lead_id", &req.lead_id);
+        let page = PageSize::parse(&mut v, req.page_size);
+        v.finish(())?;
+        let after: Option<(DateTime<Utc>, Uuid)> = page_token::decode(&req.page_token, &lead_id)?;
+        self.readable_lead(&actor, lead_id).await?;
+        let follow_ups = store::leads::follow_ups::list(
+            &self.ctx.db,
+            &actor.tenant_id,
+            lead_id,
+            after,
+            page.fetch_limit(),
+        )
+        .await?;
+        let (follow_ups, next_page_token) =
+            page_token::paginate(follow_ups, page.get(), &lead_id, |f| (f.occurred_at, f.id));
+        Ok(Response::new(proto::ListFollowUpsResponse {
+            follow_ups: follow_ups.into_iter().map(follow_up_response).collect(),
+            next_page_token,
         }))
     }
 }

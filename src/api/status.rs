@@ -36,7 +36,7 @@ fn code(err: &DomainError) -> Code {
         | E::PoolArchived(_)
         | E::ReclaimCooldown { .. } => Code::FailedPrecondition,
         E::DailyClaimLimitReached { .. } => Code::ResourceExhausted,
-        E::ConcurrentModification => Code::Aborted,
+        E::ConcurrentModification | E::VersionConflict { .. } => Code::Aborted,
         E::DatabaseUnavailable => Code::Unavailable,
         E::DeadlineExceeded => Code::DeadlineExceeded,
         E::Internal => Code::Internal,

@@ -79,6 +79,10 @@ pub enum DomainError {
     },
     #[error("Pool {0} is archived.")]
     PoolArchived(Uuid),
+    #[error(
+        "Lead {lead_id} is at version {current_version}, not the version this change was based on; read it again and retry."
+    )]
+    VersionConflict { lead_id: Uuid, current_version: i64 },
     #[error("The lead changed while this call ran; read it again and retry.")]
     ConcurrentModification,
     #[error("The database is unavailable; retry shortly.")]
@@ -125,6 +129,7 @@ impl DomainError {
             Self::MemberInactive { .. } => "MEMBER_INACTIVE",
             Self::HeldLimitReached { .. } => "HELD_LIMIT_REACHED",
             Self::PoolArchived(_) => "POOL_ARCHIVED",
+            Self::VersionConflict { .. } => "VERSION_CONFLICT",
             Self::ConcurrentModification => "CONCURRENT_MODIFICATION",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
@@ -163,6 +168,13 @@ impl DomainError {
             Self::DuplicateLead {
                 existing_lead_id: Some(id),
             } => vec![("existing_lead_id", id.to_string())],
+            Self::VersionConflict {
+                lead_id,
+                current_version,
+            } => vec![
+                ("lead_id", lead_id.to_string()),
+                ("current_version", current_version.to_string()),
+            ],
             Self::UnknownReleaseReason { reason, allowed } => {
                 vec![("reason", reason.clone()), ("allowed", allowed.clone())]
             }

@@ -198,6 +198,33 @@ fn parse_attributes(
     attributes
 }
 
+/// The fields `UpdateLead` may change, as field-mask paths.
+pub const UPDATABLE_FIELDS: &[&str] = &[
+    "external_ref",
+    "name",
+    "company",
+    "phone",
+    "email",
+    "source",
+    "region",
+    "industry",
+    "grade",
+    "tags",
+    "attributes",
+];
+
+/// Explains why an update changed nothing: the caller's version is stale.
+pub fn explain_update_refusal(lead: &Lead, expected_version: i64) -> DomainError {
+    if lead.version == expected_version {
+        DomainError::ConcurrentModification
+    } else {
+        DomainError::VersionConflict {
+            lead_id: lead.id,
+            current_version: lead.version,
+        }
+    }
+}
+
 /// The phone as duplicates are compared: its digits, without a Chinese country code
 /// (`+86 138-0000-1234` and `13800001234` are the same number).
 pub fn normalize_phone(phone: &str) -> String {

@@ -5,6 +5,7 @@ pub mod access;
 pub mod clock;
 pub mod error;
 pub mod event;
+pub mod follow_up;
 pub mod lead;
 pub mod lifecycle;
 pub mod masking;

@@ -6,6 +6,7 @@ mod harness;
 mod claim;
 mod concurrency;
 mod duplicates;
+mod edits;
 mod history;
 mod identity;
 mod leads;

@@ -2,6 +2,8 @@
 //! checks its rules, keeps the owner's held count in step and appends its event, so it is
 //! atomic without an explicit transaction and correct under any concurrency.
 
+pub mod edit;
+pub mod follow_ups;
 pub mod lifecycle;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,62 @@
+//! Follow-ups (跟进): the owner's logged interactions. Each resets the follow-up deadline to
+//! `max(acquired_at, last_follow_up_at) + follow_up_timeout`; the close deadline stays.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::DomainError;
+use super::lead::{Lead, LeadState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Call,
+    Email,
+    Visit,
+    Message,
+    Other,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Call => "CALL",
+            Self::Email => "EMAIL",
+            Self::Visit => "VISIT",
+            Self::Message => "MESSAGE",
+            Self::Other => "OTHER",
+        }
+    }
+
+    pub fn from_db(value: &str) -> Self {
+        match value {
+            "CALL" => Self::Call,
+            "EMAIL" => Self::Email,
+            "VISIT" => Self::Visit,
+            "MESSAGE" => Self::Message,
+            _ => Self::Other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUp {
+    pub id: Uuid,
+    pub lead_id: Uuid,
+    pub author: String,
+    pub channel: Channel,
+    pub note: String,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Explains why a follow-up was not recorded: only the owner of an owned lead records one.
+pub fn explain_follow_up_refusal(lead: &Lead, actor: &str) -> DomainError {
+    match lead.state {
+        LeadState::Converted | LeadState::Discarded => DomainError::LeadClosed(lead.id),
+        LeadState::InPool => DomainError::LeadNotOwned(lead.id),
+        LeadState::Owned if lead.owner_id.as_deref() != Some(actor) => {
+            DomainError::NotLeadOwner { lead_id: lead.id }
+        }
+        LeadState::Owned => DomainError::ConcurrentModification,
+    }
+}

@@ -1,0 +1,273 @@
+//! UpdateLead (field mask + version), RecordFollowUp, ListFollowUps.
+
+use chrono::Duration;
+use leadpool::proto;
+use prost_types::{FieldMask, Timestamp};
+use tonic::Code;
+
+use crate::fixtures::{self, admin, service, user};
+use crate::harness::{Caller, TestApp, assert_error, bad_fields};
+
+async fn update(
+    app: &TestApp,
+    who: &Caller,
+    lead: proto::Lead,
+    paths: &[&str],
+) -> Result<proto::Lead, tonic::Status> {
+    app.leads()
+        .update_lead(who.req(proto::UpdateLeadRequest {
+            lead: Some(lead),
+            update_mask: Some(FieldMask {
+                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            }),
+            ..Default::default()
+        }))
+        .await
+        .map(|r| r.into_inner().lead.expect("lead"))
+}
+
+async fn follow_up(
+    app: &TestApp,
+    who: &str,
+    lead_id: &str,
+    occurred_at: Option<Timestamp>,
+) -> Result<proto::RecordFollowUpResponse, tonic::Status> {
+    app.leads()
+        .record_follow_up(user(who).req(proto::RecordFollowUpRequest {
+            lead_id: lead_id.into(),
+            channel: proto::FollowUpChannel::Call.into(),
+            note: "asked for a quote".into(),
+            occurred_at,
+            ..Default::default()
+        }))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn update_changes_masked_fields_at_the_read_version() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let owned = fixtures::claim(&app, &user("alice"), &lead.id).await;
+    let changed = update(
+        &app,
+        &user("alice"),
+        proto::Lead {
+            company: "Hangzhou Tea Co".into(),
+            tags: vec!["hot".into()],
+            name: String::new(), // not in the mask: ignored
+            ..owned.clone()
+        },
+        &["company", "tags"],
+    )
+    .await
+    .expect("update");
+    assert_eq!(changed.company, "Hangzhou Tea Co");
+    assert_eq!(changed.tags, ["hot"]);
+    assert_eq!(changed.name, "Wang Wei");
+    assert_eq!(changed.version, owned.version + 1);
+    let note: Option<String> = sqlx::query_scalar(
+        "SELECT note FROM lead_events WHERE kind = 'UPDATED' AND lead_id = $1::uuid",
+    )
+    .bind(&lead.id)
+    .fetch_one(&app.db)
+    .await
+    .expect("event");
+    assert_eq!(note.as_deref(), Some("company, tags"));
+
+    // The stale version is refused with the current one, and nothing changes.
+    let before = app.fingerprint().await;
+    let md = assert_error(
+        update(
+            &app,
+            &user("mia"),
+            proto::Lead {
+                grade: "A".into(),
+                ..owned
+            },
+            &["grade"],
+        )
+        .await,
+        Code::Aborted,
+        "VERSION_CONFLICT",
+    );
+    assert_eq!(md["current_version"], changed.version.to_string());
+    assert_eq!(app.fingerprint().await, before);
+    let managed = update(
+        &app,
+        &user("mia"),
+        proto::Lead {
+            grade: "A".into(),
+            ..changed
+        },
+        &["grade"],
+    )
+    .await
+    .expect("manager updates at the current version");
+    assert_eq!(managed.grade, "A");
+}
+
+#[tokio::test]
+async fn update_refuses_bad_input_strangers_and_duplicates() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let first = fixtures::lead(&app, &team.pool.id, "First").await;
+    let lead = fixtures::lead(&app, &team.pool.id, "Second").await;
+    let before = app.fingerprint().await;
+    let no_version = proto::Lead {
+        version: 0,
+        name: String::new(),
+        ..lead.clone()
+    };
+    assert_eq!(
+        bad_fields(update(&app, &service(), no_version, &["name", "owner_id"]).await),
+        ["lead.name", "lead.version", "update_mask"]
+    );
+    assert_error(
+        update(&app, &user("bob"), lead.clone(), &["name"]).await,
+        Code::PermissionDenied,
+        "NOT_LEAD_OWNER",
+    );
+    let same_phone = proto::Lead {
+        phone: first.phone.replace(' ', ""),
+        ..lead.clone()
+    };
+    let md = assert_error(
+        update(&app, &admin(), same_phone, &["phone"]).await,
+        Code::AlreadyExists,
+        "DUPLICATE_LEAD",
+    );
+    assert_eq!(md["existing_lead_id"], first.id);
+    assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    app.pools()
+        .update_pool(admin().req(proto::UpdatePoolRequest {
+            pool: Some(proto::Pool {
+                id: team.pool.id.clone(),
+                follow_up_timeout: Some(prost_types::Duration {
+                    seconds: 3 * 86_400,
+                    nanos: 0,
+                }),
+                close_timeout: Some(prost_types::Duration {
+                    seconds: 30 * 86_400,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["follow_up_timeout".into(), "close_timeout".into()],
+            }),
+            ..Default::default()
+        }))
+        .await
+        .expect("rules");
+    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let owned = fixtures::claim(&app, &user("alice"), &lead.id).await;
+    let acquired = owned.acquired_at.expect("acquired").seconds;
+
+    app.clock.advance(Duration::days(2));
+    let recorded = follow_up(&app, "alice", &lead.id, None)
+        .await
+        .expect("follow up");
+    let now = app.clock_now().timestamp();
+    let after = recorded.lead.expect("lead");
+    assert_eq!(after.last_follow_up_at.map(|t| t.seconds), Some(now));
+    assert_eq!(
+        after.follow_up_deadline.map(|t| t.seconds),
+        Some(now + 3 * 86_400)
+    );
+    assert_eq!(
+        after.close_deadline, owned.close_deadline,
+        "close deadline unchanged"
+    );
+    assert_eq!(
+        after.close_deadline.map(|t| t.seconds),
+        Some(acquired + 30 * 86_400)
+    );
+    let entry = recorded.follow_up.expect("follow-up");
+    assert_eq!(entry.author, "alice");
+    assert_eq!(entry.channel(), proto::FollowUpChannel::Call);
+
+    // A follow-up logged late, for an earlier time, does not pull the deadline back.
+    let earlier = Timestamp {
+        seconds: now - 3_600,
+        nanos: 0,
+    };
+    let late = follow_up(&app, "alice", &lead.id, Some(earlier))
+        .await
+        .expect("late entry");
+    assert_eq!(
+        late.lead
+            .expect("lead")
+            .follow_up_deadline
+            .map(|t| t.seconds),
+        Some(now + 3 * 86_400)
+    );
+    assert_eq!(
+        fixtures::event_kinds(&app, &lead.id).await,
+        ["CREATED", "CLAIMED", "FOLLOWED_UP", "FOLLOWED_UP"]
+    );
+
+    let listed = app
+        .leads()
+        .list_follow_ups(user("mia").req(proto::ListFollowUpsRequest {
+            lead_id: lead.id.clone(),
+            page_size: 1,
+            ..Default::default()
+        }))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.follow_ups.len(), 1);
+    assert_eq!(
+        listed.follow_ups[0].occurred_at.map(|t| t.seconds),
+        Some(now - 3_600)
+    );
+    assert!(!listed.next_page_token.is_empty());
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn only_the_owner_records_follow_ups_and_never_in_the_future() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let before = app.fingerprint().await;
+    assert_error(
+        follow_up(&app, "alice", &lead.id, None).await,
+        Code::FailedPrecondition,
+        "LEAD_NOT_OWNED",
+    );
+    fixtures::claim(&app, &user("alice"), &lead.id).await;
+    let claimed = app.fingerprint().await;
+    assert_ne!(before, claimed);
+    assert_error(
+        follow_up(&app, "bob", &lead.id, None).await,
+        Code::PermissionDenied,
+        "NOT_LEAD_OWNER",
+    );
+    let tomorrow = Timestamp {
+        seconds: app.clock_now().timestamp() + 86_400,
+        nanos: 0,
+    };
+    assert_eq!(
+        bad_fields(follow_up(&app, "alice", &lead.id, Some(tomorrow)).await),
+        ["occurred_at"]
+    );
+    let no_channel = app
+        .leads()
+        .record_follow_up(user("alice").req(proto::RecordFollowUpRequest {
+            lead_id: lead.id.clone(),
+            note: "n".repeat(2_001),
+            ..Default::default()
+        }))
+        .await;
+    assert_eq!(bad_fields(no_channel), ["channel", "note"]);
+    assert_eq!(app.fingerprint().await, claimed);
+}
