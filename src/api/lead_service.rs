@@ -233,10 +233,17 @@ fn occurred_at(
     }
 }
 
+/// A validated `UpdateLead` request.
+struct LeadUpdate {
+    lead_id: Uuid,
+    version: i64,
+    values: NewLead,
+    mask: Vec<String>,
+    request_id: Option<Uuid>,
+}
+
 /// An `UpdateLead` request, validated for the masked fields (and the lead's id and version).
-fn parse_lead_update(
-    req: &proto::UpdateLeadRequest,
-) -> Result<(Uuid, i64, NewLead, Vec<String>, Option<Uuid>), DomainError> {
+fn parse_lead_update(req: &proto::UpdateLeadRequest) -> Result<LeadUpdate, DomainError> {
     let mut v = Validator::new();
     let lead = req.lead.clone().unwrap_or_default();
     let paths = req
@@ -255,7 +262,13 @@ fn parse_lead_update(
     }
     let mask = v.field_mask(paths, lead::UPDATABLE_FIELDS);
     let request_id = v.optional_uuid("request_id", &req.request_id);
-    v.finish((lead_id, lead.version, values, mask, request_id))
+    v.finish(LeadUpdate {
+        lead_id,
+        version: lead.version,
+        values,
+        mask,
+        request_id,
+    })
 }
 
 fn follow_up_response(follow_up: FollowUp) -> proto::FollowUp {
@@ -666,7 +679,13 @@ impl LeadService for LeadApi {
         request: Request<proto::UpdateLeadRequest>,
     ) -> Result<Response<proto::UpdateLeadResponse>, Status> {
         let actor = identity::actor(request.metadata())?;
-        let (lead_id, version, values, mask, request_id) = parse_lead_update(request.get_ref())?;
+        let LeadUpdate {
+            lead_id,
+            version,
+            values,
+            mask,
+            request_id,
+        } = parse_lead_update(request.get_ref())?;
         let view = self.readable_lead(&actor, lead_id).await?;
         let owns = view.lead.owner_id.as_deref() == Some(actor.user_id.as_str());
         if !owns && !actor.roles.service && !actor.manages(view.viewer) {
