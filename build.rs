@@ -13,6 +13,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    // Ordered maps encode deterministically, so a request's bytes identify it (idempotency keys).
+    config.btree_map(["."]);
     let protos: Vec<PathBuf> = PROTOS.iter().map(PathBuf::from).collect();
     let includes = [PathBuf::from("proto"), protoc_bin_vendored::include_path()?];
     tonic_prost_build::configure()

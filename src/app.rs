@@ -66,6 +66,7 @@ impl App {
             self.health_interval,
             stop.clone(),
         ));
+        let purge_task = tokio::spawn(purge_idempotency_keys(self.ctx.clone(), stop.clone()));
         let reflection = reflection_builder().build_v1()?;
         let reflection_alpha = reflection_builder().build_v1alpha()?;
         let trace = TraceLayer::new_for_grpc()
@@ -89,6 +90,7 @@ impl App {
             .await;
         stop.cancel();
         let _ = health_task.await;
+        let _ = purge_task.await;
         Ok(result?)
     }
 }
@@ -126,6 +128,31 @@ async fn watch_database(
         };
         if !stop.is_cancelled() {
             set_health(&reporter, status).await;
+        }
+    }
+}
+
+/// How often expired idempotency keys are deleted, and how many per statement.
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+const PURGE_BATCH: i64 = 10_000;
+
+/// Deletes idempotency keys past their 24 hours, in batches, until `stop`.
+async fn purge_idempotency_keys(ctx: Context, stop: CancellationToken) {
+    let mut ticker = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        loop {
+            match store::idempotency::purge_expired(&ctx.db, ctx.clock.now(), PURGE_BATCH).await {
+                Ok(deleted) if deleted == PURGE_BATCH.unsigned_abs() && !stop.is_cancelled() => {}
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "purging idempotency keys failed");
+                    break;
+                }
+            }
         }
     }
 }

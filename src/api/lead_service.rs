@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{Context, convert, identity, page_token};
+use super::{Context, convert, idempotency, identity, page_token};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::follow_up::{self, Channel, FollowUp};
@@ -37,7 +38,7 @@ impl LeadApi {
     /// The lead after a lifecycle change: the changed lead, or, when the statement changed
     /// nothing, the lead as it is if `explain` finds the wanted state already there (a retry).
     async fn settle(
-        &self,
+        db: impl sqlx::PgExecutor<'_>,
         actor: &Actor,
         lead_id: Uuid,
         changed: Option<LeadView>,
@@ -46,7 +47,7 @@ impl LeadApi {
         match changed {
             Some(view) => Ok(view),
             None => {
-                let current = store::leads::get(&self.ctx.db, actor, lead_id).await?;
+                let current = store::leads::get(db, actor, lead_id).await?;
                 explain(&current.lead)?;
                 Ok(current)
             }
@@ -57,69 +58,80 @@ impl LeadApi {
     async fn set_lock(
         &self,
         metadata: &tonic::metadata::MetadataMap,
-        lead_id: &str,
-        note: &str,
-        request_id: &str,
-        locked: bool,
-    ) -> Result<Option<proto::Lead>, DomainError> {
+        request: &impl prost::Message,
+        call: LockCall<'_>,
+    ) -> Result<proto::Lead, DomainError> {
+        let LockCall {
+            method,
+            lead_id,
+            note,
+            request_id,
+            locked,
+        } = call;
         let actor = identity::actor(metadata)?;
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", lead_id);
         let note = v.optional_text("note", note, MAX_NOTE_CHARS);
         let request_id = v.optional_uuid("request_id", request_id);
         v.finish(())?;
-        let view = self.readable_lead(&actor, lead_id).await?;
-        actor.require_manager(view.lead.pool_id, view.viewer)?;
-        let change = change(lead_id, &note, request_id, self.ctx.clock.now());
-        let changed = lifecycle::set_lock(&self.ctx.db, &actor, change, locked).await?;
-        let view = self
-            .settle(&actor, lead_id, changed, |lead| {
-                rules::explain_lock_refusal(lead, locked)
-            })
-            .await?;
-        Ok(lead_response(&actor, view))
+        idempotency::once(
+            &self.ctx,
+            &actor,
+            method,
+            request_id,
+            request,
+            async |conn| {
+                let view = Self::readable_lead(&mut *conn, &actor, lead_id).await?;
+                actor.require_manager(view.lead.pool_id, view.viewer)?;
+                let change = change(lead_id, &note, request_id, self.ctx.clock.now());
+                let changed = lifecycle::set_lock(&mut *conn, &actor, change, locked).await?;
+                let view = Self::settle(&mut *conn, &actor, lead_id, changed, |lead| {
+                    rules::explain_lock_refusal(lead, locked)
+                })
+                .await?;
+                Ok(lead_message(&actor, view))
+            },
+        )
+        .await
     }
 
     /// Creates the lead, or says which rule refused it: a duplicate (named), or the owner.
     async fn create(
         &self,
+        conn: &mut PgConnection,
         actor: &Actor,
         create: &CreateLead<'_>,
     ) -> Result<LeadView, DomainError> {
-        let db = &self.ctx.db;
-        let duplicate = || async {
-            let (phone, email) = (&create.lead.phone, &create.lead.email);
-            let existing = store::leads::find_duplicate(db, &actor.tenant_id, phone, email).await?;
-            Ok::<_, DomainError>(DomainError::DuplicateLead {
+        let raced =
+            match store::leads::create(&mut *conn, actor, create, self.ctx.clock.now()).await {
+                Ok(Some(view)) => return Ok(view),
+                // Refused: a duplicate, or the owner cannot take it.
+                Ok(None) => false,
+                // Another create of the same contact won the race for the unique index.
+                Err(DomainError::DuplicateLead { .. }) => true,
+                Err(err) => return Err(err),
+            };
+        let (phone, email) = (&create.lead.phone, &create.lead.email);
+        let existing =
+            store::leads::find_duplicate(&mut *conn, &actor.tenant_id, phone, email).await?;
+        if raced || (existing.is_some() && !create.allow_duplicate) {
+            return Err(DomainError::DuplicateLead {
                 existing_lead_id: existing,
-            })
-        };
-        match store::leads::create(db, actor, create, self.ctx.clock.now()).await {
-            Ok(Some(view)) => Ok(view),
-            // Another create of the same contact won the race for the unique index.
-            Err(DomainError::DuplicateLead { .. }) => Err(duplicate().await?),
-            Err(err) => Err(err),
-            Ok(None) => {
-                if !create.allow_duplicate
-                    && let DomainError::DuplicateLead {
-                        existing_lead_id: Some(id),
-                    } = duplicate().await?
-                {
-                    return Err(DomainError::DuplicateLead {
-                        existing_lead_id: Some(id),
-                    });
-                }
-                let owner = create.owner_id.ok_or(DomainError::ConcurrentModification)?;
-                let standing =
-                    store::leads::standing(db, &actor.tenant_id, create.pool_id, owner).await?;
-                Err(lead::explain_owner_refusal(create.pool_id, owner, standing))
-            }
+            });
         }
+        let owner = create.owner_id.ok_or(DomainError::ConcurrentModification)?;
+        let standing =
+            store::leads::standing(&mut *conn, &actor.tenant_id, create.pool_id, owner).await?;
+        Err(lead::explain_owner_refusal(create.pool_id, owner, standing))
     }
 
     /// A lead the actor may read, or the reason they may not.
-    async fn readable_lead(&self, actor: &Actor, lead_id: Uuid) -> Result<LeadView, DomainError> {
-        let view = store::leads::get(&self.ctx.db, actor, lead_id).await?;
+    async fn readable_lead(
+        db: impl sqlx::PgExecutor<'_>,
+        actor: &Actor,
+        lead_id: Uuid,
+    ) -> Result<LeadView, DomainError> {
+        let view = store::leads::get(db, actor, lead_id).await?;
         actor.require_lead_reader(
             view.lead.pool_id,
             view.lead.owner_id.as_deref(),
@@ -131,6 +143,15 @@ impl LeadApi {
 
 /// The lead as this actor may see it: contacts masked unless they own it, manage its pool,
 /// or the pool does not mask.
+/// The fields `LockLead` and `UnlockLead` share.
+struct LockCall<'a> {
+    method: &'static str,
+    lead_id: &'a str,
+    note: &'a str,
+    request_id: &'a str,
+    locked: bool,
+}
+
 fn change(lead_id: Uuid, note: &str, request_id: Option<Uuid>, now: DateTime<Utc>) -> Change<'_> {
     Change {
         lead_id,
@@ -141,6 +162,10 @@ fn change(lead_id: Uuid, note: &str, request_id: Option<Uuid>, now: DateTime<Utc
 }
 
 fn lead_response(actor: &Actor, view: LeadView) -> Option<proto::Lead> {
+    Some(lead_message(actor, view))
+}
+
+fn lead_message(actor: &Actor, view: LeadView) -> proto::Lead {
     let visible = masking::sees_contacts(
         actor,
         view.lead.owner_id.as_deref(),
@@ -152,10 +177,10 @@ fn lead_response(actor: &Actor, view: LeadView) -> Option<proto::Lead> {
         lead.phone = masking::mask_phone(&lead.phone);
         lead.email = masking::mask_email(&lead.email);
     }
-    Some(proto::Lead {
+    proto::Lead {
         contact_masked: !visible,
         ..convert::lead(lead)
-    })
+    }
 }
 
 /// A state filter; unspecified means any state, an unknown number is a violation.
@@ -317,25 +342,36 @@ impl LeadService for LeadApi {
         let owner_id = v.optional_text("owner_id", &req.owner_id, MAX_CODE_CHARS);
         let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-
-        let access =
-            store::pools::access(&self.ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
-        actor.require_lead_creator(pool_id, access.membership)?;
-        if access.pool.archived_at.is_some() {
-            return Err(DomainError::PoolArchived(pool_id).into());
-        }
-        let owner_id = Some(owner_id.as_str()).filter(|o| !o.is_empty());
-        let create = CreateLead {
-            pool_id,
-            lead: &new_lead,
-            owner_id,
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "CreateLead",
             request_id,
-            allow_duplicate: req.allow_duplicate,
-        };
-        let view = self.create(&actor, &create).await?;
-        Ok(Response::new(proto::CreateLeadResponse {
-            lead: lead_response(&actor, view),
-        }))
+            &req,
+            async |conn| {
+                let access =
+                    store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id)
+                        .await?;
+                actor.require_lead_creator(pool_id, access.membership)?;
+                if access.pool.archived_at.is_some() {
+                    return Err(DomainError::PoolArchived(pool_id));
+                }
+                let owner_id = Some(owner_id.as_str()).filter(|o| !o.is_empty());
+                let create = CreateLead {
+                    pool_id,
+                    lead: &new_lead,
+                    owner_id,
+                    request_id,
+                    allow_duplicate: req.allow_duplicate,
+                };
+                let view = self.create(conn, &actor, &create).await?;
+                Ok(proto::CreateLeadResponse {
+                    lead: lead_response(&actor, view),
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetLead"))]
@@ -347,7 +383,7 @@ impl LeadService for LeadApi {
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &request.get_ref().lead_id);
         v.finish(())?;
-        let view = self.readable_lead(&actor, lead_id).await?;
+        let view = Self::readable_lead(&self.ctx.db, &actor, lead_id).await?;
         Ok(Response::new(proto::GetLeadResponse {
             lead: lead_response(&actor, view),
         }))
@@ -416,21 +452,32 @@ impl LeadService for LeadApi {
         let lead_id = v.uuid("lead_id", &req.lead_id);
         let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-
-        let now = self.ctx.clock.now();
-        let claimed = store::leads::claim(&self.ctx.db, &actor, lead_id, request_id, now).await?;
-        let view = match claimed {
-            Some(view) => view,
-            None => {
-                let snapshot =
-                    store::leads::claim_snapshot(&self.ctx.db, &actor, lead_id, now).await?;
-                lead::explain_claim_refusal(&snapshot, &actor.user_id, now)?;
-                store::leads::get(&self.ctx.db, &actor, lead_id).await?
-            }
-        };
-        Ok(Response::new(proto::ClaimLeadResponse {
-            lead: lead_response(&actor, view),
-        }))
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "ClaimLead",
+            request_id,
+            &req,
+            async |conn| {
+                let now = self.ctx.clock.now();
+                let claimed =
+                    store::leads::claim(&mut *conn, &actor, lead_id, request_id, now).await?;
+                let view = match claimed {
+                    Some(view) => view,
+                    None => {
+                        let snapshot =
+                            store::leads::claim_snapshot(&mut *conn, &actor, lead_id, now).await?;
+                        lead::explain_claim_refusal(&snapshot, &actor.user_id, now)?;
+                        store::leads::get(&mut *conn, &actor, lead_id).await?
+                    }
+                };
+                Ok(proto::ClaimLeadResponse {
+                    lead: lead_response(&actor, view),
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ReleaseLead"))]
@@ -445,22 +492,33 @@ impl LeadService for LeadApi {
         let reason = ReleaseReason::parse(&mut v, &req.reason, &req.note);
         let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-
-        let now = self.ctx.clock.now();
-        let released =
-            store::leads::release(&self.ctx.db, &actor, lead_id, &reason, request_id, now).await?;
-        let view = match released {
-            Some(view) => view,
-            None => {
-                let snapshot =
-                    store::leads::release_snapshot(&self.ctx.db, &actor, lead_id).await?;
-                lead::explain_release_refusal(&snapshot, &actor.user_id, &reason.reason)?;
-                store::leads::get(&self.ctx.db, &actor, lead_id).await?
-            }
-        };
-        Ok(Response::new(proto::ReleaseLeadResponse {
-            lead: lead_response(&actor, view),
-        }))
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "ReleaseLead",
+            request_id,
+            &req,
+            async |conn| {
+                let now = self.ctx.clock.now();
+                let released =
+                    store::leads::release(&mut *conn, &actor, lead_id, &reason, request_id, now)
+                        .await?;
+                let view = match released {
+                    Some(view) => view,
+                    None => {
+                        let snapshot =
+                            store::leads::release_snapshot(&mut *conn, &actor, lead_id).await?;
+                        lead::explain_release_refusal(&snapshot, &actor.user_id, &reason.reason)?;
+                        store::leads::get(&mut *conn, &actor, lead_id).await?
+                    }
+                };
+                Ok(proto::ReleaseLeadResponse {
+                    lead: lead_response(&actor, view),
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetLeadHistory"))]
@@ -475,7 +533,7 @@ impl LeadService for LeadApi {
         let page = PageSize::parse(&mut v, req.page_size);
         v.finish(())?;
         let after_seq: Option<i64> = page_token::decode(&req.page_token, &lead_id)?;
-        self.readable_lead(&actor, lead_id).await?;
+        Self::readable_lead(&self.ctx.db, &actor, lead_id).await?;
         let events = store::events::lead_history(
             &self.ctx.db,
             &actor.tenant_id,
@@ -498,16 +556,15 @@ impl LeadService for LeadApi {
         request: Request<proto::LockLeadRequest>,
     ) -> Result<Response<proto::LockLeadResponse>, Status> {
         let req = request.get_ref();
-        let lead = self
-            .set_lock(
-                request.metadata(),
-                &req.lead_id,
-                &req.note,
-                &req.request_id,
-                true,
-            )
-            .await?;
-        Ok(Response::new(proto::LockLeadResponse { lead }))
+        let call = LockCall {
+            method: "LockLead",
+            lead_id: &req.lead_id,
+            note: &req.note,
+            request_id: &req.request_id,
+            locked: true,
+        };
+        let lead = self.set_lock(request.metadata(), req, call).await?;
+        Ok(Response::new(proto::LockLeadResponse { lead: Some(lead) }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "UnlockLead"))]
@@ -516,16 +573,17 @@ impl LeadService for LeadApi {
         request: Request<proto::UnlockLeadRequest>,
     ) -> Result<Response<proto::UnlockLeadResponse>, Status> {
         let req = request.get_ref();
-        let lead = self
-            .set_lock(
-                request.metadata(),
-                &req.lead_id,
-                &req.note,
-                &req.request_id,
-                false,
-            )
-            .await?;
-        Ok(Response::new(proto::UnlockLeadResponse { lead }))
+        let call = LockCall {
+            method: "UnlockLead",
+            lead_id: &req.lead_id,
+            note: &req.note,
+            request_id: &req.request_id,
+            locked: false,
+        };
+        let lead = self.set_lock(request.metadata(), req, call).await?;
+        Ok(Response::new(proto::UnlockLeadResponse {
+            lead: Some(lead),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ConvertLead"))]
@@ -540,18 +598,28 @@ impl LeadService for LeadApi {
         let note = v.optional_text("note", &req.note, MAX_NOTE_CHARS);
         let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-        let view = self.readable_lead(&actor, lead_id).await?;
-        let manages = actor.manages(view.viewer);
-        let change = change(lead_id, &note, request_id, self.ctx.clock.now());
-        let changed = lifecycle::convert(&self.ctx.db, &actor, change, manages).await?;
-        let view = self
-            .settle(&actor, lead_id, changed, |lead| {
-                rules::explain_convert_refusal(lead, &actor.user_id, manages)
-            })
-            .await?;
-        Ok(Response::new(proto::ConvertLeadResponse {
-            lead: lead_response(&actor, view),
-        }))
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "ConvertLead",
+            request_id,
+            &req,
+            async |conn| {
+                let view = Self::readable_lead(&mut *conn, &actor, lead_id).await?;
+                let manages = actor.manages(view.viewer);
+                let change = change(lead_id, &note, request_id, self.ctx.clock.now());
+                let changed = lifecycle::convert(&mut *conn, &actor, change, manages).await?;
+                let view = Self::settle(&mut *conn, &actor, lead_id, changed, |lead| {
+                    rules::explain_convert_refusal(lead, &actor.user_id, manages)
+                })
+                .await?;
+                Ok(proto::ConvertLeadResponse {
+                    lead: lead_response(&actor, view),
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "DiscardLead"))]
@@ -566,41 +634,51 @@ impl LeadService for LeadApi {
         let reason = ReleaseReason::parse(&mut v, &req.reason, &req.note);
         let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-        let view = self.readable_lead(&actor, lead_id).await?;
-        let manages = actor.manages(view.viewer);
-        let note = reason.note.as_deref().unwrap_or_default();
-        let change = change(lead_id, note, request_id, self.ctx.clock.now());
-        let changed =
-            lifecycle::discard(&self.ctx.db, &actor, change, manages, &reason.reason).await?;
-        let rules = match changed {
-            Some(_) => None,
-            None => Some(
-                store::pools::access(
-                    &self.ctx.db,
-                    &actor.tenant_id,
-                    view.lead.pool_id,
-                    &actor.user_id,
-                )
-                .await?
-                .pool
-                .rules,
-            ),
-        };
-        let view = self
-            .settle(&actor, lead_id, changed, |lead| {
-                let rules = rules.unwrap_or_default();
-                rules::explain_discard_refusal(
-                    lead,
-                    &rules,
-                    &actor.user_id,
-                    manages,
-                    &reason.reason,
-                )
-            })
-            .await?;
-        Ok(Response::new(proto::DiscardLeadResponse {
-            lead: lead_response(&actor, view),
-        }))
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "DiscardLead",
+            request_id,
+            &req,
+            async |conn| {
+                let view = Self::readable_lead(&mut *conn, &actor, lead_id).await?;
+                let manages = actor.manages(view.viewer);
+                let note = reason.note.as_deref().unwrap_or_default();
+                let change = change(lead_id, note, request_id, self.ctx.clock.now());
+                let changed =
+                    lifecycle::discard(&mut *conn, &actor, change, manages, &reason.reason).await?;
+                let rules = match changed {
+                    Some(_) => None,
+                    None => Some(
+                        store::pools::access(
+                            &mut *conn,
+                            &actor.tenant_id,
+                            view.lead.pool_id,
+                            &actor.user_id,
+                        )
+                        .await?
+                        .pool
+                        .rules,
+                    ),
+                };
+                let view = Self::settle(&mut *conn, &actor, lead_id, changed, |lead| {
+                    let rules = rules.unwrap_or_default();
+                    rules::explain_discard_refusal(
+                        lead,
+                        &rules,
+                        &actor.user_id,
+                        manages,
+                        &reason.reason,
+                    )
+                })
+                .await?;
+                Ok(proto::DiscardLeadResponse {
+                    lead: lead_response(&actor, view),
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ReopenLead"))]
@@ -615,29 +693,48 @@ impl LeadService for LeadApi {
         let note = v.optional_text("note", &req.note, MAX_NOTE_CHARS);
         let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-        let view = self.readable_lead(&actor, lead_id).await?;
-        actor.require_manager(view.lead.pool_id, view.viewer)?;
-        let change = change(lead_id, &note, request_id, self.ctx.clock.now());
-        let changed = match lifecycle::reopen(&self.ctx.db, &actor, change).await {
-            // A live lead took its phone or e-mail while it was discarded.
-            Err(DomainError::DuplicateLead { .. }) => {
-                let (phone, email) = (&view.lead.phone, &view.lead.email);
-                let existing =
-                    store::leads::find_duplicate(&self.ctx.db, &actor.tenant_id, phone, email)
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "ReopenLead",
+            request_id,
+            &req,
+            async |conn| {
+                let view = Self::readable_lead(&mut *conn, &actor, lead_id).await?;
+                actor.require_manager(view.lead.pool_id, view.viewer)?;
+                let change = change(lead_id, &note, request_id, self.ctx.clock.now());
+                let changed = match lifecycle::reopen(&mut *conn, &actor, change).await {
+                    // A live lead took its phone or e-mail while it was discarded.
+                    Err(DomainError::DuplicateLead { .. }) => {
+                        let (phone, email) = (&view.lead.phone, &view.lead.email);
+                        let existing = store::leads::find_duplicate(
+                            &mut *conn,
+                            &actor.tenant_id,
+                            phone,
+                            email,
+                        )
                         .await?;
-                return Err(DomainError::DuplicateLead {
-                    existing_lead_id: existing,
-                }
-                .into());
-            }
-            changed => changed?,
-        };
-        let view = self
-            .settle(&actor, lead_id, changed, rules::explain_reopen_refusal)
-            .await?;
-        Ok(Response::new(proto::ReopenLeadResponse {
-            lead: lead_response(&actor, view),
-        }))
+                        return Err(DomainError::DuplicateLead {
+                            existing_lead_id: existing,
+                        });
+                    }
+                    changed => changed?,
+                };
+                let view = Self::settle(
+                    &mut *conn,
+                    &actor,
+                    lead_id,
+                    changed,
+                    rules::explain_reopen_refusal,
+                )
+                .await?;
+                Ok(proto::ReopenLeadResponse {
+                    lead: lead_response(&actor, view),
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "MoveLead"))]
@@ -653,24 +750,35 @@ impl LeadService for LeadApi {
         let note = v.optional_text("note", &req.note, MAX_NOTE_CHARS);
         let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-        let view = self.readable_lead(&actor, lead_id).await?;
-        actor.require_manager(view.lead.pool_id, view.viewer)?;
-        let destination =
-            store::pools::access(&self.ctx.db, &actor.tenant_id, target, &actor.user_id).await?;
-        actor.require_manager(target, destination.membership)?;
-        if destination.pool.archived_at.is_some() {
-            return Err(DomainError::PoolArchived(target).into());
-        }
-        let change = change(lead_id, &note, request_id, self.ctx.clock.now());
-        let changed = lifecycle::move_to_pool(&self.ctx.db, &actor, change, target).await?;
-        let view = self
-            .settle(&actor, lead_id, changed, |lead| {
-                rules::explain_move_refusal(lead, target)
-            })
-            .await?;
-        Ok(Response::new(proto::MoveLeadResponse {
-            lead: lead_response(&actor, view),
-        }))
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "MoveLead",
+            request_id,
+            &req,
+            async |conn| {
+                let view = Self::readable_lead(&mut *conn, &actor, lead_id).await?;
+                actor.require_manager(view.lead.pool_id, view.viewer)?;
+                let destination =
+                    store::pools::access(&mut *conn, &actor.tenant_id, target, &actor.user_id)
+                        .await?;
+                actor.require_manager(target, destination.membership)?;
+                if destination.pool.archived_at.is_some() {
+                    return Err(DomainError::PoolArchived(target));
+                }
+                let change = change(lead_id, &note, request_id, self.ctx.clock.now());
+                let changed = lifecycle::move_to_pool(&mut *conn, &actor, change, target).await?;
+                let view = Self::settle(&mut *conn, &actor, lead_id, changed, |lead| {
+                    rules::explain_move_refusal(lead, target)
+                })
+                .await?;
+                Ok(proto::MoveLeadResponse {
+                    lead: lead_response(&actor, view),
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "UpdateLead"))]
@@ -679,52 +787,63 @@ impl LeadService for LeadApi {
         request: Request<proto::UpdateLeadRequest>,
     ) -> Result<Response<proto::UpdateLeadResponse>, Status> {
         let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
         let LeadUpdate {
             lead_id,
             version,
             values,
             mask,
             request_id,
-        } = parse_lead_update(request.get_ref())?;
-        let view = self.readable_lead(&actor, lead_id).await?;
-        let owns = view.lead.owner_id.as_deref() == Some(actor.user_id.as_str());
-        if !owns && !actor.roles.service && !actor.manages(view.viewer) {
-            return Err(DomainError::NotLeadOwner { lead_id }.into());
-        }
-        let edit = LeadEdit {
-            lead_id,
-            expected_version: version,
-            values: &values,
-            mask: &mask,
+        } = parse_lead_update(&req)?;
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "UpdateLead",
             request_id,
-            now: self.ctx.clock.now(),
-        };
-        let updated = match store::leads::edit::update(&self.ctx.db, &actor, &edit).await {
-            Err(DomainError::DuplicateLead { .. }) => {
-                let existing = store::leads::find_duplicate(
-                    &self.ctx.db,
-                    &actor.tenant_id,
-                    &values.phone,
-                    &values.email,
-                )
-                .await?;
-                return Err(DomainError::DuplicateLead {
-                    existing_lead_id: existing,
+            &req,
+            async |conn| {
+                let view = Self::readable_lead(&mut *conn, &actor, lead_id).await?;
+                let owns = view.lead.owner_id.as_deref() == Some(actor.user_id.as_str());
+                if !owns && !actor.roles.service && !actor.manages(view.viewer) {
+                    return Err(DomainError::NotLeadOwner { lead_id });
                 }
-                .into());
-            }
-            updated => updated?,
-        };
-        let view = match updated {
-            Some(view) => view,
-            None => {
-                let current = store::leads::get(&self.ctx.db, &actor, lead_id).await?;
-                return Err(lead::explain_update_refusal(&current.lead, version).into());
-            }
-        };
-        Ok(Response::new(proto::UpdateLeadResponse {
-            lead: lead_response(&actor, view),
-        }))
+                let edit = LeadEdit {
+                    lead_id,
+                    expected_version: version,
+                    values: &values,
+                    mask: &mask,
+                    request_id,
+                    now: self.ctx.clock.now(),
+                };
+                let updated = match store::leads::edit::update(&mut *conn, &actor, &edit).await {
+                    Err(DomainError::DuplicateLead { .. }) => {
+                        let existing = store::leads::find_duplicate(
+                            &mut *conn,
+                            &actor.tenant_id,
+                            &values.phone,
+                            &values.email,
+                        )
+                        .await?;
+                        return Err(DomainError::DuplicateLead {
+                            existing_lead_id: existing,
+                        });
+                    }
+                    updated => updated?,
+                };
+                let view = match updated {
+                    Some(view) => view,
+                    None => {
+                        let current = store::leads::get(&mut *conn, &actor, lead_id).await?;
+                        return Err(lead::explain_update_refusal(&current.lead, version));
+                    }
+                };
+                Ok(proto::UpdateLeadResponse {
+                    lead: lead_response(&actor, view),
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "RecordFollowUp"))]
@@ -742,25 +861,40 @@ impl LeadService for LeadApi {
         let occurred_at = occurred_at(&mut v, req.occurred_at.as_ref(), now);
         let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-        let follow_up = FollowUp {
-            id: Uuid::now_v7(),
-            lead_id,
-            author: actor.user_id.clone(),
-            channel,
-            note,
-            occurred_at,
-            recorded_at: now,
-        };
-        let recorded =
-            store::leads::follow_ups::record(&self.ctx.db, &actor, &follow_up, request_id).await?;
-        let Some(view) = recorded else {
-            let current = self.readable_lead(&actor, lead_id).await?;
-            return Err(follow_up::explain_follow_up_refusal(&current.lead, &actor.user_id).into());
-        };
-        Ok(Response::new(proto::RecordFollowUpResponse {
-            follow_up: Some(follow_up_response(follow_up)),
-            lead: lead_response(&actor, view),
-        }))
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "RecordFollowUp",
+            request_id,
+            &req,
+            async |conn| {
+                let follow_up = FollowUp {
+                    id: Uuid::now_v7(),
+                    lead_id,
+                    author: actor.user_id.clone(),
+                    channel,
+                    note,
+                    occurred_at,
+                    recorded_at: now,
+                };
+                let recorded =
+                    store::leads::follow_ups::record(&mut *conn, &actor, &follow_up, request_id)
+                        .await?;
+                let Some(view) = recorded else {
+                    let current = Self::readable_lead(&mut *conn, &actor, lead_id).await?;
+                    return Err(follow_up::explain_follow_up_refusal(
+                        &current.lead,
+                        &actor.user_id,
+                    ));
+                };
+                Ok(proto::RecordFollowUpResponse {
+                    follow_up: Some(follow_up_response(follow_up)),
+                    lead: lead_response(&actor, view),
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListFollowUps"))]
@@ -775,7 +909,7 @@ impl LeadService for LeadApi {
         let page = PageSize::parse(&mut v, req.page_size);
         v.finish(())?;
         let after: Option<(DateTime<Utc>, Uuid)> = page_token::decode(&req.page_token, &lead_id)?;
-        self.readable_lead(&actor, lead_id).await?;
+        Self::readable_lead(&self.ctx.db, &actor, lead_id).await?;
         let follow_ups = store::leads::follow_ups::list(
             &self.ctx.db,
             &actor.tenant_id,

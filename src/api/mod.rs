@@ -2,6 +2,7 @@
 //! store call does the work, and results map back to proto. No SQL here.
 
 mod convert;
+mod idempotency;
 pub mod identity;
 mod lead_service;
 mod page_token;

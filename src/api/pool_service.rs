@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{Context, convert, identity, page_token};
+use super::{Context, convert, idempotency, identity, page_token};
 use crate::domain::DomainError;
 use crate::domain::member::{MemberDraft, MemberRole, NewMember};
 use crate::domain::page::PageSize;
@@ -81,18 +81,29 @@ impl PoolService for PoolApi {
         actor.require_admin()?;
         let mut v = Validator::new();
         let new_pool = NewPool::parse(&mut v, &req.name, &req.timezone, &rules_draft!(req));
-        v.optional_uuid("request_id", &req.request_id);
+        let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-        let pool = store::pools::create(
-            &self.ctx.db,
-            &actor.tenant_id,
-            &new_pool,
-            self.ctx.clock.now(),
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "CreatePool",
+            request_id,
+            &req,
+            async |conn| {
+                let pool = store::pools::create(
+                    &mut *conn,
+                    &actor.tenant_id,
+                    &new_pool,
+                    self.ctx.clock.now(),
+                )
+                .await?;
+                Ok(proto::CreatePoolResponse {
+                    pool: Some(convert::pool(pool)),
+                })
+            },
         )
         .await?;
-        Ok(Response::new(proto::CreatePoolResponse {
-            pool: Some(convert::pool(pool)),
-        }))
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetPool"))]
@@ -164,26 +175,37 @@ impl PoolService for PoolApi {
                 grades: &req.grades,
             },
         );
-        v.optional_uuid("request_id", &req.request_id);
+        let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-        let access = store::pools::access(
-            &self.ctx.db,
-            &actor.tenant_id,
-            new_member.pool_id,
-            &actor.user_id,
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "AddMember",
+            request_id,
+            &req,
+            async |conn| {
+                let access = store::pools::access(
+                    &mut *conn,
+                    &actor.tenant_id,
+                    new_member.pool_id,
+                    &actor.user_id,
+                )
+                .await?;
+                actor.require_manager(new_member.pool_id, access.membership)?;
+                let member = store::members::add(
+                    &mut *conn,
+                    &actor.tenant_id,
+                    &new_member,
+                    self.ctx.clock.now(),
+                )
+                .await?;
+                Ok(proto::AddMemberResponse {
+                    member: Some(convert::member(member)),
+                })
+            },
         )
         .await?;
-        actor.require_manager(new_member.pool_id, access.membership)?;
-        let member = store::members::add(
-            &self.ctx.db,
-            &actor.tenant_id,
-            &new_member,
-            self.ctx.clock.now(),
-        )
-        .await?;
-        Ok(Response::new(proto::AddMemberResponse {
-            member: Some(convert::member(member)),
-        }))
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListMembers"))]
@@ -227,24 +249,36 @@ impl PoolService for PoolApi {
         let req = request.into_inner();
         actor.require_admin()?;
         let (pool_id, patch, mask, request_id) = parse_pool_update(&req)?;
-        let current =
-            store::pools::access(&self.ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
-        let next = current.pool.updated(patch, &mask);
-        let now = self.ctx.clock.now();
-        let (pool, rescheduled) = store::pools::update(
-            &self.ctx.db,
+        let response = idempotency::once(
+            &self.ctx,
             &actor,
-            &next,
-            req.reschedule_owned,
+            "UpdatePool",
             request_id,
-            now,
+            &req,
+            async |conn| {
+                let current =
+                    store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id)
+                        .await?;
+                let next = current.pool.updated(patch, &mask);
+                let now = self.ctx.clock.now();
+                let (pool, rescheduled) = store::pools::update(
+                    &mut *conn,
+                    &actor,
+                    &next,
+                    req.reschedule_owned,
+                    request_id,
+                    now,
+                )
+                .await?
+                .ok_or(DomainError::ConcurrentModification)?;
+                Ok(proto::UpdatePoolResponse {
+                    pool: Some(convert::pool(pool)),
+                    rescheduled_leads: i32::try_from(rescheduled).unwrap_or(i32::MAX),
+                })
+            },
         )
-        .await?
-        .ok_or(DomainError::ConcurrentModification)?;
-        Ok(Response::new(proto::UpdatePoolResponse {
-            pool: Some(convert::pool(pool)),
-            rescheduled_leads: i32::try_from(rescheduled).unwrap_or(i32::MAX),
-        }))
+        .await?;
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ArchivePool"))]
@@ -257,18 +291,29 @@ impl PoolService for PoolApi {
         actor.require_admin()?;
         let mut v = Validator::new();
         let pool_id = v.uuid("pool_id", &req.pool_id);
-        v.optional_uuid("request_id", &req.request_id);
+        let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-        let pool = store::pools::archive(
-            &self.ctx.db,
-            &actor.tenant_id,
-            pool_id,
-            self.ctx.clock.now(),
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "ArchivePool",
+            request_id,
+            &req,
+            async |conn| {
+                let pool = store::pools::archive(
+                    &mut *conn,
+                    &actor.tenant_id,
+                    pool_id,
+                    self.ctx.clock.now(),
+                )
+                .await?;
+                Ok(proto::ArchivePoolResponse {
+                    pool: Some(convert::pool(pool)),
+                })
+            },
         )
         .await?;
-        Ok(Response::new(proto::ArchivePoolResponse {
-            pool: Some(convert::pool(pool)),
-        }))
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "UpdateMember"))]
@@ -278,26 +323,37 @@ impl PoolService for PoolApi {
     ) -> Result<Response<proto::UpdateMemberResponse>, Status> {
         let actor = identity::actor(request.metadata())?;
         let req = request.into_inner();
-        let (patch, mask) = parse_member_update(&req)?;
-        let access = store::pools::access(
-            &self.ctx.db,
-            &actor.tenant_id,
-            patch.pool_id,
-            &actor.user_id,
+        let (patch, mask, request_id) = parse_member_update(&req)?;
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "UpdateMember",
+            request_id,
+            &req,
+            async |conn| {
+                let access = store::pools::access(
+                    &mut *conn,
+                    &actor.tenant_id,
+                    patch.pool_id,
+                    &actor.user_id,
+                )
+                .await?;
+                actor.require_manager(patch.pool_id, access.membership)?;
+                let member = store::members::update(
+                    &mut *conn,
+                    &actor.tenant_id,
+                    &patch,
+                    mask,
+                    self.ctx.clock.now(),
+                )
+                .await?;
+                Ok(proto::UpdateMemberResponse {
+                    member: Some(convert::member(member)),
+                })
+            },
         )
         .await?;
-        actor.require_manager(patch.pool_id, access.membership)?;
-        let member = store::members::update(
-            &self.ctx.db,
-            &actor.tenant_id,
-            &patch,
-            mask,
-            self.ctx.clock.now(),
-        )
-        .await?;
-        Ok(Response::new(proto::UpdateMemberResponse {
-            member: Some(convert::member(member)),
-        }))
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "RemoveMember"))]
@@ -312,21 +368,33 @@ impl PoolService for PoolApi {
         let user_id = v.required_text("user_id", &req.user_id, MAX_CODE_CHARS);
         let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
-        let access =
-            store::pools::access(&self.ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
-        actor.require_manager(pool_id, access.membership)?;
-        let released = store::members::remove(
-            &self.ctx.db,
+        let response = idempotency::once(
+            &self.ctx,
             &actor,
-            pool_id,
-            &user_id,
+            "RemoveMember",
             request_id,
-            self.ctx.clock.now(),
+            &req,
+            async |conn| {
+                let access =
+                    store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id)
+                        .await?;
+                actor.require_manager(pool_id, access.membership)?;
+                let released = store::members::remove(
+                    &mut *conn,
+                    &actor,
+                    pool_id,
+                    &user_id,
+                    request_id,
+                    self.ctx.clock.now(),
+                )
+                .await?;
+                Ok(proto::RemoveMemberResponse {
+                    released_leads: i32::try_from(released).unwrap_or(i32::MAX),
+                })
+            },
         )
         .await?;
-        Ok(Response::new(proto::RemoveMemberResponse {
-            released_leads: i32::try_from(released).unwrap_or(i32::MAX),
-        }))
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetMemberStats"))]
@@ -401,7 +469,7 @@ const MEMBER_FIELDS: &[&str] = &[
 /// An `UpdateMember` request, validated for the masked fields (and the member's ids) only.
 fn parse_member_update(
     req: &proto::UpdateMemberRequest,
-) -> Result<(NewMember, MemberMask), DomainError> {
+) -> Result<(NewMember, MemberMask, Option<Uuid>), DomainError> {
     let mut v = Validator::new();
     let member = req.member.clone().unwrap_or_default();
     let paths = req
@@ -430,7 +498,7 @@ fn parse_member_update(
     );
     v.retain_fields(|field| masked(field) || field == "pool_id" || field == "user_id");
     v.field_mask(paths, MEMBER_FIELDS);
-    v.optional_uuid("request_id", &req.request_id);
+    let request_id = v.optional_uuid("request_id", &req.request_id);
     let mask = MemberMask {
         role: masked("role"),
         active: masked("active"),
@@ -440,5 +508,5 @@ fn parse_member_update(
         industries: masked("industries"),
         grades: masked("grades"),
     };
-    v.finish((patch, mask))
+    v.finish((patch, mask, request_id))
 }

@@ -14,9 +14,10 @@ pub const ERROR_DOMAIN: &str = "leadpool.v1";
 fn code(err: &DomainError) -> Code {
     use DomainError as E;
     match err {
-        E::ValidationFailed(_) | E::BadPageToken | E::UnknownReleaseReason { .. } => {
-            Code::InvalidArgument
-        }
+        E::ValidationFailed(_)
+        | E::BadPageToken
+        | E::UnknownReleaseReason { .. }
+        | E::RequestIdReused => Code::InvalidArgument,
         E::MissingIdentity(_) => Code::Unauthenticated,
         E::NotPoolMember { .. }
         | E::ManagerRequired { .. }

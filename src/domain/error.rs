@@ -27,6 +27,10 @@ pub enum DomainError {
     #[error("{reason:?} is not a release reason of this pool; use one of: {allowed}.")]
     UnknownReleaseReason { reason: String, allowed: String },
     #[error(
+        "This request_id was already used for a different request; use a new request_id for a new request."
+    )]
+    RequestIdReused,
+    #[error(
         "The page token is malformed or belongs to a different query; start again without a token."
     )]
     BadPageToken,
@@ -107,6 +111,7 @@ impl DomainError {
         match self {
             Self::ValidationFailed(_) => "VALIDATION_FAILED",
             Self::BadPageToken => "BAD_PAGE_TOKEN",
+            Self::RequestIdReused => "REQUEST_ID_REUSED",
             Self::UnknownReleaseReason { .. } => "UNKNOWN_RELEASE_REASON",
             Self::ReclaimCooldown { .. } => "RECLAIM_COOLDOWN",
             Self::DailyClaimLimitReached { .. } => "DAILY_CLAIM_LIMIT_REACHED",

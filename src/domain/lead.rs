@@ -123,7 +123,7 @@ pub struct LeadDraft<'a> {
     pub industry: &'a str,
     pub grade: &'a str,
     pub tags: &'a [String],
-    pub attributes: Option<&'a std::collections::HashMap<String, String>>,
+    pub attributes: Option<&'a BTreeMap<String, String>>,
 }
 
 /// Validated fields of a new lead.
@@ -169,11 +169,9 @@ impl NewLead {
 fn parse_attributes(
     v: &mut Validator,
     field: &str,
-    attributes: Option<&std::collections::HashMap<String, String>>,
+    attributes: Option<&BTreeMap<String, String>>,
 ) -> BTreeMap<String, String> {
-    let attributes: BTreeMap<String, String> = attributes
-        .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+    let attributes = attributes.cloned().unwrap_or_default();
     if attributes.len() > MAX_ATTRIBUTES {
         v.violation(
             field,

@@ -1,7 +1,7 @@
 //! The append-only lead history. Rows are only ever inserted, by the statements that change
 //! leads (`store::leads`); this module reads them.
 
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::db_error;
@@ -11,7 +11,7 @@ use crate::domain::event::{EventKind, LeadEvent};
 /// One lead's events in the order they were written, after `after_seq`.
 #[tracing::instrument(skip_all, fields(tenant_id, %lead_id), err(Debug))]
 pub async fn lead_history(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     lead_id: Uuid,
     after_seq: Option<i64>,

@@ -1,7 +1,7 @@
 //! Pool memberships.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use super::db_error;
@@ -44,7 +44,7 @@ impl From<MemberRow> for Member {
 /// Adds the membership; `MEMBER_EXISTS` when the user already belongs to the pool.
 #[tracing::instrument(skip_all, fields(tenant_id, pool_id = %member.pool_id, user_id = %member.user_id), err(Debug))]
 pub async fn add(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     member: &NewMember,
     now: DateTime<Utc>,
@@ -82,7 +82,7 @@ pub async fn add(
 /// Members in the order they joined (the stable order distribution also uses).
 #[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
 pub async fn list(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     pool_id: Uuid,
     after: Option<(DateTime<Utc>, &str)>,
@@ -125,7 +125,7 @@ pub struct MemberMask {
 /// Changes the masked fields in one statement, so concurrent updates of other fields are kept.
 #[tracing::instrument(skip_all, fields(tenant_id, pool_id = %patch.pool_id, user_id = %patch.user_id), err(Debug))]
 pub async fn update(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     patch: &NewMember,
     mask: MemberMask,
@@ -179,14 +179,14 @@ pub async fn update(
 /// (and its lead is returned) or finds no member. A locked lead stops everything.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %pool_id, user_id), err(Debug))]
 pub async fn remove(
-    db: &PgPool,
+    conn: &mut PgConnection,
     actor: &Actor,
     pool_id: Uuid,
     user_id: &str,
     request_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<i64, DomainError> {
-    let mut tx = db.begin().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     let exists = sqlx::query_scalar!(
         r#"SELECT 1 AS "one!" FROM members
            WHERE tenant_id = $1 AND pool_id = $2 AND user_id = $3 FOR UPDATE"#,
@@ -262,7 +262,7 @@ pub struct MemberStats {
 
 #[tracing::instrument(skip_all, fields(tenant_id, %pool_id, user_id), err(Debug))]
 pub async fn stats(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     pool_id: Uuid,
     user_id: &str,

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod leads;
 pub mod members;
 pub mod pools;

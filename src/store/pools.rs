@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use super::db_error;
@@ -99,7 +99,7 @@ fn recycle_pool_error(err: sqlx::Error, rules: &PoolRules) -> DomainError {
 
 #[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
 pub async fn create(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     pool: &NewPool,
     now: DateTime<Utc>,
@@ -140,7 +140,7 @@ pub async fn create(
 /// The pool and the actor's membership in one read; `POOL_NOT_FOUND` for unknown or foreign ids.
 #[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
 pub async fn access(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     pool_id: Uuid,
     actor: &str,
@@ -165,7 +165,7 @@ pub async fn access(
 /// Pools by name then id. `member` limits the list to the pools that user belongs to.
 #[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
 pub async fn list(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     member: Option<&str>,
     after: Option<(&str, Uuid)>,
@@ -201,7 +201,7 @@ pub async fn list(
 /// since it was read.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %pool.id), err(Debug))]
 pub async fn update(
-    db: &PgPool,
+    conn: &mut PgConnection,
     actor: &Actor,
     pool: &Pool,
     reschedule_owned: bool,
@@ -209,7 +209,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> Result<Option<(Pool, i64)>, DomainError> {
     let rules = &pool.rules;
-    let mut tx = db.begin().await.map_err(db_error)?;
+    let mut tx = conn.begin().await.map_err(db_error)?;
     let row = sqlx::query_as!(
         PoolRow,
         r#"UPDATE pools
@@ -302,7 +302,7 @@ async fn reschedule(
 /// Archives the pool (keeping the first archive time when it already is).
 #[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
 pub async fn archive(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     pool_id: Uuid,
     now: DateTime<Utc>,

@@ -8,6 +8,7 @@ mod concurrency;
 mod duplicates;
 mod edits;
 mod history;
+mod idempotency;
 mod identity;
 mod leads;
 mod lifecycle;

@@ -1,7 +1,7 @@
 //! UpdateLead: the caller's fields, if the lead is still at the version they read.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::{LeadRow, LeadView};
@@ -31,7 +31,7 @@ impl LeadEdit<'_> {
 /// event naming the changed fields. `None`: the version moved on (or the lead is gone).
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %edit.lead_id), err(Debug))]
 pub async fn update(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     edit: &LeadEdit<'_>,
 ) -> Result<Option<LeadView>, DomainError> {

@@ -1,7 +1,7 @@
 //! Follow-ups: recorded by the owner together with the lead's new follow-up deadline.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::{LeadRow, LeadView};
@@ -16,7 +16,7 @@ use crate::store::db_error;
 /// `None`: the actor does not own the lead (any more).
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %follow_up.lead_id), err(Debug))]
 pub async fn record(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     follow_up: &FollowUp,
     request_id: Option<Uuid>,
@@ -67,7 +67,7 @@ pub async fn record(
 /// A lead's follow-ups, oldest first, after the keyset cursor.
 #[tracing::instrument(skip_all, fields(tenant_id, %lead_id), err(Debug))]
 pub async fn list(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     lead_id: Uuid,
     after: Option<(DateTime<Utc>, Uuid)>,

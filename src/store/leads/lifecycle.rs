@@ -3,7 +3,7 @@
 //! update returns the new state. `None`: the precondition did not hold and nothing changed.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::{LeadRow, LeadView};
@@ -23,7 +23,7 @@ pub struct Change<'a> {
 /// Sets the lock flag of a live lead; `LOCKED`/`UNLOCKED` event.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id, locked), err(Debug))]
 pub async fn set_lock(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     change: Change<'_>,
     locked: bool,
@@ -67,7 +67,7 @@ pub async fn set_lock(
 /// Converts an owned lead (by its owner, or anyone when `manages`); the owner's held count drops.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id), err(Debug))]
 pub async fn convert(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     change: Change<'_>,
     manages: bool,
@@ -119,7 +119,7 @@ pub async fn convert(
 /// reason must be one of the pool's codes when it has any. An owner's held count drops.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id), err(Debug))]
 pub async fn discard(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     change: Change<'_>,
     manages: bool,
@@ -175,7 +175,7 @@ pub async fn discard(
 /// Puts a discarded lead back into its pool.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id), err(Debug))]
 pub async fn reopen(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     change: Change<'_>,
 ) -> Result<Option<LeadView>, DomainError> {
@@ -215,7 +215,7 @@ pub async fn reopen(
 /// Moves a pool lead to `target_pool` (same tenant: the foreign key says so).
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id, %target_pool), err(Debug))]
 pub async fn move_to_pool(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     change: Change<'_>,
     target_pool: Uuid,

@@ -9,7 +9,7 @@ pub mod lifecycle;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::domain::DomainError;
@@ -135,7 +135,7 @@ pub struct CreateLead<'a> {
 /// within their cap, checked and counted in the same statement. `None`: the owner was refused.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %create.pool_id), err(Debug))]
 pub async fn create(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     create: &CreateLead<'_>,
     now: DateTime<Utc>,
@@ -219,7 +219,7 @@ pub async fn create(
 /// The live lead (not itself a known duplicate) with this phone or e-mail, if any.
 #[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
 pub async fn find_duplicate(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     phone: &str,
     email: &str,
@@ -241,7 +241,11 @@ pub async fn find_duplicate(
 
 /// One lead with the reader's membership of its pool; `LEAD_NOT_FOUND` for unknown or foreign ids.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
-pub async fn get(db: &PgPool, actor: &Actor, lead_id: Uuid) -> Result<LeadView, DomainError> {
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    lead_id: Uuid,
+) -> Result<LeadView, DomainError> {
     sqlx::query_as!(
         LeadRow,
         r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?",
@@ -274,7 +278,7 @@ pub struct LeadFilter {
 /// everything for admins and services, else the pools they belong to and leads they own.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id), err(Debug))]
 pub async fn list(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     filter: &LeadFilter,
     after: Option<(DateTime<Utc>, Uuid)>,
@@ -321,7 +325,7 @@ pub async fn list(
 /// get written. `None`: nothing changed; [`claim_snapshot`] explains why.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
 pub async fn claim(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     lead_id: Uuid,
     request_id: Option<Uuid>,
@@ -381,7 +385,7 @@ pub async fn claim(
 /// The lead and the actor's standing in its pool, read after a claim changed nothing.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
 pub async fn claim_snapshot(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     lead_id: Uuid,
     now: DateTime<Utc>,
@@ -433,7 +437,7 @@ pub async fn claim_snapshot(
 /// A member's standing in a pool (active, held, cap), to explain a refused initial owner.
 #[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
 pub async fn standing(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     tenant_id: &str,
     pool_id: Uuid,
     user_id: &str,
@@ -463,7 +467,7 @@ pub async fn standing(
 /// `RELEASED` event is written with it. `None`: nothing changed; [`release_snapshot`] explains why.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
 pub async fn release(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     lead_id: Uuid,
     reason: &ReleaseReason,
@@ -529,7 +533,7 @@ pub async fn release(
 /// release changed nothing.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
 pub async fn release_snapshot(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     lead_id: Uuid,
 ) -> Result<ReleaseSnapshot, DomainError> {

@@ -1,0 +1,54 @@
+//! `request_id` on mutating calls (AIP-155): the first completed response is stored with the
+//! change, in its transaction, and replayed to retries; the same id with another request is
+//! `REQUEST_ID_REUSED`. Calls without a `request_id` run once, as sent.
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::Context;
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+use crate::store::db_error;
+use crate::store::idempotency::{self, Claimed, Key};
+
+/// Runs `mutation` on one connection, at most once per `(tenant, actor, method, request_id)`.
+pub async fn once<Req, Resp>(
+    ctx: &Context,
+    actor: &Actor,
+    method: &str,
+    request_id: Option<Uuid>,
+    request: &Req,
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Resp, DomainError>,
+) -> Result<Resp, DomainError>
+where
+    Req: Message,
+    Resp: Message + Default,
+{
+    let Some(request_id) = request_id else {
+        let mut conn = ctx.db.acquire().await.map_err(db_error)?;
+        return mutation(&mut conn).await;
+    };
+    let key = Key {
+        tenant_id: &actor.tenant_id,
+        actor: &actor.user_id,
+        method,
+        request_id,
+    };
+    // Map fields are ordered (build.rs), so equal requests encode to equal bytes.
+    let hash = Sha256::digest(request.encode_to_vec());
+    let mut tx = ctx.db.begin().await.map_err(db_error)?;
+    match idempotency::claim(&mut tx, key, &hash, ctx.clock.now()).await? {
+        Claimed::Replay(response) => {
+            return Resp::decode(response.as_slice()).map_err(|_| DomainError::Internal);
+        }
+        Claimed::Mismatch => return Err(DomainError::RequestIdReused),
+        Claimed::Fresh => {}
+    }
+    // On an error the transaction rolls back with the key: a retry runs again.
+    let response = mutation(&mut tx).await?;
+    idempotency::complete(&mut tx, key, &response.encode_to_vec()).await?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(response)
+}
