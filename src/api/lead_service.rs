@@ -9,7 +9,9 @@ use uuid::Uuid;
 use super::{Context, convert, idempotency, identity, page_token};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
+use crate::domain::error::FieldViolation;
 use crate::domain::follow_up::{self, Channel, FollowUp};
+use crate::domain::import::{self, RowCheck, RowOutcome};
 use crate::domain::lead::{self, Lead, LeadDraft, LeadState, NewLead, ReleaseReason};
 use crate::domain::lifecycle as rules;
 use crate::domain::masking;
@@ -18,7 +20,9 @@ use crate::domain::validate::{MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
 use crate::proto;
 use crate::proto::lead_service_server::LeadService;
 use crate::store;
+use crate::store::db_error;
 use crate::store::leads::edit::LeadEdit;
+use crate::store::leads::import::{Batch, ImportRow};
 use crate::store::leads::lifecycle::{self, Change};
 use crate::store::leads::{CreateLead, LeadFilter, LeadView};
 
@@ -125,6 +129,54 @@ impl LeadApi {
         Err(lead::explain_owner_refusal(create.pool_id, owner, standing))
     }
 
+    /// Checks and writes one batch of import rows; the outcome of every row, in order.
+    async fn import_batch(
+        &self,
+        conn: &mut PgConnection,
+        actor: &Actor,
+        settings: ImportSettings,
+        leads: &[proto::NewLead],
+    ) -> Result<Vec<RowOutcome>, DomainError> {
+        let drafts: Vec<LeadDraft<'_>> = leads.iter().map(lead_draft).collect();
+        let checks = import::check_rows(&drafts);
+        let ids: Vec<Uuid> = checks.iter().map(|_| Uuid::now_v7()).collect();
+        let rows: Vec<ImportRow<'_>> = checks
+            .iter()
+            .zip(&ids)
+            .filter_map(|(check, id)| match check {
+                RowCheck::Valid { lead, repeats } => Some(ImportRow {
+                    id: *id,
+                    lead,
+                    repeats: repeats.map(|earlier| ids[earlier]),
+                }),
+                RowCheck::Invalid { .. } => None,
+            })
+            .collect();
+        let batch = Batch {
+            pool_id: settings.pool_id,
+            allow_duplicates: settings.allow_duplicates,
+            request_id: settings.request_id,
+            now: self.ctx.clock.now(),
+        };
+        let written = store::leads::import::import(&mut *conn, actor, batch, &rows).await?;
+        Ok(import::outcomes(checks, &written))
+    }
+
+    /// The pool an import writes to, if the actor may create leads in it.
+    async fn import_target(
+        conn: &mut PgConnection,
+        actor: &Actor,
+        pool_id: Uuid,
+    ) -> Result<(), DomainError> {
+        let access =
+            store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id).await?;
+        actor.require_lead_creator(pool_id, access.membership)?;
+        if access.pool.archived_at.is_some() {
+            return Err(DomainError::PoolArchived(pool_id));
+        }
+        Ok(())
+    }
+
     /// A lead the actor may read, or the reason they may not.
     async fn readable_lead(
         db: impl sqlx::PgExecutor<'_>,
@@ -143,6 +195,45 @@ impl LeadApi {
 
 /// The lead as this actor may see it: contacts masked unless they own it, manage its pool,
 /// or the pool does not mask.
+/// What applies to every row of an import.
+#[derive(Debug, Clone, Copy)]
+struct ImportSettings {
+    pool_id: Uuid,
+    allow_duplicates: bool,
+    request_id: Option<Uuid>,
+}
+
+/// The first problems of a streamed import are reported; the rest only counted.
+const MAX_REPORTED_PROBLEMS: usize = 1_000;
+
+fn row_result(index: usize, outcome: RowOutcome) -> proto::ImportRowResult {
+    let index = i32::try_from(index).unwrap_or(i32::MAX);
+    let (outcome, lead_id, field, message) = match outcome {
+        RowOutcome::Created(id) => (
+            proto::ImportOutcome::Created,
+            Some(id),
+            String::new(),
+            String::new(),
+        ),
+        RowOutcome::Duplicate(id) => (
+            proto::ImportOutcome::Duplicate,
+            id,
+            String::new(),
+            "a live lead has this phone or e-mail".to_owned(),
+        ),
+        RowOutcome::Invalid { field, message } => {
+            (proto::ImportOutcome::Invalid, None, field, message)
+        }
+    };
+    proto::ImportRowResult {
+        index,
+        outcome: outcome.into(),
+        lead_id: lead_id.map(|id| id.to_string()).unwrap_or_default(),
+        field,
+        message,
+    }
+}
+
 /// The fields `LockLead` and `UnlockLead` share.
 struct LockCall<'a> {
     method: &'static str,
@@ -924,5 +1015,120 @@ impl LeadService for LeadApi {
             follow_ups: follow_ups.into_iter().map(follow_up_response).collect(),
             next_page_token,
         }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ImportLeads"))]
+    async fn import_leads(
+        &self,
+        request: Request<proto::ImportLeadsRequest>,
+    ) -> Result<Response<proto::ImportLeadsResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let pool_id = v.uuid("pool_id", &req.pool_id);
+        if req.leads.is_empty() || req.leads.len() > import::MAX_BATCH_ROWS {
+            v.violation(
+                "leads",
+                format!(
+                    "must have 1 to {} rows, got {}",
+                    import::MAX_BATCH_ROWS,
+                    req.leads.len()
+                ),
+            );
+        }
+        let request_id = v.optional_uuid("request_id", &req.request_id);
+        v.finish(())?;
+        let settings = ImportSettings {
+            pool_id,
+            allow_duplicates: req.allow_duplicates,
+            request_id,
+        };
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "ImportLeads",
+            request_id,
+            &req,
+            async |conn| {
+                Self::import_target(conn, &actor, pool_id).await?;
+                let outcomes = self
+                    .import_batch(conn, &actor, settings, &req.leads)
+                    .await?;
+                let count = |f: fn(&RowOutcome) -> bool| {
+                    i32::try_from(outcomes.iter().filter(|o| f(o)).count()).unwrap_or(i32::MAX)
+                };
+                Ok(proto::ImportLeadsResponse {
+                    created: count(|o| matches!(o, RowOutcome::Created(_))),
+                    duplicates: count(|o| matches!(o, RowOutcome::Duplicate(_))),
+                    invalid: count(|o| matches!(o, RowOutcome::Invalid { .. })),
+                    results: outcomes
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, outcome)| row_result(index, outcome))
+                        .collect(),
+                })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ImportLeadsStream"))]
+    async fn import_leads_stream(
+        &self,
+        request: Request<tonic::Streaming<proto::ImportLeadsStreamRequest>>,
+    ) -> Result<Response<proto::ImportLeadsStreamResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let mut chunks = request.into_inner();
+        let Some(first) = chunks.message().await? else {
+            return Err(DomainError::ValidationFailed(vec![FieldViolation::new(
+                "pool_id",
+                "the stream was empty: send pool_id and rows",
+            )])
+            .into());
+        };
+        let mut v = Validator::new();
+        let pool_id = v.uuid("pool_id", &first.pool_id);
+        v.finish(())?;
+        let settings = ImportSettings {
+            pool_id,
+            allow_duplicates: first.allow_duplicates,
+            request_id: None,
+        };
+        let mut conn = self.ctx.db.acquire().await.map_err(db_error)?;
+        Self::import_target(&mut conn, &actor, pool_id).await?;
+        let mut summary = proto::ImportLeadsStreamResponse::default();
+        let mut offset = 0;
+        let mut chunk = Some(first);
+        // One chunk in memory at a time: the client's next chunk is read only after this one is
+        // written, so HTTP/2 flow control holds a fast sender back.
+        while let Some(current) = chunk {
+            for rows in current.leads.chunks(import::MAX_BATCH_ROWS) {
+                let outcomes = self.import_batch(&mut conn, &actor, settings, rows).await?;
+                for (index, outcome) in outcomes.into_iter().enumerate() {
+                    tally(&mut summary, offset + index, outcome);
+                }
+                offset += rows.len();
+            }
+            chunk = chunks.message().await?;
+        }
+        Ok(Response::new(summary))
+    }
+}
+
+/// Counts one streamed row and keeps it if it is among the first problems.
+fn tally(summary: &mut proto::ImportLeadsStreamResponse, index: usize, outcome: RowOutcome) {
+    match &outcome {
+        RowOutcome::Created(_) => {
+            summary.created += 1;
+            return;
+        }
+        RowOutcome::Duplicate(_) => summary.duplicates += 1,
+        RowOutcome::Invalid { .. } => summary.invalid += 1,
+    }
+    if summary.problems.len() < MAX_REPORTED_PROBLEMS {
+        summary.problems.push(row_result(index, outcome));
+    } else {
+        summary.problems_truncated = true;
     }
 }

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod error;
 pub mod event;
 pub mod follow_up;
+pub mod import;
 pub mod lead;
 pub mod lifecycle;
 pub mod masking;

@@ -10,6 +10,7 @@ mod edits;
 mod history;
 mod idempotency;
 mod identity;
+mod imports;
 mod leads;
 mod lifecycle;
 mod members;

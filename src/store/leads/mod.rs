@@ -4,6 +4,7 @@
 
 pub mod edit;
 pub mod follow_ups;
+pub mod import;
 pub mod lifecycle;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,282 @@
+//! ImportLeads and ImportLeadsStream: per-row outcomes, duplicates, invalid rows.
+
+use leadpool::proto;
+use proto::ImportOutcome as O;
+use tonic::Code;
+
+use crate::fixtures::{self, service, user};
+use crate::harness::{TestApp, assert_error, bad_fields};
+
+fn row(name: &str, phone: &str, email: &str, external_ref: &str) -> proto::NewLead {
+    proto::NewLead {
+        name: name.into(),
+        phone: phone.into(),
+        email: email.into(),
+        external_ref: external_ref.into(),
+        ..Default::default()
+    }
+}
+
+async fn import(
+    app: &TestApp,
+    pool_id: &str,
+    leads: Vec<proto::NewLead>,
+    allow_duplicates: bool,
+) -> Result<proto::ImportLeadsResponse, tonic::Status> {
+    app.leads()
+        .import_leads(service().req(proto::ImportLeadsRequest {
+            pool_id: pool_id.into(),
+            leads,
+            allow_duplicates,
+            ..Default::default()
+        }))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn mixed_rows_report_created_duplicate_and_invalid_each() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let mut existing_fields = row("Existing", "+86 138-0000-1234", "", "crm-1");
+    existing_fields.company = "Old Co".into();
+    let existing = app
+        .leads()
+        .create_lead(service().req(proto::CreateLeadRequest {
+            pool_id: team.pool.id.clone(),
+            lead: Some(existing_fields),
+            ..Default::default()
+        }))
+        .await
+        .expect("existing")
+        .into_inner()
+        .lead
+        .expect("lead");
+    let response = import(
+        &app,
+        &team.pool.id,
+        vec![
+            row("A", "13900000001", "a@example.com", "crm-2"),
+            row("Dup of existing", "13800001234", "", ""),
+            row("", "13900000003", "", ""),
+            row("B", "13900000004", "", ""),
+            row("Repeats A", "", "A@Example.com", ""),
+            row("Taken ref", "13900000006", "", "crm-1"),
+            row("Repeated ref", "13900000007", "", "crm-2"),
+        ],
+        false,
+    )
+    .await
+    .expect("import");
+    let outcomes: Vec<(i32, O, String)> = response
+        .results
+        .iter()
+        .map(|r| (r.index, r.outcome(), r.field.clone()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (0, O::Created, String::new()),
+            (1, O::Duplicate, String::new()),
+            (2, O::Invalid, "name".into()),
+            (3, O::Created, String::new()),
+            (4, O::Duplicate, String::new()),
+            (5, O::Invalid, "external_ref".into()),
+            (6, O::Invalid, "external_ref".into()),
+        ]
+    );
+    assert_eq!(response.results[1].lead_id, existing.id);
+    assert_eq!(
+        response.results[4].lead_id, response.results[0].lead_id,
+        "a repeat names the row it repeats"
+    );
+    assert!(!response.results[2].message.is_empty());
+    assert_eq!(
+        (response.created, response.duplicates, response.invalid),
+        (2, 2, 3)
+    );
+
+    let (leads, created_events): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM leads), (SELECT count(*) FROM lead_events WHERE kind = 'CREATED')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("counts");
+    assert_eq!((leads, created_events), (3, 3));
+    let a = app
+        .leads()
+        .get_lead(service().req(proto::GetLeadRequest {
+            lead_id: response.results[0].lead_id.clone(),
+        }))
+        .await
+        .expect("get")
+        .into_inner()
+        .lead
+        .expect("lead");
+    assert_eq!((a.name.as_str(), a.external_ref.as_str()), ("A", "crm-2"));
+    assert_eq!(a.state(), proto::LeadState::InPool);
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn allow_duplicates_imports_them_as_known_duplicates() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let first = import(
+        &app,
+        &team.pool.id,
+        vec![row("A", "13900000001", "", "")],
+        false,
+    )
+    .await
+    .expect("first");
+    let second = import(
+        &app,
+        &team.pool.id,
+        vec![row("A again", "+86 139 0000 0001", "", "")],
+        true,
+    )
+    .await
+    .expect("second");
+    assert_eq!(second.results[0].outcome(), O::Created);
+    let lead = app
+        .leads()
+        .get_lead(service().req(proto::GetLeadRequest {
+            lead_id: second.results[0].lead_id.clone(),
+        }))
+        .await
+        .expect("get")
+        .into_inner()
+        .lead
+        .expect("lead");
+    assert_eq!(lead.duplicate_of, first.results[0].lead_id);
+}
+
+#[tokio::test]
+async fn import_refuses_bad_batches_and_callers() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let before = app.fingerprint().await;
+    assert_eq!(
+        bad_fields(import(&app, &team.pool.id, Vec::new(), false).await),
+        ["leads"]
+    );
+    let too_many = (0..1_001)
+        .map(|i| row(&format!("R{i}"), "", "", ""))
+        .collect();
+    assert_eq!(
+        bad_fields(import(&app, "nope", too_many, false).await),
+        ["pool_id", "leads"]
+    );
+    let by_member = app
+        .leads()
+        .import_leads(user("alice").req(proto::ImportLeadsRequest {
+            pool_id: team.pool.id.clone(),
+            leads: vec![row("A", "", "", "")],
+            ..Default::default()
+        }))
+        .await;
+    assert_error(by_member, Code::PermissionDenied, "MANAGER_REQUIRED");
+    assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn replayed_import_returns_the_same_results_and_creates_nothing_new() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let request = proto::ImportLeadsRequest {
+        pool_id: team.pool.id.clone(),
+        leads: vec![
+            row("A", "13900000001", "", ""),
+            row("B", "13900000002", "", ""),
+        ],
+        request_id: "0195f3a2-7c1e-7000-8000-0000000000aa".into(),
+        ..Default::default()
+    };
+    let first = app
+        .leads()
+        .import_leads(service().req(request.clone()))
+        .await
+        .expect("first");
+    let before = app.fingerprint().await;
+    let again = app
+        .leads()
+        .import_leads(service().req(request))
+        .await
+        .expect("retry");
+    assert_eq!(again.into_inner(), first.into_inner());
+    assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn streamed_import_commits_chunk_by_chunk_and_sums_up() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let rows = |from: usize, to: usize| -> Vec<proto::NewLead> {
+        (from..to)
+            .map(|i| {
+                // Every 100th row repeats a phone of an earlier chunk; every 250th has no name.
+                let phone = if i % 100 == 99 {
+                    format!("1390{:07}", i - 99)
+                } else {
+                    format!("1390{i:07}")
+                };
+                let name = if i % 250 == 0 {
+                    String::new()
+                } else {
+                    format!("Row {i}")
+                };
+                row(&name, &phone, "", "")
+            })
+            .collect()
+    };
+    let chunks = vec![
+        proto::ImportLeadsStreamRequest {
+            pool_id: team.pool.id.clone(),
+            leads: rows(0, 1_500),
+            ..Default::default()
+        },
+        proto::ImportLeadsStreamRequest {
+            leads: rows(1_500, 2_400),
+            ..Default::default()
+        },
+        proto::ImportLeadsStreamRequest {
+            leads: rows(2_400, 2_500),
+            ..Default::default()
+        },
+    ];
+    let summary = app
+        .leads()
+        .import_leads_stream(service().req(tokio_stream::iter(chunks)))
+        .await
+        .expect("stream")
+        .into_inner();
+    // 10 rows without a name. 25 rows repeat the phone of row i - 99, but 5 of those earlier
+    // rows (0, 500, 1000, 1500, 2000) were invalid and created nothing: 20 duplicates.
+    assert_eq!(summary.invalid, 10);
+    assert_eq!(summary.duplicates, 20);
+    assert_eq!(summary.created, 2_500 - 30);
+    assert_eq!(summary.problems.len(), 30);
+    assert!(!summary.problems_truncated);
+    assert_eq!(summary.problems[0].index, 0, "indexes count across chunks");
+    let leads: i64 = sqlx::query_scalar("SELECT count(*) FROM leads")
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(leads, summary.created);
+}
+
+#[tokio::test]
+async fn streamed_import_needs_a_pool_first() {
+    let app = TestApp::spawn().await;
+    fixtures::team(&app, None).await;
+    let chunks = vec![proto::ImportLeadsStreamRequest {
+        leads: vec![row("A", "", "", "")],
+        ..Default::default()
+    }];
+    let result = app
+        .leads()
+        .import_leads_stream(service().req(tokio_stream::iter(chunks)))
+        .await;
+    assert_eq!(bad_fields(result), ["pool_id"]);
+}
