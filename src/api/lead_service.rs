@@ -146,7 +146,7 @@ impl LeadApi {
             .filter_map(|(check, id)| match check {
                 RowCheck::Valid { lead, repeats } => Some(ImportRow {
                     id: *id,
-                    lead,
+                    lead: lead.as_ref(),
                     repeats: repeats.map(|earlier| ids[earlier]),
                 }),
                 RowCheck::Invalid { .. } => None,

@@ -16,7 +16,7 @@ pub const MAX_BATCH_ROWS: usize = 1_000;
 pub enum RowCheck {
     /// To be written; `repeats` is an earlier valid row with the same phone or e-mail.
     Valid {
-        lead: NewLead,
+        lead: Box<NewLead>,
         repeats: Option<usize>,
     },
     Invalid {
@@ -73,7 +73,10 @@ pub fn check_rows(drafts: &[LeadDraft<'_>]) -> Vec<RowCheck> {
                     first_contact.entry(contact).or_insert(index);
                 }
             }
-            RowCheck::Valid { lead, repeats }
+            RowCheck::Valid {
+                lead: Box::new(lead),
+                repeats,
+            }
         })
         .collect()
 }
