@@ -2,12 +2,15 @@
 //! store call does the work, and results map back to proto. No SQL here.
 
 mod convert;
+mod event_cursor;
+mod event_service;
 pub mod identity;
 mod lead_service;
 mod page_token;
 mod pool_service;
 pub mod status;
 
+pub use event_service::{EventApi, FollowSettings};
 pub use lead_service::LeadApi;
 pub use pool_service::PoolApi;
 

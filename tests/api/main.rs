@@ -5,6 +5,7 @@ mod harness;
 
 mod claim;
 mod concurrency;
+mod events;
 mod history;
 mod identity;
 mod leads;
