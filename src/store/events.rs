@@ -2,7 +2,7 @@
 //! leads (`store::leads`); this module reads them, for one lead or as a tenant's stream.
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use uuid::Uuid;
 
 use super::db_error;
@@ -85,7 +85,7 @@ impl StreamPage {
 /// The tenant's events after `after` in (xid, seq) order, only those written by transactions
 /// below the snapshot's xmin: all of those have finished, so no row can still appear before
 /// the last one returned. The horizon comes from the same snapshot as the rows.
-#[tracing::instrument(skip_all, fields(tenant_id, after.xid, after.seq), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, xid = after.xid, seq = after.seq), err(Debug))]
 pub async fn stream_page(
     db: &PgPool,
     tenant_id: &str,
@@ -151,10 +151,14 @@ pub async fn stream_page(
     Ok(StreamPage { events, horizon })
 }
 
-/// A connection of its own that receives the trigger's notifications; reconnects by itself
-/// on the next `recv` after a lost connection (notifications sent meanwhile are lost).
+/// A connection of its own (not one of `db`'s, which serve calls) that receives the
+/// trigger's notifications; it reconnects by itself on the next `recv` after a lost
+/// connection, and notifications sent meanwhile are lost.
 pub async fn listen(db: &PgPool) -> Result<PgListener, DomainError> {
-    let mut listener = PgListener::connect_with(db).await.map_err(db_error)?;
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(db.connect_options().as_ref().clone());
+    let mut listener = PgListener::connect_with(&own).await.map_err(db_error)?;
     listener.listen(NOTIFY_CHANNEL).await.map_err(db_error)?;
     Ok(listener)
 }
