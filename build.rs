@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "proto/leadpool/v1/types.proto",
     "proto/leadpool/v1/pool_service.proto",
     "proto/leadpool/v1/lead_service.proto",
+    "proto/leadpool/v1/event_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

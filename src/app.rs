@@ -12,18 +12,43 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower_http::trace::TraceLayer;
 
-use crate::api::{Context, LeadApi, PoolApi};
+use crate::api::{Context, EventApi, FollowSettings, LeadApi, PoolApi};
+use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
+use crate::wakeups::{self, Wakeups};
 use crate::{store, telemetry};
 
 /// Names the health service answers for: the whole server ("") and each of our services.
-const HEALTH_NAMES: &[&str] = &["", "leadpool.v1.PoolService", "leadpool.v1.LeadService"];
+const HEALTH_NAMES: &[&str] = &[
+    "",
+    "leadpool.v1.PoolService",
+    "leadpool.v1.LeadService",
+    "leadpool.v1.EventService",
+];
+
+/// The timings of the server's background work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How often the database is checked for the health service.
+    pub health_interval: Duration,
+    /// Heartbeats and polling of `WatchEvents` streams.
+    pub follow: FollowSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            health_interval: Duration::from_secs(5),
+            follow: FollowSettings::default(),
+        }
+    }
+}
 
 pub struct App {
     listener: TcpListener,
     ctx: Context,
-    health_interval: Duration,
+    settings: Settings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,13 +65,13 @@ impl App {
     pub async fn bind(
         addr: SocketAddr,
         ctx: Context,
-        health_interval: Duration,
+        settings: Settings,
     ) -> Result<Self, AppError> {
         let listener = TcpListener::bind(addr).await?;
         Ok(Self {
             listener,
             ctx,
-            health_interval,
+            settings,
         })
     }
 
@@ -54,8 +79,8 @@ impl App {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Serves until `shutdown` completes: health turns `NOT_SERVING` first, then in-flight
-    /// calls finish and the server returns.
+    /// Serves until `shutdown` completes: health turns `NOT_SERVING` first, `WatchEvents`
+    /// streams end, then in-flight calls finish and the server returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_health(&reporter, ServingStatus::NotServing).await;
@@ -63,10 +88,22 @@ impl App {
         let health_task = tokio::spawn(watch_database(
             reporter.clone(),
             self.ctx.clone(),
-            self.health_interval,
+            self.settings.health_interval,
             stop.clone(),
         ));
         let purge_task = tokio::spawn(purge_idempotency_keys(self.ctx.clone(), stop.clone()));
+        let wakeups = Wakeups::default();
+        let listen_task = tokio::spawn(wakeups::listen(
+            self.ctx.db.clone(),
+            wakeups.clone(),
+            stop.clone(),
+        ));
+        let events = EventApi::new(
+            self.ctx.clone(),
+            wakeups,
+            self.settings.follow,
+            stop.clone(),
+        );
         let reflection = reflection_builder().build_v1()?;
         let reflection_alpha = reflection_builder().build_v1alpha()?;
         let trace = TraceLayer::new_for_grpc()
@@ -81,6 +118,7 @@ impl App {
             .add_service(reflection_alpha)
             .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
             .add_service(LeadServiceServer::new(LeadApi::new(self.ctx)))
+            .add_service(EventServiceServer::new(events))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                 shutdown.await;
                 stop.cancel();
@@ -91,6 +129,7 @@ impl App {
         stop.cancel();
         let _ = health_task.await;
         let _ = purge_task.await;
+        let _ = listen_task.await;
         Ok(result?)
     }
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::api::FollowSettings;
+use crate::app::Settings;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -54,10 +57,25 @@ pub struct Config {
     /// Seconds between database health checks that drive the gRPC health status.
     #[arg(long, env = "LEADPOOL_HEALTH_INTERVAL_SECONDS", default_value_t = 5)]
     pub health_interval_seconds: u64,
+
+    /// Milliseconds without events after which a WatchEvents stream sends a heartbeat.
+    #[arg(long, env = "LEADPOOL_HEARTBEAT_INTERVAL_MS", default_value_t = 10_000)]
+    pub heartbeat_interval_ms: u64,
+
+    /// Milliseconds after which an idle WatchEvents stream reads again without a notification.
+    #[arg(long, env = "LEADPOOL_EVENT_POLL_INTERVAL_MS", default_value_t = 1_000)]
+    pub event_poll_interval_ms: u64,
 }
 
 impl Config {
-    pub fn health_interval(&self) -> Duration {
-        Duration::from_secs(self.health_interval_seconds.max(1))
+    /// The server's timings; zero values are raised to a sane minimum.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
+            follow: FollowSettings {
+                heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms.max(100)),
+                poll_interval: Duration::from_millis(self.event_poll_interval_ms.max(10)),
+            },
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod store;
 pub mod telemetry;
+pub mod wakeups;
 
 /// Code generated from `proto/leadpool/v1`.
 pub mod proto {

@@ -49,7 +49,7 @@ async fn serve(config: &Config, options: PgConnectOptions) -> Result<(), BoxErro
         db: db.clone(),
         clock: Arc::new(SystemClock),
     };
-    let app = App::bind(config.listen, ctx, config.health_interval()).await?;
+    let app = App::bind(config.listen, ctx, config.settings()).await?;
     tracing::info!(addr = %app.local_addr()?, "leadpool serving gRPC");
     let result = app.serve(shutdown_signal()).await;
     db.close().await;

@@ -9,6 +9,8 @@ use crate::domain::member::{Member, MemberRole};
 use crate::domain::pool::{Pool, RawDuration};
 use crate::proto;
 
+use super::event_cursor;
+
 pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
     Timestamp {
         seconds: at.timestamp(),
@@ -180,6 +182,7 @@ fn event_kind(kind: Option<EventKind>) -> proto::EventKind {
 
 pub fn event(event: LeadEvent) -> proto::LeadEvent {
     proto::LeadEvent {
+        cursor: event_cursor::encode(event.position),
         seq: event.seq,
         lead_id: event.lead_id.to_string(),
         pool_id: event.pool_id.to_string(),

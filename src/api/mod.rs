@@ -2,6 +2,8 @@
 //! store call does the work, and results map back to proto. No SQL here.
 
 mod convert;
+mod event_cursor;
+mod event_service;
 mod idempotency;
 pub mod identity;
 mod lead_service;
@@ -9,6 +11,7 @@ mod page_token;
 mod pool_service;
 pub mod status;
 
+pub use event_service::{EventApi, FollowSettings};
 pub use lead_service::LeadApi;
 pub use pool_service::PoolApi;
 

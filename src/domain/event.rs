@@ -40,8 +40,43 @@ event_kinds! {
     Updated => "UPDATED",
 }
 
+/// Where an event sits in its tenant's stream: the writing transaction (`xid8`), then `seq`.
+/// Sequence values commit out of order, transactions below the snapshot horizon do not, so
+/// followers read in this order and only below the horizon.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventPosition {
+    pub xid: i64,
+    pub seq: i64,
+}
+
+impl EventPosition {
+    /// Before every event: where a follower without a cursor starts.
+    pub const START: Self = Self { xid: 0, seq: 0 };
+
+    /// Before every event a transaction at or above `horizon` writes (seq starts at 1).
+    pub fn at_horizon(horizon: i64) -> Self {
+        Self {
+            xid: horizon,
+            seq: 0,
+        }
+    }
+
+    /// Where the read after this one starts, given the page read after `self` below
+    /// `horizon`: after its last event when the page was full, else at the horizon, since
+    /// every event below it was on this page or does not match the filter.
+    pub fn after_page(self, last: Option<Self>, page_full: bool, horizon: i64) -> Self {
+        let last = last.map_or(self, |last| last.max(self));
+        if page_full {
+            last
+        } else {
+            last.max(Self::at_horizon(horizon))
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeadEvent {
+    pub position: EventPosition,
     pub seq: i64,
     pub lead_id: Uuid,
     pub pool_id: Uuid,
@@ -70,5 +105,31 @@ mod tests {
             assert_eq!(EventKind::from_db(kind.as_str()), Some(kind));
         }
         assert_eq!(EventKind::from_db("NOPE"), None);
+    }
+
+    #[test]
+    fn positions_order_by_transaction_then_seq() {
+        let early_tx_late_seq = EventPosition { xid: 10, seq: 9 };
+        let late_tx_early_seq = EventPosition { xid: 11, seq: 2 };
+        assert!(early_tx_late_seq < late_tx_early_seq);
+        assert!(EventPosition::START < early_tx_late_seq);
+    }
+
+    #[test]
+    fn a_full_page_resumes_after_its_last_event_a_short_one_at_the_horizon() {
+        let cursor = EventPosition { xid: 5, seq: 3 };
+        let last = EventPosition { xid: 8, seq: 20 };
+        assert_eq!(cursor.after_page(Some(last), true, 12), last);
+        assert_eq!(
+            cursor.after_page(Some(last), false, 12),
+            EventPosition::at_horizon(12)
+        );
+        assert_eq!(
+            cursor.after_page(None, false, 12),
+            EventPosition::at_horizon(12)
+        );
+        // Never backwards, not even for a cursor from a later horizon.
+        let ahead = EventPosition { xid: 40, seq: 1 };
+        assert_eq!(ahead.after_page(None, false, 12), ahead);
     }
 }

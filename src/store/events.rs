@@ -1,12 +1,16 @@
 //! The append-only lead history. Rows are only ever inserted, by the statements that change
-//! leads (`store::leads`); this module reads them.
+//! leads (`store::leads`); this module reads them, for one lead or as a tenant's stream.
 
-use sqlx::PgExecutor;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::db_error;
 use crate::domain::DomainError;
-use crate::domain::event::{EventKind, LeadEvent};
+use crate::domain::event::{EventKind, EventPosition, LeadEvent};
+
+/// The channel the `lead_events_notify` trigger notifies after every insert.
+const NOTIFY_CHANNEL: &str = "lead_events";
 
 /// One lead's events in the order they were written, after `after_seq`.
 #[tracing::instrument(skip_all, fields(tenant_id, %lead_id), err(Debug))]
@@ -18,8 +22,8 @@ pub async fn lead_history(
     limit: i64,
 ) -> Result<Vec<LeadEvent>, DomainError> {
     let rows = sqlx::query!(
-        r#"SELECT seq, lead_id, pool_id, to_pool_id, kind, from_owner, to_owner, actor, reason, note,
-                  occurred_at, request_id
+        r#"SELECT xid::text::bigint AS "xid!", seq, lead_id, pool_id, to_pool_id, kind,
+                  from_owner, to_owner, actor, reason, note, occurred_at, request_id
            FROM lead_events
            WHERE tenant_id = $1 AND lead_id = $2 AND seq > COALESCE($3::bigint, 0)
            ORDER BY seq
@@ -35,6 +39,10 @@ pub async fn lead_history(
     Ok(rows
         .into_iter()
         .map(|r| LeadEvent {
+            position: EventPosition {
+                xid: r.xid,
+                seq: r.seq,
+            },
             seq: r.seq,
             lead_id: r.lead_id,
             pool_id: r.pool_id,
@@ -49,4 +57,124 @@ pub async fn lead_history(
             request_id: r.request_id,
         })
         .collect())
+}
+
+/// Which of a tenant's events a follower wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamFilter {
+    pub pool_id: Option<Uuid>,
+    /// Empty: every kind.
+    pub kinds: Vec<EventKind>,
+}
+
+/// A page of the stream and the horizon it was read below.
+#[derive(Debug, Clone)]
+pub struct StreamPage {
+    pub events: Vec<LeadEvent>,
+    /// Every transaction below this `xid8` had finished when the page was read.
+    pub horizon: i64,
+}
+
+impl StreamPage {
+    /// Where the read after this page starts.
+    pub fn next_position(&self, after: EventPosition, limit: usize) -> EventPosition {
+        let last = self.events.last().map(|e| e.position);
+        after.after_page(last, self.events.len() >= limit, self.horizon)
+    }
+}
+
+/// The tenant's events after `after` in (xid, seq) order, only those written by transactions
+/// below the snapshot's xmin: all of those have finished, so no row can still appear before
+/// the last one returned. The horizon comes from the same snapshot as the rows.
+#[tracing::instrument(skip_all, fields(tenant_id, xid = after.xid, seq = after.seq), err(Debug))]
+pub async fn stream_page(
+    db: &PgPool,
+    tenant_id: &str,
+    filter: &StreamFilter,
+    after: EventPosition,
+    limit: usize,
+) -> Result<StreamPage, DomainError> {
+    let kinds: Vec<&str> = filter.kinds.iter().map(|k| k.as_str()).collect();
+    let rows = sqlx::query!(
+        r#"SELECT h.xmin::text::bigint AS "horizon!",
+                  e.xid AS "xid?", e.seq AS "seq?", e.lead_id AS "lead_id?",
+                  e.pool_id AS "pool_id?", e.to_pool_id, e.kind AS "kind?", e.from_owner,
+                  e.to_owner,
+                  e.actor AS "actor?", e.reason, e.note, e.occurred_at AS "occurred_at?",
+                  e.request_id
+           FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h
+           LEFT JOIN LATERAL (
+               SELECT ev.xid::text::bigint AS xid, ev.seq, ev.lead_id, ev.pool_id, ev.to_pool_id,
+                      ev.kind,
+                      ev.from_owner, ev.to_owner, ev.actor, ev.reason, ev.note,
+                      ev.occurred_at, ev.request_id
+               FROM lead_events ev
+               WHERE ev.tenant_id = $1
+                 AND ev.xid < h.xmin
+                 AND (ev.xid, ev.seq) > ($2::bigint::text::xid8, $3::bigint)
+                 AND ($4::uuid IS NULL OR ev.pool_id = $4)
+                 AND (cardinality($5::text[]) = 0 OR ev.kind = ANY($5))
+               ORDER BY ev.xid, ev.seq
+               LIMIT $6
+           ) e ON true
+           ORDER BY e.xid, e.seq"#,
+        tenant_id,
+        after.xid,
+        after.seq,
+        filter.pool_id,
+        &kinds as &[&str],
+        i64::try_from(limit).unwrap_or(i64::MAX),
+    )
+    .fetch_all(db)
+    .await
+    .map_err(db_error)?;
+    let horizon = rows.first().map_or(0, |r| r.horizon);
+    let events = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(LeadEvent {
+                position: EventPosition {
+                    xid: r.xid?,
+                    seq: r.seq?,
+                },
+                seq: r.seq?,
+                lead_id: r.lead_id?,
+                pool_id: r.pool_id?,
+                to_pool_id: r.to_pool_id,
+                kind: EventKind::from_db(r.kind.as_deref()?),
+                from_owner: r.from_owner,
+                to_owner: r.to_owner,
+                actor: r.actor?,
+                reason: r.reason,
+                note: r.note,
+                occurred_at: r.occurred_at?,
+                request_id: r.request_id,
+            })
+        })
+        .collect();
+    Ok(StreamPage { events, horizon })
+}
+
+/// A connection of its own (not one of `db`'s, which serve calls) that receives the
+/// trigger's notifications; it reconnects by itself on the next `recv` after a lost
+/// connection, and notifications sent meanwhile are lost.
+pub async fn listen(db: &PgPool) -> Result<PgListener, DomainError> {
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(db.connect_options().as_ref().clone());
+    let mut listener = PgListener::connect_with(&own).await.map_err(db_error)?;
+    listener.listen(NOTIFY_CHANNEL).await.map_err(db_error)?;
+    Ok(listener)
+}
+
+/// The present position of the stream: before every event not yet readable.
+#[tracing::instrument(skip_all, err(Debug))]
+pub async fn horizon(db: &PgPool) -> Result<EventPosition, DomainError> {
+    let horizon = sqlx::query_scalar!(
+        r#"SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS "horizon!""#
+    )
+    .fetch_one(db)
+    .await
+    .map_err(db_error)?;
+    Ok(EventPosition::at_horizon(horizon))
 }

@@ -4,6 +4,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::PgConnectOptions;
@@ -13,10 +14,11 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
-use leadpool::api::Context;
-use leadpool::app::App;
+use leadpool::api::{Context, FollowSettings};
+use leadpool::app::{App, Settings};
 use leadpool::domain::clock::{Clock, ManualClock};
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
+use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::pool_service_client::PoolServiceClient;
 
@@ -119,6 +121,17 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<Result<(), leadpool::app::AppError>>>,
 }
 
+/// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them).
+pub fn test_settings() -> Settings {
+    Settings {
+        health_interval: Duration::from_secs(1),
+        follow: FollowSettings {
+            heartbeat_interval: Duration::from_millis(150),
+            poll_interval: Duration::from_millis(200),
+        },
+    }
+}
+
 /// The clock every test starts at.
 pub fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
@@ -146,13 +159,9 @@ impl TestApp {
             db: db.clone(),
             clock: clock.clone(),
         };
-        let app = App::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            ctx,
-            std::time::Duration::from_secs(1),
-        )
-        .await
-        .expect("bind");
+        let app = App::bind("127.0.0.1:0".parse().unwrap(), ctx, test_settings())
+            .await
+            .expect("bind");
         let addr = app.local_addr().expect("addr");
         let (shutdown, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(app.serve(async {
@@ -197,6 +206,10 @@ impl TestApp {
 
     pub fn leads(&self) -> LeadServiceClient<Channel> {
         LeadServiceClient::new(self.channel.clone())
+    }
+
+    pub fn events(&self) -> EventServiceClient<Channel> {
+        EventServiceClient::new(self.channel.clone())
     }
 
     pub fn channel(&self) -> Channel {

@@ -7,6 +7,7 @@ mod claim;
 mod concurrency;
 mod duplicates;
 mod edits;
+mod events;
 mod history;
 mod idempotency;
 mod identity;

@@ -61,6 +61,7 @@ async fn reflection_lists_our_services() {
     for service in [
         "leadpool.v1.PoolService",
         "leadpool.v1.LeadService",
+        "leadpool.v1.EventService",
         "grpc.health.v1.Health",
     ] {
         assert!(names.iter().any(|n| n == service), "{service} in {names:?}");
