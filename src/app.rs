@@ -16,7 +16,7 @@ use crate::api::{Context, EventApi, FollowSettings, LeadApi, PoolApi};
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
-use crate::wakeups::{self, Wakeups};
+use crate::wakeups;
 use crate::{store, telemetry};
 
 /// Names the health service answers for: the whole server ("") and each of our services.
@@ -92,8 +92,13 @@ impl App {
             stop.clone(),
         ));
         let purge_task = tokio::spawn(purge_idempotency_keys(self.ctx.clone(), stop.clone()));
-        let wakeups = Wakeups::default();
+        let wakeups = self.ctx.wakeups.clone();
         let listen_task = tokio::spawn(wakeups::listen(
+            self.ctx.db.clone(),
+            wakeups.clone(),
+            stop.clone(),
+        ));
+        let announce_task = tokio::spawn(wakeups::announce(
             self.ctx.db.clone(),
             wakeups.clone(),
             stop.clone(),
@@ -130,6 +135,7 @@ impl App {
         let _ = health_task.await;
         let _ = purge_task.await;
         let _ = listen_task.await;
+        let _ = announce_task.await;
         Ok(result?)
     }
 }

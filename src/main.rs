@@ -45,10 +45,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
 async fn serve(config: &Config, options: PgConnectOptions) -> Result<(), BoxError> {
     let db = store::connect(options, config.db_max_connections).await?;
     store::migrate(&db).await?;
-    let ctx = Context {
-        db: db.clone(),
-        clock: Arc::new(SystemClock),
-    };
+    let ctx = Context::new(db.clone(), Arc::new(SystemClock));
     let app = App::bind(config.listen, ctx, config.settings()).await?;
     tracing::info!(addr = %app.local_addr()?, "leadpool serving gRPC");
     let result = app.serve(shutdown_signal()).await;

@@ -1,6 +1,7 @@
 //! `request_id` on mutating calls (AIP-155): the first completed response is stored with the
 //! change, in its transaction, and replayed to retries; the same id with another request is
-//! `REQUEST_ID_REUSED`. Calls without a `request_id` run once, as sent.
+//! `REQUEST_ID_REUSED`. Calls without a `request_id` run once, as sent. Either way, once the
+//! change is committed, event followers are woken.
 
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -28,7 +29,9 @@ where
 {
     let Some(request_id) = request_id else {
         let mut conn = ctx.db.acquire().await.map_err(db_error)?;
-        return mutation(&mut conn).await;
+        let response = mutation(&mut conn).await?;
+        ctx.wakeups.written();
+        return Ok(response);
     };
     let key = Key {
         tenant_id: &actor.tenant_id,
@@ -50,5 +53,6 @@ where
     let response = mutation(&mut tx).await?;
     idempotency::complete(&mut tx, key, &response.encode_to_vec()).await?;
     tx.commit().await.map_err(db_error)?;
+    ctx.wakeups.written();
     Ok(response)
 }

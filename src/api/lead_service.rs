@@ -1105,6 +1105,7 @@ impl LeadService for LeadApi {
         while let Some(current) = chunk {
             for rows in current.leads.chunks(import::MAX_BATCH_ROWS) {
                 let outcomes = self.import_batch(&mut conn, &actor, settings, rows).await?;
+                self.ctx.wakeups.written();
                 for (index, outcome) in outcomes.into_iter().enumerate() {
                     tally(&mut summary, offset + index, outcome);
                 }

@@ -18,10 +18,22 @@ pub use pool_service::PoolApi;
 use sqlx::PgPool;
 
 use crate::domain::clock::SharedClock;
+use crate::wakeups::Wakeups;
 
-/// What every service needs: the database and the clock.
+/// What every service needs: the database, the clock, and the wake-ups of event followers.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub db: PgPool,
     pub clock: SharedClock,
+    pub wakeups: Wakeups,
+}
+
+impl Context {
+    pub fn new(db: PgPool, clock: SharedClock) -> Self {
+        Self {
+            db,
+            clock,
+            wakeups: Wakeups::default(),
+        }
+    }
 }

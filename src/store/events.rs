@@ -9,7 +9,7 @@ use super::db_error;
 use crate::domain::DomainError;
 use crate::domain::event::{EventKind, EventPosition, LeadEvent};
 
-/// The channel the `lead_events_notify` trigger notifies after every insert.
+/// The channel on which replicas announce that they wrote events.
 const NOTIFY_CHANNEL: &str = "lead_events";
 
 /// One lead's events in the order they were written, after `after_seq`.
@@ -165,6 +165,15 @@ pub async fn listen(db: &PgPool) -> Result<PgListener, DomainError> {
     let mut listener = PgListener::connect_with(&own).await.map_err(db_error)?;
     listener.listen(NOTIFY_CHANNEL).await.map_err(db_error)?;
     Ok(listener)
+}
+
+/// Tells every replica's listener that events were written (outside any writing transaction).
+pub async fn announce(db: &PgPool) -> Result<(), DomainError> {
+    sqlx::query_scalar!(r#"SELECT pg_notify($1, '') AS "sent!""#, NOTIFY_CHANNEL)
+        .fetch_one(db)
+        .await
+        .map(drop)
+        .map_err(db_error)
 }
 
 /// The present position of the stream: before every event not yet readable.

@@ -118,7 +118,7 @@ pub struct TestApp {
     db_name: String,
     admin: PgConnectOptions,
     shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<Result<(), leadpool::app::AppError>>>,
+    server: Option<Serving>,
 }
 
 /// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them).
@@ -130,6 +130,36 @@ pub fn test_settings() -> Settings {
             poll_interval: Duration::from_millis(200),
         },
     }
+}
+
+type Serving = tokio::task::JoinHandle<Result<(), leadpool::app::AppError>>;
+
+/// Starts a server on 127.0.0.1:0 over `db`; it stops when the returned sender is dropped.
+async fn serve(
+    db: &PgPool,
+    clock: &Arc<ManualClock>,
+    settings: Settings,
+) -> (Channel, oneshot::Sender<()>, Serving) {
+    let ctx = Context::new(db.clone(), clock.clone());
+    let app = App::bind("127.0.0.1:0".parse().unwrap(), ctx, settings)
+        .await
+        .expect("bind");
+    let addr = app.local_addr().expect("addr");
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let serving = tokio::spawn(app.serve(async {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    (channel, shutdown, serving)
+}
+
+/// Another server of the same test, over the same database.
+pub struct Replica {
+    pub channel: Channel,
+    _shutdown: oneshot::Sender<()>,
+    _serving: Serving,
 }
 
 /// The clock every test starts at.
@@ -155,21 +185,7 @@ impl TestApp {
             .await
             .expect("connect test database");
         let clock = Arc::new(ManualClock::new(start_time()));
-        let ctx = Context {
-            db: db.clone(),
-            clock: clock.clone(),
-        };
-        let app = App::bind("127.0.0.1:0".parse().unwrap(), ctx, test_settings())
-            .await
-            .expect("bind");
-        let addr = app.local_addr().expect("addr");
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(app.serve(async {
-            let _ = stopped.await;
-        }));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy();
+        let (channel, shutdown, serving) = serve(&db, &clock, test_settings()).await;
         Self {
             clock,
             db,
@@ -178,6 +194,16 @@ impl TestApp {
             admin: server.admin.clone(),
             shutdown: Some(shutdown),
             server: Some(serving),
+        }
+    }
+
+    /// A second server on the same database and clock, as another replica would be.
+    pub async fn spawn_replica(&self, settings: Settings) -> Replica {
+        let (channel, shutdown, serving) = serve(&self.db, &self.clock, settings).await;
+        Replica {
+            channel,
+            _shutdown: shutdown,
+            _serving: serving,
         }
     }
 

@@ -19,4 +19,5 @@ mod pool_admin;
 mod pool_rules;
 mod pools;
 mod release;
+mod replicas;
 mod server;
