@@ -222,6 +222,9 @@ impl EventService for EventApi {
 
 /// One `WatchEvents` stream: reads a page below the horizon, hands it to the transport, and
 /// when caught up waits for a wake-up, the poll interval or the heartbeat.
+/// How soon a follower reads again when writers were still running at its last read.
+const UNSETTLED_RECHECK: Duration = Duration::from_millis(50);
+
 struct Follower {
     ctx: Context,
     tenant_id: String,
@@ -263,6 +266,7 @@ impl Follower {
                 }
             };
             let next = page.next_position(self.position, WATCH_PAGE_SIZE);
+            let settled = page.settled;
             let caught_up = page.events.len() < WATCH_PAGE_SIZE;
             for event in page.events {
                 self.position = event.position;
@@ -280,7 +284,7 @@ impl Follower {
                 continue;
             }
             match self
-                .idle(last_sent + self.settings.heartbeat_interval)
+                .idle(last_sent + self.settings.heartbeat_interval, settled)
                 .await
             {
                 Woken::ReadAgain => {}
@@ -301,12 +305,20 @@ impl Follower {
         }
     }
 
-    async fn idle(&mut self, heartbeat_at: Instant) -> Woken {
+    /// Waits for a wake-up, the poll, or the heartbeat. While writers were running at the last
+    /// read (`settled` false), events they commit may be held back from that read and their
+    /// wake-up already spent, so the follower looks again soon instead of at the next poll.
+    async fn idle(&mut self, heartbeat_at: Instant, settled: bool) -> Woken {
+        let poll = if settled {
+            self.settings.poll_interval
+        } else {
+            self.settings.poll_interval.min(UNSETTLED_RECHECK)
+        };
         tokio::select! {
             () = self.stop.cancelled() => Woken::Done,
             () = self.items.closed() => Woken::Done,
             Ok(()) = self.wake.changed() => Woken::ReadAgain,
-            () = tokio::time::sleep(self.settings.poll_interval) => Woken::ReadAgain,
+            () = tokio::time::sleep(poll) => Woken::ReadAgain,
             () = tokio::time::sleep_until(heartbeat_at) => Woken::HeartbeatDue,
         }
     }

@@ -73,6 +73,9 @@ pub struct StreamPage {
     pub events: Vec<LeadEvent>,
     /// Every transaction below this `xid8` had finished when the page was read.
     pub horizon: i64,
+    /// No transaction was running when the page was read: nothing can still appear before the
+    /// horizon moves. When false, events may be held back by a writer about to commit.
+    pub settled: bool,
 }
 
 impl StreamPage {
@@ -96,13 +99,14 @@ pub async fn stream_page(
 ) -> Result<StreamPage, DomainError> {
     let kinds: Vec<&str> = filter.kinds.iter().map(|k| k.as_str()).collect();
     let rows = sqlx::query!(
-        r#"SELECT h.xmin::text::bigint AS "horizon!",
+        r#"SELECT h.xmin::text::bigint AS "horizon!", h.xmin = h.xmax AS "settled!",
                   e.xid AS "xid?", e.seq AS "seq?", e.lead_id AS "lead_id?",
                   e.pool_id AS "pool_id?", e.to_pool_id, e.kind AS "kind?", e.from_owner,
                   e.to_owner,
                   e.actor AS "actor?", e.reason, e.note, e.occurred_at AS "occurred_at?",
                   e.request_id
-           FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h
+           FROM (SELECT pg_snapshot_xmin(s) AS xmin, pg_snapshot_xmax(s) AS xmax
+                 FROM pg_current_snapshot() s) h
            LEFT JOIN LATERAL (
                SELECT ev.xid::text::bigint AS xid, ev.seq, ev.lead_id, ev.pool_id, ev.to_pool_id,
                       ev.kind,
@@ -129,6 +133,7 @@ pub async fn stream_page(
     .await
     .map_err(db_error)?;
     let horizon = rows.first().map_or(0, |r| r.horizon);
+    let settled = rows.first().is_none_or(|r| r.settled);
     let events = rows
         .into_iter()
         .filter_map(|r| {
@@ -152,7 +157,11 @@ pub async fn stream_page(
             })
         })
         .collect();
-    Ok(StreamPage { events, horizon })
+    Ok(StreamPage {
+        events,
+        horizon,
+        settled,
+    })
 }
 
 /// A connection of its own (not one of `db`'s, which serve calls) that receives the
