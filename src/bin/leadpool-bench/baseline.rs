@@ -18,35 +18,59 @@ pub struct Pgbench {
     pub latency_ms: f64,
 }
 
-/// `psql -f <setup>` then `pgbench -n -c <clients> -j 2 -T <secs> -f <script>`, both from
-/// `<shared>/pg/`, on the scenario's database.
-pub async fn pgbench(
-    db: &BenchDb,
-    shared: &Path,
-    setup: &str,
-    script: &str,
-    clients: u32,
-    duration: Duration,
-) -> Result<Pgbench> {
-    let pg = shared.join("pg");
-    let bin = db.pg_bin.as_deref();
-    let spinner = seed::spinner(&format!("psql -f {setup}"));
-    run(Command::new(tool(bin, "psql"))
+/// `psql -f <file>` on the scenario's database.
+pub async fn psql(db: &BenchDb, file: &Path) -> Result<()> {
+    let spinner = seed::spinner(&format!("psql -f {}", file.display()));
+    run(Command::new(tool(db.pg_bin.as_deref(), "psql"))
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
         .arg(&db.uri)
         .arg("-f")
-        .arg(pg.join(setup)))
+        .arg(file))
     .await?;
     spinner.finish_and_clear();
+    Ok(())
+}
+
+/// `pgbench -n -c <clients> -j 2 -T <secs> -f <script>` on the scenario's database.
+pub async fn pgbench(
+    db: &BenchDb,
+    script: &Path,
+    clients: u32,
+    duration: Duration,
+) -> Result<Pgbench> {
     let bar = crate::load::Timed::start(duration, "pgbench");
-    let output = run(Command::new(tool(bin, "pgbench"))
+    let output = run(Command::new(tool(db.pg_bin.as_deref(), "pgbench"))
         .args(["-n", "-c", &clients.to_string(), "-j", "2"])
         .args(["-T", &duration.as_secs().to_string(), "-f"])
-        .arg(pg.join(script))
+        .arg(script)
         .arg(&db.uri))
     .await?;
     bar.finish().await;
     parse_pgbench(&output).ok_or_else(|| format!("no tps in pgbench's output:\n{output}").into())
+}
+
+/// The SQL text of `store::leads::<function>`, read from its source: the `query!` texts are not
+/// reachable from outside the store, and a copy here could drift from what the service runs.
+pub fn service_sql(function: &str) -> Result<&'static str> {
+    const SOURCE: &str = include_str!("../../store/leads.rs");
+    let missing = || format!("the SQL of store::leads::{function} is not in src/store/leads.rs");
+    let body = SOURCE
+        .split_once(&format!("pub async fn {function}("))
+        .ok_or_else(missing)?
+        .1;
+    let start = body.find("r#\"").ok_or_else(missing)? + 3;
+    let len = body[start..].find("\"#").ok_or_else(missing)?;
+    Ok(&body[start..start + len])
+}
+
+/// `sql` with its `$n` parameters replaced by pgbench expressions (`values[0]` for `$1`, …).
+pub fn with_values(sql: &str, values: &[&str]) -> String {
+    let mut out = sql.to_owned();
+    // From the highest number down, so `$1` never eats the start of `$10`.
+    for (i, value) in values.iter().enumerate().rev() {
+        out = out.replace(&format!("${}", i + 1), value);
+    }
+    out
 }
 
 async fn run(command: &mut Command) -> Result<String> {

@@ -280,7 +280,7 @@ async fn baseline(db: &PgPool, addr: SocketAddr, fx: &Fixture, case: &Case) -> R
     if tally.failed() > 0 {
         return Err(format!("ListLeads {} failed: {}", case.name, tally.error_mix()).into());
     }
-    let sql = service_list_sql()?;
+    let sql = crate::baseline::service_sql("list")?;
     let rows = case
         .filter
         .binds(sqlx::query(sql), fx, member, after)
@@ -301,17 +301,6 @@ async fn baseline(db: &PgPool, addr: SocketAddr, fx: &Fixture, case: &Case) -> R
         .into());
     }
     explain(db, sql, fx, member, case, after).await
-}
-
-/// The SQL of `store::leads::list`, read from its source: the `query_as!` text is not reachable
-/// from outside the store, and a copy here could drift from what the service runs.
-fn service_list_sql() -> Result<&'static str> {
-    const SOURCE: &str = include_str!("../../store/leads.rs");
-    let missing = "store::leads::list's SQL not found in src/store/leads.rs";
-    let body = SOURCE.split_once("pub async fn list(").ok_or(missing)?.1;
-    let start = body.find("r#\"").ok_or(missing)? + 3;
-    let len = body[start..].find("\"#").ok_or(missing)?;
-    Ok(&body[start..start + len])
 }
 
 /// The median of `EXPLAIN_RUNS` runs of `EXPLAIN (ANALYZE, BUFFERS)` (the first warms the cache).
