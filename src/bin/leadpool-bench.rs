@@ -105,7 +105,11 @@ async fn run_one(cli: &Cli, server: &DbServer, scenario: Scenario) -> Result<Rep
         Scenario::Idle => idle::run(cli, &db).await,
         other => Err(format!("{} is not implemented yet", other.name()).into()),
     };
-    server.drop_database(&db).await;
+    if cli.keep_db {
+        eprintln!("kept database {} (--keep-db)", db.name);
+    } else {
+        server.drop_database(&db).await;
+    }
     let mut report = result?;
     report.finish(cli, server).await?;
     Ok(report)

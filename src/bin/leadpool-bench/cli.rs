@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(long, default_value = ".leadpool-bench")]
     pub pg_dir: PathBuf,
 
+    /// Keep each scenario's database afterwards (for EXPLAIN and other digging) instead of
+    /// dropping it.
+    #[arg(long)]
+    pub keep_db: bool,
+
     /// Where `<scenario>.json` goes.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench"))]
     pub out_dir: PathBuf,
