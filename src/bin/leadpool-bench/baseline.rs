@@ -1,0 +1,185 @@
+//! Baselines measured in the same run on the same database server: pgbench with the shared
+//! scripts, and `EXPLAIN (ANALYZE, BUFFERS)` of the service's own SQL.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::Result;
+use crate::dbserver::{BenchDb, tool};
+use crate::seed;
+
+/// What pgbench reported.
+#[derive(Debug, Clone, Copy)]
+pub struct Pgbench {
+    pub tps: f64,
+    pub latency_ms: f64,
+}
+
+/// `psql -f <file>` on the scenario's database.
+pub async fn psql(db: &BenchDb, file: &Path) -> Result<()> {
+    let spinner = seed::spinner(&format!("psql -f {}", file.display()));
+    run(Command::new(tool(db.pg_bin.as_deref(), "psql"))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+        .arg(&db.uri)
+        .arg("-f")
+        .arg(file))
+    .await?;
+    spinner.finish_and_clear();
+    Ok(())
+}
+
+/// `pgbench -n -c <clients> -j 2 -T <secs> -f <script>` on the scenario's database.
+pub async fn pgbench(
+    db: &BenchDb,
+    script: &Path,
+    clients: u32,
+    duration: Duration,
+) -> Result<Pgbench> {
+    let bar = crate::load::Timed::start(duration, "pgbench");
+    let output = run(Command::new(tool(db.pg_bin.as_deref(), "pgbench"))
+        .args(["-n", "-c", &clients.to_string(), "-j", "2"])
+        .args(["-T", &duration.as_secs().to_string(), "-f"])
+        .arg(script)
+        .arg(&db.uri))
+    .await?;
+    bar.finish().await;
+    parse_pgbench(&output).ok_or_else(|| format!("no tps in pgbench's output:\n{output}").into())
+}
+
+/// The SQL text of `store::leads::<function>`, read from its source: the `query!` texts are not
+/// reachable from outside the store, and a copy here could drift from what the service runs.
+pub fn service_sql(function: &str) -> Result<&'static str> {
+    const SOURCE: &str = include_str!("../../store/leads/mod.rs");
+    let missing =
+        || format!("the SQL of store::leads::{function} is not in src/store/leads/mod.rs");
+    let body = SOURCE
+        .split_once(&format!("pub async fn {function}("))
+        .ok_or_else(missing)?
+        .1;
+    let start = body.find("r#\"").ok_or_else(missing)? + 3;
+    let len = body[start..].find("\"#").ok_or_else(missing)?;
+    Ok(&body[start..start + len])
+}
+
+/// `sql` with its `$n` parameters replaced by pgbench expressions (`values[0]` for `$1`, …).
+pub fn with_values(sql: &str, values: &[&str]) -> String {
+    let mut out = sql.to_owned();
+    // From the highest number down, so `$1` never eats the start of `$10`.
+    for (i, value) in values.iter().enumerate().rev() {
+        out = out.replace(&format!("${}", i + 1), value);
+    }
+    out
+}
+
+async fn run(command: &mut Command) -> Result<String> {
+    let output = command
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("{command:?} failed ({}):\n{stdout}{stderr}", output.status).into());
+    }
+    Ok(stdout)
+}
+
+/// `tps = 1234.5 (without initial connection time)` and `latency average = 1.2 ms`.
+fn parse_pgbench(output: &str) -> Option<Pgbench> {
+    let number = |prefix: &str| {
+        output
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+    };
+    Some(Pgbench {
+        tps: number("tps = ")?,
+        latency_ms: number("latency average = ").unwrap_or(f64::NAN),
+    })
+}
+
+/// A plan from `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`, summarised.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Node types top-down, with the index or relation they read.
+    pub nodes: Vec<String>,
+    pub execution_ms: f64,
+    pub shared_hit: u64,
+    pub shared_read: u64,
+}
+
+impl Plan {
+    pub fn from_explain(explain: &Value) -> Result<Self> {
+        let top = explain.get(0).ok_or("empty EXPLAIN output")?;
+        let root = top.get("Plan").ok_or("no Plan in EXPLAIN output")?;
+        let mut nodes = Vec::new();
+        walk(root, &mut nodes);
+        let blocks = |key| root.get(key).and_then(Value::as_u64).unwrap_or(0);
+        Ok(Self {
+            nodes,
+            execution_ms: top
+                .get("Execution Time")
+                .and_then(Value::as_f64)
+                .unwrap_or(f64::NAN),
+            shared_hit: blocks("Shared Hit Blocks"),
+            shared_read: blocks("Shared Read Blocks"),
+        })
+    }
+
+    /// The leads come from an index in order: no sequential scan of `leads` and no sort.
+    /// (A small table such as `members` may be read whole when the planner finds it cheaper.)
+    pub fn index_served(&self) -> bool {
+        !self
+            .nodes
+            .iter()
+            .any(|n| n == "Seq Scan leads" || n.starts_with("Sort"))
+    }
+
+    /// The scans only, e.g. `Index Scan leads_pool_created_idx, Index Scan members_pkey`.
+    pub fn scans(&self) -> String {
+        let scans: Vec<&str> = self
+            .nodes
+            .iter()
+            .filter(|n| n.contains("Scan") || n.starts_with("Sort"))
+            .map(String::as_str)
+            .collect();
+        scans.join(", ")
+    }
+}
+
+fn walk(node: &Value, out: &mut Vec<String>) {
+    let kind = node.get("Node Type").and_then(Value::as_str).unwrap_or("?");
+    let target = node
+        .get("Index Name")
+        .or_else(|| node.get("Relation Name"))
+        .and_then(Value::as_str);
+    out.push(match target {
+        Some(t) => format!("{kind} {t}"),
+        None => kind.to_owned(),
+    });
+    for child in node
+        .get("Plans")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        walk(child, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_pgbench_output() {
+        let out = "latency average = 3.456 ms\ninitial connection time = 12.3 ms\n\
+                   tps = 4567.890123 (without initial connection time)\n";
+        let p = parse_pgbench(out).unwrap();
+        assert_eq!(p.tps, 4567.890123);
+        assert_eq!(p.latency_ms, 3.456);
+    }
+}
