@@ -1,7 +1,7 @@
 //! The gRPC edge: one file per service. Requests become validated domain values here, one
 //! store call does the work, and results map back to proto. No SQL here.
 
-mod convert;
+pub mod convert;
 mod event_cursor;
 mod event_service;
 mod idempotency;

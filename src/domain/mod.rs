@@ -9,6 +9,7 @@ pub mod follow_up;
 pub mod import;
 pub mod lead;
 pub mod lifecycle;
+pub mod listing;
 pub mod masking;
 pub mod member;
 pub mod page;

@@ -4,6 +4,7 @@ mod fixtures;
 mod harness;
 
 mod claim;
+mod claim_batch;
 mod concurrency;
 mod duplicates;
 mod edits;
@@ -14,6 +15,7 @@ mod identity;
 mod imports;
 mod leads;
 mod lifecycle;
+mod listing;
 mod members;
 mod pool_admin;
 mod pool_rules;
