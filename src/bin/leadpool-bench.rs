@@ -23,6 +23,8 @@ mod contention;
 mod dbserver;
 #[path = "leadpool-bench/idle.rs"]
 mod idle;
+#[path = "leadpool-bench/import.rs"]
+mod import;
 #[path = "leadpool-bench/invariants.rs"]
 mod invariants;
 #[path = "leadpool-bench/list.rs"]
@@ -35,6 +37,8 @@ mod report;
 mod seed;
 #[path = "leadpool-bench/service.rs"]
 mod service;
+#[path = "leadpool-bench/watch.rs"]
+mod watch;
 
 use std::process::ExitCode;
 
@@ -103,6 +107,8 @@ async fn run_one(cli: &Cli, server: &DbServer, scenario: Scenario) -> Result<Rep
         Scenario::Contention => contention::run(cli, &db).await,
         Scenario::List => list::run(cli, &db).await,
         Scenario::Idle => idle::run(cli, &db).await,
+        Scenario::Import => import::run(cli, &db).await,
+        Scenario::Watch => watch::run(cli, &db).await,
         other => Err(format!("{} is not implemented yet", other.name()).into()),
     };
     if cli.keep_db {

@@ -58,9 +58,15 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const IMPLEMENTED: [Scenario; 4] = [Self::Claim, Self::Contention, Self::List, Self::Idle];
-    pub const NOT_IMPLEMENTED: [Scenario; 4] =
-        [Self::Recycle, Self::Distribute, Self::Import, Self::Watch];
+    pub const IMPLEMENTED: [Scenario; 6] = [
+        Self::Claim,
+        Self::Contention,
+        Self::List,
+        Self::Idle,
+        Self::Import,
+        Self::Watch,
+    ];
+    pub const NOT_IMPLEMENTED: [Scenario; 2] = [Self::Recycle, Self::Distribute];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -232,7 +232,10 @@ pub async fn find_duplicate(
         r#"SELECT d.id FROM leads d
            WHERE d.tenant_id = $1 AND d.duplicate_of IS NULL
              AND d.state IN ('IN_POOL', 'OWNED')
-             AND ((d.phone_normalized = $2 AND $2 <> '') OR (d.email_normalized = $3 AND $3 <> ''))
+             -- `<> ''` on d's columns: the partial unique indexes' predicate, so each arm is an
+             -- index lookup whatever the plan's parameters.
+             AND ((d.phone_normalized = $2 AND d.phone_normalized <> '')
+                  OR (d.email_normalized = $3 AND d.email_normalized <> ''))
            LIMIT 1"#,
         tenant_id,
         normalize_phone(phone),
