@@ -15,6 +15,7 @@ mod imports;
 mod leads;
 mod lifecycle;
 mod members;
+mod migrations;
 mod pool_admin;
 mod pool_rules;
 mod pools;
