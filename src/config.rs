@@ -65,6 +65,11 @@ pub struct Config {
     /// Milliseconds after which an idle WatchEvents stream reads again without a notification.
     #[arg(long, env = "LEADPOOL_EVENT_POLL_INTERVAL_MS", default_value_t = 1_000)]
     pub event_poll_interval_ms: u64,
+
+    /// Seconds the server keeps accepting calls after SIGTERM while health already says
+    /// NOT_SERVING, so load balancers (Kubernetes endpoints) stop routing to it first.
+    #[arg(long, env = "LEADPOOL_SHUTDOWN_DELAY_SECONDS", default_value_t = 0)]
+    pub shutdown_delay_seconds: u64,
 }
 
 impl Config {
@@ -76,6 +81,7 @@ impl Config {
                 heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms.max(100)),
                 poll_interval: Duration::from_millis(self.event_poll_interval_ms.max(10)),
             },
+            shutdown_delay: Duration::from_secs(self.shutdown_delay_seconds),
         }
     }
 }

@@ -17,6 +17,7 @@ mod leads;
 mod lifecycle;
 mod listing;
 mod members;
+mod migrations;
 mod pool_admin;
 mod pool_rules;
 mod pools;
