@@ -12,12 +12,14 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower_http::trace::TraceLayer;
 
-use crate::api::{Context, EventApi, FollowSettings, LeadApi, PoolApi};
+use crate::api::{Context, EventApi, FollowSettings, LeadApi, PoolApi, RecycleApi};
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
+use crate::proto::recycle_service_server::RecycleServiceServer;
+use crate::scheduler::recycle::RecycleSettings;
 use crate::wakeups;
-use crate::{store, telemetry};
+use crate::{scheduler, store, telemetry};
 
 /// Names the health service answers for: the whole server ("") and each of our services.
 const HEALTH_NAMES: &[&str] = &[
@@ -25,6 +27,7 @@ const HEALTH_NAMES: &[&str] = &[
     "leadpool.v1.PoolService",
     "leadpool.v1.LeadService",
     "leadpool.v1.EventService",
+    "leadpool.v1.RecycleService",
 ];
 
 /// The timings of the server's background work.
@@ -34,6 +37,8 @@ pub struct Settings {
     pub health_interval: Duration,
     /// Heartbeats and polling of `WatchEvents` streams.
     pub follow: FollowSettings,
+    /// The recycle scheduler's interval and batch size.
+    pub recycle: RecycleSettings,
 }
 
 impl Default for Settings {
@@ -41,6 +46,7 @@ impl Default for Settings {
         Self {
             health_interval: Duration::from_secs(5),
             follow: FollowSettings::default(),
+            recycle: RecycleSettings::default(),
         }
     }
 }
@@ -80,7 +86,8 @@ impl App {
     }
 
     /// Serves until `shutdown` completes: health turns `NOT_SERVING` first, `WatchEvents`
-    /// streams end, then in-flight calls finish and the server returns.
+    /// streams end and the recycle scheduler stops after its current batch, then in-flight calls
+    /// finish and the server returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_health(&reporter, ServingStatus::NotServing).await;
@@ -92,6 +99,11 @@ impl App {
             stop.clone(),
         ));
         let purge_task = tokio::spawn(purge_idempotency_keys(self.ctx.clone(), stop.clone()));
+        let recycle_task = tokio::spawn(scheduler::recycle::run(
+            self.ctx.clone(),
+            self.settings.recycle,
+            stop.clone(),
+        ));
         let wakeups = self.ctx.wakeups.clone();
         let listen_task = tokio::spawn(wakeups::listen(
             self.ctx.db.clone(),
@@ -124,7 +136,11 @@ impl App {
             .add_service(reflection)
             .add_service(reflection_alpha)
             .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
-            .add_service(LeadServiceServer::new(LeadApi::new(self.ctx)))
+            .add_service(LeadServiceServer::new(LeadApi::new(self.ctx.clone())))
+            .add_service(RecycleServiceServer::new(RecycleApi::new(
+                self.ctx,
+                self.settings.recycle,
+            )))
             .add_service(EventServiceServer::new(events))
             .serve_with_incoming_shutdown(incoming, async {
                 shutdown.await;
@@ -136,6 +152,7 @@ impl App {
         stop.cancel();
         let _ = health_task.await;
         let _ = purge_task.await;
+        let _ = recycle_task.await;
         let _ = listen_task.await;
         let _ = announce_task.await;
         Ok(result?)

@@ -21,6 +21,8 @@ use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
 use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::pool_service_client::PoolServiceClient;
+use leadpool::proto::recycle_service_client::RecycleServiceClient;
+use leadpool::scheduler::recycle::RecycleSettings;
 
 /// Where test databases are created: `DATABASE_URL` if set, else a private PostgreSQL.
 struct Server {
@@ -122,12 +124,17 @@ pub struct TestApp {
 }
 
 /// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them).
+/// The recycle scheduler is off: tests sweep with `RunRecycle` after moving the clock.
 pub fn test_settings() -> Settings {
     Settings {
         health_interval: Duration::from_secs(1),
         follow: FollowSettings {
             heartbeat_interval: Duration::from_millis(150),
             poll_interval: Duration::from_millis(200),
+        },
+        recycle: RecycleSettings {
+            interval: Duration::ZERO,
+            batch_size: 100,
         },
     }
 }
@@ -236,6 +243,10 @@ impl TestApp {
 
     pub fn events(&self) -> EventServiceClient<Channel> {
         EventServiceClient::new(self.channel.clone())
+    }
+
+    pub fn recycles(&self) -> RecycleServiceClient<Channel> {
+        RecycleServiceClient::new(self.channel.clone())
     }
 
     pub fn channel(&self) -> Channel {

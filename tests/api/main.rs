@@ -18,6 +18,8 @@ mod members;
 mod pool_admin;
 mod pool_rules;
 mod pools;
+mod recycle;
+mod recycle_race;
 mod release;
 mod replicas;
 mod server;
