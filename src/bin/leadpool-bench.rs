@@ -29,6 +29,8 @@ mod invariants;
 mod list;
 #[path = "leadpool-bench/load.rs"]
 mod load;
+#[path = "leadpool-bench/recycle.rs"]
+mod recycle;
 #[path = "leadpool-bench/report.rs"]
 mod report;
 #[path = "leadpool-bench/seed.rs"]
@@ -103,6 +105,7 @@ async fn run_one(cli: &Cli, server: &DbServer, scenario: Scenario) -> Result<Rep
         Scenario::Contention => contention::run(cli, &db).await,
         Scenario::List => list::run(cli, &db).await,
         Scenario::Idle => idle::run(cli, &db).await,
+        Scenario::Recycle => recycle::run(cli, &db).await,
         other => Err(format!("{} is not implemented yet", other.name()).into()),
     };
     if cli.keep_db {
