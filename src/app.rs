@@ -12,12 +12,14 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower_http::trace::TraceLayer;
 
-use crate::api::{Context, EventApi, FollowSettings, LeadApi, PoolApi};
+use crate::api::{Context, EventApi, FollowSettings, LeadApi, PoolApi, RecycleApi};
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
+use crate::proto::recycle_service_server::RecycleServiceServer;
+use crate::scheduler::recycle::RecycleSettings;
 use crate::wakeups;
-use crate::{store, telemetry};
+use crate::{scheduler, store, telemetry};
 
 /// Names the health service answers for: the whole server ("") and each of our services. They are
 /// `SERVING` while the database answers and turn `NOT_SERVING` as shutdown begins (readiness).
@@ -26,6 +28,7 @@ const HEALTH_NAMES: &[&str] = &[
     "leadpool.v1.PoolService",
     "leadpool.v1.LeadService",
     "leadpool.v1.EventService",
+    "leadpool.v1.RecycleService",
 ];
 
 /// The name that is `SERVING` as long as the server answers at all, whatever the database does:
@@ -43,6 +46,8 @@ pub struct Settings {
     /// How long the server keeps accepting calls after shutdown begins, already `NOT_SERVING`,
     /// so load balancers and Kubernetes endpoints stop sending traffic before the listener closes.
     pub shutdown_delay: Duration,
+    /// The recycle scheduler's interval and batch size.
+    pub recycle: RecycleSettings,
 }
 
 impl Default for Settings {
@@ -51,6 +56,7 @@ impl Default for Settings {
             health_interval: Duration::from_secs(5),
             follow: FollowSettings::default(),
             shutdown_delay: Duration::ZERO,
+            recycle: RecycleSettings::default(),
         }
     }
 }
@@ -90,8 +96,8 @@ impl App {
     }
 
     /// Serves until `shutdown` completes: health turns `NOT_SERVING` first, calls are still
-    /// accepted for the shutdown delay, then `WatchEvents` streams end, in-flight calls finish
-    /// and the server returns.
+    /// accepted for the shutdown delay, then `WatchEvents` streams end and the recycle scheduler
+    /// stops after its current batch, in-flight calls finish and the server returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_health(&reporter, ServingStatus::NotServing).await;
@@ -109,6 +115,11 @@ impl App {
             health_down.clone().drop_guard(),
         ));
         let purge_task = tokio::spawn(purge_idempotency_keys(self.ctx.clone(), stop.clone()));
+        let recycle_task = tokio::spawn(scheduler::recycle::run(
+            self.ctx.clone(),
+            self.settings.recycle,
+            stop.clone(),
+        ));
         let wakeups = self.ctx.wakeups.clone();
         let listen_task = tokio::spawn(wakeups::listen(
             self.ctx.db.clone(),
@@ -142,7 +153,11 @@ impl App {
             .add_service(reflection)
             .add_service(reflection_alpha)
             .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
-            .add_service(LeadServiceServer::new(LeadApi::new(self.ctx)))
+            .add_service(LeadServiceServer::new(LeadApi::new(self.ctx.clone())))
+            .add_service(RecycleServiceServer::new(RecycleApi::new(
+                self.ctx,
+                self.settings.recycle,
+            )))
             .add_service(EventServiceServer::new(events))
             .serve_with_incoming_shutdown(incoming, async {
                 shutdown.await;
@@ -157,6 +172,7 @@ impl App {
         stop.cancel();
         let _ = health_task.await;
         let _ = purge_task.await;
+        let _ = recycle_task.await;
         let _ = listen_task.await;
         let _ = announce_task.await;
         Ok(result?)

@@ -8,6 +8,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::api::FollowSettings;
 use crate::app::Settings;
+use crate::scheduler::recycle::RecycleSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -70,10 +71,19 @@ pub struct Config {
     /// NOT_SERVING, so load balancers (Kubernetes endpoints) stop routing to it first.
     #[arg(long, env = "LEADPOOL_SHUTDOWN_DELAY_SECONDS", default_value_t = 0)]
     pub shutdown_delay_seconds: u64,
+    /// Seconds between recycle sweeps (warnings and recycles of overdue leads); 0 turns the
+    /// scheduler off.
+    #[arg(long, env = "LEADPOOL_RECYCLE_INTERVAL_SECONDS", default_value_t = 60)]
+    pub recycle_interval_seconds: u64,
+
+    /// Leads one recycle statement takes; a sweep runs as many batches as it needs.
+    #[arg(long, env = "LEADPOOL_RECYCLE_BATCH_SIZE", default_value_t = 1_000)]
+    pub recycle_batch_size: u32,
 }
 
 impl Config {
-    /// The server's timings; zero values are raised to a sane minimum.
+    /// The server's timings; zero values are raised to a sane minimum, except the recycle
+    /// interval, where zero means off.
     pub fn settings(&self) -> Settings {
         Settings {
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
@@ -82,6 +92,10 @@ impl Config {
                 poll_interval: Duration::from_millis(self.event_poll_interval_ms.max(10)),
             },
             shutdown_delay: Duration::from_secs(self.shutdown_delay_seconds),
+            recycle: RecycleSettings {
+                interval: Duration::from_secs(self.recycle_interval_seconds),
+                batch_size: self.recycle_batch_size.max(1),
+            },
         }
     }
 }

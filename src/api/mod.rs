@@ -9,11 +9,13 @@ pub mod identity;
 mod lead_service;
 mod page_token;
 mod pool_service;
+mod recycle_service;
 pub mod status;
 
 pub use event_service::{EventApi, FollowSettings};
 pub use lead_service::LeadApi;
 pub use pool_service::PoolApi;
+pub use recycle_service::RecycleApi;
 
 use sqlx::PgPool;
 

@@ -31,6 +31,8 @@ mod invariants;
 mod list;
 #[path = "leadpool-bench/load.rs"]
 mod load;
+#[path = "leadpool-bench/recycle.rs"]
+mod recycle;
 #[path = "leadpool-bench/report.rs"]
 mod report;
 #[path = "leadpool-bench/seed.rs"]
@@ -109,6 +111,7 @@ async fn run_one(cli: &Cli, server: &DbServer, scenario: Scenario) -> Result<Rep
         Scenario::Idle => idle::run(cli, &db).await,
         Scenario::Import => import::run(cli, &db).await,
         Scenario::Watch => watch::run(cli, &db).await,
+        Scenario::Recycle => recycle::run(cli, &db).await,
         other => Err(format!("{} is not implemented yet", other.name()).into()),
     };
     if cli.keep_db {

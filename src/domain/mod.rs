@@ -15,6 +15,7 @@ pub mod member;
 pub mod page;
 pub mod pool;
 pub mod quota;
+pub mod recycle;
 pub mod validate;
 
 pub use error::DomainError;

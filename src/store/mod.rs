@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod leads;
 pub mod members;
 pub mod pools;
+pub mod recycle;
 
 use std::time::Duration;
 

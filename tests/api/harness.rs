@@ -22,6 +22,8 @@ use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
 use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::pool_service_client::PoolServiceClient;
+use leadpool::proto::recycle_service_client::RecycleServiceClient;
+use leadpool::scheduler::recycle::RecycleSettings;
 
 /// Where test databases are created: `DATABASE_URL` if set, else a private PostgreSQL.
 struct Server {
@@ -124,6 +126,7 @@ pub struct TestApp {
 }
 
 /// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them).
+/// The recycle scheduler is off: tests sweep with `RunRecycle` after moving the clock.
 pub fn test_settings() -> Settings {
     Settings {
         health_interval: Duration::from_secs(1),
@@ -132,6 +135,10 @@ pub fn test_settings() -> Settings {
             poll_interval: Duration::from_millis(200),
         },
         shutdown_delay: Duration::ZERO,
+        recycle: RecycleSettings {
+            interval: Duration::ZERO,
+            batch_size: 100,
+        },
     }
 }
 
@@ -249,6 +256,10 @@ impl TestApp {
 
     pub fn events(&self) -> EventServiceClient<Channel> {
         EventServiceClient::new(self.channel.clone())
+    }
+
+    pub fn recycles(&self) -> RecycleServiceClient<Channel> {
+        RecycleServiceClient::new(self.channel.clone())
     }
 
     pub fn channel(&self) -> Channel {

@@ -21,6 +21,8 @@ mod migrations;
 mod pool_admin;
 mod pool_rules;
 mod pools;
+mod recycle;
+mod recycle_race;
 mod release;
 mod replicas;
 mod server;

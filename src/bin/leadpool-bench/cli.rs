@@ -58,15 +58,16 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const IMPLEMENTED: [Scenario; 6] = [
+    pub const IMPLEMENTED: [Scenario; 7] = [
         Self::Claim,
         Self::Contention,
         Self::List,
         Self::Idle,
         Self::Import,
         Self::Watch,
+        Self::Recycle,
     ];
-    pub const NOT_IMPLEMENTED: [Scenario; 2] = [Self::Recycle, Self::Distribute];
+    pub const NOT_IMPLEMENTED: [Scenario; 1] = [Self::Distribute];
 
     pub fn name(self) -> &'static str {
         match self {

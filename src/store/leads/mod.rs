@@ -70,6 +70,12 @@ struct LeadRow {
     #[allow(dead_code)] // duplicate detection reads it in SQL only
     email_normalized: String,
     duplicate_of: Option<Uuid>,
+    #[allow(dead_code)] // the recycle scheduler's bookkeeping, read in SQL only
+    warned_deadline: Option<DateTime<Utc>>,
+    #[allow(dead_code)] // the recycle scheduler's bookkeeping, read in SQL only
+    warned_owner: Option<String>,
+    #[allow(dead_code)] // the recycle scheduler's bookkeeping, read in SQL only
+    warned_recycle_at: Option<DateTime<Utc>>,
     viewer_role: Option<String>,
     viewer_active: Option<bool>,
     pool_masks_contacts: bool,
