@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod distribution;
 pub mod error;
 pub mod event;
 pub mod follow_up;
