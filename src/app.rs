@@ -12,10 +12,12 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower_http::trace::TraceLayer;
 
-use crate::api::{Context, EventApi, FollowSettings, LeadApi, PoolApi};
+use crate::api::{AssignmentApi, Context, EventApi, FollowSettings, LeadApi, PoolApi};
+use crate::proto::assignment_service_server::AssignmentServiceServer;
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
+use crate::scheduler::distribute::DistributeSettings;
 use crate::wakeups;
 use crate::{store, telemetry};
 
@@ -25,6 +27,7 @@ const HEALTH_NAMES: &[&str] = &[
     "leadpool.v1.PoolService",
     "leadpool.v1.LeadService",
     "leadpool.v1.EventService",
+    "leadpool.v1.AssignmentService",
 ];
 
 /// The timings of the server's background work.
@@ -34,6 +37,8 @@ pub struct Settings {
     pub health_interval: Duration,
     /// Heartbeats and polling of `WatchEvents` streams.
     pub follow: FollowSettings,
+    /// Automatic distribution's sweep interval (zero: off) and batch size.
+    pub distribute: DistributeSettings,
 }
 
 impl Default for Settings {
@@ -41,6 +46,7 @@ impl Default for Settings {
         Self {
             health_interval: Duration::from_secs(5),
             follow: FollowSettings::default(),
+            distribute: DistributeSettings::default(),
         }
     }
 }
@@ -92,6 +98,11 @@ impl App {
             stop.clone(),
         ));
         let purge_task = tokio::spawn(purge_idempotency_keys(self.ctx.clone(), stop.clone()));
+        let distribute_task = tokio::spawn(crate::scheduler::distribute::run(
+            self.ctx.clone(),
+            self.settings.distribute,
+            stop.clone(),
+        ));
         let wakeups = self.ctx.wakeups.clone();
         let listen_task = tokio::spawn(wakeups::listen(
             self.ctx.db.clone(),
@@ -124,6 +135,9 @@ impl App {
             .add_service(reflection)
             .add_service(reflection_alpha)
             .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
+            .add_service(AssignmentServiceServer::new(AssignmentApi::new(
+                self.ctx.clone(),
+            )))
             .add_service(LeadServiceServer::new(LeadApi::new(self.ctx)))
             .add_service(EventServiceServer::new(events))
             .serve_with_incoming_shutdown(incoming, async {
@@ -136,6 +150,7 @@ impl App {
         stop.cancel();
         let _ = health_task.await;
         let _ = purge_task.await;
+        let _ = distribute_task.await;
         let _ = listen_task.await;
         let _ = announce_task.await;
         Ok(result?)

@@ -8,6 +8,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::api::FollowSettings;
 use crate::app::Settings;
+use crate::scheduler::distribute::DistributeSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -65,6 +66,18 @@ pub struct Config {
     /// Milliseconds after which an idle WatchEvents stream reads again without a notification.
     #[arg(long, env = "LEADPOOL_EVENT_POLL_INTERVAL_MS", default_value_t = 1_000)]
     pub event_poll_interval_ms: u64,
+
+    /// Seconds between automatic distribution sweeps (pools with `auto_distribute`); 0 turns them off.
+    #[arg(
+        long,
+        env = "LEADPOOL_DISTRIBUTE_INTERVAL_SECONDS",
+        default_value_t = 30
+    )]
+    pub distribute_interval_seconds: u64,
+
+    /// Leads an automatic distribution assigns per transaction.
+    #[arg(long, env = "LEADPOOL_DISTRIBUTE_BATCH", default_value_t = 1_000)]
+    pub distribute_batch: u32,
 }
 
 impl Config {
@@ -75,6 +88,10 @@ impl Config {
             follow: FollowSettings {
                 heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms.max(100)),
                 poll_interval: Duration::from_millis(self.event_poll_interval_ms.max(10)),
+            },
+            distribute: DistributeSettings {
+                interval: Duration::from_secs(self.distribute_interval_seconds),
+                batch: self.distribute_batch.max(1),
             },
         }
     }

@@ -256,7 +256,7 @@ fn lead_response(actor: &Actor, view: LeadView) -> Option<proto::Lead> {
     Some(lead_message(actor, view))
 }
 
-fn lead_message(actor: &Actor, view: LeadView) -> proto::Lead {
+pub(super) fn lead_message(actor: &Actor, view: LeadView) -> proto::Lead {
     let visible = masking::sees_contacts(
         actor,
         view.lead.owner_id.as_deref(),

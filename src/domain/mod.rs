@@ -2,6 +2,7 @@
 //! time and return a decision or a [`DomainError`].
 
 pub mod access;
+pub mod assignment;
 pub mod clock;
 pub mod distribution;
 pub mod error;

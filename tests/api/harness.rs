@@ -18,9 +18,11 @@ use leadpool::api::{Context, FollowSettings};
 use leadpool::app::{App, Settings};
 use leadpool::domain::clock::{Clock, ManualClock};
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
+use leadpool::proto::assignment_service_client::AssignmentServiceClient;
 use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::pool_service_client::PoolServiceClient;
+use leadpool::scheduler::distribute::DistributeSettings;
 
 /// Where test databases are created: `DATABASE_URL` if set, else a private PostgreSQL.
 struct Server {
@@ -122,12 +124,17 @@ pub struct TestApp {
 }
 
 /// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them).
+/// Automatic distribution is off: tests drive it through the API and the clock.
 pub fn test_settings() -> Settings {
     Settings {
         health_interval: Duration::from_secs(1),
         follow: FollowSettings {
             heartbeat_interval: Duration::from_millis(150),
             poll_interval: Duration::from_millis(200),
+        },
+        distribute: DistributeSettings {
+            interval: Duration::ZERO,
+            ..DistributeSettings::default()
         },
     }
 }
@@ -232,6 +239,10 @@ impl TestApp {
 
     pub fn leads(&self) -> LeadServiceClient<Channel> {
         LeadServiceClient::new(self.channel.clone())
+    }
+
+    pub fn assignments(&self) -> AssignmentServiceClient<Channel> {
+        AssignmentServiceClient::new(self.channel.clone())
     }
 
     pub fn events(&self) -> EventServiceClient<Channel> {

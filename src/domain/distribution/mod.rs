@@ -5,6 +5,7 @@
 mod eligibility;
 pub mod least_loaded;
 pub mod round_robin;
+mod rule;
 pub mod rule_match;
 pub mod weighted;
 
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use eligibility::Exclusions;
+pub use rule::{Choice, DistributionDraft, MethodOverride};
 
 /// How a pool spreads its leads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
