@@ -21,6 +21,8 @@ mod cli;
 mod contention;
 #[path = "leadpool-bench/dbserver.rs"]
 mod dbserver;
+#[path = "leadpool-bench/distribute.rs"]
+mod distribute;
 #[path = "leadpool-bench/idle.rs"]
 mod idle;
 #[path = "leadpool-bench/invariants.rs"]
@@ -103,6 +105,7 @@ async fn run_one(cli: &Cli, server: &DbServer, scenario: Scenario) -> Result<Rep
         Scenario::Contention => contention::run(cli, &db).await,
         Scenario::List => list::run(cli, &db).await,
         Scenario::Idle => idle::run(cli, &db).await,
+        Scenario::Distribute => distribute::run(cli, &db).await,
         other => Err(format!("{} is not implemented yet", other.name()).into()),
     };
     if cli.keep_db {

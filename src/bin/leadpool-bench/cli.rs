@@ -58,9 +58,14 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const IMPLEMENTED: [Scenario; 4] = [Self::Claim, Self::Contention, Self::List, Self::Idle];
-    pub const NOT_IMPLEMENTED: [Scenario; 4] =
-        [Self::Recycle, Self::Distribute, Self::Import, Self::Watch];
+    pub const IMPLEMENTED: [Scenario; 5] = [
+        Self::Claim,
+        Self::Contention,
+        Self::List,
+        Self::Idle,
+        Self::Distribute,
+    ];
+    pub const NOT_IMPLEMENTED: [Scenario; 3] = [Self::Recycle, Self::Import, Self::Watch];
 
     pub fn name(self) -> &'static str {
         match self {
