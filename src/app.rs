@@ -12,11 +12,13 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower_http::trace::TraceLayer;
 
-use crate::api::{Context, EventApi, FollowSettings, LeadApi, PoolApi, RecycleApi};
+use crate::api::{AssignmentApi, Context, EventApi, FollowSettings, LeadApi, PoolApi, RecycleApi};
+use crate::proto::assignment_service_server::AssignmentServiceServer;
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
 use crate::proto::recycle_service_server::RecycleServiceServer;
+use crate::scheduler::distribute::DistributeSettings;
 use crate::scheduler::recycle::RecycleSettings;
 use crate::wakeups;
 use crate::{scheduler, store, telemetry};
@@ -29,6 +31,7 @@ const HEALTH_NAMES: &[&str] = &[
     "leadpool.v1.LeadService",
     "leadpool.v1.EventService",
     "leadpool.v1.RecycleService",
+    "leadpool.v1.AssignmentService",
 ];
 
 /// The name that is `SERVING` as long as the server answers at all, whatever the database does:
@@ -48,6 +51,8 @@ pub struct Settings {
     pub shutdown_delay: Duration,
     /// The recycle scheduler's interval and batch size.
     pub recycle: RecycleSettings,
+    /// Automatic distribution's sweep interval (zero: off) and batch size.
+    pub distribute: DistributeSettings,
 }
 
 impl Default for Settings {
@@ -57,6 +62,7 @@ impl Default for Settings {
             follow: FollowSettings::default(),
             shutdown_delay: Duration::ZERO,
             recycle: RecycleSettings::default(),
+            distribute: DistributeSettings::default(),
         }
     }
 }
@@ -120,6 +126,11 @@ impl App {
             self.settings.recycle,
             stop.clone(),
         ));
+        let distribute_task = tokio::spawn(scheduler::distribute::run(
+            self.ctx.clone(),
+            self.settings.distribute,
+            stop.clone(),
+        ));
         let wakeups = self.ctx.wakeups.clone();
         let listen_task = tokio::spawn(wakeups::listen(
             self.ctx.db.clone(),
@@ -154,6 +165,9 @@ impl App {
             .add_service(reflection_alpha)
             .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
             .add_service(LeadServiceServer::new(LeadApi::new(self.ctx.clone())))
+            .add_service(AssignmentServiceServer::new(AssignmentApi::new(
+                self.ctx.clone(),
+            )))
             .add_service(RecycleServiceServer::new(RecycleApi::new(
                 self.ctx,
                 self.settings.recycle,
@@ -173,6 +187,7 @@ impl App {
         let _ = health_task.await;
         let _ = purge_task.await;
         let _ = recycle_task.await;
+        let _ = distribute_task.await;
         let _ = listen_task.await;
         let _ = announce_task.await;
         Ok(result?)

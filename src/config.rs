@@ -9,6 +9,7 @@ use clap::{Parser, ValueEnum};
 use crate::api::FollowSettings;
 use crate::app::Settings;
 use crate::scheduler::recycle::RecycleSettings;
+use crate::scheduler::distribute::DistributeSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -71,6 +72,7 @@ pub struct Config {
     /// NOT_SERVING, so load balancers (Kubernetes endpoints) stop routing to it first.
     #[arg(long, env = "LEADPOOL_SHUTDOWN_DELAY_SECONDS", default_value_t = 0)]
     pub shutdown_delay_seconds: u64,
+
     /// Seconds between recycle sweeps (warnings and recycles of overdue leads); 0 turns the
     /// scheduler off.
     #[arg(long, env = "LEADPOOL_RECYCLE_INTERVAL_SECONDS", default_value_t = 60)]
@@ -79,11 +81,23 @@ pub struct Config {
     /// Leads one recycle statement takes; a sweep runs as many batches as it needs.
     #[arg(long, env = "LEADPOOL_RECYCLE_BATCH_SIZE", default_value_t = 1_000)]
     pub recycle_batch_size: u32,
+
+    /// Seconds between automatic distribution sweeps (pools with `auto_distribute`); 0 turns them off.
+    #[arg(
+        long,
+        env = "LEADPOOL_DISTRIBUTE_INTERVAL_SECONDS",
+        default_value_t = 30
+    )]
+    pub distribute_interval_seconds: u64,
+
+    /// Leads an automatic distribution assigns per transaction.
+    #[arg(long, env = "LEADPOOL_DISTRIBUTE_BATCH", default_value_t = 1_000)]
+    pub distribute_batch: u32,
 }
 
 impl Config {
-    /// The server's timings; zero values are raised to a sane minimum, except the recycle
-    /// interval, where zero means off.
+    /// The server's timings; zero values are raised to a sane minimum, except the scheduler
+    /// intervals, where zero means off.
     pub fn settings(&self) -> Settings {
         Settings {
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
@@ -95,6 +109,10 @@ impl Config {
             recycle: RecycleSettings {
                 interval: Duration::from_secs(self.recycle_interval_seconds),
                 batch_size: self.recycle_batch_size.max(1),
+            },
+            distribute: DistributeSettings {
+                interval: Duration::from_secs(self.distribute_interval_seconds),
+                batch: self.distribute_batch.max(1),
             },
         }
     }

@@ -1,6 +1,7 @@
 //! The gRPC edge: one file per service. Requests become validated domain values here, one
 //! store call does the work, and results map back to proto. No SQL here.
 
+mod assignment_service;
 pub mod convert;
 mod event_cursor;
 mod event_service;
@@ -12,6 +13,7 @@ mod pool_service;
 mod recycle_service;
 pub mod status;
 
+pub use assignment_service::AssignmentApi;
 pub use event_service::{EventApi, FollowSettings};
 pub use lead_service::LeadApi;
 pub use pool_service::PoolApi;

@@ -52,6 +52,7 @@ macro_rules! rules_draft {
                 })
                 .collect(),
             recycle_to_pool_id: &$msg.recycle_to_pool_id,
+            distribution: convert::distribution_draft($msg.distribution.as_ref()),
         }
     };
 }

@@ -24,7 +24,10 @@ fn code(err: &DomainError) -> Code {
         | E::ManagerRequired { .. }
         | E::AdminRequired
         | E::NotLeadOwner { .. } => Code::PermissionDenied,
-        E::PoolNotFound(_) | E::LeadNotFound(_) | E::MemberNotFound { .. } => Code::NotFound,
+        E::PoolNotFound(_)
+        | E::LeadNotFound(_)
+        | E::MemberNotFound { .. }
+        | E::UserNotMember { .. } => Code::NotFound,
         E::PoolNameTaken
         | E::MemberExists { .. }
         | E::ExternalRefTaken

@@ -21,6 +21,8 @@ mod cli;
 mod contention;
 #[path = "leadpool-bench/dbserver.rs"]
 mod dbserver;
+#[path = "leadpool-bench/distribute.rs"]
+mod distribute;
 #[path = "leadpool-bench/idle.rs"]
 mod idle;
 #[path = "leadpool-bench/import.rs"]
@@ -112,6 +114,7 @@ async fn run_one(cli: &Cli, server: &DbServer, scenario: Scenario) -> Result<Rep
         Scenario::Import => import::run(cli, &db).await,
         Scenario::Watch => watch::run(cli, &db).await,
         Scenario::Recycle => recycle::run(cli, &db).await,
+        Scenario::Distribute => distribute::run(cli, &db).await,
         other => Err(format!("{} is not implemented yet", other.name()).into()),
     };
     if cli.keep_db {

@@ -50,6 +50,8 @@ pub enum DomainError {
     LeadNotFound(Uuid),
     #[error("User {user_id} is not a member of pool {pool_id}.")]
     MemberNotFound { pool_id: Uuid, user_id: String },
+    #[error("User {user_id} is not a member of any pool of this tenant.")]
+    UserNotMember { user_id: String },
     #[error("Another pool of this tenant is already named like that; pick another name.")]
     PoolNameTaken,
     #[error("User {user_id} is already a member of pool {pool_id}.")]
@@ -122,7 +124,7 @@ impl DomainError {
             Self::NotLeadOwner { .. } => "NOT_LEAD_OWNER",
             Self::PoolNotFound(_) => "POOL_NOT_FOUND",
             Self::LeadNotFound(_) => "LEAD_NOT_FOUND",
-            Self::MemberNotFound { .. } => "MEMBER_NOT_FOUND",
+            Self::MemberNotFound { .. } | Self::UserNotMember { .. } => "MEMBER_NOT_FOUND",
             Self::PoolNameTaken => "POOL_NAME_TAKEN",
             Self::MemberExists { .. } => "MEMBER_EXISTS",
             Self::ExternalRefTaken => "EXTERNAL_REF_TAKEN",
@@ -161,6 +163,7 @@ impl DomainError {
                 ("pool_id", pool_id.to_string()),
                 ("user_id", user_id.clone()),
             ],
+            Self::UserNotMember { user_id } => vec![("user_id", user_id.clone())],
             Self::HeldLimitReached {
                 user_id,
                 limit,

@@ -2,7 +2,9 @@
 //! time and return a decision or a [`DomainError`].
 
 pub mod access;
+pub mod assignment;
 pub mod clock;
+pub mod distribution;
 pub mod error;
 pub mod event;
 pub mod follow_up;

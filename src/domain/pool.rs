@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::distribution::{DistributionDraft, DistributionRule};
 use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator};
 
 pub const DEFAULT_TIMEZONE: &str = "UTC";
@@ -43,6 +44,7 @@ pub struct PoolRules {
     pub warn_before_seconds: Option<i32>,
     pub grade_overrides: BTreeMap<String, GradeDeadlines>,
     pub recycle_to_pool_id: Option<Uuid>,
+    pub distribution: DistributionRule,
 }
 
 /// A duration as a caller sent it: seconds and nanoseconds, as `google.protobuf.Duration`.
@@ -66,6 +68,7 @@ pub struct RulesDraft<'a> {
     pub warn_before: Option<RawDuration>,
     pub grade_overrides: Vec<(String, Option<RawDuration>, Option<RawDuration>)>,
     pub recycle_to_pool_id: &'a str,
+    pub distribution: DistributionDraft,
 }
 
 impl PoolRules {
@@ -107,6 +110,7 @@ impl PoolRules {
             warn_before_seconds: duration(v, "warn_before", draft.warn_before),
             grade_overrides,
             recycle_to_pool_id: v.optional_uuid("recycle_to_pool_id", draft.recycle_to_pool_id),
+            distribution: DistributionRule::parse(v, &draft.distribution),
         }
     }
 
@@ -117,7 +121,7 @@ impl PoolRules {
 }
 
 /// A non-negative whole-second duration that fits the database's 32-bit seconds.
-fn duration(v: &mut Validator, field: &str, raw: Option<RawDuration>) -> Option<i32> {
+pub fn duration(v: &mut Validator, field: &str, raw: Option<RawDuration>) -> Option<i32> {
     let raw = raw?;
     if raw.nanos != 0 {
         v.violation(field, "must be whole seconds");
@@ -179,6 +183,7 @@ pub const UPDATABLE_FIELDS: &[&str] = &[
     "warn_before",
     "grade_overrides",
     "recycle_to_pool_id",
+    "distribution",
 ];
 
 impl Pool {
@@ -212,6 +217,7 @@ impl Pool {
                     .grade_overrides
                     .clone_from(&patch_rules.grade_overrides),
                 "recycle_to_pool_id" => rules.recycle_to_pool_id = patch_rules.recycle_to_pool_id,
+                "distribution" => rules.distribution = patch_rules.distribution,
                 _ => {}
             }
         }
@@ -220,9 +226,9 @@ impl Pool {
 }
 
 /// Whether a violation of `field` concerns one of the masked paths (`grade_overrides[A]`
-/// belongs to `grade_overrides`).
+/// belongs to `grade_overrides`, `distribution.strategy` to `distribution`).
 pub fn in_mask(mask: &[String], field: &str) -> bool {
-    let root = field.split('[').next().unwrap_or(field);
+    let root = field.split(['[', '.']).next().unwrap_or(field);
     mask.iter().any(|path| path == root)
 }
 

@@ -1,6 +1,7 @@
 //! Background loops: each sweeps on its own interval until the server shuts down, and stops
 //! between batches, never inside one.
 
+pub mod distribute;
 pub mod recycle;
 
 use std::future::Future;

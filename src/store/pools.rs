@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::db_error;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
+use crate::domain::distribution::{DistributionRule, Method, Strategy};
 use crate::domain::member::{MemberRole, Membership};
 use crate::domain::pool::{GradeDeadlines, NewPool, Pool, PoolRules};
 
@@ -34,6 +35,11 @@ struct PoolRow {
     grade_overrides: serde_json::Value,
     recycle_to_pool_id: Option<Uuid>,
     version: i64,
+    distribution_strategy: String,
+    distribution_fallback: String,
+    assign_unmatched: bool,
+    auto_distribute: bool,
+    auto_distribute_after_seconds: Option<i32>,
     member_role: Option<String>,
     member_active: Option<bool>,
 }
@@ -68,6 +74,15 @@ impl From<PoolRow> for PoolAccess {
             warn_before_seconds: row.warn_before_seconds,
             grade_overrides,
             recycle_to_pool_id: row.recycle_to_pool_id,
+            distribution: DistributionRule {
+                method: Method {
+                    strategy: Strategy::from_db(&row.distribution_strategy),
+                    fallback: Strategy::from_db(&row.distribution_fallback),
+                    assign_unmatched: row.assign_unmatched,
+                },
+                auto_distribute: row.auto_distribute,
+                auto_distribute_after_seconds: row.auto_distribute_after_seconds,
+            },
         };
         let pool = Pool {
             id: row.id,
@@ -111,8 +126,11 @@ pub async fn create(
                               reclaim_cooldown_seconds, mask_contacts, release_reasons,
                               exempt_grades, follow_up_timeout_seconds, close_timeout_seconds,
                               warn_before_seconds, grade_overrides, recycle_to_pool_id,
-                              created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+                              created_at, updated_at, distribution_strategy,
+                              distribution_fallback, assign_unmatched, auto_distribute,
+                              auto_distribute_after_seconds)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
+                   $17, $18, $19, $20, $21)
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
         tenant_id,
         Uuid::now_v7(),
@@ -130,6 +148,11 @@ pub async fn create(
         overrides_json(rules)?,
         rules.recycle_to_pool_id,
         now,
+        rules.distribution.method.strategy.as_str(),
+        rules.distribution.method.fallback.as_str(),
+        rules.distribution.method.assign_unmatched,
+        rules.distribution.auto_distribute,
+        rules.distribution.auto_distribute_after_seconds,
     )
     .fetch_one(db)
     .await
@@ -217,6 +240,8 @@ pub async fn update(
                reclaim_cooldown_seconds = $7, mask_contacts = $8, release_reasons = $9,
                exempt_grades = $10, follow_up_timeout_seconds = $11, close_timeout_seconds = $12,
                warn_before_seconds = $13, grade_overrides = $14, recycle_to_pool_id = $15,
+               distribution_strategy = $18, distribution_fallback = $19, assign_unmatched = $20,
+               auto_distribute = $21, auto_distribute_after_seconds = $22,
                version = version + 1, updated_at = $16
            WHERE tenant_id = $1 AND id = $2 AND version = $17
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
@@ -237,6 +262,11 @@ pub async fn update(
         rules.recycle_to_pool_id,
         now,
         pool.version,
+        rules.distribution.method.strategy.as_str(),
+        rules.distribution.method.fallback.as_str(),
+        rules.distribution.method.assign_unmatched,
+        rules.distribution.auto_distribute,
+        rules.distribution.auto_distribute_after_seconds,
     )
     .fetch_optional(&mut *tx)
     .await

@@ -19,10 +19,12 @@ use leadpool::api::{Context, FollowSettings};
 use leadpool::app::{App, Settings};
 use leadpool::domain::clock::{Clock, ManualClock};
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
+use leadpool::proto::assignment_service_client::AssignmentServiceClient;
 use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::pool_service_client::PoolServiceClient;
 use leadpool::proto::recycle_service_client::RecycleServiceClient;
+use leadpool::scheduler::distribute::DistributeSettings;
 use leadpool::scheduler::recycle::RecycleSettings;
 
 /// Where test databases are created: `DATABASE_URL` if set, else a private PostgreSQL.
@@ -126,7 +128,8 @@ pub struct TestApp {
 }
 
 /// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them).
-/// The recycle scheduler is off: tests sweep with `RunRecycle` after moving the clock.
+/// The schedulers are off: tests sweep with `RunRecycle` and distribute through the API after
+/// moving the clock.
 pub fn test_settings() -> Settings {
     Settings {
         health_interval: Duration::from_secs(1),
@@ -138,6 +141,10 @@ pub fn test_settings() -> Settings {
         recycle: RecycleSettings {
             interval: Duration::ZERO,
             batch_size: 100,
+        },
+        distribute: DistributeSettings {
+            interval: Duration::ZERO,
+            ..DistributeSettings::default()
         },
     }
 }
@@ -252,6 +259,10 @@ impl TestApp {
 
     pub fn leads(&self) -> LeadServiceClient<Channel> {
         LeadServiceClient::new(self.channel.clone())
+    }
+
+    pub fn assignments(&self) -> AssignmentServiceClient<Channel> {
+        AssignmentServiceClient::new(self.channel.clone())
     }
 
     pub fn events(&self) -> EventServiceClient<Channel> {

@@ -58,7 +58,7 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const IMPLEMENTED: [Scenario; 7] = [
+    pub const IMPLEMENTED: [Scenario; 8] = [
         Self::Claim,
         Self::Contention,
         Self::List,
@@ -66,8 +66,9 @@ impl Scenario {
         Self::Import,
         Self::Watch,
         Self::Recycle,
+        Self::Distribute,
     ];
-    pub const NOT_IMPLEMENTED: [Scenario; 1] = [Self::Distribute];
+    pub const NOT_IMPLEMENTED: [Scenario; 0] = [];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -80,9 +80,9 @@ async fn count(name: &'static str, sql: &str, db: &PgPool) -> Result<Check> {
 }
 
 /// Replays each lead's events in order: every step must start from the owner the previous
-/// step left (CLAIMED from nobody; RELEASED, RECYCLED and RECYCLE_WARNING from their
-/// `from_owner`; CREATED only first), and the last step must leave the lead's current owner
-/// (each event's `to_owner`); a lead without events must be unowned.
+/// step left (CREATED only first; CLAIMED, ASSIGNED and DISTRIBUTED from nobody; RELEASED,
+/// RECYCLED and RECYCLE_WARNING from their `from_owner`), and the last step must leave the lead's
+/// current owner (each event's `to_owner`); a lead without events must be unowned.
 const REPLAY: &str = "WITH steps AS (
          SELECT lead_id, kind, from_owner, to_owner AS owner_after,
                 lag(to_owner) OVER (PARTITION BY lead_id ORDER BY seq) AS owner_before,
@@ -91,9 +91,10 @@ const REPLAY: &str = "WITH steps AS (
          FROM lead_events WHERE tenant_id = $1),
      last AS (SELECT lead_id, owner_after FROM steps WHERE n = total)
      SELECT (SELECT count(DISTINCT lead_id) FROM steps
-             WHERE kind NOT IN ('CREATED', 'CLAIMED', 'RELEASED', 'RECYCLE_WARNING', 'RECYCLED')
+             WHERE kind NOT IN ('CREATED', 'CLAIMED', 'ASSIGNED', 'DISTRIBUTED', 'RELEASED',
+                                'RECYCLE_WARNING', 'RECYCLED')
                 OR (kind = 'CREATED' AND n <> 1)
-                OR (kind = 'CLAIMED' AND owner_before IS NOT NULL)
+                OR (kind IN ('CLAIMED', 'ASSIGNED', 'DISTRIBUTED') AND owner_before IS NOT NULL)
                 OR (kind IN ('RELEASED', 'RECYCLE_WARNING', 'RECYCLED')
                     AND owner_before IS DISTINCT FROM from_owner)) AS bad_steps,
             (SELECT count(*) FROM leads l LEFT JOIN last ON last.lead_id = l.id

@@ -37,14 +37,21 @@ pub struct Fixture {
 }
 
 pub async fn seed(db: &PgPool, plan: Plan) -> Result<Fixture> {
+    seed_named(db, "Bench pool", plan).await
+}
+
+/// Like [`seed`], for a scenario that needs several pools (each with its own members and leads).
+/// Leads seeded with an owner get their `CREATED` events once per tenant: seed those in one pool.
+pub async fn seed_named(db: &PgPool, name: &str, plan: Plan) -> Result<Fixture> {
     let pool_id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO pools (tenant_id, id, name, timezone, max_held_per_member, created_at, updated_at)
-         VALUES ($1, $2, 'Bench pool', 'Asia/Shanghai', $3, now(), now())",
+         VALUES ($1, $2, $4, 'Asia/Shanghai', $3, now(), now())",
     )
     .bind(TENANT)
     .bind(pool_id)
     .bind(plan.cap)
+    .bind(name)
     .execute(db)
     .await?;
     // joined_at apart by a microsecond each, so the join order is the name order.

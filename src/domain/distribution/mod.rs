@@ -1,0 +1,218 @@
+//! Distribution (自动分配): which member gets which pool lead, as pure functions of the pool's
+//! members, its leads and the persisted strategy state (shared/domain.md "Distribution strategies").
+//! The store locks that state, calls [`plan`] and applies the result in one transaction.
+
+mod eligibility;
+pub mod least_loaded;
+pub mod round_robin;
+mod rule;
+pub mod rule_match;
+pub mod weighted;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub use eligibility::Exclusions;
+pub use rule::{Choice, DistributionDraft, MethodOverride};
+
+/// How a pool spreads its leads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// The next eligible member after the cursor, in join order.
+    #[default]
+    RoundRobin,
+    /// Smooth weighted round-robin over the members' weights.
+    Weighted,
+    /// The lowest held/cap ratio; ties by the round-robin cursor.
+    LeastLoaded,
+    /// Members whose regions, industries and grades match the lead; the fallback picks among them.
+    RuleMatch,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RoundRobin => "ROUND_ROBIN",
+            Self::Weighted => "WEIGHTED",
+            Self::LeastLoaded => "LEAST_LOADED",
+            Self::RuleMatch => "RULE_MATCH",
+        }
+    }
+
+    /// Reads the stored form; the table's CHECK allows nothing else.
+    pub fn from_db(value: &str) -> Self {
+        match value {
+            "WEIGHTED" => Self::Weighted,
+            "LEAST_LOADED" => Self::LeastLoaded,
+            "RULE_MATCH" => Self::RuleMatch,
+            _ => Self::RoundRobin,
+        }
+    }
+}
+
+/// The pool rule `distribution`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DistributionRule {
+    pub method: Method,
+    /// The scheduler distributes leads that sat in the pool longer than `auto_distribute_after`.
+    pub auto_distribute: bool,
+    /// Whole seconds; `None` means at once.
+    pub auto_distribute_after_seconds: Option<i32>,
+}
+
+/// How one distribution picks: the strategy and, for `RULE_MATCH`, what picks among the matches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Method {
+    pub strategy: Strategy,
+    /// Picks among the matching members under `RULE_MATCH`; never `RULE_MATCH` itself.
+    pub fallback: Strategy,
+    /// Under `RULE_MATCH`, a lead that no active member matches goes to any eligible member
+    /// (picked by the fallback) instead of staying in the pool.
+    pub assign_unmatched: bool,
+}
+
+/// A member who may receive leads: active, with their standing and attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub user_id: String,
+    pub joined_at: DateTime<Utc>,
+    pub weight: i32,
+    pub held: i32,
+    /// Their own `max_held`, else the pool's; `None`: no cap.
+    pub cap: Option<i32>,
+    pub regions: Vec<String>,
+    pub industries: Vec<String>,
+    pub grades: Vec<String>,
+}
+
+impl Recipient {
+    fn place(&self) -> Cursor {
+        Cursor {
+            joined_at: self.joined_at,
+            user_id: self.user_id.clone(),
+        }
+    }
+}
+
+/// A pool lead to distribute, as far as distribution looks at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub lead_id: Uuid,
+    pub region: String,
+    pub industry: String,
+    pub grade: String,
+    pub previous_owner_id: Option<String>,
+    pub cooldown_until: Option<DateTime<Utc>>,
+}
+
+/// A place in the stable member order `(joined_at, user_id)`: the last recipient.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    pub joined_at: DateTime<Utc>,
+    pub user_id: String,
+}
+
+/// What a pool's distributions remember between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DistributionState {
+    pub cursor: Option<Cursor>,
+    /// Smooth weighted round-robin's current weight per user; absent means 0.
+    pub current_weights: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub lead_id: Uuid,
+    pub user_id: String,
+}
+
+/// Why a lead was not distributed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Nobody could take it; the counts say why each active member could not.
+    NoEligibleMember(Exclusions),
+    /// Named by the caller but not an unlocked lead of this pool's public pool right now.
+    NotAvailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undistributed {
+    pub lead_id: Uuid,
+    pub skip: Skip,
+}
+
+/// What a distribution does (or, previewed, would do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub method: Method,
+    pub assignments: Vec<Assignment>,
+    pub undistributed: Vec<Undistributed>,
+}
+
+/// Plans the distribution of `leads`, in the given order, over `recipients` (the pool's active
+/// members), and advances `state` as the plan is applied. Deterministic: the same inputs give
+/// the same plan and the same next state. Recipients' `held` counts grow with what they get.
+pub fn plan(
+    method: Method,
+    state: &mut DistributionState,
+    recipients: &mut [Recipient],
+    leads: &[Candidate],
+    now: DateTime<Utc>,
+) -> Plan {
+    recipients.sort_by(|a, b| (a.joined_at, &a.user_id).cmp(&(b.joined_at, &b.user_id)));
+    let mut weights = weighted::Weights::load(&state.current_weights, recipients);
+    let mut plan = Plan {
+        method,
+        assignments: Vec::with_capacity(leads.len()),
+        undistributed: Vec::new(),
+    };
+    for lead in leads {
+        let eligible = eligibility::eligible(method, recipients, lead, now);
+        let chosen = match eligible {
+            Ok(eligible) => pick(method, state, &mut weights, recipients, &eligible),
+            Err(exclusions) => {
+                plan.undistributed.push(Undistributed {
+                    lead_id: lead.lead_id,
+                    skip: Skip::NoEligibleMember(exclusions),
+                });
+                continue;
+            }
+        };
+        let recipient = &mut recipients[chosen];
+        recipient.held += 1;
+        state.cursor = Some(recipient.place());
+        plan.assignments.push(Assignment {
+            lead_id: lead.lead_id,
+            user_id: recipient.user_id.clone(),
+        });
+    }
+    state.current_weights = weights.save(recipients);
+    plan
+}
+
+/// The member (index into `recipients`) that gets the lead, among the non-empty `eligible`.
+fn pick(
+    method: Method,
+    state: &DistributionState,
+    weights: &mut weighted::Weights,
+    recipients: &[Recipient],
+    eligible: &[usize],
+) -> usize {
+    let strategy = match method.strategy {
+        Strategy::RuleMatch => method.fallback,
+        other => other,
+    };
+    let cursor = state.cursor.as_ref();
+    match strategy {
+        Strategy::Weighted => weights.pick(recipients, eligible),
+        Strategy::LeastLoaded => least_loaded::pick(cursor, recipients, eligible),
+        Strategy::RoundRobin | Strategy::RuleMatch => {
+            round_robin::pick(cursor, recipients, eligible)
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! Distribute and PreviewDistribution through the API: each strategy, the pool's rule and a
+//! call's own, caps, cooldowns, inactive members, and what a lead nobody can take reports.
+
+use leadpool::proto;
+use leadpool::proto::DistributionStrategy as S;
+use tonic::Code;
+
+use crate::distribution_fixtures::{
+    self as df, all_leads, distribute, join, leads, pool_with, rep, rule, tally,
+};
+use crate::fixtures::{self, admin, user};
+use crate::harness::{TestApp, assert_error, bad_fields};
+
+#[tokio::test]
+async fn round_robin_takes_turns_in_join_order_and_continues_after_the_last_recipient() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "RR", None, rule(S::RoundRobin)).await;
+    for who in ["alice", "bob", "carl"] {
+        join(&app, &pool.id, rep(who)).await;
+    }
+    leads(&app, &pool.id, 5, "east").await;
+    let first = distribute(
+        &app,
+        &admin(),
+        proto::DistributeRequest {
+            limit: 2,
+            ..all_leads(&pool.id)
+        },
+    )
+    .await
+    .expect("distribute two");
+    assert_eq!(df::recipients(&first), ["alice", "bob"]);
+    assert_eq!(first.strategy(), S::RoundRobin);
+    let rest = distribute(&app, &admin(), all_leads(&pool.id))
+        .await
+        .expect("distribute the rest");
+    assert_eq!(df::recipients(&rest), ["carl", "alice", "bob"]);
+    assert!(rest.undistributed.is_empty());
+
+    let lead = df::lead(&app, &rest.assignments[0].lead_id).await;
+    assert_eq!(lead.owner_id, "carl");
+    assert_eq!(lead.acquired_via(), proto::AcquisitionChannel::Distribute);
+    assert_eq!(
+        fixtures::event_kinds(&app, &lead.id).await,
+        ["CREATED", "DISTRIBUTED"]
+    );
+    assert_eq!(df::count_events(&app, "DISTRIBUTED").await, 5);
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn weighted_gives_each_member_its_share_within_one_lead_evenly_interleaved() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Weighted", None, rule(S::Weighted)).await;
+    for (who, weight) in [("alice", 1), ("bob", 2), ("carl", 3)] {
+        join(&app, &pool.id, df::Rep { weight, ..rep(who) }).await;
+    }
+    leads(&app, &pool.id, 30, "east").await;
+    let plan = distribute(&app, &admin(), all_leads(&pool.id))
+        .await
+        .expect("distribute");
+    let weights = [("alice", 1.0), ("bob", 2.0), ("carl", 3.0)];
+    let mut got = std::collections::BTreeMap::<&str, f64>::new();
+    for (n, who) in df::recipients(&plan).into_iter().enumerate() {
+        *got.entry(who).or_default() += 1.0;
+        for (member, weight) in weights {
+            let share = (n + 1) as f64 * weight / 6.0;
+            let has = got.get(member).copied().unwrap_or_default();
+            assert!(
+                (has - share).abs() <= 1.0,
+                "after {} leads {member} has {has}, share {share}",
+                n + 1
+            );
+        }
+    }
+    assert_eq!(
+        tally(&plan),
+        [("alice".into(), 5), ("bob".into(), 10), ("carl".into(), 15)].into()
+    );
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn least_loaded_fills_the_emptiest_member_first() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Least", Some(10), rule(S::LeastLoaded)).await;
+    for who in ["alice", "bob", "carl"] {
+        join(&app, &pool.id, rep(who)).await;
+    }
+    // alice already holds 3, bob 1, carl none.
+    let held = leads(&app, &pool.id, 4, "east").await;
+    for (lead, who) in held.iter().zip(["alice", "alice", "alice", "bob"]) {
+        fixtures::claim(&app, &user(who), lead).await;
+    }
+    leads(&app, &pool.id, 5, "east").await;
+    let plan = distribute(&app, &admin(), all_leads(&pool.id))
+        .await
+        .expect("distribute");
+    // carl is emptiest; then carl and bob tie at 1 and the turn after carl wraps to bob; and
+    // so on until all three hold 3.
+    assert_eq!(
+        df::recipients(&plan),
+        ["carl", "bob", "carl", "bob", "carl"]
+    );
+    assert_eq!(
+        df::held(&app).await,
+        [("alice".into(), 3), ("bob".into(), 3), ("carl".into(), 3)].into()
+    );
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn rule_match_gives_leads_to_matching_members_and_leaves_unmatched_ones_with_counts() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Regions", None, rule(S::RuleMatch)).await;
+    for (who, region) in [("alice", "east"), ("bob", "west")] {
+        join(
+            &app,
+            &pool.id,
+            df::Rep {
+                regions: vec![region.into()],
+                ..rep(who)
+            },
+        )
+        .await;
+    }
+    let east = leads(&app, &pool.id, 2, "east").await;
+    let west = leads(&app, &pool.id, 1, "west").await;
+    let north = leads(&app, &pool.id, 1, "north").await;
+    let plan = distribute(&app, &admin(), all_leads(&pool.id))
+        .await
+        .expect("distribute");
+    for a in &plan.assignments {
+        let expected = if east.contains(&a.lead_id) {
+            "alice"
+        } else {
+            assert!(west.contains(&a.lead_id));
+            "bob"
+        };
+        assert_eq!(a.user_id, expected);
+    }
+    assert_eq!(plan.assignments.len(), 3);
+    let stuck = &plan.undistributed[0];
+    assert_eq!(stuck.lead_id, north[0]);
+    assert_eq!(stuck.reason(), proto::UndistributedReason::NoEligibleMember);
+    assert_eq!((stuck.members, stuck.not_matching), (2, 2));
+    assert_eq!(
+        df::lead(&app, &north[0]).await.state(),
+        proto::LeadState::InPool
+    );
+
+    // The pool's rule may send unmatched leads to anyone, by its fallback.
+    let update = proto::Pool {
+        id: pool.id.clone(),
+        distribution: Some(proto::DistributionRule {
+            assign_unmatched: true,
+            fallback: S::LeastLoaded.into(),
+            ..rule(S::RuleMatch)
+        }),
+        ..Default::default()
+    };
+    app.pools()
+        .update_pool(admin().req(proto::UpdatePoolRequest {
+            pool: Some(update),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["distribution".into()],
+            }),
+            ..Default::default()
+        }))
+        .await
+        .expect("update rule");
+    let plan = distribute(&app, &admin(), all_leads(&pool.id))
+        .await
+        .expect("distribute again");
+    // alice holds 2, bob 1: least loaded takes the unmatched lead.
+    assert_eq!(df::recipients(&plan), ["bob"]);
+    assert_eq!(plan.fallback(), S::LeastLoaded);
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn a_strategy_given_in_the_call_replaces_the_pools_for_that_call_only() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Override", None, rule(S::RoundRobin)).await;
+    join(
+        &app,
+        &pool.id,
+        df::Rep {
+            weight: 3,
+            ..rep("alice")
+        },
+    )
+    .await;
+    join(&app, &pool.id, rep("bob")).await;
+    leads(&app, &pool.id, 4, "east").await;
+    let plan = distribute(
+        &app,
+        &admin(),
+        proto::DistributeRequest {
+            strategy: S::Weighted.into(),
+            ..all_leads(&pool.id)
+        },
+    )
+    .await
+    .expect("distribute");
+    assert_eq!(plan.strategy(), S::Weighted);
+    assert_eq!(
+        tally(&plan),
+        [("alice".into(), 3), ("bob".into(), 1)].into()
+    );
+    let pool_now = app
+        .pools()
+        .get_pool(admin().req(proto::GetPoolRequest {
+            pool_id: pool.id.clone(),
+        }))
+        .await
+        .expect("get pool")
+        .into_inner()
+        .pool
+        .expect("pool");
+    assert_eq!(
+        pool_now.distribution.expect("rule").strategy(),
+        S::RoundRobin
+    );
+}
+
+#[tokio::test]
+async fn preview_is_exactly_the_plan_distribute_then_applies_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Preview", Some(3), rule(S::Weighted)).await;
+    for (who, weight) in [("alice", 5), ("bob", 2), ("carl", 1)] {
+        join(&app, &pool.id, df::Rep { weight, ..rep(who) }).await;
+    }
+    leads(&app, &pool.id, 12, "east").await;
+    let before = app.fingerprint().await;
+    let preview = app
+        .assignments()
+        .preview_distribution(admin().req(proto::PreviewDistributionRequest {
+            pool_id: pool.id.clone(),
+            ..Default::default()
+        }))
+        .await
+        .expect("preview")
+        .into_inner()
+        .plan
+        .expect("plan");
+    assert_eq!(app.fingerprint().await, before, "a preview changes nothing");
+    let applied = distribute(&app, &admin(), all_leads(&pool.id))
+        .await
+        .expect("distribute");
+    assert_eq!(applied, preview);
+    // Caps of 3: nine leads go, three stay with the reason.
+    assert_eq!(applied.assignments.len(), 9);
+    assert!(
+        applied
+            .undistributed
+            .iter()
+            .all(|u| (u.members, u.at_cap) == (3, 3))
+    );
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn the_previous_owner_in_cooldown_and_inactive_members_receive_nothing() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Cooling", Some(5), rule(S::RoundRobin)).await;
+    for who in ["alice", "bob", "carl"] {
+        join(&app, &pool.id, rep(who)).await;
+    }
+    app.pools()
+        .update_member(admin().req(proto::UpdateMemberRequest {
+            member: Some(proto::Member {
+                pool_id: pool.id.clone(),
+                user_id: "carl".into(),
+                active: false,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["active".into()],
+            }),
+            ..Default::default()
+        }))
+        .await
+        .expect("carl goes on leave");
+    let lead = fixtures::lead(&app, &pool.id, "Returned").await;
+    fixtures::claim(&app, &user("alice"), &lead.id).await;
+    app.leads()
+        .release_lead(user("alice").req(proto::ReleaseLeadRequest {
+            lead_id: lead.id.clone(),
+            reason: "NO_BUDGET".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("release");
+    let plan = distribute(&app, &admin(), all_leads(&pool.id))
+        .await
+        .expect("distribute");
+    assert_eq!(
+        df::recipients(&plan),
+        ["bob"],
+        "not alice (cooldown), not carl (inactive)"
+    );
+
+    // bob at his cap too: now nobody may take it, and the counts say why.
+    let pool_cap = proto::Pool {
+        id: pool.id.clone(),
+        max_held_per_member: Some(0),
+        ..Default::default()
+    };
+    app.pools()
+        .update_pool(admin().req(proto::UpdatePoolRequest {
+            pool: Some(pool_cap),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["max_held_per_member".into()],
+            }),
+            ..Default::default()
+        }))
+        .await
+        .expect("cap 0");
+    let fresh = fixtures::lead(&app, &pool.id, "Fresh").await;
+    let plan = distribute(&app, &admin(), all_leads(&pool.id))
+        .await
+        .expect("distribute");
+    assert!(plan.assignments.is_empty());
+    assert_eq!(plan.undistributed[0].lead_id, fresh.id);
+    assert_eq!(
+        (plan.undistributed[0].members, plan.undistributed[0].at_cap),
+        (2, 2)
+    );
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn named_leads_that_are_locked_or_owned_are_reported_not_available() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Named", None, rule(S::RoundRobin)).await;
+    join(&app, &pool.id, rep("alice")).await;
+    let ids = leads(&app, &pool.id, 3, "east").await;
+    app.leads()
+        .lock_lead(admin().req(proto::LockLeadRequest {
+            lead_id: ids[0].clone(),
+            ..Default::default()
+        }))
+        .await
+        .expect("lock");
+    fixtures::claim(&app, &user("alice"), &ids[1]).await;
+    let plan = distribute(
+        &app,
+        &admin(),
+        proto::DistributeRequest {
+            filter: Some(proto::DistributionFilter {
+                lead_ids: ids.clone(),
+                ..Default::default()
+            }),
+            ..all_leads(&pool.id)
+        },
+    )
+    .await
+    .expect("distribute");
+    assert_eq!(plan.assignments.len(), 1);
+    assert_eq!(plan.assignments[0].lead_id, ids[2]);
+    let unavailable: Vec<_> = plan
+        .undistributed
+        .iter()
+        .map(|u| (u.lead_id.as_str(), u.reason()))
+        .collect();
+    assert_eq!(
+        unavailable,
+        [
+            (ids[0].as_str(), proto::UndistributedReason::NotAvailable),
+            (ids[1].as_str(), proto::UndistributedReason::NotAvailable)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn filters_pick_which_pool_leads_are_distributed() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Filtered", None, rule(S::RoundRobin)).await;
+    join(&app, &pool.id, rep("alice")).await;
+    leads(&app, &pool.id, 2, "east").await;
+    let west = leads(&app, &pool.id, 2, "west").await;
+    let plan = distribute(
+        &app,
+        &admin(),
+        proto::DistributeRequest {
+            filter: Some(proto::DistributionFilter {
+                region: "west".into(),
+                ..Default::default()
+            }),
+            ..all_leads(&pool.id)
+        },
+    )
+    .await
+    .expect("distribute");
+    let got: Vec<_> = plan.assignments.iter().map(|a| a.lead_id.clone()).collect();
+    assert_eq!(got, west);
+}
+
+#[tokio::test]
+async fn bad_distribution_requests_name_every_bad_field_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Bad", None, rule(S::RoundRobin)).await;
+    join(&app, &pool.id, rep("alice")).await;
+    leads(&app, &pool.id, 2, "east").await;
+    let before = app.fingerprint().await;
+    let bad = distribute(
+        &app,
+        &admin(),
+        proto::DistributeRequest {
+            limit: 1_001,
+            strategy: 99,
+            fallback: S::RuleMatch.into(),
+            request_id: "nope".into(),
+            ..all_leads(&pool.id)
+        },
+    )
+    .await;
+    assert_eq!(
+        bad_fields(bad),
+        ["limit", "strategy", "fallback", "request_id"]
+    );
+    let named = distribute(
+        &app,
+        &admin(),
+        proto::DistributeRequest {
+            limit: 5,
+            filter: Some(proto::DistributionFilter {
+                lead_ids: vec!["not-a-uuid".into()],
+                ..Default::default()
+            }),
+            ..all_leads(&pool.id)
+        },
+    )
+    .await;
+    assert_eq!(bad_fields(named), ["lead_ids[0]", "limit"]);
+    let unknown_pool =
+        distribute(&app, &admin(), all_leads(&uuid::Uuid::now_v7().to_string())).await;
+    assert_error(unknown_pool, Code::NotFound, "POOL_NOT_FOUND");
+    assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn only_managers_and_admins_distribute_or_preview() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    leads(&app, &team.pool.id, 2, "east").await;
+    let before = app.fingerprint().await;
+    let refused = distribute(&app, &user("alice"), all_leads(&team.pool.id)).await;
+    assert_error(refused, Code::PermissionDenied, "MANAGER_REQUIRED");
+    let preview = app
+        .assignments()
+        .preview_distribution(user("alice").req(proto::PreviewDistributionRequest {
+            pool_id: team.pool.id.clone(),
+            ..Default::default()
+        }))
+        .await;
+    assert_error(preview, Code::PermissionDenied, "MANAGER_REQUIRED");
+    let foreign = crate::harness::Caller::admin("globex");
+    let other_tenant = distribute(&app, &foreign, all_leads(&team.pool.id)).await;
+    assert_error(other_tenant, Code::NotFound, "POOL_NOT_FOUND");
+    assert_eq!(app.fingerprint().await, before);
+    let plan = distribute(&app, &user("mia"), all_leads(&team.pool.id))
+        .await
+        .expect("the pool's manager distributes");
+    assert_eq!(plan.assignments.len(), 2);
+}
+
+#[tokio::test]
+async fn the_distribution_rule_is_stored_shown_and_validated_like_other_rules() {
+    let app = TestApp::spawn().await;
+    let rule = proto::DistributionRule {
+        strategy: S::RuleMatch.into(),
+        fallback: S::Weighted.into(),
+        assign_unmatched: true,
+        auto_distribute: true,
+        auto_distribute_after: Some(prost_types::Duration {
+            seconds: 600,
+            nanos: 0,
+        }),
+    };
+    let pool = pool_with(&app, "Rules", None, rule).await;
+    assert_eq!(pool.distribution, Some(rule));
+    let plain = fixtures::pool(&app, "Plain", None).await;
+    let default = plain.distribution.expect("always shown");
+    assert_eq!(
+        (default.strategy(), default.auto_distribute),
+        (S::RoundRobin, false)
+    );
+    let before = app.fingerprint().await;
+    let bad = app
+        .pools()
+        .update_pool(admin().req(proto::UpdatePoolRequest {
+            pool: Some(proto::Pool {
+                id: pool.id.clone(),
+                distribution: Some(proto::DistributionRule {
+                    strategy: 42,
+                    fallback: S::RuleMatch.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["distribution".into()],
+            }),
+            ..Default::default()
+        }))
+        .await;
+    assert_eq!(
+        bad_fields(bad),
+        ["distribution.strategy", "distribution.fallback"]
+    );
+    assert_eq!(app.fingerprint().await, before);
+}

@@ -1,0 +1,268 @@
+//! OffboardMember in each mode, across pools, with locked leads and a colleague at cap.
+
+use leadpool::proto;
+use leadpool::proto::DistributionStrategy as S;
+use leadpool::proto::OffboardMode as M;
+use tonic::Code;
+
+use crate::distribution_fixtures::{self as df, join, leads, pool_with, rep, rule};
+use crate::fixtures::{self, admin, user};
+use crate::harness::{Caller, TestApp, assert_error, bad_fields};
+
+/// Two pools; in each, alice owns `owned` leads (the first of them locked), bob and carl are
+/// colleagues, mia manages the first pool only.
+struct Office {
+    east: proto::Pool,
+    west: proto::Pool,
+    locked: Vec<String>,
+}
+
+async fn office(app: &TestApp, cap: Option<i32>, owned: usize) -> Office {
+    let east = pool_with(app, "East", cap, rule(S::RoundRobin)).await;
+    let west = pool_with(app, "West", cap, rule(S::RoundRobin)).await;
+    let mut locked = Vec::new();
+    for pool in [&east, &west] {
+        for who in ["alice", "bob", "carl"] {
+            join(app, &pool.id, rep(who)).await;
+        }
+        for (i, id) in leads(app, &pool.id, owned, "east").await.iter().enumerate() {
+            fixtures::claim(app, &user("alice"), id).await;
+            if i == 0 {
+                app.leads()
+                    .lock_lead(admin().req(proto::LockLeadRequest {
+                        lead_id: id.clone(),
+                        ..Default::default()
+                    }))
+                    .await
+                    .expect("lock");
+                locked.push(id.clone());
+            }
+        }
+    }
+    join(
+        app,
+        &east.id,
+        df::Rep {
+            role: proto::MemberRole::Manager,
+            ..rep("mia")
+        },
+    )
+    .await;
+    Office { east, west, locked }
+}
+
+async fn offboard(
+    app: &TestApp,
+    who: &Caller,
+    mode: M,
+    to: &str,
+) -> Result<proto::OffboardMemberResponse, tonic::Status> {
+    app.assignments()
+        .offboard_member(who.req(proto::OffboardMemberRequest {
+            user_id: "alice".into(),
+            mode: mode.into(),
+            to_user_id: to.into(),
+            ..Default::default()
+        }))
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn active_memberships(app: &TestApp, who: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM members WHERE user_id = $1 AND active")
+        .bind(who)
+        .fetch_one(&app.db)
+        .await
+        .expect("members")
+}
+
+async fn offboarded_events(app: &TestApp) -> Vec<(Option<String>, Option<String>)> {
+    sqlx::query_as(
+        "SELECT reason, to_owner FROM lead_events WHERE kind = 'OFFBOARDED' ORDER BY seq",
+    )
+    .fetch_all(&app.db)
+    .await
+    .expect("events")
+}
+
+#[tokio::test]
+async fn return_to_pool_releases_every_unlocked_lead_and_keeps_the_locked_ones_for_a_manager() {
+    let app = TestApp::spawn().await;
+    let office = office(&app, None, 3).await;
+    let done = offboard(&app, &admin(), M::ReturnToPool, "")
+        .await
+        .expect("offboard");
+    assert_eq!(done.memberships_deactivated, 2);
+    assert_eq!(
+        (done.returned_to_pool, done.transferred, done.redistributed),
+        (4, 0, 0)
+    );
+    let mut kept = done.kept_locked_lead_ids.clone();
+    kept.sort();
+    let mut locked = office.locked.clone();
+    locked.sort();
+    assert_eq!(kept, locked);
+    assert_eq!(done.moves.len(), 2);
+    assert!(
+        done.moves
+            .iter()
+            .all(|m| m.to_user_id.is_empty() && m.lead_count == 2)
+    );
+    assert_eq!(active_memberships(&app, "alice").await, 0);
+    assert_eq!(df::held(&app).await, [("alice".into(), 2)].into());
+    let events = offboarded_events(&app).await;
+    assert_eq!(events.len(), 4);
+    assert!(
+        events
+            .iter()
+            .all(|(reason, to)| reason.as_deref() == Some("OFFBOARDING") && to.is_none())
+    );
+    // Offboarded again: nothing more moves, the locked leads are still reported.
+    let again = offboard(&app, &admin(), M::ReturnToPool, "")
+        .await
+        .expect("again");
+    assert_eq!(
+        (again.memberships_deactivated, again.returned_to_pool),
+        (0, 0)
+    );
+    assert_eq!(again.kept_locked_lead_ids.len(), 2);
+    assert!(!office.east.id.is_empty() && !office.west.id.is_empty());
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn transfer_to_hands_every_lead_locked_ones_too_to_the_colleague() {
+    let app = TestApp::spawn().await;
+    let office = office(&app, None, 3).await;
+    let done = offboard(&app, &admin(), M::TransferTo, "bob")
+        .await
+        .expect("offboard");
+    assert_eq!((done.transferred, done.returned_to_pool), (6, 0));
+    assert!(done.kept_locked_lead_ids.is_empty());
+    assert_eq!(df::held(&app).await, [("bob".into(), 6)].into());
+    let locked = df::lead(&app, &office.locked[0]).await;
+    assert_eq!((locked.owner_id.as_str(), locked.locked), ("bob", true));
+    assert!(
+        offboarded_events(&app)
+            .await
+            .iter()
+            .all(|(_, to)| to.as_deref() == Some("bob"))
+    );
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn transfer_to_a_colleague_without_room_fails_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let office = office(&app, Some(3), 3).await;
+    for id in leads(&app, &office.east.id, 1, "east").await {
+        fixtures::claim(&app, &user("bob"), &id).await;
+    }
+    let before = app.fingerprint().await;
+    let md = assert_error(
+        offboard(&app, &admin(), M::TransferTo, "bob").await,
+        Code::FailedPrecondition,
+        "HELD_LIMIT_REACHED",
+    );
+    assert_eq!((md["user_id"].as_str(), md["limit"].as_str()), ("bob", "3"));
+    assert_error(
+        offboard(&app, &admin(), M::TransferTo, "mia").await,
+        Code::NotFound,
+        "MEMBER_NOT_FOUND",
+    );
+    assert_eq!(app.fingerprint().await, before);
+    assert_eq!(active_memberships(&app, "alice").await, 2);
+}
+
+#[tokio::test]
+async fn redistribute_spreads_each_pools_leads_skips_a_colleague_at_cap_and_returns_the_rest() {
+    let app = TestApp::spawn().await;
+    let office = office(&app, Some(4), 4).await;
+    // In east, bob is full: east's leads go round carl and mia (a manager holds leads too).
+    let filler = leads(&app, &office.east.id, 4, "east").await;
+    for id in &filler {
+        fixtures::claim(&app, &user("bob"), id).await;
+    }
+    let done = offboard(&app, &user("root"), M::Redistribute, "").await;
+    assert_error(done, Code::PermissionDenied, "MANAGER_REQUIRED");
+    let done = offboard(&app, &admin(), M::Redistribute, "")
+        .await
+        .expect("offboard");
+    // 3 unlocked per pool: east → carl, mia, carl; west → bob, carl, bob.
+    assert_eq!((done.redistributed, done.returned_to_pool), (6, 0));
+    assert_eq!(done.kept_locked_lead_ids.len(), 2);
+    let east_moves: Vec<_> = done
+        .moves
+        .iter()
+        .filter(|m| m.pool_id == office.east.id)
+        .map(|m| (m.to_user_id.as_str(), m.lead_count))
+        .collect();
+    assert_eq!(east_moves, [("carl", 2), ("mia", 1)]);
+    assert_eq!(
+        df::held(&app).await,
+        [
+            ("alice".into(), 2),
+            ("bob".into(), 6),
+            ("carl".into(), 3),
+            ("mia".into(), 1)
+        ]
+        .into()
+    );
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn redistribute_returns_to_the_pool_what_nobody_can_take() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Tiny", Some(2), rule(S::RoundRobin)).await;
+    for who in ["alice", "bob"] {
+        join(&app, &pool.id, rep(who)).await;
+    }
+    for id in leads(&app, &pool.id, 2, "east").await {
+        fixtures::claim(&app, &user("alice"), &id).await;
+    }
+    for id in leads(&app, &pool.id, 1, "east").await {
+        fixtures::claim(&app, &user("bob"), &id).await;
+    }
+    let done = offboard(&app, &admin(), M::Redistribute, "")
+        .await
+        .expect("offboard");
+    assert_eq!((done.redistributed, done.returned_to_pool), (1, 1));
+    assert_eq!(df::held(&app).await, [("bob".into(), 2)].into());
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn offboarding_needs_an_admin_or_a_manager_of_every_pool_and_valid_input() {
+    let app = TestApp::spawn().await;
+    office(&app, None, 1).await;
+    let before = app.fingerprint().await;
+    // mia manages east but not west.
+    assert_error(
+        offboard(&app, &user("mia"), M::ReturnToPool, "").await,
+        Code::PermissionDenied,
+        "MANAGER_REQUIRED",
+    );
+    assert_error(
+        offboard(&app, &user("bob"), M::ReturnToPool, "").await,
+        Code::PermissionDenied,
+        "MANAGER_REQUIRED",
+    );
+    let unknown = app
+        .assignments()
+        .offboard_member(admin().req(proto::OffboardMemberRequest {
+            user_id: "nobody".into(),
+            mode: M::ReturnToPool.into(),
+            ..Default::default()
+        }))
+        .await;
+    let md = assert_error(unknown, Code::NotFound, "MEMBER_NOT_FOUND");
+    assert_eq!(md["user_id"], "nobody");
+    let no_mode = offboard(&app, &admin(), M::Unspecified, "").await;
+    assert_eq!(bad_fields(no_mode), ["mode"]);
+    let to_self = offboard(&app, &admin(), M::TransferTo, "alice").await;
+    assert_eq!(bad_fields(to_self), ["to_user_id"]);
+    let stray = offboard(&app, &admin(), M::ReturnToPool, "bob").await;
+    assert_eq!(bad_fields(stray), ["to_user_id"]);
+    assert_eq!(app.fingerprint().await, before);
+}
