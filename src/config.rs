@@ -8,8 +8,8 @@ use clap::{Parser, ValueEnum};
 
 use crate::api::FollowSettings;
 use crate::app::Settings;
-use crate::scheduler::recycle::RecycleSettings;
 use crate::scheduler::distribute::DistributeSettings;
+use crate::scheduler::recycle::RecycleSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
