@@ -12,12 +12,14 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower_http::trace::TraceLayer;
 
+use crate::api::auth::{AuthLayer, Authentication};
 use crate::api::{Context, EventApi, FollowSettings, LeadApi, PoolApi};
+use crate::metrics::rpc::RpcMetricsLayer;
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
 use crate::wakeups;
-use crate::{store, telemetry};
+use crate::{metrics, store, telemetry};
 
 /// Names the health service answers for: the whole server ("") and each of our services.
 const HEALTH_NAMES: &[&str] = &[
@@ -27,13 +29,18 @@ const HEALTH_NAMES: &[&str] = &[
     "leadpool.v1.EventService",
 ];
 
-/// The timings of the server's background work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the server runs: the timings of its background work, its metrics listener, and how
+/// it identifies callers.
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// How often the database is checked for the health service.
     pub health_interval: Duration,
     /// Heartbeats and polling of `WatchEvents` streams.
     pub follow: FollowSettings,
+    /// Where `/metrics` is served; `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Trusted metadata, or verified bearer tokens.
+    pub authentication: Authentication,
 }
 
 impl Default for Settings {
@@ -41,12 +48,15 @@ impl Default for Settings {
         Self {
             health_interval: Duration::from_secs(5),
             follow: FollowSettings::default(),
+            metrics_listen: None,
+            authentication: Authentication::default(),
         }
     }
 }
 
 pub struct App {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     ctx: Context,
     settings: Settings,
 }
@@ -68,8 +78,13 @@ impl App {
         settings: Settings,
     ) -> Result<Self, AppError> {
         let listener = TcpListener::bind(addr).await?;
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         Ok(Self {
             listener,
+            metrics_listener,
             ctx,
             settings,
         })
@@ -77,6 +92,15 @@ impl App {
 
     pub fn local_addr(&self) -> Result<SocketAddr, AppError> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// Where `/metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, AppError> {
+        Ok(self
+            .metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?)
     }
 
     /// Serves until `shutdown` completes: health turns `NOT_SERVING` first, `WatchEvents`
@@ -103,6 +127,14 @@ impl App {
             wakeups.clone(),
             stop.clone(),
         ));
+        let metrics_task = self.metrics_listener.map(|listener| {
+            tokio::spawn(metrics::http::serve(
+                listener,
+                self.ctx.metrics.clone(),
+                self.ctx.db.clone(),
+                stop.clone(),
+            ))
+        });
         let events = EventApi::new(
             self.ctx.clone(),
             wakeups,
@@ -118,8 +150,11 @@ impl App {
             .make_span_with(telemetry::rpc_span)
             .on_response(telemetry::rpc_response)
             .on_failure(());
+        // Outermost first: every call, refused callers included, is logged and timed.
         let result = tonic::transport::Server::builder()
             .layer(trace)
+            .layer(RpcMetricsLayer::new(self.ctx.metrics.clone()))
+            .layer(AuthLayer::new(self.settings.authentication))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
@@ -138,6 +173,11 @@ impl App {
         let _ = purge_task.await;
         let _ = listen_task.await;
         let _ = announce_task.await;
+        if let Some(task) = metrics_task {
+            if let Ok(Err(err)) = task.await {
+                tracing::warn!(error = %err, "the metrics listener failed");
+            }
+        }
         Ok(result?)
     }
 }

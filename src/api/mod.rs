@@ -1,6 +1,7 @@
 //! The gRPC edge: one file per service. Requests become validated domain values here, one
 //! store call does the work, and results map back to proto. No SQL here.
 
+pub mod auth;
 mod convert;
 mod event_cursor;
 mod event_service;
@@ -15,17 +16,22 @@ pub use event_service::{EventApi, FollowSettings};
 pub use lead_service::LeadApi;
 pub use pool_service::PoolApi;
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
 use crate::domain::clock::SharedClock;
+use crate::metrics::Metrics;
 use crate::wakeups::Wakeups;
 
-/// What every service needs: the database, the clock, and the wake-ups of event followers.
+/// What every service needs: the database, the clock, the wake-ups of event followers, and
+/// the metrics it counts in.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub db: PgPool,
     pub clock: SharedClock,
     pub wakeups: Wakeups,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Context {
@@ -34,6 +40,7 @@ impl Context {
             db,
             clock,
             wakeups: Wakeups::default(),
+            metrics: Arc::new(Metrics::new()),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! migrated template, and hands tests generated gRPC clients, an injected clock and a direct
 //! database handle for checking invariants.
 
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OnceCell, oneshot};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
@@ -115,13 +117,15 @@ pub struct TestApp {
     /// Direct access, for checking invariants after the fact.
     pub db: PgPool,
     channel: Channel,
+    metrics_addr: Option<SocketAddr>,
     db_name: String,
     admin: PgConnectOptions,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<Serving>,
 }
 
-/// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them).
+/// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them);
+/// metrics on a port of their own; identity from trusted metadata.
 pub fn test_settings() -> Settings {
     Settings {
         health_interval: Duration::from_secs(1),
@@ -129,22 +133,29 @@ pub fn test_settings() -> Settings {
             heartbeat_interval: Duration::from_millis(150),
             poll_interval: Duration::from_millis(200),
         },
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..Settings::default()
     }
+}
+
+/// A started server: its channel, where it serves metrics, how to stop it, its task.
+struct Started {
+    channel: Channel,
+    metrics_addr: Option<SocketAddr>,
+    shutdown: oneshot::Sender<()>,
+    serving: Serving,
 }
 
 type Serving = tokio::task::JoinHandle<Result<(), leadpool::app::AppError>>;
 
-/// Starts a server on 127.0.0.1:0 over `db`; it stops when the returned sender is dropped.
-async fn serve(
-    db: &PgPool,
-    clock: &Arc<ManualClock>,
-    settings: Settings,
-) -> (Channel, oneshot::Sender<()>, Serving) {
+/// Starts a server on 127.0.0.1:0 over `db`; it stops when its shutdown sender is dropped.
+async fn serve(db: &PgPool, clock: &Arc<ManualClock>, settings: Settings) -> Started {
     let ctx = Context::new(db.clone(), clock.clone());
     let app = App::bind("127.0.0.1:0".parse().unwrap(), ctx, settings)
         .await
         .expect("bind");
     let addr = app.local_addr().expect("addr");
+    let metrics_addr = app.metrics_addr().expect("metrics addr");
     let (shutdown, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(app.serve(async {
         let _ = stopped.await;
@@ -152,7 +163,12 @@ async fn serve(
     let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_lazy();
-    (channel, shutdown, serving)
+    Started {
+        channel,
+        metrics_addr,
+        shutdown,
+        serving,
+    }
 }
 
 /// Another server of the same test, over the same database.
@@ -169,6 +185,11 @@ pub fn start_time() -> DateTime<Utc> {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(test_settings()).await
+    }
+
+    /// A server with other settings, e.g. another way of identifying callers.
+    pub async fn spawn_with(settings: Settings) -> Self {
         let server = server().await;
         let db_name = format!("leadpool_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = PgConnection::connect_with(&server.admin)
@@ -185,25 +206,26 @@ impl TestApp {
             .await
             .expect("connect test database");
         let clock = Arc::new(ManualClock::new(start_time()));
-        let (channel, shutdown, serving) = serve(&db, &clock, test_settings()).await;
+        let started = serve(&db, &clock, settings).await;
         Self {
             clock,
             db,
-            channel,
+            channel: started.channel,
+            metrics_addr: started.metrics_addr,
             db_name,
             admin: server.admin.clone(),
-            shutdown: Some(shutdown),
-            server: Some(serving),
+            shutdown: Some(started.shutdown),
+            server: Some(started.serving),
         }
     }
 
     /// A second server on the same database and clock, as another replica would be.
     pub async fn spawn_replica(&self, settings: Settings) -> Replica {
-        let (channel, shutdown, serving) = serve(&self.db, &self.clock, settings).await;
+        let started = serve(&self.db, &self.clock, settings).await;
         Replica {
-            channel,
-            _shutdown: shutdown,
-            _serving: serving,
+            channel: started.channel,
+            _shutdown: started.shutdown,
+            _serving: started.serving,
         }
     }
 
@@ -240,6 +262,20 @@ impl TestApp {
 
     pub fn channel(&self) -> Channel {
         self.channel.clone()
+    }
+
+    /// The server's `/metrics` page, as Prometheus scrapes it.
+    pub async fn scrape_metrics(&self) -> String {
+        let addr = self.metrics_addr.expect("the test server serves metrics");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("application/openmetrics-text"), "{head}");
+        body.to_owned()
     }
 
     /// A digest of every row of every table, to prove a failed call changed nothing.

@@ -3,6 +3,7 @@
 mod fixtures;
 mod harness;
 
+mod auth;
 mod claim;
 mod concurrency;
 mod duplicates;
@@ -15,9 +16,11 @@ mod imports;
 mod leads;
 mod lifecycle;
 mod members;
+mod metrics;
 mod pool_admin;
 mod pool_rules;
 mod pools;
 mod release;
 mod replicas;
 mod server;
+mod traces;
