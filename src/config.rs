@@ -180,3 +180,45 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("leadpool").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn metrics_are_served_on_9090_unless_the_address_is_empty() {
+        let default = parse(&[]).expect("defaults").settings().expect("settings");
+        assert_eq!(
+            default.metrics_listen,
+            Some("0.0.0.0:9090".parse().unwrap())
+        );
+        let off = parse(&["--metrics-listen", ""]).expect("empty address");
+        assert_eq!(off.settings().expect("settings").metrics_listen, None);
+    }
+
+    #[test]
+    fn one_jwt_key_at_most_and_none_of_its_checks_without_it() {
+        let two_keys = parse(&["--jwt-hs256-secret", "x", "--jwt-jwks-file", "keys.json"]);
+        assert!(two_keys.is_err());
+        let issuer_only = parse(&["--jwt-issuer", "https://id.example"]).expect("parses");
+        assert!(matches!(
+            issuer_only.settings(),
+            Err(ConfigError::ClaimsWithoutKey)
+        ));
+        let trusted = parse(&["--jwt-hs256-secret", ""]).expect("empty secret");
+        let mode = trusted.settings().expect("settings").authentication;
+        assert!(matches!(mode, Authentication::TrustedMetadata));
+    }
+
+    #[test]
+    fn traces_are_exported_only_to_a_set_endpoint_over_grpc() {
+        assert_eq!(parse(&[]).expect("defaults").otlp(), None);
+        let otlp = parse(&["--otlp-endpoint", "http://collector:4317"]).expect("endpoint");
+        assert_eq!(otlp.otlp().expect("on").service_name, "leadpool");
+        assert!(parse(&["--otlp-protocol", "http/protobuf"]).is_err());
+    }
+}

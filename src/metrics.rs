@@ -48,8 +48,9 @@ pub struct SweepLabels {
 
 pub struct Metrics {
     registry: Registry,
-    /// Seconds from request to response headers, by service, method and status code.
-    pub rpc_duration: Histograms<RpcLabels>,
+    /// Seconds from request to response headers, by service, method and status code; only
+    /// [`rpc::RpcMetricsLayer`] observes it.
+    rpc_duration: Histograms<RpcLabels>,
     /// Leads claimed from a public pool.
     pub claims: Counter,
     /// Leads released back to a public pool by their owner.
@@ -91,13 +92,28 @@ impl Metrics {
                 "RPC latency to the response headers, by service, method and gRPC code",
                 Histograms::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS)),
             ),
-            claims: register(&mut r, "claims", "Leads claimed", Counter::default()),
-            releases: register(&mut r, "releases", "Leads released", Counter::default()),
-            recycles: register(&mut r, "recycles", "Leads recycled", Counter::default()),
+            claims: register(
+                &mut r,
+                "claims",
+                "Leads claimed from a pool",
+                Counter::default(),
+            ),
+            releases: register(
+                &mut r,
+                "releases",
+                "Leads released by their owner",
+                Counter::default(),
+            ),
+            recycles: register(
+                &mut r,
+                "recycles",
+                "Leads recycled at a missed deadline",
+                Counter::default(),
+            ),
             distributions: register(
                 &mut r,
                 "distributions",
-                "Leads distributed",
+                "Leads handed out by the distributor",
                 Counter::default(),
             ),
             sweep_duration: register(
