@@ -12,7 +12,9 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower_http::trace::TraceLayer;
 
+use crate::api::auth::{AuthLayer, Authentication};
 use crate::api::{AssignmentApi, Context, EventApi, FollowSettings, LeadApi, PoolApi, RecycleApi};
+use crate::metrics::rpc::RpcMetricsLayer;
 use crate::proto::assignment_service_server::AssignmentServiceServer;
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
@@ -21,7 +23,7 @@ use crate::proto::recycle_service_server::RecycleServiceServer;
 use crate::scheduler::distribute::DistributeSettings;
 use crate::scheduler::recycle::RecycleSettings;
 use crate::wakeups;
-use crate::{scheduler, store, telemetry};
+use crate::{metrics, scheduler, store, telemetry};
 
 /// Names the health service answers for: the whole server ("") and each of our services. They are
 /// `SERVING` while the database answers and turn `NOT_SERVING` as shutdown begins (readiness).
@@ -39,8 +41,9 @@ const HEALTH_NAMES: &[&str] = &[
 /// down (that is what readiness on the names above is for).
 pub const LIVENESS: &str = "liveness";
 
-/// The timings of the server's background work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the server runs: the timings of its background work, its metrics listener, and how
+/// it identifies callers.
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// How often the database is checked for the health service.
     pub health_interval: Duration,
@@ -53,6 +56,10 @@ pub struct Settings {
     pub recycle: RecycleSettings,
     /// Automatic distribution's sweep interval (zero: off) and batch size.
     pub distribute: DistributeSettings,
+    /// Where `/metrics` is served; `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Trusted metadata, or verified bearer tokens.
+    pub authentication: Authentication,
 }
 
 impl Default for Settings {
@@ -63,12 +70,15 @@ impl Default for Settings {
             shutdown_delay: Duration::ZERO,
             recycle: RecycleSettings::default(),
             distribute: DistributeSettings::default(),
+            metrics_listen: None,
+            authentication: Authentication::default(),
         }
     }
 }
 
 pub struct App {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     ctx: Context,
     settings: Settings,
 }
@@ -90,8 +100,13 @@ impl App {
         settings: Settings,
     ) -> Result<Self, AppError> {
         let listener = TcpListener::bind(addr).await?;
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         Ok(Self {
             listener,
+            metrics_listener,
             ctx,
             settings,
         })
@@ -101,9 +116,18 @@ impl App {
         Ok(self.listener.local_addr()?)
     }
 
+    /// Where `/metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, AppError> {
+        Ok(self
+            .metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?)
+    }
+
     /// Serves until `shutdown` completes: health turns `NOT_SERVING` first, calls are still
-    /// accepted for the shutdown delay, then `WatchEvents` streams end and the recycle scheduler
-    /// stops after its current batch, in-flight calls finish and the server returns.
+    /// accepted for the shutdown delay, then `WatchEvents` streams end and the schedulers stop
+    /// after their current batch, in-flight calls finish and the server returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_health(&reporter, ServingStatus::NotServing).await;
@@ -142,6 +166,14 @@ impl App {
             wakeups.clone(),
             stop.clone(),
         ));
+        let metrics_task = self.metrics_listener.map(|listener| {
+            tokio::spawn(metrics::http::serve(
+                listener,
+                self.ctx.metrics.clone(),
+                self.ctx.db.clone(),
+                stop.clone(),
+            ))
+        });
         let events = EventApi::new(
             self.ctx.clone(),
             wakeups,
@@ -158,8 +190,11 @@ impl App {
             .make_span_with(telemetry::rpc_span)
             .on_response(telemetry::rpc_response)
             .on_failure(());
+        // Outermost first: every call, refused callers included, is logged and timed.
         let result = tonic::transport::Server::builder()
             .layer(trace)
+            .layer(RpcMetricsLayer::new(self.ctx.metrics.clone()))
+            .layer(AuthLayer::new(self.settings.authentication))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
@@ -190,6 +225,11 @@ impl App {
         let _ = distribute_task.await;
         let _ = listen_task.await;
         let _ = announce_task.await;
+        if let Some(task) = metrics_task {
+            if let Ok(Err(err)) = task.await {
+                tracing::warn!(error = %err, "the metrics listener failed");
+            }
+        }
         Ok(result?)
     }
 }

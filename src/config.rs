@@ -2,14 +2,17 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
 use crate::api::FollowSettings;
+use crate::api::auth::{AuthConfigError, Authentication, KeySource};
 use crate::app::Settings;
 use crate::scheduler::distribute::DistributeSettings;
 use crate::scheduler::recycle::RecycleSettings;
+use crate::telemetry::Otlp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -93,13 +96,79 @@ pub struct Config {
     /// Leads an automatic distribution assigns per transaction.
     #[arg(long, env = "LEADPOOL_DISTRIBUTE_BATCH", default_value_t = 1_000)]
     pub distribute_batch: u32,
+
+    /// Address of the HTTP listener serving Prometheus metrics at /metrics; empty: none.
+    #[arg(long, env = "LEADPOOL_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    pub metrics_listen: OptionalAddr,
+
+    /// OTLP/gRPC collector to export traces to (e.g. http://otel-collector:4317); unset: none.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// OTLP transport; only gRPC is built in.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", value_parser = ["grpc"])]
+    pub otlp_protocol: Option<String>,
+
+    /// service.name of exported spans.
+    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "leadpool")]
+    pub otel_service_name: String,
+
+    /// Shared secret (at least 32 bytes) verifying HS256 bearer tokens; turns JWT mode on.
+    #[arg(long, env = "LEADPOOL_JWT_HS256_SECRET", hide_env_values = true,
+          conflicts_with_all = ["jwt_rs256_public_key_file", "jwt_jwks_file"])]
+    pub jwt_hs256_secret: Option<String>,
+
+    /// RSA public key (PEM) verifying RS256 bearer tokens; turns JWT mode on.
+    #[arg(
+        long,
+        env = "LEADPOOL_JWT_RS256_PUBLIC_KEY_FILE",
+        conflicts_with = "jwt_jwks_file"
+    )]
+    pub jwt_rs256_public_key_file: Option<PathBuf>,
+
+    /// JSON Web Key Set file verifying bearer tokens by their kid; turns JWT mode on.
+    #[arg(long, env = "LEADPOOL_JWT_JWKS_FILE")]
+    pub jwt_jwks_file: Option<PathBuf>,
+
+    /// The iss every bearer token must carry; unset: not checked.
+    #[arg(long, env = "LEADPOOL_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// The aud every bearer token must carry; unset: not checked.
+    #[arg(long, env = "LEADPOOL_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+/// A listen address where an empty value turns the listener off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalAddr(pub Option<SocketAddr>);
+
+impl FromStr for OptionalAddr {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "" => Ok(Self(None)),
+            addr => addr.parse().map(|addr| Self(Some(addr))),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Auth(#[from] AuthConfigError),
+    #[error(
+        "LEADPOOL_JWT_ISSUER and LEADPOOL_JWT_AUDIENCE need a key to check tokens with: set \
+         LEADPOOL_JWT_HS256_SECRET, LEADPOOL_JWT_RS256_PUBLIC_KEY_FILE or LEADPOOL_JWT_JWKS_FILE"
+    )]
+    ClaimsWithoutKey,
 }
 
 impl Config {
-    /// The server's timings; zero values are raised to a sane minimum, except the scheduler
-    /// intervals, where zero means off.
-    pub fn settings(&self) -> Settings {
-        Settings {
+    /// How the server runs; zero timings are raised to a sane minimum. Reads the JWT key.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        Ok(Settings {
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
             follow: FollowSettings {
                 heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms.max(100)),
@@ -114,6 +183,79 @@ impl Config {
                 interval: Duration::from_secs(self.distribute_interval_seconds),
                 batch: self.distribute_batch.max(1),
             },
+            metrics_listen: self.metrics_listen.0,
+            authentication: self.authentication()?,
+        })
+    }
+
+    /// JWT mode when a key is configured, trusted metadata otherwise.
+    fn authentication(&self) -> Result<Authentication, ConfigError> {
+        let set = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+        let path = |value: &Option<PathBuf>| value.clone().filter(|p| !p.as_os_str().is_empty());
+        let key = set(&self.jwt_hs256_secret)
+            .map(KeySource::Hs256Secret)
+            .or_else(|| path(&self.jwt_rs256_public_key_file).map(KeySource::Rs256PublicKeyFile))
+            .or_else(|| path(&self.jwt_jwks_file).map(KeySource::JwksFile));
+        let (issuer, audience) = (set(&self.jwt_issuer), set(&self.jwt_audience));
+        match key {
+            Some(key) => Ok(Authentication::jwt(
+                &key,
+                issuer.as_deref(),
+                audience.as_deref(),
+            )?),
+            None if issuer.is_some() || audience.is_some() => Err(ConfigError::ClaimsWithoutKey),
+            None => Ok(Authentication::TrustedMetadata),
         }
+    }
+
+    /// Where traces go: `OTEL_EXPORTER_OTLP_ENDPOINT`, unless unset or empty.
+    pub fn otlp(&self) -> Option<Otlp> {
+        let endpoint = self.otlp_endpoint.as_deref().map(str::trim);
+        endpoint.filter(|e| !e.is_empty()).map(|endpoint| Otlp {
+            endpoint: endpoint.to_owned(),
+            service_name: self.otel_service_name.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("leadpool").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn metrics_are_served_on_9090_unless_the_address_is_empty() {
+        let default = parse(&[]).expect("defaults").settings().expect("settings");
+        assert_eq!(
+            default.metrics_listen,
+            Some("0.0.0.0:9090".parse().unwrap())
+        );
+        let off = parse(&["--metrics-listen", ""]).expect("empty address");
+        assert_eq!(off.settings().expect("settings").metrics_listen, None);
+    }
+
+    #[test]
+    fn one_jwt_key_at_most_and_none_of_its_checks_without_it() {
+        let two_keys = parse(&["--jwt-hs256-secret", "x", "--jwt-jwks-file", "keys.json"]);
+        assert!(two_keys.is_err());
+        let issuer_only = parse(&["--jwt-issuer", "https://id.example"]).expect("parses");
+        assert!(matches!(
+            issuer_only.settings(),
+            Err(ConfigError::ClaimsWithoutKey)
+        ));
+        let trusted = parse(&["--jwt-hs256-secret", ""]).expect("empty secret");
+        let mode = trusted.settings().expect("settings").authentication;
+        assert!(matches!(mode, Authentication::TrustedMetadata));
+    }
+
+    #[test]
+    fn traces_are_exported_only_to_a_set_endpoint_over_grpc() {
+        assert_eq!(parse(&[]).expect("defaults").otlp(), None);
+        let otlp = parse(&["--otlp-endpoint", "http://collector:4317"]).expect("endpoint");
+        assert_eq!(otlp.otlp().expect("on").service_name, "leadpool");
+        assert!(parse(&["--otlp-protocol", "http/protobuf"]).is_err());
     }
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod embedded_pg;
+pub mod metrics;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

@@ -8,7 +8,7 @@ use clap::Parser;
 use sqlx::postgres::PgConnectOptions;
 
 use leadpool::api::Context;
-use leadpool::app::App;
+use leadpool::app::{App, Settings};
 use leadpool::config::Config;
 use leadpool::domain::clock::SystemClock;
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
@@ -22,8 +22,20 @@ const EMBEDDED_DATABASE: &str = "leadpool";
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    telemetry::init(config.log_format, &config.log_filter);
-    match run(config).await {
+    let telemetry = match telemetry::init(
+        config.log_format,
+        &config.log_filter,
+        config.otlp().as_ref(),
+    ) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = run(config, telemetry.exports_traces()).await;
+    telemetry.shutdown().await;
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err}");
@@ -32,9 +44,10 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config) -> Result<(), BoxError> {
+async fn run(config: Config, exports_traces: bool) -> Result<(), BoxError> {
+    let settings = config.settings()?;
     let (options, embedded) = database(&config).await?;
-    let result = serve(&config, options).await;
+    let result = serve(&config, settings, options, exports_traces).await;
     if let Some(pg) = embedded {
         tracing::info!("stopping the private PostgreSQL");
         pg.stop().await?;
@@ -42,12 +55,27 @@ async fn run(config: Config) -> Result<(), BoxError> {
     result
 }
 
-async fn serve(config: &Config, options: PgConnectOptions) -> Result<(), BoxError> {
+async fn serve(
+    config: &Config,
+    settings: Settings,
+    options: PgConnectOptions,
+    exports_traces: bool,
+) -> Result<(), BoxError> {
     let db = store::connect(options, config.db_max_connections).await?;
     store::migrate(&db).await?;
     let ctx = Context::new(db.clone(), Arc::new(SystemClock));
-    let app = App::bind(config.listen, ctx, config.settings()).await?;
-    tracing::info!(addr = %app.local_addr()?, "leadpool serving gRPC");
+    let authentication = settings.authentication.to_string();
+    let app = App::bind(config.listen, ctx, settings).await?;
+    let metrics = app
+        .metrics_addr()?
+        .map(|addr| format!("http://{addr}/metrics"));
+    tracing::info!(
+        addr = %app.local_addr()?,
+        authentication,
+        metrics = metrics.as_deref().unwrap_or("off"),
+        traces = if exports_traces { "OTLP" } else { "off" },
+        "leadpool serving gRPC"
+    );
     let result = app.serve(shutdown_signal()).await;
     db.close().await;
     Ok(result?)

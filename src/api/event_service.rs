@@ -246,6 +246,7 @@ enum Woken {
 
 impl Follower {
     async fn run(mut self) {
+        let _following = self.ctx.metrics.follow();
         let mut last_sent = Instant::now();
         while !self.stop.is_cancelled() {
             // Marked before reading, so a wake-up during the read means another read.
@@ -265,6 +266,10 @@ impl Follower {
                     return;
                 }
             };
+            if let Some(oldest) = page.events.first() {
+                let age = self.ctx.clock.now() - oldest.occurred_at;
+                self.ctx.metrics.record_follower_lag(age);
+            }
             let next = page.next_position(self.position, WATCH_PAGE_SIZE);
             let settled = page.settled;
             let caught_up = page.events.len() < WATCH_PAGE_SIZE;

@@ -1,5 +1,6 @@
-//! Who is calling: `x-tenant-id`, `x-actor-id` and `x-actor-roles` metadata set by the trusted
-//! mesh, checked on every call before anything else.
+//! Who is calling: `x-tenant-id`, `x-actor-id` and `x-actor-roles` metadata, checked on every
+//! call before anything else. `api::auth` has settled it before the call reaches a service:
+//! as the trusted mesh sent it, or, in JWT mode, set from the verified token's claims.
 
 use tonic::metadata::MetadataMap;
 

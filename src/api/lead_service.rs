@@ -638,7 +638,10 @@ impl LeadService for LeadApi {
                 let claimed =
                     store::leads::claim(&mut *conn, &actor, lead_id, request_id, now).await?;
                 let view = match claimed {
-                    Some(view) => view,
+                    Some(view) => {
+                        self.ctx.metrics.claims.inc();
+                        view
+                    }
                     None => {
                         let snapshot =
                             store::leads::claim_snapshot(&mut *conn, &actor, lead_id, now).await?;
@@ -717,7 +720,10 @@ impl LeadService for LeadApi {
                     store::leads::release(&mut *conn, &actor, lead_id, &reason, request_id, now)
                         .await?;
                 let view = match released {
-                    Some(view) => view,
+                    Some(view) => {
+                        self.ctx.metrics.releases.inc();
+                        view
+                    }
                     None => {
                         let snapshot =
                             store::leads::release_snapshot(&mut *conn, &actor, lead_id).await?;

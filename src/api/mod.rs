@@ -2,6 +2,7 @@
 //! store call does the work, and results map back to proto. No SQL here.
 
 mod assignment_service;
+pub mod auth;
 pub mod convert;
 mod event_cursor;
 mod event_service;
@@ -19,17 +20,22 @@ pub use lead_service::LeadApi;
 pub use pool_service::PoolApi;
 pub use recycle_service::RecycleApi;
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
 use crate::domain::clock::SharedClock;
+use crate::metrics::Metrics;
 use crate::wakeups::Wakeups;
 
-/// What every service needs: the database, the clock, and the wake-ups of event followers.
+/// What every service needs: the database, the clock, the wake-ups of event followers, and
+/// the metrics it counts in.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub db: PgPool,
     pub clock: SharedClock,
     pub wakeups: Wakeups,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Context {
@@ -38,6 +44,7 @@ impl Context {
             db,
             clock,
             wakeups: Wakeups::default(),
+            metrics: Arc::new(Metrics::new()),
         }
     }
 }

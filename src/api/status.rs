@@ -19,7 +19,7 @@ fn code(err: &DomainError) -> Code {
         | E::BadPageToken
         | E::UnknownReleaseReason { .. }
         | E::RequestIdReused => Code::InvalidArgument,
-        E::MissingIdentity(_) => Code::Unauthenticated,
+        E::MissingIdentity(_) | E::InvalidToken(_) => Code::Unauthenticated,
         E::NotPoolMember { .. }
         | E::ManagerRequired { .. }
         | E::AdminRequired

@@ -34,8 +34,10 @@ pub enum DomainError {
         "The page token is malformed or belongs to a different query; start again without a token."
     )]
     BadPageToken,
-    #[error("The call carries no identity: send x-tenant-id and x-actor-id metadata.")]
+    #[error("The call carries no identity: {}.", describe(.0))]
     MissingIdentity(Vec<FieldViolation>),
+    #[error("The bearer token was refused: {0}.")]
+    InvalidToken(String),
     #[error("Only members of the pool may do this.")]
     NotPoolMember { pool_id: Uuid },
     #[error("Only a manager of the pool (or a tenant admin) may do this.")]
@@ -118,6 +120,7 @@ impl DomainError {
             Self::ReclaimCooldown { .. } => "RECLAIM_COOLDOWN",
             Self::DailyClaimLimitReached { .. } => "DAILY_CLAIM_LIMIT_REACHED",
             Self::MissingIdentity(_) => "MISSING_IDENTITY",
+            Self::InvalidToken(_) => "INVALID_TOKEN",
             Self::NotPoolMember { .. } => "NOT_POOL_MEMBER",
             Self::ManagerRequired { .. } => "MANAGER_REQUIRED",
             Self::AdminRequired => "ADMIN_REQUIRED",

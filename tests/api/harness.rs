@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OnceCell, oneshot};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
@@ -121,15 +122,16 @@ pub struct TestApp {
     pub db: PgPool,
     addr: SocketAddr,
     channel: Channel,
+    metrics_addr: Option<SocketAddr>,
     db_name: String,
     admin: PgConnectOptions,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<Serving>,
 }
 
-/// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them).
-/// The schedulers are off: tests sweep with `RunRecycle` and distribute through the API after
-/// moving the clock.
+/// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them);
+/// metrics on a port of their own; identity from trusted metadata. The schedulers are off: tests
+/// sweep with `RunRecycle` and distribute through the API after moving the clock.
 pub fn test_settings() -> Settings {
     Settings {
         health_interval: Duration::from_secs(1),
@@ -146,27 +148,39 @@ pub fn test_settings() -> Settings {
             interval: Duration::ZERO,
             ..DistributeSettings::default()
         },
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..Settings::default()
     }
 }
 
 type Serving = tokio::task::JoinHandle<Result<(), leadpool::app::AppError>>;
 
-/// Starts a server on 127.0.0.1:0 over `db`; it stops when the returned sender is dropped.
-async fn serve(
-    db: &PgPool,
-    clock: &Arc<ManualClock>,
-    settings: Settings,
-) -> (SocketAddr, oneshot::Sender<()>, Serving) {
+/// A started server: where it serves calls and metrics, how to stop it, its task.
+struct Started {
+    addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    shutdown: oneshot::Sender<()>,
+    serving: Serving,
+}
+
+/// Starts a server on 127.0.0.1:0 over `db`; it stops when its shutdown sender is dropped.
+async fn serve(db: &PgPool, clock: &Arc<ManualClock>, settings: Settings) -> Started {
     let ctx = Context::new(db.clone(), clock.clone());
     let app = App::bind("127.0.0.1:0".parse().unwrap(), ctx, settings)
         .await
         .expect("bind");
     let addr = app.local_addr().expect("addr");
+    let metrics_addr = app.metrics_addr().expect("metrics addr");
     let (shutdown, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(app.serve(async {
         let _ = stopped.await;
     }));
-    (addr, shutdown, serving)
+    Started {
+        addr,
+        metrics_addr,
+        shutdown,
+        serving,
+    }
 }
 
 /// A channel with its own connection to `addr`, opened on first use.
@@ -193,7 +207,7 @@ impl TestApp {
         Self::spawn_with(test_settings()).await
     }
 
-    /// A server with other timings than the tests' usual ones.
+    /// A server with other settings: other timings, another way of identifying callers.
     pub async fn spawn_with(settings: Settings) -> Self {
         let server = server().await;
         let db_name = format!("leadpool_test_{}", uuid::Uuid::now_v7().simple());
@@ -211,26 +225,27 @@ impl TestApp {
             .await
             .expect("connect test database");
         let clock = Arc::new(ManualClock::new(start_time()));
-        let (addr, shutdown, serving) = serve(&db, &clock, settings).await;
+        let started = serve(&db, &clock, settings).await;
         Self {
             clock,
             db,
-            addr,
-            channel: connect(addr),
+            addr: started.addr,
+            channel: connect(started.addr),
+            metrics_addr: started.metrics_addr,
             db_name,
             admin: server.admin.clone(),
-            shutdown: Some(shutdown),
-            server: Some(serving),
+            shutdown: Some(started.shutdown),
+            server: Some(started.serving),
         }
     }
 
     /// A second server on the same database and clock, as another replica would be.
     pub async fn spawn_replica(&self, settings: Settings) -> Replica {
-        let (addr, shutdown, serving) = serve(&self.db, &self.clock, settings).await;
+        let started = serve(&self.db, &self.clock, settings).await;
         Replica {
-            channel: connect(addr),
-            _shutdown: shutdown,
-            _serving: serving,
+            channel: connect(started.addr),
+            _shutdown: started.shutdown,
+            _serving: started.serving,
         }
     }
 
@@ -280,6 +295,20 @@ impl TestApp {
     /// A channel on a new connection, as a caller arriving now would open.
     pub fn new_connection(&self) -> Channel {
         connect(self.addr)
+    }
+
+    /// The server's `/metrics` page, as Prometheus scrapes it.
+    pub async fn scrape_metrics(&self) -> String {
+        let addr = self.metrics_addr.expect("the test server serves metrics");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("application/openmetrics-text"), "{head}");
+        body.to_owned()
     }
 
     /// A digest of every row of every table, to prove a failed call changed nothing.

@@ -88,6 +88,8 @@ impl ChildService {
             .env("DATABASE_URL", database_uri)
             .env("LEADPOOL_LISTEN", addr.to_string())
             .envs(env.iter().copied())
+            // Metrics are served as in production, on a free port: 9090 may be taken here.
+            .env("LEADPOOL_METRICS_LISTEN", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)

@@ -1,0 +1,236 @@
+//! What the service counts, scraped as OpenMetrics text from `/metrics` on its own listener
+//! (`LEADPOOL_METRICS_LISTEN`). One [`Metrics`] per server, shared through the API context:
+//! a service or scheduler adds a counter with a field here and its line in [`Metrics::new`],
+//! then calls `ctx.metrics.<field>.inc()`. RPC latency needs nothing per service: the
+//! [`rpc::RpcMetricsLayer`] measures every call by method and status code.
+
+pub mod http;
+pub mod rpc;
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Metric, Registry};
+use sqlx::PgPool;
+
+/// Upper bounds (seconds) of latency buckets: 1 ms to 10 s.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Upper bounds (seconds) of event-stream lag buckets: 10 ms to 10 min.
+const LAG_BUCKETS: [f64; 11] = [
+    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0,
+];
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Labels of one RPC outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RpcLabels {
+    /// `leadpool.v1.LeadService`
+    pub service: String,
+    /// `ClaimLead`
+    pub method: String,
+    /// The gRPC status code, as the gRPC spec names it: `OK`, `NOT_FOUND`, …
+    pub code: &'static str,
+}
+
+/// Labels of one scheduler sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct SweepLabels {
+    /// The scheduler's name, e.g. `recycle`.
+    pub scheduler: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    /// Seconds from request to response headers, by service, method and status code; only
+    /// [`rpc::RpcMetricsLayer`] observes it.
+    rpc_duration: Histograms<RpcLabels>,
+    /// Leads claimed from a public pool.
+    pub claims: Counter,
+    /// Leads released back to a public pool by their owner.
+    pub releases: Counter,
+    /// Leads recycled to a public pool at a missed deadline.
+    pub recycles: Counter,
+    /// Leads handed to members by the distributor.
+    pub distributions: Counter,
+    /// Seconds one sweep of a scheduler took; see [`Metrics::record_sweep`].
+    sweep_duration: Histograms<SweepLabels>,
+    /// Open `WatchEvents` streams; see [`Metrics::follow`].
+    event_followers: Gauge,
+    /// Age of the oldest event of each page a follower reads: how far behind it is.
+    event_follower_lag: Histogram,
+    db_connections: Gauge,
+    db_idle_connections: Gauge,
+    db_max_connections: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("leadpool");
+        Self {
+            rpc_duration: register(
+                &mut r,
+                "rpc_duration_seconds",
+                "RPC latency to the response headers, by service, method and gRPC code",
+                Histograms::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS)),
+            ),
+            claims: register(
+                &mut r,
+                "claims",
+                "Leads claimed from a pool",
+                Counter::default(),
+            ),
+            releases: register(
+                &mut r,
+                "releases",
+                "Leads released by their owner",
+                Counter::default(),
+            ),
+            recycles: register(
+                &mut r,
+                "recycles",
+                "Leads recycled at a missed deadline",
+                Counter::default(),
+            ),
+            distributions: register(
+                &mut r,
+                "distributions",
+                "Leads handed out by the distributor",
+                Counter::default(),
+            ),
+            sweep_duration: register(
+                &mut r,
+                "scheduler_sweep_duration_seconds",
+                "Duration of one scheduler sweep, by scheduler",
+                Histograms::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS)),
+            ),
+            event_followers: register(
+                &mut r,
+                "event_stream_followers",
+                "Open WatchEvents streams",
+                Gauge::default(),
+            ),
+            event_follower_lag: register(
+                &mut r,
+                "event_stream_lag_seconds",
+                "Age of the oldest event of each page a WatchEvents stream reads",
+                Histogram::new(LAG_BUCKETS),
+            ),
+            db_connections: register(
+                &mut r,
+                "db_pool_connections",
+                "Open database connections of the pool",
+                Gauge::default(),
+            ),
+            db_idle_connections: register(
+                &mut r,
+                "db_pool_idle_connections",
+                "Idle database connections of the pool",
+                Gauge::default(),
+            ),
+            db_max_connections: register(
+                &mut r,
+                "db_pool_max_connections",
+                "The most database connections the pool opens",
+                Gauge::default(),
+            ),
+            registry: r,
+        }
+    }
+
+    /// Records how long one sweep of `scheduler` took.
+    pub fn record_sweep(&self, scheduler: &'static str, took: Duration) {
+        self.sweep_duration
+            .get_or_create(&SweepLabels { scheduler })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts an open event stream until the returned guard is dropped.
+    pub fn follow(&self) -> Following {
+        self.event_followers.inc();
+        Following(self.event_followers.clone())
+    }
+
+    /// Records how far behind a follower was when it read an event this old.
+    pub fn record_follower_lag(&self, age: chrono::TimeDelta) {
+        let seconds = age.as_seconds_f64().max(0.0);
+        self.event_follower_lag.observe(seconds);
+    }
+
+    /// Every metric as OpenMetrics text, with the pool's current connections.
+    pub fn render(&self, db: &PgPool) -> Result<String, std::fmt::Error> {
+        self.db_connections.set(i64::from(db.size()));
+        self.db_idle_connections.set(gauge_value(db.num_idle()));
+        self.db_max_connections
+            .set(i64::from(db.options().get_max_connections()));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// An open event stream, counted in `leadpool_event_stream_followers` while it lives.
+#[derive(Debug)]
+pub struct Following(Gauge);
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+fn register<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+fn gauge_value(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn followers_are_counted_while_their_guard_lives() {
+        let metrics = Metrics::new();
+        let first = metrics.follow();
+        let second = metrics.follow();
+        assert_eq!(metrics.event_followers.get(), 2);
+        drop(first);
+        drop(second);
+        assert_eq!(metrics.event_followers.get(), 0);
+    }
+
+    #[test]
+    fn sweeps_are_kept_apart_by_scheduler() {
+        let metrics = Metrics::new();
+        metrics.record_sweep("recycle", Duration::from_millis(30));
+        metrics.record_sweep("distribute", Duration::from_millis(3));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &metrics.registry).expect("encode");
+        let series = "leadpool_scheduler_sweep_duration_seconds";
+        assert!(text.contains(&format!("{series}_count{{scheduler=\"recycle\"}} 1\n")));
+        assert!(text.contains(&format!("{series}_sum{{scheduler=\"recycle\"}} 0.03\n")));
+        assert!(text.contains(&format!("{series}_count{{scheduler=\"distribute\"}} 1\n")));
+    }
+}

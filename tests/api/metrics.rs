@@ -1,0 +1,136 @@
+//! `/metrics`: counters move with the work, every RPC is timed by method and code, event
+//! streams and the connection pool are visible.
+
+use std::time::Duration;
+
+use leadpool::proto;
+use leadpool::proto::watch_events_response::Item;
+
+use crate::fixtures::{self, service, user};
+use crate::harness::TestApp;
+
+/// The value of one series of a scrape, e.g. `leadpool_claims_total`.
+fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        Some(value.parse().expect("a number"))
+    })
+}
+
+fn rpc_count(scrape: &str, method: &str, code: &str) -> Option<f64> {
+    let series = format!(
+        "leadpool_rpc_duration_seconds_count{{service=\"leadpool.v1.LeadService\",method=\"{method}\",code=\"{code}\"}}"
+    );
+    sample(scrape, &series)
+}
+
+#[tokio::test]
+async fn claims_releases_and_their_rpcs_are_counted() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let before = app.scrape_metrics().await;
+    assert_eq!(sample(&before, "leadpool_claims_total"), Some(0.0));
+    assert_eq!(sample(&before, "leadpool_releases_total"), Some(0.0));
+    assert_eq!(rpc_count(&before, "ClaimLead", "OK"), None);
+
+    fixtures::claim(&app, &user("alice"), &lead.id).await;
+    let stolen = app
+        .leads()
+        .claim_lead(user("bob").req(proto::ClaimLeadRequest {
+            lead_id: lead.id.clone(),
+            ..Default::default()
+        }))
+        .await;
+    assert!(stolen.is_err(), "alice owns it");
+    app.leads()
+        .release_lead(user("alice").req(proto::ReleaseLeadRequest {
+            lead_id: lead.id.clone(),
+            reason: "NO_BUDGET".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("release");
+
+    let after = app.scrape_metrics().await;
+    assert_eq!(sample(&after, "leadpool_claims_total"), Some(1.0));
+    assert_eq!(sample(&after, "leadpool_releases_total"), Some(1.0));
+    assert_eq!(rpc_count(&after, "ClaimLead", "OK"), Some(1.0));
+    assert_eq!(
+        rpc_count(&after, "ClaimLead", "FAILED_PRECONDITION"),
+        Some(1.0)
+    );
+    assert_eq!(rpc_count(&after, "ReleaseLead", "OK"), Some(1.0));
+    let all_claims = "leadpool_rpc_duration_seconds_bucket{le=\"+Inf\",service=\"leadpool.v1.LeadService\",method=\"ClaimLead\",code=\"OK\"}";
+    assert_eq!(sample(&after, all_claims), Some(1.0), "{after}");
+    // The handles the schedulers and the distributor count in are exposed already.
+    assert_eq!(sample(&after, "leadpool_recycles_total"), Some(0.0));
+    assert_eq!(sample(&after, "leadpool_distributions_total"), Some(0.0));
+}
+
+#[tokio::test]
+async fn refused_callers_are_timed_under_their_code() {
+    let app = TestApp::spawn().await;
+    let anonymous = app
+        .leads()
+        .list_leads(proto::ListLeadsRequest::default())
+        .await;
+    assert!(anonymous.is_err());
+    let scrape = app.scrape_metrics().await;
+    assert_eq!(
+        rpc_count(&scrape, "ListLeads", "UNAUTHENTICATED"),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn event_followers_their_lag_and_the_pool_are_visible() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let mut stream = app
+        .events()
+        .watch_events(service().req(proto::WatchEventsRequest::default()))
+        .await
+        .expect("watch")
+        .into_inner();
+    // Heartbeats may come first, while the lead's event is not yet below the horizon.
+    let first_event = async {
+        loop {
+            let item = stream.message().await.expect("stream ok").expect("an item");
+            if let Some(Item::Event(_)) = item.item {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), first_event)
+        .await
+        .expect("an event in time");
+    let following = app.scrape_metrics().await;
+    assert_eq!(
+        sample(&following, "leadpool_event_stream_followers"),
+        Some(1.0)
+    );
+    let reads = sample(&following, "leadpool_event_stream_lag_seconds_count").expect("lag");
+    assert!(reads >= 1.0, "{following}");
+    assert_eq!(
+        sample(&following, "leadpool_db_pool_max_connections"),
+        Some(10.0)
+    );
+    assert!(sample(&following, "leadpool_db_pool_connections").expect("size") >= 1.0);
+    assert!(sample(&following, "leadpool_db_pool_idle_connections").is_some());
+
+    drop(stream);
+    let mut followers = Some(1.0);
+    for _ in 0..600 {
+        followers = sample(
+            &app.scrape_metrics().await,
+            "leadpool_event_stream_followers",
+        );
+        if followers == Some(0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(followers, Some(0.0), "the follower left");
+}
