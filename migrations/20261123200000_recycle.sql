@@ -67,12 +67,13 @@ $$;
 -- restates recycle_schedule's conditions in the shape of the partial indexes above, pool by pool
 -- in deadline order, so it reads only leads that are due and stops at `max_rows`: a pool with
 -- warn_before has its unwarned leads warned and its warned leads recycled; a pool without, its
--- leads recycled. Callers decide with recycle_schedule itself.
+-- leads recycled. Callers decide with recycle_schedule itself, joining leads and pools by their
+-- keys (both are returned, so the planner has nothing to guess).
 CREATE FUNCTION recycle_candidates(as_of timestamptz, tenant text, pool uuid, wanted text,
                                    max_rows integer)
-RETURNS TABLE (tenant_id text, lead_id uuid)
+RETURNS TABLE (tenant_id text, pool_id uuid, lead_id uuid)
 LANGUAGE sql STABLE AS $$
-    SELECT p.tenant_id, c.id
+    SELECT p.tenant_id, p.id, c.id
     FROM pools p
     CROSS JOIN LATERAL (
         -- `exempt_grades = '{}' OR` also keeps the planner's row estimate sane: it cannot

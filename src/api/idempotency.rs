@@ -33,21 +33,11 @@ where
         ctx.wakeups.written();
         return Ok(response);
     };
-    let key = Key {
-        tenant_id: &actor.tenant_id,
-        actor: &actor.user_id,
-        method,
-        request_id,
-    };
-    // Map fields are ordered (build.rs), so equal requests encode to equal bytes.
-    let hash = Sha256::digest(request.encode_to_vec());
+    let (key, hash) = key(actor, method, request_id, request);
     let mut tx = ctx.db.begin().await.map_err(db_error)?;
-    match idempotency::claim(&mut tx, key, &hash, ctx.clock.now()).await? {
-        Claimed::Replay(response) => {
-            return Resp::decode(response.as_slice()).map_err(|_| DomainError::Internal);
-        }
-        Claimed::Mismatch => return Err(DomainError::RequestIdReused),
-        Claimed::Fresh => {}
+    let claimed = idempotency::claim(&mut tx, key, &hash, ctx.clock.now()).await?;
+    if let Some(response) = replay(claimed)? {
+        return Ok(response);
     }
     // On an error the transaction rolls back with the key: a retry runs again.
     let response = mutation(&mut tx).await?;
@@ -55,6 +45,23 @@ where
     tx.commit().await.map_err(db_error)?;
     ctx.wakeups.written();
     Ok(response)
+}
+
+/// The key of one call, and the hash that tells its request from another under the same key.
+fn key<'a>(
+    actor: &'a Actor,
+    method: &'a str,
+    request_id: Uuid,
+    request: &impl Message,
+) -> (Key<'a>, Vec<u8>) {
+    let key = Key {
+        tenant_id: &actor.tenant_id,
+        actor: &actor.user_id,
+        method,
+        request_id,
+    };
+    // Map fields are ordered (build.rs), so equal requests encode to equal bytes.
+    (key, Sha256::digest(request.encode_to_vec()).to_vec())
 }
 
 /// Like [`once`], for work that commits in batches of its own (a recycle sweep), so its response
@@ -77,13 +84,7 @@ where
     let Some(request_id) = request_id else {
         return work().await;
     };
-    let key = Key {
-        tenant_id: &actor.tenant_id,
-        actor: &actor.user_id,
-        method,
-        request_id,
-    };
-    let hash = Sha256::digest(request.encode_to_vec());
+    let (key, hash) = key(actor, method, request_id, request);
     // Only a look: the key is not held while the work runs, which would keep a transaction open.
     let mut look = ctx.db.begin().await.map_err(db_error)?;
     let claimed = idempotency::claim(&mut look, key, &hash, ctx.clock.now()).await?;

@@ -1,8 +1,11 @@
 //! Recycling: the sweep's batches, its dry run, the upcoming and past recycles, and moving a
 //! deadline. A batch is one statement: `recycle_candidates` finds due leads through the partial
-//! indexes, each is locked with `SKIP LOCKED` (several sweeps share the work, never a lead) and
-//! decided again by `recycle_schedule` on the locked row, so a follow-up that committed first wins
-//! and one that waits for the lock finds the lead gone. See migration `20261123200000_recycle.sql`.
+//! indexes; each is then fetched by key and locked with `SKIP LOCKED` (several sweeps share the
+//! work, never a lead) and decided again by `recycle_schedule` on the locked, latest version of
+//! the row, so a follow-up that committed first wins and one that waits for the lock finds the
+//! lead gone. The statements fix their join order (a materialized CTE, `OFFSET 0` lateral
+//! lookups): a fresh table without statistics once led the planner to scan a pool per candidate.
+//! See migration `20261123200000_recycle.sql`.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
@@ -59,13 +62,19 @@ pub async fn warn_batch(
 ) -> Result<Vec<Step>, DomainError> {
     sqlx::query_as!(
         StepRow,
-        r#"WITH target AS (
-               SELECT l.tenant_id, l.id, l.pool_id, l.owner_id, s.reason, s.deadline, s.recycle_at
-               FROM recycle_candidates($1, $2, $3, 'WARN', $4) c
-               JOIN leads l ON l.tenant_id = c.tenant_id AND l.id = c.lead_id
-               JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
-               CROSS JOIN LATERAL recycle_schedule(l, p, $1) s
-               WHERE s.action = 'WARN'
+        r#"WITH due AS MATERIALIZED (SELECT * FROM recycle_candidates($1, $2, $3, 'WARN', $4)),
+           target AS (
+               SELECT (l.lead).tenant_id, (l.lead).id, (l.lead).pool_id, (l.lead).owner_id,
+                      s.reason, s.deadline, s.recycle_at
+               FROM due c
+               JOIN pools p ON p.tenant_id = c.tenant_id AND p.id = c.pool_id
+               -- By key, locked on its own (OFFSET 0 keeps the planner from joining otherwise).
+               CROSS JOIN LATERAL (SELECT x AS lead FROM leads x
+                                   WHERE x.tenant_id = c.tenant_id AND x.id = c.lead_id
+                                   OFFSET 0) l
+               CROSS JOIN LATERAL recycle_schedule(l.lead, p, $1) s
+               -- Means = 'WARN'; see recycle_batch.
+               WHERE s.action <> 'RECYCLE' AND p.id = (l.lead).pool_id
                LIMIT $4
                FOR UPDATE OF l SKIP LOCKED
            ),
@@ -106,8 +115,9 @@ pub async fn warn_batch(
 
 /// Recycles up to `batch` due leads: back to `IN_POOL` in the pool's recycle pool (else their
 /// own), with `previous_owner_id`, the pool's cooldown and a `RECYCLED` event each; the owners'
-/// held counts drop in the same statement. Member rows are locked in key order before they
-/// change, so concurrent sweeps wait for each other there instead of deadlocking.
+/// held counts drop in the same statement. The owners' member rows are locked with the leads,
+/// `SKIP LOCKED` too: a sweep never waits, so it can deadlock with nothing (a lead whose owner is
+/// busy claiming or being removed waits for the next batch).
 #[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, batch = sweep.batch), err(Debug))]
 pub async fn recycle_batch(
     db: impl PgExecutor<'_>,
@@ -115,32 +125,35 @@ pub async fn recycle_batch(
 ) -> Result<Vec<Step>, DomainError> {
     sqlx::query_as!(
         StepRow,
-        r#"WITH target AS (
-               SELECT l.tenant_id, l.id, l.pool_id, l.owner_id, s.reason, s.deadline,
-                      COALESCE(p.recycle_to_pool_id, l.pool_id) AS destination,
+        r#"WITH due AS MATERIALIZED (SELECT * FROM recycle_candidates($1, $2, $3, 'RECYCLE', $4)),
+           target AS (
+               SELECT (l.lead).tenant_id, (l.lead).id, (l.lead).pool_id, (l.lead).owner_id,
+                      s.reason, s.deadline,
+                      COALESCE(p.recycle_to_pool_id, (l.lead).pool_id) AS destination,
                       $1 + make_interval(secs => p.reclaim_cooldown_seconds) AS cooldown_until
-               FROM recycle_candidates($1, $2, $3, 'RECYCLE', $4) c
-               JOIN leads l ON l.tenant_id = c.tenant_id AND l.id = c.lead_id
-               JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
-               CROSS JOIN LATERAL recycle_schedule(l, p, $1) s
-               WHERE s.action = 'RECYCLE'
+               FROM due c
+               JOIN pools p ON p.tenant_id = c.tenant_id AND p.id = c.pool_id
+               -- The lead, then its owner's member row, each by key and locked on its own
+               -- (OFFSET 0 keeps the planner from joining them any other way).
+               CROSS JOIN LATERAL (SELECT x AS lead FROM leads x
+                                   WHERE x.tenant_id = c.tenant_id AND x.id = c.lead_id
+                                   OFFSET 0) l
+               CROSS JOIN LATERAL (SELECT m.user_id FROM members m
+                                   WHERE m.tenant_id = c.tenant_id AND m.pool_id = c.pool_id
+                                     AND m.user_id = (l.lead).owner_id
+                                   OFFSET 0) m
+               CROSS JOIN LATERAL recycle_schedule(l.lead, p, $1) s
+               -- Means = 'RECYCLE' (action is WARN, RECYCLE or NULL); `<>` keeps the planner's
+               -- row estimate sane.
+               WHERE s.action <> 'WARN' AND p.id = (l.lead).pool_id
                LIMIT $4
-               FOR UPDATE OF l SKIP LOCKED
-           ),
-           owners AS (
-               SELECT m.tenant_id, m.pool_id, m.user_id FROM members m
-               WHERE (m.tenant_id, m.pool_id, m.user_id)
-                     IN (SELECT t.tenant_id, t.pool_id, t.owner_id FROM target t)
-               ORDER BY m.tenant_id, m.pool_id, m.user_id
-               FOR UPDATE
+               FOR UPDATE OF l, m SKIP LOCKED
            ),
            uncounted AS (
                UPDATE members m SET held_count = m.held_count - r.n, updated_at = $1
                FROM (SELECT t.tenant_id, t.pool_id, t.owner_id, count(*)::integer AS n
                      FROM target t GROUP BY t.tenant_id, t.pool_id, t.owner_id) r
-               JOIN owners o
-                 ON o.tenant_id = r.tenant_id AND o.pool_id = r.pool_id AND o.user_id = r.owner_id
-               WHERE m.tenant_id = o.tenant_id AND m.pool_id = o.pool_id AND m.user_id = o.user_id
+               WHERE m.tenant_id = r.tenant_id AND m.pool_id = r.pool_id AND m.user_id = r.owner_id
            ),
            event AS (
                INSERT INTO lead_events (tenant_id, lead_id, pool_id, to_pool_id, kind, from_owner,
@@ -207,7 +220,7 @@ pub async fn plan(
                   count(*) OVER () AS "total!"
            FROM recycle_candidates($1, $2, $3, $4, 2147483647) c
            JOIN leads l ON l.tenant_id = c.tenant_id AND l.id = c.lead_id
-           JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
+           JOIN pools p ON p.tenant_id = c.tenant_id AND p.id = c.pool_id AND p.id = l.pool_id
            CROSS JOIN LATERAL recycle_schedule(l, p, $1) s
            WHERE s.action = $4
            ORDER BY s.deadline, l.id
