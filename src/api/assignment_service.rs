@@ -59,6 +59,10 @@ impl AssignmentApi {
         let distribution = store::assignment::distribute(conn, call, mode, Wait::Block)
             .await?
             .ok_or(DomainError::ConcurrentModification)?;
+        if mode == Mode::Apply {
+            let assigned = distribution.plan.assignments.len() as u64;
+            self.ctx.metrics.distributions.inc_by(assigned);
+        }
         Ok(plan_message(distribution.plan))
     }
 }

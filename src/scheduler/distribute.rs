@@ -36,7 +36,8 @@ impl Default for DistributeSettings {
 
 /// Sweeps every `interval` until `stop`; returns at once when turned off.
 pub async fn run(ctx: Context, settings: DistributeSettings, stop: CancellationToken) {
-    super::every("distribute", settings.interval, stop, |stop| {
+    let metrics = ctx.metrics.clone();
+    super::every("distribute", settings.interval, &metrics, stop, |stop| {
         let ctx = ctx.clone();
         async move {
             let distributed = sweep(&ctx, settings.batch, &stop).await?;
@@ -105,7 +106,9 @@ async fn sweep_pool(
         if !done.plan.assignments.is_empty() {
             ctx.wakeups.written();
         }
-        distributed += done.plan.assignments.len() as u64;
+        let assigned = done.plan.assignments.len() as u64;
+        ctx.metrics.distributions.inc_by(assigned);
+        distributed += assigned;
         if done.taken < batch as usize {
             break;
         }

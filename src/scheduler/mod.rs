@@ -5,20 +5,23 @@ pub mod distribute;
 pub mod recycle;
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::DomainError;
+use crate::metrics::Metrics;
 
-/// Runs `sweep` every `interval` until `stop`, the first time at once; a zero interval turns the
+/// Runs `sweep` every `interval` until `stop`, the first time at once, recording each sweep's
+/// duration in `metrics`; a zero interval turns the
 /// loop off. A sweep that overruns the interval delays the next instead of queueing more; a
 /// failed sweep is logged and tried again at the next tick. `sweep` gets `stop` to check between
 /// its batches.
 pub async fn every<F, Sweep>(
     name: &'static str,
     interval: Duration,
+    metrics: &Metrics,
     stop: CancellationToken,
     mut sweep: F,
 ) where
@@ -36,7 +39,10 @@ pub async fn every<F, Sweep>(
             () = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        if let Err(err) = sweep(stop.clone()).await {
+        let started = Instant::now();
+        let swept = sweep(stop.clone()).await;
+        metrics.record_sweep(name, started.elapsed());
+        if let Err(err) = swept {
             tracing::warn!(scheduler = name, error = %err, "sweep failed; retrying at the next tick");
         }
     }

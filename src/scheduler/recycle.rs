@@ -38,7 +38,8 @@ impl RecycleSettings {
 
 /// Sweeps every tenant on `settings.interval` until `stop`.
 pub async fn run(ctx: Context, settings: RecycleSettings, stop: CancellationToken) {
-    super::every("recycle", settings.interval, stop, |stop| {
+    let metrics = ctx.metrics.clone();
+    super::every("recycle", settings.interval, &metrics, stop, |stop| {
         let ctx = ctx.clone();
         async move { sweep_all(&ctx, settings, &stop).await }
     })
@@ -89,6 +90,9 @@ pub async fn sweep(
                 break;
             }
             ctx.wakeups.written();
+            if action == Action::Recycle {
+                ctx.metrics.recycles.inc_by(steps.len() as u64);
+            }
             steps.into_iter().for_each(|step| report.record(step));
         }
     }
