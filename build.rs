@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "proto/leadpool/v1/pool_service.proto",
     "proto/leadpool/v1/lead_service.proto",
     "proto/leadpool/v1/event_service.proto",
+    "proto/leadpool/v1/recycle_service.proto",
     "proto/leadpool/v1/assignment_service.proto",
 ];
 

@@ -6,29 +6,38 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower_http::trace::TraceLayer;
 
-use crate::api::{AssignmentApi, Context, EventApi, FollowSettings, LeadApi, PoolApi};
+use crate::api::{AssignmentApi, Context, EventApi, FollowSettings, LeadApi, PoolApi, RecycleApi};
 use crate::proto::assignment_service_server::AssignmentServiceServer;
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
+use crate::proto::recycle_service_server::RecycleServiceServer;
 use crate::scheduler::distribute::DistributeSettings;
+use crate::scheduler::recycle::RecycleSettings;
 use crate::wakeups;
-use crate::{store, telemetry};
+use crate::{scheduler, store, telemetry};
 
-/// Names the health service answers for: the whole server ("") and each of our services.
+/// Names the health service answers for: the whole server ("") and each of our services. They are
+/// `SERVING` while the database answers and turn `NOT_SERVING` as shutdown begins (readiness).
 const HEALTH_NAMES: &[&str] = &[
     "",
     "leadpool.v1.PoolService",
     "leadpool.v1.LeadService",
     "leadpool.v1.EventService",
+    "leadpool.v1.RecycleService",
     "leadpool.v1.AssignmentService",
 ];
+
+/// The name that is `SERVING` as long as the server answers at all, whatever the database does:
+/// a liveness probe on it restarts a wedged process, but not every replica when the database is
+/// down (that is what readiness on the names above is for).
+pub const LIVENESS: &str = "liveness";
 
 /// The timings of the server's background work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +46,11 @@ pub struct Settings {
     pub health_interval: Duration,
     /// Heartbeats and polling of `WatchEvents` streams.
     pub follow: FollowSettings,
+    /// How long the server keeps accepting calls after shutdown begins, already `NOT_SERVING`,
+    /// so load balancers and Kubernetes endpoints stop sending traffic before the listener closes.
+    pub shutdown_delay: Duration,
+    /// The recycle scheduler's interval and batch size.
+    pub recycle: RecycleSettings,
     /// Automatic distribution's sweep interval (zero: off) and batch size.
     pub distribute: DistributeSettings,
 }
@@ -46,6 +60,8 @@ impl Default for Settings {
         Self {
             health_interval: Duration::from_secs(5),
             follow: FollowSettings::default(),
+            shutdown_delay: Duration::ZERO,
+            recycle: RecycleSettings::default(),
             distribute: DistributeSettings::default(),
         }
     }
@@ -85,20 +101,32 @@ impl App {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Serves until `shutdown` completes: health turns `NOT_SERVING` first, `WatchEvents`
-    /// streams end, then in-flight calls finish and the server returns.
+    /// Serves until `shutdown` completes: health turns `NOT_SERVING` first, calls are still
+    /// accepted for the shutdown delay, then `WatchEvents` streams end and the recycle scheduler
+    /// stops after its current batch, in-flight calls finish and the server returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_health(&reporter, ServingStatus::NotServing).await;
+        reporter
+            .set_service_status(LIVENESS, ServingStatus::Serving)
+            .await;
         let stop = CancellationToken::new();
+        let draining = stop.child_token();
+        let health_down = CancellationToken::new();
         let health_task = tokio::spawn(watch_database(
-            reporter.clone(),
+            reporter,
             self.ctx.clone(),
             self.settings.health_interval,
-            stop.clone(),
+            draining.clone(),
+            health_down.clone().drop_guard(),
         ));
         let purge_task = tokio::spawn(purge_idempotency_keys(self.ctx.clone(), stop.clone()));
-        let distribute_task = tokio::spawn(crate::scheduler::distribute::run(
+        let recycle_task = tokio::spawn(scheduler::recycle::run(
+            self.ctx.clone(),
+            self.settings.recycle,
+            stop.clone(),
+        ));
+        let distribute_task = tokio::spawn(scheduler::distribute::run(
             self.ctx.clone(),
             self.settings.distribute,
             stop.clone(),
@@ -120,6 +148,7 @@ impl App {
             self.settings.follow,
             stop.clone(),
         );
+        let delay = self.settings.shutdown_delay;
         let reflection = reflection_builder().build_v1()?;
         let reflection_alpha = reflection_builder().build_v1alpha()?;
         // `tcp_nodelay` on the builder only reaches listeners tonic binds itself; without it on
@@ -135,21 +164,29 @@ impl App {
             .add_service(reflection)
             .add_service(reflection_alpha)
             .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
+            .add_service(LeadServiceServer::new(LeadApi::new(self.ctx.clone())))
             .add_service(AssignmentServiceServer::new(AssignmentApi::new(
                 self.ctx.clone(),
             )))
-            .add_service(LeadServiceServer::new(LeadApi::new(self.ctx)))
+            .add_service(RecycleServiceServer::new(RecycleApi::new(
+                self.ctx,
+                self.settings.recycle,
+            )))
             .add_service(EventServiceServer::new(events))
             .serve_with_incoming_shutdown(incoming, async {
                 shutdown.await;
+                draining.cancel();
+                health_down.cancelled().await;
+                tracing::info!(?delay, "shutting down: NOT_SERVING, still accepting calls");
+                tokio::time::sleep(delay).await;
                 stop.cancel();
-                set_health(&reporter, ServingStatus::NotServing).await;
                 tracing::info!("shutting down: finishing in-flight calls");
             })
             .await;
         stop.cancel();
         let _ = health_task.await;
         let _ = purge_task.await;
+        let _ = recycle_task.await;
         let _ = distribute_task.await;
         let _ = listen_task.await;
         let _ = announce_task.await;
@@ -171,27 +208,32 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
     }
 }
 
-/// `SERVING` exactly while the database answers, checked every `interval` until `stop`.
+/// `SERVING` exactly while the database answers, checked every `interval`, until `draining`:
+/// then `NOT_SERVING` for good, and `_down` drops. The only writer of these statuses while the
+/// server runs, so a check finishing during shutdown cannot turn them back to `SERVING`.
 async fn watch_database(
     reporter: HealthReporter,
     ctx: Context,
     interval: Duration,
-    stop: CancellationToken,
+    draining: CancellationToken,
+    _down: DropGuard,
 ) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = draining.cancelled() => break,
             _ = ticker.tick() => {}
         }
-        let status = match tokio::time::timeout(interval, store::ping(&ctx.db)).await {
-            Ok(Ok(())) => ServingStatus::Serving,
-            _ => ServingStatus::NotServing,
+        let status = tokio::select! {
+            () = draining.cancelled() => break,
+            answer = tokio::time::timeout(interval, store::ping(&ctx.db)) => match answer {
+                Ok(Ok(())) => ServingStatus::Serving,
+                _ => ServingStatus::NotServing,
+            },
         };
-        if !stop.is_cancelled() {
-            set_health(&reporter, status).await;
-        }
+        set_health(&reporter, status).await;
     }
+    set_health(&reporter, ServingStatus::NotServing).await;
 }
 
 /// How often expired idempotency keys are deleted, and how many per statement.

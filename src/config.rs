@@ -9,6 +9,7 @@ use clap::{Parser, ValueEnum};
 use crate::api::FollowSettings;
 use crate::app::Settings;
 use crate::scheduler::distribute::DistributeSettings;
+use crate::scheduler::recycle::RecycleSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -67,6 +68,20 @@ pub struct Config {
     #[arg(long, env = "LEADPOOL_EVENT_POLL_INTERVAL_MS", default_value_t = 1_000)]
     pub event_poll_interval_ms: u64,
 
+    /// Seconds the server keeps accepting calls after SIGTERM while health already says
+    /// NOT_SERVING, so load balancers (Kubernetes endpoints) stop routing to it first.
+    #[arg(long, env = "LEADPOOL_SHUTDOWN_DELAY_SECONDS", default_value_t = 0)]
+    pub shutdown_delay_seconds: u64,
+
+    /// Seconds between recycle sweeps (warnings and recycles of overdue leads); 0 turns the
+    /// scheduler off.
+    #[arg(long, env = "LEADPOOL_RECYCLE_INTERVAL_SECONDS", default_value_t = 60)]
+    pub recycle_interval_seconds: u64,
+
+    /// Leads one recycle statement takes; a sweep runs as many batches as it needs.
+    #[arg(long, env = "LEADPOOL_RECYCLE_BATCH_SIZE", default_value_t = 1_000)]
+    pub recycle_batch_size: u32,
+
     /// Seconds between automatic distribution sweeps (pools with `auto_distribute`); 0 turns them off.
     #[arg(
         long,
@@ -81,13 +96,19 @@ pub struct Config {
 }
 
 impl Config {
-    /// The server's timings; zero values are raised to a sane minimum.
+    /// The server's timings; zero values are raised to a sane minimum, except the scheduler
+    /// intervals, where zero means off.
     pub fn settings(&self) -> Settings {
         Settings {
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
             follow: FollowSettings {
                 heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms.max(100)),
                 poll_interval: Duration::from_millis(self.event_poll_interval_ms.max(10)),
+            },
+            shutdown_delay: Duration::from_secs(self.shutdown_delay_seconds),
+            recycle: RecycleSettings {
+                interval: Duration::from_secs(self.recycle_interval_seconds),
+                batch_size: self.recycle_batch_size.max(1),
             },
             distribute: DistributeSettings {
                 interval: Duration::from_secs(self.distribute_interval_seconds),

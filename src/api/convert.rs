@@ -8,6 +8,7 @@ use crate::domain::event::{EventKind, LeadEvent};
 use crate::domain::lead::{AcquiredVia, Lead, LeadState};
 use crate::domain::member::{Member, MemberRole};
 use crate::domain::pool::{Pool, RawDuration};
+use crate::domain::validate::Validator;
 use crate::proto;
 
 use super::event_cursor;
@@ -18,6 +19,22 @@ pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
         // Always below 2e9, so the cast cannot truncate.
         nanos: at.timestamp_subsec_nanos() as i32,
     }
+}
+
+/// A wire time, if set; one out of range is a violation of `field`.
+pub fn optional_time(
+    v: &mut Validator,
+    field: &str,
+    at: Option<&Timestamp>,
+) -> Option<DateTime<Utc>> {
+    let at = at?;
+    let time = u32::try_from(at.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos));
+    if time.is_none() {
+        v.violation(field, "is not a valid time");
+    }
+    time
 }
 
 fn optional_timestamp(at: Option<DateTime<Utc>>) -> Option<Timestamp> {

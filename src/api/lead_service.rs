@@ -1,12 +1,13 @@
 //! `leadpool.v1.LeadService`: create, read, list, claim, release and history of leads.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{Context, convert, idempotency, identity, page_token};
+use super::{Context, convert, idempotency, identity, page_token, status};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::error::FieldViolation;
@@ -14,9 +15,12 @@ use crate::domain::follow_up::{self, Channel, FollowUp};
 use crate::domain::import::{self, RowCheck, RowOutcome};
 use crate::domain::lead::{self, Lead, LeadDraft, LeadState, NewLead, ReleaseReason};
 use crate::domain::lifecycle as rules;
+use crate::domain::listing::{LeadFilter, LeadOrder};
 use crate::domain::masking;
 use crate::domain::page::PageSize;
-use crate::domain::validate::{MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
+use crate::domain::validate::{
+    MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_TAG_CHARS, Validator,
+};
 use crate::proto;
 use crate::proto::lead_service_server::LeadService;
 use crate::store;
@@ -24,7 +28,7 @@ use crate::store::db_error;
 use crate::store::leads::edit::LeadEdit;
 use crate::store::leads::import::{Batch, ImportRow};
 use crate::store::leads::lifecycle::{self, Change};
-use crate::store::leads::{CreateLead, LeadFilter, LeadView};
+use crate::store::leads::{CreateLead, LeadView};
 
 /// `owner_id` value that means the caller.
 const OWNER_ME: &str = "me";
@@ -289,6 +293,110 @@ fn state_filter(v: &mut Validator, state: i32) -> Option<LeadState> {
     }
 }
 
+/// The result of each requested lead of a batch claim, in request order: the lead if the
+/// actor owns it now (claimed by this call or before), else why it was refused.
+async fn claim_outcomes(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    lead_ids: &[Uuid],
+    claimed: Vec<LeadView>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<LeadView, DomainError>>, DomainError> {
+    let mut owned: HashMap<Uuid, LeadView> = claimed
+        .into_iter()
+        .map(|view| (view.lead.id, view))
+        .collect();
+    let unclaimed: Vec<Uuid> = lead_ids
+        .iter()
+        .filter(|id| !owned.contains_key(id))
+        .copied()
+        .collect();
+    let mut refused = HashMap::new();
+    let mut owned_before = Vec::new();
+    if !unclaimed.is_empty() {
+        for snapshot in store::leads::claim_snapshots(&mut *conn, actor, &unclaimed, now).await? {
+            match lead::explain_claim_refusal(&snapshot, &actor.user_id, now) {
+                Ok(()) => owned_before.push(snapshot.lead_id),
+                Err(refusal) => {
+                    refused.insert(snapshot.lead_id, refusal);
+                }
+            }
+        }
+    }
+    if !owned_before.is_empty() {
+        for view in store::leads::get_many(&mut *conn, actor, &owned_before).await? {
+            owned.insert(view.lead.id, view);
+        }
+    }
+    Ok(lead_ids
+        .iter()
+        .map(|id| match owned.remove(id) {
+            Some(view) => Ok(view),
+            None => Err(refused.remove(id).unwrap_or(DomainError::LeadNotFound(*id))),
+        })
+        .collect())
+}
+
+fn claim_leads_response(
+    actor: &Actor,
+    lead_ids: &[Uuid],
+    outcomes: Vec<Result<LeadView, DomainError>>,
+) -> proto::ClaimLeadsResponse {
+    use proto::claim_leads_result::Outcome;
+    let mut claimed_count = 0;
+    let results = lead_ids
+        .iter()
+        .zip(outcomes)
+        .map(|(id, outcome)| proto::ClaimLeadsResult {
+            lead_id: id.to_string(),
+            outcome: Some(match outcome {
+                Ok(view) => {
+                    claimed_count += 1;
+                    Outcome::Lead(lead_message(actor, view))
+                }
+                Err(refusal) => Outcome::Refusal(status::refusal(refusal)),
+            }),
+        })
+        .collect();
+    proto::ClaimLeadsResponse {
+        results,
+        claimed_count,
+    }
+}
+
+/// The filters of a `ListLeads` request; empty fields filter nothing.
+fn list_filter(v: &mut Validator, req: &proto::ListLeadsRequest, actor: &Actor) -> LeadFilter {
+    fn text(v: &mut Validator, field: &str, value: &str, max: usize) -> Option<String> {
+        Some(v.optional_text(field, value, max)).filter(|t| !t.is_empty())
+    }
+    let owner_id = text(v, "owner_id", &req.owner_id, MAX_CODE_CHARS).map(|owner| {
+        if owner == OWNER_ME {
+            actor.user_id.clone()
+        } else {
+            owner
+        }
+    });
+    let filter = LeadFilter {
+        pool_id: v.optional_uuid("pool_id", &req.pool_id),
+        owner_id,
+        grade: text(v, "grade", &req.grade, MAX_CODE_CHARS),
+        region: text(v, "region", &req.region, MAX_CODE_CHARS),
+        industry: text(v, "industry", &req.industry, MAX_CODE_CHARS),
+        tag: text(v, "tag", &req.tag, MAX_TAG_CHARS),
+        query: text(v, "query", &req.query, MAX_NAME_CHARS),
+        state: state_filter(v, req.state),
+        deadline_before: convert::optional_time(v, "deadline_before", req.deadline_before.as_ref()),
+        created_after: convert::optional_time(v, "created_after", req.created_after.as_ref()),
+        created_before: convert::optional_time(v, "created_before", req.created_before.as_ref()),
+    };
+    if let Some((after, before)) = filter.created_after.zip(filter.created_before)
+        && after >= before
+    {
+        v.violation("created_before", "must be later than created_after");
+    }
+    filter
+}
+
 /// The caller's lead fields of a message that carries them (`NewLead`, `Lead`), as a draft.
 macro_rules! lead_draft {
     ($lead:expr) => {
@@ -335,17 +443,12 @@ fn occurred_at(
     at: Option<&prost_types::Timestamp>,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let Some(at) = at else { return now };
-    match DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).unwrap_or(u32::MAX)) {
-        Some(at) if at <= now => at,
-        Some(_) => {
+    match convert::optional_time(v, "occurred_at", at) {
+        Some(at) if at > now => {
             v.violation("occurred_at", "must not be in the future");
             now
         }
-        None => {
-            v.violation("occurred_at", "is not a valid time");
-            now
-        }
+        at => at.unwrap_or(now),
     }
 }
 
@@ -404,14 +507,6 @@ fn follow_up_response(follow_up: FollowUp) -> proto::FollowUp {
         occurred_at: Some(convert::timestamp(follow_up.occurred_at)),
         recorded_at: Some(convert::timestamp(follow_up.recorded_at)),
     }
-}
-
-/// The scope a `ListLeads` page token is bound to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct ListScope {
-    pool_id: Option<Uuid>,
-    owner_id: Option<String>,
-    state: Option<String>,
 }
 
 #[tonic::async_trait]
@@ -488,28 +583,14 @@ impl LeadService for LeadApi {
         let actor = identity::actor(request.metadata())?;
         let req = request.into_inner();
         let mut v = Validator::new();
-        let pool_id = v.optional_uuid("pool_id", &req.pool_id);
-        let owner = v.optional_text("owner_id", &req.owner_id, MAX_CODE_CHARS);
-        let state = state_filter(&mut v, req.state);
+        let filter = list_filter(&mut v, &req, &actor);
+        let order = LeadOrder::parse(&mut v, &req.order_by);
         let page = PageSize::parse(&mut v, req.page_size);
         v.finish(())?;
 
-        let filter = LeadFilter {
-            pool_id,
-            owner_id: match owner.as_str() {
-                "" => None,
-                OWNER_ME => Some(actor.user_id.clone()),
-                other => Some(other.to_owned()),
-            },
-            state,
-        };
-        let scope = ListScope {
-            pool_id: filter.pool_id,
-            owner_id: filter.owner_id.clone(),
-            state: filter.state.map(|s| s.as_str().to_owned()),
-        };
-        let after: Option<(DateTime<Utc>, Uuid)> = page_token::decode(&req.page_token, &scope)?;
-        if let Some(pool_id) = pool_id {
+        let scope = (filter.clone(), order);
+        let after = page_token::decode(&req.page_token, &scope)?;
+        if let Some(pool_id) = filter.pool_id {
             let access =
                 store::pools::access(&self.ctx.db, &actor.tenant_id, pool_id, &actor.user_id)
                     .await?;
@@ -518,11 +599,14 @@ impl LeadService for LeadApi {
                 actor.require_pool_reader(pool_id, access.membership)?;
             }
         }
-        let leads =
-            store::leads::list(&self.ctx.db, &actor, &filter, after, page.fetch_limit()).await?;
-        let (leads, next_page_token) = page_token::paginate(leads, page.get(), &scope, |l| {
-            (l.lead.created_at, l.lead.id)
-        });
+        let listing = store::leads::list::Page {
+            order,
+            after,
+            limit: page.fetch_limit(),
+        };
+        let leads = store::leads::list::list(&self.ctx.db, &actor, &filter, &listing).await?;
+        let (leads, next_page_token) =
+            page_token::paginate(leads, page.get(), &scope, |l| order.position_after(&l.lead));
         Ok(Response::new(proto::ListLeadsResponse {
             leads: leads
                 .into_iter()
@@ -565,6 +649,44 @@ impl LeadService for LeadApi {
                 Ok(proto::ClaimLeadResponse {
                     lead: lead_response(&actor, view),
                 })
+            },
+        )
+        .await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ClaimLeads"))]
+    async fn claim_leads(
+        &self,
+        request: Request<proto::ClaimLeadsRequest>,
+    ) -> Result<Response<proto::ClaimLeadsResponse>, Status> {
+        let actor = identity::actor(request.metadata())?;
+        let req = request.into_inner();
+        let mut v = Validator::new();
+        let lead_ids = v.uuid_batch("lead_ids", &req.lead_ids);
+        let request_id = v.optional_uuid("request_id", &req.request_id);
+        v.finish(())?;
+        let response = idempotency::once(
+            &self.ctx,
+            &actor,
+            "ClaimLeads",
+            request_id,
+            &req,
+            async |conn| {
+                let now = self.ctx.clock.now();
+                // A savepoint inside the idempotency transaction, else a transaction of its own:
+                // an all-or-nothing call that fails must undo the claims it made.
+                let mut tx = conn.begin().await.map_err(db_error)?;
+                let claimed =
+                    store::leads::batch::claim_many(&mut *tx, &actor, &lead_ids, request_id, now)
+                        .await?;
+                let outcomes = claim_outcomes(&mut tx, &actor, &lead_ids, claimed, now).await?;
+                if req.all_or_nothing && outcomes.iter().any(Result::is_err) {
+                    let refusal = outcomes.into_iter().find_map(Result::err);
+                    return Err(refusal.unwrap_or(DomainError::Internal));
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(claim_leads_response(&actor, &lead_ids, outcomes))
             },
         )
         .await?;

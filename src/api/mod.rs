@@ -2,7 +2,7 @@
 //! store call does the work, and results map back to proto. No SQL here.
 
 mod assignment_service;
-mod convert;
+pub mod convert;
 mod event_cursor;
 mod event_service;
 mod idempotency;
@@ -10,12 +10,14 @@ pub mod identity;
 mod lead_service;
 mod page_token;
 mod pool_service;
+mod recycle_service;
 pub mod status;
 
 pub use assignment_service::AssignmentApi;
 pub use event_service::{EventApi, FollowSettings};
 pub use lead_service::LeadApi;
 pub use pool_service::PoolApi;
+pub use recycle_service::RecycleApi;
 
 use sqlx::PgPool;
 

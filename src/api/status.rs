@@ -8,6 +8,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::domain::DomainError;
+use crate::proto;
 
 pub const ERROR_DOMAIN: &str = "leadpool.v1";
 
@@ -60,5 +61,19 @@ impl From<DomainError> for Status {
             details.add_bad_request_violation(&violation.field, &violation.description);
         }
         Status::with_error_details(code(&err), err.to_string(), details)
+    }
+}
+
+/// A refused item of a batch call: what the single call would have returned as its status.
+pub fn refusal(err: DomainError) -> proto::ClaimRefusal {
+    proto::ClaimRefusal {
+        code: code(&err) as i32,
+        reason: err.reason().to_owned(),
+        message: err.to_string(),
+        metadata: err
+            .metadata()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
     }
 }

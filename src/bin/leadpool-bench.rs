@@ -25,18 +25,24 @@ mod dbserver;
 mod distribute;
 #[path = "leadpool-bench/idle.rs"]
 mod idle;
+#[path = "leadpool-bench/import.rs"]
+mod import;
 #[path = "leadpool-bench/invariants.rs"]
 mod invariants;
 #[path = "leadpool-bench/list.rs"]
 mod list;
 #[path = "leadpool-bench/load.rs"]
 mod load;
+#[path = "leadpool-bench/recycle.rs"]
+mod recycle;
 #[path = "leadpool-bench/report.rs"]
 mod report;
 #[path = "leadpool-bench/seed.rs"]
 mod seed;
 #[path = "leadpool-bench/service.rs"]
 mod service;
+#[path = "leadpool-bench/watch.rs"]
+mod watch;
 
 use std::process::ExitCode;
 
@@ -105,6 +111,9 @@ async fn run_one(cli: &Cli, server: &DbServer, scenario: Scenario) -> Result<Rep
         Scenario::Contention => contention::run(cli, &db).await,
         Scenario::List => list::run(cli, &db).await,
         Scenario::Idle => idle::run(cli, &db).await,
+        Scenario::Import => import::run(cli, &db).await,
+        Scenario::Watch => watch::run(cli, &db).await,
+        Scenario::Recycle => recycle::run(cli, &db).await,
         Scenario::Distribute => distribute::run(cli, &db).await,
         other => Err(format!("{} is not implemented yet", other.name()).into()),
     };

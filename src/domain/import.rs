@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::lead::{LeadDraft, NewLead, normalize_email, normalize_phone};
 use super::validate::Validator;
 
-pub const MAX_BATCH_ROWS: usize = 1_000;
+pub const MAX_BATCH_ROWS: usize = super::validate::MAX_BATCH_ITEMS;
 
 /// A row after the checks that need no database.
 #[derive(Debug, Clone, PartialEq, Eq)]

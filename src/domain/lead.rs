@@ -12,7 +12,7 @@ use super::validate::{
     MAX_TAG_CHARS, MAX_TAGS, Validator,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LeadState {
     InPool,
     Owned,

@@ -11,11 +11,13 @@ pub mod follow_up;
 pub mod import;
 pub mod lead;
 pub mod lifecycle;
+pub mod listing;
 pub mod masking;
 pub mod member;
 pub mod page;
 pub mod pool;
 pub mod quota;
+pub mod recycle;
 pub mod validate;
 
 pub use error::DomainError;

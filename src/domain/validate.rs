@@ -12,6 +12,8 @@ pub const MAX_TAGS: usize = 20;
 pub const MAX_TAG_CHARS: usize = 50;
 pub const MAX_ATTRIBUTES: usize = 50;
 pub const MAX_ATTRIBUTE_CHARS: usize = 500;
+/// Items of one batch call (ids of `ClaimLeads`, rows of `ImportLeads`).
+pub const MAX_BATCH_ITEMS: usize = 1_000;
 
 #[derive(Debug, Default)]
 pub struct Validator {
@@ -48,6 +50,29 @@ impl Validator {
             self.violation(field, format!("must be a UUID, got {value:?}"));
         }
         parsed
+    }
+
+    /// 1 to [`MAX_BATCH_ITEMS`] distinct UUIDs, in the caller's order.
+    pub fn uuid_batch(&mut self, field: &str, values: &[String]) -> Vec<Uuid> {
+        if values.is_empty() || values.len() > MAX_BATCH_ITEMS {
+            self.violation(
+                field,
+                format!("must hold 1 to {MAX_BATCH_ITEMS} ids, got {}", values.len()),
+            );
+            return Vec::new();
+        }
+        let mut seen = std::collections::HashSet::with_capacity(values.len());
+        let mut ids = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            let item = format!("{field}[{i}]");
+            match self.optional_uuid(&item, value) {
+                Some(id) if !seen.insert(id) => self.violation(&item, "repeats an earlier id"),
+                Some(id) => ids.push(id),
+                None if value.is_empty() => self.violation(&item, "is required"),
+                None => {}
+            }
+        }
+        ids
     }
 
     /// A required text of at most `max` characters; returned trimmed.

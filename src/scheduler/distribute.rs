@@ -36,22 +36,17 @@ impl Default for DistributeSettings {
 
 /// Sweeps every `interval` until `stop`; returns at once when turned off.
 pub async fn run(ctx: Context, settings: DistributeSettings, stop: CancellationToken) {
-    if settings.interval.is_zero() {
-        return;
-    }
-    let mut ticker = tokio::time::interval(settings.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = ticker.tick() => {}
+    super::every("distribute", settings.interval, stop, |stop| {
+        let ctx = ctx.clone();
+        async move {
+            let distributed = sweep(&ctx, settings.batch, &stop).await?;
+            if distributed > 0 {
+                tracing::info!(distributed, "automatic distribution");
+            }
+            Ok(())
         }
-        match sweep(&ctx, settings.batch, &stop).await {
-            Ok(0) => {}
-            Ok(distributed) => tracing::info!(distributed, "automatic distribution"),
-            Err(err) => tracing::warn!(error = %err, "automatic distribution failed"),
-        }
-    }
+    })
+    .await;
 }
 
 /// One pass over the due pools; how many leads were distributed. Stops between batches when

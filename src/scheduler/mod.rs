@@ -1,3 +1,43 @@
-//! Background loops of the service, started and stopped by `App::serve`.
+//! Background loops: each sweeps on its own interval until the server shuts down, and stops
+//! between batches, never inside one.
 
 pub mod distribute;
+pub mod recycle;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::DomainError;
+
+/// Runs `sweep` every `interval` until `stop`, the first time at once; a zero interval turns the
+/// loop off. A sweep that overruns the interval delays the next instead of queueing more; a
+/// failed sweep is logged and tried again at the next tick. `sweep` gets `stop` to check between
+/// its batches.
+pub async fn every<F, Sweep>(
+    name: &'static str,
+    interval: Duration,
+    stop: CancellationToken,
+    mut sweep: F,
+) where
+    F: FnMut(CancellationToken) -> Sweep,
+    Sweep: Future<Output = Result<(), DomainError>>,
+{
+    if interval.is_zero() {
+        tracing::info!(scheduler = name, "off (interval 0)");
+        return;
+    }
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(err) = sweep(stop.clone()).await {
+            tracing::warn!(scheduler = name, error = %err, "sweep failed; retrying at the next tick");
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod leads;
 pub mod members;
 pub mod pools;
+pub mod recycle;
 
 use std::time::Duration;
 
@@ -34,9 +35,6 @@ pub async fn connect(
             "idle_in_transaction_session_timeout",
             IDLE_IN_TRANSACTION_TIMEOUT,
         ),
-        // List filters are written as `($n IS NULL OR col = $n)`; custom plans let the
-        // planner drop the unused ones and pick the index for the ones given.
-        ("plan_cache_mode", "force_custom_plan"),
     ]);
     PgPoolOptions::new()
         .max_connections(max_connections)

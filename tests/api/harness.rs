@@ -2,6 +2,7 @@
 //! migrated template, and hands tests generated gRPC clients, an injected clock and a direct
 //! database handle for checking invariants.
 
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,9 @@ use leadpool::proto::assignment_service_client::AssignmentServiceClient;
 use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::pool_service_client::PoolServiceClient;
+use leadpool::proto::recycle_service_client::RecycleServiceClient;
 use leadpool::scheduler::distribute::DistributeSettings;
+use leadpool::scheduler::recycle::RecycleSettings;
 
 /// Where test databases are created: `DATABASE_URL` if set, else a private PostgreSQL.
 struct Server {
@@ -116,6 +119,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// Direct access, for checking invariants after the fact.
     pub db: PgPool,
+    addr: SocketAddr,
     channel: Channel,
     db_name: String,
     admin: PgConnectOptions,
@@ -124,13 +128,19 @@ pub struct TestApp {
 }
 
 /// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them).
-/// Automatic distribution is off: tests drive it through the API and the clock.
+/// The schedulers are off: tests sweep with `RunRecycle` and distribute through the API after
+/// moving the clock.
 pub fn test_settings() -> Settings {
     Settings {
         health_interval: Duration::from_secs(1),
         follow: FollowSettings {
             heartbeat_interval: Duration::from_millis(150),
             poll_interval: Duration::from_millis(200),
+        },
+        shutdown_delay: Duration::ZERO,
+        recycle: RecycleSettings {
+            interval: Duration::ZERO,
+            batch_size: 100,
         },
         distribute: DistributeSettings {
             interval: Duration::ZERO,
@@ -146,7 +156,7 @@ async fn serve(
     db: &PgPool,
     clock: &Arc<ManualClock>,
     settings: Settings,
-) -> (Channel, oneshot::Sender<()>, Serving) {
+) -> (SocketAddr, oneshot::Sender<()>, Serving) {
     let ctx = Context::new(db.clone(), clock.clone());
     let app = App::bind("127.0.0.1:0".parse().unwrap(), ctx, settings)
         .await
@@ -156,10 +166,14 @@ async fn serve(
     let serving = tokio::spawn(app.serve(async {
         let _ = stopped.await;
     }));
-    let channel = Channel::from_shared(format!("http://{addr}"))
+    (addr, shutdown, serving)
+}
+
+/// A channel with its own connection to `addr`, opened on first use.
+fn connect(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
         .unwrap()
-        .connect_lazy();
-    (channel, shutdown, serving)
+        .connect_lazy()
 }
 
 /// Another server of the same test, over the same database.
@@ -176,6 +190,11 @@ pub fn start_time() -> DateTime<Utc> {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(test_settings()).await
+    }
+
+    /// A server with other timings than the tests' usual ones.
+    pub async fn spawn_with(settings: Settings) -> Self {
         let server = server().await;
         let db_name = format!("leadpool_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = PgConnection::connect_with(&server.admin)
@@ -192,11 +211,12 @@ impl TestApp {
             .await
             .expect("connect test database");
         let clock = Arc::new(ManualClock::new(start_time()));
-        let (channel, shutdown, serving) = serve(&db, &clock, test_settings()).await;
+        let (addr, shutdown, serving) = serve(&db, &clock, settings).await;
         Self {
             clock,
             db,
-            channel,
+            addr,
+            channel: connect(addr),
             db_name,
             admin: server.admin.clone(),
             shutdown: Some(shutdown),
@@ -206,9 +226,9 @@ impl TestApp {
 
     /// A second server on the same database and clock, as another replica would be.
     pub async fn spawn_replica(&self, settings: Settings) -> Replica {
-        let (channel, shutdown, serving) = serve(&self.db, &self.clock, settings).await;
+        let (addr, shutdown, serving) = serve(&self.db, &self.clock, settings).await;
         Replica {
-            channel,
+            channel: connect(addr),
             _shutdown: shutdown,
             _serving: serving,
         }
@@ -249,8 +269,17 @@ impl TestApp {
         EventServiceClient::new(self.channel.clone())
     }
 
+    pub fn recycles(&self) -> RecycleServiceClient<Channel> {
+        RecycleServiceClient::new(self.channel.clone())
+    }
+
     pub fn channel(&self) -> Channel {
         self.channel.clone()
+    }
+
+    /// A channel on a new connection, as a caller arriving now would open.
+    pub fn new_connection(&self) -> Channel {
+        connect(self.addr)
     }
 
     /// A digest of every row of every table, to prove a failed call changed nothing.
@@ -271,23 +300,54 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.begin_shutdown();
-        let admin = self.admin.clone();
-        let db_name = std::mem::take(&mut self.db_name);
-        // Drop runs inside the test's runtime, which must not block on itself: clean up on a
-        // thread with its own runtime.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                if let Ok(mut conn) = PgConnection::connect_with(&admin).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)");
-                    let _ = sqlx::query(&sql).execute(&mut conn).await;
-                }
-            });
-        })
-        .join();
+        drop_database(&self.admin, std::mem::take(&mut self.db_name));
+    }
+}
+
+/// Drops a test's database from a `Drop`, which runs inside the test's runtime and must not
+/// block on itself: the cleanup runs on a thread with its own runtime.
+fn drop_database(admin: &PgConnectOptions, db_name: String) {
+    let admin = admin.clone();
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            if let Ok(mut conn) = PgConnection::connect_with(&admin).await {
+                let sql = format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)");
+                let _ = sqlx::query(&sql).execute(&mut conn).await;
+            }
+        });
+    })
+    .join();
+}
+
+/// A fresh database with no migrations applied, dropped when the test ends.
+pub struct EmptyDatabase {
+    pub options: PgConnectOptions,
+    admin: PgConnectOptions,
+    db_name: String,
+}
+
+impl EmptyDatabase {
+    pub async fn create() -> Self {
+        let admin = server().await.admin.clone();
+        let db_name = format!("leadpool_empty_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = PgConnection::connect_with(&admin).await.expect("connect");
+        exec(&mut conn, &format!("CREATE DATABASE {db_name}")).await;
+        conn.close().await.expect("close");
+        Self {
+            options: admin.clone().database(&db_name),
+            admin,
+            db_name,
+        }
+    }
+}
+
+impl Drop for EmptyDatabase {
+    fn drop(&mut self) {
+        drop_database(&self.admin, std::mem::take(&mut self.db_name));
     }
 }
 

@@ -1,5 +1,9 @@
 //! Health and reflection, as operators and grpcurl use them.
 
+use std::time::Duration;
+
+use leadpool::app::{LIVENESS, Settings};
+use leadpool::proto::pool_service_client::PoolServiceClient;
 use tokio_stream::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -9,7 +13,7 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-use crate::harness::TestApp;
+use crate::harness::{TestApp, test_settings};
 
 /// Follows the health of `service` until it reports `status`.
 async fn wait_for_health(app: &TestApp, service: &str, status: ServingStatus) {
@@ -105,6 +109,40 @@ async fn health_turns_not_serving_when_the_database_stops_answering() {
         .list_pools(crate::fixtures::admin().req(leadpool::proto::ListPoolsRequest::default()))
         .await;
     crate::harness::assert_error(call, tonic::Code::Unavailable, "DATABASE_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn liveness_stays_serving_while_the_database_is_down() {
+    let app = TestApp::spawn().await;
+    wait_for_health(&app, "", ServingStatus::Serving).await;
+    app.db.close().await;
+    wait_for_health(&app, "", ServingStatus::NotServing).await;
+    let liveness = HealthClient::new(app.channel())
+        .check(HealthCheckRequest {
+            service: LIVENESS.into(),
+        })
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(liveness.status, ServingStatus::Serving as i32);
+}
+
+#[tokio::test]
+async fn shutdown_delay_keeps_accepting_calls_while_not_serving() {
+    let mut app = TestApp::spawn_with(Settings {
+        shutdown_delay: Duration::from_secs(3),
+        ..test_settings()
+    })
+    .await;
+    wait_for_health(&app, "", ServingStatus::Serving).await;
+    app.begin_shutdown();
+    wait_for_health(&app, "", ServingStatus::NotServing).await;
+    // A caller whose load balancer has not heard yet still gets through, on a new connection.
+    let call = PoolServiceClient::new(app.new_connection())
+        .list_pools(crate::fixtures::admin().req(leadpool::proto::ListPoolsRequest::default()))
+        .await;
+    assert!(call.is_ok(), "{call:?}");
+    app.stopped().await.expect("server returns after the delay");
 }
 
 #[tokio::test]

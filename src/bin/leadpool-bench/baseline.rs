@@ -129,13 +129,16 @@ impl Plan {
         })
     }
 
-    /// The leads come from an index in order: no sequential scan of `leads` and no sort.
-    /// (A small table such as `members` may be read whole when the planner finds it cheaper.)
+    /// The leads come from an index: never a sequential scan of `leads`, and in index order
+    /// (no sort) unless a text search picked them by its trigram index, whose matches have no
+    /// order and are sorted. (A small table such as `members` may be read whole when the planner
+    /// finds it cheaper.)
     pub fn index_served(&self) -> bool {
+        let bitmap = self.nodes.iter().any(|n| n == "Bitmap Heap Scan leads");
         !self
             .nodes
             .iter()
-            .any(|n| n == "Seq Scan leads" || n.starts_with("Sort"))
+            .any(|n| n == "Seq Scan leads" || (n.starts_with("Sort") && !bitmap))
     }
 
     /// The scans only, e.g. `Index Scan leads_pool_created_idx, Index Scan members_pkey`.

@@ -58,14 +58,17 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const IMPLEMENTED: [Scenario; 5] = [
+    pub const IMPLEMENTED: [Scenario; 8] = [
         Self::Claim,
         Self::Contention,
         Self::List,
         Self::Idle,
+        Self::Import,
+        Self::Watch,
+        Self::Recycle,
         Self::Distribute,
     ];
-    pub const NOT_IMPLEMENTED: [Scenario; 3] = [Self::Recycle, Self::Import, Self::Watch];
+    pub const NOT_IMPLEMENTED: [Scenario; 0] = [];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -27,7 +27,7 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
     let leads = Arc::new(seed::lead_ids(&db.pool).await?);
     std::fs::create_dir_all(&cli.out_dir)?;
     let log = cli.out_dir.join("idle-service.log");
-    let service = ChildService::start(&binary, &db.uri, &log).await?;
+    let service = ChildService::start(&binary, &db.uri, &log, &[]).await?;
     let pid = service.pid()?.to_string();
     tokio::time::sleep(Duration::from_secs(cli.size(3, 1))).await;
     let (idle_rss, idle_hwm) = rss_mib(&pid)?;
@@ -94,7 +94,7 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
 }
 
 /// The largest VmRSS seen while `running`.
-async fn sample_peak(pid: String, running: Arc<AtomicBool>) -> f64 {
+pub async fn sample_peak(pid: String, running: Arc<AtomicBool>) -> f64 {
     let mut peak: f64 = 0.0;
     while running.load(Ordering::Relaxed) {
         if let Ok((rss, _)) = rss_mib(&pid) {

@@ -80,25 +80,23 @@ async fn count(name: &'static str, sql: &str, db: &PgPool) -> Result<Check> {
 }
 
 /// Replays each lead's events in order: every step must start from the owner the previous
-/// step left (CREATED only first; CLAIMED, ASSIGNED and DISTRIBUTED from nobody; RELEASED from
-/// its `from_owner`), and the last step must leave the lead's current owner; a lead without
-/// events must be unowned.
+/// step left (CREATED only first; CLAIMED, ASSIGNED and DISTRIBUTED from nobody; RELEASED,
+/// RECYCLED and RECYCLE_WARNING from their `from_owner`), and the last step must leave the lead's
+/// current owner (each event's `to_owner`); a lead without events must be unowned.
 const REPLAY: &str = "WITH steps AS (
-         SELECT lead_id, kind, from_owner,
-                CASE WHEN kind IN ('CREATED', 'CLAIMED', 'ASSIGNED', 'DISTRIBUTED')
-                     THEN to_owner END AS owner_after,
-                lag(CASE WHEN kind IN ('CREATED', 'CLAIMED', 'ASSIGNED', 'DISTRIBUTED')
-                         THEN to_owner END)
-                    OVER (PARTITION BY lead_id ORDER BY seq) AS owner_before,
+         SELECT lead_id, kind, from_owner, to_owner AS owner_after,
+                lag(to_owner) OVER (PARTITION BY lead_id ORDER BY seq) AS owner_before,
                 row_number() OVER (PARTITION BY lead_id ORDER BY seq) AS n,
                 count(*) OVER (PARTITION BY lead_id) AS total
          FROM lead_events WHERE tenant_id = $1),
      last AS (SELECT lead_id, owner_after FROM steps WHERE n = total)
      SELECT (SELECT count(DISTINCT lead_id) FROM steps
-             WHERE kind NOT IN ('CREATED', 'CLAIMED', 'ASSIGNED', 'DISTRIBUTED', 'RELEASED')
+             WHERE kind NOT IN ('CREATED', 'CLAIMED', 'ASSIGNED', 'DISTRIBUTED', 'RELEASED',
+                                'RECYCLE_WARNING', 'RECYCLED')
                 OR (kind = 'CREATED' AND n <> 1)
                 OR (kind IN ('CLAIMED', 'ASSIGNED', 'DISTRIBUTED') AND owner_before IS NOT NULL)
-                OR (kind = 'RELEASED' AND owner_before IS DISTINCT FROM from_owner)) AS bad_steps,
+                OR (kind IN ('RELEASED', 'RECYCLE_WARNING', 'RECYCLED')
+                    AND owner_before IS DISTINCT FROM from_owner)) AS bad_steps,
             (SELECT count(*) FROM leads l LEFT JOIN last ON last.lead_id = l.id
              WHERE l.tenant_id = $1 AND l.owner_id IS DISTINCT FROM last.owner_after) AS wrong_owner,
             (SELECT count(*) FROM last WHERE NOT EXISTS (

@@ -5,13 +5,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use serde_json::{Value, json};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use leadpool::api::convert;
+use leadpool::domain::access::{Actor, TenantRoles};
+use leadpool::domain::lead::LeadState as DomainState;
+use leadpool::domain::listing::{LeadFilter, LeadOrder, SortValue};
 use leadpool::proto::lead_service_client::LeadServiceClient;
-use leadpool::proto::{Lead, LeadState, ListLeadsRequest};
+use leadpool::proto::{Lead, ListLeadsRequest};
+use leadpool::store::leads::list::{Page, statement};
 
 use crate::baseline::Plan;
 use crate::cli::Cli;
@@ -28,77 +33,94 @@ const P99_GOAL_MS: f64 = 10.0;
 /// Runs of each EXPLAIN ANALYZE; the median is reported.
 const EXPLAIN_RUNS: usize = 5;
 
-/// A `ListLeads` filter. Filters arriving with later issues (grade + region, text query,
-/// deadline before) become a field here, a line in [`Filter::request`] and [`Filter::binds`],
-/// and one line in [`CASES`].
-#[derive(Debug, Clone, Copy)]
-struct Filter {
-    pool: bool,
-    owner_me: bool,
-    state: Option<LeadState>,
-}
-
-const ANY: Filter = Filter {
-    pool: false,
-    owner_me: false,
-    state: None,
-};
-
+/// A `ListLeads` case: the filter as the service's store receives it for `member` (the request
+/// is derived from it, so the direct SQL and the gRPC call ask the same thing).
 struct Case {
     name: &'static str,
-    filter: Filter,
+    filter: fn(&Fixture, &str) -> LeadFilter,
     /// Pages walked per request, following `next_page_token`.
     pages: u32,
 }
 
-#[rustfmt::skip]
+fn in_pool(fx: &Fixture) -> LeadFilter {
+    LeadFilter {
+        pool_id: Some(fx.pool_id),
+        ..LeadFilter::default()
+    }
+}
+
 const CASES: &[Case] = &[
-    Case { name: "pool", pages: 1, filter: Filter { pool: true, ..ANY } },
-    Case { name: "pool + state=IN_POOL", pages: 1, filter: Filter { pool: true, state: Some(LeadState::InPool), ..ANY } },
-    Case { name: "owner=me", pages: 1, filter: Filter { owner_me: true, ..ANY } },
-    Case { name: "pool, pages 1–10 by token", pages: 10, filter: Filter { pool: true, ..ANY } },
+    Case {
+        name: "pool",
+        pages: 1,
+        filter: |fx, _| in_pool(fx),
+    },
+    Case {
+        name: "pool + state=IN_POOL",
+        pages: 1,
+        filter: |fx, _| LeadFilter {
+            state: Some(DomainState::InPool),
+            ..in_pool(fx)
+        },
+    },
+    Case {
+        name: "pool + grade + region",
+        pages: 1,
+        filter: |fx, _| LeadFilter {
+            grade: Some("B".into()),
+            region: Some("west".into()),
+            ..in_pool(fx)
+        },
+    },
+    Case {
+        name: "pool + text query",
+        pages: 1,
+        filter: |fx, _| LeadFilter {
+            query: Some("Lead 4242".into()),
+            ..in_pool(fx)
+        },
+    },
+    Case {
+        name: "pool + deadline before",
+        pages: 1,
+        filter: |fx, _| LeadFilter {
+            deadline_before: fx.deadline_midpoint,
+            ..in_pool(fx)
+        },
+    },
+    Case {
+        name: "owner=me",
+        pages: 1,
+        filter: |_, member| LeadFilter {
+            owner_id: Some(member.to_owned()),
+            ..LeadFilter::default()
+        },
+    },
+    Case {
+        name: "pool, pages 1–10 by token",
+        pages: 10,
+        filter: |fx, _| in_pool(fx),
+    },
 ];
 
-impl Filter {
-    fn request(&self, fx: &Fixture, page_token: String) -> ListLeadsRequest {
-        ListLeadsRequest {
-            pool_id: if self.pool {
-                fx.pool_id.to_string()
-            } else {
-                String::new()
-            },
-            owner_id: if self.owner_me {
-                "me".into()
-            } else {
-                String::new()
-            },
-            state: self.state.map_or(0, |s| s as i32),
-            page_size: PAGE_SIZE,
-            page_token,
-        }
-    }
-
-    /// `store::leads::list`'s parameters $1–$9 for `member`, as the service binds them.
-    fn binds<'q>(
-        &self,
-        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-        fx: &Fixture,
-        member: &'q str,
-        after: Option<(DateTime<Utc>, Uuid)>,
-    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        let state = self
-            .state
-            .map(|s| s.as_str_name().trim_start_matches("LEAD_STATE_").to_owned());
-        query
-            .bind(TENANT)
-            .bind(member)
-            .bind(false) // a member does not read everything
-            .bind(self.pool.then_some(fx.pool_id))
-            .bind(self.owner_me.then_some(member))
-            .bind(state)
-            .bind(after.map(|a| a.0))
-            .bind(after.map(|a| a.1))
-            .bind(i64::from(PAGE_SIZE) + 1)
+/// The request asking for `filter` (an owner filter names the caller, as `me` would).
+fn request(filter: &LeadFilter, page_token: String) -> ListLeadsRequest {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    ListLeadsRequest {
+        pool_id: filter.pool_id.map(|id| id.to_string()).unwrap_or_default(),
+        owner_id: text(&filter.owner_id),
+        state: filter.state.map_or(0, |s| convert::lead_state(s) as i32),
+        grade: text(&filter.grade),
+        region: text(&filter.region),
+        industry: text(&filter.industry),
+        tag: text(&filter.tag),
+        query: text(&filter.query),
+        deadline_before: filter.deadline_before.map(convert::timestamp),
+        created_after: filter.created_after.map(convert::timestamp),
+        created_before: filter.created_before.map(convert::timestamp),
+        order_by: String::new(),
+        page_size: PAGE_SIZE,
+        page_token,
     }
 }
 
@@ -211,7 +233,7 @@ async fn load(
     let callers = Arc::new(
         fx.members
             .iter()
-            .map(|m| Caller::new(TENANT, m, None))
+            .map(|m| Ok((m.clone(), Caller::new(TENANT, m, None)?)))
             .collect::<Result<Vec<_>>>()?,
     );
     let mut tasks = tokio::task::JoinSet::new();
@@ -222,8 +244,8 @@ async fn load(
             let mut rng = fastrand::Rng::with_seed(seed as u64);
             let mut tally = Tally::new()?;
             for _ in 0..requests {
-                let caller = &callers[rng.usize(..callers.len())];
-                walk(&mut client, caller, &fx, case, &mut tally).await;
+                let (member, caller) = &callers[rng.usize(..callers.len())];
+                walk(&mut client, (member, caller), &fx, case, &mut tally).await;
             }
             Ok::<_, BoxError>(tally)
         });
@@ -235,22 +257,24 @@ async fn load(
     Ok(total)
 }
 
-/// Walks the case's pages; returns the last page's leads and the cursor it started after.
+/// Walks the case's pages as `member`; returns the last page's leads and the cursor it started
+/// after.
 async fn walk(
     client: &mut LeadServiceClient<tonic::transport::Channel>,
-    caller: &Caller,
+    (member, caller): (&str, &Caller),
     fx: &Fixture,
     case: &Case,
     tally: &mut Tally,
-) -> (Vec<Lead>, Option<(DateTime<Utc>, Uuid)>) {
+) -> (Vec<Lead>, Option<(SortValue, Uuid)>) {
     let (mut token, mut after, mut leads) = (String::new(), None, Vec::new());
     for page in 0..case.pages {
         if page > 0 {
             after = leads.last().and_then(cursor);
         }
         let started = Instant::now();
+        let filter = (case.filter)(fx, member);
         let result = client
-            .list_leads(caller.request(case.filter.request(fx, token)))
+            .list_leads(caller.request(request(&filter, token)))
             .await;
         tally.record(started.elapsed(), &result);
         let Ok(response) = result else { break };
@@ -263,10 +287,11 @@ async fn walk(
     (leads, after)
 }
 
-fn cursor(lead: &Lead) -> Option<(DateTime<Utc>, Uuid)> {
+/// Where the page after `lead` starts, in the default order (creation time).
+fn cursor(lead: &Lead) -> Option<(SortValue, Uuid)> {
     let ts = lead.created_at?;
     let at = DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).ok()?)?;
-    Some((at, lead.id.parse().ok()?))
+    Some((SortValue::Time(Some(at)), lead.id.parse().ok()?))
 }
 
 /// The case's last page as `rep0001` through gRPC, then the same page by the service's SQL:
@@ -276,14 +301,23 @@ async fn baseline(db: &PgPool, addr: SocketAddr, fx: &Fixture, case: &Case) -> R
     let mut client = LeadServiceClient::new(connect(addr).await?);
     let mut tally = Tally::new()?;
     let caller = Caller::new(TENANT, member, None)?;
-    let (leads, after) = walk(&mut client, &caller, fx, case, &mut tally).await;
+    let (leads, after) = walk(&mut client, (member, &caller), fx, case, &mut tally).await;
     if tally.failed() > 0 {
         return Err(format!("ListLeads {} failed: {}", case.name, tally.error_mix()).into());
     }
-    let sql = crate::baseline::service_sql("list")?;
-    let rows = case
-        .filter
-        .binds(sqlx::query(sql), fx, member, after)
+    let actor = Actor {
+        tenant_id: TENANT.to_owned(),
+        user_id: member.to_owned(),
+        roles: TenantRoles::default(),
+    };
+    let filter = (case.filter)(fx, member);
+    let page = Page {
+        order: LeadOrder::default(),
+        after,
+        limit: i64::from(PAGE_SIZE) + 1,
+    };
+    let rows = statement("", &actor, &filter, &page)
+        .build()
         .fetch_all(db)
         .await?;
     let direct: Vec<Uuid> = rows
@@ -295,31 +329,27 @@ async fn baseline(db: &PgPool, addr: SocketAddr, fx: &Fixture, case: &Case) -> R
     if direct != served {
         return Err(format!(
             "ListLeads {}: the service's SQL run directly returns other rows than the service; \
-             the bench binds it differently from store::leads::list",
+             the bench asks differently from the request",
             case.name
         )
         .into());
     }
-    explain(db, sql, fx, member, case, after).await
+    explain(db, &actor, &filter, &page).await
 }
 
 /// The median of `EXPLAIN_RUNS` runs of `EXPLAIN (ANALYZE, BUFFERS)` (the first warms the cache).
-async fn explain(
-    db: &PgPool,
-    sql: &str,
-    fx: &Fixture,
-    member: &str,
-    case: &Case,
-    after: Option<(DateTime<Utc>, Uuid)>,
-) -> Result<Plan> {
-    let explain = format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}");
+async fn explain(db: &PgPool, actor: &Actor, filter: &LeadFilter, page: &Page) -> Result<Plan> {
     let mut plans = Vec::new();
     for _ in 0..EXPLAIN_RUNS {
-        let row = case
-            .filter
-            .binds(sqlx::query(&explain), fx, member, after)
-            .fetch_one(db)
-            .await?;
+        let row = statement(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ",
+            actor,
+            filter,
+            page,
+        )
+        .build()
+        .fetch_one(db)
+        .await?;
         let json: Value = row.try_get(0)?;
         plans.push(Plan::from_explain(&json)?);
     }

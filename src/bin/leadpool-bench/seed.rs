@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -31,6 +32,8 @@ pub struct Plan {
 pub struct Fixture {
     pub pool_id: Uuid,
     pub members: Vec<String>,
+    /// Halfway between the earliest and the latest follow-up deadline of the owned leads.
+    pub deadline_midpoint: Option<DateTime<Utc>>,
 }
 
 pub async fn seed(db: &PgPool, plan: Plan) -> Result<Fixture> {
@@ -67,7 +70,18 @@ pub async fn seed_named(db: &PgPool, name: &str, plan: Plan) -> Result<Fixture> 
     count_owned(db).await?;
     analyze(db).await?;
     let members = (1..=plan.members).map(|i| format!("rep{i:04}")).collect();
-    Ok(Fixture { pool_id, members })
+    let deadline_midpoint = sqlx::query_scalar(
+        "SELECT min(follow_up_deadline) + (max(follow_up_deadline) - min(follow_up_deadline)) / 2
+         FROM leads WHERE tenant_id = $1",
+    )
+    .bind(TENANT)
+    .fetch_one(db)
+    .await?;
+    Ok(Fixture {
+        pool_id,
+        members,
+        deadline_midpoint,
+    })
 }
 
 /// The leads, `BATCH` rows per statement. Ids are UUID v7 like the service's (PostgreSQL 15 has
@@ -81,7 +95,8 @@ async fn seed_leads(db: &PgPool, pool_id: Uuid, plan: Plan) -> Result<()> {
         sqlx::query(
             "INSERT INTO leads (tenant_id, id, pool_id, name, company, phone, email, source, region,
                                 industry, grade, state, owner_id, acquired_at, acquired_via,
-                                pool_entered_at, created_at, updated_at)
+                                follow_up_deadline, close_deadline, pool_entered_at,
+                                created_at, updated_at)
              SELECT $1, encode(set_byte(overlay(uuid_send(gen_random_uuid())
                         PLACING substring(int8send((extract(epoch FROM t.at) * 1000)::bigint) FROM 3)
                         FROM 1 FOR 6), 6, 112 + (g % 16)::int), 'hex')::uuid,
@@ -93,6 +108,8 @@ async fn seed_leads(db: &PgPool, pool_id: Uuid, plan: Plan) -> Result<()> {
                     CASE WHEN o.owner IS NULL THEN 'IN_POOL' ELSE 'OWNED' END, o.owner,
                     CASE WHEN o.owner IS NOT NULL THEN t.at END,
                     CASE WHEN o.owner IS NOT NULL THEN 'CREATE' END,
+                    CASE WHEN o.owner IS NOT NULL THEN t.at + interval '30 days' END,
+                    CASE WHEN o.owner IS NOT NULL THEN t.at + interval '90 days' END,
                     CASE WHEN o.owner IS NULL THEN t.at END,
                     t.at, t.at
              FROM generate_series($3::bigint, $4::bigint) AS g

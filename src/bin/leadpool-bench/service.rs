@@ -74,13 +74,20 @@ pub struct ChildService {
 }
 
 impl ChildService {
-    /// Starts `binary` on a free loopback port against `database_uri`, logging to `log`.
-    pub async fn start(binary: &Path, database_uri: &str, log: &Path) -> Result<Self> {
+    /// Starts `binary` on a free loopback port against `database_uri`, logging to `log`, with
+    /// `env` as further settings.
+    pub async fn start(
+        binary: &Path,
+        database_uri: &str,
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
         let addr = free_port()?;
         let log_file = std::fs::File::create(log)?;
         let child = Command::new(binary)
             .env("DATABASE_URL", database_uri)
             .env("LEADPOOL_LISTEN", addr.to_string())
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)

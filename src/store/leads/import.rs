@@ -66,8 +66,10 @@ pub async fn import(
                       (SELECT d.id FROM leads d
                        WHERE d.tenant_id = $1 AND d.duplicate_of IS NULL
                          AND d.state IN ('IN_POOL', 'OWNED')
-                         AND ((d.phone_normalized = i.phone_n AND i.phone_n <> '')
-                              OR (d.email_normalized = i.email_n AND i.email_n <> ''))
+                         -- `<> ''` on d's columns: the partial indexes' predicate, so each
+                         -- arm is an index lookup, not a scan of the tenant's leads per row.
+                         AND ((d.phone_normalized = i.phone_n AND d.phone_normalized <> '')
+                              OR (d.email_normalized = i.email_n AND d.email_normalized <> ''))
                        LIMIT 1) AS existing,
                       (SELECT r.id FROM leads r
                        WHERE r.tenant_id = $1 AND r.external_ref = NULLIF(i.external_ref, '')) AS ref_owner

@@ -2,10 +2,12 @@
 //! checks its rules, keeps the owner's held count in step and appends its event, so it is
 //! atomic without an explicit transaction and correct under any concurrency.
 
+pub mod batch;
 pub mod edit;
 pub mod follow_ups;
 pub mod import;
 pub mod lifecycle;
+pub mod list;
 
 use std::collections::BTreeMap;
 
@@ -32,6 +34,7 @@ pub struct LeadView {
 
 /// Every column of `leads`, the reader's membership of its pool (NULL where the statement has no
 /// reader) and whether the pool masks contacts.
+#[derive(sqlx::FromRow)]
 struct LeadRow {
     #[allow(dead_code)] // selected by `l.*`; tenant scoping happens in the WHERE clauses
     tenant_id: String,
@@ -67,6 +70,12 @@ struct LeadRow {
     #[allow(dead_code)] // duplicate detection reads it in SQL only
     email_normalized: String,
     duplicate_of: Option<Uuid>,
+    #[allow(dead_code)] // the recycle scheduler's bookkeeping, read in SQL only
+    warned_deadline: Option<DateTime<Utc>>,
+    #[allow(dead_code)] // the recycle scheduler's bookkeeping, read in SQL only
+    warned_owner: Option<String>,
+    #[allow(dead_code)] // the recycle scheduler's bookkeeping, read in SQL only
+    warned_recycle_at: Option<DateTime<Utc>>,
     viewer_role: Option<String>,
     viewer_active: Option<bool>,
     pool_masks_contacts: bool,
@@ -229,7 +238,10 @@ pub async fn find_duplicate(
         r#"SELECT d.id FROM leads d
            WHERE d.tenant_id = $1 AND d.duplicate_of IS NULL
              AND d.state IN ('IN_POOL', 'OWNED')
-             AND ((d.phone_normalized = $2 AND $2 <> '') OR (d.email_normalized = $3 AND $3 <> ''))
+             -- `<> ''` on d's columns: the partial unique indexes' predicate, so each arm is an
+             -- index lookup whatever the plan's parameters.
+             AND ((d.phone_normalized = $2 AND d.phone_normalized <> '')
+                  OR (d.email_normalized = $3 AND d.email_normalized <> ''))
            LIMIT 1"#,
         tenant_id,
         normalize_phone(phone),
@@ -241,12 +253,25 @@ pub async fn find_duplicate(
 }
 
 /// One lead with the reader's membership of its pool; `LEAD_NOT_FOUND` for unknown or foreign ids.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
 pub async fn get(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     lead_id: Uuid,
 ) -> Result<LeadView, DomainError> {
+    get_many(db, actor, &[lead_id])
+        .await?
+        .pop()
+        .ok_or(DomainError::LeadNotFound(lead_id))
+}
+
+/// The actor's tenant's leads among `lead_ids` (unknown and foreign ids left out), each with the
+/// reader's membership of its pool, in no particular order.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()), err(Debug))]
+pub async fn get_many(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    lead_ids: &[Uuid],
+) -> Result<Vec<LeadView>, DomainError> {
     sqlx::query_as!(
         LeadRow,
         r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?",
@@ -255,62 +280,10 @@ pub async fn get(
            JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
            LEFT JOIN members m
              ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = $3
-           WHERE l.tenant_id = $1 AND l.id = $2"#,
+           WHERE l.tenant_id = $1 AND l.id = ANY($2)"#,
         actor.tenant_id,
-        lead_id,
+        lead_ids,
         actor.user_id,
-    )
-    .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::from)
-    .ok_or(DomainError::LeadNotFound(lead_id))
-}
-
-/// The filters of a lead listing, validated.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LeadFilter {
-    pub pool_id: Option<Uuid>,
-    pub owner_id: Option<String>,
-    pub state: Option<LeadState>,
-}
-
-/// Leads in creation order after the keyset cursor, limited to what the actor may read:
-/// everything for admins and services, else the pools they belong to and leads they own.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id), err(Debug))]
-pub async fn list(
-    db: impl PgExecutor<'_>,
-    actor: &Actor,
-    filter: &LeadFilter,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: i64,
-) -> Result<Vec<LeadView>, DomainError> {
-    let (after_created, after_id) = after.unzip();
-    sqlx::query_as!(
-        LeadRow,
-        r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?",
-                  p.mask_contacts AS pool_masks_contacts
-           FROM leads l
-           JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
-           LEFT JOIN members m
-             ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = $2
-           WHERE l.tenant_id = $1
-             AND ($3::boolean OR m.user_id IS NOT NULL OR l.owner_id = $2)
-             AND ($4::uuid IS NULL OR l.pool_id = $4)
-             AND ($5::text IS NULL OR l.owner_id = $5)
-             AND ($6::text IS NULL OR l.state = $6)
-             AND ($7::timestamptz IS NULL OR (l.created_at, l.id) > ($7, $8))
-           ORDER BY l.created_at, l.id
-           LIMIT $9"#,
-        actor.tenant_id,
-        actor.user_id,
-        actor.reads_everything(),
-        filter.pool_id,
-        filter.owner_id,
-        filter.state.map(LeadState::as_str),
-        after_created,
-        after_id,
-        limit,
     )
     .fetch_all(db)
     .await
@@ -384,15 +357,29 @@ pub async fn claim(
 }
 
 /// The lead and the actor's standing in its pool, read after a claim changed nothing.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
 pub async fn claim_snapshot(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     lead_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<ClaimSnapshot, DomainError> {
-    let row = sqlx::query!(
-        r#"SELECT l.pool_id, l.state, l.owner_id, l.locked, l.previous_owner_id, l.cooldown_until,
+    claim_snapshots(db, actor, &[lead_id], now)
+        .await?
+        .pop()
+        .ok_or(DomainError::LeadNotFound(lead_id))
+}
+
+/// [`claim_snapshot`] of several leads in one read; unknown and foreign ids are left out.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()), err(Debug))]
+pub async fn claim_snapshots(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    lead_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<Vec<ClaimSnapshot>, DomainError> {
+    let rows = sqlx::query!(
+        r#"SELECT l.id, l.pool_id, l.state, l.owner_id, l.locked, l.previous_owner_id,
+                  l.cooldown_until,
                   p.archived_at IS NOT NULL AS "pool_archived!", p.daily_claim_limit, p.timezone,
                   m.active AS "member_active?", m.held_count AS "held_count?",
                   COALESCE(m.max_held, p.max_held_per_member) AS cap,
@@ -402,37 +389,39 @@ pub async fn claim_snapshot(
            JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
            LEFT JOIN members m
              ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = $3
-           WHERE l.tenant_id = $1 AND l.id = $2"#,
+           WHERE l.tenant_id = $1 AND l.id = ANY($2)"#,
         actor.tenant_id,
-        lead_id,
+        lead_ids,
         actor.user_id,
         now,
     )
-    .fetch_optional(db)
+    .fetch_all(db)
     .await
-    .map_err(db_error)?
-    .ok_or(DomainError::LeadNotFound(lead_id))?;
-    Ok(ClaimSnapshot {
-        lead_id,
-        pool_id: row.pool_id,
-        state: LeadState::from_db(&row.state),
-        owner_id: row.owner_id,
-        locked: row.locked,
-        pool_archived: row.pool_archived,
-        previous_owner_id: row.previous_owner_id,
-        cooldown_until: row.cooldown_until,
-        daily_claim_limit: row.daily_claim_limit,
-        timezone: row.timezone,
-        member: row
-            .member_active
-            .zip(row.held_count)
-            .map(|(active, held_count)| ClaimantStanding {
-                active,
-                held_count,
-                cap: row.cap,
-                claims_today: row.claims_today,
-            }),
-    })
+    .map_err(db_error)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ClaimSnapshot {
+            lead_id: row.id,
+            pool_id: row.pool_id,
+            state: LeadState::from_db(&row.state),
+            owner_id: row.owner_id,
+            locked: row.locked,
+            pool_archived: row.pool_archived,
+            previous_owner_id: row.previous_owner_id,
+            cooldown_until: row.cooldown_until,
+            daily_claim_limit: row.daily_claim_limit,
+            timezone: row.timezone,
+            member: row
+                .member_active
+                .zip(row.held_count)
+                .map(|(active, held_count)| ClaimantStanding {
+                    active,
+                    held_count,
+                    cap: row.cap,
+                    claims_today: row.claims_today,
+                }),
+        })
+        .collect())
 }
 
 /// A member's standing in a pool (active, held, cap), to explain a refused initial owner.

@@ -1,0 +1,215 @@
+//! `import`: leads through one `ImportLeadsStream` call, chunk by chunk, with the duplicate checks
+//! of the service; the baseline is psql's `\copy` of the same rows into a bare table.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::json;
+use tokio_stream::wrappers::ReceiverStream;
+
+use leadpool::proto::lead_service_client::LeadServiceClient;
+use leadpool::proto::{ImportLeadsStreamRequest, NewLead};
+
+use crate::baseline;
+use crate::cli::Cli;
+use crate::dbserver::BenchDb;
+use crate::invariants::{self, Check};
+use crate::report::{Goal, Report, f1, f2, rss_mib};
+use crate::seed::{self, TENANT};
+use crate::service::{Caller, InProcess, connect};
+use crate::{BoxError, Result};
+
+const CHUNK: usize = 1_000;
+/// Every `DUPLICATE_EVERY`-th row repeats the previous row's phone: a duplicate to detect.
+const DUPLICATE_EVERY: usize = 50;
+const RATIO_GOAL: f64 = 0.3;
+
+/// Row `i` of the import file.
+fn row(i: usize) -> NewLead {
+    let contact = if i % DUPLICATE_EVERY == DUPLICATE_EVERY - 1 {
+        i - 1
+    } else {
+        i
+    };
+    NewLead {
+        name: format!("Import {i}"),
+        company: format!("Company {i} Ltd"),
+        phone: format!("+86 139{contact:08}"),
+        email: format!("import{i}@example.com"),
+        source: "bench-import".into(),
+        region: ["east", "west", "north", "south"][i % 4].into(),
+        grade: ["A", "B", "C", "D"][i / 4 % 4].into(),
+        ..Default::default()
+    }
+}
+
+pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
+    let rows = cli.size(1_000_000, 20_000);
+    let plan = seed::Plan {
+        leads: 0,
+        members: 1,
+        cap: None,
+        owned_every: 0,
+    };
+    let fx = seed::seed(&db.pool, plan).await?;
+    let service = InProcess::start(db.options.clone()).await?;
+    let started = Instant::now();
+    let summary = stream_rows(service.addr, fx.pool_id.to_string(), rows).await;
+    let service_secs = started.elapsed().as_secs_f64();
+    let (rss, hwm) = rss_mib("self")?;
+    service.stop().await?;
+    let summary = summary?;
+    let copy_secs = copy_baseline(cli, db, rows).await?;
+
+    let mut checks = invariants::check(&db.pool, None).await?;
+    checks.extend(import_checks(db, rows, &summary).await?);
+    let mut report = Report::new("import", vec!["figure", "value"]);
+    report.invariants("import", checks);
+    let service_rate = rows as f64 / service_secs;
+    let copy_rate = rows as f64 / copy_secs;
+    let ratio = service_rate / copy_rate;
+    for (figure, value) in [
+        ("rows streamed", rows.to_string()),
+        (
+            "created / duplicates / invalid",
+            format!(
+                "{} / {} / {}",
+                summary.created, summary.duplicates, summary.invalid
+            ),
+        ),
+        ("service rows/s (ImportLeadsStream)", f1(service_rate)),
+        ("baseline rows/s (\\copy into a bare table)", f1(copy_rate)),
+        ("**ratio** service ÷ \\copy", f2(ratio)),
+        (
+            "bench process RSS / peak (MiB), service + client",
+            format!("{} / {}", f1(rss), f1(hwm)),
+        ),
+    ] {
+        report.row(vec![figure.into(), value]);
+    }
+    report.goals.push(Goal::new(
+        format!("rows/s ÷ \\copy rows/s ≥ {RATIO_GOAL}"),
+        f2(ratio),
+        ratio >= RATIO_GOAL,
+    ));
+    report.notes.push(format!(
+        "one stream of {CHUNK}-row chunks; every {DUPLICATE_EVERY}th row repeats the previous row's phone"
+    ));
+    report.figures = json!({
+        "rows": rows,
+        "chunk": CHUNK,
+        "service": { "seconds": service_secs, "rows_per_s": service_rate, "created": summary.created, "duplicates": summary.duplicates, "invalid": summary.invalid },
+        "copy": { "seconds": copy_secs, "rows_per_s": copy_rate },
+        "ratio": ratio,
+        "rss_mib": { "bench_process": rss, "bench_process_peak": hwm },
+    });
+    Ok(report)
+}
+
+/// The rows in one `ImportLeadsStream` call, generated chunk by chunk as the stream asks for
+/// them (a small channel), so the client holds a few chunks at most.
+async fn stream_rows(
+    addr: std::net::SocketAddr,
+    pool_id: String,
+    rows: usize,
+) -> Result<leadpool::proto::ImportLeadsStreamResponse> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let producer = tokio::spawn(async move {
+        let bar = seed::bar(rows as u64, "imported");
+        for (n, start) in (0..rows).step_by(CHUNK).enumerate() {
+            let chunk = ImportLeadsStreamRequest {
+                pool_id: if n == 0 {
+                    pool_id.clone()
+                } else {
+                    String::new()
+                },
+                leads: (start..(start + CHUNK).min(rows)).map(row).collect(),
+                allow_duplicates: false,
+            };
+            if tx.send(chunk).await.is_err() {
+                break;
+            }
+            bar.inc(CHUNK as u64);
+        }
+        bar.finish_and_clear();
+    });
+    let caller = Caller::new(TENANT, "bench-importer", Some("service"))?;
+    let mut client = LeadServiceClient::new(connect(addr).await?);
+    let response = client
+        .import_leads_stream(caller.request(ReceiverStream::new(rx)))
+        .await;
+    producer.await?;
+    Ok(response?.into_inner())
+}
+
+/// Seconds for psql to `\copy` the same rows (as CSV) into a table without indexes.
+async fn copy_baseline(cli: &Cli, db: &BenchDb, rows: usize) -> Result<f64> {
+    std::fs::create_dir_all(&cli.out_dir)?;
+    let csv = cli.out_dir.join("import_rows.csv");
+    write_csv(&csv, rows)?;
+    let script = cli.out_dir.join("import_copy.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "CREATE TABLE bench_import_copy (name text, company text, phone text, email text,
+                                             source text, region text, grade text);
+             \\copy bench_import_copy FROM '{}' WITH (FORMAT csv)\n",
+            csv.display()
+        ),
+    )?;
+    let started = Instant::now();
+    baseline::psql(db, &script).await?;
+    let secs = started.elapsed().as_secs_f64();
+    std::fs::remove_file(&csv)?;
+    Ok(secs)
+}
+
+fn write_csv(path: &Path, rows: usize) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for i in 0..rows {
+        let r = row(i);
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{}",
+            r.name, r.company, r.phone, r.email, r.source, r.region, r.grade
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The summary adds up, matches the table, and each created lead has its one `CREATED` event.
+async fn import_checks(
+    db: &BenchDb,
+    rows: usize,
+    summary: &leadpool::proto::ImportLeadsStreamResponse,
+) -> Result<Vec<Check>, BoxError> {
+    let (leads, events): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM leads WHERE tenant_id = $1),
+                (SELECT count(*) FROM lead_events WHERE tenant_id = $1 AND kind = 'CREATED')",
+    )
+    .bind(TENANT)
+    .fetch_one(&db.pool)
+    .await?;
+    let expected_duplicates = (rows / DUPLICATE_EVERY) as i64;
+    Ok(vec![
+        Check {
+            name: "created + duplicates + invalid = rows streamed",
+            violations: (summary.created + summary.duplicates + summary.invalid - rows as i64)
+                .abs(),
+        },
+        Check {
+            name: "every planted duplicate detected",
+            violations: (summary.duplicates - expected_duplicates).abs(),
+        },
+        Check {
+            name: "leads in the table = created",
+            violations: (leads - summary.created).abs(),
+        },
+        Check {
+            name: "one CREATED event per created lead",
+            violations: (events - summary.created).abs(),
+        },
+    ])
+}

@@ -1,0 +1,213 @@
+//! `recycle`: every owned lead is past its follow-up deadline; one sweep (`RunRecycle`, the
+//! scheduler's own sweep) recycles them all. The baseline is one set-based `UPDATE … RETURNING`
+//! plus `INSERT` of the same rows, in one statement, on an identical copy of the leads. The
+//! service runs as the real binary in a child process with the background scheduler off, so its
+//! memory is its own: a sweep goes batch by batch and must not grow with the number of leads.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use leadpool::proto::RunRecycleRequest;
+use leadpool::proto::recycle_service_client::RecycleServiceClient;
+
+use crate::Result;
+use crate::cli::Cli;
+use crate::dbserver::BenchDb;
+use crate::idle::sample_peak;
+use crate::invariants::{self, Check};
+use crate::report::{Goal, Report, f1, f2, rss_mib};
+use crate::seed::{self, TENANT};
+use crate::service::{Caller, ChildService, connect, service_binary};
+
+const RATIO_GOAL: f64 = 2.0;
+/// How much the service's resident memory may grow during the sweep: batches, not a full load.
+const RSS_GROWTH_GOAL_MIB: f64 = 16.0;
+
+pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
+    let leads = cli.size(100_000, 10_000);
+    let plan = seed::Plan {
+        leads,
+        members: cli.size(200, 50),
+        cap: None,
+        owned_every: 1,
+    };
+    seed::seed(&db.pool, plan).await?;
+    make_overdue(db).await?;
+    let baseline = baseline(db).await?;
+
+    let binary = service_binary().await?;
+    std::fs::create_dir_all(&cli.out_dir)?;
+    let log = cli.out_dir.join("recycle-service.log");
+    let scheduler_off = [("LEADPOOL_RECYCLE_INTERVAL_SECONDS", "0")];
+    let service = ChildService::start(&binary, &db.uri, &log, &scheduler_off).await?;
+    let pid = service.pid()?.to_string();
+    let (rss_before, hwm_before) = rss_mib(&pid)?;
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = tokio::spawn(sample_peak(pid.clone(), sampling.clone()));
+    let swept = sweep(&service).await;
+    sampling.store(false, Ordering::Relaxed);
+    let rss_sampled = sampler.await?;
+    let (_, hwm_after) = rss_mib(&pid)?;
+    service.stop().await?;
+    let (recycled, sweep_time) = swept?;
+
+    let mut checks = invariants::check(&db.pool, None).await?;
+    checks.extend(recycle_checks(db, leads, recycled).await?);
+    let ratio = sweep_time.as_secs_f64() / baseline.as_secs_f64();
+    // VmHWM counts start-up too: it says something about the sweep only if it moved.
+    let rss_peak = if hwm_after > hwm_before {
+        hwm_after.max(rss_sampled)
+    } else {
+        rss_sampled.max(rss_before)
+    };
+    let growth = rss_peak - rss_before;
+    let mut report = Report::new("recycle", vec!["figure", "value"]);
+    for (figure, value) in [
+        ("owned leads past deadline", leads.to_string()),
+        ("**sweep** (s)", f2(sweep_time.as_secs_f64())),
+        (
+            "baseline: one UPDATE … RETURNING + INSERT (s)",
+            f2(baseline.as_secs_f64()),
+        ),
+        ("**sweep ÷ baseline**", f2(ratio)),
+        (
+            "leads recycled/s",
+            f1(leads as f64 / sweep_time.as_secs_f64()),
+        ),
+        (
+            "service RSS before / peak during the sweep (MiB)",
+            format!("{} / {}", f1(rss_before), f1(rss_peak)),
+        ),
+    ] {
+        report.row(vec![figure.into(), value]);
+    }
+    report.goals.push(Goal::new(
+        format!("sweep ÷ baseline ≤ {RATIO_GOAL}"),
+        f2(ratio),
+        ratio <= RATIO_GOAL,
+    ));
+    report.goals.push(Goal::new(
+        format!("RSS growth during the sweep < {RSS_GROWTH_GOAL_MIB} MiB (flat in N)"),
+        format!("{} MiB", f1(growth)),
+        growth < RSS_GROWTH_GOAL_MIB,
+    ));
+    report.invariants("one sweep", checks);
+    report.notes.push(format!(
+        "service = `{}` as a child process, scheduler off, batches of 1,000 (the default); the sweep is one `RunRecycle` call; pool without `warn_before`",
+        binary.display()
+    ));
+    report.figures = json!({
+        "leads": leads,
+        "sweep_seconds": sweep_time.as_secs_f64(),
+        "baseline_seconds": baseline.as_secs_f64(),
+        "ratio": ratio,
+        "rss_mib": { "before": rss_before, "peak": rss_peak, "max_sampled": rss_sampled,
+                     "hwm_before": hwm_before, "hwm_after": hwm_after },
+    });
+    Ok(report)
+}
+
+/// Gives the pool a one-day follow-up timeout and every owned lead the deadline it implies:
+/// the leads were acquired weeks ago, so all are overdue.
+async fn make_overdue(db: &BenchDb) -> Result<()> {
+    let spinner = seed::spinner("deadlines");
+    sqlx::raw_sql(&format!(
+        "UPDATE pools SET follow_up_timeout_seconds = 86400 WHERE tenant_id = '{TENANT}';
+         UPDATE leads SET follow_up_deadline = acquired_at + interval '1 day'
+         WHERE tenant_id = '{TENANT}' AND state = 'OWNED';"
+    ))
+    .execute(&db.pool)
+    .await?;
+    // On its own: several statements in one call share a transaction, which VACUUM refuses.
+    sqlx::raw_sql("VACUUM (ANALYZE) leads")
+        .execute(&db.pool)
+        .await?;
+    spinner.finish_and_clear();
+    Ok(())
+}
+
+/// The same change as the sweep, set-based, on an identical copy of the leads (same columns,
+/// indexes and rows) into a copy of the events table: one statement.
+async fn baseline(db: &BenchDb) -> Result<Duration> {
+    let spinner = seed::spinner("baseline copy");
+    sqlx::raw_sql(
+        "CREATE TABLE baseline_leads (LIKE leads INCLUDING ALL);
+         INSERT INTO baseline_leads SELECT * FROM leads;
+         CREATE TABLE baseline_events (LIKE lead_events INCLUDING ALL);",
+    )
+    .execute(&db.pool)
+    .await?;
+    sqlx::raw_sql("VACUUM (ANALYZE) baseline_leads, baseline_events")
+        .execute(&db.pool)
+        .await?;
+    spinner.set_message("baseline");
+    let started = Instant::now();
+    sqlx::query(
+        "WITH recycled AS (
+             UPDATE baseline_leads l
+             SET state = 'IN_POOL', owner_id = NULL, previous_owner_id = l.owner_id,
+                 acquired_at = NULL, acquired_via = NULL, follow_up_deadline = NULL,
+                 close_deadline = NULL, pool_entered_at = now(), version = l.version + 1,
+                 updated_at = now()
+             WHERE l.state = 'OWNED' AND l.follow_up_deadline <= now()
+             RETURNING l.tenant_id, l.id, l.pool_id, l.previous_owner_id)
+         INSERT INTO baseline_events (tenant_id, lead_id, pool_id, kind, from_owner, actor,
+                                      reason, occurred_at)
+         SELECT tenant_id, id, pool_id, 'RECYCLED', previous_owner_id, 'baseline',
+                'FOLLOW_UP_OVERDUE', now()
+         FROM recycled",
+    )
+    .execute(&db.pool)
+    .await?;
+    let elapsed = started.elapsed();
+    sqlx::raw_sql("DROP TABLE baseline_leads, baseline_events")
+        .execute(&db.pool)
+        .await?;
+    spinner.finish_and_clear();
+    Ok(elapsed)
+}
+
+/// One `RunRecycle` as the tenant's admin: (leads recycled, time).
+async fn sweep(service: &ChildService) -> Result<(i64, Duration)> {
+    let mut client = RecycleServiceClient::new(connect(service.addr).await?);
+    let admin = Caller::new(TENANT, "bench-admin", Some("admin"))?;
+    let spinner = seed::spinner("sweeping");
+    let started = Instant::now();
+    let response = client
+        .run_recycle(admin.request(RunRecycleRequest::default()))
+        .await?
+        .into_inner();
+    let elapsed = started.elapsed();
+    spinner.finish_and_clear();
+    Ok((i64::from(response.recycled), elapsed))
+}
+
+/// What one sweep over overdue leads must leave: all recycled, each once, none owned.
+async fn recycle_checks(db: &BenchDb, leads: i64, reported: i64) -> Result<Vec<Check>> {
+    let (events, distinct, owned): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM lead_events WHERE tenant_id = $1 AND kind = 'RECYCLED'),
+                (SELECT count(DISTINCT lead_id) FROM lead_events
+                 WHERE tenant_id = $1 AND kind = 'RECYCLED'),
+                (SELECT count(*) FROM leads WHERE tenant_id = $1 AND state = 'OWNED')",
+    )
+    .bind(TENANT)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(vec![
+        Check {
+            name: "every overdue lead recycled, as the response says",
+            violations: (leads - reported).abs() + (leads - events).abs(),
+        },
+        Check {
+            name: "one RECYCLED event per lead",
+            violations: events - distinct,
+        },
+        Check {
+            name: "no overdue lead left owned",
+            violations: owned,
+        },
+    ])
+}
