@@ -160,16 +160,7 @@ impl AssignmentService for AssignmentApi {
         let actor = identity::actor(request.metadata())?;
         let req = request.into_inner();
         let mut v = Validator::new();
-        let args = DistributeArgs::parse(
-            &mut v,
-            DistributeFields {
-                pool_id: &req.pool_id,
-                limit: req.limit,
-                filter: req.filter.as_ref(),
-                strategy: req.strategy,
-                fallback: req.fallback,
-            },
-        );
+        let args = DistributeArgs::parse(&mut v, distribute_fields!(req));
         let request_id = v.optional_uuid("request_id", &req.request_id);
         v.finish(())?;
         let response = idempotency::once(
@@ -197,16 +188,7 @@ impl AssignmentService for AssignmentApi {
         let actor = identity::actor(request.metadata())?;
         let req = request.into_inner();
         let mut v = Validator::new();
-        let args = DistributeArgs::parse(
-            &mut v,
-            DistributeFields {
-                pool_id: &req.pool_id,
-                limit: req.limit,
-                filter: req.filter.as_ref(),
-                strategy: req.strategy,
-                fallback: req.fallback,
-            },
-        );
+        let args = DistributeArgs::parse(&mut v, distribute_fields!(req));
         v.finish(())?;
         let mut conn = self.ctx.db.acquire().await.map_err(db_error)?;
         let plan = self
@@ -281,6 +263,19 @@ fn lead_ids(v: &mut Validator, ids: &[String], required: bool) -> Vec<Uuid> {
 }
 
 /// The fields `DistributeRequest` and `PreviewDistributionRequest` share.
+macro_rules! distribute_fields {
+    ($req:expr) => {
+        DistributeFields {
+            pool_id: &$req.pool_id,
+            limit: $req.limit,
+            filter: $req.filter.as_ref(),
+            strategy: $req.strategy,
+            fallback: $req.fallback,
+        }
+    };
+}
+use distribute_fields;
+
 struct DistributeFields<'a> {
     pool_id: &'a str,
     limit: i32,

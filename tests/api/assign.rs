@@ -133,21 +133,7 @@ async fn assign_refuses_unknown_inactive_locked_owned_and_unauthorised_and_chang
         .await
         .expect("lock");
     fixtures::member(&app, &team.pool.id, "olga", proto::MemberRole::Member).await;
-    app.pools()
-        .update_member(admin().req(proto::UpdateMemberRequest {
-            member: Some(proto::Member {
-                pool_id: team.pool.id.clone(),
-                user_id: "olga".into(),
-                active: false,
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["active".into()],
-            }),
-            ..Default::default()
-        }))
-        .await
-        .expect("deactivate");
+    df::deactivate(&app, &team.pool.id, "olga").await;
     let before = app.fingerprint().await;
     let mia = user("mia");
     let md = assert_error(

@@ -267,21 +267,7 @@ async fn the_previous_owner_in_cooldown_and_inactive_members_receive_nothing() {
     for who in ["alice", "bob", "carl"] {
         join(&app, &pool.id, rep(who)).await;
     }
-    app.pools()
-        .update_member(admin().req(proto::UpdateMemberRequest {
-            member: Some(proto::Member {
-                pool_id: pool.id.clone(),
-                user_id: "carl".into(),
-                active: false,
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["active".into()],
-            }),
-            ..Default::default()
-        }))
-        .await
-        .expect("carl goes on leave");
+    df::deactivate(&app, &pool.id, "carl").await;
     let lead = fixtures::lead(&app, &pool.id, "Returned").await;
     fixtures::claim(&app, &user("alice"), &lead.id).await;
     app.leads()

@@ -72,6 +72,25 @@ pub async fn join(app: &TestApp, pool_id: &str, rep: Rep) {
         .expect("add member");
 }
 
+/// Puts a member on leave (inactive).
+pub async fn deactivate(app: &TestApp, pool_id: &str, user_id: &str) {
+    app.pools()
+        .update_member(admin().req(proto::UpdateMemberRequest {
+            member: Some(proto::Member {
+                pool_id: pool_id.into(),
+                user_id: user_id.into(),
+                active: false,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["active".into()],
+            }),
+            ..Default::default()
+        }))
+        .await
+        .expect("deactivate");
+}
+
 /// `n` pool leads created in order (so their ids are in creation order), with `region`.
 pub async fn leads(app: &TestApp, pool_id: &str, n: usize, region: &str) -> Vec<String> {
     let mut ids = Vec::with_capacity(n);

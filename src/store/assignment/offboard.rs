@@ -129,6 +129,14 @@ pub async fn offboard(
             }
         }
         OffboardMode::Redistribute => {
+            // Leads of a pool the user has no membership in (none, while held counts hold)
+            // still leave them: back to the pool.
+            moves.extend(
+                movable
+                    .iter()
+                    .filter(|o| !states.contains_key(&o.pool_id))
+                    .map(|o| to(o, &from, None)),
+            );
             for (pool_id, locked_state) in &mut states {
                 let leads: Vec<&Owned> = movable.iter().filter(|o| o.pool_id == *pool_id).collect();
                 let candidates: Vec<Candidate> =
