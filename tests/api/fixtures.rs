@@ -56,6 +56,30 @@ pub async fn member(
         .expect("member")
 }
 
+/// A pool with these rules and members alice, bob (reps) and mia (manager).
+pub async fn pool_with(app: &TestApp, name: &str, rules: proto::CreatePoolRequest) -> proto::Pool {
+    let pool = app
+        .pools()
+        .create_pool(admin().req(proto::CreatePoolRequest {
+            name: name.into(),
+            timezone: "Asia/Shanghai".into(),
+            ..rules
+        }))
+        .await
+        .expect("create pool")
+        .into_inner()
+        .pool
+        .expect("pool");
+    for (user_id, role) in [
+        ("alice", proto::MemberRole::Member),
+        ("bob", proto::MemberRole::Member),
+        ("mia", proto::MemberRole::Manager),
+    ] {
+        member(app, &pool.id, user_id, role).await;
+    }
+    pool
+}
+
 /// A lead's fields, with a phone and e-mail no other fixture lead has.
 pub fn new_lead(name: &str) -> proto::NewLead {
     static CONTACTS: AtomicU32 = AtomicU32::new(0);

@@ -6,35 +6,11 @@ use leadpool::proto;
 use prost_types::Duration as PbDuration;
 use tonic::Code;
 
-use crate::fixtures::{self, admin, user};
+use crate::fixtures::{self, admin, pool_with, user};
 use crate::harness::{Caller, TestApp, assert_error};
 
 fn secs(seconds: i64) -> Option<PbDuration> {
     Some(PbDuration { seconds, nanos: 0 })
-}
-
-/// A Shanghai pool with the given rules and members alice, bob (reps) and mia (manager).
-async fn pool_with(app: &TestApp, rules: proto::CreatePoolRequest) -> proto::Pool {
-    let pool = app
-        .pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
-            name: "Rules".into(),
-            timezone: "Asia/Shanghai".into(),
-            ..rules
-        }))
-        .await
-        .expect("create pool")
-        .into_inner()
-        .pool
-        .expect("pool");
-    for (user_id, role) in [
-        ("alice", proto::MemberRole::Member),
-        ("bob", proto::MemberRole::Member),
-        ("mia", proto::MemberRole::Manager),
-    ] {
-        fixtures::member(app, &pool.id, user_id, role).await;
-    }
-    pool
 }
 
 async fn try_claim(
@@ -81,6 +57,7 @@ async fn every_rule_is_stored_and_read_back() {
     let other = fixtures::pool(&app, "Recycled", None).await;
     let pool = pool_with(
         &app,
+        "Rules",
         proto::CreatePoolRequest {
             max_held_per_member: Some(30),
             daily_claim_limit: Some(5),
@@ -146,6 +123,7 @@ async fn daily_quota_stops_the_next_claim_and_resets_at_local_midnight() {
     let app = TestApp::spawn().await;
     let pool = pool_with(
         &app,
+        "Rules",
         proto::CreatePoolRequest {
             daily_claim_limit: Some(2),
             ..Default::default()
@@ -200,6 +178,7 @@ async fn quota_holds_under_32_parallel_claims() {
     let app = TestApp::spawn().await;
     let pool = pool_with(
         &app,
+        "Rules",
         proto::CreatePoolRequest {
             daily_claim_limit: Some(10),
             ..Default::default()
@@ -247,6 +226,7 @@ async fn cooldown_refuses_the_ex_owner_until_it_ends_but_not_others() {
     let app = TestApp::spawn().await;
     let pool = pool_with(
         &app,
+        "Rules",
         proto::CreatePoolRequest {
             reclaim_cooldown: secs(3_600),
             ..Default::default()
@@ -298,6 +278,7 @@ async fn cooldown_ends_exactly_at_cooldown_until() {
     let app = TestApp::spawn().await;
     let pool = pool_with(
         &app,
+        "Rules",
         proto::CreatePoolRequest {
             reclaim_cooldown: secs(600),
             ..Default::default()
@@ -322,6 +303,7 @@ async fn masked_pool_hides_contacts_from_plain_members_only() {
     let app = TestApp::spawn().await;
     let pool = pool_with(
         &app,
+        "Rules",
         proto::CreatePoolRequest {
             mask_contacts: true,
             ..Default::default()
@@ -401,6 +383,7 @@ async fn release_reason_must_be_one_of_the_pools_codes() {
     let app = TestApp::spawn().await;
     let pool = pool_with(
         &app,
+        "Rules",
         proto::CreatePoolRequest {
             release_reasons: vec!["NO_BUDGET".into(), "WRONG_CONTACT".into()],
             ..Default::default()
@@ -430,6 +413,7 @@ async fn deadlines_are_set_on_acquisition_with_grade_overrides() {
     let app = TestApp::spawn().await;
     let pool = pool_with(
         &app,
+        "Rules",
         proto::CreatePoolRequest {
             follow_up_timeout: secs(3 * 86_400),
             close_timeout: secs(14 * 86_400),
@@ -495,6 +479,7 @@ async fn released_leads_go_to_the_recycle_pool() {
     let recycled = fixtures::pool(&app, "Recycled", None).await;
     let pool = pool_with(
         &app,
+        "Rules",
         proto::CreatePoolRequest {
             recycle_to_pool_id: recycled.id.clone(),
             ..Default::default()

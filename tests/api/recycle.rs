@@ -5,7 +5,7 @@ use leadpool::proto;
 use prost_types::{Duration as PbDuration, FieldMask, Timestamp};
 use tonic::Code;
 
-use crate::fixtures::{self, admin, service, user};
+use crate::fixtures::{self, admin, pool_with, service, user};
 use crate::harness::{Caller, TestApp, assert_error, bad_fields, start_time};
 
 const DAY: i64 = 86_400;
@@ -19,30 +19,6 @@ fn ts(at: DateTime<Utc>) -> Option<Timestamp> {
         seconds: at.timestamp(),
         nanos: 0,
     })
-}
-
-/// A pool with these rules and members alice, bob (reps) and mia (manager).
-pub async fn pool_with(app: &TestApp, name: &str, rules: proto::CreatePoolRequest) -> proto::Pool {
-    let pool = app
-        .pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
-            name: name.into(),
-            timezone: "Asia/Shanghai".into(),
-            ..rules
-        }))
-        .await
-        .expect("create pool")
-        .into_inner()
-        .pool
-        .expect("pool");
-    for (user_id, role) in [
-        ("alice", proto::MemberRole::Member),
-        ("bob", proto::MemberRole::Member),
-        ("mia", proto::MemberRole::Manager),
-    ] {
-        fixtures::member(app, &pool.id, user_id, role).await;
-    }
-    pool
 }
 
 /// Follow-up deadline in 7 days, a warning a day before.

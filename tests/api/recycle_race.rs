@@ -12,9 +12,9 @@ use leadpool::scheduler::recycle::RecycleSettings;
 use prost_types::Duration as PbDuration;
 use tonic::Code;
 
+use crate::fixtures::pool_with;
 use crate::fixtures::{self, admin, service, user};
 use crate::harness::{TestApp, start_time, test_settings};
-use crate::recycle::pool_with;
 
 const LEADS: i64 = 5_000;
 const REPS: i64 = 20;
