@@ -522,6 +522,36 @@ async fn an_extended_deadline_needs_a_new_warning() {
 }
 
 #[tokio::test]
+async fn a_follow_up_never_shortens_an_extended_deadline() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Weekly", weekly_rules()).await;
+    let lead = owned_lead(&app, &pool.id, "alice", "B").await;
+    let until = start_time() + Duration::days(14);
+    extend(&app, &user("mia"), &lead.id, until)
+        .await
+        .expect("extend");
+
+    app.clock.set(start_time() + Duration::days(1));
+    let early = follow_up(&app, "alice", &lead.id).await.expect("follow up");
+    assert_eq!(
+        early.follow_up_deadline,
+        ts(until),
+        "day 1 + 7 days would cut the extension short"
+    );
+    assert_eq!(early.version, lead.version + 2, "the follow-up is still recorded");
+
+    app.clock.set(start_time() + Duration::days(10));
+    let late = follow_up(&app, "alice", &lead.id).await.expect("follow up");
+    assert_eq!(
+        late.follow_up_deadline,
+        ts(start_time() + Duration::days(17)),
+        "a later follow-up earns its full timeout"
+    );
+    assert_eq!(sweep_at(&app, Duration::days(15)).await, (0, 0));
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
 async fn upcoming_recycles_list_deadlines_warnings_and_recycle_times() {
     let app = TestApp::spawn().await;
     let pool = pool_with(&app, "Weekly", weekly_rules()).await;
