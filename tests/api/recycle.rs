@@ -538,7 +538,11 @@ async fn a_follow_up_never_shortens_an_extended_deadline() {
         ts(until),
         "day 1 + 7 days would cut the extension short"
     );
-    assert_eq!(early.version, lead.version + 2, "the follow-up is still recorded");
+    assert_eq!(
+        early.version,
+        lead.version + 2,
+        "the follow-up is still recorded"
+    );
 
     app.clock.set(start_time() + Duration::days(10));
     let late = follow_up(&app, "alice", &lead.id).await.expect("follow up");

@@ -305,6 +305,10 @@ async fn baseline(db: &PgPool, addr: SocketAddr, fx: &Fixture, case: &Case) -> R
     if tally.failed() > 0 {
         return Err(format!("ListLeads {} failed: {}", case.name, tally.error_mix()).into());
     }
+    // A filter that matches nothing walks its whole index and measures the seed, not the case.
+    if leads.is_empty() {
+        return Err(format!("ListLeads {}: the seeded leads match nothing", case.name).into());
+    }
     let actor = Actor {
         tenant_id: TENANT.to_owned(),
         user_id: member.to_owned(),

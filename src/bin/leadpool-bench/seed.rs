@@ -108,7 +108,9 @@ async fn seed_leads(db: &PgPool, pool_id: Uuid, plan: Plan) -> Result<()> {
                     CASE WHEN o.owner IS NULL THEN 'IN_POOL' ELSE 'OWNED' END, o.owner,
                     CASE WHEN o.owner IS NOT NULL THEN t.at END,
                     CASE WHEN o.owner IS NOT NULL THEN 'CREATE' END,
-                    CASE WHEN o.owner IS NOT NULL THEN t.at + interval '30 days' END,
+                    -- Due a month or more from now, in creation order: the recycle scheduler
+                    -- of the service under test must find nothing due in the middle of a run.
+                    CASE WHEN o.owner IS NOT NULL THEN t.at + interval '60 days' END,
                     CASE WHEN o.owner IS NOT NULL THEN t.at + interval '90 days' END,
                     CASE WHEN o.owner IS NULL THEN t.at END,
                     t.at, t.at
