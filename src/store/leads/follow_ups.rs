@@ -13,8 +13,7 @@ use crate::store::db_error;
 /// Records the follow-up if the actor owns the lead, in one statement with the lead's
 /// `last_follow_up_at`, its reset follow-up deadline and a `FOLLOWED_UP` event. The lead row is
 /// locked first, so a recycle sweep either sees the new deadline or recycles before it.
-/// A follow-up earns the pool's timeout but never takes time away: a deadline a manager
-/// extended beyond it stays. `None`: the actor does not own the lead (any more).
+/// `None`: the actor does not own the lead (any more).
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %follow_up.lead_id), err(Debug))]
 pub async fn record(
     db: impl PgExecutor<'_>,
@@ -41,9 +40,8 @@ pub async fn record(
            )
            UPDATE leads l
            SET last_follow_up_at = GREATEST(l.last_follow_up_at, $7),
-               follow_up_deadline = GREATEST(l.follow_up_deadline,
-                                             GREATEST(l.acquired_at, l.last_follow_up_at, $7)
-                                             + follow_up_timeout(p, l.grade)),
+               follow_up_deadline = GREATEST(l.acquired_at, l.last_follow_up_at, $7)
+                                    + follow_up_timeout(p, l.grade),
                version = l.version + 1, updated_at = $8
            FROM target t
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
