@@ -7,6 +7,7 @@ use sqlx::{Connection, PgConnection};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use super::collision::{self, Contact};
 use super::{Context, convert, idempotency, identity, page_token, status};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
@@ -110,19 +111,20 @@ impl LeadApi {
         actor: &Actor,
         create: &CreateLead<'_>,
     ) -> Result<LeadView, DomainError> {
-        let raced =
-            match store::leads::create(&mut *conn, actor, create, self.ctx.clock.now()).await {
-                Ok(Some(view)) => return Ok(view),
-                // Refused: a duplicate, or the owner cannot take it.
-                Ok(None) => false,
-                // Another create of the same contact won the race for the unique index.
-                Err(DomainError::DuplicateLead { .. }) => true,
-                Err(err) => return Err(err),
-            };
+        let now = self.ctx.clock.now();
+        let contact = Contact::of_new(&actor.tenant_id, create.lead);
+        let created = collision::naming_collisions(conn, contact, async |conn| {
+            store::leads::create(conn, actor, create, now).await
+        })
+        .await?;
+        if let Some(view) = created {
+            return Ok(view);
+        }
+        // Refused: a duplicate, or the owner cannot take it.
         let (phone, email) = (&create.lead.phone, &create.lead.email);
         let existing =
             store::leads::find_duplicate(&mut *conn, &actor.tenant_id, phone, email).await?;
-        if raced || (existing.is_some() && !create.allow_duplicate) {
+        if existing.is_some() && !create.allow_duplicate {
             return Err(DomainError::DuplicateLead {
                 existing_lead_id: existing,
             });
@@ -922,23 +924,12 @@ impl LeadService for LeadApi {
                 let view = Self::readable_lead(&mut *conn, &actor, lead_id).await?;
                 actor.require_manager(view.lead.pool_id, view.viewer)?;
                 let change = change(lead_id, &note, request_id, self.ctx.clock.now());
-                let changed = match lifecycle::reopen(&mut *conn, &actor, change).await {
-                    // A live lead took its phone or e-mail while it was discarded.
-                    Err(DomainError::DuplicateLead { .. }) => {
-                        let (phone, email) = (&view.lead.phone, &view.lead.email);
-                        let existing = store::leads::find_duplicate(
-                            &mut *conn,
-                            &actor.tenant_id,
-                            phone,
-                            email,
-                        )
-                        .await?;
-                        return Err(DomainError::DuplicateLead {
-                            existing_lead_id: existing,
-                        });
-                    }
-                    changed => changed?,
-                };
+                // A live lead may have taken its phone or e-mail while it was discarded.
+                let contact = Contact::of(&actor.tenant_id, &view.lead);
+                let changed = collision::naming_collisions(&mut *conn, contact, async |conn| {
+                    lifecycle::reopen(conn, &actor, change).await
+                })
+                .await?;
                 let view = Self::settle(
                     &mut *conn,
                     &actor,
@@ -1034,21 +1025,11 @@ impl LeadService for LeadApi {
                     request_id,
                     now: self.ctx.clock.now(),
                 };
-                let updated = match store::leads::edit::update(&mut *conn, &actor, &edit).await {
-                    Err(DomainError::DuplicateLead { .. }) => {
-                        let existing = store::leads::find_duplicate(
-                            &mut *conn,
-                            &actor.tenant_id,
-                            &values.phone,
-                            &values.email,
-                        )
-                        .await?;
-                        return Err(DomainError::DuplicateLead {
-                            existing_lead_id: existing,
-                        });
-                    }
-                    updated => updated?,
-                };
+                let contact = Contact::of_new(&actor.tenant_id, &values);
+                let updated = collision::naming_collisions(&mut *conn, contact, async |conn| {
+                    store::leads::edit::update(conn, &actor, &edit).await
+                })
+                .await?;
                 let view = match updated {
                     Some(view) => view,
                     None => {

@@ -3,6 +3,7 @@
 
 mod assignment_service;
 pub mod auth;
+mod collision;
 pub mod convert;
 mod event_cursor;
 mod event_service;

@@ -30,7 +30,7 @@ fn code(err: &DomainError) -> Code {
         | E::UserNotMember { .. } => Code::NotFound,
         E::PoolNameTaken
         | E::MemberExists { .. }
-        | E::ExternalRefTaken
+        | E::ExternalRefTaken { .. }
         | E::DuplicateLead { .. } => Code::AlreadyExists,
         E::LeadNotInPool(_)
         | E::LeadNotOwned(_)

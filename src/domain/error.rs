@@ -60,8 +60,8 @@ pub enum DomainError {
     MemberExists { pool_id: Uuid, user_id: String },
     #[error("A live lead of this tenant already has this phone or e-mail{}; set allow_duplicate to keep both.", .existing_lead_id.map(|id| format!(" ({id})")).unwrap_or_default())]
     DuplicateLead { existing_lead_id: Option<Uuid> },
-    #[error("Another lead of this tenant already has this external_ref.")]
-    ExternalRefTaken,
+    #[error("Another lead of this tenant already has this external_ref{}.", .existing_lead_id.map(|id| format!(" ({id})")).unwrap_or_default())]
+    ExternalRefTaken { existing_lead_id: Option<Uuid> },
     #[error("Lead {0} is not in the public pool: someone owns it.")]
     LeadNotInPool(Uuid),
     #[error("Lead {0} is not owned by anyone, so it cannot be released.")]
@@ -130,7 +130,7 @@ impl DomainError {
             Self::MemberNotFound { .. } | Self::UserNotMember { .. } => "MEMBER_NOT_FOUND",
             Self::PoolNameTaken => "POOL_NAME_TAKEN",
             Self::MemberExists { .. } => "MEMBER_EXISTS",
-            Self::ExternalRefTaken => "EXTERNAL_REF_TAKEN",
+            Self::ExternalRefTaken { .. } => "EXTERNAL_REF_TAKEN",
             Self::DuplicateLead { .. } => "DUPLICATE_LEAD",
             Self::LeadNotInPool(_) => "LEAD_NOT_IN_POOL",
             Self::LeadNotOwned(_) => "LEAD_NOT_OWNED",
@@ -177,6 +177,9 @@ impl DomainError {
                 ("held", held.to_string()),
             ],
             Self::DuplicateLead {
+                existing_lead_id: Some(id),
+            }
+            | Self::ExternalRefTaken {
                 existing_lead_id: Some(id),
             } => vec![("existing_lead_id", id.to_string())],
             Self::VersionConflict {

@@ -7,8 +7,11 @@ use crate::domain::DomainError;
 fn unique_violation(constraint: &str) -> Option<DomainError> {
     match constraint {
         "pools_tenant_name_key" => Some(DomainError::PoolNameTaken),
-        "leads_tenant_external_ref_key" => Some(DomainError::ExternalRefTaken),
-        // Which lead it collides with is for the caller to look up where it can.
+        // Which lead holds the value is looked up by `api::collision`, after rolling back:
+        // the violation aborted the transaction this statement ran in.
+        "leads_tenant_external_ref_key" => Some(DomainError::ExternalRefTaken {
+            existing_lead_id: None,
+        }),
         "leads_live_phone_key" | "leads_live_email_key" => Some(DomainError::DuplicateLead {
             existing_lead_id: None,
         }),

@@ -4,7 +4,7 @@ use futures::future::join_all;
 use leadpool::proto;
 use tonic::Code;
 
-use crate::fixtures::{self, service, user};
+use crate::fixtures::{self, admin, service, user};
 use crate::harness::{TestApp, assert_error};
 
 async fn create(
@@ -160,4 +160,116 @@ async fn concurrent_creates_of_one_contact_admit_exactly_one() {
         .await
         .expect("count");
     assert_eq!(live, 1);
+}
+
+/// With a `request_id` the whole call is one transaction, which a unique-index collision aborts;
+/// the lead it collided with must still be named, and nothing may change.
+#[tokio::test]
+async fn collisions_inside_idempotent_calls_name_the_existing_lead() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let request_id = || uuid::Uuid::now_v7().to_string();
+    let new_lead = |name: &str, phone: &str, external_ref: &str| proto::NewLead {
+        name: name.into(),
+        phone: phone.into(),
+        external_ref: external_ref.into(),
+        ..Default::default()
+    };
+    let create = |lead: proto::NewLead| {
+        let mut client = app.leads();
+        let pool_id = team.pool.id.clone();
+        async move {
+            client
+                .create_lead(service().req(proto::CreateLeadRequest {
+                    pool_id,
+                    lead: Some(lead),
+                    request_id: request_id(),
+                    ..Default::default()
+                }))
+                .await
+                .map(|r| r.into_inner().lead.expect("lead"))
+        }
+    };
+    let first = create(new_lead("First", "13800001234", "crm-1"))
+        .await
+        .expect("first");
+    let second = create(new_lead("Second", "13900005678", "crm-2"))
+        .await
+        .expect("second");
+    let before = app.fingerprint().await;
+
+    let md = assert_error(
+        create(new_lead("Third", "13700000000", "crm-1")).await,
+        Code::AlreadyExists,
+        "EXTERNAL_REF_TAKEN",
+    );
+    assert_eq!(md["existing_lead_id"], first.id);
+    let md = assert_error(
+        create(new_lead("Third", "+86 138 0000 1234", "")).await,
+        Code::AlreadyExists,
+        "DUPLICATE_LEAD",
+    );
+    assert_eq!(md["existing_lead_id"], first.id);
+
+    let update = |lead: proto::Lead, path: &str| {
+        let mut client = app.leads();
+        let request = admin().req(proto::UpdateLeadRequest {
+            lead: Some(lead),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec![path.into()],
+            }),
+            request_id: request_id(),
+        });
+        async move { client.update_lead(request).await }
+    };
+    let same_phone = proto::Lead {
+        phone: "138-0000-1234".into(),
+        ..second.clone()
+    };
+    let md = assert_error(
+        update(same_phone, "phone").await,
+        Code::AlreadyExists,
+        "DUPLICATE_LEAD",
+    );
+    assert_eq!(md["existing_lead_id"], first.id);
+    let same_ref = proto::Lead {
+        external_ref: "crm-1".into(),
+        ..second.clone()
+    };
+    let md = assert_error(
+        update(same_ref, "external_ref").await,
+        Code::AlreadyExists,
+        "EXTERNAL_REF_TAKEN",
+    );
+    assert_eq!(md["existing_lead_id"], first.id);
+    assert_eq!(
+        app.fingerprint().await,
+        before,
+        "no failed call changed anything"
+    );
+
+    // A discarded lead whose phone a live lead took meanwhile cannot be reopened.
+    app.leads()
+        .discard_lead(user("mia").req(proto::DiscardLeadRequest {
+            lead_id: first.id.clone(),
+            reason: "WRONG_NUMBER".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("discard");
+    let third = create(new_lead("Third", "13800001234", ""))
+        .await
+        .expect("the phone is free again");
+    let before = app.fingerprint().await;
+    let reopen = app
+        .leads()
+        .reopen_lead(user("mia").req(proto::ReopenLeadRequest {
+            lead_id: first.id.clone(),
+            request_id: request_id(),
+            ..Default::default()
+        }))
+        .await;
+    let md = assert_error(reopen, Code::AlreadyExists, "DUPLICATE_LEAD");
+    assert_eq!(md["existing_lead_id"], third.id);
+    assert_eq!(app.fingerprint().await, before);
 }

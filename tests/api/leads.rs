@@ -184,15 +184,16 @@ async fn external_ref_is_unique_per_tenant() {
                 .await
         }
     };
-    create(fields).await.expect("first");
+    let first = create(fields).await.expect("first").into_inner();
     let before = app.fingerprint().await;
     let mut other = new_lead("Li Na");
     other.external_ref = "crm-1".into();
-    assert_error(
+    let md = assert_error(
         create(other).await,
         Code::AlreadyExists,
         "EXTERNAL_REF_TAKEN",
     );
+    assert_eq!(md["existing_lead_id"], first.lead.expect("lead").id);
     assert_eq!(app.fingerprint().await, before);
 }
 

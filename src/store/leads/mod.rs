@@ -252,6 +252,23 @@ pub async fn find_duplicate(
     .map_err(db_error)
 }
 
+/// The lead of the tenant with this `external_ref`, if any.
+#[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
+pub async fn find_by_external_ref(
+    db: impl PgExecutor<'_>,
+    tenant_id: &str,
+    external_ref: &str,
+) -> Result<Option<Uuid>, DomainError> {
+    sqlx::query_scalar!(
+        "SELECT id FROM leads WHERE tenant_id = $1 AND external_ref = $2",
+        tenant_id,
+        external_ref,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)
+}
+
 /// One lead with the reader's membership of its pool; `LEAD_NOT_FOUND` for unknown or foreign ids.
 pub async fn get(
     db: impl PgExecutor<'_>,
