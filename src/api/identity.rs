@@ -57,7 +57,7 @@ mod tests {
         let fields: Vec<_> = err
             .field_violations()
             .iter()
-            .map(|f| f.field.as_str())
+            .map(|f| f.field.clone())
             .collect();
         assert_eq!(fields, [TENANT_HEADER, ACTOR_HEADER]);
     }

@@ -57,7 +57,7 @@ impl From<DomainError> for Status {
             .collect();
         let mut details = ErrorDetails::new();
         details.set_error_info(err.reason(), ERROR_DOMAIN, metadata);
-        for violation in err.field_violations() {
+        for violation in err.field_violations().iter() {
             details.add_bad_request_violation(&violation.field, &violation.description);
         }
         Status::with_error_details(code(&err), err.to_string(), details)

@@ -1,6 +1,8 @@
 //! Every way a call can fail, one variant per machine-readable reason of `shared/api.md`.
 //! `api::status` turns them into `tonic::Status` with `ErrorInfo`; nothing else does.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -204,12 +206,16 @@ impl DomainError {
         }
     }
 
-    /// The bad fields, for `google.rpc.BadRequest`.
-    pub fn field_violations(&self) -> &[FieldViolation] {
-        match self {
-            Self::ValidationFailed(v) | Self::MissingIdentity(v) => v,
-            _ => &[],
-        }
+    /// The bad fields, for `google.rpc.BadRequest`: every `INVALID_ARGUMENT` names its field.
+    pub fn field_violations(&self) -> Cow<'_, [FieldViolation]> {
+        let field = match self {
+            Self::ValidationFailed(v) | Self::MissingIdentity(v) => return Cow::Borrowed(v),
+            Self::UnknownReleaseReason { .. } => "reason",
+            Self::RequestIdReused => "request_id",
+            Self::BadPageToken => "page_token",
+            _ => return Cow::Borrowed(&[]),
+        };
+        Cow::Owned(vec![FieldViolation::new(field, self.to_string())])
     }
 }
 

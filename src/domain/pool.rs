@@ -275,7 +275,7 @@ mod tests {
         let fields: Vec<_> = err
             .field_violations()
             .iter()
-            .map(|f| f.field.as_str())
+            .map(|f| f.field.clone())
             .collect();
         assert_eq!(fields, ["name", "timezone", "max_held_per_member"]);
     }
@@ -308,7 +308,7 @@ mod tests {
         let fields: Vec<_> = err
             .field_violations()
             .iter()
-            .map(|f| f.field.as_str())
+            .map(|f| f.field.clone())
             .collect();
         assert_eq!(
             fields,

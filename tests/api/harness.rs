@@ -436,6 +436,12 @@ pub fn assert_error(
     let info = details.error_info().expect("ErrorInfo details");
     assert_eq!(info.reason, reason, "reason of {status:?}");
     assert_eq!(info.domain, "leadpool.v1");
+    if code == Code::InvalidArgument {
+        let named = details
+            .bad_request()
+            .map_or(0, |b| b.field_violations.len());
+        assert!(named > 0, "BadRequest names no field in {status:?}");
+    }
     info.metadata.clone()
 }
 
