@@ -213,6 +213,18 @@ async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
         fixtures::event_kinds(&app, &lead.id).await,
         ["CREATED", "CLAIMED", "FOLLOWED_UP", "FOLLOWED_UP"]
     );
+    let (reason, note): (String, String) = sqlx::query_as(
+        "SELECT reason, note FROM lead_events WHERE lead_id = $1::uuid AND kind = 'FOLLOWED_UP'
+         ORDER BY seq LIMIT 1",
+    )
+    .bind(&lead.id)
+    .fetch_one(&app.db)
+    .await
+    .expect("FOLLOWED_UP event");
+    assert_eq!(
+        (reason.as_str(), note.as_str()),
+        ("CALL", "asked for a quote")
+    );
 
     let listed = app
         .leads()

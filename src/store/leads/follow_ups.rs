@@ -11,8 +11,9 @@ use crate::domain::follow_up::{Channel, FollowUp};
 use crate::store::db_error;
 
 /// Records the follow-up if the actor owns the lead, in one statement with the lead's
-/// `last_follow_up_at`, its reset follow-up deadline and a `FOLLOWED_UP` event. The lead row is
-/// locked first, so a recycle sweep either sees the new deadline or recycles before it.
+/// `last_follow_up_at`, its reset follow-up deadline and a `FOLLOWED_UP` event (the channel as
+/// its reason, the note as its note). The lead row is locked first, so a recycle sweep either
+/// sees the new deadline or recycles before it.
 /// `None`: the actor does not own the lead (any more).
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %follow_up.lead_id), err(Debug))]
 pub async fn record(
@@ -35,8 +36,9 @@ pub async fn record(
            ),
            event AS (
                INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, from_owner, to_owner,
-                                        actor, note, occurred_at, request_id)
-               SELECT $1, t.id, t.pool_id, 'FOLLOWED_UP', $3, $3, $3, $5, $8, $9 FROM target t
+                                        actor, reason, note, occurred_at, request_id)
+               SELECT $1, t.id, t.pool_id, 'FOLLOWED_UP', $3, $3, $3, $5, NULLIF($6, ''), $8, $9
+               FROM target t
            )
            UPDATE leads l
            SET last_follow_up_at = GREATEST(l.last_follow_up_at, $7),
