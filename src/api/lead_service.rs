@@ -29,7 +29,7 @@ use crate::store::db_error;
 use crate::store::leads::edit::LeadEdit;
 use crate::store::leads::import::{Batch, ImportRow};
 use crate::store::leads::lifecycle::{self, Change};
-use crate::store::leads::{CreateLead, LeadView};
+use crate::store::leads::{CreateLead, LeadView, Release};
 
 /// `owner_id` value that means the caller.
 const OWNER_ME: &str = "me";
@@ -709,6 +709,7 @@ impl LeadService for LeadApi {
         let lead_id = v.uuid("lead_id", &req.lead_id);
         let reason = ReleaseReason::parse(&mut v, &req.reason, &req.note);
         let request_id = v.optional_uuid("request_id", &req.request_id);
+        let to_pool_id = v.optional_uuid("to_pool_id", &req.to_pool_id);
         v.finish(())?;
         let response = idempotency::once(
             &self.ctx,
@@ -717,10 +718,22 @@ impl LeadService for LeadApi {
             request_id,
             &req,
             async |conn| {
-                let now = self.ctx.clock.now();
-                let released =
-                    store::leads::release(&mut *conn, &actor, lead_id, &reason, request_id, now)
-                        .await?;
+                if let Some(pool_id) = to_pool_id {
+                    let target =
+                        store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id)
+                            .await?;
+                    if target.pool.archived_at.is_some() {
+                        return Err(DomainError::PoolArchived(pool_id));
+                    }
+                }
+                let release = Release {
+                    lead_id,
+                    reason: &reason,
+                    to_pool_id,
+                    request_id,
+                    now: self.ctx.clock.now(),
+                };
+                let released = store::leads::release(&mut *conn, &actor, &release).await?;
                 let view = match released {
                     Some(view) => {
                         self.ctx.metrics.releases.inc();
@@ -728,7 +741,8 @@ impl LeadService for LeadApi {
                     }
                     None => {
                         let snapshot =
-                            store::leads::release_snapshot(&mut *conn, &actor, lead_id).await?;
+                            store::leads::release_snapshot(&mut *conn, &actor, lead_id, to_pool_id)
+                                .await?;
                         lead::explain_release_refusal(&snapshot, &actor.user_id, &reason.reason)?;
                         store::leads::get(&mut *conn, &actor, lead_id).await?
                     }

@@ -381,6 +381,10 @@ pub fn explain_owner_refusal(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseSnapshot {
     pub lead_id: Uuid,
+    /// The pool the release named, if any.
+    pub to_pool_id: Option<Uuid>,
+    /// Whether the owner may use that pool: an active member of it (or none was named).
+    pub owner_may_use: bool,
     pub state: LeadState,
     pub owner_id: Option<String>,
     pub locked: bool,
@@ -418,7 +422,10 @@ pub fn explain_release_refusal(
             })
         }
         LeadState::Owned if snapshot.locked => Err(DomainError::LeadLocked(lead_id)),
-        LeadState::Owned => Err(DomainError::ConcurrentModification),
+        LeadState::Owned => match snapshot.to_pool_id {
+            Some(pool_id) if !snapshot.owner_may_use => Err(DomainError::NotPoolMember { pool_id }),
+            _ => Err(DomainError::ConcurrentModification),
+        },
     }
 }
 
@@ -559,17 +566,24 @@ mod tests {
         assert_eq!(resets_at, quota::resets_at(now(), "Asia/Shanghai"));
     }
 
-    #[test]
-    fn unknown_release_reason_is_refused_for_the_owner() {
-        let snapshot = ReleaseSnapshot {
+    /// A lead `owner` holds in a pool whose only release reason is `NO_BUDGET`.
+    fn owned_by(owner: &str) -> ReleaseSnapshot {
+        ReleaseSnapshot {
             lead_id: Uuid::nil(),
+            to_pool_id: None,
+            owner_may_use: true,
             state: LeadState::Owned,
-            owner_id: Some("alice".into()),
+            owner_id: Some(owner.into()),
             locked: false,
             actor_manages_pool: false,
             last_released_by: None,
             release_reasons: vec!["NO_BUDGET".into()],
-        };
+        }
+    }
+
+    #[test]
+    fn unknown_release_reason_is_refused_for_the_owner() {
+        let snapshot = owned_by("alice");
         assert!(matches!(
             explain_release_refusal(&snapshot, "alice", "BORED"),
             Err(DomainError::UnknownReleaseReason { .. })
@@ -591,13 +605,10 @@ mod tests {
     #[test]
     fn repeated_release_by_same_actor_succeeds_others_get_not_owned() {
         let snapshot = ReleaseSnapshot {
-            lead_id: Uuid::nil(),
             state: LeadState::InPool,
             owner_id: None,
-            locked: false,
-            actor_manages_pool: false,
             last_released_by: Some("alice".into()),
-            release_reasons: Vec::new(),
+            ..owned_by("alice")
         };
         assert!(explain_release_refusal(&snapshot, "alice", "NO_BUDGET").is_ok());
         assert!(matches!(
@@ -608,18 +619,24 @@ mod tests {
 
     #[test]
     fn release_of_someone_elses_lead_needs_a_manager() {
-        let snapshot = ReleaseSnapshot {
-            lead_id: Uuid::nil(),
-            state: LeadState::Owned,
-            owner_id: Some("bob".into()),
-            locked: false,
-            actor_manages_pool: false,
-            last_released_by: None,
-            release_reasons: vec!["NO_BUDGET".into()],
-        };
+        let snapshot = owned_by("bob");
         assert!(matches!(
             explain_release_refusal(&snapshot, "alice", "NO_BUDGET"),
             Err(DomainError::NotLeadOwner { .. })
+        ));
+    }
+
+    #[test]
+    fn a_named_pool_the_owner_may_not_use_is_not_pool_member() {
+        let north = Uuid::now_v7();
+        let snapshot = ReleaseSnapshot {
+            to_pool_id: Some(north),
+            owner_may_use: false,
+            ..owned_by("alice")
+        };
+        assert!(matches!(
+            explain_release_refusal(&snapshot, "alice", "NO_BUDGET"),
+            Err(DomainError::NotPoolMember { pool_id }) if pool_id == north
         ));
     }
 }

@@ -510,3 +510,100 @@ async fn released_leads_go_to_the_recycle_pool() {
         .expect("held");
     assert_eq!(held, 0, "the held count of the pool it left drops");
 }
+
+async fn release_to(
+    app: &TestApp,
+    who: &Caller,
+    lead_id: &str,
+    to_pool_id: &str,
+) -> Result<proto::Lead, tonic::Status> {
+    app.leads()
+        .release_lead(who.req(proto::ReleaseLeadRequest {
+            lead_id: lead_id.into(),
+            reason: "WRONG_REGION".into(),
+            to_pool_id: to_pool_id.into(),
+            ..Default::default()
+        }))
+        .await
+        .map(|r| r.into_inner().lead.expect("lead"))
+}
+
+#[tokio::test]
+async fn a_release_may_name_a_pool_its_owner_may_use() {
+    let app = TestApp::spawn().await;
+    let recycled = fixtures::pool(&app, "Recycled", None).await;
+    let pool = pool_with(
+        &app,
+        "Rules",
+        proto::CreatePoolRequest {
+            recycle_to_pool_id: recycled.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let north = fixtures::pool(&app, "North", None).await;
+    fixtures::member(&app, &north.id, "alice", proto::MemberRole::Member).await;
+    let south = fixtures::pool(&app, "South", None).await;
+    let west = fixtures::pool(&app, "West", None).await;
+    fixtures::member(&app, &west.id, "alice", proto::MemberRole::Member).await;
+    app.pools()
+        .archive_pool(admin().req(proto::ArchivePoolRequest {
+            pool_id: west.id.clone(),
+            ..Default::default()
+        }))
+        .await
+        .expect("archive");
+    let ids = leads(&app, &pool.id, 2).await;
+    for id in &ids {
+        try_claim(&app, &user("alice"), id).await.expect("claim");
+    }
+    let before = app.fingerprint().await;
+
+    let stranger = release_to(&app, &user("alice"), &ids[0], &south.id).await;
+    let md = assert_error(stranger, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    assert_eq!(md["pool_id"], south.id);
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let md = assert_error(
+        release_to(&app, &user("alice"), &ids[0], &unknown).await,
+        Code::NotFound,
+        "POOL_NOT_FOUND",
+    );
+    assert_eq!(md["pool_id"], unknown);
+    assert_error(
+        release_to(&app, &user("alice"), &ids[0], &west.id).await,
+        Code::FailedPrecondition,
+        "POOL_ARCHIVED",
+    );
+    let malformed = release_to(&app, &user("alice"), &ids[0], "north").await;
+    assert_eq!(crate::harness::bad_fields(malformed), ["to_pool_id"]);
+    assert_eq!(
+        app.fingerprint().await,
+        before,
+        "refused releases change nothing"
+    );
+
+    let released = release_to(&app, &user("alice"), &ids[0], &north.id)
+        .await
+        .expect("release to a pool alice belongs to");
+    assert_eq!(
+        released.pool_id, north.id,
+        "the named pool, not the recycle pool"
+    );
+    assert_eq!(released.state(), proto::LeadState::InPool);
+    let (from, to): (String, String) = sqlx::query_as(
+        "SELECT pool_id::text, to_pool_id::text FROM lead_events
+         WHERE lead_id = $1::uuid AND kind = 'RELEASED'",
+    )
+    .bind(&ids[0])
+    .fetch_one(&app.db)
+    .await
+    .expect("one RELEASED event");
+    assert_eq!((from, to), (pool.id.clone(), north.id.clone()));
+
+    // A manager releasing alice's lead may name a pool alice may use, whatever their own pools.
+    let by_manager = release_to(&app, &user("mia"), &ids[1], &north.id)
+        .await
+        .expect("manager releases into the owner's pool");
+    assert_eq!(by_manager.pool_id, north.id);
+    fixtures::assert_consistent(&app).await;
+}

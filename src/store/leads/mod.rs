@@ -468,24 +468,33 @@ pub async fn standing(
     }))
 }
 
+/// One release, validated.
+#[derive(Debug, Clone, Copy)]
+pub struct Release<'a> {
+    pub lead_id: Uuid,
+    pub reason: &'a ReleaseReason,
+    /// The pool the caller named instead of the pool's `recycle_to_pool_id`.
+    pub to_pool_id: Option<Uuid>,
+    pub request_id: Option<Uuid>,
+    pub now: DateTime<Utc>,
+}
+
 /// Releases an owned, unlocked lead in one statement, if the actor is its owner or manages its
-/// pool and the reason is one the pool allows. The lead goes to the pool's `recycle_to_pool_id`
-/// (else stays in its pool) with the ex-owner's cooldown; the ex-owner's held count drops and the
-/// `RELEASED` event is written with it. `None`: nothing changed; [`release_snapshot`] explains why.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
+/// pool and the reason is one the pool allows. The lead goes to the named pool if its owner is an
+/// active member of it, else to the pool's `recycle_to_pool_id` (else stays in its pool), with
+/// the ex-owner's cooldown; the ex-owner's held count drops and the `RELEASED` event is written
+/// with it. `None`: nothing changed; [`release_snapshot`] explains why.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %release.lead_id), err(Debug))]
 pub async fn release(
     db: impl PgExecutor<'_>,
     actor: &Actor,
-    lead_id: Uuid,
-    reason: &ReleaseReason,
-    request_id: Option<Uuid>,
-    now: DateTime<Utc>,
+    release: &Release<'_>,
 ) -> Result<Option<LeadView>, DomainError> {
     sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
                SELECT l.id, l.pool_id, l.owner_id,
-                      COALESCE(p.recycle_to_pool_id, l.pool_id) AS destination,
+                      COALESCE($9, p.recycle_to_pool_id, l.pool_id) AS destination,
                       $5::timestamptz + make_interval(secs => p.reclaim_cooldown_seconds)
                           AS cooldown_until
                FROM leads l JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
@@ -495,6 +504,7 @@ pub async fn release(
                        SELECT 1 FROM members m
                        WHERE m.tenant_id = $1 AND m.pool_id = l.pool_id AND m.user_id = $3
                          AND m.role = 'MANAGER' AND m.active))
+                 AND owner_may_use(l.tenant_id, l.pool_id, l.owner_id, $9)
                FOR UPDATE OF l
            ),
            uncounted AS (
@@ -522,13 +532,14 @@ pub async fn release(
            RETURNING l.*, v.role AS "viewer_role?", v.active AS "viewer_active?",
                      p.mask_contacts AS pool_masks_contacts"#,
         actor.tenant_id,
-        lead_id,
+        release.lead_id,
         actor.user_id,
         actor.roles.admin,
-        now,
-        reason.reason,
-        reason.note,
-        request_id,
+        release.now,
+        release.reason.reason,
+        release.reason.note,
+        release.request_id,
+        release.to_pool_id,
     )
     .fetch_optional(db)
     .await
@@ -543,9 +554,11 @@ pub async fn release_snapshot(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     lead_id: Uuid,
+    to_pool_id: Option<Uuid>,
 ) -> Result<ReleaseSnapshot, DomainError> {
     let row = sqlx::query!(
         r#"SELECT l.state, l.owner_id, l.locked,
+                  owner_may_use(l.tenant_id, l.pool_id, l.owner_id, $5) AS "owner_may_use!",
                   ($4::boolean OR EXISTS (
                       SELECT 1 FROM members m
                       WHERE m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id
@@ -562,6 +575,7 @@ pub async fn release_snapshot(
         lead_id,
         actor.user_id,
         actor.roles.admin,
+        to_pool_id,
     )
     .fetch_optional(db)
     .await
@@ -569,6 +583,8 @@ pub async fn release_snapshot(
     .ok_or(DomainError::LeadNotFound(lead_id))?;
     Ok(ReleaseSnapshot {
         lead_id,
+        to_pool_id,
+        owner_may_use: row.owner_may_use,
         state: LeadState::from_db(&row.state),
         owner_id: row.owner_id,
         locked: row.locked,
