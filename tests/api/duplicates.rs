@@ -273,3 +273,59 @@ async fn collisions_inside_idempotent_calls_name_the_existing_lead() {
     assert_eq!(md["existing_lead_id"], third.id);
     assert_eq!(app.fingerprint().await, before);
 }
+
+/// A lead let in as a known duplicate is a live lead too: once its original is discarded, a
+/// new lead with that phone duplicates it, through CreateLead and ImportLeads alike.
+#[tokio::test]
+async fn a_known_duplicate_stays_live_after_its_original_closes() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let original = create(&app, &team.pool.id, "13800001234", "", false)
+        .await
+        .expect("original");
+    let known = create(&app, &team.pool.id, "+86 138 0000 1234", "", true)
+        .await
+        .expect("known duplicate");
+    let md = assert_error(
+        create(&app, &team.pool.id, "13800001234", "", false).await,
+        Code::AlreadyExists,
+        "DUPLICATE_LEAD",
+    );
+    assert_eq!(
+        md["existing_lead_id"], original.id,
+        "the original comes first"
+    );
+
+    app.leads()
+        .discard_lead(user("mia").req(proto::DiscardLeadRequest {
+            lead_id: original.id.clone(),
+            reason: "WRONG_NUMBER".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("discard the original");
+    let before = app.fingerprint().await;
+    let md = assert_error(
+        create(&app, &team.pool.id, "138-0000-1234", "", false).await,
+        Code::AlreadyExists,
+        "DUPLICATE_LEAD",
+    );
+    assert_eq!(md["existing_lead_id"], known.id);
+    let imported = app
+        .leads()
+        .import_leads(service().req(proto::ImportLeadsRequest {
+            pool_id: team.pool.id.clone(),
+            leads: vec![proto::NewLead {
+                name: "Imported".into(),
+                phone: "13800001234".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }))
+        .await
+        .expect("import")
+        .into_inner();
+    assert_eq!(imported.duplicates, 1);
+    assert_eq!(imported.results[0].lead_id, known.id);
+    assert_eq!(app.fingerprint().await, before, "nothing was created");
+}

@@ -63,14 +63,7 @@ pub async fn import(
            ),
            checked AS (
                SELECT i.*,
-                      (SELECT d.id FROM leads d
-                       WHERE d.tenant_id = $1 AND d.duplicate_of IS NULL
-                         AND d.state IN ('IN_POOL', 'OWNED')
-                         -- `<> ''` on d's columns: the partial indexes' predicate, so each
-                         -- arm is an index lookup, not a scan of the tenant's leads per row.
-                         AND ((d.phone_normalized = i.phone_n AND d.phone_normalized <> '')
-                              OR (d.email_normalized = i.email_n AND d.email_normalized <> ''))
-                       LIMIT 1) AS existing,
+                      live_lead_with_contact($1, i.phone_n, i.email_n) AS existing,
                       (SELECT r.id FROM leads r
                        WHERE r.tenant_id = $1 AND r.external_ref = NULLIF(i.external_ref, '')) AS ref_owner
                FROM input i

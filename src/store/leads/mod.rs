@@ -155,12 +155,9 @@ pub async fn create(
     sqlx::query_as!(
         LeadRow,
         r#"WITH duplicate AS (
-               SELECT d.id FROM leads d
-               WHERE d.tenant_id = $1 AND d.duplicate_of IS NULL
-                 AND d.state IN ('IN_POOL', 'OWNED')
-                 AND ((d.phone_normalized = $19 AND $19 <> '')
-                      OR (d.email_normalized = $20 AND $20 <> ''))
-               LIMIT 1
+               SELECT found.id
+               FROM (SELECT live_lead_with_contact($1, $19, $20) AS id) found
+               WHERE found.id IS NOT NULL
            ),
            admitted AS (SELECT 1 AS ok WHERE $21 OR NOT EXISTS (SELECT 1 FROM duplicate)),
            counted AS (
@@ -226,7 +223,7 @@ pub async fn create(
     .map_err(db_error)
 }
 
-/// The live lead (not itself a known duplicate) with this phone or e-mail, if any.
+/// The live lead this phone or e-mail duplicates, if any (`live_lead_with_contact`).
 #[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
 pub async fn find_duplicate(
     db: impl PgExecutor<'_>,
@@ -235,19 +232,12 @@ pub async fn find_duplicate(
     email: &str,
 ) -> Result<Option<Uuid>, DomainError> {
     sqlx::query_scalar!(
-        r#"SELECT d.id FROM leads d
-           WHERE d.tenant_id = $1 AND d.duplicate_of IS NULL
-             AND d.state IN ('IN_POOL', 'OWNED')
-             -- `<> ''` on d's columns: the partial unique indexes' predicate, so each arm is an
-             -- index lookup whatever the plan's parameters.
-             AND ((d.phone_normalized = $2 AND d.phone_normalized <> '')
-                  OR (d.email_normalized = $3 AND d.email_normalized <> ''))
-           LIMIT 1"#,
+        "SELECT live_lead_with_contact($1, $2, $3)",
         tenant_id,
         normalize_phone(phone),
         normalize_email(email),
     )
-    .fetch_optional(db)
+    .fetch_one(db)
     .await
     .map_err(db_error)
 }
