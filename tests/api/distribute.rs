@@ -49,7 +49,7 @@ async fn round_robin_takes_turns_in_join_order_and_continues_after_the_last_reci
 }
 
 #[tokio::test]
-async fn weighted_gives_each_member_its_share_within_one_lead_evenly_interleaved() {
+async fn weighted_follows_nginxs_sequence_each_member_within_one_lead_of_its_share() {
     let app = TestApp::spawn().await;
     let pool = pool_with(&app, "Weighted", None, rule(S::Weighted)).await;
     for (who, weight) in [("alice", 1), ("bob", 2), ("carl", 3)] {
@@ -59,6 +59,12 @@ async fn weighted_gives_each_member_its_share_within_one_lead_evenly_interleaved
     let plan = distribute(&app, &admin(), all_leads(&pool.id))
         .await
         .expect("distribute");
+    // nginx's smooth weighted round-robin, current weights (alice, bob, carl), W = 6:
+    // +w (1,2,3) carl → (1,2,-3); (2,4,0) bob → (2,-2,0); (3,0,3) alice, the earlier of the tie,
+    // → (-3,0,3); (-2,2,6) carl → (-2,2,0); (-1,4,3) bob → (-1,-2,3); (0,0,6) carl → (0,0,0),
+    // back to zero: the six repeat.
+    let cycle = ["carl", "bob", "alice", "carl", "bob", "carl"];
+    assert_eq!(df::recipients(&plan), cycle.repeat(5));
     let weights = [("alice", 1.0), ("bob", 2.0), ("carl", 3.0)];
     let mut got = std::collections::BTreeMap::<&str, f64>::new();
     for (n, who) in df::recipients(&plan).into_iter().enumerate() {
