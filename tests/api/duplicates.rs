@@ -30,6 +30,18 @@ async fn create(
         .map(|r| r.into_inner().lead.expect("lead"))
 }
 
+/// The manager discards the lead, so it stops being live.
+async fn discard(app: &TestApp, lead_id: &str) {
+    app.leads()
+        .discard_lead(user("mia").req(proto::DiscardLeadRequest {
+            lead_id: lead_id.into(),
+            reason: "WRONG_NUMBER".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("discard");
+}
+
 #[tokio::test]
 async fn same_phone_written_differently_is_a_duplicate() {
     let app = TestApp::spawn().await;
@@ -91,14 +103,7 @@ async fn only_live_leads_count_and_reopening_a_duplicate_is_refused() {
     let first = create(&app, &team.pool.id, "13800001234", "", false)
         .await
         .expect("first");
-    app.leads()
-        .discard_lead(user("mia").req(proto::DiscardLeadRequest {
-            lead_id: first.id.clone(),
-            reason: "WRONG_NUMBER".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("discard");
+    discard(&app, &first.id).await;
     let second = create(&app, &team.pool.id, "138 0000 1234", "", false)
         .await
         .expect("a discarded lead does not block");
@@ -249,14 +254,7 @@ async fn collisions_inside_idempotent_calls_name_the_existing_lead() {
     );
 
     // A discarded lead whose phone a live lead took meanwhile cannot be reopened.
-    app.leads()
-        .discard_lead(user("mia").req(proto::DiscardLeadRequest {
-            lead_id: first.id.clone(),
-            reason: "WRONG_NUMBER".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("discard");
+    discard(&app, &first.id).await;
     let third = create(new_lead("Third", "13800001234", ""))
         .await
         .expect("the phone is free again");
@@ -296,14 +294,7 @@ async fn a_known_duplicate_stays_live_after_its_original_closes() {
         "the original comes first"
     );
 
-    app.leads()
-        .discard_lead(user("mia").req(proto::DiscardLeadRequest {
-            lead_id: original.id.clone(),
-            reason: "WRONG_NUMBER".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("discard the original");
+    discard(&app, &original.id).await;
     let before = app.fingerprint().await;
     let md = assert_error(
         create(&app, &team.pool.id, "138-0000-1234", "", false).await,

@@ -473,19 +473,20 @@ async fn deadlines_are_set_on_acquisition_with_grade_overrides() {
     assert_eq!(released.close_deadline, None);
 }
 
+/// A pool with the usual members whose released and recycled leads go to a second pool.
+async fn pool_recycling_elsewhere(app: &TestApp) -> (proto::Pool, proto::Pool) {
+    let recycled = fixtures::pool(app, "Recycled", None).await;
+    let rules = proto::CreatePoolRequest {
+        recycle_to_pool_id: recycled.id.clone(),
+        ..Default::default()
+    };
+    (pool_with(app, "Rules", rules).await, recycled)
+}
+
 #[tokio::test]
 async fn released_leads_go_to_the_recycle_pool() {
     let app = TestApp::spawn().await;
-    let recycled = fixtures::pool(&app, "Recycled", None).await;
-    let pool = pool_with(
-        &app,
-        "Rules",
-        proto::CreatePoolRequest {
-            recycle_to_pool_id: recycled.id.clone(),
-            ..Default::default()
-        },
-    )
-    .await;
+    let (pool, recycled) = pool_recycling_elsewhere(&app).await;
     let ids = leads(&app, &pool.id, 1).await;
     try_claim(&app, &user("alice"), &ids[0])
         .await
@@ -531,16 +532,7 @@ async fn release_to(
 #[tokio::test]
 async fn a_release_may_name_a_pool_its_owner_may_use() {
     let app = TestApp::spawn().await;
-    let recycled = fixtures::pool(&app, "Recycled", None).await;
-    let pool = pool_with(
-        &app,
-        "Rules",
-        proto::CreatePoolRequest {
-            recycle_to_pool_id: recycled.id.clone(),
-            ..Default::default()
-        },
-    )
-    .await;
+    let (pool, _recycled) = pool_recycling_elsewhere(&app).await;
     let north = fixtures::pool(&app, "North", None).await;
     fixtures::member(&app, &north.id, "alice", proto::MemberRole::Member).await;
     let south = fixtures::pool(&app, "South", None).await;

@@ -276,21 +276,21 @@ fn round_robin_continues_after_the_cursor_and_wraps() {
         cursor: Some(members[1].place()),
         ..DistributionState::default()
     };
-    let leads: Vec<Candidate> = (0..4).map(lead).collect();
-    let plan = plan(
-        method(Strategy::RoundRobin),
-        &mut state,
-        &mut members,
-        &leads,
-        now(),
-    );
-    let order: Vec<&str> = plan
-        .assignments
-        .iter()
-        .map(|a| a.user_id.as_str())
-        .collect();
+    let order = planned_order(Strategy::RoundRobin, &mut state, &mut members, 4);
     assert_eq!(order, ["rep02", "rep00", "rep01", "rep02"]);
     assert_eq!(state.cursor, Some(members[2].place()));
+}
+
+/// Who gets each of `n` leads under `strategy`, in order; `state` advances as it would.
+fn planned_order(
+    strategy: Strategy,
+    state: &mut DistributionState,
+    members: &mut [Recipient],
+    n: usize,
+) -> Vec<String> {
+    let leads: Vec<Candidate> = (0..n).map(lead).collect();
+    let plan = plan(method(strategy), state, members, &leads, now());
+    plan.assignments.into_iter().map(|a| a.user_id).collect()
 }
 
 /// The members each lead goes to under `WEIGHTED`, with a fresh state, for `weights` in order.
@@ -300,16 +300,8 @@ fn weighted_sequence(weights: &[i32], n: usize) -> (Vec<String>, DistributionSta
         .enumerate()
         .map(|(i, w)| recipient(i, *w, 0, None))
         .collect();
-    let leads: Vec<Candidate> = (0..n).map(lead).collect();
     let mut state = DistributionState::default();
-    let plan = plan(
-        method(Strategy::Weighted),
-        &mut state,
-        &mut members,
-        &leads,
-        now(),
-    );
-    let order = plan.assignments.into_iter().map(|a| a.user_id).collect();
+    let order = planned_order(Strategy::Weighted, &mut state, &mut members, n);
     (order, state)
 }
 
@@ -367,19 +359,7 @@ fn least_loaded_compares_held_over_cap_and_breaks_ties_after_the_cursor() {
         cursor: Some(members[1].place()),
         ..DistributionState::default()
     };
-    let leads: Vec<Candidate> = (0..3).map(lead).collect();
-    let plan = plan(
-        method(Strategy::LeastLoaded),
-        &mut state,
-        &mut members,
-        &leads,
-        now(),
-    );
-    let order: Vec<&str> = plan
-        .assignments
-        .iter()
-        .map(|a| a.user_id.as_str())
-        .collect();
+    let order = planned_order(Strategy::LeastLoaded, &mut state, &mut members, 3);
     // rep01 and rep02 tie at 1/4: rep02 is after the cursor. Then rep01 alone at 1/4. Then
     // rep00, rep01 and rep02 tie at 2/4 (rep03 counts as 3 of the widest cap, 4): after rep01.
     assert_eq!(order, ["rep02", "rep01", "rep02"]);
