@@ -1,9 +1,10 @@
 //! Writes that may collide with another lead on a unique index (a live lead's phone or e-mail,
 //! the tenant's `external_ref`). The collision aborts the statement and the transaction around
-//! it, and inside an idempotent call that transaction is the whole call. So the write runs in a
-//! savepoint, which is rolled back before the lead it collided with is looked up and named.
+//! it, and inside an idempotent call that transaction is the whole call. So there the write runs
+//! in a savepoint, which is rolled back before the lead it collided with is looked up and named.
 
-use sqlx::{Connection, PgConnection};
+use sqlx::postgres::PgTransactionManager;
+use sqlx::{Connection, PgConnection, TransactionManager};
 
 use crate::domain::DomainError;
 use crate::domain::lead::{Lead, NewLead};
@@ -40,20 +41,28 @@ impl<'a> Contact<'a> {
     }
 }
 
-/// Runs `write` in a savepoint; a collision comes back naming the lead it collided with.
+/// Runs `write`; a collision comes back naming the lead it collided with. Inside a transaction
+/// (an idempotent call) `write` runs in a savepoint, rolled back on failure so the lookup can
+/// run; outside one its statement is its own transaction and needs no extra round trips.
 pub async fn naming_collisions<T>(
     conn: &mut PgConnection,
     contact: Contact<'_>,
     write: impl AsyncFnOnce(&mut PgConnection) -> Result<T, DomainError>,
 ) -> Result<T, DomainError> {
-    let mut savepoint = conn.begin().await.map_err(db_error)?;
-    match write(&mut savepoint).await {
-        Ok(done) => {
-            savepoint.commit().await.map_err(db_error)?;
-            Ok(done)
+    let written = if PgTransactionManager::get_transaction_depth(conn) > 0 {
+        let mut savepoint = conn.begin().await.map_err(db_error)?;
+        let written = write(&mut savepoint).await;
+        match written {
+            Ok(_) => savepoint.commit().await,
+            Err(_) => savepoint.rollback().await,
         }
+        .map_err(db_error)?;
+        written
+    } else {
+        write(&mut *conn).await
+    };
+    match written {
         Err(DomainError::DuplicateLead { .. }) => {
-            savepoint.rollback().await.map_err(db_error)?;
             let existing_lead_id = store::leads::find_duplicate(
                 &mut *conn,
                 contact.tenant_id,
@@ -64,7 +73,6 @@ pub async fn naming_collisions<T>(
             Err(DomainError::DuplicateLead { existing_lead_id })
         }
         Err(DomainError::ExternalRefTaken { .. }) => {
-            savepoint.rollback().await.map_err(db_error)?;
             let existing_lead_id = match contact.external_ref {
                 Some(external_ref) => {
                     store::leads::find_by_external_ref(&mut *conn, contact.tenant_id, external_ref)
@@ -74,7 +82,6 @@ pub async fn naming_collisions<T>(
             };
             Err(DomainError::ExternalRefTaken { existing_lead_id })
         }
-        // Dropping the savepoint rolls it back.
-        Err(err) => Err(err),
+        other => other,
     }
 }
