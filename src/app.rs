@@ -12,16 +12,16 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower_http::trace::TraceLayer;
 
-use crate::api::auth::{AuthLayer, Authentication};
-use crate::api::{AssignmentApi, Context, EventApi, FollowSettings, LeadApi, PoolApi, RecycleApi};
+use crate::api::auth::{AuthConfigError, AuthLayer, Authentication};
+use crate::api::{AssignmentApi, EventApi, LeadApi, PoolApi, RecycleApi};
+use crate::config::Settings;
 use crate::metrics::rpc::RpcMetricsLayer;
 use crate::proto::assignment_service_server::AssignmentServiceServer;
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
 use crate::proto::recycle_service_server::RecycleServiceServer;
-use crate::scheduler::distribute::DistributeSettings;
-use crate::scheduler::recycle::RecycleSettings;
+use crate::service::Context;
 use crate::wakeups;
 use crate::{metrics, scheduler, store, telemetry};
 
@@ -41,52 +41,25 @@ const HEALTH_NAMES: &[&str] = &[
 /// down (that is what readiness on the names above is for).
 pub const LIVENESS: &str = "liveness";
 
-/// How the server runs: the timings of its background work, its metrics listener, and how
-/// it identifies callers.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// How often the database is checked for the health service.
-    pub health_interval: Duration,
-    /// Heartbeats and polling of `WatchEvents` streams.
-    pub follow: FollowSettings,
-    /// How long the server keeps accepting calls after shutdown begins, already `NOT_SERVING`,
-    /// so load balancers and Kubernetes endpoints stop sending traffic before the listener closes.
-    pub shutdown_delay: Duration,
-    /// The recycle scheduler's interval and batch size.
-    pub recycle: RecycleSettings,
-    /// Automatic distribution's sweep interval (zero: off) and batch size.
-    pub distribute: DistributeSettings,
-    /// Where `/metrics` is served; `None`: nowhere.
-    pub metrics_listen: Option<SocketAddr>,
-    /// Trusted metadata, or verified bearer tokens.
-    pub authentication: Authentication,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            health_interval: Duration::from_secs(5),
-            follow: FollowSettings::default(),
-            shutdown_delay: Duration::ZERO,
-            recycle: RecycleSettings::default(),
-            distribute: DistributeSettings::default(),
-            metrics_listen: None,
-            authentication: Authentication::default(),
-        }
-    }
-}
-
 pub struct App {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     ctx: Context,
     settings: Settings,
+    authentication: Authentication,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("cannot listen: {0}")]
-    Bind(#[from] std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot read the listener's address: {0}")]
+    LocalAddr(#[from] std::io::Error),
+    #[error("cannot verify bearer tokens: {0}")]
+    Auth(#[from] AuthConfigError),
     #[error("cannot build the reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("gRPC server failed: {0}")]
@@ -99,9 +72,10 @@ impl App {
         ctx: Context,
         settings: Settings,
     ) -> Result<Self, AppError> {
-        let listener = TcpListener::bind(addr).await?;
+        let authentication = Authentication::new(&settings.auth)?;
+        let listener = listen(addr).await?;
         let metrics_listener = match settings.metrics_listen {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
+            Some(addr) => Some(listen(addr).await?),
             None => None,
         };
         Ok(Self {
@@ -109,7 +83,13 @@ impl App {
             metrics_listener,
             ctx,
             settings,
+            authentication,
         })
+    }
+
+    /// How callers are identified, for the startup log.
+    pub fn authentication(&self) -> &Authentication {
+        &self.authentication
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, AppError> {
@@ -194,7 +174,7 @@ impl App {
         let result = tonic::transport::Server::builder()
             .layer(trace)
             .layer(RpcMetricsLayer::new(self.ctx.metrics.clone()))
-            .layer(AuthLayer::new(self.settings.authentication))
+            .layer(AuthLayer::new(self.authentication))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(reflection_alpha)
@@ -232,6 +212,12 @@ impl App {
         }
         Ok(result?)
     }
+}
+
+async fn listen(addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind { addr, source })
 }
 
 fn reflection_builder() -> tonic_reflection::server::Builder<'static> {

@@ -1,7 +1,8 @@
 //! leadpool: the CRM public pool / private pool (公海 / 私海) lead service over gRPC.
 //!
-//! `domain` holds the pure rules, `store` every SQL statement, `api` the gRPC services;
-//! [`app::App`] wires them into a server that `main` and the integration tests both start.
+//! `domain` holds the pure rules, `store` every SQL statement, `service` the use cases, `api`
+//! the gRPC services and `scheduler` the background loops; [`app::App`] wires them into a
+//! server that `main` and the integration tests both start. See `docs/architecture.md`.
 
 pub mod api;
 pub mod app;
@@ -10,6 +11,7 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod metrics;
 pub mod scheduler;
+pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod wakeups;

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use clap::Parser;
 use sqlx::postgres::PgConnectOptions;
 
-use leadpool::api::Context;
-use leadpool::app::{App, Settings};
-use leadpool::config::Config;
+use leadpool::app::App;
+use leadpool::config::{Config, Settings};
 use leadpool::domain::clock::SystemClock;
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
+use leadpool::service::Context;
 use leadpool::{store, telemetry};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -64,8 +64,8 @@ async fn serve(
     let db = store::connect(options, config.db_max_connections).await?;
     store::migrate(&db).await?;
     let ctx = Context::new(db.clone(), Arc::new(SystemClock));
-    let authentication = settings.authentication.to_string();
     let app = App::bind(config.listen, ctx, settings).await?;
+    let authentication = app.authentication().to_string();
     let metrics = app
         .metrics_addr()?
         .map(|addr| format!("http://{addr}/metrics"));

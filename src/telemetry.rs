@@ -15,7 +15,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::LogFormat;
+use crate::config::{LogFormat, Otlp};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot export traces over OTLP: {0}")]
@@ -25,15 +25,6 @@ pub struct TelemetryError(#[from] opentelemetry_otlp::ExporterBuildError);
 #[derive(Debug)]
 pub struct Telemetry {
     tracer_provider: Option<SdkTracerProvider>,
-}
-
-/// Where spans go, when they go anywhere.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Otlp {
-    /// The collector's OTLP/gRPC endpoint, e.g. `http://otel-collector:4317`.
-    pub endpoint: String,
-    /// `service.name` of the exported spans.
-    pub service_name: String,
 }
 
 /// Starts logging (and trace export, given `otlp`) for the whole process.

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::lead_service::lead_message;
-use super::{Context, convert, idempotency, identity};
+use super::{Context, auth, convert, idempotency};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::assignment::{self, OffboardMode};
@@ -74,7 +74,7 @@ impl AssignmentService for AssignmentApi {
         &self,
         request: Request<proto::AssignLeadRequest>,
     ) -> Result<Response<proto::AssignLeadResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &req.lead_id);
@@ -118,7 +118,7 @@ impl AssignmentService for AssignmentApi {
         &self,
         request: Request<proto::TransferLeadsRequest>,
     ) -> Result<Response<proto::TransferLeadsResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_ids = lead_ids(&mut v, &req.lead_ids, true);
@@ -157,7 +157,7 @@ impl AssignmentService for AssignmentApi {
         &self,
         request: Request<proto::DistributeRequest>,
     ) -> Result<Response<proto::DistributeResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let args = DistributeArgs::parse(&mut v, distribute_fields!(req));
@@ -185,7 +185,7 @@ impl AssignmentService for AssignmentApi {
         &self,
         request: Request<proto::PreviewDistributionRequest>,
     ) -> Result<Response<proto::PreviewDistributionResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let args = DistributeArgs::parse(&mut v, distribute_fields!(req));
@@ -204,7 +204,7 @@ impl AssignmentService for AssignmentApi {
         &self,
         request: Request<proto::OffboardMemberRequest>,
     ) -> Result<Response<proto::OffboardMemberResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let user_id = v.required_text("user_id", &req.user_id, MAX_CODE_CHARS);

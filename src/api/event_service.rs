@@ -9,7 +9,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::{Context, convert, event_cursor, identity};
+use super::{Context, auth, convert, event_cursor};
+use crate::config::FollowSettings;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::event::{EventKind, EventPosition};
@@ -29,24 +30,6 @@ const WATCH_PAGE_SIZE: usize = 100;
 const STREAM_BUFFER: usize = 16;
 
 /// How streams keep followers informed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FollowSettings {
-    /// A heartbeat goes out after this long without any other item.
-    pub heartbeat_interval: Duration,
-    /// Streams read again after this long without a wake-up, in case a notification was lost
-    /// or the horizon moved without one.
-    pub poll_interval: Duration,
-}
-
-impl Default for FollowSettings {
-    fn default() -> Self {
-        Self {
-            heartbeat_interval: Duration::from_secs(10),
-            poll_interval: Duration::from_secs(1),
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct EventApi {
     ctx: Context,
@@ -128,7 +111,7 @@ fn kind_filter(v: &mut Validator, kinds: &[i32]) -> Vec<EventKind> {
         let kind = proto::EventKind::try_from(number).ok().and_then(|k| {
             k.as_str_name()
                 .strip_prefix("EVENT_KIND_")
-                .and_then(EventKind::from_db)
+                .and_then(|name| EventKind::try_from(name).ok())
         });
         match kind {
             Some(kind) if !parsed.contains(&kind) => parsed.push(kind),
@@ -149,7 +132,7 @@ impl EventService for EventApi {
         &self,
         request: Request<proto::ListEventsRequest>,
     ) -> Result<Response<proto::ListEventsResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let following = following(
@@ -191,7 +174,7 @@ impl EventService for EventApi {
         &self,
         request: Request<proto::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let following = following(

@@ -1,3 +1,6 @@
+//! TRANSITIONAL: the proto-response idempotency of the old handlers; handlers move to
+//! `service::idempotency` one service at a time, and this file goes with the last.
+
 //! `request_id` on mutating calls (AIP-155): the first completed response is stored with the
 //! change, in its transaction, and replayed to retries; the same id with another request is
 //! `REQUEST_ID_REUSED`. Calls without a `request_id` run once, as sent. Either way, once the
@@ -8,9 +11,9 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::Context;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
+use crate::service::Context;
 use crate::store::db_error;
 use crate::store::idempotency::{self, Claimed, Key};
 
@@ -110,7 +113,7 @@ fn replay<Resp: Message + Default>(claimed: Claimed) -> Result<Option<Resp>, Dom
         Claimed::Fresh => Ok(None),
         Claimed::Replay(response) => Resp::decode(response.as_slice())
             .map(Some)
-            .map_err(|_| DomainError::Internal),
+            .map_err(DomainError::internal_from),
         Claimed::Mismatch => Err(DomainError::RequestIdReused),
     }
 }

@@ -1,8 +1,7 @@
-//! Who is calling: `x-tenant-id`, `x-actor-id` and `x-actor-roles` metadata, checked on every
-//! call before anything else. `api::auth` has settled it before the call reaches a service:
-//! as the trusted mesh sent it, or, in JWT mode, set from the verified token's claims.
+//! Who is calling, in trusted-metadata mode: `x-tenant-id`, `x-actor-id` and `x-actor-roles`
+//! as the mesh in front of us sent them. Read once per call by `api::auth`.
 
-use tonic::metadata::MetadataMap;
+use http::HeaderMap;
 
 use crate::domain::DomainError;
 use crate::domain::access::{Actor, TenantRoles};
@@ -13,11 +12,18 @@ pub const TENANT_HEADER: &str = "x-tenant-id";
 pub const ACTOR_HEADER: &str = "x-actor-id";
 pub const ROLES_HEADER: &str = "x-actor-roles";
 
+/// Whether `value` can be a tenant id, user id or role list: 1 to 128 visible ASCII characters.
+pub fn is_code(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_CODE_CHARS
+        && value.chars().all(|c| c.is_ascii_graphic())
+}
+
 /// The caller's identity, or `UNAUTHENTICATED`/`MISSING_IDENTITY` naming what is missing.
-pub fn actor(metadata: &MetadataMap) -> Result<Actor, DomainError> {
+pub fn from_metadata(headers: &HeaderMap) -> Result<Actor, DomainError> {
     let mut missing = Vec::new();
     let mut header = |name: &str| {
-        let value = metadata
+        let value = headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
@@ -35,7 +41,7 @@ pub fn actor(metadata: &MetadataMap) -> Result<Actor, DomainError> {
     if !missing.is_empty() {
         return Err(DomainError::MissingIdentity(missing));
     }
-    let roles = metadata
+    let roles = headers
         .get(ROLES_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(TenantRoles::parse)
@@ -53,7 +59,7 @@ mod tests {
 
     #[test]
     fn missing_headers_are_all_named() {
-        let err = actor(&MetadataMap::new()).expect_err("no identity");
+        let err = from_metadata(&HeaderMap::new()).expect_err("no identity");
         let fields: Vec<_> = err
             .field_violations()
             .iter()
@@ -64,11 +70,11 @@ mod tests {
 
     #[test]
     fn reads_tenant_actor_and_roles() {
-        let mut md = MetadataMap::new();
-        md.insert(TENANT_HEADER, "acme".parse().expect("ascii"));
-        md.insert(ACTOR_HEADER, "alice".parse().expect("ascii"));
-        md.insert(ROLES_HEADER, "admin".parse().expect("ascii"));
-        let actor = actor(&md).expect("identity");
+        let mut headers = HeaderMap::new();
+        headers.insert(TENANT_HEADER, "acme".parse().expect("ascii"));
+        headers.insert(ACTOR_HEADER, "alice".parse().expect("ascii"));
+        headers.insert(ROLES_HEADER, "admin".parse().expect("ascii"));
+        let actor = from_metadata(&headers).expect("identity");
         assert_eq!(actor.tenant_id, "acme");
         assert!(actor.roles.admin && !actor.roles.service);
     }

@@ -7,8 +7,7 @@ use sqlx::{Connection, PgConnection};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::collision::{self, Contact};
-use super::{Context, convert, idempotency, identity, page_token, status};
+use super::{Context, auth, convert, idempotency, page_token, status};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::error::FieldViolation;
@@ -24,6 +23,7 @@ use crate::domain::validate::{
 };
 use crate::proto;
 use crate::proto::lead_service_server::LeadService;
+use crate::service::collision::{self, Contact};
 use crate::store;
 use crate::store::db_error;
 use crate::store::leads::edit::LeadEdit;
@@ -66,7 +66,7 @@ impl LeadApi {
     /// Locks or unlocks a lead of a pool the actor manages.
     async fn set_lock(
         &self,
-        metadata: &tonic::metadata::MetadataMap,
+        actor: Actor,
         request: &impl prost::Message,
         call: LockCall<'_>,
     ) -> Result<proto::Lead, DomainError> {
@@ -77,7 +77,6 @@ impl LeadApi {
             request_id,
             locked,
         } = call;
-        let actor = identity::actor(metadata)?;
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", lead_id);
         let note = v.optional_text("note", note, MAX_NOTE_CHARS);
@@ -518,7 +517,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::CreateLeadRequest>,
     ) -> Result<Response<proto::CreateLeadResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let pool_id = v.uuid("pool_id", &req.pool_id);
@@ -567,7 +566,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::GetLeadRequest>,
     ) -> Result<Response<proto::GetLeadResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &request.get_ref().lead_id);
         v.finish(())?;
@@ -582,7 +581,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::ListLeadsRequest>,
     ) -> Result<Response<proto::ListLeadsResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let filter = list_filter(&mut v, &req, &actor);
@@ -623,7 +622,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::ClaimLeadRequest>,
     ) -> Result<Response<proto::ClaimLeadResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &req.lead_id);
@@ -665,7 +664,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::ClaimLeadsRequest>,
     ) -> Result<Response<proto::ClaimLeadsResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_ids = v.uuid_batch("lead_ids", &req.lead_ids);
@@ -688,7 +687,9 @@ impl LeadService for LeadApi {
                 let outcomes = claim_outcomes(&mut tx, &actor, &lead_ids, claimed, now).await?;
                 if req.all_or_nothing && outcomes.iter().any(Result::is_err) {
                     let refusal = outcomes.into_iter().find_map(Result::err);
-                    return Err(refusal.unwrap_or(DomainError::Internal));
+                    return Err(refusal.unwrap_or_else(|| {
+                        DomainError::internal("an all-or-nothing claim failed without a refusal")
+                    }));
                 }
                 tx.commit().await.map_err(db_error)?;
                 Ok(claim_leads_response(&actor, &lead_ids, outcomes))
@@ -703,7 +704,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::ReleaseLeadRequest>,
     ) -> Result<Response<proto::ReleaseLeadResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &req.lead_id);
@@ -761,7 +762,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::GetLeadHistoryRequest>,
     ) -> Result<Response<proto::GetLeadHistoryResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &req.lead_id);
@@ -798,7 +799,7 @@ impl LeadService for LeadApi {
             request_id: &req.request_id,
             locked: true,
         };
-        let lead = self.set_lock(request.metadata(), req, call).await?;
+        let lead = self.set_lock(auth::actor(&request)?, req, call).await?;
         Ok(Response::new(proto::LockLeadResponse { lead: Some(lead) }))
     }
 
@@ -815,7 +816,7 @@ impl LeadService for LeadApi {
             request_id: &req.request_id,
             locked: false,
         };
-        let lead = self.set_lock(request.metadata(), req, call).await?;
+        let lead = self.set_lock(auth::actor(&request)?, req, call).await?;
         Ok(Response::new(proto::UnlockLeadResponse {
             lead: Some(lead),
         }))
@@ -826,7 +827,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::ConvertLeadRequest>,
     ) -> Result<Response<proto::ConvertLeadResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &req.lead_id);
@@ -862,7 +863,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::DiscardLeadRequest>,
     ) -> Result<Response<proto::DiscardLeadResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &req.lead_id);
@@ -921,7 +922,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::ReopenLeadRequest>,
     ) -> Result<Response<proto::ReopenLeadResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &req.lead_id);
@@ -966,7 +967,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::MoveLeadRequest>,
     ) -> Result<Response<proto::MoveLeadResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &req.lead_id);
@@ -1010,7 +1011,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::UpdateLeadRequest>,
     ) -> Result<Response<proto::UpdateLeadResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let LeadUpdate {
             lead_id,
@@ -1065,7 +1066,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::RecordFollowUpRequest>,
     ) -> Result<Response<proto::RecordFollowUpResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let now = self.ctx.clock.now();
         let mut v = Validator::new();
@@ -1116,7 +1117,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::ListFollowUpsRequest>,
     ) -> Result<Response<proto::ListFollowUpsResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &req.lead_id);
@@ -1145,7 +1146,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<proto::ImportLeadsRequest>,
     ) -> Result<Response<proto::ImportLeadsResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let pool_id = v.uuid("pool_id", &req.pool_id);
@@ -1201,7 +1202,7 @@ impl LeadService for LeadApi {
         &self,
         request: Request<tonic::Streaming<proto::ImportLeadsStreamRequest>>,
     ) -> Result<Response<proto::ImportLeadsStreamResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let mut chunks = request.into_inner();
         let Some(first) = chunks.message().await? else {
             return Err(DomainError::ValidationFailed(vec![FieldViolation::new(

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::{Context, convert, idempotency, identity, page_token};
+use super::{Context, auth, convert, idempotency, page_token};
 use crate::domain::DomainError;
 use crate::domain::member::{MemberDraft, MemberRole, NewMember};
 use crate::domain::page::PageSize;
@@ -77,7 +77,7 @@ impl PoolService for PoolApi {
         &self,
         request: Request<proto::CreatePoolRequest>,
     ) -> Result<Response<proto::CreatePoolResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         actor.require_admin()?;
         let mut v = Validator::new();
@@ -112,7 +112,7 @@ impl PoolService for PoolApi {
         &self,
         request: Request<proto::GetPoolRequest>,
     ) -> Result<Response<proto::GetPoolResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let mut v = Validator::new();
         let pool_id = v.uuid("pool_id", &request.get_ref().pool_id);
         v.finish(())?;
@@ -129,7 +129,7 @@ impl PoolService for PoolApi {
         &self,
         request: Request<proto::ListPoolsRequest>,
     ) -> Result<Response<proto::ListPoolsResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let page = PageSize::parse(&mut v, req.page_size);
@@ -158,7 +158,7 @@ impl PoolService for PoolApi {
         &self,
         request: Request<proto::AddMemberRequest>,
     ) -> Result<Response<proto::AddMemberResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let role = member_role(&mut v, req.role);
@@ -214,7 +214,7 @@ impl PoolService for PoolApi {
         &self,
         request: Request<proto::ListMembersRequest>,
     ) -> Result<Response<proto::ListMembersResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let pool_id = v.uuid("pool_id", &req.pool_id);
@@ -246,7 +246,7 @@ impl PoolService for PoolApi {
         &self,
         request: Request<proto::UpdatePoolRequest>,
     ) -> Result<Response<proto::UpdatePoolResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         actor.require_admin()?;
         let (pool_id, patch, mask, request_id) = parse_pool_update(&req)?;
@@ -287,7 +287,7 @@ impl PoolService for PoolApi {
         &self,
         request: Request<proto::ArchivePoolRequest>,
     ) -> Result<Response<proto::ArchivePoolResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         actor.require_admin()?;
         let mut v = Validator::new();
@@ -322,7 +322,7 @@ impl PoolService for PoolApi {
         &self,
         request: Request<proto::UpdateMemberRequest>,
     ) -> Result<Response<proto::UpdateMemberResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let (patch, mask, request_id) = parse_member_update(&req)?;
         let response = idempotency::once(
@@ -362,7 +362,7 @@ impl PoolService for PoolApi {
         &self,
         request: Request<proto::RemoveMemberRequest>,
     ) -> Result<Response<proto::RemoveMemberResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let pool_id = v.uuid("pool_id", &req.pool_id);
@@ -403,7 +403,7 @@ impl PoolService for PoolApi {
         &self,
         request: Request<proto::GetMemberStatsRequest>,
     ) -> Result<Response<proto::GetMemberStatsResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let pool_id = v.uuid("pool_id", &req.pool_id);

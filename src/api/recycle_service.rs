@@ -9,7 +9,8 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::lead_service::lead_message;
-use super::{Context, convert, idempotency, identity, page_token};
+use super::{Context, auth, convert, idempotency, page_token};
+use crate::config::RecycleSettings;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::page::PageSize;
@@ -19,7 +20,7 @@ use crate::domain::recycle::{
 use crate::domain::validate::{MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
 use crate::proto;
 use crate::proto::recycle_service_server::RecycleService;
-use crate::scheduler::recycle::{self as scheduler, RecycleSettings};
+use crate::scheduler::recycle as scheduler;
 use crate::store;
 use crate::store::recycle::{Extension, Recycled, Sweep, UpcomingFilter};
 
@@ -199,7 +200,7 @@ impl RecycleService for RecycleApi {
         &self,
         request: Request<proto::ListUpcomingRecyclesRequest>,
     ) -> Result<Response<proto::ListUpcomingRecyclesResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let pool_id = v.optional_uuid("pool_id", &req.pool_id);
@@ -247,7 +248,7 @@ impl RecycleService for RecycleApi {
         &self,
         request: Request<proto::RunRecycleRequest>,
     ) -> Result<Response<proto::RunRecycleResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let pool_id = v.optional_uuid("pool_id", &req.pool_id);
@@ -274,7 +275,7 @@ impl RecycleService for RecycleApi {
         &self,
         request: Request<proto::ListRecycledRequest>,
     ) -> Result<Response<proto::ListRecycledResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let mut v = Validator::new();
         let pool_id = v.uuid("pool_id", &req.pool_id);
@@ -309,7 +310,7 @@ impl RecycleService for RecycleApi {
         &self,
         request: Request<proto::ExtendDeadlineRequest>,
     ) -> Result<Response<proto::ExtendDeadlineResponse>, Status> {
-        let actor = identity::actor(request.metadata())?;
+        let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let now = self.ctx.clock.now();
         let mut v = Validator::new();

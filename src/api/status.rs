@@ -44,12 +44,40 @@ fn code(err: &DomainError) -> Code {
         E::ConcurrentModification | E::VersionConflict { .. } => Code::Aborted,
         E::DatabaseUnavailable => Code::Unavailable,
         E::DeadlineExceeded => Code::DeadlineExceeded,
-        E::Internal => Code::Internal,
+        E::Internal(_) => Code::Internal,
+    }
+}
+
+/// Logs a failed call once: our own errors at ERROR with their cause, an unreachable database
+/// at WARN, and refusals, which are the service working as it should, at DEBUG.
+fn log(err: &DomainError) {
+    match err {
+        DomainError::Internal(cause) => {
+            tracing::error!(reason = err.reason(), cause = %ErrorChain(cause), "internal error");
+        }
+        DomainError::DatabaseUnavailable => tracing::warn!(reason = err.reason(), "{err}"),
+        _ => tracing::debug!(reason = err.reason(), "refused: {err}"),
+    }
+}
+
+/// An error with its sources, as one line.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }
 
 impl From<DomainError> for Status {
     fn from(err: DomainError) -> Self {
+        log(&err);
         let metadata: HashMap<String, String> = err
             .metadata()
             .into_iter()

@@ -28,7 +28,7 @@ pub struct HeldLead {
     /// The actor belongs to the lead's pool in any role.
     pub actor_is_member: bool,
     /// The lead's latest event: kind, actor and new owner.
-    pub last_event: Option<(Option<EventKind>, String, Option<String>)>,
+    pub last_event: Option<(EventKind, String, Option<String>)>,
 }
 
 /// What to do with one lead.
@@ -93,7 +93,7 @@ pub fn check_transfer(lead: &HeldLead, actor: &str, to: &str) -> Result<Step, Do
     }
     if lead.owner_id.as_deref() == Some(to) {
         let retried = lead.last_event.as_ref().is_some_and(|(kind, by, owner)| {
-            *kind == Some(EventKind::Transferred) && by == actor && owner.as_deref() == Some(to)
+            *kind == EventKind::Transferred && by == actor && owner.as_deref() == Some(to)
         });
         return if retried {
             Ok(Step::AlreadyDone)
@@ -272,11 +272,7 @@ mod tests {
         let err = check_transfer(&lead, "alice", "bob").expect_err("to self");
         assert_eq!(err.field_violations()[0].field, "to_user_id");
         let retried = HeldLead {
-            last_event: Some((
-                Some(EventKind::Transferred),
-                "alice".into(),
-                Some("bob".into()),
-            )),
+            last_event: Some((EventKind::Transferred, "alice".into(), Some("bob".into()))),
             ..lead
         };
         assert_eq!(

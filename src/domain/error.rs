@@ -99,8 +99,26 @@ pub enum DomainError {
     DatabaseUnavailable,
     #[error("The call ran out of time before the database answered.")]
     DeadlineExceeded,
+    /// Our own bug or an unexpected failure below us; never the caller's doing. The cause is
+    /// logged once, where the error becomes a status, and never sent to the caller.
     #[error("An internal error occurred.")]
-    Internal,
+    Internal(#[source] InternalCause),
+}
+
+/// Why an internal error happened, kept for the log.
+#[derive(Debug)]
+pub struct InternalCause(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for InternalCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for InternalCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 fn describe(violations: &[FieldViolation]) -> String {
@@ -112,6 +130,16 @@ fn describe(violations: &[FieldViolation]) -> String {
 }
 
 impl DomainError {
+    /// An internal error described by `what`.
+    pub fn internal(what: impl Into<String>) -> Self {
+        Self::Internal(InternalCause(what.into().into()))
+    }
+
+    /// An internal error caused by `cause`.
+    pub fn internal_from(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(InternalCause(Box::new(cause)))
+    }
+
     /// The `ErrorInfo.reason` of this error, as listed in `shared/api.md`.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -145,7 +173,7 @@ impl DomainError {
             Self::ConcurrentModification => "CONCURRENT_MODIFICATION",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
-            Self::Internal => "INTERNAL",
+            Self::Internal(_) => "INTERNAL",
         }
     }
 

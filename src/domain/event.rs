@@ -8,15 +8,7 @@ macro_rules! event_kinds {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum EventKind { $($kind),* }
 
-        impl EventKind {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$kind => $name),* }
-            }
-
-            pub fn from_db(value: &str) -> Option<Self> {
-                match value { $($name => Some(Self::$kind),)* _ => None }
-            }
-        }
+        stored_names!(EventKind, "event kind" { $($kind => $name),* });
     };
 }
 
@@ -81,7 +73,7 @@ pub struct LeadEvent {
     pub lead_id: Uuid,
     pub pool_id: Uuid,
     pub to_pool_id: Option<Uuid>,
-    pub kind: Option<EventKind>,
+    pub kind: EventKind,
     pub from_owner: Option<String>,
     pub to_owner: Option<String>,
     pub actor: String,
@@ -102,9 +94,9 @@ mod tests {
             EventKind::RecycleWarning,
             EventKind::Updated,
         ] {
-            assert_eq!(EventKind::from_db(kind.as_str()), Some(kind));
+            assert_eq!(EventKind::try_from(kind.as_str()).ok(), Some(kind));
         }
-        assert_eq!(EventKind::from_db("NOPE"), None);
+        assert!(EventKind::try_from("NOPE").is_err());
     }
 
     #[test]

@@ -16,27 +16,13 @@ pub enum Channel {
     Other,
 }
 
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Call => "CALL",
-            Self::Email => "EMAIL",
-            Self::Visit => "VISIT",
-            Self::Message => "MESSAGE",
-            Self::Other => "OTHER",
-        }
-    }
-
-    pub fn from_db(value: &str) -> Self {
-        match value {
-            "CALL" => Self::Call,
-            "EMAIL" => Self::Email,
-            "VISIT" => Self::Visit,
-            "MESSAGE" => Self::Message,
-            _ => Self::Other,
-        }
-    }
-}
+stored_names!(Channel, "follow-up channel" {
+    Call => "CALL",
+    Email => "EMAIL",
+    Visit => "VISIT",
+    Message => "MESSAGE",
+    Other => "OTHER",
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowUp {

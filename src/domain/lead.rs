@@ -20,25 +20,14 @@ pub enum LeadState {
     Discarded,
 }
 
+stored_names!(LeadState, "lead state" {
+    InPool => "IN_POOL",
+    Owned => "OWNED",
+    Converted => "CONVERTED",
+    Discarded => "DISCARDED",
+});
+
 impl LeadState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InPool => "IN_POOL",
-            Self::Owned => "OWNED",
-            Self::Converted => "CONVERTED",
-            Self::Discarded => "DISCARDED",
-        }
-    }
-
-    pub fn from_db(value: &str) -> Self {
-        match value {
-            "OWNED" => Self::Owned,
-            "CONVERTED" => Self::Converted,
-            "DISCARDED" => Self::Discarded,
-            _ => Self::InPool,
-        }
-    }
-
     /// Converted and discarded leads are out of circulation.
     pub fn is_closed(self) -> bool {
         matches!(self, Self::Converted | Self::Discarded)
@@ -55,28 +44,13 @@ pub enum AcquiredVia {
     Distribute,
 }
 
-impl AcquiredVia {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Claim => "CLAIM",
-            Self::Create => "CREATE",
-            Self::Assign => "ASSIGN",
-            Self::Transfer => "TRANSFER",
-            Self::Distribute => "DISTRIBUTE",
-        }
-    }
-
-    pub fn from_db(value: &str) -> Option<Self> {
-        match value {
-            "CLAIM" => Some(Self::Claim),
-            "CREATE" => Some(Self::Create),
-            "ASSIGN" => Some(Self::Assign),
-            "TRANSFER" => Some(Self::Transfer),
-            "DISTRIBUTE" => Some(Self::Distribute),
-            _ => None,
-        }
-    }
-}
+stored_names!(AcquiredVia, "acquisition channel" {
+    Claim => "CLAIM",
+    Create => "CREATE",
+    Assign => "ASSIGN",
+    Transfer => "TRANSFER",
+    Distribute => "DISTRIBUTE",
+});
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lead {

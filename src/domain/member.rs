@@ -2,6 +2,8 @@
 
 use uuid::Uuid;
 
+use super::stored::UnknownStoredValue;
+
 use super::validate::{MAX_CODE_CHARS, Validator};
 
 pub const DEFAULT_WEIGHT: i32 = 1;
@@ -14,29 +16,26 @@ pub enum MemberRole {
     Manager,
 }
 
-impl MemberRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Member => "MEMBER",
-            Self::Manager => "MANAGER",
-        }
-    }
-
-    /// Reads the stored form; anything but `MANAGER` is a plain member, the safer reading.
-    pub fn from_db(value: &str) -> Self {
-        if value == "MANAGER" {
-            Self::Manager
-        } else {
-            Self::Member
-        }
-    }
-}
+stored_names!(MemberRole, "member role" {
+    Member => "MEMBER",
+    Manager => "MANAGER",
+});
 
 /// The actor's own membership of a pool, as far as access decisions need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Membership {
     pub role: MemberRole,
     pub active: bool,
+}
+
+impl Membership {
+    /// A membership read back from its stored role and active flag.
+    pub fn stored(role: &str, active: bool) -> Result<Self, UnknownStoredValue> {
+        Ok(Self {
+            role: MemberRole::try_from(role)?,
+            active,
+        })
+    }
 }
 
 /// A membership as stored.

@@ -1,6 +1,9 @@
 //! Pure rules of the lead pool: no I/O, no database, no gRPC. Functions take state and a
 //! time and return a decision or a [`DomainError`].
 
+#[macro_use]
+pub mod stored;
+
 pub mod access;
 pub mod assignment;
 pub mod clock;

@@ -46,14 +46,10 @@ pub enum RecycleReason {
     CloseOverdue,
 }
 
-impl RecycleReason {
-    pub fn from_db(value: &str) -> Self {
-        match value {
-            "CLOSE_OVERDUE" => Self::CloseOverdue,
-            _ => Self::FollowUpOverdue,
-        }
-    }
-}
+stored_names!(RecycleReason, "recycle reason" {
+    FollowUpOverdue => "FOLLOW_UP_OVERDUE",
+    CloseOverdue => "CLOSE_OVERDUE",
+});
 
 /// One change of a sweep (or, in a dry run, one it would make).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,35 +4,17 @@
 //! left to it (its distribution state row is locked, `SKIP LOCKED`), and leads are taken with
 //! row locks, so no lead is ever assigned twice.
 
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
-use crate::api::Context;
+use crate::config::DistributeSettings;
 use crate::domain::DomainError;
 use crate::domain::distribution::MethodOverride;
+use crate::service::Context;
 use crate::store;
 use crate::store::assignment::{AutoPool, DistributeCall, Mode, Selection, Wait};
 
 /// The actor recorded on automatic distributions' events.
 pub const ACTOR: &str = "scheduler";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DistributeSettings {
-    /// Time between sweeps; zero turns automatic distribution off.
-    pub interval: Duration,
-    /// Leads per transaction.
-    pub batch: u32,
-}
-
-impl Default for DistributeSettings {
-    fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(30),
-            batch: 1_000,
-        }
-    }
-}
 
 /// Sweeps every `interval` until `stop`; returns at once when turned off.
 pub async fn run(ctx: Context, settings: DistributeSettings, stop: CancellationToken) {

@@ -2,39 +2,14 @@
 //! near their deadline and recycles the overdue ones, batch by batch. `RunRecycle` runs the same
 //! sweep for one tenant on demand, or plans it (`dry_run`).
 
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
-use crate::api::Context;
+use crate::config::RecycleSettings;
 use crate::domain::DomainError;
 use crate::domain::recycle::{Action, MAX_REPORTED_STEPS, SCHEDULER_ACTOR, SweepReport};
+use crate::service::Context;
 use crate::store;
 use crate::store::recycle::Sweep;
-
-/// How often the scheduler sweeps, and how many leads one statement takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecycleSettings {
-    /// Zero turns the background sweep off (`RunRecycle` still sweeps on demand).
-    pub interval: Duration,
-    pub batch_size: u32,
-}
-
-impl Default for RecycleSettings {
-    fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(60),
-            batch_size: 1_000,
-        }
-    }
-}
-
-impl RecycleSettings {
-    /// The batch size as the statements take it: at least 1.
-    pub fn batch(self) -> i32 {
-        i32::try_from(self.batch_size).unwrap_or(i32::MAX).max(1)
-    }
-}
 
 /// Sweeps every tenant on `settings.interval` until `stop`.
 pub async fn run(ctx: Context, settings: RecycleSettings, stop: CancellationToken) {

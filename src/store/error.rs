@@ -46,7 +46,7 @@ pub fn db_error(err: sqlx::Error) -> DomainError {
     }
 }
 
+/// Not the caller's doing: the cause goes with the error, to be logged where it becomes a status.
 fn internal(err: sqlx::Error) -> DomainError {
-    tracing::error!(error = %err, "unexpected database error");
-    DomainError::Internal
+    DomainError::internal_from(err)
 }

@@ -13,7 +13,7 @@ use crate::domain::event::{EventKind, EventPosition, LeadEvent};
 const NOTIFY_CHANNEL: &str = "lead_events";
 
 /// One lead's events in the order they were written, after `after_seq`.
-#[tracing::instrument(skip_all, fields(tenant_id, %lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, %lead_id))]
 pub async fn lead_history(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -36,27 +36,28 @@ pub async fn lead_history(
     .fetch_all(db)
     .await
     .map_err(db_error)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| LeadEvent {
-            position: EventPosition {
-                xid: r.xid,
+    rows.into_iter()
+        .map(|r| {
+            Ok(LeadEvent {
+                position: EventPosition {
+                    xid: r.xid,
+                    seq: r.seq,
+                },
                 seq: r.seq,
-            },
-            seq: r.seq,
-            lead_id: r.lead_id,
-            pool_id: r.pool_id,
-            to_pool_id: r.to_pool_id,
-            kind: EventKind::from_db(&r.kind),
-            from_owner: r.from_owner,
-            to_owner: r.to_owner,
-            actor: r.actor,
-            reason: r.reason,
-            note: r.note,
-            occurred_at: r.occurred_at,
-            request_id: r.request_id,
+                lead_id: r.lead_id,
+                pool_id: r.pool_id,
+                to_pool_id: r.to_pool_id,
+                kind: EventKind::try_from(r.kind.as_str())?,
+                from_owner: r.from_owner,
+                to_owner: r.to_owner,
+                actor: r.actor,
+                reason: r.reason,
+                note: r.note,
+                occurred_at: r.occurred_at,
+                request_id: r.request_id,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Which of a tenant's events a follower wants.
@@ -89,7 +90,7 @@ impl StreamPage {
 /// The tenant's events after `after` in (xid, seq) order, only those written by transactions
 /// below the snapshot's xmin: all of those have finished, so no row can still appear before
 /// the last one returned. The horizon comes from the same snapshot as the rows.
-#[tracing::instrument(skip_all, fields(tenant_id, xid = after.xid, seq = after.seq), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, xid = after.xid, seq = after.seq))]
 pub async fn stream_page(
     db: &PgPool,
     tenant_id: &str,
@@ -137,7 +138,11 @@ pub async fn stream_page(
     let events = rows
         .into_iter()
         .filter_map(|r| {
-            Some(LeadEvent {
+            let kind = match EventKind::try_from(r.kind.as_deref()?) {
+                Ok(kind) => kind,
+                Err(unknown) => return Some(Err(DomainError::from(unknown))),
+            };
+            Some(Ok(LeadEvent {
                 position: EventPosition {
                     xid: r.xid?,
                     seq: r.seq?,
@@ -146,7 +151,7 @@ pub async fn stream_page(
                 lead_id: r.lead_id?,
                 pool_id: r.pool_id?,
                 to_pool_id: r.to_pool_id,
-                kind: EventKind::from_db(r.kind.as_deref()?),
+                kind,
                 from_owner: r.from_owner,
                 to_owner: r.to_owner,
                 actor: r.actor?,
@@ -154,9 +159,9 @@ pub async fn stream_page(
                 note: r.note,
                 occurred_at: r.occurred_at?,
                 request_id: r.request_id,
-            })
+            }))
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok(StreamPage {
         events,
         horizon,
@@ -186,7 +191,7 @@ pub async fn announce(db: &PgPool) -> Result<(), DomainError> {
 }
 
 /// The present position of the stream: before every event not yet readable.
-#[tracing::instrument(skip_all, err(Debug))]
+#[tracing::instrument(skip_all)]
 pub async fn horizon(db: &PgPool) -> Result<EventPosition, DomainError> {
     let horizon = sqlx::query_scalar!(
         r#"SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS "horizon!""#

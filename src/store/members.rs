@@ -23,12 +23,14 @@ struct MemberRow {
     joined_at: DateTime<Utc>,
 }
 
-impl From<MemberRow> for Member {
-    fn from(row: MemberRow) -> Self {
-        Self {
+impl TryFrom<MemberRow> for Member {
+    type Error = DomainError;
+
+    fn try_from(row: MemberRow) -> Result<Self, DomainError> {
+        Ok(Self {
             pool_id: row.pool_id,
             user_id: row.user_id,
-            role: MemberRole::from_db(&row.role),
+            role: MemberRole::try_from(row.role.as_str())?,
             active: row.active,
             weight: row.weight,
             max_held: row.max_held,
@@ -37,12 +39,12 @@ impl From<MemberRow> for Member {
             grades: row.grades,
             held_count: row.held_count,
             joined_at: row.joined_at,
-        }
+        })
     }
 }
 
 /// Adds the membership; `MEMBER_EXISTS` when the user already belongs to the pool.
-#[tracing::instrument(skip_all, fields(tenant_id, pool_id = %member.pool_id, user_id = %member.user_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, pool_id = %member.pool_id, user_id = %member.user_id))]
 pub async fn add(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -72,7 +74,8 @@ pub async fn add(
     .fetch_optional(db)
     .await
     .map_err(db_error)?
-    .map(Member::from)
+    .map(Member::try_from)
+    .transpose()?
     .ok_or_else(|| DomainError::MemberExists {
         pool_id: member.pool_id,
         user_id: member.user_id.clone(),
@@ -80,7 +83,7 @@ pub async fn add(
 }
 
 /// Members in the order they joined (the stable order distribution also uses).
-#[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, %pool_id))]
 pub async fn list(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -106,8 +109,10 @@ pub async fn list(
     )
     .fetch_all(db)
     .await
-    .map(|rows| rows.into_iter().map(Member::from).collect())
-    .map_err(db_error)
+    .map_err(db_error)?
+    .into_iter()
+    .map(Member::try_from)
+    .collect()
 }
 
 /// Which fields of a membership an update changes.
@@ -123,7 +128,7 @@ pub struct MemberMask {
 }
 
 /// Changes the masked fields in one statement, so concurrent updates of other fields are kept.
-#[tracing::instrument(skip_all, fields(tenant_id, pool_id = %patch.pool_id, user_id = %patch.user_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, pool_id = %patch.pool_id, user_id = %patch.user_id))]
 pub async fn update(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -167,7 +172,8 @@ pub async fn update(
     .fetch_optional(db)
     .await
     .map_err(db_error)?
-    .map(Member::from)
+    .map(Member::try_from)
+    .transpose()?
     .ok_or_else(|| DomainError::MemberNotFound {
         pool_id: patch.pool_id,
         user_id: patch.user_id.clone(),
@@ -177,7 +183,7 @@ pub async fn update(
 /// Removes a membership, first returning the member's leads of the pool to it. The member row
 /// is locked before the leads are read, so a claim racing with the removal either lands first
 /// (and its lead is returned) or finds no member. A locked lead stops everything.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %pool_id, user_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %pool_id, user_id))]
 pub async fn remove(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -260,7 +266,7 @@ pub struct MemberStats {
     pub next_close_deadline: Option<DateTime<Utc>>,
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id, %pool_id, user_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, %pool_id, user_id))]
 pub async fn stats(
     db: impl PgExecutor<'_>,
     tenant_id: &str,

@@ -10,7 +10,7 @@ use super::db_error;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::distribution::{DistributionRule, Method, Strategy};
-use crate::domain::member::{MemberRole, Membership};
+use crate::domain::member::Membership;
 use crate::domain::pool::{GradeDeadlines, NewPool, Pool, PoolRules};
 
 /// Every column of `pools`, plus the reading actor's membership (NULL where not asked for).
@@ -51,17 +51,17 @@ pub struct PoolAccess {
     pub membership: Option<Membership>,
 }
 
-impl From<PoolRow> for PoolAccess {
-    fn from(row: PoolRow) -> Self {
+impl TryFrom<PoolRow> for PoolAccess {
+    type Error = DomainError;
+
+    fn try_from(row: PoolRow) -> Result<Self, DomainError> {
         let membership = row
             .member_role
             .zip(row.member_active)
-            .map(|(role, active)| Membership {
-                role: MemberRole::from_db(&role),
-                active,
-            });
+            .map(|(role, active)| Membership::stored(&role, active))
+            .transpose()?;
         let grade_overrides: BTreeMap<String, GradeDeadlines> =
-            serde_json::from_value(row.grade_overrides).unwrap_or_default();
+            serde_json::from_value(row.grade_overrides).map_err(DomainError::internal_from)?;
         let rules = PoolRules {
             max_held_per_member: row.max_held_per_member,
             daily_claim_limit: row.daily_claim_limit,
@@ -76,8 +76,8 @@ impl From<PoolRow> for PoolAccess {
             recycle_to_pool_id: row.recycle_to_pool_id,
             distribution: DistributionRule {
                 method: Method {
-                    strategy: Strategy::from_db(&row.distribution_strategy),
-                    fallback: Strategy::from_db(&row.distribution_fallback),
+                    strategy: Strategy::try_from(row.distribution_strategy.as_str())?,
+                    fallback: Strategy::try_from(row.distribution_fallback.as_str())?,
                     assign_unmatched: row.assign_unmatched,
                 },
                 auto_distribute: row.auto_distribute,
@@ -94,12 +94,12 @@ impl From<PoolRow> for PoolAccess {
             created_at: row.created_at,
             updated_at: row.updated_at,
         };
-        Self { pool, membership }
+        Ok(Self { pool, membership })
     }
 }
 
 fn overrides_json(rules: &PoolRules) -> Result<serde_json::Value, DomainError> {
-    serde_json::to_value(&rules.grade_overrides).map_err(|_| DomainError::Internal)
+    serde_json::to_value(&rules.grade_overrides).map_err(DomainError::internal_from)
 }
 
 /// A `recycle_to_pool_id` that is not a pool of the tenant.
@@ -112,7 +112,7 @@ fn recycle_pool_error(err: sqlx::Error, rules: &PoolRules) -> DomainError {
     }
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id))]
 pub async fn create(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -156,12 +156,12 @@ pub async fn create(
     )
     .fetch_one(db)
     .await
-    .map(|row| PoolAccess::from(row).pool)
     .map_err(|err| recycle_pool_error(err, rules))
+    .and_then(|row| Ok(PoolAccess::try_from(row)?.pool))
 }
 
 /// The pool and the actor's membership in one read; `POOL_NOT_FOUND` for unknown or foreign ids.
-#[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, %pool_id))]
 pub async fn access(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -181,12 +181,13 @@ pub async fn access(
     .fetch_optional(db)
     .await
     .map_err(db_error)?
-    .map(PoolAccess::from)
+    .map(PoolAccess::try_from)
+    .transpose()?
     .ok_or(DomainError::PoolNotFound(pool_id))
 }
 
 /// Pools by name then id. `member` limits the list to the pools that user belongs to.
-#[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id))]
 pub async fn list(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -214,15 +215,17 @@ pub async fn list(
     )
     .fetch_all(db)
     .await
-    .map(|rows| rows.into_iter().map(|r| PoolAccess::from(r).pool).collect())
-    .map_err(db_error)
+    .map_err(db_error)?
+    .into_iter()
+    .map(|r| Ok(PoolAccess::try_from(r)?.pool))
+    .collect()
 }
 
 /// Writes a pool's new name, zone and rules if it is still at `expected_version`; with
 /// `reschedule_owned`, recomputes its owned leads' deadlines under the new rules in the same
 /// transaction, one `UPDATED` event per lead whose deadlines changed. `None`: the pool changed
 /// since it was read.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %pool.id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %pool.id))]
 pub async fn update(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -280,7 +283,7 @@ pub async fn update(
         0
     };
     tx.commit().await.map_err(db_error)?;
-    Ok(Some((PoolAccess::from(row).pool, rescheduled)))
+    Ok(Some((PoolAccess::try_from(row)?.pool, rescheduled)))
 }
 
 /// Recomputes the deadlines of a pool's owned leads from its current rules, in one statement.
@@ -330,7 +333,7 @@ async fn reschedule(
 }
 
 /// Archives the pool (keeping the first archive time when it already is).
-#[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, %pool_id))]
 pub async fn archive(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -352,6 +355,7 @@ pub async fn archive(
     .fetch_optional(db)
     .await
     .map_err(db_error)?
-    .map(|row| PoolAccess::from(row).pool)
+    .map(|row| Ok::<_, DomainError>(PoolAccess::try_from(row)?.pool))
+    .transpose()?
     .ok_or(DomainError::PoolNotFound(pool_id))
 }

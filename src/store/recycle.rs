@@ -40,22 +40,22 @@ struct StepRow {
 }
 
 impl StepRow {
-    fn into_step(self, action: Action) -> Step {
-        Step {
+    fn into_step(self, action: Action) -> Result<Step, DomainError> {
+        Ok(Step {
             lead_id: self.lead_id,
             pool_id: self.pool_id,
             owner_id: self.owner_id,
             action,
-            reason: RecycleReason::from_db(&self.reason),
+            reason: RecycleReason::try_from(self.reason.as_str())?,
             deadline: self.deadline,
             recycle_at: self.recycle_at,
-        }
+        })
     }
 }
 
 /// Warns the owners of up to `batch` leads due a warning: one `RECYCLE_WARNING` each, with the
 /// recycle time it announces, which the lead keeps (`warned_*`) so it is warned only once.
-#[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, batch = sweep.batch), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, batch = sweep.batch))]
 pub async fn warn_batch(
     db: impl PgExecutor<'_>,
     sweep: &Sweep<'_>,
@@ -105,12 +105,10 @@ pub async fn warn_batch(
     )
     .fetch_all(db)
     .await
-    .map(|rows| {
-        rows.into_iter()
-            .map(|r| r.into_step(Action::Warn))
-            .collect()
-    })
-    .map_err(db_error)
+    .map_err(db_error)?
+    .into_iter()
+    .map(|r| r.into_step(Action::Warn))
+    .collect()
 }
 
 /// Recycles up to `batch` due leads: back to `IN_POOL` in the pool's recycle pool (else their
@@ -118,7 +116,7 @@ pub async fn warn_batch(
 /// held counts drop in the same statement. The owners' member rows are locked with the leads,
 /// `SKIP LOCKED` too: a sweep never waits, so it can deadlock with nothing (a lead whose owner is
 /// busy claiming or being removed waits for the next batch).
-#[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, batch = sweep.batch), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, batch = sweep.batch))]
 pub async fn recycle_batch(
     db: impl PgExecutor<'_>,
     sweep: &Sweep<'_>,
@@ -185,12 +183,10 @@ pub async fn recycle_batch(
     )
     .fetch_all(db)
     .await
-    .map(|rows| {
-        rows.into_iter()
-            .map(|r| r.into_step(Action::Recycle))
-            .collect()
-    })
-    .map_err(db_error)
+    .map_err(db_error)?
+    .into_iter()
+    .map(|r| r.into_step(Action::Recycle))
+    .collect()
 }
 
 struct PlannedRow {
@@ -205,7 +201,7 @@ struct PlannedRow {
 
 /// What a sweep would do now, without locking or changing anything: how many leads it would
 /// warn (or recycle), and the first `limit` of them, as the sweep's batches would report them.
-#[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, action = action.as_str()), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, action = action.as_str()))]
 pub async fn plan(
     db: impl PgExecutor<'_>,
     sweep: &Sweep<'_>,
@@ -248,7 +244,7 @@ pub async fn plan(
             }
             .into_step(action)
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok((total, steps))
 }
 
@@ -273,7 +269,7 @@ struct UpcomingRow {
 
 /// The owned leads whose next step (warning, else recycle) comes by `filter.until`, as
 /// `recycle_schedule` sees them at `now`, soonest first, after the keyset cursor.
-#[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id))]
 pub async fn upcoming(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -312,19 +308,20 @@ pub async fn upcoming(
     .fetch_all(db)
     .await
     .map_err(db_error)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Upcoming {
-            lead_id: r.lead_id,
-            pool_id: r.pool_id,
-            owner_id: r.owner_id,
-            deadline: r.deadline,
-            reason: RecycleReason::from_db(&r.reason),
-            warned: r.warned,
-            warn_at: r.warn_at,
-            recycle_at: r.recycle_at,
+    rows.into_iter()
+        .map(|r| {
+            Ok(Upcoming {
+                lead_id: r.lead_id,
+                pool_id: r.pool_id,
+                owner_id: r.owner_id,
+                deadline: r.deadline,
+                reason: RecycleReason::try_from(r.reason.as_str())?,
+                warned: r.warned,
+                warn_at: r.warn_at,
+                recycle_at: r.recycle_at,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// One `RECYCLED` event.
@@ -341,7 +338,7 @@ pub struct Recycled {
 }
 
 /// A pool's recycles, newest first, before the keyset cursor (an event's `seq`).
-#[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, %pool_id))]
 pub async fn recycled(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -368,19 +365,20 @@ pub async fn recycled(
     .fetch_all(db)
     .await
     .map_err(db_error)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Recycled {
-            seq: r.seq,
-            lead_id: r.lead_id,
-            pool_id: r.pool_id,
-            to_pool_id: r.to_pool_id,
-            previous_owner_id: r.from_owner,
-            reason: RecycleReason::from_db(&r.reason),
-            recycled_at: r.occurred_at,
-            actor: r.actor,
+    rows.into_iter()
+        .map(|r| {
+            Ok(Recycled {
+                seq: r.seq,
+                lead_id: r.lead_id,
+                pool_id: r.pool_id,
+                to_pool_id: r.to_pool_id,
+                previous_owner_id: r.from_owner,
+                reason: RecycleReason::try_from(r.reason.as_str())?,
+                recycled_at: r.occurred_at,
+                actor: r.actor,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A manager's move of one deadline, validated.
@@ -397,7 +395,7 @@ pub struct Extension<'a> {
 
 /// Moves the deadline of an owned lead in one statement with its `UPDATED` event. `None`: the
 /// lead is not owned, or the deadline already is `until`; nothing changed.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %extension.lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %extension.lead_id))]
 pub async fn extend_deadline(
     db: impl PgExecutor<'_>,
     actor: &Actor,

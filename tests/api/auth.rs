@@ -5,8 +5,7 @@
 use std::path::PathBuf;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use leadpool::api::auth::{Authentication, KeySource};
-use leadpool::app::Settings;
+use leadpool::config::{AuthSettings, KeySource, Settings};
 use leadpool::proto;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use serde_json::{Value, json};
@@ -30,7 +29,11 @@ fn key_file(name: &str) -> PathBuf {
 
 fn jwt_settings(key: &KeySource) -> Settings {
     Settings {
-        authentication: Authentication::jwt(key, Some(ISSUER), Some(AUDIENCE)).expect("key"),
+        auth: AuthSettings::Jwt {
+            key: key.clone(),
+            issuer: Some(ISSUER.into()),
+            audience: Some(AUDIENCE.into()),
+        },
         ..test_settings()
     }
 }

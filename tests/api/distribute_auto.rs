@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use chrono::Duration as Span;
-use leadpool::api::Context;
+use leadpool::config::DistributeSettings;
 use leadpool::proto;
 use leadpool::proto::DistributionStrategy as S;
 use leadpool::proto::watch_events_response::Item;
-use leadpool::scheduler::distribute::{self, DistributeSettings};
+use leadpool::scheduler::distribute;
+use leadpool::service::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::distribution_fixtures::{self as df, join, leads, pool_with, rep, rule};
@@ -162,7 +163,7 @@ async fn the_scheduler_loop_distributes_on_its_own_and_followers_see_it() {
         .into_inner();
     let ids = leads(&app, &pool.id, 3, "east").await;
     // A second server on the same database with the loop on, as a replica would run it.
-    let settings = leadpool::app::Settings {
+    let settings = leadpool::config::Settings {
         distribute: DistributeSettings {
             interval: Duration::from_millis(50),
             batch: 1_000,

@@ -16,8 +16,8 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
-use leadpool::api::{Context, FollowSettings};
-use leadpool::app::{App, Settings};
+use leadpool::app::App;
+use leadpool::config::{DistributeSettings, FollowSettings, RecycleSettings, Settings};
 use leadpool::domain::clock::{Clock, ManualClock};
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
 use leadpool::proto::assignment_service_client::AssignmentServiceClient;
@@ -25,8 +25,7 @@ use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::pool_service_client::PoolServiceClient;
 use leadpool::proto::recycle_service_client::RecycleServiceClient;
-use leadpool::scheduler::distribute::DistributeSettings;
-use leadpool::scheduler::recycle::RecycleSettings;
+use leadpool::service::Context;
 
 /// Where test databases are created: `DATABASE_URL` if set, else a private PostgreSQL.
 struct Server {

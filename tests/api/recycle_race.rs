@@ -5,10 +5,9 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use futures::future::join_all;
-use leadpool::app::Settings;
+use leadpool::config::{RecycleSettings, Settings};
 use leadpool::proto;
 use leadpool::proto::watch_events_response::Item;
-use leadpool::scheduler::recycle::RecycleSettings;
 use prost_types::Duration as PbDuration;
 use tonic::Code;
 

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use leadpool::api::FollowSettings;
-use leadpool::app::Settings;
+use leadpool::config::{FollowSettings, Settings};
 use leadpool::proto;
 use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::watch_events_response::Item;

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use leadpool::app::{LIVENESS, Settings};
+use leadpool::app::LIVENESS;
+use leadpool::config::Settings;
 use leadpool::proto::pool_service_client::PoolServiceClient;
 use tokio_stream::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;

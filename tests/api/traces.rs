@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leadpool::config::LogFormat;
+use leadpool::config::Otlp;
 use leadpool::proto;
-use leadpool::telemetry::{self, Otlp};
+use leadpool::telemetry;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };

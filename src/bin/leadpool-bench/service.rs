@@ -19,9 +19,10 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use leadpool::api::Context;
-use leadpool::app::{App, AppError, Settings};
+use leadpool::app::{App, AppError};
+use leadpool::config::Settings;
 use leadpool::domain::clock::SystemClock;
+use leadpool::service::Context;
 use leadpool::store;
 
 use crate::Result;

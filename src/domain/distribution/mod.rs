@@ -34,26 +34,12 @@ pub enum Strategy {
     RuleMatch,
 }
 
-impl Strategy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RoundRobin => "ROUND_ROBIN",
-            Self::Weighted => "WEIGHTED",
-            Self::LeastLoaded => "LEAST_LOADED",
-            Self::RuleMatch => "RULE_MATCH",
-        }
-    }
-
-    /// Reads the stored form; the table's CHECK allows nothing else.
-    pub fn from_db(value: &str) -> Self {
-        match value {
-            "WEIGHTED" => Self::Weighted,
-            "LEAST_LOADED" => Self::LeastLoaded,
-            "RULE_MATCH" => Self::RuleMatch,
-            _ => Self::RoundRobin,
-        }
-    }
-}
+stored_names!(Strategy, "distribution strategy" {
+    RoundRobin => "ROUND_ROBIN",
+    Weighted => "WEIGHTED",
+    LeastLoaded => "LEAST_LOADED",
+    RuleMatch => "RULE_MATCH",
+});
 
 /// The pool rule `distribution`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

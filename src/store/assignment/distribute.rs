@@ -72,7 +72,7 @@ pub struct Distribution {
 
 /// Distributes (or previews) in its own transaction, a savepoint inside the caller's. `None`:
 /// another distributor holds the pool and `wait` said not to wait.
-#[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, pool_id = %call.pool_id, ?mode), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, pool_id = %call.pool_id, ?mode))]
 pub async fn distribute(
     conn: &mut PgConnection,
     call: DistributeCall<'_>,
@@ -203,7 +203,7 @@ pub(super) async fn lock_state(
         .await
         .map_err(db_error)?,
     };
-    Ok(row.map(LockedState::from))
+    row.map(LockedState::try_from).transpose()
 }
 
 struct StateRow {
@@ -216,26 +216,28 @@ struct StateRow {
     archived: bool,
 }
 
-impl From<StateRow> for LockedState {
-    fn from(row: StateRow) -> Self {
+impl TryFrom<StateRow> for LockedState {
+    type Error = DomainError;
+
+    fn try_from(row: StateRow) -> Result<Self, DomainError> {
         let cursor = row
             .cursor_joined_at
             .zip(row.cursor_user_id)
             .map(|(joined_at, user_id)| Cursor { joined_at, user_id });
         let current_weights: BTreeMap<String, i64> =
-            serde_json::from_value(row.current_weights).unwrap_or_default();
-        Self {
+            serde_json::from_value(row.current_weights).map_err(DomainError::internal_from)?;
+        Ok(Self {
             state: DistributionState {
                 cursor,
                 current_weights,
             },
             method: Method {
-                strategy: Strategy::from_db(&row.distribution_strategy),
-                fallback: Strategy::from_db(&row.distribution_fallback),
+                strategy: Strategy::try_from(row.distribution_strategy.as_str())?,
+                fallback: Strategy::try_from(row.distribution_fallback.as_str())?,
                 assign_unmatched: row.assign_unmatched,
             },
             archived: row.archived,
-        }
+        })
     }
 }
 
@@ -247,7 +249,7 @@ pub(super) async fn save_state(
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
     let weights =
-        serde_json::to_value(&state.current_weights).map_err(|_| DomainError::Internal)?;
+        serde_json::to_value(&state.current_weights).map_err(DomainError::internal_from)?;
     let (joined_at, user_id) = state
         .cursor
         .as_ref()
@@ -369,7 +371,7 @@ pub struct AutoPool {
 
 /// The pools (of every tenant: the scheduler serves them all) with `auto_distribute` that have
 /// unlocked leads due for distribution at `now`.
-#[tracing::instrument(skip_all, err(Debug))]
+#[tracing::instrument(skip_all)]
 pub async fn due_pools(
     db: impl PgExecutor<'_>,
     now: DateTime<Utc>,

@@ -47,7 +47,7 @@ pub struct Moved {
 
 /// Applies every move or none: `CONCURRENT_MODIFICATION` when the statement could not apply one
 /// of them (the caller locked what it planned from, so that means a bug or a lost lock).
-#[tracing::instrument(skip_all, fields(tenant_id = %changes.tenant_id, moves = moves.len(), kind = changes.kind.as_str()), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %changes.tenant_id, moves = moves.len(), kind = changes.kind.as_str()))]
 pub async fn apply(
     conn: &mut PgConnection,
     moves: &[Move],

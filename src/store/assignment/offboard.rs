@@ -17,7 +17,7 @@ use crate::domain::assignment::{self, OffboardMode};
 use crate::domain::distribution::{self, Candidate};
 use crate::domain::event::EventKind;
 use crate::domain::lead::AcquiredVia;
-use crate::domain::member::{MemberRole, Membership};
+use crate::domain::member::Membership;
 use crate::store::db_error;
 
 pub const REASON: &str = "OFFBOARDING";
@@ -41,7 +41,7 @@ pub struct OffboardReport {
 }
 
 /// The user's pools, each with the actor's membership there, for the rights check.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, user_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, user_id))]
 pub async fn memberships(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -61,16 +61,16 @@ pub async fn memberships(
     .fetch_all(db)
     .await
     .map_err(db_error)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| {
-            let membership = r.role.zip(r.active).map(|(role, active)| Membership {
-                role: MemberRole::from_db(&role),
-                active,
-            });
-            (r.pool_id, membership)
+            let membership = r
+                .role
+                .zip(r.active)
+                .map(|(role, active)| Membership::stored(&role, active))
+                .transpose()?;
+            Ok((r.pool_id, membership))
         })
-        .collect())
+        .collect()
 }
 
 /// An owned lead of the departing user, locked.
@@ -80,7 +80,7 @@ struct Owned {
     candidate: Candidate,
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, user_id = offboarding.user_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, user_id = offboarding.user_id))]
 pub async fn offboard(
     conn: &mut PgConnection,
     actor: &Actor,

@@ -25,7 +25,7 @@ pub struct Handover<'a> {
 }
 
 /// Assigns a pool lead to `handover.to_user`. `Ok(false)`: the member already owned it.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id))]
 pub async fn assign(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -68,7 +68,7 @@ pub async fn assign(
 
 /// Transfers owned leads to `handover.to_user`, all or none. Returns how many changed owner
 /// (the others were already moved by this caller's earlier transfer).
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()))]
 pub async fn transfer(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -164,25 +164,33 @@ pub(super) async fn held_leads(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_error)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| HeldLead {
-            lead_id: r.id,
-            pool_id: r.pool_id,
-            state: LeadState::from_db(&r.state),
-            owner_id: r.owner_id,
-            locked: r.locked,
-            previous_owner_id: r.previous_owner_id,
-            cooldown_until: r.cooldown_until,
-            pool_archived: r.archived,
-            actor_manages: r.manages,
-            actor_is_member: r.member,
-            last_event: r
-                .last_kind
-                .zip(r.last_actor)
-                .map(|(kind, by)| (EventKind::from_db(&kind), by, r.last_to_owner)),
+    rows.into_iter()
+        .map(|r| {
+            Ok(HeldLead {
+                lead_id: r.id,
+                pool_id: r.pool_id,
+                state: LeadState::try_from(r.state.as_str())?,
+                owner_id: r.owner_id,
+                locked: r.locked,
+                previous_owner_id: r.previous_owner_id,
+                cooldown_until: r.cooldown_until,
+                pool_archived: r.archived,
+                actor_manages: r.manages,
+                actor_is_member: r.member,
+                last_event: r
+                    .last_kind
+                    .zip(r.last_actor)
+                    .map(|(kind, by)| {
+                        Ok::<_, DomainError>((
+                            EventKind::try_from(kind.as_str())?,
+                            by,
+                            r.last_to_owner,
+                        ))
+                    })
+                    .transpose()?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A user's standing in each of `pools` they belong to, their member rows locked (in pool order)

@@ -18,7 +18,7 @@ use crate::store::db_error;
 /// Then the actor's member row of each pool involved is locked and its room computed: the
 /// smaller of what the cap and today's quota leave. Leads earlier in `lead_ids` take that room
 /// first; the member rows, the events (in request order) and the leads change together.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()))]
 pub async fn claim_many(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -101,6 +101,8 @@ pub async fn claim_many(
     )
     .fetch_all(db)
     .await
-    .map(|rows| rows.into_iter().map(LeadView::from).collect())
-    .map_err(db_error)
+    .map_err(db_error)?
+    .into_iter()
+    .map(LeadView::try_from)
+    .collect()
 }

@@ -29,14 +29,14 @@ impl LeadEdit<'_> {
 
 /// Writes the masked fields in one statement, only at `expected_version`, with an `UPDATED`
 /// event naming the changed fields. `None`: the version moved on (or the lead is gone).
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %edit.lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %edit.lead_id))]
 pub async fn update(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     edit: &LeadEdit<'_>,
 ) -> Result<Option<LeadView>, DomainError> {
     let v = edit.values;
-    let attributes = serde_json::to_value(&v.attributes).map_err(|_| DomainError::Internal)?;
+    let attributes = serde_json::to_value(&v.attributes).map_err(DomainError::internal_from)?;
     sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
@@ -106,6 +106,7 @@ pub async fn update(
     )
     .fetch_optional(db)
     .await
-    .map(|row| row.map(LeadView::from))
-    .map_err(db_error)
+    .map_err(db_error)?
+    .map(LeadView::try_from)
+    .transpose()
 }

@@ -15,7 +15,7 @@ use crate::store::db_error;
 /// its reason, the note as its note). The lead row is locked first, so a recycle sweep either
 /// sees the new deadline or recycles before it.
 /// `None`: the actor does not own the lead (any more).
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %follow_up.lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %follow_up.lead_id))]
 pub async fn record(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -62,12 +62,13 @@ pub async fn record(
     )
     .fetch_optional(db)
     .await
-    .map(|row| row.map(LeadView::from))
-    .map_err(db_error)
+    .map_err(db_error)?
+    .map(LeadView::try_from)
+    .transpose()
 }
 
 /// A lead's follow-ups, oldest first, after the keyset cursor.
-#[tracing::instrument(skip_all, fields(tenant_id, %lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, %lead_id))]
 pub async fn list(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -92,16 +93,17 @@ pub async fn list(
     .fetch_all(db)
     .await
     .map_err(db_error)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| FollowUp {
-            id: r.id,
-            lead_id: r.lead_id,
-            author: r.author,
-            channel: Channel::from_db(&r.channel),
-            note: r.note,
-            occurred_at: r.occurred_at,
-            recorded_at: r.recorded_at,
+    rows.into_iter()
+        .map(|r| {
+            Ok(FollowUp {
+                id: r.id,
+                lead_id: r.lead_id,
+                author: r.author,
+                channel: Channel::try_from(r.channel.as_str())?,
+                note: r.note,
+                occurred_at: r.occurred_at,
+                recorded_at: r.recorded_at,
+            })
         })
-        .collect())
+        .collect()
 }

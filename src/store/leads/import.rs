@@ -31,7 +31,7 @@ pub struct Batch {
 
 /// Writes the rows that are neither duplicates (unless allowed) nor taken external_refs, in one
 /// statement, and says for every row what happened, in row order.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %batch.pool_id, rows = rows.len()), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %batch.pool_id, rows = rows.len()))]
 pub async fn import(
     db: impl PgExecutor<'_>,
     actor: &Actor,

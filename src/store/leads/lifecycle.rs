@@ -21,7 +21,7 @@ pub struct Change<'a> {
 }
 
 /// Sets the lock flag of a live lead; `LOCKED`/`UNLOCKED` event.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id, locked), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id, locked))]
 pub async fn set_lock(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -60,12 +60,13 @@ pub async fn set_lock(
     )
     .fetch_optional(db)
     .await
-    .map(|row| row.map(LeadView::from))
-    .map_err(db_error)
+    .map_err(db_error)?
+    .map(LeadView::try_from)
+    .transpose()
 }
 
 /// Converts an owned lead (by its owner, or anyone when `manages`); the owner's held count drops.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id))]
 pub async fn convert(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -111,13 +112,14 @@ pub async fn convert(
     )
     .fetch_optional(db)
     .await
-    .map(|row| row.map(LeadView::from))
-    .map_err(db_error)
+    .map_err(db_error)?
+    .map(LeadView::try_from)
+    .transpose()
 }
 
 /// Discards a live lead: any one when `manages`, else only the actor's own unlocked lead; the
 /// reason must be one of the pool's codes when it has any. An owner's held count drops.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id))]
 pub async fn discard(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -168,12 +170,13 @@ pub async fn discard(
     )
     .fetch_optional(db)
     .await
-    .map(|row| row.map(LeadView::from))
-    .map_err(db_error)
+    .map_err(db_error)?
+    .map(LeadView::try_from)
+    .transpose()
 }
 
 /// Puts a discarded lead back into its pool.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id))]
 pub async fn reopen(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -208,12 +211,13 @@ pub async fn reopen(
     )
     .fetch_optional(db)
     .await
-    .map(|row| row.map(LeadView::from))
-    .map_err(db_error)
+    .map_err(db_error)?
+    .map(LeadView::try_from)
+    .transpose()
 }
 
 /// Moves a pool lead to `target_pool` (same tenant: the foreign key says so).
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id, %target_pool), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %change.lead_id, %target_pool))]
 pub async fn move_to_pool(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -250,6 +254,7 @@ pub async fn move_to_pool(
     )
     .fetch_optional(db)
     .await
-    .map(|row| row.map(LeadView::from))
-    .map_err(db_error)
+    .map_err(db_error)?
+    .map(LeadView::try_from)
+    .transpose()
 }

@@ -34,7 +34,7 @@ fn key_sql(key: OrderKey) -> &'static str {
     }
 }
 
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id))]
 pub async fn list(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -46,8 +46,10 @@ pub async fn list(
         .persistent(false)
         .fetch_all(db)
         .await
-        .map(|rows| rows.into_iter().map(LeadView::from).collect())
-        .map_err(db_error)
+        .map_err(db_error)?
+        .into_iter()
+        .map(LeadView::try_from)
+        .collect()
 }
 
 /// The statement of [`list`] after `prefix` (the benchmark EXPLAINs it with an `EXPLAIN …`).

@@ -21,7 +21,7 @@ use crate::domain::lead::{
     AcquiredVia, ClaimSnapshot, ClaimantStanding, Lead, LeadState, NewLead, ReleaseReason,
     ReleaseSnapshot, normalize_email, normalize_phone,
 };
-use crate::domain::member::{MemberRole, Membership};
+use crate::domain::member::Membership;
 use crate::store::db_error;
 
 /// A lead as one reader sees it: the lead and the reader's membership of its pool.
@@ -81,17 +81,17 @@ struct LeadRow {
     pool_masks_contacts: bool,
 }
 
-impl From<LeadRow> for LeadView {
-    fn from(row: LeadRow) -> Self {
+impl TryFrom<LeadRow> for LeadView {
+    type Error = DomainError;
+
+    fn try_from(row: LeadRow) -> Result<Self, DomainError> {
         let viewer = row
             .viewer_role
             .zip(row.viewer_active)
-            .map(|(role, active)| Membership {
-                role: MemberRole::from_db(&role),
-                active,
-            });
+            .map(|(role, active)| Membership::stored(&role, active))
+            .transpose()?;
         let attributes: BTreeMap<String, String> =
-            serde_json::from_value(row.attributes).unwrap_or_default();
+            serde_json::from_value(row.attributes).map_err(DomainError::internal_from)?;
         let lead = Lead {
             id: row.id,
             pool_id: row.pool_id,
@@ -106,10 +106,14 @@ impl From<LeadRow> for LeadView {
             grade: row.grade,
             tags: row.tags,
             attributes,
-            state: LeadState::from_db(&row.state),
+            state: LeadState::try_from(row.state.as_str())?,
             owner_id: row.owner_id,
             acquired_at: row.acquired_at,
-            acquired_via: row.acquired_via.as_deref().and_then(AcquiredVia::from_db),
+            acquired_via: row
+                .acquired_via
+                .as_deref()
+                .map(AcquiredVia::try_from)
+                .transpose()?,
             last_follow_up_at: row.last_follow_up_at,
             follow_up_deadline: row.follow_up_deadline,
             close_deadline: row.close_deadline,
@@ -122,11 +126,11 @@ impl From<LeadRow> for LeadView {
             created_at: row.created_at,
             updated_at: row.updated_at,
         };
-        Self {
+        Ok(Self {
             lead,
             viewer,
             pool_masks_contacts: row.pool_masks_contacts,
-        }
+        })
     }
 }
 
@@ -143,7 +147,7 @@ pub struct CreateLead<'a> {
 
 /// Creates the lead and its `CREATED` event. With an owner, the owner must be an active member
 /// within their cap, checked and counted in the same statement. `None`: the owner was refused.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %create.pool_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %create.pool_id))]
 pub async fn create(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -151,7 +155,7 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<Option<LeadView>, DomainError> {
     let lead = create.lead;
-    let attributes = serde_json::to_value(&lead.attributes).map_err(|_| DomainError::Internal)?;
+    let attributes = serde_json::to_value(&lead.attributes).map_err(DomainError::internal_from)?;
     sqlx::query_as!(
         LeadRow,
         r#"WITH duplicate AS (
@@ -219,12 +223,13 @@ pub async fn create(
     )
     .fetch_optional(db)
     .await
-    .map(|row| row.map(LeadView::from))
-    .map_err(db_error)
+    .map_err(db_error)?
+    .map(LeadView::try_from)
+    .transpose()
 }
 
 /// The live lead this phone or e-mail duplicates, if any (`live_lead_with_contact`).
-#[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id))]
 pub async fn find_duplicate(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -243,7 +248,7 @@ pub async fn find_duplicate(
 }
 
 /// The lead of the tenant with this `external_ref`, if any.
-#[tracing::instrument(skip_all, fields(tenant_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id))]
 pub async fn find_by_external_ref(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -273,7 +278,7 @@ pub async fn get(
 
 /// The actor's tenant's leads among `lead_ids` (unknown and foreign ids left out), each with the
 /// reader's membership of its pool, in no particular order.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()))]
 pub async fn get_many(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -294,8 +299,10 @@ pub async fn get_many(
     )
     .fetch_all(db)
     .await
-    .map(|rows| rows.into_iter().map(LeadView::from).collect())
-    .map_err(db_error)
+    .map_err(db_error)?
+    .into_iter()
+    .map(LeadView::try_from)
+    .collect()
 }
 
 /// Claims a pool lead for the actor in one statement. The lead row is locked first (so two
@@ -304,7 +311,7 @@ pub async fn get_many(
 /// today's quota (held count and quota live on that one row, so one conditional UPDATE spends
 /// both atomically); only then does the lead change owner, with its deadlines, and the event
 /// get written. `None`: nothing changed; [`claim_snapshot`] explains why.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id))]
 pub async fn claim(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -359,8 +366,9 @@ pub async fn claim(
     )
     .fetch_optional(db)
     .await
-    .map(|row| row.map(LeadView::from))
-    .map_err(db_error)
+    .map_err(db_error)?
+    .map(LeadView::try_from)
+    .transpose()
 }
 
 /// The lead and the actor's standing in its pool, read after a claim changed nothing.
@@ -377,7 +385,7 @@ pub async fn claim_snapshot(
 }
 
 /// [`claim_snapshot`] of several leads in one read; unknown and foreign ids are left out.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()))]
 pub async fn claim_snapshots(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -405,34 +413,35 @@ pub async fn claim_snapshots(
     .fetch_all(db)
     .await
     .map_err(db_error)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| ClaimSnapshot {
-            lead_id: row.id,
-            pool_id: row.pool_id,
-            state: LeadState::from_db(&row.state),
-            owner_id: row.owner_id,
-            locked: row.locked,
-            pool_archived: row.pool_archived,
-            previous_owner_id: row.previous_owner_id,
-            cooldown_until: row.cooldown_until,
-            daily_claim_limit: row.daily_claim_limit,
-            timezone: row.timezone,
-            member: row
-                .member_active
-                .zip(row.held_count)
-                .map(|(active, held_count)| ClaimantStanding {
-                    active,
-                    held_count,
-                    cap: row.cap,
-                    claims_today: row.claims_today,
-                }),
+    rows.into_iter()
+        .map(|row| {
+            Ok(ClaimSnapshot {
+                lead_id: row.id,
+                pool_id: row.pool_id,
+                state: LeadState::try_from(row.state.as_str())?,
+                owner_id: row.owner_id,
+                locked: row.locked,
+                pool_archived: row.pool_archived,
+                previous_owner_id: row.previous_owner_id,
+                cooldown_until: row.cooldown_until,
+                daily_claim_limit: row.daily_claim_limit,
+                timezone: row.timezone,
+                member: row
+                    .member_active
+                    .zip(row.held_count)
+                    .map(|(active, held_count)| ClaimantStanding {
+                        active,
+                        held_count,
+                        cap: row.cap,
+                        claims_today: row.claims_today,
+                    }),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A member's standing in a pool (active, held, cap), to explain a refused initial owner.
-#[tracing::instrument(skip_all, fields(tenant_id, %pool_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id, %pool_id))]
 pub async fn standing(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -474,7 +483,7 @@ pub struct Release<'a> {
 /// active member of it, else to the pool's `recycle_to_pool_id` (else stays in its pool), with
 /// the ex-owner's cooldown; the ex-owner's held count drops and the `RELEASED` event is written
 /// with it. `None`: nothing changed; [`release_snapshot`] explains why.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %release.lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %release.lead_id))]
 pub async fn release(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -533,13 +542,14 @@ pub async fn release(
     )
     .fetch_optional(db)
     .await
-    .map(|row| row.map(LeadView::from))
-    .map_err(db_error)
+    .map_err(db_error)?
+    .map(LeadView::try_from)
+    .transpose()
 }
 
 /// The lead, whether the actor manages its pool, and who released it last, read after a
 /// release changed nothing.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id), err(Debug))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id))]
 pub async fn release_snapshot(
     db: impl PgExecutor<'_>,
     actor: &Actor,
@@ -575,7 +585,7 @@ pub async fn release_snapshot(
         lead_id,
         to_pool_id,
         owner_may_use: row.owner_may_use,
-        state: LeadState::from_db(&row.state),
+        state: LeadState::try_from(row.state.as_str())?,
         owner_id: row.owner_id,
         locked: row.locked,
         actor_manages_pool: row.manages,

@@ -1,59 +1,25 @@
-//! Who is calling, settled once per call before any service runs, in one tower layer around
-//! every gRPC service (health and reflection stay open).
-//!
-//! Two modes. Trusted metadata (no key configured): the mesh in front of us sets
-//! `x-tenant-id`, `x-actor-id` and `x-actor-roles`, and they are taken as sent. JWT (a key
-//! configured): every call carries `authorization: Bearer <JWT>`, verified here; its claims
-//! `tenant_id`, `sub` and `roles` win, identity metadata that disagrees with them is refused,
-//! and the metadata is then set from the claims. Either way `identity::actor` reads the
-//! metadata afterwards, so services never see an unverified caller and need no change.
+//! JWT mode: `authorization: Bearer <JWT>` verified with a configured key (HS256 secret, RS256
+//! PEM or a JWKS); the claims `tenant_id`, `sub` and `roles` name the caller.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures_util::future::{Either, Ready, ready};
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use tower::{Layer, Service};
 
-use super::identity::{ACTOR_HEADER, ROLES_HEADER, TENANT_HEADER};
+use super::identity::{ACTOR_HEADER, ROLES_HEADER, TENANT_HEADER, is_code};
+use crate::config::KeySource;
 use crate::domain::DomainError;
-use crate::domain::access::TenantRoles;
+use crate::domain::access::{Actor, TenantRoles};
 use crate::domain::error::FieldViolation;
 use crate::domain::validate::MAX_CODE_CHARS;
-use crate::telemetry;
 
 const AUTHORIZATION: &str = "authorization";
 /// RFC 7518 §3.2: an HS256 key is at least as long as the hash.
 const MIN_HS256_SECRET_BYTES: usize = 32;
-/// Calls anyone may make: probes and tooling.
-const OPEN_PREFIXES: [&str; 2] = ["/grpc.health.v1.Health/", "/grpc.reflection."];
-
-/// How callers are identified.
-#[derive(Debug, Clone, Default)]
-pub enum Authentication {
-    /// Identity metadata set by a trusted mesh, taken as sent.
-    #[default]
-    TrustedMetadata,
-    /// Verified `authorization: Bearer` JWTs.
-    Jwt(Arc<JwtVerifier>),
-}
-
-/// Where the key that signs callers' tokens comes from.
-#[derive(Debug, Clone)]
-pub enum KeySource {
-    /// A shared secret for HS256, used as its bytes.
-    Hs256Secret(String),
-    /// An RSA public key (PEM) for RS256.
-    Rs256PublicKeyFile(PathBuf),
-    /// A JSON Web Key Set; a token's `kid` picks the key, its `alg` must be the key's.
-    JwksFile(PathBuf),
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthConfigError {
@@ -84,10 +50,37 @@ pub enum AuthConfigError {
     ShortSecret,
 }
 
-impl Authentication {
-    /// JWT mode with the key from `source`; `issuer` and `audience`, when given, must be the
+pub struct JwtVerifier {
+    keys: Vec<VerifyingKey>,
+    /// How this verifier was configured, for the startup log.
+    mode: String,
+}
+
+impl fmt::Display for JwtVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.mode)
+    }
+}
+
+impl fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+struct VerifyingKey {
+    kid: Option<String>,
+    key: DecodingKey,
+    /// Its algorithm, the expected issuer and audience, and the required claims.
+    validation: Validation,
+}
+
+impl JwtVerifier {
+    /// A verifier with the key from `source`; `issuer` and `audience`, when given, must be the
     /// tokens' `iss` and (one of) their `aud`.
-    pub fn jwt(
+    pub fn new(
         source: &KeySource,
         issuer: Option<&str>,
         audience: Option<&str>,
@@ -130,57 +123,14 @@ impl Authentication {
             issuer.unwrap_or("not checked"),
             audience.unwrap_or("not checked"),
         );
-        Ok(Self::Jwt(Arc::new(JwtVerifier { keys, mode })))
+        Ok(Self { keys, mode })
     }
 
-    /// Settles the caller of a call from its metadata, or says why it cannot be trusted.
-    fn establish(&self, headers: &mut HeaderMap) -> Result<(), DomainError> {
-        if let Self::Jwt(verifier) = self {
-            let token = bearer_token(headers)?;
-            let claims = verifier.verify(token)?;
-            claims.bind(headers)?;
-        }
-        let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-        telemetry::record_caller(
-            text(TENANT_HEADER).unwrap_or_default(),
-            text(ACTOR_HEADER).unwrap_or_default(),
-        );
-        Ok(())
+    /// The caller named by the call's bearer token.
+    pub fn caller(&self, headers: &HeaderMap) -> Result<Actor, DomainError> {
+        self.verify(bearer_token(headers)?)?.actor(headers)
     }
-}
 
-/// For the startup log: which mode runs.
-impl fmt::Display for Authentication {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TrustedMetadata => f.write_str("trusted metadata (x-tenant-id, x-actor-id)"),
-            Self::Jwt(verifier) => f.write_str(&verifier.mode),
-        }
-    }
-}
-
-pub struct JwtVerifier {
-    keys: Vec<VerifyingKey>,
-    /// How this verifier was configured, for the startup log.
-    mode: String,
-}
-
-impl fmt::Debug for JwtVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtVerifier")
-            .field("mode", &self.mode)
-            .finish_non_exhaustive()
-    }
-}
-
-struct VerifyingKey {
-    kid: Option<String>,
-    key: DecodingKey,
-    /// Its algorithm, the expected issuer and audience, and the required claims.
-    validation: Validation,
-}
-
-impl JwtVerifier {
     fn verify(&self, token: &str) -> Result<Claims, DomainError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| invalid("it is not a well-formed JWT"))?;
@@ -239,16 +189,16 @@ struct Claims {
 }
 
 impl Claims {
-    /// Checks the identity metadata agrees with the claims, then sets it from them.
-    fn bind(self, headers: &mut HeaderMap) -> Result<(), DomainError> {
-        let tenant = code_claim("tenant_id", &self.tenant_id)?;
-        let actor = code_claim("sub", &self.sub)?;
+    /// The caller the claims name, once the identity metadata sent beside agrees with them.
+    fn actor(self, headers: &HeaderMap) -> Result<Actor, DomainError> {
+        code_claim("tenant_id", &self.tenant_id)?;
+        code_claim("sub", &self.sub)?;
         let roles = self.roles.join(",");
-        if self.roles.iter().any(|r| r.contains(',')) || roles.chars().count() > MAX_CODE_CHARS {
+        let listed = !self.roles.iter().any(|r| r.contains(',')) && is_code(&roles);
+        if !(listed || self.roles.is_empty()) {
             return Err(invalid("its roles claim is not a short list of role names"));
         }
         let granted = TenantRoles::parse(&roles);
-        let roles = header_value("roles", &roles)?;
         agree(headers, TENANT_HEADER, "tenant_id", |sent| {
             sent == self.tenant_id
         })?;
@@ -256,29 +206,22 @@ impl Claims {
         agree(headers, ROLES_HEADER, "roles", |sent| {
             TenantRoles::parse(sent) == granted
         })?;
-        headers.insert(TENANT_HEADER, tenant);
-        headers.insert(ACTOR_HEADER, actor);
-        headers.insert(ROLES_HEADER, roles);
+        Ok(Actor {
+            tenant_id: self.tenant_id,
+            user_id: self.sub,
+            roles: granted,
+        })
+    }
+}
+
+/// A tenant or user id claim: as identity metadata accepts them.
+fn code_claim(claim: &str, value: &str) -> Result<(), DomainError> {
+    if is_code(value) {
         Ok(())
-    }
-}
-
-/// A tenant or user id claim: as `identity::actor` accepts them from metadata.
-fn code_claim(claim: &str, value: &str) -> Result<HeaderValue, DomainError> {
-    if value.is_empty() || value.chars().count() > MAX_CODE_CHARS {
-        return Err(invalid(format!(
+    } else {
+        Err(invalid(format!(
             "its {claim} claim must be 1 to {MAX_CODE_CHARS} visible ASCII characters"
-        )));
-    }
-    header_value(claim, value)
-}
-
-fn header_value(claim: &str, value: &str) -> Result<HeaderValue, DomainError> {
-    match HeaderValue::from_str(value) {
-        Ok(v) if value.chars().all(|c| c.is_ascii_graphic()) => Ok(v),
-        _ => Err(invalid(format!(
-            "its {claim} claim must be visible ASCII characters"
-        ))),
+        )))
     }
 }
 
@@ -398,63 +341,10 @@ fn jwk_algorithm(jwk: &Jwk) -> Result<Algorithm, String> {
     }
 }
 
-/// The tower layer that settles every call's caller before the services see it.
-#[derive(Debug, Clone)]
-pub struct AuthLayer {
-    authentication: Authentication,
-}
-
-impl AuthLayer {
-    pub fn new(authentication: Authentication) -> Self {
-        Self { authentication }
-    }
-}
-
-impl<S> Layer<S> for AuthLayer {
-    type Service = Authenticate<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Authenticate {
-            inner,
-            authentication: self.authentication.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Authenticate<S> {
-    inner: S,
-    authentication: Authentication,
-}
-
-impl<S, B, R> Service<http::Request<B>> for Authenticate<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<R>>,
-    R: Default,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Either<S::Future, Ready<Result<S::Response, S::Error>>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path();
-        if OPEN_PREFIXES.iter().any(|open| path.starts_with(open)) {
-            return Either::Left(self.inner.call(request));
-        }
-        match self.authentication.establish(request.headers_mut()) {
-            Ok(()) => Either::Left(self.inner.call(request)),
-            Err(err) => Either::Right(ready(Ok(tonic::Status::from(err).into_http()))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         pairs
@@ -477,21 +367,21 @@ mod tests {
     }
 
     #[test]
-    fn claims_replace_identity_metadata_that_agrees() {
-        let mut sent = headers(&[(TENANT_HEADER, "acme"), (ROLES_HEADER, "Admin, sales")]);
-        claims("acme", "alice", &["admin"])
-            .bind(&mut sent)
+    fn claims_name_the_caller_when_metadata_agrees() {
+        let sent = headers(&[(TENANT_HEADER, "acme"), (ROLES_HEADER, "Admin, sales")]);
+        let actor = claims("acme", "alice", &["admin"])
+            .actor(&sent)
             .expect("agrees");
-        assert_eq!(sent[TENANT_HEADER], "acme");
-        assert_eq!(sent[ACTOR_HEADER], "alice");
-        assert_eq!(sent[ROLES_HEADER], "admin");
+        assert_eq!(actor.tenant_id, "acme");
+        assert_eq!(actor.user_id, "alice");
+        assert!(actor.roles.admin && !actor.roles.service);
     }
 
     #[test]
     fn metadata_granting_other_roles_is_refused() {
-        let mut sent = headers(&[(ROLES_HEADER, "admin")]);
+        let sent = headers(&[(ROLES_HEADER, "admin")]);
         let err = claims("acme", "alice", &[])
-            .bind(&mut sent)
+            .actor(&sent)
             .expect_err("more roles");
         assert_eq!(err.reason(), "INVALID_TOKEN");
     }
@@ -500,7 +390,7 @@ mod tests {
     fn non_ascii_or_oversized_ids_are_refused() {
         for (tenant, sub) in [("acme", "王伟"), ("", "alice"), ("acme", &"x".repeat(129))] {
             let err = claims(tenant, sub, &[])
-                .bind(&mut HeaderMap::new())
+                .actor(&HeaderMap::new())
                 .expect_err("unusable id");
             assert_eq!(err.reason(), "INVALID_TOKEN", "{tenant:?} {sub:?}");
         }
@@ -521,7 +411,7 @@ mod tests {
     fn short_hs256_secrets_are_refused_at_startup() {
         let short = KeySource::Hs256Secret("too-short".into());
         assert!(matches!(
-            Authentication::jwt(&short, None, None),
+            JwtVerifier::new(&short, None, None),
             Err(AuthConfigError::ShortSecret)
         ));
     }

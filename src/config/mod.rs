@@ -5,22 +5,14 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
-use crate::api::FollowSettings;
-use crate::api::auth::{AuthConfigError, Authentication, KeySource};
-use crate::app::Settings;
-use crate::scheduler::distribute::DistributeSettings;
-use crate::scheduler::recycle::RecycleSettings;
-use crate::telemetry::Otlp;
+mod settings;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Pretty,
-    /// One JSON object per line, for log shippers.
-    Json,
-}
+pub use settings::{
+    AuthSettings, DistributeSettings, FollowSettings, KeySource, LogFormat, Otlp, RecycleSettings,
+    Settings,
+};
 
 /// leadpool: the CRM public pool / private pool (公海/私海) lead service over gRPC.
 #[derive(Debug, Clone, Parser)]
@@ -156,8 +148,6 @@ impl FromStr for OptionalAddr {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error(transparent)]
-    Auth(#[from] AuthConfigError),
     #[error(
         "LEADPOOL_JWT_ISSUER and LEADPOOL_JWT_AUDIENCE need a key to check tokens with: set \
          LEADPOOL_JWT_HS256_SECRET, LEADPOOL_JWT_RS256_PUBLIC_KEY_FILE or LEADPOOL_JWT_JWKS_FILE"
@@ -166,7 +156,7 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// How the server runs; zero timings are raised to a sane minimum. Reads the JWT key.
+    /// How the server runs; zero timings are raised to a sane minimum.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         Ok(Settings {
             health_interval: Duration::from_secs(self.health_interval_seconds.max(1)),
@@ -184,12 +174,12 @@ impl Config {
                 batch: self.distribute_batch.max(1),
             },
             metrics_listen: self.metrics_listen.0,
-            authentication: self.authentication()?,
+            auth: self.auth()?,
         })
     }
 
     /// JWT mode when a key is configured, trusted metadata otherwise.
-    fn authentication(&self) -> Result<Authentication, ConfigError> {
+    fn auth(&self) -> Result<AuthSettings, ConfigError> {
         let set = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
         let path = |value: &Option<PathBuf>| value.clone().filter(|p| !p.as_os_str().is_empty());
         let key = set(&self.jwt_hs256_secret)
@@ -198,13 +188,13 @@ impl Config {
             .or_else(|| path(&self.jwt_jwks_file).map(KeySource::JwksFile));
         let (issuer, audience) = (set(&self.jwt_issuer), set(&self.jwt_audience));
         match key {
-            Some(key) => Ok(Authentication::jwt(
-                &key,
-                issuer.as_deref(),
-                audience.as_deref(),
-            )?),
+            Some(key) => Ok(AuthSettings::Jwt {
+                key,
+                issuer,
+                audience,
+            }),
             None if issuer.is_some() || audience.is_some() => Err(ConfigError::ClaimsWithoutKey),
-            None => Ok(Authentication::TrustedMetadata),
+            None => Ok(AuthSettings::TrustedMetadata),
         }
     }
 
@@ -247,8 +237,8 @@ mod tests {
             Err(ConfigError::ClaimsWithoutKey)
         ));
         let trusted = parse(&["--jwt-hs256-secret", ""]).expect("empty secret");
-        let mode = trusted.settings().expect("settings").authentication;
-        assert!(matches!(mode, Authentication::TrustedMetadata));
+        let mode = trusted.settings().expect("settings").auth;
+        assert_eq!(mode, AuthSettings::TrustedMetadata);
     }
 
     #[test]

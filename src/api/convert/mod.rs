@@ -1,0 +1,61 @@
+//! Domain values to their proto messages and back, one module per resource; wire times and
+//! durations here.
+
+use chrono::{DateTime, Utc};
+use prost_types::Timestamp;
+
+use crate::domain::pool::RawDuration;
+use crate::domain::validate::Validator;
+
+mod event;
+mod lead;
+mod member;
+mod pool;
+
+pub use event::event;
+pub use lead::{lead, lead_state};
+pub use member::{member, member_role};
+pub use pool::{distribution_draft, pool, strategy, strategy_choice};
+
+pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: at.timestamp(),
+        // Always below 2e9, so the cast cannot truncate.
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// A wire time, if set; one out of range is a violation of `field`.
+pub fn optional_time(
+    v: &mut Validator,
+    field: &str,
+    at: Option<&Timestamp>,
+) -> Option<DateTime<Utc>> {
+    let at = at?;
+    let time = u32::try_from(at.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos));
+    if time.is_none() {
+        v.violation(field, "is not a valid time");
+    }
+    time
+}
+
+pub(super) fn optional_timestamp(at: Option<DateTime<Utc>>) -> Option<Timestamp> {
+    at.map(timestamp)
+}
+
+pub(super) fn duration(seconds: Option<i32>) -> Option<prost_types::Duration> {
+    seconds.map(|s| prost_types::Duration {
+        seconds: i64::from(s),
+        nanos: 0,
+    })
+}
+
+/// A wire duration as the domain validates it.
+pub fn raw_duration(duration: Option<&prost_types::Duration>) -> Option<RawDuration> {
+    duration.map(|d| RawDuration {
+        seconds: d.seconds,
+        nanos: d.nanos,
+    })
+}

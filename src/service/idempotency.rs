@@ -1,0 +1,124 @@
+//! `request_id` on mutating calls (AIP-155): the first completed response is stored with the
+//! change, in its transaction, and replayed to retries; the same id with another request is
+//! `REQUEST_ID_REUSED`. Calls without a `request_id` run once, as sent. Either way, once the
+//! change is committed, event followers are woken.
+//!
+//! A use case's command (its validated input) is what identifies the request: its JSON is
+//! hashed. Its result is what is stored, as JSON, and replayed.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::Context;
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+use crate::store::db_error;
+use crate::store::idempotency::{self, Claimed, Key};
+
+/// Runs `mutation` on one connection, at most once per `(tenant, actor, method, request_id)`.
+pub async fn once<Cmd, Out>(
+    ctx: &Context,
+    actor: &Actor,
+    method: &str,
+    request_id: Option<Uuid>,
+    command: &Cmd,
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out, DomainError>,
+) -> Result<Out, DomainError>
+where
+    Cmd: Serialize,
+    Out: Serialize + DeserializeOwned,
+{
+    let Some(request_id) = request_id else {
+        let mut conn = ctx.db.acquire().await.map_err(db_error)?;
+        let response = mutation(&mut conn).await?;
+        ctx.wakeups.written();
+        return Ok(response);
+    };
+    let (key, hash) = key(actor, method, request_id, command)?;
+    let mut tx = ctx.db.begin().await.map_err(db_error)?;
+    let claimed = idempotency::claim(&mut tx, key, &hash, ctx.clock.now()).await?;
+    if let Some(response) = replay(claimed)? {
+        return Ok(response);
+    }
+    // On an error the transaction rolls back with the key: a retry runs again.
+    let response = mutation(&mut tx).await?;
+    idempotency::complete(&mut tx, key, &encode(&response)?).await?;
+    tx.commit().await.map_err(db_error)?;
+    ctx.wakeups.written();
+    Ok(response)
+}
+
+/// The key of one call, and the hash that tells its request from another under the same key.
+fn key<'a>(
+    actor: &'a Actor,
+    method: &'a str,
+    request_id: Uuid,
+    command: &impl Serialize,
+) -> Result<(Key<'a>, Vec<u8>), DomainError> {
+    let key = Key {
+        tenant_id: &actor.tenant_id,
+        actor: &actor.user_id,
+        method,
+        request_id,
+    };
+    // Commands hold ordered maps only, so equal commands encode to equal bytes.
+    Ok((key, Sha256::digest(encode(command)?).to_vec()))
+}
+
+fn encode(value: &impl Serialize) -> Result<Vec<u8>, DomainError> {
+    serde_json::to_vec(value).map_err(DomainError::internal_from)
+}
+
+/// Like [`once`], for work that commits in batches of its own (a recycle sweep), so its response
+/// cannot be stored in the change's transaction: a stored response is replayed; otherwise the
+/// work runs and its response is stored afterwards, unless a concurrent call with the same key
+/// stored one first, which is then returned. Work cut off midway runs again on retry, so it must
+/// be safe to repeat; a sweep is, it acts only on what is still due.
+pub async fn once_after<Cmd, Out>(
+    ctx: &Context,
+    actor: &Actor,
+    method: &str,
+    request_id: Option<Uuid>,
+    command: &Cmd,
+    work: impl AsyncFnOnce() -> Result<Out, DomainError>,
+) -> Result<Out, DomainError>
+where
+    Cmd: Serialize,
+    Out: Serialize + DeserializeOwned,
+{
+    let Some(request_id) = request_id else {
+        return work().await;
+    };
+    let (key, hash) = key(actor, method, request_id, command)?;
+    // Only a look: the key is not held while the work runs, which would keep a transaction open.
+    let mut look = ctx.db.begin().await.map_err(db_error)?;
+    let claimed = idempotency::claim(&mut look, key, &hash, ctx.clock.now()).await?;
+    if let Some(response) = replay(claimed)? {
+        return Ok(response);
+    }
+    look.rollback().await.map_err(db_error)?;
+    let response = work().await?;
+    let mut tx = ctx.db.begin().await.map_err(db_error)?;
+    let claimed = idempotency::claim(&mut tx, key, &hash, ctx.clock.now()).await?;
+    if let Some(first) = replay(claimed)? {
+        return Ok(first);
+    }
+    idempotency::complete(&mut tx, key, &encode(&response)?).await?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(response)
+}
+
+/// The response stored under a claimed key, if any; `REQUEST_ID_REUSED` when the key holds
+/// another request.
+fn replay<Out: DeserializeOwned>(claimed: Claimed) -> Result<Option<Out>, DomainError> {
+    match claimed {
+        Claimed::Fresh => Ok(None),
+        Claimed::Replay(response) => serde_json::from_slice(&response)
+            .map(Some)
+            .map_err(DomainError::internal_from),
+        Claimed::Mismatch => Err(DomainError::RequestIdReused),
+    }
+}
