@@ -3,16 +3,18 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::DomainError;
+use super::member::Membership;
 use super::quota;
 use super::validate::{
     MAX_ATTRIBUTE_CHARS, MAX_ATTRIBUTES, MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
     MAX_TAG_CHARS, MAX_TAGS, Validator,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LeadState {
     InPool,
     Owned,
@@ -35,7 +37,7 @@ impl LeadState {
 }
 
 /// How the current owner got the lead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AcquiredVia {
     Claim,
     Create,
@@ -52,7 +54,15 @@ stored_names!(AcquiredVia, "acquisition channel" {
     Distribute => "DISTRIBUTE",
 });
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A lead as one reader sees it: the lead and the reader's membership of its pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadView {
+    pub lead: Lead,
+    pub viewer: Option<Membership>,
+    pub pool_masks_contacts: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lead {
     pub id: Uuid,
     pub pool_id: Uuid,

@@ -1,5 +1,6 @@
 //! Pool membership: who belongs to a pool, in which role, with which weight and cap.
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::stored::UnknownStoredValue;
@@ -10,7 +11,7 @@ pub const DEFAULT_WEIGHT: i32 = 1;
 pub const MAX_WEIGHT: i32 = 1_000;
 const MAX_ATTRIBUTE_CODES: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MemberRole {
     Member,
     Manager,
@@ -22,7 +23,7 @@ stored_names!(MemberRole, "member role" {
 });
 
 /// The actor's own membership of a pool, as far as access decisions need it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     pub role: MemberRole,
     pub active: bool,

@@ -24,13 +24,7 @@ use crate::domain::lead::{
 use crate::domain::member::Membership;
 use crate::store::db_error;
 
-/// A lead as one reader sees it: the lead and the reader's membership of its pool.
-#[derive(Debug, Clone)]
-pub struct LeadView {
-    pub lead: Lead,
-    pub viewer: Option<Membership>,
-    pub pool_masks_contacts: bool,
-}
+pub use crate::domain::lead::LeadView;
 
 /// Every column of `leads`, the reader's membership of its pool (NULL where the statement has no
 /// reader) and whether the pool masks contacts.
