@@ -6,6 +6,8 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::validate::quoted;
+
 /// One invalid field of a request, reported all at once in `google.rpc.BadRequest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
@@ -26,7 +28,7 @@ impl FieldViolation {
 pub enum DomainError {
     #[error("The request has invalid fields: {}.", describe(.0))]
     ValidationFailed(Vec<FieldViolation>),
-    #[error("{reason:?} is not a release reason of this pool; use one of: {allowed}.")]
+    #[error("{} is not a release reason of this pool; use one of: {allowed}.", quoted(.reason))]
     UnknownReleaseReason { reason: String, allowed: String },
     #[error(
         "This request_id was already used for a different request; use a new request_id for a new request."

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::distribution::{DistributionDraft, DistributionRule};
-use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator};
+use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator, quoted};
 
 pub const DEFAULT_TIMEZONE: &str = "UTC";
 const MAX_RULE_CODES: usize = 100;
@@ -243,7 +243,10 @@ pub fn parse_timezone(v: &mut Validator, timezone: &str) -> String {
         Err(_) => {
             v.violation(
                 "timezone",
-                format!("must be an IANA time zone such as Asia/Shanghai, got {timezone:?}"),
+                format!(
+                    "must be an IANA time zone such as Asia/Shanghai, got {}",
+                    quoted(timezone)
+                ),
             );
             timezone.to_owned()
         }

@@ -14,6 +14,29 @@ pub const MAX_ATTRIBUTES: usize = 50;
 pub const MAX_ATTRIBUTE_CHARS: usize = 500;
 /// Items of one batch call (ids of `ClaimLeads`, rows of `ImportLeads`).
 pub const MAX_BATCH_ITEMS: usize = 1_000;
+/// How much of a caller's input an error quotes back: enough to recognise it, never so much
+/// that the reply outgrows what clients accept in a header.
+pub const MAX_QUOTED_CHARS: usize = 64;
+/// Violations reported one by one; the rest are counted in a last one.
+pub const MAX_REPORTED_VIOLATIONS: usize = 25;
+
+/// `value` as an error message quotes it: in quotes, escaped, cut to [`MAX_QUOTED_CHARS`].
+pub fn quoted(value: &str) -> String {
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}…")
+    } else {
+        format!("{head:?}")
+    }
+}
+
+/// Whether a text may hold `c`: never NUL or another control character, which PostgreSQL
+/// refuses (NUL) or which forge log lines and break displays; free texts (names, notes) may
+/// keep line breaks and tabs.
+fn allowed_char(c: char, free_text: bool) -> bool {
+    !c.is_control() || (free_text && matches!(c, '\n' | '\r' | '\t'))
+}
 
 #[derive(Debug, Default)]
 pub struct Validator {
@@ -47,7 +70,7 @@ impl Validator {
         }
         let parsed = Uuid::parse_str(value).ok();
         if parsed.is_none() {
-            self.violation(field, format!("must be a UUID, got {value:?}"));
+            self.violation(field, format!("must be a UUID, got {}", quoted(value)));
         }
         parsed
     }
@@ -93,12 +116,30 @@ impl Validator {
         trimmed.to_owned()
     }
 
+    /// At most `max` characters, none of them a control character. Texts of code length (ids,
+    /// codes, reasons: at most [`MAX_CODE_CHARS`]) refuse every control character; longer free
+    /// texts (names, notes) may keep line breaks and tabs.
     pub fn max_chars(&mut self, field: &str, value: &str, max: usize) {
         let chars = value.chars().count();
         if chars > max {
             self.violation(
                 field,
                 format!("must be at most {max} characters, got {chars}"),
+            );
+        }
+        let free_text = max > MAX_CODE_CHARS;
+        if let Some(bad) = value.chars().find(|c| !allowed_char(*c, free_text)) {
+            let allowed = if free_text {
+                " other than line breaks and tabs"
+            } else {
+                ""
+            };
+            self.violation(
+                field,
+                format!(
+                    "must not contain control characters{allowed}, found U+{:04X}",
+                    u32::from(bad)
+                ),
             );
         }
     }
@@ -131,8 +172,17 @@ impl Validator {
         if let Some(long) = codes.iter().find(|c| c.chars().count() > max_chars) {
             self.violation(
                 field,
-                format!("values must be at most {max_chars} characters, got {long:?}"),
+                format!(
+                    "values must be at most {max_chars} characters, got {}",
+                    quoted(long)
+                ),
             );
+        }
+        if codes
+            .iter()
+            .any(|c| c.chars().any(|c| !allowed_char(c, false)))
+        {
+            self.violation(field, "values must not contain control characters");
         }
         codes
     }
@@ -147,7 +197,8 @@ impl Validator {
             self.violation(
                 "update_mask",
                 format!(
-                    "{path:?} cannot be updated; allowed: {}",
+                    "{} cannot be updated; allowed: {}",
+                    quoted(path),
                     allowed.join(", ")
                 ),
             );
@@ -161,12 +212,22 @@ impl Validator {
     }
 
     /// Ends validation: the value if every field was valid, else all violations at once.
-    pub fn finish<T>(self, value: T) -> Result<T, DomainError> {
+    /// Past [`MAX_REPORTED_VIOLATIONS`], the rest are counted in one last violation, so a
+    /// huge bad batch gets a reply of bounded size.
+    pub fn finish<T>(mut self, value: T) -> Result<T, DomainError> {
         if self.violations.is_empty() {
-            Ok(value)
-        } else {
-            Err(DomainError::ValidationFailed(self.violations))
+            return Ok(value);
         }
+        if self.violations.len() > MAX_REPORTED_VIOLATIONS {
+            let unreported = self.violations.split_off(MAX_REPORTED_VIOLATIONS);
+            let first = unreported[0].field.clone();
+            let more = unreported.len();
+            self.violation(
+                &first,
+                format!("and {more} more invalid fields from here on, not listed"),
+            );
+        }
+        Err(DomainError::ValidationFailed(self.violations))
     }
 }
 
@@ -185,6 +246,40 @@ mod tests {
         };
         let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["pool_id", "name", "reason"]);
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_free_texts_keep_line_breaks() {
+        let mut v = Validator::new();
+        v.required_text("name", "王伟\n\t销售", MAX_NAME_CHARS);
+        assert!(v.finish(()).is_ok());
+        for (field, value, max) in [
+            ("name", "a\0b", MAX_NAME_CHARS),
+            ("owner_id", "alice\nbob", MAX_CODE_CHARS),
+            ("note", "bell\u{7}", MAX_NOTE_CHARS),
+        ] {
+            let mut v = Validator::new();
+            v.required_text(field, value, max);
+            let err = v.finish(()).expect_err("control character");
+            assert_eq!(err.field_violations()[0].field, field, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn errors_quote_at_most_64_characters_and_25_fields() {
+        let mut v = Validator::new();
+        let ids: Vec<String> = (0..900).map(|_| "x".repeat(10_000)).collect();
+        v.uuid_batch("lead_ids", &ids);
+        let err = v.finish(()).expect_err("bad ids");
+        let violations = err.field_violations();
+        assert_eq!(violations.len(), MAX_REPORTED_VIOLATIONS + 1);
+        assert!(
+            violations
+                .iter()
+                .all(|f| f.description.chars().count() < 120)
+        );
+        assert_eq!(violations[MAX_REPORTED_VIOLATIONS].field, "lead_ids[25]");
+        assert!(err.to_string().len() < 5_000);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Domain values to their proto messages and back, one module per resource; wire times and
 //! durations here.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use prost_types::Timestamp;
 
 use crate::domain::pool::RawDuration;
@@ -32,11 +32,13 @@ pub fn optional_time(
     at: Option<&Timestamp>,
 ) -> Option<DateTime<Utc>> {
     let at = at?;
+    // PostgreSQL's timestamps end where RFC 3339's do: years 0001 to 9999.
     let time = u32::try_from(at.nanos)
         .ok()
-        .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos));
+        .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos))
+        .filter(|time| (1..=9999).contains(&time.year()));
     if time.is_none() {
-        v.violation(field, "is not a valid time");
+        v.violation(field, "is not a valid time between years 0001 and 9999");
     }
     time
 }
