@@ -4,6 +4,7 @@
 mod assignment_service;
 pub mod auth;
 pub mod convert;
+pub mod deadline;
 mod event_cursor;
 mod event_service;
 mod idempotency;

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::Context;
+use super::{Context, deadline};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::store::db_error;
@@ -32,13 +32,10 @@ where
     Out: Serialize + DeserializeOwned,
 {
     let Some(request_id) = request_id else {
-        let mut conn = ctx.db.acquire().await.map_err(db_error)?;
-        let response = mutation(&mut conn).await?;
-        ctx.wakeups.written();
-        return Ok(response);
+        return once_as_sent(ctx, mutation).await;
     };
     let (key, hash) = key(actor, method, request_id, command)?;
-    let mut tx = ctx.db.begin().await.map_err(db_error)?;
+    let mut tx = ctx.begin().await?;
     let claimed = idempotency::claim(&mut tx, key, &hash, ctx.clock.now()).await?;
     if let Some(response) = replay(claimed)? {
         return Ok(response);
@@ -46,7 +43,26 @@ where
     // On an error the transaction rolls back with the key: a retry runs again.
     let response = mutation(&mut tx).await?;
     idempotency::complete(&mut tx, key, &encode(&response)?).await?;
-    tx.commit().await.map_err(db_error)?;
+    ctx.commit(tx).await?;
+    ctx.wakeups.written();
+    Ok(response)
+}
+
+/// A call without a `request_id`. Without a deadline its statements commit as they run (one
+/// round trip for a one-statement change); with one they run in a transaction that is not
+/// committed once the deadline has passed, so a call that timed out changed nothing.
+async fn once_as_sent<Out>(
+    ctx: &Context,
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out, DomainError>,
+) -> Result<Out, DomainError> {
+    let response = if deadline::remaining().is_some() {
+        let mut tx = ctx.begin().await?;
+        let response = mutation(&mut tx).await?;
+        ctx.commit(tx).await?;
+        response
+    } else {
+        mutation(&mut *ctx.acquire().await?).await?
+    };
     ctx.wakeups.written();
     Ok(response)
 }
@@ -94,20 +110,20 @@ where
     };
     let (key, hash) = key(actor, method, request_id, command)?;
     // Only a look: the key is not held while the work runs, which would keep a transaction open.
-    let mut look = ctx.db.begin().await.map_err(db_error)?;
+    let mut look = ctx.begin().await?;
     let claimed = idempotency::claim(&mut look, key, &hash, ctx.clock.now()).await?;
     if let Some(response) = replay(claimed)? {
         return Ok(response);
     }
     look.rollback().await.map_err(db_error)?;
     let response = work().await?;
-    let mut tx = ctx.db.begin().await.map_err(db_error)?;
+    let mut tx = ctx.begin().await?;
     let claimed = idempotency::claim(&mut tx, key, &hash, ctx.clock.now()).await?;
     if let Some(first) = replay(claimed)? {
         return Ok(first);
     }
     idempotency::complete(&mut tx, key, &encode(&response)?).await?;
-    tx.commit().await.map_err(db_error)?;
+    ctx.commit(tx).await?;
     Ok(response)
 }
 

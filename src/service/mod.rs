@@ -4,14 +4,18 @@
 //! Rules come from `domain`, SQL from `store`; nothing here knows gRPC.
 
 pub mod collision;
+pub mod deadline;
 pub mod idempotency;
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres, Transaction};
 
+use crate::domain::DomainError;
 use crate::domain::clock::SharedClock;
 use crate::metrics::Metrics;
+use crate::store::db_error;
 use crate::wakeups::Wakeups;
 
 /// What every use case needs: the database, the clock, the wake-ups of event followers, and
@@ -32,5 +36,38 @@ impl Context {
             wakeups: Wakeups::default(),
             metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// A connection, waited for no longer than the call's deadline allows: a caller whose
+    /// deadline passes before one is free learns `UNAVAILABLE` (nothing was done, retry).
+    pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, DomainError> {
+        match deadline::remaining() {
+            None => self.db.acquire().await.map_err(db_error),
+            Some(left) => match tokio::time::timeout(left, self.db.acquire()).await {
+                Ok(conn) => conn.map_err(db_error),
+                Err(_) => Err(DomainError::DatabaseUnavailable),
+            },
+        }
+    }
+
+    /// A transaction whose statements the server cancels when the call's deadline passes;
+    /// committed only through [`Context::commit`].
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, DomainError> {
+        let Some(left) = deadline::remaining() else {
+            return self.db.begin().await.map_err(db_error);
+        };
+        // One round trip: BEGIN and the statement timeout as one simple query.
+        let millis = left.as_millis().max(1);
+        let begin = format!("BEGIN; SET LOCAL statement_timeout = {millis}");
+        match tokio::time::timeout(left, self.db.begin_with(begin)).await {
+            Ok(tx) => tx.map_err(db_error),
+            Err(_) => Err(DomainError::DatabaseUnavailable),
+        }
+    }
+
+    /// Commits `tx`, unless the call's deadline leaves no time for it: then it rolls back.
+    pub async fn commit(&self, tx: Transaction<'static, Postgres>) -> Result<(), DomainError> {
+        deadline::check_before_commit()?;
+        tx.commit().await.map_err(db_error)
     }
 }

@@ -1,0 +1,108 @@
+//! The caller's deadline (`grpc-timeout`, gRPC over HTTP/2) becomes the deadline of the call's
+//! database work (`service::deadline`), a little before the caller's own, so the answer
+//! `DEADLINE_EXCEEDED` (with ErrorInfo) is ours and is sent only for calls that committed
+//! nothing: the transaction is not committed past the deadline and rolls back as the call is
+//! dropped.
+
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio::time::Instant;
+use tower::{Layer, Service};
+
+use crate::domain::DomainError;
+use crate::service::deadline;
+
+/// How much earlier than the caller's deadline we give up, so our answer reaches them in time.
+const MARGIN: Duration = Duration::from_millis(5);
+
+/// `grpc-timeout`: up to 8 digits and a unit (hours, minutes, seconds, milli-, micro-,
+/// nanoseconds). A malformed value is ignored, as gRPC servers do.
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+/// The tower layer that bounds every call by its caller's deadline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeadlineLayer;
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = Deadlined<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Deadlined { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Deadlined<S> {
+    inner: S,
+}
+
+impl<S, B, R> Service<http::Request<B>> for Deadlined<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    R: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let deadline = grpc_timeout(request.headers())
+            .map(|timeout| Instant::now() + timeout.saturating_sub(MARGIN));
+        let call = self.inner.call(request);
+        let Some(deadline) = deadline else {
+            return Box::pin(call);
+        };
+        Box::pin(deadline::within(Some(deadline), async move {
+            match tokio::time::timeout_at(deadline, call).await {
+                Ok(answered) => answered,
+                Err(_) => Ok(tonic::Status::from(DomainError::DeadlineExceeded).into_http()),
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeout_of(value: &str) -> Option<Duration> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("grpc-timeout", value.parse().expect("ascii"));
+        grpc_timeout(&headers)
+    }
+
+    #[test]
+    fn reads_every_unit_and_ignores_malformed_values() {
+        assert_eq!(timeout_of("1500m"), Some(Duration::from_millis(1500)));
+        assert_eq!(timeout_of("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(timeout_of("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(timeout_of("250u"), Some(Duration::from_micros(250)));
+        for bad in ["", "m", "123456789S", "12x", "-5S", "五S"] {
+            assert_eq!(timeout_of(bad), None, "{bad:?}");
+        }
+    }
+}
