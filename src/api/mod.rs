@@ -14,6 +14,7 @@ mod page_token;
 mod pool_service;
 mod recycle_service;
 pub mod status;
+pub mod wire_errors;
 
 pub use assignment_service::AssignmentApi;
 pub use event_service::EventApi;

@@ -40,7 +40,7 @@ fn code(err: &DomainError) -> Code {
         | E::HeldLimitReached { .. }
         | E::PoolArchived(_)
         | E::ReclaimCooldown { .. } => Code::FailedPrecondition,
-        E::DailyClaimLimitReached { .. } => Code::ResourceExhausted,
+        E::DailyClaimLimitReached { .. } | E::MessageTooLarge { .. } => Code::ResourceExhausted,
         E::ConcurrentModification | E::VersionConflict { .. } => Code::Aborted,
         E::DatabaseUnavailable => Code::Unavailable,
         E::DeadlineExceeded => Code::DeadlineExceeded,

@@ -99,8 +99,12 @@ pub enum DomainError {
     ConcurrentModification,
     #[error("The database is unavailable; retry shortly.")]
     DatabaseUnavailable,
-    #[error("The call ran out of time before the database answered.")]
+    #[error("The call ran out of time before the database answered; nothing was changed.")]
     DeadlineExceeded,
+    #[error(
+        "The request is larger than the {limit_bytes} bytes this server accepts; send it in smaller parts (ImportLeadsStream for large imports)."
+    )]
+    MessageTooLarge { limit_bytes: usize },
     /// Our own bug or an unexpected failure below us; never the caller's doing. The cause is
     /// logged once, where the error becomes a status, and never sent to the caller.
     #[error("An internal error occurred.")]
@@ -175,6 +179,7 @@ impl DomainError {
             Self::ConcurrentModification => "CONCURRENT_MODIFICATION",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Self::MessageTooLarge { .. } => "MESSAGE_TOO_LARGE",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -228,6 +233,7 @@ impl DomainError {
                 ("lead_id", lead_id.to_string()),
                 ("cooldown_until", rfc3339(*until)),
             ],
+            Self::MessageTooLarge { limit_bytes } => vec![("limit_bytes", limit_bytes.to_string())],
             Self::DailyClaimLimitReached { limit, resets_at } => vec![
                 ("limit", limit.to_string()),
                 ("resets_at", rfc3339(*resets_at)),
