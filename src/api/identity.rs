@@ -19,27 +19,34 @@ pub fn is_code(value: &str) -> bool {
         && value.chars().all(|c| c.is_ascii_graphic())
 }
 
-/// The caller's identity, or `UNAUTHENTICATED`/`MISSING_IDENTITY` naming what is missing.
+/// The caller's identity. A missing or empty header is `UNAUTHENTICATED`/`MISSING_IDENTITY`;
+/// one that is set but cannot be an id (too long, spaces, control or non-ASCII characters) is
+/// `INVALID_ARGUMENT`/`VALIDATION_FAILED` naming it. Values are taken exactly as sent, never
+/// trimmed: an id that differs from the one the caller meant is refused, not guessed at.
 pub fn from_metadata(headers: &HeaderMap) -> Result<Actor, DomainError> {
     let mut missing = Vec::new();
-    let mut header = |name: &str| {
-        let value = headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .unwrap_or_default();
-        if value.is_empty() || value.chars().count() > MAX_CODE_CHARS {
-            missing.push(FieldViolation::new(
-                name,
-                format!("must be set to 1 to {MAX_CODE_CHARS} visible ASCII characters"),
-            ));
+    let mut malformed = Vec::new();
+    let mut header = |name: &str| match headers.get(name).map(|v| v.to_str()) {
+        None | Some(Ok("")) => {
+            missing.push(FieldViolation::new(name, "is required: the caller's id"));
+            String::new()
         }
-        value.to_owned()
+        Some(Ok(value)) if is_code(value) => value.to_owned(),
+        Some(_) => {
+            malformed.push(FieldViolation::new(
+                name,
+                format!("must be 1 to {MAX_CODE_CHARS} visible ASCII characters, without spaces"),
+            ));
+            String::new()
+        }
     };
     let tenant_id = header(TENANT_HEADER);
     let user_id = header(ACTOR_HEADER);
     if !missing.is_empty() {
         return Err(DomainError::MissingIdentity(missing));
+    }
+    if !malformed.is_empty() {
+        return Err(DomainError::ValidationFailed(malformed));
     }
     let roles = headers
         .get(ROLES_HEADER)
@@ -66,6 +73,25 @@ mod tests {
             .map(|f| f.field.clone())
             .collect();
         assert_eq!(fields, [TENANT_HEADER, ACTOR_HEADER]);
+    }
+
+    #[test]
+    fn ids_that_cannot_be_ids_are_invalid_not_missing() {
+        let long = "x".repeat(129);
+        for bad in [
+            b" acme".as_slice(),
+            b"ac me",
+            long.as_bytes(),
+            "王伟".as_bytes(),
+        ] {
+            let mut headers = HeaderMap::new();
+            let value = http::HeaderValue::from_bytes(bad).expect("a header value");
+            headers.insert(TENANT_HEADER, value);
+            headers.insert(ACTOR_HEADER, "alice".parse().expect("ascii"));
+            let err = from_metadata(&headers).expect_err("not an id");
+            assert_eq!(err.reason(), "VALIDATION_FAILED", "{bad:?}");
+            assert_eq!(err.field_violations()[0].field, TENANT_HEADER);
+        }
     }
 
     #[test]
