@@ -11,12 +11,9 @@ use crate::domain::access::Actor;
 use crate::domain::assignment::OffboardMode;
 use crate::domain::distribution::{MethodOverride, Plan, Selection, Skip};
 use crate::domain::lead::LeadView;
-use crate::domain::validate::{MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
+use crate::domain::validate::{MAX_BATCH_ITEMS, MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
 use crate::proto;
 use crate::service::assignment::{Assign, Distribute, Offboard, OffboardReport, Transfer};
-
-/// Batch calls take at most this many leads (shared/api.md "Limits").
-const MAX_BATCH: usize = 1_000;
 
 /// The lead as `actor` sees it (contacts masked where they may not see them).
 pub fn shown_lead(actor: &Actor, view: LeadView) -> Option<proto::Lead> {
@@ -89,15 +86,18 @@ fn note(v: &mut Validator, note: &str) -> Option<String> {
     Some(v.optional_text("note", note, MAX_NOTE_CHARS)).filter(|n| !n.is_empty())
 }
 
-/// Lead ids of a batch: UUIDs, at most [`MAX_BATCH`], repeats dropped (first kept).
+/// Lead ids of a batch: UUIDs, at most [`MAX_BATCH_ITEMS`], repeats dropped (first kept).
 fn lead_ids(v: &mut Validator, ids: &[String], required: bool) -> Vec<Uuid> {
     if required && ids.is_empty() {
         v.violation("lead_ids", "is required: name 1 to 1,000 leads");
     }
-    if ids.len() > MAX_BATCH {
+    if ids.len() > MAX_BATCH_ITEMS {
         v.violation(
             "lead_ids",
-            format!("must have at most {MAX_BATCH} leads, got {}", ids.len()),
+            format!(
+                "must have at most {MAX_BATCH_ITEMS} leads, got {}",
+                ids.len()
+            ),
         );
     }
     let mut seen = HashSet::new();
@@ -145,10 +145,10 @@ fn distribution(
     }
 }
 
-/// How many leads to take: the named ones, else `limit` (unset: [`MAX_BATCH`]).
+/// How many leads to take: the named ones, else `limit` (unset: [`MAX_BATCH_ITEMS`]).
 fn selection_limit(v: &mut Validator, limit: i32, named: usize) -> i64 {
     let limit = match limit {
-        0 if named == 0 => MAX_BATCH,
+        0 if named == 0 => MAX_BATCH_ITEMS,
         0 => named,
         _ if named > 0 => {
             v.violation("limit", "leave it unset when naming filter.lead_ids");
@@ -156,10 +156,10 @@ fn selection_limit(v: &mut Validator, limit: i32, named: usize) -> i64 {
         }
         n => usize::try_from(n)
             .ok()
-            .filter(|n| *n <= MAX_BATCH)
+            .filter(|n| *n <= MAX_BATCH_ITEMS)
             .unwrap_or_else(|| {
-                v.violation("limit", format!("must be 1 to {MAX_BATCH}, got {n}"));
-                MAX_BATCH
+                v.violation("limit", format!("must be 1 to {MAX_BATCH_ITEMS}, got {n}"));
+                MAX_BATCH_ITEMS
             }),
     };
     i64::try_from(limit).unwrap_or(i64::MAX)

@@ -1,6 +1,7 @@
 //! Distribution (自动分配): which member gets which pool lead, as pure functions of the pool's
 //! members, its leads and the persisted strategy state (shared/domain.md "Distribution strategies").
-//! The store locks that state, calls [`plan`] and applies the result in one transaction.
+//! `service::assignment::distribute` locks that state, calls [`plan`] and applies the result in one
+//! transaction.
 
 mod eligibility;
 pub mod least_loaded;
