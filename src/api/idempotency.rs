@@ -67,45 +67,6 @@ fn key<'a>(
     (key, Sha256::digest(request.encode_to_vec()).to_vec())
 }
 
-/// Like [`once`], for work that commits in batches of its own (a recycle sweep), so its response
-/// cannot be stored in the change's transaction: a stored response is replayed; otherwise the
-/// work runs and its response is stored afterwards, unless a concurrent call with the same key
-/// stored one first, which is then returned. Work cut off midway runs again on retry, so it must
-/// be safe to repeat; a sweep is, it acts only on what is still due.
-pub async fn once_after<Req, Resp>(
-    ctx: &Context,
-    actor: &Actor,
-    method: &str,
-    request_id: Option<Uuid>,
-    request: &Req,
-    work: impl AsyncFnOnce() -> Result<Resp, DomainError>,
-) -> Result<Resp, DomainError>
-where
-    Req: Message,
-    Resp: Message + Default,
-{
-    let Some(request_id) = request_id else {
-        return work().await;
-    };
-    let (key, hash) = key(actor, method, request_id, request);
-    // Only a look: the key is not held while the work runs, which would keep a transaction open.
-    let mut look = ctx.db.begin().await.map_err(db_error)?;
-    let claimed = idempotency::claim(&mut look, key, &hash, ctx.clock.now()).await?;
-    if let Some(response) = replay(claimed)? {
-        return Ok(response);
-    }
-    look.rollback().await.map_err(db_error)?;
-    let response = work().await?;
-    let mut tx = ctx.db.begin().await.map_err(db_error)?;
-    let claimed = idempotency::claim(&mut tx, key, &hash, ctx.clock.now()).await?;
-    if let Some(first) = replay(claimed)? {
-        return Ok(first);
-    }
-    idempotency::complete(&mut tx, key, &response.encode_to_vec()).await?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(response)
-}
-
 /// The response stored under a claimed key, if any; `REQUEST_ID_REUSED` when the key holds
 /// another request.
 fn replay<Resp: Message + Default>(claimed: Claimed) -> Result<Option<Resp>, DomainError> {

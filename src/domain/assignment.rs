@@ -3,6 +3,7 @@
 //! the transaction applies it.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::DomainError;
@@ -148,8 +149,17 @@ pub fn check_recipient(
     }
 }
 
+/// A lead as it was moved: the pool it was in, where it went, its new owner (`None`: the pool).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    pub lead_id: Uuid,
+    pub pool_id: Uuid,
+    pub destination: Uuid,
+    pub to_owner: Option<String>,
+}
+
 /// Where an offboarded user's leads go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum OffboardMode {
     ReturnToPool,
     TransferTo(String),

@@ -10,6 +10,7 @@
 //! words, the report of a sweep, and the rules of `ExtendDeadline`.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::DomainError;
@@ -22,7 +23,7 @@ pub const MAX_REPORTED_STEPS: usize = 1_000;
 pub const SCHEDULER_ACTOR: &str = "scheduler";
 
 /// What a sweep does to one lead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     /// Tells the owner the lead will be recycled (`RECYCLE_WARNING`).
     Warn,
@@ -40,7 +41,7 @@ impl Action {
 }
 
 /// Which deadline passed (or is near); the `reason` of the events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecycleReason {
     FollowUpOverdue,
     CloseOverdue,
@@ -52,7 +53,7 @@ stored_names!(RecycleReason, "recycle reason" {
 });
 
 /// One change of a sweep (or, in a dry run, one it would make).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub lead_id: Uuid,
     pub pool_id: Uuid,
@@ -65,7 +66,7 @@ pub struct Step {
 }
 
 /// What a sweep did: counts of every step, and the first [`MAX_REPORTED_STEPS`] steps.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepReport {
     pub warned: u64,
     pub recycled: u64,
@@ -102,7 +103,7 @@ impl SweepReport {
 }
 
 /// A lead's deadline that a manager moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum DeadlineKind {
     FollowUp,
     Close,
@@ -157,6 +158,28 @@ impl Upcoming {
     pub fn next_at(&self) -> DateTime<Utc> {
         self.warn_at.unwrap_or(self.recycle_at)
     }
+}
+
+/// Which owned leads `ListUpcomingRecycles` looks at: a pool's, an owner's, or an owner's in one
+/// pool, whose next step comes by `until`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpcomingFilter {
+    pub pool_id: Option<Uuid>,
+    pub owner_id: Option<String>,
+    pub until: DateTime<Utc>,
+}
+
+/// One recycle that happened (a `RECYCLED` event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recycled {
+    pub seq: i64,
+    pub lead_id: Uuid,
+    pub pool_id: Uuid,
+    pub to_pool_id: Option<Uuid>,
+    pub previous_owner_id: String,
+    pub reason: RecycleReason,
+    pub recycled_at: DateTime<Utc>,
+    pub actor: String,
 }
 
 #[cfg(test)]

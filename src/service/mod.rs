@@ -3,9 +3,11 @@
 //! owns its transaction and idempotency record, and returns domain values or a `DomainError`.
 //! Rules come from `domain`, SQL from `store`; nothing here knows gRPC.
 
+pub mod assignment;
 pub mod collision;
 pub mod deadline;
 pub mod idempotency;
+pub mod recycle;
 
 use std::sync::Arc;
 

@@ -14,7 +14,9 @@ use uuid::Uuid;
 use super::db_error;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
-use crate::domain::recycle::{Action, DeadlineKind, RecycleReason, Step, Upcoming};
+use crate::domain::recycle::{
+    Action, DeadlineKind, RecycleReason, Recycled, Step, Upcoming, UpcomingFilter,
+};
 
 /// What one sweep covers, and what its events record.
 #[derive(Debug, Clone, Copy)]
@@ -248,14 +250,6 @@ pub async fn plan(
     Ok((total, steps))
 }
 
-/// Which owned leads `upcoming` looks at: a pool's, an owner's, or an owner's in one pool.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct UpcomingFilter {
-    pub pool_id: Option<Uuid>,
-    pub owner_id: Option<String>,
-    pub until: DateTime<Utc>,
-}
-
 struct UpcomingRow {
     lead_id: Uuid,
     pool_id: Uuid,
@@ -322,19 +316,6 @@ pub async fn upcoming(
             })
         })
         .collect()
-}
-
-/// One `RECYCLED` event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recycled {
-    pub seq: i64,
-    pub lead_id: Uuid,
-    pub pool_id: Uuid,
-    pub to_pool_id: Option<Uuid>,
-    pub previous_owner_id: String,
-    pub reason: RecycleReason,
-    pub recycled_at: DateTime<Utc>,
-    pub actor: String,
 }
 
 /// A pool's recycles, newest first, before the keyset cursor (an event's `seq`).

@@ -7,8 +7,8 @@ use leadpool::config::DistributeSettings;
 use leadpool::proto;
 use leadpool::proto::DistributionStrategy as S;
 use leadpool::proto::watch_events_response::Item;
-use leadpool::scheduler::distribute;
 use leadpool::service::Context;
+use leadpool::service::assignment::distribute;
 use tokio_util::sync::CancellationToken;
 
 use crate::distribution_fixtures::{self as df, join, leads, pool_with, rep, rule};
@@ -48,10 +48,20 @@ async fn leads_are_distributed_once_they_sat_in_the_pool_longer_than_the_rule_sa
     let stop = CancellationToken::new();
 
     app.clock.advance(Span::seconds(299));
-    assert_eq!(distribute::sweep(&ctx, 2, &stop).await.expect("sweep"), 0);
+    assert_eq!(
+        distribute::auto_distribute(&ctx, 2, &stop)
+            .await
+            .expect("sweep"),
+        0
+    );
     app.clock.advance(Span::seconds(1));
     // Batches of 2 walk the three due leads; the later two are not due yet.
-    assert_eq!(distribute::sweep(&ctx, 2, &stop).await.expect("sweep"), 3);
+    assert_eq!(
+        distribute::auto_distribute(&ctx, 2, &stop)
+            .await
+            .expect("sweep"),
+        3
+    );
     for id in &early {
         let lead = df::lead(&app, id).await;
         assert_eq!(lead.state(), proto::LeadState::Owned, "{id}");
@@ -66,7 +76,12 @@ async fn leads_are_distributed_once_they_sat_in_the_pool_longer_than_the_rule_sa
             .expect("actors");
     assert_eq!(actors, [distribute::ACTOR]);
     app.clock.advance(Span::seconds(300));
-    assert_eq!(distribute::sweep(&ctx, 2, &stop).await.expect("sweep"), 2);
+    assert_eq!(
+        distribute::auto_distribute(&ctx, 2, &stop)
+            .await
+            .expect("sweep"),
+        2
+    );
     assert_eq!(
         df::count_events(&app, "DISTRIBUTED").await,
         5,
@@ -100,7 +115,7 @@ async fn a_sweep_passes_over_leads_nobody_can_take_and_reaches_the_ones_behind_t
     leads(&app, &pool.id, 3, "north").await;
     let west = leads(&app, &pool.id, 2, "west").await;
     let ctx = scheduler(&app);
-    let distributed = distribute::sweep(&ctx, 2, &CancellationToken::new())
+    let distributed = distribute::auto_distribute(&ctx, 2, &CancellationToken::new())
         .await
         .expect("sweep");
     assert_eq!(distributed, 2);
@@ -119,13 +134,15 @@ async fn two_schedulers_sweeping_at_once_never_assign_a_lead_twice() {
     leads(&app, &pool.id, 600, "east").await;
     let sweeps = (0..2).map(|_| {
         let ctx = scheduler(&app);
-        tokio::spawn(async move { distribute::sweep(&ctx, 50, &CancellationToken::new()).await })
+        tokio::spawn(async move {
+            distribute::auto_distribute(&ctx, 50, &CancellationToken::new()).await
+        })
     });
     for sweep in futures::future::join_all(sweeps).await {
         sweep.expect("task").expect("sweep");
     }
     // A sweep that found the pool busy left the rest to the other; a last one finds nothing left.
-    distribute::sweep(&scheduler(&app), 50, &CancellationToken::new())
+    distribute::auto_distribute(&scheduler(&app), 50, &CancellationToken::new())
         .await
         .expect("sweep");
     let owned: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE state = 'OWNED'")

@@ -7,10 +7,12 @@ use prost_types::Timestamp;
 use crate::domain::pool::RawDuration;
 use crate::domain::validate::Validator;
 
+pub mod assignment;
 mod event;
 mod lead;
 mod member;
 mod pool;
+pub mod recycle;
 
 pub use event::event;
 pub use lead::{lead, lead_state};

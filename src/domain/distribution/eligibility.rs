@@ -2,12 +2,13 @@
 //! matching it (shared/domain.md "Distribution strategies"). Recipients are active members only.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::{Candidate, Method, Recipient, Strategy, rule_match};
 
 /// Why the active members could not take a lead, each counted under the first rule they fail
 /// (matching, then cap, then cooldown).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exclusions {
     /// Active members considered.
     pub members: u32,

@@ -1,12 +1,14 @@
 //! Distribution (自动分配): which member gets which pool lead, as pure functions of the pool's
 //! members, its leads and the persisted strategy state (shared/domain.md "Distribution strategies").
-//! The store locks that state, calls [`plan`] and applies the result in one transaction.
+//! `service::assignment::distribute` locks that state, calls [`plan`] and applies the result in one
+//! transaction.
 
 mod eligibility;
 pub mod least_loaded;
 pub mod round_robin;
 mod rule;
 pub mod rule_match;
+mod selection;
 pub mod weighted;
 
 #[cfg(test)]
@@ -15,13 +17,15 @@ mod tests;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use eligibility::Exclusions;
 pub use rule::{Choice, DistributionDraft, MethodOverride};
+pub use selection::Selection;
 
 /// How a pool spreads its leads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Strategy {
     /// The next eligible member after the cursor, in join order.
     #[default]
@@ -52,7 +56,7 @@ pub struct DistributionRule {
 }
 
 /// How one distribution picks: the strategy and, for `RULE_MATCH`, what picks among the matches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Method {
     pub strategy: Strategy,
     /// Picks among the matching members under `RULE_MATCH`; never `RULE_MATCH` itself.
@@ -111,14 +115,14 @@ pub struct DistributionState {
     pub current_weights: BTreeMap<String, i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {
     pub lead_id: Uuid,
     pub user_id: String,
 }
 
 /// Why a lead was not distributed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Skip {
     /// Nobody could take it; the counts say why each active member could not.
     NoEligibleMember(Exclusions),
@@ -126,14 +130,14 @@ pub enum Skip {
     NotAvailable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Undistributed {
     pub lead_id: Uuid,
     pub skip: Skip,
 }
 
 /// What a distribution does (or, previewed, would do).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub method: Method,
     pub assignments: Vec<Assignment>,

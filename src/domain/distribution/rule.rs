@@ -1,5 +1,7 @@
 //! The `distribution` rule and a call's strategy choice, validated from what a caller sent.
 
+use serde::Serialize;
+
 use super::super::pool::{RawDuration, duration};
 use super::super::validate::Validator;
 use super::{DistributionRule, Method, Strategy};
@@ -44,7 +46,7 @@ impl DistributionRule {
 }
 
 /// The strategy a call names instead of the pool's, validated.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct MethodOverride {
     pub strategy: Option<Strategy>,
     pub fallback: Option<Strategy>,

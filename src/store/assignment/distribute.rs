@@ -1,58 +1,20 @@
-//! Distribution in one transaction: lock the pool's distribution state (so distributors of one
-//! pool, on any replica, run one after the other), lock its active members, take the leads
-//! (`FOR UPDATE SKIP LOCKED`, oldest in the pool first), plan in Rust from what is locked, apply
-//! the plan with one statement and save the advanced state. A preview runs the same steps and
-//! rolls back, so it shows exactly what a distribution would do now.
+//! The statements of a distribution (`service::assignment::distribute` runs them in one
+//! transaction): lock the pool's distribution state (so distributors of one pool, on any replica,
+//! run one after the other), lock its active members, take the leads (`FOR UPDATE SKIP LOCKED`,
+//! oldest in the pool first) and save the advanced state; and the pools due for automatic
+//! distribution.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::moves::{self, Changes, Move};
 use crate::domain::DomainError;
 use crate::domain::distribution::{
-    self, Candidate, Cursor, DistributionState, Method, MethodOverride, Plan, Recipient, Skip,
-    Strategy, Undistributed,
+    Candidate, Cursor, DistributionState, Method, Recipient, Selection, Strategy,
 };
-use crate::domain::event::EventKind;
-use crate::domain::lead::AcquiredVia;
 use crate::store::db_error;
-
-/// Which pool leads a distribution takes, oldest in the pool first.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
-    /// Only these leads (empty: any).
-    pub lead_ids: Vec<Uuid>,
-    pub region: Option<String>,
-    pub industry: Option<String>,
-    pub grade: Option<String>,
-    pub entered_before: Option<DateTime<Utc>>,
-    /// Only leads after this `(pool_entered_at, id)`: the scheduler's place in a sweep.
-    pub after: Option<(DateTime<Utc>, Uuid)>,
-    pub limit: i64,
-}
-
-/// One distribution: of which pool, by whom, how.
-#[derive(Debug, Clone, Copy)]
-pub struct DistributeCall<'a> {
-    pub tenant_id: &'a str,
-    pub pool_id: Uuid,
-    /// A user id, or `scheduler`.
-    pub actor: &'a str,
-    /// What the call names instead of the pool's strategy.
-    pub method: MethodOverride,
-    pub selection: &'a Selection,
-    pub request_id: Option<Uuid>,
-    pub now: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Apply,
-    Preview,
-}
 
 /// Whether to wait for another distributor of the same pool, or give up at once (the scheduler
 /// leaves the pool to the replica already on it).
@@ -62,86 +24,8 @@ pub enum Wait {
     Skip,
 }
 
-/// What a distribution did: its plan and the last lead it took, where a sweep continues.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Distribution {
-    pub plan: Plan,
-    pub taken: usize,
-    pub last: Option<(DateTime<Utc>, Uuid)>,
-}
-
-/// Distributes (or previews) in its own transaction, a savepoint inside the caller's. `None`:
-/// another distributor holds the pool and `wait` said not to wait.
-#[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, pool_id = %call.pool_id, ?mode))]
-pub async fn distribute(
-    conn: &mut PgConnection,
-    call: DistributeCall<'_>,
-    mode: Mode,
-    wait: Wait,
-) -> Result<Option<Distribution>, DomainError> {
-    let mut tx = conn.begin().await.map_err(db_error)?;
-    let Some(locked) = lock_state(&mut tx, call.tenant_id, call.pool_id, call.now, wait).await?
-    else {
-        return Ok(None);
-    };
-    if locked.archived {
-        return Err(DomainError::PoolArchived(call.pool_id));
-    }
-    let method = call.method.over(locked.method);
-    let mut state = locked.state;
-    let mut members = recipients(&mut tx, call.tenant_id, call.pool_id).await?;
-    let leads = candidates(&mut tx, call.tenant_id, call.pool_id, call.selection).await?;
-    let candidates: Vec<Candidate> = leads.iter().map(|(c, _)| c.clone()).collect();
-    let mut plan = distribution::plan(method, &mut state, &mut members, &candidates, call.now);
-    report_unavailable(&mut plan, &call.selection.lead_ids, &candidates);
-    if mode == Mode::Apply {
-        let moves: Vec<Move> = plan
-            .assignments
-            .iter()
-            .map(|a| Move {
-                lead_id: a.lead_id,
-                from_owner: None,
-                to_owner: Some(a.user_id.clone()),
-            })
-            .collect();
-        let changes = Changes {
-            tenant_id: call.tenant_id,
-            actor: call.actor,
-            kind: EventKind::Distributed,
-            acquired_via: AcquiredVia::Distribute,
-            reason: Some(method.strategy.as_str()),
-            note: None,
-            move_locked: false,
-            request_id: call.request_id,
-            now: call.now,
-        };
-        moves::apply(&mut tx, &moves, changes).await?;
-        save_state(&mut tx, call.tenant_id, call.pool_id, &state, call.now).await?;
-        tx.commit().await.map_err(db_error)?;
-    }
-    Ok(Some(Distribution {
-        plan,
-        taken: leads.len(),
-        last: leads.last().map(|(c, entered)| (*entered, c.lead_id)),
-    }))
-}
-
-/// Named leads that were not there to take.
-fn report_unavailable(plan: &mut Plan, named: &[Uuid], taken: &[Candidate]) {
-    let taken: HashSet<Uuid> = taken.iter().map(|c| c.lead_id).collect();
-    plan.undistributed.extend(
-        named
-            .iter()
-            .filter(|id| !taken.contains(id))
-            .map(|&lead_id| Undistributed {
-                lead_id,
-                skip: Skip::NotAvailable,
-            }),
-    );
-}
-
 /// A pool's distribution state with the pool's own method, locked for this transaction.
-pub(super) struct LockedState {
+pub struct LockedState {
     pub state: DistributionState,
     pub method: Method,
     pub archived: bool,
@@ -149,7 +33,7 @@ pub(super) struct LockedState {
 
 /// Locks the pool's state row (creating it on first use); `None` when another transaction holds
 /// it and `wait` is `Skip`.
-pub(super) async fn lock_state(
+pub async fn lock_state(
     conn: &mut PgConnection,
     tenant_id: &str,
     pool_id: Uuid,
@@ -241,7 +125,7 @@ impl TryFrom<StateRow> for LockedState {
     }
 }
 
-pub(super) async fn save_state(
+pub async fn save_state(
     conn: &mut PgConnection,
     tenant_id: &str,
     pool_id: Uuid,
@@ -273,7 +157,7 @@ pub(super) async fn save_state(
 }
 
 /// The pool's active members in join order, locked so their held counts stay as planned.
-pub(super) async fn recipients(
+pub async fn recipients(
     conn: &mut PgConnection,
     tenant_id: &str,
     pool_id: Uuid,
@@ -309,7 +193,7 @@ pub(super) async fn recipients(
 
 /// The selected unlocked pool leads, oldest in the pool first, each with when it entered the
 /// pool; leads another transaction holds are skipped, not waited for.
-async fn candidates(
+pub async fn candidates(
     conn: &mut PgConnection,
     tenant_id: &str,
     pool_id: Uuid,

@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::DomainError;
+use crate::domain::assignment::Moved;
 use crate::domain::event::EventKind;
 use crate::domain::lead::AcquiredVia;
 use crate::store::db_error;
@@ -34,15 +35,6 @@ pub struct Changes<'a> {
     pub move_locked: bool,
     pub request_id: Option<Uuid>,
     pub now: DateTime<Utc>,
-}
-
-/// A lead as it was moved: the pool it was in, where it went, its new owner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Moved {
-    pub lead_id: Uuid,
-    pub pool_id: Uuid,
-    pub destination: Uuid,
-    pub to_owner: Option<String>,
 }
 
 /// Applies every move or none: `CONCURRENT_MODIFICATION` when the statement could not apply one

@@ -1,0 +1,199 @@
+//! OffboardMember in one transaction: deactivate every membership of the user, lock their
+//! owned leads, plan where each goes (the pool, a colleague, or the pool's distribution), and
+//! apply it all with one statement, each move an `OFFBOARDED` event with reason `OFFBOARDING`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use super::require_room;
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+use crate::domain::assignment::{self, Moved, OffboardMode};
+use crate::domain::distribution::{self, Candidate};
+use crate::domain::event::EventKind;
+use crate::domain::lead::AcquiredVia;
+use crate::service::{Context, idempotency};
+use crate::store::assignment::distribute::{LockedState, Wait, lock_state, recipients, save_state};
+use crate::store::assignment::moves::{self, Changes, Move};
+use crate::store::assignment::offboard::{Owned, deactivate, memberships, owned_leads, pools_of};
+use crate::store::db_error;
+
+/// The reason every offboarding move records.
+const REASON: &str = "OFFBOARDING";
+
+/// An offboarding, validated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Offboard {
+    pub user_id: String,
+    pub mode: OffboardMode,
+    pub note: Option<String>,
+    pub request_id: Option<Uuid>,
+}
+
+/// What moved where.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffboardReport {
+    /// Memberships that were active.
+    pub deactivated: u64,
+    pub moved: Vec<Moved>,
+    /// Locked leads the user keeps (every mode but a transfer leaves them).
+    pub kept_locked: Vec<Uuid>,
+}
+
+/// Takes a departing user out of every pool of the tenant and moves their leads as `mode`
+/// says; needs a tenant admin or a manager of every pool the user belongs to.
+pub async fn offboard(
+    ctx: &Context,
+    actor: &Actor,
+    command: Offboard,
+) -> Result<OffboardReport, DomainError> {
+    idempotency::once(
+        ctx,
+        actor,
+        "assignment.offboard",
+        command.request_id,
+        &command,
+        async |conn| {
+            let memberships = memberships(&mut *conn, actor, &command.user_id).await?;
+            assignment::check_offboarder(actor, &command.user_id, &memberships)?;
+            let mut tx = conn.begin().await.map_err(db_error)?;
+            let report = take_out(&mut tx, actor, &command, ctx.clock.now()).await?;
+            tx.commit().await.map_err(db_error)?;
+            Ok(report)
+        },
+    )
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, user_id = command.user_id))]
+async fn take_out(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    command: &Offboard,
+    now: DateTime<Utc>,
+) -> Result<OffboardReport, DomainError> {
+    let tenant_id = actor.tenant_id.as_str();
+    let user_id = command.user_id.as_str();
+    // Distribution states before member rows, the order every distributor locks them in.
+    let mut states = BTreeMap::new();
+    if command.mode == OffboardMode::Redistribute {
+        for pool_id in pools_of(&mut *conn, tenant_id, user_id).await? {
+            let locked = lock_state(conn, tenant_id, pool_id, now, Wait::Block)
+                .await?
+                .ok_or(DomainError::ConcurrentModification)?;
+            states.insert(pool_id, locked);
+        }
+    }
+    let deactivated = deactivate(&mut *conn, tenant_id, user_id, now).await?;
+    let owned = owned_leads(&mut *conn, tenant_id, user_id).await?;
+    let (movable, locked): (Vec<Owned>, Vec<Owned>) = match command.mode {
+        OffboardMode::TransferTo(_) => (owned, Vec::new()),
+        _ => owned.into_iter().partition(|o| !o.locked),
+    };
+    let moves = match &command.mode {
+        OffboardMode::ReturnToPool => movable.iter().map(|o| to(o, user_id, None)).collect(),
+        OffboardMode::TransferTo(colleague) => {
+            hand_to(conn, tenant_id, user_id, colleague, &movable).await?
+        }
+        OffboardMode::Redistribute => {
+            redistribute(conn, tenant_id, user_id, &movable, states, now).await?
+        }
+    };
+    let changes = Changes {
+        tenant_id,
+        actor: &actor.user_id,
+        kind: EventKind::Offboarded,
+        acquired_via: match command.mode {
+            OffboardMode::Redistribute => AcquiredVia::Distribute,
+            _ => AcquiredVia::Transfer,
+        },
+        reason: Some(REASON),
+        note: command.note.as_deref(),
+        move_locked: matches!(command.mode, OffboardMode::TransferTo(_)),
+        request_id: command.request_id,
+        now,
+    };
+    let moved = moves::apply(conn, &moves, changes).await?;
+    Ok(OffboardReport {
+        deactivated,
+        moved,
+        kept_locked: locked.iter().map(|o| o.candidate.lead_id).collect(),
+    })
+}
+
+/// Every lead to the colleague, who must have room for them in each pool.
+async fn hand_to(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    user_id: &str,
+    colleague: &str,
+    leads: &[Owned],
+) -> Result<Vec<Move>, DomainError> {
+    let mut incoming: BTreeMap<Uuid, i32> = BTreeMap::new();
+    for o in leads {
+        *incoming.entry(o.pool_id).or_default() += 1;
+    }
+    require_room(conn, tenant_id, colleague, incoming).await?;
+    Ok(leads
+        .iter()
+        .map(|o| to(o, user_id, Some(colleague.to_owned())))
+        .collect())
+}
+
+/// Each pool's leads by the pool's distribution; what nobody can take goes back to the pool.
+async fn redistribute(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    user_id: &str,
+    leads: &[Owned],
+    mut states: BTreeMap<Uuid, LockedState>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Move>, DomainError> {
+    // Leads of a pool the user has no membership in (none, while held counts hold) still leave
+    // them: back to the pool.
+    let mut moves: Vec<Move> = leads
+        .iter()
+        .filter(|o| !states.contains_key(&o.pool_id))
+        .map(|o| to(o, user_id, None))
+        .collect();
+    for (pool_id, locked) in &mut states {
+        let candidates: Vec<Candidate> = leads
+            .iter()
+            .filter(|o| o.pool_id == *pool_id)
+            .map(|o| o.candidate.clone())
+            .collect();
+        let mut members = recipients(&mut *conn, tenant_id, *pool_id).await?;
+        let plan = distribution::plan(
+            locked.method,
+            &mut locked.state,
+            &mut members,
+            &candidates,
+            now,
+        );
+        let from = Some(user_id.to_owned());
+        moves.extend(plan.assignments.into_iter().map(|a| Move {
+            lead_id: a.lead_id,
+            from_owner: from.clone(),
+            to_owner: Some(a.user_id),
+        }));
+        moves.extend(plan.undistributed.iter().map(|u| Move {
+            lead_id: u.lead_id,
+            from_owner: from.clone(),
+            to_owner: None,
+        }));
+        save_state(&mut *conn, tenant_id, *pool_id, &locked.state, now).await?;
+    }
+    Ok(moves)
+}
+
+fn to(lead: &Owned, from: &str, to_owner: Option<String>) -> Move {
+    Move {
+        lead_id: lead.candidate.lead_id,
+        from_owner: Some(from.to_owned()),
+        to_owner,
+    }
+}

@@ -1,0 +1,101 @@
+//! TransferLeads: owned leads go to another member, all or none.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use super::{handover, require_room};
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+use crate::domain::assignment::{self, HeldLead, Step};
+use crate::domain::event::EventKind;
+use crate::domain::lead::AcquiredVia;
+use crate::service::{Context, idempotency};
+use crate::store::assignment::moves::{self, Move};
+use crate::store::assignment::transfer::held_leads;
+use crate::store::db_error;
+
+/// A transfer, validated: distinct leads, in the order asked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transfer {
+    pub lead_ids: Vec<Uuid>,
+    pub to_user_id: String,
+    pub note: Option<String>,
+    pub request_id: Option<Uuid>,
+}
+
+/// What a transfer did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transferred {
+    /// The leads asked for, all now the recipient's.
+    pub lead_ids: Vec<Uuid>,
+    /// How many changed owner (the others this caller had already moved there).
+    pub transferred: usize,
+}
+
+/// Transfers owned leads to a member of their pools, all or none.
+pub async fn transfer(
+    ctx: &Context,
+    actor: &Actor,
+    command: Transfer,
+) -> Result<Transferred, DomainError> {
+    idempotency::once(
+        ctx,
+        actor,
+        "assignment.transfer",
+        command.request_id,
+        &command,
+        async |conn| {
+            let mut tx = conn.begin().await.map_err(db_error)?;
+            let transferred = hand_over(&mut tx, ctx, actor, &command).await?;
+            tx.commit().await.map_err(db_error)?;
+            Ok(Transferred {
+                lead_ids: command.lead_ids.clone(),
+                transferred,
+            })
+        },
+    )
+    .await
+}
+
+/// Locks the leads, checks each and the recipient's room, and moves those not there yet.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = command.lead_ids.len()))]
+async fn hand_over(
+    conn: &mut PgConnection,
+    ctx: &Context,
+    actor: &Actor,
+    command: &Transfer,
+) -> Result<usize, DomainError> {
+    let to_user = command.to_user_id.as_str();
+    let held: BTreeMap<Uuid, HeldLead> = held_leads(&mut *conn, actor, &command.lead_ids)
+        .await?
+        .into_iter()
+        .map(|lead| (lead.lead_id, lead))
+        .collect();
+    let mut moves = Vec::new();
+    let mut incoming: BTreeMap<Uuid, i32> = BTreeMap::new();
+    for id in &command.lead_ids {
+        let lead = held.get(id).ok_or(DomainError::LeadNotFound(*id))?;
+        if assignment::check_transfer(lead, &actor.user_id, to_user)? == Step::Move {
+            *incoming.entry(lead.pool_id).or_default() += 1;
+            moves.push(Move {
+                lead_id: *id,
+                from_owner: lead.owner_id.clone(),
+                to_owner: Some(to_user.to_owned()),
+            });
+        }
+    }
+    require_room(conn, &actor.tenant_id, to_user, incoming).await?;
+    let changes = handover(
+        actor,
+        EventKind::Transferred,
+        AcquiredVia::Transfer,
+        command.note.as_deref(),
+        command.request_id,
+        ctx.clock.now(),
+    );
+    moves::apply(conn, &moves, changes).await?;
+    Ok(moves.len())
+}
