@@ -5,6 +5,7 @@
 
 pub mod collision;
 pub mod idempotency;
+pub mod leads;
 
 use std::sync::Arc;
 

@@ -8,7 +8,9 @@ use crate::domain::pool::RawDuration;
 use crate::domain::validate::Validator;
 
 mod event;
-mod lead;
+pub mod follow_up;
+pub mod import;
+pub mod lead;
 mod member;
 mod pool;
 
