@@ -4,12 +4,13 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::validate::quoted;
 
 /// One invalid field of a request, reported all at once in `google.rpc.BadRequest`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldViolation {
     pub field: String,
     pub description: String,
@@ -24,7 +25,9 @@ impl FieldViolation {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Serializable, so a batch's per-item refusals can be stored as an idempotent result; an
+/// internal error is never stored (serializing it fails).
+#[derive(Debug, thiserror::Error, Serialize, Deserialize)]
 pub enum DomainError {
     #[error("The request has invalid fields: {}.", describe(.0))]
     ValidationFailed(Vec<FieldViolation>),
@@ -108,6 +111,7 @@ pub enum DomainError {
     /// Our own bug or an unexpected failure below us; never the caller's doing. The cause is
     /// logged once, where the error becomes a status, and never sent to the caller.
     #[error("An internal error occurred.")]
+    #[serde(skip)]
     Internal(#[source] InternalCause),
 }
 

@@ -2,12 +2,13 @@
 //! `max(acquired_at, last_follow_up_at) + follow_up_timeout`; the close deadline stays.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::DomainError;
 use super::lead::{Lead, LeadState};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Channel {
     Call,
     Email,
@@ -24,7 +25,7 @@ stored_names!(Channel, "follow-up channel" {
     Other => "OTHER",
 });
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUp {
     pub id: Uuid,
     pub lead_id: Uuid,

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::lead::{LeadDraft, NewLead, normalize_email, normalize_phone};
+use super::lead::{LeadFields, NewLead, normalize_email, normalize_phone};
 use super::validate::Validator;
 
 pub const MAX_BATCH_ROWS: usize = super::validate::MAX_BATCH_ITEMS;
@@ -27,7 +28,7 @@ pub enum RowCheck {
 
 /// Checks each row, then marks rows repeating an earlier row's contact (a duplicate of it) or
 /// external_ref (invalid: one id cannot name two leads).
-pub fn check_rows(drafts: &[LeadDraft<'_>]) -> Vec<RowCheck> {
+pub fn check_rows(drafts: &[LeadFields]) -> Vec<RowCheck> {
     let mut first_contact: HashMap<String, usize> = HashMap::new();
     let mut first_ref: HashMap<String, usize> = HashMap::new();
     drafts
@@ -93,7 +94,7 @@ pub struct Written {
 }
 
 /// The outcome of one row, as reported to the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RowOutcome {
     Created(Uuid),
     Duplicate(Option<Uuid>),
@@ -147,11 +148,11 @@ pub fn outcomes(checks: Vec<RowCheck>, written: &[Written]) -> Vec<RowOutcome> {
 mod tests {
     use super::*;
 
-    fn draft<'a>(name: &'a str, phone: &'a str, external_ref: &'a str) -> LeadDraft<'a> {
-        LeadDraft {
-            name,
-            phone,
-            external_ref,
+    fn draft(name: &str, phone: &str, external_ref: &str) -> LeadFields {
+        LeadFields {
+            name: name.into(),
+            phone: phone.into(),
+            external_ref: external_ref.into(),
             ..Default::default()
         }
     }

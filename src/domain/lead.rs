@@ -95,23 +95,23 @@ pub struct Lead {
 }
 
 /// The caller-provided fields of a lead, before validation.
-#[derive(Debug, Clone, Default)]
-pub struct LeadDraft<'a> {
-    pub external_ref: &'a str,
-    pub name: &'a str,
-    pub company: &'a str,
-    pub phone: &'a str,
-    pub email: &'a str,
-    pub source: &'a str,
-    pub region: &'a str,
-    pub industry: &'a str,
-    pub grade: &'a str,
-    pub tags: &'a [String],
-    pub attributes: Option<&'a BTreeMap<String, String>>,
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LeadFields {
+    pub external_ref: String,
+    pub name: String,
+    pub company: String,
+    pub phone: String,
+    pub email: String,
+    pub source: String,
+    pub region: String,
+    pub industry: String,
+    pub grade: String,
+    pub tags: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// Validated fields of a new lead.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewLead {
     pub external_ref: Option<String>,
     pub name: String,
@@ -128,24 +128,24 @@ pub struct NewLead {
 
 impl NewLead {
     /// Validates every field; `prefix` names the message the fields sit in (`lead.`).
-    pub fn parse(v: &mut Validator, prefix: &str, draft: &LeadDraft<'_>) -> Self {
+    pub fn parse(v: &mut Validator, prefix: &str, draft: &LeadFields) -> Self {
         let field = |name: &str| format!("{prefix}{name}");
         let code = |v: &mut Validator, name: &str, value: &str| {
             v.optional_text(&field(name), value, MAX_CODE_CHARS)
         };
-        let external_ref = code(v, "external_ref", draft.external_ref);
+        let external_ref = code(v, "external_ref", &draft.external_ref);
         Self {
             external_ref: Some(external_ref).filter(|r| !r.is_empty()),
-            name: v.required_text(&field("name"), draft.name, MAX_NAME_CHARS),
-            company: v.optional_text(&field("company"), draft.company, MAX_NAME_CHARS),
-            phone: code(v, "phone", draft.phone),
-            email: code(v, "email", draft.email),
-            source: code(v, "source", draft.source),
-            region: code(v, "region", draft.region),
-            industry: code(v, "industry", draft.industry),
-            grade: code(v, "grade", draft.grade),
-            tags: v.codes(&field("tags"), draft.tags, MAX_TAGS, MAX_TAG_CHARS),
-            attributes: parse_attributes(v, &field("attributes"), draft.attributes),
+            name: v.required_text(&field("name"), &draft.name, MAX_NAME_CHARS),
+            company: v.optional_text(&field("company"), &draft.company, MAX_NAME_CHARS),
+            phone: code(v, "phone", &draft.phone),
+            email: code(v, "email", &draft.email),
+            source: code(v, "source", &draft.source),
+            region: code(v, "region", &draft.region),
+            industry: code(v, "industry", &draft.industry),
+            grade: code(v, "grade", &draft.grade),
+            tags: v.codes(&field("tags"), &draft.tags, MAX_TAGS, MAX_TAG_CHARS),
+            attributes: parse_attributes(v, &field("attributes"), &draft.attributes),
         }
     }
 }
@@ -153,9 +153,9 @@ impl NewLead {
 fn parse_attributes(
     v: &mut Validator,
     field: &str,
-    attributes: Option<&BTreeMap<String, String>>,
+    attributes: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    let attributes = attributes.cloned().unwrap_or_default();
+    let attributes = attributes.clone();
     if attributes.len() > MAX_ATTRIBUTES {
         v.violation(
             field,
@@ -230,7 +230,7 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 /// Why a lead goes back to the pool, as given by the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReleaseReason {
     pub reason: String,
     pub note: Option<String>,

@@ -7,6 +7,7 @@ pub mod assignment;
 pub mod collision;
 pub mod deadline;
 pub mod idempotency;
+pub mod leads;
 pub mod recycle;
 
 use std::sync::Arc;

@@ -9,7 +9,9 @@ use crate::domain::validate::Validator;
 
 pub mod assignment;
 mod event;
-mod lead;
+pub mod follow_up;
+pub mod import;
+pub mod lead;
 mod member;
 mod pool;
 pub mod recycle;

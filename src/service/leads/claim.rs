@@ -1,0 +1,154 @@
+//! Claiming leads from the pool: one, or a batch.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+use crate::domain::lead::{self, LeadView};
+use crate::service::Context;
+use crate::service::idempotency;
+use crate::store;
+use crate::store::db_error;
+
+/// A lead to take from the pool.
+#[derive(Debug, Clone, Serialize)]
+pub struct Claim {
+    pub lead_id: Uuid,
+    pub request_id: Option<Uuid>,
+}
+
+/// Leads to take from the pool at once; `all_or_nothing` takes none unless all can be taken.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimMany {
+    pub lead_ids: Vec<Uuid>,
+    pub all_or_nothing: bool,
+    pub request_id: Option<Uuid>,
+}
+
+/// One requested lead of a batch claim: the lead if the actor owns it now (claimed by this
+/// call or before), else why it was refused.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClaimResult {
+    pub lead_id: Uuid,
+    pub outcome: Result<LeadView, DomainError>,
+}
+
+/// Takes a lead from the pool for the actor. Claiming a lead the actor already owns returns
+/// it unchanged (a retry); any other refusal says which rule stood in the way.
+pub async fn claim(ctx: &Context, actor: &Actor, command: Claim) -> Result<LeadView, DomainError> {
+    let Claim {
+        lead_id,
+        request_id,
+    } = command;
+    idempotency::once(
+        ctx,
+        actor,
+        "lead.claim",
+        request_id,
+        &command,
+        async |conn| {
+            let now = ctx.clock.now();
+            let claimed = store::leads::claim(&mut *conn, actor, lead_id, request_id, now).await?;
+            if let Some(view) = claimed {
+                ctx.metrics.claims.inc();
+                return Ok(view);
+            }
+            let snapshot = store::leads::claim_snapshot(&mut *conn, actor, lead_id, now).await?;
+            lead::explain_claim_refusal(&snapshot, &actor.user_id, now)?;
+            store::leads::get(&mut *conn, actor, lead_id).await
+        },
+    )
+    .await
+}
+
+/// Takes several leads from the pool for the actor; the result of each, in request order.
+/// With `all_or_nothing` the first refusal refuses the call and no lead is taken.
+pub async fn claim_many(
+    ctx: &Context,
+    actor: &Actor,
+    command: ClaimMany,
+) -> Result<Vec<ClaimResult>, DomainError> {
+    let ClaimMany {
+        ref lead_ids,
+        all_or_nothing,
+        request_id,
+    } = command;
+    idempotency::once(
+        ctx,
+        actor,
+        "lead.claim_many",
+        request_id,
+        &command,
+        async |conn| {
+            let now = ctx.clock.now();
+            // A savepoint inside the idempotency transaction, else a transaction of its own:
+            // an all-or-nothing call that fails must undo the claims it made.
+            let mut tx = conn.begin().await.map_err(db_error)?;
+            let claimed =
+                store::leads::batch::claim_many(&mut *tx, actor, lead_ids, request_id, now).await?;
+            let results = results(&mut tx, actor, lead_ids, claimed, now).await?;
+            if all_or_nothing && results.iter().any(|r| r.outcome.is_err()) {
+                let refusal = results.into_iter().find_map(|r| r.outcome.err());
+                return Err(refusal.unwrap_or_else(|| {
+                    DomainError::internal("an all-or-nothing claim failed without a refusal")
+                }));
+            }
+            tx.commit().await.map_err(db_error)?;
+            Ok(results)
+        },
+    )
+    .await
+}
+
+/// The result of each requested lead of a batch claim, in request order.
+async fn results(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    lead_ids: &[Uuid],
+    claimed: Vec<LeadView>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ClaimResult>, DomainError> {
+    let mut owned: HashMap<Uuid, LeadView> = claimed
+        .into_iter()
+        .map(|view| (view.lead.id, view))
+        .collect();
+    let unclaimed: Vec<Uuid> = lead_ids
+        .iter()
+        .filter(|id| !owned.contains_key(id))
+        .copied()
+        .collect();
+    let mut refused = HashMap::new();
+    let mut owned_before = Vec::new();
+    if !unclaimed.is_empty() {
+        for snapshot in store::leads::claim_snapshots(&mut *conn, actor, &unclaimed, now).await? {
+            match lead::explain_claim_refusal(&snapshot, &actor.user_id, now) {
+                Ok(()) => owned_before.push(snapshot.lead_id),
+                Err(refusal) => {
+                    refused.insert(snapshot.lead_id, refusal);
+                }
+            }
+        }
+    }
+    if !owned_before.is_empty() {
+        for view in store::leads::get_many(&mut *conn, actor, &owned_before).await? {
+            owned.insert(view.lead.id, view);
+        }
+    }
+    Ok(lead_ids
+        .iter()
+        .map(|&lead_id| ClaimResult {
+            lead_id,
+            outcome: match owned.remove(&lead_id) {
+                Some(view) => Ok(view),
+                None => Err(refused
+                    .remove(&lead_id)
+                    .unwrap_or(DomainError::LeadNotFound(lead_id))),
+            },
+        })
+        .collect())
+}

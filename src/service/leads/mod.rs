@@ -1,0 +1,79 @@
+//! Leads: creating, reading, editing, claiming, releasing, following up, closing and
+//! importing them. One use case per function; the checks shared by several live here.
+
+mod claim;
+mod create;
+mod edit;
+mod follow_ups;
+mod import;
+mod lifecycle;
+mod read;
+mod release;
+
+pub use claim::{Claim, ClaimMany, ClaimResult, claim, claim_many};
+pub use create::{Create, create};
+pub use edit::{Update, update};
+pub use follow_ups::{FollowUpRecorded, RecordFollowUp, follow_ups, record_follow_up};
+pub use import::{Import, ImportSummary, ImportTarget, import, import_stream};
+pub use lifecycle::{
+    Discard, Move, Transition, convert, discard, lock, move_to_pool, reopen, unlock,
+};
+pub use read::{get, history, list};
+pub use release::{Release, release};
+
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+use crate::domain::lead::{Lead, LeadView};
+use crate::store;
+
+/// A lead the actor may read, or the reason they may not.
+async fn readable(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    lead_id: Uuid,
+) -> Result<LeadView, DomainError> {
+    let view = store::leads::get(db, actor, lead_id).await?;
+    actor.require_lead_reader(
+        view.lead.pool_id,
+        view.lead.owner_id.as_deref(),
+        view.viewer,
+    )?;
+    Ok(view)
+}
+
+/// The lead after a change: the changed lead, or, when the statement changed nothing, the
+/// lead as it is if `explain` finds the wanted state already there (a retry).
+async fn settle(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    lead_id: Uuid,
+    changed: Option<LeadView>,
+    explain: impl FnOnce(&Lead) -> Result<(), DomainError>,
+) -> Result<LeadView, DomainError> {
+    match changed {
+        Some(view) => Ok(view),
+        None => {
+            let current = store::leads::get(db, actor, lead_id).await?;
+            explain(&current.lead)?;
+            Ok(current)
+        }
+    }
+}
+
+/// Checks that the actor may create leads in the pool and that it is not archived.
+async fn require_lead_creator(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    pool_id: Uuid,
+) -> Result<(), DomainError> {
+    let access =
+        store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id).await?;
+    actor.require_lead_creator(pool_id, access.membership)?;
+    if access.pool.archived_at.is_some() {
+        return Err(DomainError::PoolArchived(pool_id));
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! Reading leads: one, a filtered page, the history of one.
+
+use uuid::Uuid;
+
+use super::readable;
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+use crate::domain::event::LeadEvent;
+use crate::domain::lead::LeadView;
+use crate::domain::listing::{LeadFilter, LeadOrder, SortValue};
+use crate::service::Context;
+use crate::store;
+
+/// A lead the actor may read.
+pub async fn get(ctx: &Context, actor: &Actor, lead_id: Uuid) -> Result<LeadView, DomainError> {
+    readable(&ctx.db, actor, lead_id).await
+}
+
+/// The leads matching `filter` that the actor may read, in `order`, after the position
+/// `after` (the last lead of the previous page), at most `limit`.
+pub async fn list(
+    ctx: &Context,
+    actor: &Actor,
+    filter: &LeadFilter,
+    order: LeadOrder,
+    after: Option<(SortValue, Uuid)>,
+    limit: i64,
+) -> Result<Vec<LeadView>, DomainError> {
+    if let Some(pool_id) = filter.pool_id {
+        let access =
+            store::pools::access(&ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+        // Without access to the pool, a member may still list the leads they own in it.
+        if filter.owner_id.as_deref() != Some(actor.user_id.as_str()) {
+            actor.require_pool_reader(pool_id, access.membership)?;
+        }
+    }
+    let page = store::leads::list::Page {
+        order,
+        after,
+        limit,
+    };
+    store::leads::list::list(&ctx.db, actor, filter, &page).await
+}
+
+/// The ownership history of a lead the actor may read, oldest first, after the event
+/// `after_seq`, at most `limit` events.
+pub async fn history(
+    ctx: &Context,
+    actor: &Actor,
+    lead_id: Uuid,
+    after_seq: Option<i64>,
+    limit: i64,
+) -> Result<Vec<LeadEvent>, DomainError> {
+    readable(&ctx.db, actor, lead_id).await?;
+    store::events::lead_history(&ctx.db, &actor.tenant_id, lead_id, after_seq, limit).await
+}
