@@ -6,10 +6,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
+use tonic_health::pb::health_server::{Health, HealthServer};
 use tonic_health::server::HealthReporter;
+use tonic_reflection::server::{v1, v1alpha};
 use tower_http::trace::TraceLayer;
 
 use crate::api::auth::{AuthConfigError, AuthLayer, Authentication};
@@ -108,7 +111,7 @@ impl App {
     /// Serves until `shutdown` completes: health turns `NOT_SERVING` first, calls are still
     /// accepted for the shutdown delay, then `WatchEvents` streams end and the schedulers stop
     /// after their current batch, in-flight calls finish and the server returns.
-    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+    pub async fn serve(mut self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_health(&reporter, ServingStatus::NotServing).await;
         reporter
@@ -124,71 +127,29 @@ impl App {
             draining.clone(),
             health_down.clone().drop_guard(),
         ));
-        let purge_task = tokio::spawn(purge_idempotency_keys(self.ctx.clone(), stop.clone()));
-        let recycle_task = tokio::spawn(scheduler::recycle::run(
-            self.ctx.clone(),
-            self.settings.recycle,
-            stop.clone(),
-        ));
-        let distribute_task = tokio::spawn(scheduler::distribute::run(
-            self.ctx.clone(),
-            self.settings.distribute,
-            stop.clone(),
-        ));
-        let wakeups = self.ctx.wakeups.clone();
-        let listen_task = tokio::spawn(wakeups::listen(
-            self.ctx.db.clone(),
-            wakeups.clone(),
-            stop.clone(),
-        ));
-        let announce_task = tokio::spawn(wakeups::announce(
-            self.ctx.db.clone(),
-            wakeups.clone(),
-            stop.clone(),
-        ));
-        let metrics_task = self.metrics_listener.map(|listener| {
-            tokio::spawn(metrics::http::serve(
-                listener,
-                self.ctx.metrics.clone(),
-                self.ctx.db.clone(),
-                stop.clone(),
-            ))
-        });
+        let background = Background::spawn(
+            &self.ctx,
+            &self.settings,
+            self.metrics_listener.take(),
+            &stop,
+        );
         let events = EventApi::new(
             self.ctx.clone(),
-            wakeups,
+            self.ctx.wakeups.clone(),
             self.settings.follow,
             stop.clone(),
         );
         let delay = self.settings.shutdown_delay;
         let reflection = reflection_builder().build_v1()?;
         let reflection_alpha = reflection_builder().build_v1alpha()?;
-        // `tcp_nodelay` on the builder only reaches listeners tonic binds itself; without it on
-        // ours, Nagle and delayed ACKs added ~40 ms to every call (the benchmark found it).
-        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        let trace = TraceLayer::new_for_grpc()
-            .make_span_with(telemetry::rpc_span)
-            .on_response(telemetry::rpc_response)
-            .on_failure(());
-        // Outermost first: every call, refused callers included, is logged and timed.
-        let result = tonic::transport::Server::builder()
-            .layer(trace)
-            .layer(RpcMetricsLayer::new(self.ctx.metrics.clone()))
-            .layer(AuthLayer::new(self.authentication))
-            .add_service(health_service)
-            .add_service(reflection)
-            .add_service(reflection_alpha)
-            .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
-            .add_service(LeadServiceServer::new(LeadApi::new(self.ctx.clone())))
-            .add_service(AssignmentServiceServer::new(AssignmentApi::new(
-                self.ctx.clone(),
-            )))
-            .add_service(RecycleServiceServer::new(RecycleApi::new(
-                self.ctx,
-                self.settings.recycle,
-            )))
-            .add_service(EventServiceServer::new(events))
-            .serve_with_incoming_shutdown(incoming, async {
+        let services = Services {
+            health: health_service,
+            reflection,
+            reflection_alpha,
+            events,
+        };
+        let result = self
+            .serve_grpc(services, async {
                 shutdown.await;
                 draining.cancel();
                 health_down.cancelled().await;
@@ -200,17 +161,119 @@ impl App {
             .await;
         stop.cancel();
         let _ = health_task.await;
-        let _ = purge_task.await;
-        let _ = recycle_task.await;
-        let _ = distribute_task.await;
-        let _ = listen_task.await;
-        let _ = announce_task.await;
-        if let Some(task) = metrics_task {
+        background.finish().await;
+        Ok(result?)
+    }
+
+    /// Our services plus `services` on our listener, behind tracing, metrics and auth, until
+    /// `shutdown` completes and the calls in flight have finished.
+    async fn serve_grpc<H, R, A>(
+        self,
+        services: Services<H, R, A>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), tonic::transport::Error>
+    where
+        H: Health,
+        R: v1::ServerReflection,
+        A: v1alpha::ServerReflection,
+    {
+        // `tcp_nodelay` on the builder only reaches listeners tonic binds itself; without it on
+        // ours, Nagle and delayed ACKs added ~40 ms to every call (the benchmark found it).
+        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        let trace = TraceLayer::new_for_grpc()
+            .make_span_with(telemetry::rpc_span)
+            .on_response(telemetry::rpc_response)
+            .on_failure(());
+        // Outermost first: every call, refused callers included, is logged and timed.
+        tonic::transport::Server::builder()
+            .layer(trace)
+            .layer(RpcMetricsLayer::new(self.ctx.metrics.clone()))
+            .layer(AuthLayer::new(self.authentication))
+            .add_service(services.health)
+            .add_service(services.reflection)
+            .add_service(services.reflection_alpha)
+            .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
+            .add_service(LeadServiceServer::new(LeadApi::new(self.ctx.clone())))
+            .add_service(AssignmentServiceServer::new(AssignmentApi::new(
+                self.ctx.clone(),
+            )))
+            .add_service(RecycleServiceServer::new(RecycleApi::new(
+                self.ctx,
+                self.settings.recycle,
+            )))
+            .add_service(EventServiceServer::new(services.events))
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+    }
+}
+
+/// The services `App::serve` builds before serving: they share its health reporter and its
+/// shutdown token.
+struct Services<H, R, A> {
+    health: HealthServer<H>,
+    reflection: v1::ServerReflectionServer<R>,
+    reflection_alpha: v1alpha::ServerReflectionServer<A>,
+    events: EventApi,
+}
+
+/// The tasks that run beside the server until `stop`: idempotency-key purge, the schedulers,
+/// the database wake-ups and, if it listens, `/metrics`.
+struct Background {
+    tasks: Vec<JoinHandle<()>>,
+    metrics: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Background {
+    fn spawn(
+        ctx: &Context,
+        settings: &Settings,
+        metrics_listener: Option<TcpListener>,
+        stop: &CancellationToken,
+    ) -> Self {
+        let tasks = vec![
+            tokio::spawn(purge_idempotency_keys(ctx.clone(), stop.clone())),
+            tokio::spawn(scheduler::recycle::run(
+                ctx.clone(),
+                settings.recycle,
+                stop.clone(),
+            )),
+            tokio::spawn(scheduler::distribute::run(
+                ctx.clone(),
+                settings.distribute,
+                stop.clone(),
+            )),
+            tokio::spawn(wakeups::listen(
+                ctx.db.clone(),
+                ctx.wakeups.clone(),
+                stop.clone(),
+            )),
+            tokio::spawn(wakeups::announce(
+                ctx.db.clone(),
+                ctx.wakeups.clone(),
+                stop.clone(),
+            )),
+        ];
+        let metrics = metrics_listener.map(|listener| {
+            tokio::spawn(metrics::http::serve(
+                listener,
+                ctx.metrics.clone(),
+                ctx.db.clone(),
+                stop.clone(),
+            ))
+        });
+        Self { tasks, metrics }
+    }
+
+    /// Waits for every task to return (they stop once `stop` is cancelled).
+    async fn finish(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        if let Some(task) = self.metrics {
             if let Ok(Err(err)) = task.await {
                 tracing::warn!(error = %err, "the metrics listener failed");
             }
         }
-        Ok(result?)
     }
 }
 

@@ -65,9 +65,14 @@ pub struct Metrics {
     event_followers: Gauge,
     /// Age of the oldest event of each page a follower reads: how far behind it is.
     event_follower_lag: Histogram,
-    db_connections: Gauge,
-    db_idle_connections: Gauge,
-    db_max_connections: Gauge,
+    db_pool: PoolGauges,
+}
+
+/// The database pool's connections, read when the metrics are rendered.
+struct PoolGauges {
+    connections: Gauge,
+    idle_connections: Gauge,
+    max_connections: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -134,24 +139,7 @@ impl Metrics {
                 "Age of the oldest event of each page a WatchEvents stream reads",
                 Histogram::new(LAG_BUCKETS),
             ),
-            db_connections: register(
-                &mut r,
-                "db_pool_connections",
-                "Open database connections of the pool",
-                Gauge::default(),
-            ),
-            db_idle_connections: register(
-                &mut r,
-                "db_pool_idle_connections",
-                "Idle database connections of the pool",
-                Gauge::default(),
-            ),
-            db_max_connections: register(
-                &mut r,
-                "db_pool_max_connections",
-                "The most database connections the pool opens",
-                Gauge::default(),
-            ),
+            db_pool: PoolGauges::register(&mut r),
             registry: r,
         }
     }
@@ -177,13 +165,42 @@ impl Metrics {
 
     /// Every metric as OpenMetrics text, with the pool's current connections.
     pub fn render(&self, db: &PgPool) -> Result<String, std::fmt::Error> {
-        self.db_connections.set(i64::from(db.size()));
-        self.db_idle_connections.set(gauge_value(db.num_idle()));
-        self.db_max_connections
-            .set(i64::from(db.options().get_max_connections()));
+        self.db_pool.set(db);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)
+    }
+}
+
+impl PoolGauges {
+    fn register(r: &mut Registry) -> Self {
+        Self {
+            connections: register(
+                r,
+                "db_pool_connections",
+                "Open database connections of the pool",
+                Gauge::default(),
+            ),
+            idle_connections: register(
+                r,
+                "db_pool_idle_connections",
+                "Idle database connections of the pool",
+                Gauge::default(),
+            ),
+            max_connections: register(
+                r,
+                "db_pool_max_connections",
+                "The most database connections the pool opens",
+                Gauge::default(),
+            ),
+        }
+    }
+
+    fn set(&self, db: &PgPool) {
+        self.connections.set(i64::from(db.size()));
+        self.idle_connections.set(gauge_value(db.num_idle()));
+        self.max_connections
+            .set(i64::from(db.options().get_max_connections()));
     }
 }
 

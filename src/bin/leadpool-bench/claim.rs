@@ -111,11 +111,57 @@ fn fill(
     sql_alone: Pgbench,
     (rss, hwm): (f64, f64),
 ) {
-    let secs = run.elapsed.as_secs_f64();
-    let claims_per_s = run.tally.ok as f64 / secs;
-    let calls_per_s = run.tally.calls() as f64 / secs;
-    let ratio = claims_per_s / base.tps;
-    for (figure, value) in [
+    let rates = Rates::of(run, &base);
+    report.figure_rows(table(run, &base, &sql_alone, &rates, (rss, hwm)));
+    let Rates {
+        secs,
+        claims_per_s,
+        calls_per_s,
+        ratio,
+    } = rates;
+    let p99 = run.tally.ms(0.99);
+    report.goals.push(Goal::new(
+        format!("claims/s ÷ pgbench tps ≥ {RATIO_GOAL}"),
+        f2(ratio),
+        ratio >= RATIO_GOAL,
+    ));
+    report.goals.push(Goal::new(
+        format!("p99 < {P99_GOAL_MS} ms"),
+        format!("{} ms", f2(p99)),
+        p99 < P99_GOAL_MS,
+    ));
+    report.notes.push(
+        "the service runs in-process with no log subscriber; its clients share the 2-core runtime"
+            .into(),
+    );
+    report.figures = json!({
+        "clients": CLIENTS,
+        "seconds": secs,
+        "service": run.tally.json(),
+        "claims_per_s": claims_per_s,
+        "calls_per_s": calls_per_s,
+        "pgbench": { "tps": base.tps, "latency_avg_ms": base.latency_ms, "clients": CLIENTS, "script": "claim_limit_1rt.sql" },
+        "ratio": ratio,
+        "service_sql_alone": { "tps": sql_alone.tps, "latency_avg_ms": sql_alone.latency_ms },
+        "rss_mib": { "bench_process": rss, "bench_process_peak": hwm, "note": "service and clients share the bench process; see the idle scenario for the service alone" },
+    });
+}
+
+/// The two-column table of a claim run.
+fn table(
+    run: &ClaimRun,
+    base: &Pgbench,
+    sql_alone: &Pgbench,
+    rates: &Rates,
+    (rss, hwm): (f64, f64),
+) -> [(&'static str, String); 11] {
+    let Rates {
+        claims_per_s,
+        calls_per_s,
+        ratio,
+        ..
+    } = *rates;
+    [
         ("service claims/s (successful)", f1(claims_per_s)),
         ("service ClaimLead calls/s", f1(calls_per_s)),
         ("pgbench tps, claim_limit_1rt.sql (baseline)", f1(base.tps)),
@@ -147,35 +193,29 @@ fn fill(
             "bench process RSS / peak (MiB), service + clients",
             format!("{} / {}", f1(rss), f1(hwm)),
         ),
-    ] {
-        report.row(vec![figure.into(), value]);
+    ]
+}
+
+/// A claim run's throughput, against the baseline's.
+#[derive(Clone, Copy)]
+struct Rates {
+    secs: f64,
+    claims_per_s: f64,
+    calls_per_s: f64,
+    ratio: f64,
+}
+
+impl Rates {
+    fn of(run: &ClaimRun, base: &Pgbench) -> Self {
+        let secs = run.elapsed.as_secs_f64();
+        let claims_per_s = run.tally.ok as f64 / secs;
+        Self {
+            secs,
+            claims_per_s,
+            calls_per_s: run.tally.calls() as f64 / secs,
+            ratio: claims_per_s / base.tps,
+        }
     }
-    let p99 = run.tally.ms(0.99);
-    report.goals.push(Goal::new(
-        format!("claims/s ÷ pgbench tps ≥ {RATIO_GOAL}"),
-        f2(ratio),
-        ratio >= RATIO_GOAL,
-    ));
-    report.goals.push(Goal::new(
-        format!("p99 < {P99_GOAL_MS} ms"),
-        format!("{} ms", f2(p99)),
-        p99 < P99_GOAL_MS,
-    ));
-    report.notes.push(
-        "the service runs in-process with no log subscriber; its clients share the 2-core runtime"
-            .into(),
-    );
-    report.figures = json!({
-        "clients": CLIENTS,
-        "seconds": secs,
-        "service": run.tally.json(),
-        "claims_per_s": claims_per_s,
-        "calls_per_s": calls_per_s,
-        "pgbench": { "tps": base.tps, "latency_avg_ms": base.latency_ms, "clients": CLIENTS, "script": "claim_limit_1rt.sql" },
-        "ratio": ratio,
-        "service_sql_alone": { "tps": sql_alone.tps, "latency_avg_ms": sql_alone.latency_ms },
-        "rss_mib": { "bench_process": rss, "bench_process_peak": hwm, "note": "service and clients share the bench process; see the idle scenario for the service alone" },
-    });
 }
 
 pub fn latencies(tally: &Tally) -> String {

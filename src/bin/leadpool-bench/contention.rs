@@ -37,6 +37,18 @@ struct Racer {
     capped: bool,
 }
 
+/// The race's totals over all racers.
+struct Outcome {
+    tally: Tally,
+    wins: Wins,
+    unclean: u64,
+    capped: usize,
+    /// From the start to the last lead won.
+    drain: Duration,
+    /// From the start until every racer stopped.
+    finished: Duration,
+}
+
 pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
     let clients: i32 = cli.size(64, 16);
     let plan = seed::Plan {
@@ -51,32 +63,54 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
     let raced = race(service.addr, &fx.members, leads.clone()).await;
     service.stop().await?;
     let (racers, started, finished) = raced?;
-
-    let mut tally = Tally::new()?;
-    let mut wins = Wins::default();
-    for r in &racers {
-        tally.merge(&r.tally)?;
-        wins.merge(r.wins.clone());
-    }
-    let unclean: u64 = racers.iter().map(|r| r.unclean).sum();
-    let capped = racers.iter().filter(|r| r.capped).count();
-    let drained_at = racers.iter().filter_map(|r| r.last_win).max();
-    let drain = drained_at.map_or(Duration::ZERO, |t| t - started);
-    let mut checks = invariants::check(&db.pool, Some((&wins, &leads, &fx.members))).await?;
+    let outcome = Outcome::of(racers, started, finished)?;
+    let wins = &outcome.wins;
+    let mut checks = invariants::check(&db.pool, Some((wins, &leads, &fx.members))).await?;
     checks.push(Check {
         name: "every loser gets a clean FAILED_PRECONDITION",
-        violations: i64::try_from(unclean)?,
+        violations: i64::try_from(outcome.unclean)?,
     });
     checks.push(Check {
         name: "the pool is drained (capacity exceeds the leads)",
         violations: i64::try_from(leads.len())? - i64::try_from(wins.distinct_leads())?,
     });
+    Ok(report(clients, leads.len(), &outcome, checks))
+}
 
+impl Outcome {
+    fn of(racers: Vec<Racer>, started: Instant, finished: Duration) -> Result<Self> {
+        let mut tally = Tally::new()?;
+        let mut wins = Wins::default();
+        for r in &racers {
+            tally.merge(&r.tally)?;
+            wins.merge(r.wins.clone());
+        }
+        let drained_at = racers.iter().filter_map(|r| r.last_win).max();
+        Ok(Self {
+            tally,
+            wins,
+            unclean: racers.iter().map(|r| r.unclean).sum(),
+            capped: racers.iter().filter(|r| r.capped).count(),
+            drain: drained_at.map_or(Duration::ZERO, |t| t - started),
+            finished,
+        })
+    }
+}
+
+fn report(clients: i32, leads: usize, outcome: &Outcome, checks: Vec<Check>) -> Report {
+    let Outcome {
+        tally,
+        wins,
+        unclean,
+        capped,
+        drain,
+        finished,
+    } = outcome;
     let mut report = Report::new("contention", vec!["figure", "value"]);
-    for (figure, value) in [
+    report.figure_rows([
         (
             "clients (members) × cap / leads",
-            format!("{clients} × {CAP} / {}", leads.len()),
+            format!("{clients} × {CAP} / {leads}"),
         ),
         ("**time to drain** (s)", f2(drain.as_secs_f64())),
         (
@@ -91,15 +125,13 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
             "ClaimLead calls/s",
             f1(tally.calls() as f64 / finished.as_secs_f64()),
         ),
-        ("latency p50 / p90 / p99 / max (ms)", latencies(&tally)),
+        ("latency p50 / p90 / p99 / max (ms)", latencies(tally)),
         ("error mix", tally.error_mix()),
         ("unclean refusals", unclean.to_string()),
-    ] {
-        report.row(vec![figure.into(), value]);
-    }
+    ]);
     report.invariants("contention race", checks);
     report.figures = json!({
-        "clients": clients, "cap": CAP, "leads": leads.len(),
+        "clients": clients, "cap": CAP, "leads": leads,
         "drain_seconds": drain.as_secs_f64(),
         "all_stopped_seconds": finished.as_secs_f64(),
         "members_at_cap": capped,
@@ -115,7 +147,7 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
         },
         report.invariants_hold(),
     ));
-    Ok(report)
+    report
 }
 
 /// Every member on its own connection; all start together at a barrier.

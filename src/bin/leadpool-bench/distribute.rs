@@ -50,14 +50,43 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
     let run = drain(service.addr, service_pool.pool_id).await;
     service.stop().await?;
     let (tally, elapsed) = run?;
-    let spread = spread_error(&db.pool, service_pool.pool_id).await?;
+    let distributed = Distributed {
+        tally,
+        elapsed,
+        baseline,
+        spread: spread_error(&db.pool, service_pool.pool_id).await?,
+    };
     let checks = invariants::check(&db.pool, None).await?;
+    let mut report = report(plan, &distributed, checks);
+    report.invariants.push(Check {
+        name: "every lead distributed",
+        violations: in_pool(&db.pool).await?,
+    });
+    Ok(report)
+}
 
+/// What the service's distribution took and left, and the baseline's time.
+struct Distributed {
+    tally: Tally,
+    elapsed: Duration,
+    baseline: Duration,
+    /// The largest |leads − N·wᵢ/W| over the members.
+    spread: f64,
+}
+
+fn report(plan: seed::Plan, distributed: &Distributed, checks: Vec<Check>) -> Report {
+    let Distributed {
+        tally,
+        elapsed,
+        baseline,
+        spread,
+    } = distributed;
+    let spread = *spread;
     let leads = plan.leads as f64;
     let service_rate = leads / elapsed.as_secs_f64();
     let baseline_rate = leads / baseline.as_secs_f64();
     let mut report = Report::new("distribute", vec!["figure", "value"]);
-    for (figure, value) in [
+    report.figure_rows([
         (
             "leads / members (weights 1–10)",
             format!("{} / {}", plan.leads, plan.members),
@@ -71,17 +100,11 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
         ("**max spread error per member** (leads)", f2(spread)),
         (
             "Distribute calls, latency p50 / p90 / p99 / max (ms)",
-            format!("{}, {}", tally.calls(), latencies(&tally)),
+            format!("{}, {}", tally.calls(), latencies(tally)),
         ),
         ("error mix", tally.error_mix()),
-    ] {
-        report.row(vec![figure.into(), value]);
-    }
+    ]);
     report.invariants("distribution", checks);
-    report.invariants.push(Check {
-        name: "every lead distributed",
-        violations: in_pool(&db.pool).await?,
-    });
     report.goals.push(Goal::new(
         "spread error ≤ 1 per member",
         f2(spread),
@@ -100,7 +123,7 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
         "max_spread_error": spread,
         "service": tally.json(),
     });
-    Ok(report)
+    report
 }
 
 /// Weights 1..=10 by member number, on both pools alike.

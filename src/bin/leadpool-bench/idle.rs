@@ -2,6 +2,7 @@
 //! real `leadpool` binary in a child process (DATABASE_URL, LEADPOOL_LISTEN, default logging to
 //! a file), so `/proc/<pid>/status` shows its memory alone, not the bench's clients.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -9,10 +10,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::Result;
-use crate::claim::{self, CLIENTS, latencies};
+use crate::claim::{self, CLIENTS, ClaimRun, latencies};
 use crate::cli::Cli;
 use crate::dbserver::BenchDb;
-use crate::invariants;
+use crate::invariants::{self, Check};
 use crate::report::{Goal, Report, f1, rss_mib};
 use crate::seed;
 use crate::service::{ChildService, service_binary};
@@ -31,25 +32,53 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
     let pid = service.pid()?.to_string();
     tokio::time::sleep(Duration::from_secs(cli.size(3, 1))).await;
     let (idle_rss, idle_hwm) = rss_mib(&pid)?;
-
-    let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = tokio::spawn(sample_peak(pid.clone(), sampling.clone()));
-    let run = claim::drive(
+    let load = claim::drive(
         service.addr,
         &fx,
         leads.clone(),
         CLIENTS,
         claim::duration(cli),
-    )
-    .await;
-    sampling.store(false, Ordering::Relaxed);
-    let peak_sampled = sampler.await?;
+    );
+    let (run, peak_sampled) = with_peak_sampled(&pid, load).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (after_rss, load_hwm) = rss_mib(&pid)?;
     service.stop().await?;
     let run = run?;
     let checks = invariants::check(&db.pool, Some((&run.wins, &leads, &fx.members))).await?;
+    let memory = Memory {
+        idle_rss,
+        idle_hwm,
+        peak_sampled,
+        load_hwm,
+        after_rss,
+    };
+    Ok(report(&memory, &run, checks, &binary, &log))
+}
 
+/// The service's memory (MiB) at rest, under the load and after it.
+struct Memory {
+    idle_rss: f64,
+    idle_hwm: f64,
+    /// The largest VmRSS sampled under the load.
+    peak_sampled: f64,
+    load_hwm: f64,
+    after_rss: f64,
+}
+
+fn report(
+    memory: &Memory,
+    run: &ClaimRun,
+    checks: Vec<Check>,
+    binary: &Path,
+    log: &Path,
+) -> Report {
+    let Memory {
+        idle_rss,
+        idle_hwm,
+        peak_sampled,
+        load_hwm,
+        after_rss,
+    } = *memory;
     let mut report = Report::new("idle", vec!["phase", "RSS MiB", "peak (VmHWM) MiB"]);
     report.row(vec![
         "at rest, after start".into(),
@@ -90,11 +119,20 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
         "load": run.tally.json(),
         "claims_per_s": run.tally.ok as f64 / run.elapsed.as_secs_f64(),
     });
-    Ok(report)
+    report
+}
+
+/// Runs `work` while sampling the VmRSS of process `pid`: its output and the largest VmRSS seen.
+pub async fn with_peak_sampled<T>(pid: &str, work: impl Future<Output = T>) -> Result<(T, f64)> {
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = tokio::spawn(sample_peak(pid.to_owned(), sampling.clone()));
+    let output = work.await;
+    sampling.store(false, Ordering::Relaxed);
+    Ok((output, sampler.await?))
 }
 
 /// The largest VmRSS seen while `running`.
-pub async fn sample_peak(pid: String, running: Arc<AtomicBool>) -> f64 {
+async fn sample_peak(pid: String, running: Arc<AtomicBool>) -> f64 {
     let mut peak: f64 = 0.0;
     while running.load(Ordering::Relaxed) {
         if let Ok((rss, _)) = rss_mib(&pid) {

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 
 use leadpool::proto::lead_service_client::LeadServiceClient;
-use leadpool::proto::{ImportLeadsStreamRequest, NewLead};
+use leadpool::proto::{ImportLeadsStreamRequest, ImportLeadsStreamResponse, NewLead};
 
 use crate::baseline;
 use crate::cli::Cli;
@@ -63,12 +63,24 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
 
     let mut checks = invariants::check(&db.pool, None).await?;
     checks.extend(import_checks(db, rows, &summary).await?);
+    let seconds = (service_secs, copy_secs);
+    Ok(report(rows, &summary, seconds, (rss, hwm), checks))
+}
+
+/// `seconds`: the service's and the baseline's; `(rss, hwm)`: the bench process's, in MiB.
+fn report(
+    rows: usize,
+    summary: &ImportLeadsStreamResponse,
+    (service_secs, copy_secs): (f64, f64),
+    (rss, hwm): (f64, f64),
+    checks: Vec<Check>,
+) -> Report {
     let mut report = Report::new("import", vec!["figure", "value"]);
     report.invariants("import", checks);
     let service_rate = rows as f64 / service_secs;
     let copy_rate = rows as f64 / copy_secs;
     let ratio = service_rate / copy_rate;
-    for (figure, value) in [
+    report.figure_rows([
         ("rows streamed", rows.to_string()),
         (
             "created / duplicates / invalid",
@@ -84,9 +96,7 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
             "bench process RSS / peak (MiB), service + client",
             format!("{} / {}", f1(rss), f1(hwm)),
         ),
-    ] {
-        report.row(vec![figure.into(), value]);
-    }
+    ]);
     report.goals.push(Goal::new(
         format!("rows/s ÷ \\copy rows/s ≥ {RATIO_GOAL}"),
         f2(ratio),
@@ -103,7 +113,7 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
         "ratio": ratio,
         "rss_mib": { "bench_process": rss, "bench_process_peak": hwm },
     });
-    Ok(report)
+    report
 }
 
 /// The rows in one `ImportLeadsStream` call, generated chunk by chunk as the stream asks for
@@ -112,7 +122,7 @@ async fn stream_rows(
     addr: std::net::SocketAddr,
     pool_id: String,
     rows: usize,
-) -> Result<leadpool::proto::ImportLeadsStreamResponse> {
+) -> Result<ImportLeadsStreamResponse> {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     let producer = tokio::spawn(async move {
         let bar = seed::bar(rows as u64, "imported");
@@ -183,7 +193,7 @@ fn write_csv(path: &Path, rows: usize) -> Result<()> {
 async fn import_checks(
     db: &BenchDb,
     rows: usize,
-    summary: &leadpool::proto::ImportLeadsStreamResponse,
+    summary: &ImportLeadsStreamResponse,
 ) -> Result<Vec<Check>, BoxError> {
     let (leads, events): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM leads WHERE tenant_id = $1),

@@ -4,8 +4,7 @@
 //! service runs as the real binary in a child process with the background scheduler off, so its
 //! memory is its own: a sweep goes batch by batch and must not grow with the number of leads.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -16,7 +15,7 @@ use leadpool::proto::recycle_service_client::RecycleServiceClient;
 use crate::Result;
 use crate::cli::Cli;
 use crate::dbserver::BenchDb;
-use crate::idle::sample_peak;
+use crate::idle::with_peak_sampled;
 use crate::invariants::{self, Check};
 use crate::report::{Goal, Report, f1, f2, rss_mib};
 use crate::seed::{self, TENANT};
@@ -45,27 +44,60 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
     let service = ChildService::start(&binary, &db.uri, &log, &scheduler_off).await?;
     let pid = service.pid()?.to_string();
     let (rss_before, hwm_before) = rss_mib(&pid)?;
-    let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = tokio::spawn(sample_peak(pid.clone(), sampling.clone()));
-    let swept = sweep(&service).await;
-    sampling.store(false, Ordering::Relaxed);
-    let rss_sampled = sampler.await?;
+    let (swept, rss_sampled) = with_peak_sampled(&pid, sweep(&service)).await?;
     let (_, hwm_after) = rss_mib(&pid)?;
     service.stop().await?;
     let (recycled, sweep_time) = swept?;
 
     let mut checks = invariants::check(&db.pool, None).await?;
     checks.extend(recycle_checks(db, leads, recycled).await?);
-    let ratio = sweep_time.as_secs_f64() / baseline.as_secs_f64();
     // VmHWM counts start-up too: it says something about the sweep only if it moved.
     let rss_peak = if hwm_after > hwm_before {
         hwm_after.max(rss_sampled)
     } else {
         rss_sampled.max(rss_before)
     };
+    let memory = SweepMemory {
+        rss_before,
+        rss_peak,
+        rss_sampled,
+        hwm_before,
+        hwm_after,
+    };
+    Ok(report(
+        leads, sweep_time, baseline, &memory, checks, &binary,
+    ))
+}
+
+/// The service's memory (MiB) before and during the sweep.
+struct SweepMemory {
+    rss_before: f64,
+    rss_peak: f64,
+    /// The largest VmRSS sampled during the sweep.
+    rss_sampled: f64,
+    hwm_before: f64,
+    hwm_after: f64,
+}
+
+fn report(
+    leads: i64,
+    sweep_time: Duration,
+    baseline: Duration,
+    memory: &SweepMemory,
+    checks: Vec<Check>,
+    binary: &Path,
+) -> Report {
+    let SweepMemory {
+        rss_before,
+        rss_peak,
+        rss_sampled,
+        hwm_before,
+        hwm_after,
+    } = *memory;
+    let ratio = sweep_time.as_secs_f64() / baseline.as_secs_f64();
     let growth = rss_peak - rss_before;
     let mut report = Report::new("recycle", vec!["figure", "value"]);
-    for (figure, value) in [
+    report.figure_rows([
         ("owned leads past deadline", leads.to_string()),
         ("**sweep** (s)", f2(sweep_time.as_secs_f64())),
         (
@@ -81,9 +113,7 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
             "service RSS before / peak during the sweep (MiB)",
             format!("{} / {}", f1(rss_before), f1(rss_peak)),
         ),
-    ] {
-        report.row(vec![figure.into(), value]);
-    }
+    ]);
     report.goals.push(Goal::new(
         format!("sweep ÷ baseline ≤ {RATIO_GOAL}"),
         f2(ratio),
@@ -107,7 +137,7 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
         "rss_mib": { "before": rss_before, "peak": rss_peak, "max_sampled": rss_sampled,
                      "hwm_before": hwm_before, "hwm_after": hwm_after },
     });
-    Ok(report)
+    report
 }
 
 /// Gives the pool a one-day follow-up timeout and every owned lead the deadline it implies:

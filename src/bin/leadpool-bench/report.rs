@@ -58,6 +58,13 @@ impl Report {
         self.rows.push(cells);
     }
 
+    /// A row per (figure, value), for the scenarios whose table has those two columns.
+    pub fn figure_rows<'a>(&mut self, rows: impl IntoIterator<Item = (&'a str, String)>) {
+        for (figure, value) in rows {
+            self.row(vec![figure.into(), value]);
+        }
+    }
+
     /// Adds a phase's invariant checks, printing any violation at once.
     pub fn invariants(&mut self, phase: &str, checks: Vec<Check>) {
         for check in checks.iter().filter(|c| c.violations > 0) {

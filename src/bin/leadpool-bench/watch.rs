@@ -14,7 +14,7 @@ use serde_json::json;
 use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::{WatchEventsRequest, watch_events_response::Item};
 
-use crate::claim::{self, CLIENTS};
+use crate::claim::{self, CLIENTS, ClaimRun};
 use crate::cli::Cli;
 use crate::dbserver::BenchDb;
 use crate::invariants::{self, Check};
@@ -62,15 +62,22 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
             .await?;
     let mut checks = invariants::check(&db.pool, Some((&load.wins, &leads, &fx.members))).await?;
     checks.extend(delivery_checks(&committed, &followed.seqs));
+    Ok(report(committed.len(), &followed, &load, load_secs, checks))
+}
+
+fn report(
+    committed: usize,
+    followed: &Followed,
+    load: &ClaimRun,
+    load_secs: f64,
+    checks: Vec<Check>,
+) -> Report {
     let mut report = Report::new("watch", vec!["figure", "value"]);
     report.invariants("watch", checks);
     let lag_ms = |q: f64| followed.lag_us.value_at_quantile(q) as f64 / 1_000.0;
     let delivered_per_s = followed.seqs.len() as f64 / load_secs;
-    for (figure, value) in [
-        (
-            "events committed during the load",
-            committed.len().to_string(),
-        ),
+    report.figure_rows([
+        ("events committed during the load", committed.to_string()),
         (
             "events delivered to the follower",
             followed.seqs.len().to_string(),
@@ -86,9 +93,7 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
             ),
         ),
         ("claim load p99 (ms)", f2(load.tally.ms(0.99))),
-    ] {
-        report.row(vec![figure.into(), value]);
-    }
+    ]);
     report.goals.push(Goal::new(
         format!("lag p99 < {LAG_P99_GOAL_MS} ms"),
         format!("{} ms", f2(lag_ms(0.99))),
@@ -98,13 +103,13 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
         "{CLIENTS} claim clients as in `claim`, one WatchEvents follower from the first event"
     ));
     report.figures = json!({
-        "committed": committed.len(),
+        "committed": committed,
         "delivered": followed.seqs.len(),
         "events_per_s": delivered_per_s,
         "lag_ms": { "p50": lag_ms(0.50), "p99": lag_ms(0.99), "max": followed.lag_us.max() as f64 / 1_000.0 },
         "load": load.tally.json(),
     });
-    Ok(report)
+    report
 }
 
 /// Follows from the first event until the load is over and every committed event has arrived
