@@ -4,7 +4,10 @@
 //! Rules come from `domain`, SQL from `store`; nothing here knows gRPC.
 
 pub mod collision;
+pub mod events;
 pub mod idempotency;
+pub mod members;
+pub mod pools;
 
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::db_error;
 use crate::domain::DomainError;
-use crate::domain::event::{EventKind, EventPosition, LeadEvent};
+use crate::domain::event::{EventKind, EventPosition, LeadEvent, StreamFilter, StreamPage};
 
 /// The channel on which replicas announce that they wrote events.
 const NOTIFY_CHANNEL: &str = "lead_events";
@@ -58,33 +58,6 @@ pub async fn lead_history(
             })
         })
         .collect()
-}
-
-/// Which of a tenant's events a follower wants.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StreamFilter {
-    pub pool_id: Option<Uuid>,
-    /// Empty: every kind.
-    pub kinds: Vec<EventKind>,
-}
-
-/// A page of the stream and the horizon it was read below.
-#[derive(Debug, Clone)]
-pub struct StreamPage {
-    pub events: Vec<LeadEvent>,
-    /// Every transaction below this `xid8` had finished when the page was read.
-    pub horizon: i64,
-    /// No transaction was running when the page was read: nothing can still appear before the
-    /// horizon moves. When false, events may be held back by a writer about to commit.
-    pub settled: bool,
-}
-
-impl StreamPage {
-    /// Where the read after this page starts.
-    pub fn next_position(&self, after: EventPosition, limit: usize) -> EventPosition {
-        let last = self.events.last().map(|e| e.position);
-        after.after_page(last, self.events.len() >= limit, self.horizon)
-    }
 }
 
 /// The tenant's events after `after` in (xid, seq) order, only those written by transactions

@@ -15,13 +15,14 @@ mod tests;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use eligibility::Exclusions;
 pub use rule::{Choice, DistributionDraft, MethodOverride};
 
 /// How a pool spreads its leads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Strategy {
     /// The next eligible member after the cursor, in join order.
     #[default]
@@ -42,7 +43,7 @@ stored_names!(Strategy, "distribution strategy" {
 });
 
 /// The pool rule `distribution`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DistributionRule {
     pub method: Method,
     /// The scheduler distributes leads that sat in the pool longer than `auto_distribute_after`.
@@ -52,7 +53,7 @@ pub struct DistributionRule {
 }
 
 /// How one distribution picks: the strategy and, for `RULE_MATCH`, what picks among the matches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Method {
     pub strategy: Strategy,
     /// Picks among the matching members under `RULE_MATCH`; never `RULE_MATCH` itself.
