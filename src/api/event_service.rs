@@ -9,18 +9,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::{Context, auth, convert, event_cursor};
+use super::{Context, auth, convert};
 use crate::config::FollowSettings;
-use crate::domain::DomainError;
 use crate::domain::access::Actor;
-use crate::domain::event::{EventKind, EventPosition};
-use crate::domain::page::PageSize;
-use crate::domain::validate::Validator;
+use crate::domain::event::{EventPosition, StreamFilter};
 use crate::proto;
 use crate::proto::event_service_server::EventService;
-use crate::proto::watch_events_response::Item;
-use crate::store;
-use crate::store::events::StreamFilter;
+use crate::service::events;
 use crate::wakeups::Wakeups;
 
 /// Events one stream reads at a time; it reads the next page only once these are handed to
@@ -39,12 +34,6 @@ pub struct EventApi {
     stop: CancellationToken,
 }
 
-/// What a follower asked for, validated: where to start (`None`: now) and what to see.
-struct Following {
-    start: Option<EventPosition>,
-    filter: StreamFilter,
-}
-
 impl EventApi {
     pub fn new(
         ctx: Context,
@@ -59,70 +48,6 @@ impl EventApi {
             stop,
         }
     }
-
-    /// Checks the caller may follow this scope and resolves "now" to a position.
-    async fn start(
-        &self,
-        actor: &Actor,
-        following: &Following,
-    ) -> Result<EventPosition, DomainError> {
-        if let Some(pool_id) = following.filter.pool_id {
-            let access =
-                store::pools::access(&self.ctx.db, &actor.tenant_id, pool_id, &actor.user_id)
-                    .await?;
-            actor.require_pool_reader(pool_id, access.membership)?;
-        }
-        match following.start {
-            Some(position) => Ok(position),
-            None => store::events::horizon(&self.ctx.db).await,
-        }
-    }
-}
-
-/// The cursor and filters common to both calls. Without the `admin` or `service` role the
-/// caller follows one pool, so `pool_id` is required.
-fn following(
-    v: &mut Validator,
-    actor: &Actor,
-    cursor: &str,
-    from_now: bool,
-    pool_id: &str,
-    kinds: &[i32],
-) -> Following {
-    let start = event_cursor::parse(v, "cursor", cursor, from_now);
-    let pool_id = v.optional_uuid("pool_id", pool_id);
-    if pool_id.is_none() && !actor.reads_everything() {
-        v.violation(
-            "pool_id",
-            "is required unless the caller has the admin or service role",
-        );
-    }
-    let kinds = kind_filter(v, kinds);
-    Following {
-        start,
-        filter: StreamFilter { pool_id, kinds },
-    }
-}
-
-/// Event kinds to keep; each must be a known kind other than unspecified.
-fn kind_filter(v: &mut Validator, kinds: &[i32]) -> Vec<EventKind> {
-    let mut parsed: Vec<EventKind> = Vec::new();
-    for &number in kinds {
-        let kind = proto::EventKind::try_from(number).ok().and_then(|k| {
-            k.as_str_name()
-                .strip_prefix("EVENT_KIND_")
-                .and_then(|name| EventKind::try_from(name).ok())
-        });
-        match kind {
-            Some(kind) if !parsed.contains(&kind) => parsed.push(kind),
-            Some(_) => {}
-            None => v.violation(
-                "kinds",
-                format!("{number} is not an event kind; list known kinds, or none for all"),
-            ),
-        }
-    }
-    parsed
 }
 
 #[tonic::async_trait]
@@ -133,38 +58,9 @@ impl EventService for EventApi {
         request: Request<proto::ListEventsRequest>,
     ) -> Result<Response<proto::ListEventsResponse>, Status> {
         let actor = auth::actor(&request)?;
-        let req = request.into_inner();
-        let mut v = Validator::new();
-        let following = following(
-            &mut v,
-            &actor,
-            &req.cursor,
-            req.from_now,
-            &req.pool_id,
-            &req.kinds,
-        );
-        let page = PageSize::parse(&mut v, req.page_size);
-        v.finish(())?;
-        let start = self.start(&actor, &following).await?;
-        if req.from_now {
-            return Ok(Response::new(proto::ListEventsResponse {
-                events: Vec::new(),
-                next_cursor: event_cursor::encode(start),
-            }));
-        }
-        let events = store::events::stream_page(
-            &self.ctx.db,
-            &actor.tenant_id,
-            &following.filter,
-            start,
-            page.get(),
-        )
-        .await?;
-        let next = events.next_position(start, page.get());
-        Ok(Response::new(proto::ListEventsResponse {
-            events: events.events.into_iter().map(convert::event).collect(),
-            next_cursor: event_cursor::encode(next),
-        }))
+        let (following, page) = convert::list_events_query(request.get_ref(), &actor)?;
+        let page = events::list(&self.ctx, &actor, &following, page).await?;
+        Ok(Response::new(convert::list_events_response(page)))
     }
 
     type WatchEventsStream = ReceiverStream<Result<proto::WatchEventsResponse, Status>>;
@@ -175,22 +71,12 @@ impl EventService for EventApi {
         request: Request<proto::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         let actor = auth::actor(&request)?;
-        let req = request.into_inner();
-        let mut v = Validator::new();
-        let following = following(
-            &mut v,
-            &actor,
-            &req.cursor,
-            req.from_now,
-            &req.pool_id,
-            &req.kinds,
-        );
-        v.finish(())?;
-        let position = self.start(&actor, &following).await?;
+        let following = convert::watch_events_query(request.get_ref(), &actor)?;
+        let position = events::start(&self.ctx, &actor, &following).await?;
         let (items, receiver) = mpsc::channel(STREAM_BUFFER);
         let follower = Follower {
             ctx: self.ctx.clone(),
-            tenant_id: actor.tenant_id,
+            actor,
             filter: following.filter,
             position,
             items,
@@ -203,14 +89,14 @@ impl EventService for EventApi {
     }
 }
 
-/// One `WatchEvents` stream: reads a page below the horizon, hands it to the transport, and
-/// when caught up waits for a wake-up, the poll interval or the heartbeat.
 /// How soon a follower reads again when writers were still running at its last read.
 const UNSETTLED_RECHECK: Duration = Duration::from_millis(50);
 
+/// One `WatchEvents` stream: reads a page below the horizon, hands it to the transport, and
+/// when caught up waits for a wake-up, the poll interval or the heartbeat.
 struct Follower {
     ctx: Context,
-    tenant_id: String,
+    actor: Actor,
     filter: StreamFilter,
     /// After the last event handed over (or further, up to the horizon).
     position: EventPosition,
@@ -234,11 +120,11 @@ impl Follower {
         while !self.stop.is_cancelled() {
             // Marked before reading, so a wake-up during the read means another read.
             self.wake.borrow_and_update();
-            let page = match store::events::stream_page(
-                &self.ctx.db,
-                &self.tenant_id,
-                &self.filter,
+            let page = match events::page_after(
+                &self.ctx,
+                &self.actor,
                 self.position,
+                &self.filter,
                 WATCH_PAGE_SIZE,
             )
             .await
@@ -258,11 +144,7 @@ impl Follower {
             let caught_up = page.events.len() < WATCH_PAGE_SIZE;
             for event in page.events {
                 self.position = event.position;
-                let item = proto::WatchEventsResponse {
-                    cursor: event_cursor::encode(event.position),
-                    item: Some(Item::Event(convert::event(event))),
-                };
-                if !self.send(Ok(item)).await {
+                if !self.send(Ok(convert::watched_event(event))).await {
                     return;
                 }
                 last_sent = Instant::now();
@@ -277,12 +159,7 @@ impl Follower {
             {
                 Woken::ReadAgain => {}
                 Woken::HeartbeatDue => {
-                    let heartbeat = proto::WatchEventsResponse {
-                        cursor: event_cursor::encode(self.position),
-                        item: Some(Item::Heartbeat(proto::Heartbeat {
-                            sent_at: Some(convert::timestamp(self.ctx.clock.now())),
-                        })),
-                    };
+                    let heartbeat = convert::heartbeat(self.position, self.ctx.clock.now());
                     if !self.send(Ok(heartbeat)).await {
                         return;
                     }

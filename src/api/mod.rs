@@ -7,7 +7,6 @@ pub mod convert;
 pub mod deadline;
 mod event_cursor;
 mod event_service;
-mod idempotency;
 pub mod identity;
 mod lead_service;
 mod page_token;

@@ -39,6 +39,12 @@ impl Actor {
         self.roles.admin || self.roles.service
     }
 
+    /// Whose pools a pool listing shows: `None` (every pool) for admins and services, else
+    /// the actor's own.
+    pub fn listed_member(&self) -> Option<&str> {
+        (!self.reads_everything()).then_some(self.user_id.as_str())
+    }
+
     pub fn require_admin(&self) -> Result<(), DomainError> {
         if self.roles.admin {
             Ok(())

@@ -83,6 +83,33 @@ pub struct LeadEvent {
     pub request_id: Option<Uuid>,
 }
 
+/// Which of a tenant's events a follower wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamFilter {
+    pub pool_id: Option<Uuid>,
+    /// Empty: every kind.
+    pub kinds: Vec<EventKind>,
+}
+
+/// A page of the stream and the horizon it was read below.
+#[derive(Debug, Clone)]
+pub struct StreamPage {
+    pub events: Vec<LeadEvent>,
+    /// Every transaction below this `xid8` had finished when the page was read.
+    pub horizon: i64,
+    /// No transaction was running when the page was read: nothing can still appear before the
+    /// horizon moves. When false, events may be held back by a writer about to commit.
+    pub settled: bool,
+}
+
+impl StreamPage {
+    /// Where the read after this page starts.
+    pub fn next_position(&self, after: EventPosition, limit: usize) -> EventPosition {
+        let last = self.events.last().map(|e| e.position);
+        after.after_page(last, self.events.len() >= limit, self.horizon)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,7 +40,7 @@ impl Membership {
 }
 
 /// A membership as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub pool_id: Uuid,
     pub user_id: String,
@@ -56,7 +56,7 @@ pub struct Member {
 }
 
 /// A validated request to add a user to a pool.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewMember {
     pub pool_id: Uuid,
     pub user_id: String,
@@ -120,6 +120,38 @@ impl NewMember {
             industries,
             grades,
         }
+    }
+}
+
+/// Which fields of a membership an update changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MemberMask {
+    pub role: bool,
+    pub active: bool,
+    pub weight: bool,
+    pub max_held: bool,
+    pub regions: bool,
+    pub industries: bool,
+    pub grades: bool,
+}
+
+/// A member's figures in a pool, as `GetMemberStats` reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStats {
+    pub held_count: i32,
+    pub cap: Option<i32>,
+    pub claims_today: i32,
+    pub daily_claim_limit: Option<i32>,
+    pub timezone: String,
+    pub next_follow_up_deadline: Option<chrono::DateTime<chrono::Utc>>,
+    pub next_close_deadline: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl MemberStats {
+    /// Claims left today; `None` without a daily limit.
+    pub fn quota_left(&self) -> Option<i32> {
+        self.daily_claim_limit
+            .map(|limit| (limit - self.claims_today).max(0))
     }
 }
 

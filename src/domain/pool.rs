@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::distribution::{DistributionDraft, DistributionRule};
@@ -11,7 +12,7 @@ use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator, quoted};
 pub const DEFAULT_TIMEZONE: &str = "UTC";
 const MAX_RULE_CODES: usize = 100;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pool {
     pub id: Uuid,
     pub name: String,
@@ -24,14 +25,14 @@ pub struct Pool {
 }
 
 /// Deadlines of one grade; `None` means that grade has no such deadline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GradeDeadlines {
     pub follow_up_timeout_seconds: Option<i32>,
     pub close_timeout_seconds: Option<i32>,
 }
 
 /// Every rule of a pool. `None` means "no limit" / "no deadline"; durations are whole seconds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolRules {
     pub max_held_per_member: Option<i32>,
     pub daily_claim_limit: Option<i32>,
@@ -151,7 +152,7 @@ fn timeout(v: &mut Validator, field: &str, raw: Option<RawDuration>) -> Option<i
 }
 
 /// A validated request to create a pool.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewPool {
     pub name: String,
     pub timezone: String,

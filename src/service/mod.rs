@@ -6,8 +6,11 @@
 pub mod assignment;
 pub mod collision;
 pub mod deadline;
+pub mod events;
 pub mod idempotency;
 pub mod leads;
+pub mod members;
+pub mod pools;
 pub mod recycle;
 
 use std::sync::Arc;

@@ -1,13 +1,14 @@
 //! The append-only lead history. Rows are only ever inserted, by the statements that change
 //! leads (`store::leads`); this module reads them, for one lead or as a tenant's stream.
 
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::db_error;
 use crate::domain::DomainError;
-use crate::domain::event::{EventKind, EventPosition, LeadEvent};
+use crate::domain::event::{EventKind, EventPosition, LeadEvent, StreamFilter, StreamPage};
 
 /// The channel on which replicas announce that they wrote events.
 const NOTIFY_CHANNEL: &str = "lead_events";
@@ -60,30 +61,50 @@ pub async fn lead_history(
         .collect()
 }
 
-/// Which of a tenant's events a follower wants.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StreamFilter {
-    pub pool_id: Option<Uuid>,
-    /// Empty: every kind.
-    pub kinds: Vec<EventKind>,
+/// The horizon of a stream read, and one event of it unless the read found none (every event
+/// column NULL).
+struct StreamRow {
+    horizon: i64,
+    settled: bool,
+    xid: Option<i64>,
+    seq: Option<i64>,
+    lead_id: Option<Uuid>,
+    pool_id: Option<Uuid>,
+    to_pool_id: Option<Uuid>,
+    kind: Option<String>,
+    from_owner: Option<String>,
+    to_owner: Option<String>,
+    actor: Option<String>,
+    reason: Option<String>,
+    note: Option<String>,
+    occurred_at: Option<DateTime<Utc>>,
+    request_id: Option<Uuid>,
 }
 
-/// A page of the stream and the horizon it was read below.
-#[derive(Debug, Clone)]
-pub struct StreamPage {
-    pub events: Vec<LeadEvent>,
-    /// Every transaction below this `xid8` had finished when the page was read.
-    pub horizon: i64,
-    /// No transaction was running when the page was read: nothing can still appear before the
-    /// horizon moves. When false, events may be held back by a writer about to commit.
-    pub settled: bool,
-}
-
-impl StreamPage {
-    /// Where the read after this page starts.
-    pub fn next_position(&self, after: EventPosition, limit: usize) -> EventPosition {
-        let last = self.events.last().map(|e| e.position);
-        after.after_page(last, self.events.len() >= limit, self.horizon)
+impl StreamRow {
+    fn event(self) -> Option<Result<LeadEvent, DomainError>> {
+        let kind = match EventKind::try_from(self.kind.as_deref()?) {
+            Ok(kind) => kind,
+            Err(unknown) => return Some(Err(DomainError::from(unknown))),
+        };
+        Some(Ok(LeadEvent {
+            position: EventPosition {
+                xid: self.xid?,
+                seq: self.seq?,
+            },
+            seq: self.seq?,
+            lead_id: self.lead_id?,
+            pool_id: self.pool_id?,
+            to_pool_id: self.to_pool_id,
+            kind,
+            from_owner: self.from_owner,
+            to_owner: self.to_owner,
+            actor: self.actor?,
+            reason: self.reason,
+            note: self.note,
+            occurred_at: self.occurred_at?,
+            request_id: self.request_id,
+        }))
     }
 }
 
@@ -99,7 +120,8 @@ pub async fn stream_page(
     limit: usize,
 ) -> Result<StreamPage, DomainError> {
     let kinds: Vec<&str> = filter.kinds.iter().map(|k| k.as_str()).collect();
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        StreamRow,
         r#"SELECT h.xmin::text::bigint AS "horizon!", h.xmin = h.xmax AS "settled!",
                   e.xid AS "xid?", e.seq AS "seq?", e.lead_id AS "lead_id?",
                   e.pool_id AS "pool_id?", e.to_pool_id, e.kind AS "kind?", e.from_owner,
@@ -137,30 +159,7 @@ pub async fn stream_page(
     let settled = rows.first().is_none_or(|r| r.settled);
     let events = rows
         .into_iter()
-        .filter_map(|r| {
-            let kind = match EventKind::try_from(r.kind.as_deref()?) {
-                Ok(kind) => kind,
-                Err(unknown) => return Some(Err(DomainError::from(unknown))),
-            };
-            Some(Ok(LeadEvent {
-                position: EventPosition {
-                    xid: r.xid?,
-                    seq: r.seq?,
-                },
-                seq: r.seq?,
-                lead_id: r.lead_id?,
-                pool_id: r.pool_id?,
-                to_pool_id: r.to_pool_id,
-                kind,
-                from_owner: r.from_owner,
-                to_owner: r.to_owner,
-                actor: r.actor?,
-                reason: r.reason,
-                note: r.note,
-                occurred_at: r.occurred_at?,
-                request_id: r.request_id,
-            }))
-        })
+        .filter_map(StreamRow::event)
         .collect::<Result<_, _>>()?;
     Ok(StreamPage {
         events,

@@ -1,13 +1,13 @@
 //! Pool memberships.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, PgConnection, PgExecutor};
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::db_error;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
-use crate::domain::member::{Member, MemberRole, NewMember};
+use crate::domain::member::{Member, MemberMask, MemberRole, MemberStats, NewMember};
 
 struct MemberRow {
     pool_id: Uuid,
@@ -115,18 +115,6 @@ pub async fn list(
     .collect()
 }
 
-/// Which fields of a membership an update changes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MemberMask {
-    pub role: bool,
-    pub active: bool,
-    pub weight: bool,
-    pub max_held: bool,
-    pub regions: bool,
-    pub industries: bool,
-    pub grades: bool,
-}
-
 /// Changes the masked fields in one statement, so concurrent updates of other fields are kept.
 #[tracing::instrument(skip_all, fields(tenant_id, pool_id = %patch.pool_id, user_id = %patch.user_id))]
 pub async fn update(
@@ -180,35 +168,46 @@ pub async fn update(
     })
 }
 
-/// Removes a membership, first returning the member's leads of the pool to it. The member row
-/// is locked before the leads are read, so a claim racing with the removal either lands first
-/// (and its lead is returned) or finds no member. A locked lead stops everything.
+/// Locks the membership row until the transaction ends; `MEMBER_NOT_FOUND` when there is none.
+/// Taken before a removal reads the member's leads, so a claim racing with the removal either
+/// lands first (and its lead is returned) or finds no member.
+#[tracing::instrument(skip_all, fields(tenant_id, %pool_id, user_id))]
+pub async fn lock(
+    db: impl PgExecutor<'_>,
+    tenant_id: &str,
+    pool_id: Uuid,
+    user_id: &str,
+) -> Result<(), DomainError> {
+    let exists = sqlx::query_scalar!(
+        r#"SELECT 1 AS "one!" FROM members
+           WHERE tenant_id = $1 AND pool_id = $2 AND user_id = $3 FOR UPDATE"#,
+        tenant_id,
+        pool_id,
+        user_id,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?;
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(DomainError::MemberNotFound {
+            pool_id,
+            user_id: user_id.to_owned(),
+        }),
+    }
+}
+
+/// Removes a membership, returning the member's leads of the pool to it first, in one
+/// statement; the number of leads returned. A locked lead stops everything (`LEAD_LOCKED`).
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %pool_id, user_id))]
 pub async fn remove(
-    conn: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     pool_id: Uuid,
     user_id: &str,
     request_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<i64, DomainError> {
-    let mut tx = conn.begin().await.map_err(db_error)?;
-    let exists = sqlx::query_scalar!(
-        r#"SELECT 1 AS "one!" FROM members
-           WHERE tenant_id = $1 AND pool_id = $2 AND user_id = $3 FOR UPDATE"#,
-        actor.tenant_id,
-        pool_id,
-        user_id,
-    )
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    if exists.is_none() {
-        return Err(DomainError::MemberNotFound {
-            pool_id,
-            user_id: user_id.to_owned(),
-        });
-    }
     let outcome = sqlx::query!(
         r#"WITH locked AS (
                SELECT id FROM leads
@@ -244,28 +243,16 @@ pub async fn remove(
         now,
         request_id,
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(db)
     .await
     .map_err(db_error)?;
-    if let Some(lead_id) = outcome.locked_lead {
-        return Err(DomainError::LeadLocked(lead_id));
+    match outcome.locked_lead {
+        Some(lead_id) => Err(DomainError::LeadLocked(lead_id)),
+        None => Ok(outcome.released),
     }
-    tx.commit().await.map_err(db_error)?;
-    Ok(outcome.released)
 }
 
-/// A member's figures in a pool, as `GetMemberStats` reports them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberStats {
-    pub held_count: i32,
-    pub cap: Option<i32>,
-    pub claims_today: i32,
-    pub daily_claim_limit: Option<i32>,
-    pub timezone: String,
-    pub next_follow_up_deadline: Option<DateTime<Utc>>,
-    pub next_close_deadline: Option<DateTime<Utc>>,
-}
-
+/// A member's figures in a pool; `MEMBER_NOT_FOUND` when the user does not belong to it.
 #[tracing::instrument(skip_all, fields(tenant_id, %pool_id, user_id))]
 pub async fn stats(
     db: impl PgExecutor<'_>,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, PgConnection, PgExecutor};
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::db_error;
@@ -221,22 +221,17 @@ pub async fn list(
     .collect()
 }
 
-/// Writes a pool's new name, zone and rules if it is still at `expected_version`; with
-/// `reschedule_owned`, recomputes its owned leads' deadlines under the new rules in the same
-/// transaction, one `UPDATED` event per lead whose deadlines changed. `None`: the pool changed
-/// since it was read.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %pool.id))]
+/// Writes a pool's new name, zone and rules if it is still at `pool.version`, the version it
+/// was read at. `None`: the pool changed since it was read.
+#[tracing::instrument(skip_all, fields(tenant_id, pool_id = %pool.id))]
 pub async fn update(
-    conn: &mut PgConnection,
-    actor: &Actor,
+    db: impl PgExecutor<'_>,
+    tenant_id: &str,
     pool: &Pool,
-    reschedule_owned: bool,
-    request_id: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<Option<(Pool, i64)>, DomainError> {
+) -> Result<Option<Pool>, DomainError> {
     let rules = &pool.rules;
-    let mut tx = conn.begin().await.map_err(db_error)?;
-    let row = sqlx::query_as!(
+    sqlx::query_as!(
         PoolRow,
         r#"UPDATE pools
            SET name = $3, timezone = $4, max_held_per_member = $5, daily_claim_limit = $6,
@@ -248,7 +243,7 @@ pub async fn update(
                version = version + 1, updated_at = $16
            WHERE tenant_id = $1 AND id = $2 AND version = $17
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
-        actor.tenant_id,
+        tenant_id,
         pool.id,
         pool.name,
         pool.timezone,
@@ -271,24 +266,18 @@ pub async fn update(
         rules.distribution.auto_distribute,
         rules.distribution.auto_distribute_after_seconds,
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(db)
     .await
-    .map_err(|err| recycle_pool_error(err, rules))?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let rescheduled = if reschedule_owned {
-        reschedule(&mut tx, actor, pool.id, request_id, now).await?
-    } else {
-        0
-    };
-    tx.commit().await.map_err(db_error)?;
-    Ok(Some((PoolAccess::try_from(row)?.pool, rescheduled)))
+    .map_err(|err| recycle_pool_error(err, rules))?
+    .map(|row| Ok(PoolAccess::try_from(row)?.pool))
+    .transpose()
 }
 
-/// Recomputes the deadlines of a pool's owned leads from its current rules, in one statement.
-async fn reschedule(
-    tx: &mut sqlx::PgConnection,
+/// Recomputes the deadlines of a pool's owned leads from its current rules, in one statement,
+/// with one `UPDATED` event per lead whose deadlines changed; how many changed.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %pool_id))]
+pub async fn reschedule(
+    db: impl PgExecutor<'_>,
     actor: &Actor,
     pool_id: Uuid,
     request_id: Option<Uuid>,
@@ -327,7 +316,7 @@ async fn reschedule(
         now,
         request_id,
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(db)
     .await
     .map_err(db_error)
 }

@@ -16,10 +16,20 @@ mod member;
 mod pool;
 pub mod recycle;
 
-pub use event::event;
+pub use event::{
+    event, heartbeat, list_events_query, list_events_response, watch_events_query, watched_event,
+};
 pub use lead::{lead, lead_state};
-pub use member::{member, member_role};
-pub use pool::{distribution_draft, pool, strategy, strategy_choice};
+pub use member::{
+    add_member_command, list_members_query, list_members_response, member, member_role,
+    member_stats_query, member_stats_response, remove_member_command, remove_member_response,
+    update_member_command,
+};
+pub use pool::{
+    archive_pool_command, create_pool_command, distribution_draft, get_pool_id, list_pools_query,
+    list_pools_response, pool, strategy, strategy_choice, update_pool_command,
+    update_pool_response,
+};
 
 pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
     Timestamp {

@@ -1,9 +1,17 @@
 //! Pools and their rules.
 
+use uuid::Uuid;
+
 use super::{duration, raw_duration, timestamp};
+use crate::api::page_token;
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
 use crate::domain::distribution::{Choice, DistributionDraft, DistributionRule, Strategy};
-use crate::domain::pool::Pool;
+use crate::domain::page::PageSize;
+use crate::domain::pool::{self, NewPool, Pool, RulesDraft};
+use crate::domain::validate::Validator;
 use crate::proto;
+use crate::service::pools::{ArchivePool, CreatePool, PoolUpdated, UpdatePool};
 
 pub fn pool(pool: Pool) -> proto::Pool {
     let rules = pool.rules;
@@ -82,5 +90,145 @@ pub fn strategy_choice(number: i32) -> Choice {
         Ok(proto::DistributionStrategy::LeastLoaded) => Choice::Known(Strategy::LeastLoaded),
         Ok(proto::DistributionStrategy::RuleMatch) => Choice::Known(Strategy::RuleMatch),
         Err(_) => Choice::Unknown(number),
+    }
+}
+
+/// The rule fields of a pool message, as a draft for validation.
+fn rules_draft(pool: &proto::Pool) -> RulesDraft<'_> {
+    RulesDraft {
+        max_held_per_member: pool.max_held_per_member,
+        daily_claim_limit: pool.daily_claim_limit,
+        reclaim_cooldown: raw_duration(pool.reclaim_cooldown.as_ref()),
+        mask_contacts: pool.mask_contacts,
+        release_reasons: &pool.release_reasons,
+        exempt_grades: &pool.exempt_grades,
+        follow_up_timeout: raw_duration(pool.follow_up_timeout.as_ref()),
+        close_timeout: raw_duration(pool.close_timeout.as_ref()),
+        warn_before: raw_duration(pool.warn_before.as_ref()),
+        grade_overrides: pool
+            .grade_overrides
+            .iter()
+            .map(|(grade, d)| {
+                (
+                    grade.clone(),
+                    raw_duration(d.follow_up_timeout.as_ref()),
+                    raw_duration(d.close_timeout.as_ref()),
+                )
+            })
+            .collect(),
+        recycle_to_pool_id: &pool.recycle_to_pool_id,
+        distribution: distribution_draft(pool.distribution.as_ref()),
+    }
+}
+
+/// The pool a `CreatePool` request describes, as a pool message whose server-set fields stay
+/// unset.
+fn requested_pool(req: proto::CreatePoolRequest) -> proto::Pool {
+    proto::Pool {
+        name: req.name,
+        timezone: req.timezone,
+        max_held_per_member: req.max_held_per_member,
+        daily_claim_limit: req.daily_claim_limit,
+        reclaim_cooldown: req.reclaim_cooldown,
+        mask_contacts: req.mask_contacts,
+        release_reasons: req.release_reasons,
+        exempt_grades: req.exempt_grades,
+        follow_up_timeout: req.follow_up_timeout,
+        close_timeout: req.close_timeout,
+        warn_before: req.warn_before,
+        grade_overrides: req.grade_overrides,
+        recycle_to_pool_id: req.recycle_to_pool_id,
+        distribution: req.distribution,
+        ..Default::default()
+    }
+}
+
+/// A `CreatePool` request, validated.
+pub fn create_pool_command(req: proto::CreatePoolRequest) -> Result<CreatePool, DomainError> {
+    let mut v = Validator::new();
+    let request_id = req.request_id.clone();
+    let sent = requested_pool(req);
+    let pool = NewPool::parse(&mut v, &sent.name, &sent.timezone, &rules_draft(&sent));
+    let request_id = v.optional_uuid("request_id", &request_id);
+    v.finish(CreatePool { pool, request_id })
+}
+
+/// An `UpdatePool` request, validated for the masked fields only.
+pub fn update_pool_command(req: &proto::UpdatePoolRequest) -> Result<UpdatePool, DomainError> {
+    let mut v = Validator::new();
+    let sent = req.pool.clone().unwrap_or_default();
+    let paths = req
+        .update_mask
+        .as_ref()
+        .map(|m| m.paths.as_slice())
+        .unwrap_or_default();
+    let patch = NewPool::parse(&mut v, &sent.name, &sent.timezone, &rules_draft(&sent));
+    v.retain_fields(|field| pool::in_mask(paths, field));
+    let pool_id = v.uuid("pool.id", &sent.id);
+    let mask = v.field_mask(paths, pool::UPDATABLE_FIELDS);
+    let request_id = v.optional_uuid("request_id", &req.request_id);
+    v.finish(UpdatePool {
+        pool_id,
+        patch,
+        mask,
+        reschedule_owned: req.reschedule_owned,
+        request_id,
+    })
+}
+
+pub fn update_pool_response(updated: PoolUpdated) -> proto::UpdatePoolResponse {
+    proto::UpdatePoolResponse {
+        pool: Some(pool(updated.pool)),
+        rescheduled_leads: i32::try_from(updated.rescheduled_leads).unwrap_or(i32::MAX),
+    }
+}
+
+/// An `ArchivePool` request, validated.
+pub fn archive_pool_command(req: &proto::ArchivePoolRequest) -> Result<ArchivePool, DomainError> {
+    let mut v = Validator::new();
+    let pool_id = v.uuid("pool_id", &req.pool_id);
+    let request_id = v.optional_uuid("request_id", &req.request_id);
+    v.finish(ArchivePool {
+        pool_id,
+        request_id,
+    })
+}
+
+/// A `GetPool` request's pool id, validated.
+pub fn get_pool_id(req: &proto::GetPoolRequest) -> Result<Uuid, DomainError> {
+    let mut v = Validator::new();
+    let pool_id = v.uuid("pool_id", &req.pool_id);
+    v.finish(pool_id)
+}
+
+/// Pool listings are keyed by name and id; a token is bound to whose pools were listed.
+type PoolKey = (String, Uuid);
+
+/// A `ListPools` request: where the page starts and its size.
+pub fn list_pools_query(
+    req: &proto::ListPoolsRequest,
+    actor: &Actor,
+) -> Result<(Option<PoolKey>, PageSize), DomainError> {
+    let mut v = Validator::new();
+    let page = PageSize::parse(&mut v, req.page_size);
+    v.finish(())?;
+    let member = actor.listed_member().map(str::to_owned);
+    let after = page_token::decode(&req.page_token, &member)?;
+    Ok((after, page))
+}
+
+/// One page of pools, with the token of the next page when another follows.
+pub fn list_pools_response(
+    pools: Vec<Pool>,
+    page: PageSize,
+    actor: &Actor,
+) -> proto::ListPoolsResponse {
+    let (pools, next_page_token) =
+        page_token::paginate(pools, page.get(), &actor.listed_member(), |p| {
+            (p.name.clone(), p.id)
+        });
+    proto::ListPoolsResponse {
+        pools: pools.into_iter().map(pool).collect(),
+        next_page_token,
     }
 }

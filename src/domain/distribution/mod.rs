@@ -46,7 +46,7 @@ stored_names!(Strategy, "distribution strategy" {
 });
 
 /// The pool rule `distribution`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DistributionRule {
     pub method: Method,
     /// The scheduler distributes leads that sat in the pool longer than `auto_distribute_after`.

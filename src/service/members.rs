@@ -1,0 +1,174 @@
+//! Pool membership: adding, changing and removing members, listing them, and a member's figures.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use super::{Context, idempotency};
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+use crate::domain::member::{Member, MemberMask, MemberStats, NewMember};
+use crate::domain::page::PageSize;
+use crate::domain::quota;
+use crate::store::{self, db_error};
+
+/// A validated `AddMember`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddMember {
+    pub member: NewMember,
+    pub request_id: Option<Uuid>,
+}
+
+/// A validated `UpdateMember`: the fields named in `mask` are taken from `patch`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateMember {
+    pub patch: NewMember,
+    pub mask: MemberMask,
+    pub request_id: Option<Uuid>,
+}
+
+/// A validated `RemoveMember`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoveMember {
+    pub pool_id: Uuid,
+    pub user_id: String,
+    pub request_id: Option<Uuid>,
+}
+
+/// A member's figures in a pool and when their daily quota starts over.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub pool_id: Uuid,
+    pub user_id: String,
+    pub stats: MemberStats,
+    pub resets_at: DateTime<Utc>,
+}
+
+/// Adds a user to a pool; managers of the pool (and admins) may.
+pub async fn add(ctx: &Context, actor: &Actor, command: AddMember) -> Result<Member, DomainError> {
+    let pool_id = command.member.pool_id;
+    idempotency::once(
+        ctx,
+        actor,
+        "member.add",
+        command.request_id,
+        &command,
+        async |conn| {
+            require_manager(conn, actor, pool_id).await?;
+            store::members::add(conn, &actor.tenant_id, &command.member, ctx.clock.now()).await
+        },
+    )
+    .await
+}
+
+/// Managing a pool's members is for its managers (and admins).
+async fn require_manager(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    pool_id: Uuid,
+) -> Result<(), DomainError> {
+    let access =
+        store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id).await?;
+    actor.require_manager(pool_id, access.membership)
+}
+
+/// The pool's members in the order they joined, after `after`; one more than a page, so the
+/// caller learns whether another page follows. For readers of the pool.
+pub async fn list(
+    ctx: &Context,
+    actor: &Actor,
+    pool_id: Uuid,
+    after: Option<(DateTime<Utc>, String)>,
+    page: PageSize,
+) -> Result<Vec<Member>, DomainError> {
+    super::pools::get(ctx, actor, pool_id).await?;
+    store::members::list(
+        &ctx.db,
+        &actor.tenant_id,
+        pool_id,
+        after.as_ref().map(|(at, user)| (*at, user.as_str())),
+        page.fetch_limit(),
+    )
+    .await
+}
+
+/// Changes the masked fields of a membership; managers of the pool (and admins) may.
+pub async fn update(
+    ctx: &Context,
+    actor: &Actor,
+    command: UpdateMember,
+) -> Result<Member, DomainError> {
+    let pool_id = command.patch.pool_id;
+    idempotency::once(
+        ctx,
+        actor,
+        "member.update",
+        command.request_id,
+        &command,
+        async |conn| {
+            require_manager(conn, actor, pool_id).await?;
+            let now = ctx.clock.now();
+            store::members::update(conn, &actor.tenant_id, &command.patch, command.mask, now).await
+        },
+    )
+    .await
+}
+
+/// Removes a member from a pool, returning their leads of the pool to it first; how many were
+/// returned. Managers of the pool (and admins) may. A locked lead of the member stops the
+/// removal (`LEAD_LOCKED`).
+pub async fn remove(
+    ctx: &Context,
+    actor: &Actor,
+    command: RemoveMember,
+) -> Result<i64, DomainError> {
+    let RemoveMember {
+        pool_id,
+        ref user_id,
+        request_id,
+    } = command;
+    idempotency::once(
+        ctx,
+        actor,
+        "member.remove",
+        request_id,
+        &command,
+        async |conn| {
+            require_manager(conn, actor, pool_id).await?;
+            let now = ctx.clock.now();
+            let mut tx = conn.begin().await.map_err(db_error)?;
+            // The member row is locked before their leads are read, so a claim racing with the
+            // removal either lands first (and its lead is returned) or finds no member.
+            store::members::lock(&mut *tx, &actor.tenant_id, pool_id, user_id).await?;
+            let released =
+                store::members::remove(&mut *tx, actor, pool_id, user_id, request_id, now).await?;
+            tx.commit().await.map_err(db_error)?;
+            Ok(released)
+        },
+    )
+    .await
+}
+
+/// A member's figures in a pool: `user_id` `None` means the actor. Members read their own;
+/// another member's need the pool's manager (or an admin, or a service).
+pub async fn stats(
+    ctx: &Context,
+    actor: &Actor,
+    pool_id: Uuid,
+    user_id: Option<String>,
+) -> Result<Standing, DomainError> {
+    let user_id = user_id.unwrap_or_else(|| actor.user_id.clone());
+    let access = store::pools::access(&ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+    if user_id != actor.user_id && !actor.roles.service {
+        actor.require_manager(pool_id, access.membership)?;
+    }
+    let now = ctx.clock.now();
+    let stats = store::members::stats(&ctx.db, &actor.tenant_id, pool_id, &user_id, now).await?;
+    Ok(Standing {
+        pool_id,
+        resets_at: quota::resets_at(now, &stats.timezone),
+        user_id,
+        stats,
+    })
+}

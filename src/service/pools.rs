@@ -1,0 +1,156 @@
+//! Pools and their rules: creating, reading, listing, changing and archiving them.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Connection;
+use uuid::Uuid;
+
+use super::{Context, idempotency};
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+use crate::domain::page::PageSize;
+use crate::domain::pool::{NewPool, Pool};
+use crate::store::{self, db_error};
+
+/// A validated `CreatePool`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatePool {
+    pub pool: NewPool,
+    pub request_id: Option<Uuid>,
+}
+
+/// A validated `UpdatePool`: the fields named in `mask` are taken from `patch`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdatePool {
+    pub pool_id: Uuid,
+    pub patch: NewPool,
+    pub mask: Vec<String>,
+    /// Recompute the deadlines of the pool's owned leads under the new rules.
+    pub reschedule_owned: bool,
+    pub request_id: Option<Uuid>,
+}
+
+/// A pool after an update, and how many of its owned leads got new deadlines.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PoolUpdated {
+    pub pool: Pool,
+    pub rescheduled_leads: i64,
+}
+
+/// A validated `ArchivePool`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchivePool {
+    pub pool_id: Uuid,
+    pub request_id: Option<Uuid>,
+}
+
+/// Creates a pool with its rules; only tenant admins may.
+pub async fn create(
+    ctx: &Context,
+    actor: &Actor,
+    command: CreatePool,
+) -> Result<Pool, DomainError> {
+    actor.require_admin()?;
+    idempotency::once(
+        ctx,
+        actor,
+        "pool.create",
+        command.request_id,
+        &command,
+        async |conn| {
+            store::pools::create(conn, &actor.tenant_id, &command.pool, ctx.clock.now()).await
+        },
+    )
+    .await
+}
+
+/// The pool, for its members, admins and services.
+pub async fn get(ctx: &Context, actor: &Actor, pool_id: Uuid) -> Result<Pool, DomainError> {
+    let access = store::pools::access(&ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+    actor.require_pool_reader(pool_id, access.membership)?;
+    Ok(access.pool)
+}
+
+/// The pools the actor may see (every pool for admins and services, else the pools they
+/// belong to) by name, after `after`; one more than a page, so the caller learns whether
+/// another page follows.
+pub async fn list(
+    ctx: &Context,
+    actor: &Actor,
+    after: Option<(String, Uuid)>,
+    page: PageSize,
+) -> Result<Vec<Pool>, DomainError> {
+    store::pools::list(
+        &ctx.db,
+        &actor.tenant_id,
+        actor.listed_member(),
+        after.as_ref().map(|(name, id)| (name.as_str(), *id)),
+        page.fetch_limit(),
+    )
+    .await
+}
+
+/// Changes the masked fields of a pool (admins only); with `reschedule_owned`, its owned
+/// leads' deadlines follow the new rules in the same transaction. `CONCURRENT_MODIFICATION`
+/// when the pool changed between its read and its write.
+pub async fn update(
+    ctx: &Context,
+    actor: &Actor,
+    command: UpdatePool,
+) -> Result<PoolUpdated, DomainError> {
+    actor.require_admin()?;
+    idempotency::once(
+        ctx,
+        actor,
+        "pool.update",
+        command.request_id,
+        &command,
+        async |conn| {
+            let current = store::pools::access(
+                &mut *conn,
+                &actor.tenant_id,
+                command.pool_id,
+                &actor.user_id,
+            )
+            .await?;
+            let next = current.pool.updated(command.patch.clone(), &command.mask);
+            let now = ctx.clock.now();
+            // Inside an idempotent call this is a savepoint; without one, the transaction that
+            // keeps the rules and the deadlines they imply together.
+            let mut tx = conn.begin().await.map_err(db_error)?;
+            let pool = store::pools::update(&mut *tx, &actor.tenant_id, &next, now)
+                .await?
+                .ok_or(DomainError::ConcurrentModification)?;
+            let rescheduled_leads = if command.reschedule_owned {
+                store::pools::reschedule(&mut *tx, actor, pool.id, command.request_id, now).await?
+            } else {
+                0
+            };
+            tx.commit().await.map_err(db_error)?;
+            Ok(PoolUpdated {
+                pool,
+                rescheduled_leads,
+            })
+        },
+    )
+    .await
+}
+
+/// Archives a pool (admins only); archiving an archived pool changes nothing.
+pub async fn archive(
+    ctx: &Context,
+    actor: &Actor,
+    command: ArchivePool,
+) -> Result<Pool, DomainError> {
+    actor.require_admin()?;
+    idempotency::once(
+        ctx,
+        actor,
+        "pool.archive",
+        command.request_id,
+        &command,
+        async |conn| {
+            store::pools::archive(conn, &actor.tenant_id, command.pool_id, ctx.clock.now()).await
+        },
+    )
+    .await
+}
