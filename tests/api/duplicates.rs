@@ -14,8 +14,8 @@ async fn create(
     email: &str,
     allow_duplicate: bool,
 ) -> Result<proto::Lead, tonic::Status> {
-    app.leads()
-        .create_lead(service().req(proto::CreateLeadRequest {
+    app.as_service()
+        .try_create_lead(proto::CreateLeadRequest {
             pool_id: pool_id.into(),
             lead: Some(proto::NewLead {
                 name: "Wang Wei".into(),
@@ -25,21 +25,13 @@ async fn create(
             }),
             allow_duplicate,
             ..Default::default()
-        }))
+        })
         .await
-        .map(|r| r.into_inner().lead.expect("lead"))
 }
 
 /// The manager discards the lead, so it stops being live.
 async fn discard(app: &TestApp, lead_id: &str) {
-    app.leads()
-        .discard_lead(user("mia").req(proto::DiscardLeadRequest {
-            lead_id: lead_id.into(),
-            reason: "WRONG_NUMBER".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("discard");
+    app.as_member("mia").discard(lead_id, "WRONG_NUMBER").await;
 }
 
 #[tokio::test]
@@ -108,13 +100,7 @@ async fn only_live_leads_count_and_reopening_a_duplicate_is_refused() {
         .await
         .expect("a discarded lead does not block");
     let before = app.fingerprint().await;
-    let reopen = app
-        .leads()
-        .reopen_lead(user("mia").req(proto::ReopenLeadRequest {
-            lead_id: first.id.clone(),
-            ..Default::default()
-        }))
-        .await;
+    let reopen = app.as_member("mia").try_reopen(&first.id).await;
     let md = assert_error(reopen, Code::AlreadyExists, "DUPLICATE_LEAD");
     assert_eq!(md["existing_lead_id"], second.id);
     assert_eq!(app.fingerprint().await, before);
@@ -303,8 +289,8 @@ async fn a_known_duplicate_stays_live_after_its_original_closes() {
     );
     assert_eq!(md["existing_lead_id"], known.id);
     let imported = app
-        .leads()
-        .import_leads(service().req(proto::ImportLeadsRequest {
+        .as_service()
+        .import_leads(proto::ImportLeadsRequest {
             pool_id: team.pool.id.clone(),
             leads: vec![proto::NewLead {
                 name: "Imported".into(),
@@ -312,10 +298,8 @@ async fn a_known_duplicate_stays_live_after_its_original_closes() {
                 ..Default::default()
             }],
             ..Default::default()
-        }))
-        .await
-        .expect("import")
-        .into_inner();
+        })
+        .await;
     assert_eq!(imported.duplicates, 1);
     assert_eq!(imported.results[0].lead_id, known.id);
     assert_eq!(app.fingerprint().await, before, "nothing was created");

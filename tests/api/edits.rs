@@ -2,29 +2,11 @@
 
 use chrono::Duration;
 use leadpool::proto;
-use prost_types::{FieldMask, Timestamp};
+use prost_types::Timestamp;
 use tonic::Code;
 
-use crate::fixtures::{self, admin, service, user};
-use crate::harness::{Caller, TestApp, assert_error, bad_fields};
-
-async fn update(
-    app: &TestApp,
-    who: &Caller,
-    lead: proto::Lead,
-    paths: &[&str],
-) -> Result<proto::Lead, tonic::Status> {
-    app.leads()
-        .update_lead(who.req(proto::UpdateLeadRequest {
-            lead: Some(lead),
-            update_mask: Some(FieldMask {
-                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
-            }),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().lead.expect("lead"))
-}
+use crate::fixtures;
+use crate::harness::{TestApp, assert_error, bad_fields};
 
 async fn follow_up(
     app: &TestApp,
@@ -32,16 +14,15 @@ async fn follow_up(
     lead_id: &str,
     occurred_at: Option<Timestamp>,
 ) -> Result<proto::RecordFollowUpResponse, tonic::Status> {
-    app.leads()
-        .record_follow_up(user(who).req(proto::RecordFollowUpRequest {
+    app.as_member(who)
+        .try_record_follow_up(proto::RecordFollowUpRequest {
             lead_id: lead_id.into(),
             channel: proto::FollowUpChannel::Call.into(),
             note: "asked for a quote".into(),
             occurred_at,
             ..Default::default()
-        }))
+        })
         .await
-        .map(tonic::Response::into_inner)
 }
 
 #[tokio::test]
@@ -49,20 +30,19 @@ async fn update_changes_masked_fields_at_the_read_version() {
     let app = TestApp::spawn().await;
     let team = fixtures::team(&app, None).await;
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let owned = fixtures::claim(&app, &user("alice"), &lead.id).await;
-    let changed = update(
-        &app,
-        &user("alice"),
-        proto::Lead {
-            company: "Hangzhou Tea Co".into(),
-            tags: vec!["hot".into()],
-            name: String::new(), // not in the mask: ignored
-            ..owned.clone()
-        },
-        &["company", "tags"],
-    )
-    .await
-    .expect("update");
+    let owned = app.as_member("alice").claim(&lead.id).await;
+    let changed = app
+        .as_member("alice")
+        .update_lead(
+            proto::Lead {
+                company: "Hangzhou Tea Co".into(),
+                tags: vec!["hot".into()],
+                name: String::new(), // not in the mask: ignored
+                ..owned.clone()
+            },
+            &["company", "tags"],
+        )
+        .await;
     assert_eq!(changed.company, "Hangzhou Tea Co");
     assert_eq!(changed.tags, ["hot"]);
     assert_eq!(changed.name, "Wang Wei");
@@ -79,32 +59,30 @@ async fn update_changes_masked_fields_at_the_read_version() {
     // The stale version is refused with the current one, and nothing changes.
     let before = app.fingerprint().await;
     let md = assert_error(
-        update(
-            &app,
-            &user("mia"),
-            proto::Lead {
-                grade: "A".into(),
-                ..owned
-            },
-            &["grade"],
-        )
-        .await,
+        app.as_member("mia")
+            .try_update_lead(
+                proto::Lead {
+                    grade: "A".into(),
+                    ..owned
+                },
+                &["grade"],
+            )
+            .await,
         Code::Aborted,
         "VERSION_CONFLICT",
     );
     assert_eq!(md["current_version"], changed.version.to_string());
     assert_eq!(app.fingerprint().await, before);
-    let managed = update(
-        &app,
-        &user("mia"),
-        proto::Lead {
-            grade: "A".into(),
-            ..changed
-        },
-        &["grade"],
-    )
-    .await
-    .expect("manager updates at the current version");
+    let managed = app
+        .as_member("mia")
+        .update_lead(
+            proto::Lead {
+                grade: "A".into(),
+                ..changed
+            },
+            &["grade"],
+        )
+        .await;
     assert_eq!(managed.grade, "A");
 }
 
@@ -121,11 +99,17 @@ async fn update_refuses_bad_input_strangers_and_duplicates() {
         ..lead.clone()
     };
     assert_eq!(
-        bad_fields(update(&app, &service(), no_version, &["name", "owner_id"]).await),
+        bad_fields(
+            app.as_service()
+                .try_update_lead(no_version, &["name", "owner_id"])
+                .await
+        ),
         ["lead.name", "lead.version", "update_mask"]
     );
     assert_error(
-        update(&app, &user("bob"), lead.clone(), &["name"]).await,
+        app.as_member("bob")
+            .try_update_lead(lead.clone(), &["name"])
+            .await,
         Code::PermissionDenied,
         "NOT_LEAD_OWNER",
     );
@@ -134,7 +118,7 @@ async fn update_refuses_bad_input_strangers_and_duplicates() {
         ..lead.clone()
     };
     let md = assert_error(
-        update(&app, &admin(), same_phone, &["phone"]).await,
+        app.as_admin().try_update_lead(same_phone, &["phone"]).await,
         Code::AlreadyExists,
         "DUPLICATE_LEAD",
     );
@@ -146,29 +130,23 @@ async fn update_refuses_bad_input_strangers_and_duplicates() {
 async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
     let app = TestApp::spawn().await;
     let team = fixtures::team(&app, None).await;
-    app.pools()
-        .update_pool(admin().req(proto::UpdatePoolRequest {
-            pool: Some(proto::Pool {
-                id: team.pool.id.clone(),
-                follow_up_timeout: Some(prost_types::Duration {
-                    seconds: 3 * 86_400,
-                    nanos: 0,
-                }),
-                close_timeout: Some(prost_types::Duration {
-                    seconds: 30 * 86_400,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["follow_up_timeout".into(), "close_timeout".into()],
-            }),
-            ..Default::default()
-        }))
-        .await
-        .expect("rules");
+    let rules = proto::Pool {
+        id: team.pool.id.clone(),
+        follow_up_timeout: Some(prost_types::Duration {
+            seconds: 3 * 86_400,
+            nanos: 0,
+        }),
+        close_timeout: Some(prost_types::Duration {
+            seconds: 30 * 86_400,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    app.as_admin()
+        .update_pool(rules, &["follow_up_timeout", "close_timeout"])
+        .await;
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let owned = fixtures::claim(&app, &user("alice"), &lead.id).await;
+    let owned = app.as_member("alice").claim(&lead.id).await;
     let acquired = owned.acquired_at.expect("acquired").seconds;
 
     app.clock.advance(Duration::days(2));
@@ -226,9 +204,10 @@ async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
         ("CALL", "asked for a quote")
     );
 
-    let listed = app
+    let mia = app.as_member("mia");
+    let listed = mia
         .leads()
-        .list_follow_ups(user("mia").req(proto::ListFollowUpsRequest {
+        .list_follow_ups(mia.req(proto::ListFollowUpsRequest {
             lead_id: lead.id.clone(),
             page_size: 1,
             ..Default::default()
@@ -256,7 +235,7 @@ async fn only_the_owner_records_follow_ups_and_never_in_the_future() {
         Code::FailedPrecondition,
         "LEAD_NOT_OWNED",
     );
-    fixtures::claim(&app, &user("alice"), &lead.id).await;
+    app.as_member("alice").claim(&lead.id).await;
     let claimed = app.fingerprint().await;
     assert_ne!(before, claimed);
     assert_error(
@@ -273,12 +252,12 @@ async fn only_the_owner_records_follow_ups_and_never_in_the_future() {
         ["occurred_at"]
     );
     let no_channel = app
-        .leads()
-        .record_follow_up(user("alice").req(proto::RecordFollowUpRequest {
+        .as_member("alice")
+        .try_record_follow_up(proto::RecordFollowUpRequest {
             lead_id: lead.id.clone(),
             note: "n".repeat(2_001),
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(bad_fields(no_channel), ["channel", "note"]);
     assert_eq!(app.fingerprint().await, claimed);

@@ -3,8 +3,11 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use futures::future::join_all;
 use leadpool::proto;
+use tonic::Code;
 
+use crate::caller::Client;
 use crate::harness::{Caller, TestApp};
 
 pub const TENANT: &str = "acme";
@@ -22,18 +25,26 @@ pub fn user(name: &str) -> Caller {
 }
 
 pub async fn pool(app: &TestApp, name: &str, cap: Option<i32>) -> proto::Pool {
-    app.pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
+    let rules = proto::CreatePoolRequest {
+        max_held_per_member: cap,
+        ..Default::default()
+    };
+    shanghai_pool(app, name, rules).await
+}
+
+/// A pool on Shanghai time with these rules.
+pub async fn shanghai_pool(
+    app: &TestApp,
+    name: &str,
+    rules: proto::CreatePoolRequest,
+) -> proto::Pool {
+    app.as_admin()
+        .create_pool(proto::CreatePoolRequest {
             name: name.into(),
             timezone: "Asia/Shanghai".into(),
-            max_held_per_member: cap,
-            ..Default::default()
-        }))
+            ..rules
+        })
         .await
-        .expect("create pool")
-        .into_inner()
-        .pool
-        .expect("pool")
 }
 
 pub async fn member(
@@ -42,41 +53,31 @@ pub async fn member(
     user_id: &str,
     role: proto::MemberRole,
 ) -> proto::Member {
-    app.pools()
-        .add_member(admin().req(proto::AddMemberRequest {
+    app.as_admin()
+        .add_member(proto::AddMemberRequest {
             pool_id: pool_id.into(),
             user_id: user_id.into(),
             role: role.into(),
             ..Default::default()
-        }))
+        })
         .await
-        .expect("add member")
-        .into_inner()
-        .member
-        .expect("member")
 }
 
-/// A pool with these rules and members alice, bob (reps) and mia (manager).
-pub async fn pool_with(app: &TestApp, name: &str, rules: proto::CreatePoolRequest) -> proto::Pool {
-    let pool = app
-        .pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
-            name: name.into(),
-            timezone: "Asia/Shanghai".into(),
-            ..rules
-        }))
-        .await
-        .expect("create pool")
-        .into_inner()
-        .pool
-        .expect("pool");
+/// Adds alice and bob (reps) and mia (manager) to a pool.
+async fn staff(app: &TestApp, pool_id: &str) {
     for (user_id, role) in [
         ("alice", proto::MemberRole::Member),
         ("bob", proto::MemberRole::Member),
         ("mia", proto::MemberRole::Manager),
     ] {
-        member(app, &pool.id, user_id, role).await;
+        member(app, pool_id, user_id, role).await;
     }
+}
+
+/// A pool with these rules and members alice, bob (reps) and mia (manager).
+pub async fn pool_with(app: &TestApp, name: &str, rules: proto::CreatePoolRequest) -> proto::Pool {
+    let pool = shanghai_pool(app, name, rules).await;
+    staff(app, &pool.id).await;
     pool
 }
 
@@ -96,30 +97,22 @@ pub fn new_lead(name: &str) -> proto::NewLead {
 }
 
 pub async fn lead(app: &TestApp, pool_id: &str, name: &str) -> proto::Lead {
-    app.leads()
-        .create_lead(service().req(proto::CreateLeadRequest {
+    app.as_service()
+        .create_lead(proto::CreateLeadRequest {
             pool_id: pool_id.into(),
             lead: Some(new_lead(name)),
             ..Default::default()
-        }))
+        })
         .await
-        .expect("create lead")
-        .into_inner()
-        .lead
-        .expect("lead")
 }
 
-pub async fn claim(app: &TestApp, who: &Caller, lead_id: &str) -> proto::Lead {
-    app.leads()
-        .claim_lead(who.req(proto::ClaimLeadRequest {
-            lead_id: lead_id.into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("claim")
-        .into_inner()
-        .lead
-        .expect("lead")
+/// `n` pool leads named `L0`, `L1`, …, created one by one.
+pub async fn leads(app: &TestApp, pool_id: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        ids.push(lead(app, pool_id, &format!("L{i}")).await.id);
+    }
+    ids
 }
 
 /// A pool with members alice and bob and a manager, mia.
@@ -129,10 +122,106 @@ pub struct Team {
 
 pub async fn team(app: &TestApp, cap: Option<i32>) -> Team {
     let pool = pool(app, "East China", cap).await;
-    member(app, &pool.id, "alice", proto::MemberRole::Member).await;
-    member(app, &pool.id, "bob", proto::MemberRole::Member).await;
-    member(app, &pool.id, "mia", proto::MemberRole::Manager).await;
+    staff(app, &pool.id).await;
     Team { pool }
+}
+
+/// How many leads of the pool the member holds, as they see it themselves.
+pub async fn held_count(app: &TestApp, pool_id: &str, user_id: &str) -> i32 {
+    let stats = app.as_member(user_id).member_stats(pool_id, "me").await;
+    stats.held_count
+}
+
+/// Every lead a listing returns, following the page tokens; no page is larger than asked.
+pub async fn list_all_leads(who: &Client, request: proto::ListLeadsRequest) -> Vec<proto::Lead> {
+    let mut leads = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = who
+            .list_leads(proto::ListLeadsRequest {
+                page_token,
+                ..request.clone()
+            })
+            .await;
+        if request.page_size > 0 {
+            assert!(page.leads.len() <= request.page_size as usize);
+        }
+        leads.extend(page.leads);
+        if page.next_page_token.is_empty() {
+            return leads;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// A pool crowded for a race: this cap, `reps` members `rep00`, `rep01`, … and `leads` pool
+/// leads; returns the members and the lead ids.
+pub async fn crowd(
+    app: &TestApp,
+    cap: Option<i32>,
+    reps: usize,
+    leads: usize,
+) -> (Vec<Client>, Vec<String>) {
+    let pool = pool(app, "Race", cap).await;
+    let mut members = Vec::with_capacity(reps);
+    for i in 0..reps {
+        let user_id = format!("rep{i:02}");
+        member(app, &pool.id, &user_id, proto::MemberRole::Member).await;
+        members.push(app.as_member(&user_id));
+    }
+    (members, self::leads(app, &pool.id, leads).await)
+}
+
+/// The `i`-th of several members churning: each round claims a lead picked by `i` and the
+/// round, and releases it again on even rounds.
+pub async fn churn(member: Client, i: usize, leads: Vec<String>, rounds: usize) {
+    for round in 0..rounds {
+        let lead_id = &leads[(i * 5 + round * 3) % leads.len()];
+        if member.try_claim(lead_id).await.is_ok() && round % 2 == 0 {
+            member.release(lead_id, "CHURN").await;
+        }
+    }
+}
+
+/// Claims every lead at once, each from a task of its own; how each claim ended, in order.
+pub async fn claim_at_once(member: &Client, lead_ids: Vec<String>) -> Vec<Result<(), Code>> {
+    let tasks = lead_ids.into_iter().map(|lead_id| {
+        let member = member.clone();
+        tokio::spawn(async move {
+            member
+                .try_claim(&lead_id)
+                .await
+                .map(drop)
+                .map_err(|s| s.code())
+        })
+    });
+    join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect()
+}
+
+/// Owned leads, straight from the table.
+pub async fn owned_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM leads WHERE owner_id IS NOT NULL")
+        .fetch_one(&app.db)
+        .await
+        .expect("owned")
+}
+
+/// Checks, straight from the tables, that each owned lead has exactly one CLAIMED event.
+pub async fn assert_one_claim_event_per_owned_lead(app: &TestApp) {
+    let claimed_events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM lead_events WHERE kind = 'CLAIMED'")
+            .fetch_one(&app.db)
+            .await
+            .expect("events");
+    assert_eq!(
+        claimed_events,
+        owned_count(app).await,
+        "one CLAIMED event per owned lead"
+    );
 }
 
 /// Kinds of a lead's events in order, read straight from the table.

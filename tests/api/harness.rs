@@ -12,6 +12,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OnceCell, oneshot};
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
@@ -25,7 +26,7 @@ use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::pool_service_client::PoolServiceClient;
 use leadpool::proto::recycle_service_client::RecycleServiceClient;
-use leadpool::scheduler::distribute::DistributeSettings;
+use leadpool::scheduler::distribute::{self, DistributeSettings};
 use leadpool::scheduler::recycle::RecycleSettings;
 
 /// Where test databases are created: `DATABASE_URL` if set, else a private PostgreSQL.
@@ -153,6 +154,81 @@ pub fn test_settings() -> Settings {
     }
 }
 
+/// Test settings whose followers never poll and never send heartbeats: only a wake-up reaches
+/// them.
+pub fn quiet_follower_settings() -> Settings {
+    Settings {
+        follow: FollowSettings {
+            heartbeat_interval: Duration::from_secs(3_600),
+            poll_interval: Duration::from_secs(3_600),
+        },
+        ..test_settings()
+    }
+}
+
+/// Test settings with the automatic distribution loop sweeping every `interval`.
+pub fn distributing_settings(interval: Duration) -> Settings {
+    Settings {
+        distribute: DistributeSettings {
+            interval,
+            batch: 1_000,
+        },
+        ..test_settings()
+    }
+}
+
+/// Test settings with the recycle loop sweeping every `interval`, `batch_size` leads at a time.
+pub fn recycling_settings(interval: Duration, batch_size: u32) -> Settings {
+    Settings {
+        recycle: RecycleSettings {
+            interval,
+            batch_size,
+        },
+        ..test_settings()
+    }
+}
+
+/// Test settings that keep accepting calls for `delay` after shutdown begins.
+pub fn shutdown_delay_settings(delay: Duration) -> Settings {
+    Settings {
+        shutdown_delay: delay,
+        ..test_settings()
+    }
+}
+
+/// The health service name that answers whether the process lives, whatever the database does.
+pub const LIVENESS: &str = leadpool::app::LIVENESS;
+
+/// The actor the background jobs write into the events they cause.
+pub const SCHEDULER_ACTOR: &str = distribute::ACTOR;
+
+/// The background jobs, run by hand over the test's database and clock.
+#[derive(Clone)]
+pub struct Scheduler {
+    ctx: Context,
+}
+
+impl Scheduler {
+    /// One automatic distribution sweep, `batch` leads per transaction; how many it assigned.
+    pub async fn distribute(&self, batch: u32) -> u64 {
+        distribute::sweep(&self.ctx, batch, &CancellationToken::new())
+            .await
+            .expect("distribution sweep")
+    }
+}
+
+/// Connects to a database as the server does at start.
+pub async fn connect(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    leadpool::store::connect(options, max_connections)
+        .await
+        .expect("connect")
+}
+
+/// Runs the migrations as the server does at start.
+pub async fn migrate(db: &PgPool) -> Result<(), impl std::fmt::Debug> {
+    leadpool::store::migrate(db).await
+}
+
 type Serving = tokio::task::JoinHandle<Result<(), leadpool::app::AppError>>;
 
 /// A started server: where it serves calls and metrics, how to stop it, its task.
@@ -184,7 +260,7 @@ async fn serve(db: &PgPool, clock: &Arc<ManualClock>, settings: Settings) -> Sta
 }
 
 /// A channel with its own connection to `addr`, opened on first use.
-fn connect(addr: SocketAddr) -> Channel {
+fn open_channel(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_lazy()
@@ -221,16 +297,14 @@ impl TestApp {
         .await;
         admin.close().await.expect("close");
 
-        let db = leadpool::store::connect(server.admin.clone().database(&db_name), 10)
-            .await
-            .expect("connect test database");
+        let db = connect(server.admin.clone().database(&db_name), 10).await;
         let clock = Arc::new(ManualClock::new(start_time()));
         let started = serve(&db, &clock, settings).await;
         Self {
             clock,
             db,
             addr: started.addr,
-            channel: connect(started.addr),
+            channel: open_channel(started.addr),
             metrics_addr: started.metrics_addr,
             db_name,
             admin: server.admin.clone(),
@@ -243,7 +317,7 @@ impl TestApp {
     pub async fn spawn_replica(&self, settings: Settings) -> Replica {
         let started = serve(&self.db, &self.clock, settings).await;
         Replica {
-            channel: connect(started.addr),
+            channel: open_channel(started.addr),
             _shutdown: started.shutdown,
             _serving: started.serving,
         }
@@ -261,6 +335,12 @@ impl TestApp {
         match self.server.take() {
             Some(server) => server.await.expect("server task"),
             None => Ok(()),
+        }
+    }
+
+    pub fn scheduler(&self) -> Scheduler {
+        Scheduler {
+            ctx: Context::new(self.db.clone(), self.clock.clone()),
         }
     }
 
@@ -294,7 +374,7 @@ impl TestApp {
 
     /// A channel on a new connection, as a caller arriving now would open.
     pub fn new_connection(&self) -> Channel {
-        connect(self.addr)
+        open_channel(self.addr)
     }
 
     /// The server's `/metrics` page, as Prometheus scrapes it.

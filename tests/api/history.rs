@@ -11,7 +11,7 @@ async fn history_lists_every_change_in_order_page_by_page() {
     let app = TestApp::spawn().await;
     let team = fixtures::team(&app, None).await;
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    fixtures::claim(&app, &user("alice"), &lead.id).await;
+    app.as_member("alice").claim(&lead.id).await;
     app.leads()
         .release_lead(user("alice").req(proto::ReleaseLeadRequest {
             lead_id: lead.id.clone(),
@@ -21,21 +21,19 @@ async fn history_lists_every_change_in_order_page_by_page() {
         }))
         .await
         .expect("release");
-    fixtures::claim(&app, &user("bob"), &lead.id).await;
+    app.as_member("bob").claim(&lead.id).await;
 
     let mut events = Vec::new();
     let mut token = String::new();
     loop {
         let page = app
-            .leads()
-            .get_lead_history(user("bob").req(proto::GetLeadHistoryRequest {
+            .as_member("bob")
+            .lead_history(proto::GetLeadHistoryRequest {
                 lead_id: lead.id.clone(),
                 page_size: 3,
                 page_token: token,
-            }))
-            .await
-            .expect("history")
-            .into_inner();
+            })
+            .await;
         events.extend(page.events);
         if page.next_page_token.is_empty() {
             break;
@@ -73,29 +71,29 @@ async fn history_is_for_readers_of_the_lead_only() {
     let team = fixtures::team(&app, None).await;
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let outsider = app
-        .leads()
-        .get_lead_history(user("zoe").req(proto::GetLeadHistoryRequest {
+        .as_member("zoe")
+        .try_lead_history(proto::GetLeadHistoryRequest {
             lead_id: lead.id.clone(),
             ..Default::default()
-        }))
+        })
         .await;
     assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
     let bad = app
-        .leads()
-        .get_lead_history(user("alice").req(proto::GetLeadHistoryRequest {
+        .as_member("alice")
+        .try_lead_history(proto::GetLeadHistoryRequest {
             lead_id: "nope".into(),
             page_size: -1,
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(bad_fields(bad), ["lead_id", "page_size"]);
     let bad_token = app
-        .leads()
-        .get_lead_history(user("alice").req(proto::GetLeadHistoryRequest {
+        .as_member("alice")
+        .try_lead_history(proto::GetLeadHistoryRequest {
             lead_id: lead.id.clone(),
             page_token: "x".into(),
             ..Default::default()
-        }))
+        })
         .await;
     assert_error(bad_token, Code::InvalidArgument, "BAD_PAGE_TOKEN");
 }

@@ -3,7 +3,7 @@
 use leadpool::proto;
 use tonic::Code;
 
-use crate::fixtures::{self, admin, user};
+use crate::fixtures::{self};
 use crate::harness::{TestApp, assert_error, bad_fields};
 
 #[tokio::test]
@@ -23,8 +23,8 @@ async fn pool_manager_adds_members_but_plain_members_cannot() {
     let app = TestApp::spawn().await;
     let team = fixtures::team(&app, None).await;
     let added = app
-        .pools()
-        .add_member(user("mia").req(proto::AddMemberRequest {
+        .as_member("mia")
+        .add_member(proto::AddMemberRequest {
             pool_id: team.pool.id.clone(),
             user_id: "carl".into(),
             weight: 5,
@@ -32,12 +32,8 @@ async fn pool_manager_adds_members_but_plain_members_cannot() {
             active: Some(false),
             regions: vec!["east".into()],
             ..Default::default()
-        }))
-        .await
-        .expect("manager adds")
-        .into_inner()
-        .member
-        .expect("member");
+        })
+        .await;
     assert_eq!(
         (added.weight, added.max_held, added.active),
         (5, Some(3), false)
@@ -46,12 +42,12 @@ async fn pool_manager_adds_members_but_plain_members_cannot() {
 
     let before = app.fingerprint().await;
     let refused = app
-        .pools()
-        .add_member(user("alice").req(proto::AddMemberRequest {
+        .as_member("alice")
+        .try_add_member(proto::AddMemberRequest {
             pool_id: team.pool.id.clone(),
             user_id: "dave".into(),
             ..Default::default()
-        }))
+        })
         .await;
     let md = assert_error(refused, Code::PermissionDenied, "MANAGER_REQUIRED");
     assert_eq!(md["pool_id"], team.pool.id);
@@ -64,13 +60,13 @@ async fn adding_an_existing_member_is_already_exists() {
     let team = fixtures::team(&app, None).await;
     let before = app.fingerprint().await;
     let again = app
-        .pools()
-        .add_member(admin().req(proto::AddMemberRequest {
+        .as_admin()
+        .try_add_member(proto::AddMemberRequest {
             pool_id: team.pool.id.clone(),
             user_id: "alice".into(),
             role: proto::MemberRole::Manager.into(),
             ..Default::default()
-        }))
+        })
         .await;
     let md = assert_error(again, Code::AlreadyExists, "MEMBER_EXISTS");
     assert_eq!(md["user_id"], "alice");
@@ -83,33 +79,33 @@ async fn add_member_refuses_bad_fields_and_unknown_pool() {
     let pool = fixtures::pool(&app, "East", None).await;
     let before = app.fingerprint().await;
     let bad = app
-        .pools()
-        .add_member(admin().req(proto::AddMemberRequest {
+        .as_admin()
+        .try_add_member(proto::AddMemberRequest {
             pool_id: pool.id.clone(),
             user_id: String::new(),
             role: 9,
             weight: 1001,
             max_held: Some(-2),
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(bad_fields(bad), ["role", "user_id", "weight", "max_held"]);
     let long_user = app
-        .pools()
-        .add_member(admin().req(proto::AddMemberRequest {
+        .as_admin()
+        .try_add_member(proto::AddMemberRequest {
             pool_id: pool.id.clone(),
             user_id: "u".repeat(129),
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(bad_fields(long_user), ["user_id"]);
     let unknown = app
-        .pools()
-        .add_member(admin().req(proto::AddMemberRequest {
+        .as_admin()
+        .try_add_member(proto::AddMemberRequest {
             pool_id: uuid::Uuid::now_v7().to_string(),
             user_id: "alice".into(),
             ..Default::default()
-        }))
+        })
         .await;
     assert_error(unknown, Code::NotFound, "POOL_NOT_FOUND");
     assert_eq!(app.fingerprint().await, before);
@@ -128,15 +124,13 @@ async fn members_are_listed_in_join_order_page_by_page() {
     let mut token = String::new();
     loop {
         let page = app
-            .pools()
-            .list_members(user("u1").req(proto::ListMembersRequest {
+            .as_member("u1")
+            .list_members(proto::ListMembersRequest {
                 pool_id: pool.id.clone(),
                 page_size: 2,
                 page_token: token,
-            }))
-            .await
-            .expect("list")
-            .into_inner();
+            })
+            .await;
         seen.extend(page.members.into_iter().map(|m| m.user_id));
         if page.next_page_token.is_empty() {
             break;
@@ -146,11 +140,11 @@ async fn members_are_listed_in_join_order_page_by_page() {
     assert_eq!(seen, users);
 
     let outsider = app
-        .pools()
-        .list_members(user("zoe").req(proto::ListMembersRequest {
+        .as_member("zoe")
+        .try_list_members(proto::ListMembersRequest {
             pool_id: pool.id.clone(),
             ..Default::default()
-        }))
+        })
         .await;
     assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
 }

@@ -2,51 +2,17 @@
 
 use chrono::Duration;
 use leadpool::proto;
-use prost_types::{Duration as PbDuration, FieldMask};
+use prost_types::Duration as PbDuration;
 use tonic::Code;
 
-use crate::fixtures::{self, admin, user};
-use crate::harness::{Caller, TestApp, assert_error, bad_fields};
-
-fn mask(paths: &[&str]) -> Option<FieldMask> {
-    Some(FieldMask {
-        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
-    })
-}
+use crate::fixtures::{self};
+use crate::harness::{TestApp, assert_error, bad_fields};
 
 fn days(n: i64) -> Option<PbDuration> {
     Some(PbDuration {
         seconds: n * 86_400,
         nanos: 0,
     })
-}
-
-async fn update_pool(
-    app: &TestApp,
-    who: &Caller,
-    pool: proto::Pool,
-    paths: &[&str],
-    reschedule_owned: bool,
-) -> Result<proto::UpdatePoolResponse, tonic::Status> {
-    app.pools()
-        .update_pool(who.req(proto::UpdatePoolRequest {
-            pool: Some(pool),
-            update_mask: mask(paths),
-            reschedule_owned,
-            ..Default::default()
-        }))
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-async fn try_claim(app: &TestApp, who: &str, lead_id: &str) -> Result<proto::Lead, tonic::Status> {
-    app.leads()
-        .claim_lead(user(who).req(proto::ClaimLeadRequest {
-            lead_id: lead_id.into(),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().lead.expect("lead"))
 }
 
 #[tokio::test]
@@ -61,37 +27,30 @@ async fn update_pool_changes_only_the_masked_fields() {
         name: String::new(),
         ..Default::default()
     };
-    let updated = update_pool(
-        &app,
-        &admin(),
-        patch,
-        &["daily_claim_limit", "mask_contacts"],
-        false,
-    )
-    .await
-    .expect("update")
-    .pool
-    .expect("pool");
+    let updated = app
+        .as_admin()
+        .update_pool(patch, &["daily_claim_limit", "mask_contacts"])
+        .await
+        .pool
+        .expect("pool");
     assert_eq!(updated.daily_claim_limit, Some(3));
     assert!(updated.mask_contacts);
     assert_eq!(updated.name, team.pool.name);
     assert_eq!(updated.max_held_per_member, Some(10));
     assert_eq!(updated.timezone, "Asia/Shanghai");
 
-    let cleared = update_pool(
-        &app,
-        &admin(),
-        proto::Pool {
-            id: team.pool.id.clone(),
-            ..Default::default()
-        },
-        &["daily_claim_limit"],
-        false,
-    )
-    .await
-    .expect("clear")
-    .pool
-    .expect("pool");
+    let cleared = app
+        .as_admin()
+        .update_pool(
+            proto::Pool {
+                id: team.pool.id.clone(),
+                ..Default::default()
+            },
+            &["daily_claim_limit"],
+        )
+        .await
+        .pool
+        .expect("pool");
     assert_eq!(cleared.daily_claim_limit, None, "unset means no limit");
 }
 
@@ -105,42 +64,36 @@ async fn update_pool_refuses_bad_masks_values_and_callers() {
         id: team.pool.id.clone(),
         ..Default::default()
     };
-    let empty = update_pool(&app, &admin(), id_only.clone(), &[], false).await;
+    let empty = app.as_admin().try_update_pool(id_only.clone(), &[]).await;
     assert_eq!(bad_fields(empty), ["update_mask"]);
-    let unknown = update_pool(&app, &admin(), id_only.clone(), &["owner"], false).await;
+    let unknown = app
+        .as_admin()
+        .try_update_pool(id_only.clone(), &["owner"])
+        .await;
     assert_eq!(bad_fields(unknown), ["update_mask"]);
     let negative = proto::Pool {
         daily_claim_limit: Some(-1),
         timezone: "Nowhere/Land".into(),
         ..id_only.clone()
     };
-    let bad = update_pool(
-        &app,
-        &admin(),
-        negative,
-        &["daily_claim_limit", "timezone"],
-        false,
-    )
-    .await;
+    let bad = app
+        .as_admin()
+        .try_update_pool(negative, &["daily_claim_limit", "timezone"])
+        .await;
     assert_eq!(bad_fields(bad), ["timezone", "daily_claim_limit"]);
     let taken = proto::Pool {
         name: "TAKEN".into(),
         ..id_only.clone()
     };
     assert_error(
-        update_pool(&app, &admin(), taken, &["name"], false).await,
+        app.as_admin().try_update_pool(taken, &["name"]).await,
         Code::AlreadyExists,
         "POOL_NAME_TAKEN",
     );
     assert_error(
-        update_pool(
-            &app,
-            &user("mia"),
-            id_only.clone(),
-            &["mask_contacts"],
-            false,
-        )
-        .await,
+        app.as_member("mia")
+            .try_update_pool(id_only.clone(), &["mask_contacts"])
+            .await,
         Code::PermissionDenied,
         "ADMIN_REQUIRED",
     );
@@ -149,7 +102,9 @@ async fn update_pool_refuses_bad_masks_values_and_callers() {
         ..Default::default()
     };
     assert_error(
-        update_pool(&app, &admin(), missing, &["mask_contacts"], false).await,
+        app.as_admin()
+            .try_update_pool(missing, &["mask_contacts"])
+            .await,
         Code::NotFound,
         "POOL_NOT_FOUND",
     );
@@ -165,11 +120,11 @@ async fn reschedule_owned_recomputes_deadlines_with_one_event_each() {
         follow_up_timeout: days(3),
         ..Default::default()
     };
-    update_pool(&app, &admin(), rules, &["follow_up_timeout"], false)
-        .await
-        .expect("set timeout");
+    app.as_admin()
+        .update_pool(rules, &["follow_up_timeout"])
+        .await;
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let claimed = try_claim(&app, "alice", &lead.id).await.expect("claim");
+    let claimed = app.as_member("alice").claim(&lead.id).await;
     let acquired = claimed.acquired_at.expect("acquired").seconds;
     assert_eq!(
         claimed.follow_up_deadline.map(|t| t.seconds),
@@ -182,46 +137,28 @@ async fn reschedule_owned_recomputes_deadlines_with_one_event_each() {
         close_timeout: days(20),
         ..Default::default()
     };
-    let kept = update_pool(
-        &app,
-        &admin(),
-        longer.clone(),
-        &["follow_up_timeout"],
-        false,
-    )
-    .await
-    .expect("update without reschedule");
+    let kept = app
+        .as_admin()
+        .update_pool(longer.clone(), &["follow_up_timeout"])
+        .await;
     assert_eq!(kept.rescheduled_leads, 0);
-    let read = |app: &TestApp| {
-        let mut client = app.leads();
-        let lead_id = lead.id.clone();
-        async move {
-            client
-                .get_lead(user("alice").req(proto::GetLeadRequest { lead_id }))
-                .await
-                .expect("get")
-                .into_inner()
-                .lead
-                .expect("lead")
-        }
-    };
+    let alice = app.as_member("alice");
     assert_eq!(
-        read(&app).await.follow_up_deadline.map(|t| t.seconds),
+        alice
+            .get_lead(&lead.id)
+            .await
+            .follow_up_deadline
+            .map(|t| t.seconds),
         Some(acquired + 3 * 86_400),
         "future acquisitions only"
     );
 
-    let rescheduled = update_pool(
-        &app,
-        &admin(),
-        longer,
-        &["follow_up_timeout", "close_timeout"],
-        true,
-    )
-    .await
-    .expect("reschedule");
+    let rescheduled = app
+        .as_admin()
+        .reschedule(longer, &["follow_up_timeout", "close_timeout"])
+        .await;
     assert_eq!(rescheduled.rescheduled_leads, 1);
-    let now = read(&app).await;
+    let now = alice.get_lead(&lead.id).await;
     assert_eq!(
         now.follow_up_deadline.map(|t| t.seconds),
         Some(acquired + 10 * 86_400)
@@ -241,69 +178,32 @@ async fn archived_pools_refuse_claims_and_new_leads() {
     let app = TestApp::spawn().await;
     let team = fixtures::team(&app, None).await;
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let archive = |who: Caller| {
-        let mut pools = app.pools();
-        let pool_id = team.pool.id.clone();
-        async move {
-            pools
-                .archive_pool(who.req(proto::ArchivePoolRequest {
-                    pool_id,
-                    ..Default::default()
-                }))
-                .await
-        }
-    };
     assert_error(
-        archive(user("mia")).await,
+        app.as_member("mia").try_archive_pool(&team.pool.id).await,
         Code::PermissionDenied,
         "ADMIN_REQUIRED",
     );
-    let archived = archive(admin())
-        .await
-        .expect("archive")
-        .into_inner()
-        .pool
-        .expect("pool");
+    let archived = app.as_admin().archive_pool(&team.pool.id).await;
     assert!(archived.archived);
-    let again = archive(admin())
-        .await
-        .expect("archive again")
-        .into_inner()
-        .pool;
-    assert_eq!(again, Some(archived), "archiving twice changes nothing");
+    let again = app.as_admin().archive_pool(&team.pool.id).await;
+    assert_eq!(again, archived, "archiving twice changes nothing");
 
     let before = app.fingerprint().await;
     assert_error(
-        try_claim(&app, "alice", &lead.id).await,
+        app.as_member("alice").try_claim(&lead.id).await,
         Code::FailedPrecondition,
         "POOL_ARCHIVED",
     );
     let create = app
-        .leads()
-        .create_lead(fixtures::service().req(proto::CreateLeadRequest {
+        .as_service()
+        .try_create_lead(proto::CreateLeadRequest {
             pool_id: team.pool.id.clone(),
             lead: Some(fixtures::new_lead("Late")),
             ..Default::default()
-        }))
+        })
         .await;
     assert_error(create, Code::FailedPrecondition, "POOL_ARCHIVED");
     assert_eq!(app.fingerprint().await, before);
-}
-
-async fn update_member(
-    app: &TestApp,
-    who: &Caller,
-    member: proto::Member,
-    paths: &[&str],
-) -> Result<proto::Member, tonic::Status> {
-    app.pools()
-        .update_member(who.req(proto::UpdateMemberRequest {
-            member: Some(member),
-            update_mask: mask(paths),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().member.expect("member"))
 }
 
 #[tokio::test]
@@ -316,13 +216,14 @@ async fn managers_update_memberships_field_by_field() {
         user_id: "alice".into(),
         ..Default::default()
     };
-    let on_leave = update_member(&app, &user("mia"), alice.clone(), &["active"])
-        .await
-        .expect("deactivate");
+    let on_leave = app
+        .as_member("mia")
+        .update_member(alice.clone(), &["active"])
+        .await;
     assert!(!on_leave.active);
     assert_eq!(on_leave.weight, 1, "unmasked fields keep their values");
     assert_error(
-        try_claim(&app, "alice", &lead.id).await,
+        app.as_member("alice").try_claim(&lead.id).await,
         Code::FailedPrecondition,
         "MEMBER_INACTIVE",
     );
@@ -333,14 +234,10 @@ async fn managers_update_memberships_field_by_field() {
         regions: vec!["east".into()],
         ..alice.clone()
     };
-    let back = update_member(
-        &app,
-        &admin(),
-        back,
-        &["active", "weight", "max_held", "regions"],
-    )
-    .await
-    .expect("reactivate");
+    let back = app
+        .as_admin()
+        .update_member(back, &["active", "weight", "max_held", "regions"])
+        .await;
     assert_eq!(
         (
             back.active,
@@ -350,17 +247,13 @@ async fn managers_update_memberships_field_by_field() {
         ),
         (true, 7, Some(2), vec!["east".to_owned()])
     );
-    try_claim(&app, "alice", &lead.id)
-        .await
-        .expect("active again");
+    app.as_member("alice").claim(&lead.id).await;
 
     let promote = proto::Member {
         role: proto::MemberRole::Manager.into(),
         ..alice.clone()
     };
-    let promoted = update_member(&app, &user("mia"), promote, &["role"])
-        .await
-        .expect("promote");
+    let promoted = app.as_member("mia").update_member(promote, &["role"]).await;
     assert_eq!(promoted.role(), proto::MemberRole::Manager);
 }
 
@@ -376,15 +269,25 @@ async fn update_member_refuses_bad_input_and_plain_members() {
         ..Default::default()
     };
     assert_eq!(
-        bad_fields(update_member(&app, &user("mia"), bob.clone(), &["weight", "role"]).await),
+        bad_fields(
+            app.as_member("mia")
+                .try_update_member(bob.clone(), &["weight", "role"])
+                .await
+        ),
         ["role", "weight"]
     );
     assert_eq!(
-        bad_fields(update_member(&app, &user("mia"), bob.clone(), &["held_count"]).await),
+        bad_fields(
+            app.as_member("mia")
+                .try_update_member(bob.clone(), &["held_count"])
+                .await
+        ),
         ["update_mask"]
     );
     assert_error(
-        update_member(&app, &user("alice"), bob.clone(), &["active"]).await,
+        app.as_member("alice")
+            .try_update_member(bob.clone(), &["active"])
+            .await,
         Code::PermissionDenied,
         "MANAGER_REQUIRED",
     );
@@ -393,27 +296,13 @@ async fn update_member_refuses_bad_input_and_plain_members() {
         ..bob
     };
     assert_error(
-        update_member(&app, &user("mia"), ghost, &["active"]).await,
+        app.as_member("mia")
+            .try_update_member(ghost, &["active"])
+            .await,
         Code::NotFound,
         "MEMBER_NOT_FOUND",
     );
     assert_eq!(app.fingerprint().await, before);
-}
-
-async fn remove(
-    app: &TestApp,
-    who: &Caller,
-    pool_id: &str,
-    user_id: &str,
-) -> Result<i32, tonic::Status> {
-    app.pools()
-        .remove_member(who.req(proto::RemoveMemberRequest {
-            pool_id: pool_id.into(),
-            user_id: user_id.into(),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().released_leads)
 }
 
 #[tokio::test]
@@ -422,17 +311,19 @@ async fn removing_a_member_returns_their_leads_to_the_pool() {
     let team = fixtures::team(&app, None).await;
     let l1 = fixtures::lead(&app, &team.pool.id, "L1").await;
     let l2 = fixtures::lead(&app, &team.pool.id, "L2").await;
-    try_claim(&app, "alice", &l1.id).await.expect("claim");
-    try_claim(&app, "alice", &l2.id).await.expect("claim");
+    app.as_member("alice").claim(&l1.id).await;
+    app.as_member("alice").claim(&l2.id).await;
     assert_error(
-        remove(&app, &user("bob"), &team.pool.id, "alice").await,
+        app.as_member("bob")
+            .try_remove_member(&team.pool.id, "alice")
+            .await,
         Code::PermissionDenied,
         "MANAGER_REQUIRED",
     );
     assert_eq!(
-        remove(&app, &user("mia"), &team.pool.id, "alice")
-            .await
-            .expect("remove"),
+        app.as_member("mia")
+            .remove_member(&team.pool.id, "alice")
+            .await,
         2
     );
     let (owned, released): (i64, i64) = sqlx::query_as(
@@ -444,15 +335,15 @@ async fn removing_a_member_returns_their_leads_to_the_pool() {
     .expect("counts");
     assert_eq!((owned, released), (0, 2));
     assert_error(
-        try_claim(&app, "alice", &l1.id).await,
+        app.as_member("alice").try_claim(&l1.id).await,
         Code::PermissionDenied,
         "NOT_POOL_MEMBER",
     );
-    try_claim(&app, "bob", &l1.id)
-        .await
-        .expect("back in the pool");
+    app.as_member("bob").claim(&l1.id).await;
     assert_error(
-        remove(&app, &admin(), &team.pool.id, "alice").await,
+        app.as_admin()
+            .try_remove_member(&team.pool.id, "alice")
+            .await,
         Code::NotFound,
         "MEMBER_NOT_FOUND",
     );
@@ -464,16 +355,14 @@ async fn removing_a_member_with_a_locked_lead_changes_nothing() {
     let team = fixtures::team(&app, None).await;
     let l1 = fixtures::lead(&app, &team.pool.id, "L1").await;
     let l2 = fixtures::lead(&app, &team.pool.id, "L2").await;
-    try_claim(&app, "alice", &l1.id).await.expect("claim");
-    try_claim(&app, "alice", &l2.id).await.expect("claim");
-    sqlx::query("UPDATE leads SET locked = true WHERE id = $1::uuid")
-        .bind(&l2.id)
-        .execute(&app.db)
-        .await
-        .expect("lock");
+    app.as_member("alice").claim(&l1.id).await;
+    app.as_member("alice").claim(&l2.id).await;
+    app.as_member("mia").lock(&l2.id).await;
     let before = app.fingerprint().await;
     let md = assert_error(
-        remove(&app, &admin(), &team.pool.id, "alice").await,
+        app.as_admin()
+            .try_remove_member(&team.pool.id, "alice")
+            .await,
         Code::FailedPrecondition,
         "LEAD_LOCKED",
     );
@@ -492,32 +381,23 @@ async fn member_stats_report_holdings_quota_and_deadlines() {
         close_timeout: days(9),
         ..Default::default()
     };
-    update_pool(
-        &app,
-        &admin(),
-        rules,
-        &["daily_claim_limit", "follow_up_timeout", "close_timeout"],
-        false,
-    )
-    .await
-    .expect("rules");
+    app.as_admin()
+        .update_pool(
+            rules,
+            &["daily_claim_limit", "follow_up_timeout", "close_timeout"],
+        )
+        .await;
     let l1 = fixtures::lead(&app, &team.pool.id, "L1").await;
     let l2 = fixtures::lead(&app, &team.pool.id, "L2").await;
-    try_claim(&app, "alice", &l1.id).await.expect("claim");
+    app.as_member("alice").claim(&l1.id).await;
     app.clock.advance(Duration::hours(1));
-    try_claim(&app, "alice", &l2.id).await.expect("claim");
-    let stats = |who: Caller, user_id: &str| {
-        let mut pools = app.pools();
+    app.as_member("alice").claim(&l2.id).await;
+    let stats = |who: &str, user_id: &'static str| {
+        let who = app.as_member(who);
         let pool_id = team.pool.id.clone();
-        let user_id = user_id.to_owned();
-        async move {
-            pools
-                .get_member_stats(who.req(proto::GetMemberStatsRequest { pool_id, user_id }))
-                .await
-                .map(tonic::Response::into_inner)
-        }
+        async move { who.try_member_stats(&pool_id, user_id).await }
     };
-    let mine = stats(user("alice"), "me").await.expect("own stats");
+    let mine = stats("alice", "me").await.expect("own stats");
     let start = crate::harness::start_time().timestamp();
     assert_eq!(mine.user_id, "alice");
     assert_eq!((mine.held_count, mine.cap), (2, Some(5)));
@@ -537,23 +417,17 @@ async fn member_stats_report_holdings_quota_and_deadlines() {
     );
 
     assert_error(
-        stats(user("bob"), "alice").await,
+        stats("bob", "alice").await,
         Code::PermissionDenied,
         "MANAGER_REQUIRED",
     );
-    assert_eq!(
-        stats(user("mia"), "alice")
-            .await
-            .expect("manager")
-            .held_count,
-        2
-    );
+    assert_eq!(stats("mia", "alice").await.expect("manager").held_count, 2);
     // The next local day starts a new quota.
     app.clock.set("2026-03-02T16:00:00Z".parse().unwrap());
-    let tomorrow = stats(user("alice"), "").await.expect("stats");
+    let tomorrow = stats("alice", "").await.expect("stats");
     assert_eq!((tomorrow.claims_today, tomorrow.quota_left), (0, Some(3)));
     assert_error(
-        stats(user("mia"), "ghost").await,
+        stats("mia", "ghost").await,
         Code::NotFound,
         "MEMBER_NOT_FOUND",
     );

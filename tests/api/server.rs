@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use leadpool::app::{LIVENESS, Settings};
 use leadpool::proto::pool_service_client::PoolServiceClient;
 use tokio_stream::StreamExt;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -13,7 +12,7 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-use crate::harness::{TestApp, test_settings};
+use crate::harness::{LIVENESS, TestApp, shutdown_delay_settings};
 
 /// Follows the health of `service` until it reports `status`.
 async fn wait_for_health(app: &TestApp, service: &str, status: ServingStatus) {
@@ -129,11 +128,7 @@ async fn liveness_stays_serving_while_the_database_is_down() {
 
 #[tokio::test]
 async fn shutdown_delay_keeps_accepting_calls_while_not_serving() {
-    let mut app = TestApp::spawn_with(Settings {
-        shutdown_delay: Duration::from_secs(3),
-        ..test_settings()
-    })
-    .await;
+    let mut app = TestApp::spawn_with(shutdown_delay_settings(Duration::from_secs(3))).await;
     wait_for_health(&app, "", ServingStatus::Serving).await;
     app.begin_shutdown();
     wait_for_health(&app, "", ServingStatus::NotServing).await;
