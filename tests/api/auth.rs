@@ -10,8 +10,8 @@ use leadpool::app::Settings;
 use leadpool::proto;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use serde_json::{Value, json};
+use tonic::Request;
 use tonic::transport::Channel;
-use tonic::{Code, Request};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -96,7 +96,7 @@ impl Setup {
         if let Err(status) = &result {
             assert!(status.message().contains(says), "{status:?}");
         }
-        assert_error(result, Code::Unauthenticated, reason);
+        assert_error(result, reason);
         assert_eq!(self.app.fingerprint().await, before);
     }
 }

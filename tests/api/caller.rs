@@ -61,25 +61,43 @@ impl Client {
     pub fn req<T>(&self, message: T) -> Request<T> {
         self.caller.req(message)
     }
+}
 
-    pub fn pools(&self) -> PoolServiceClient<Channel> {
-        PoolServiceClient::new(self.channel.clone())
+/// The generated clients of every service, on one channel. Requests carry no identity of
+/// their own: a `Client` adds its caller's, a test that speaks for itself builds its own.
+pub trait Services {
+    fn channel(&self) -> Channel;
+
+    fn pools(&self) -> PoolServiceClient<Channel> {
+        PoolServiceClient::new(self.channel())
     }
 
-    pub fn leads(&self) -> LeadServiceClient<Channel> {
-        LeadServiceClient::new(self.channel.clone())
+    fn leads(&self) -> LeadServiceClient<Channel> {
+        LeadServiceClient::new(self.channel())
     }
 
-    pub fn assignments(&self) -> AssignmentServiceClient<Channel> {
-        AssignmentServiceClient::new(self.channel.clone())
+    fn assignments(&self) -> AssignmentServiceClient<Channel> {
+        AssignmentServiceClient::new(self.channel())
     }
 
-    pub fn events(&self) -> EventServiceClient<Channel> {
-        EventServiceClient::new(self.channel.clone())
+    fn events(&self) -> EventServiceClient<Channel> {
+        EventServiceClient::new(self.channel())
     }
 
-    pub fn recycles(&self) -> RecycleServiceClient<Channel> {
-        RecycleServiceClient::new(self.channel.clone())
+    fn recycles(&self) -> RecycleServiceClient<Channel> {
+        RecycleServiceClient::new(self.channel())
+    }
+}
+
+impl Services for Client {
+    fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+}
+
+impl Services for TestApp {
+    fn channel(&self) -> Channel {
+        TestApp::channel(self)
     }
 }
 
@@ -180,6 +198,16 @@ calls! {
 
     create_lead, try_create_lead(request: proto::CreateLeadRequest) -> proto::Lead
         = leads.create_lead(request) => |r| present(r.lead);
+    /// A lead with these fields in the pool.
+    create_in, try_create_in(pool_id: &str, lead: proto::NewLead) -> proto::Lead
+        = leads.create_lead(with!(CreateLeadRequest { pool_id: pool_id.into(), lead: Some(lead) }))
+        => |r| present(r.lead);
+    /// A lead with these fields in the pool, owned by `owner_id` from the start.
+    create_owned, try_create_owned(pool_id: &str, lead: proto::NewLead, owner_id: &str)
+        -> proto::Lead
+        = leads.create_lead(with!(CreateLeadRequest {
+            pool_id: pool_id.into(), lead: Some(lead), owner_id: owner_id.into()
+        })) => |r| present(r.lead);
     get_lead, try_get_lead(lead_id: &str) -> proto::Lead
         = leads.get_lead(with!(GetLeadRequest { lead_id: lead_id.into() }))
         => |r| present(r.lead);

@@ -1,10 +1,10 @@
 //! ClaimLead: 领取 from the public pool into the private pool.
 
 use leadpool::proto;
-use tonic::Code;
 
+use crate::caller::Services;
 use crate::fixtures;
-use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::harness::{TestApp, assert_error};
 
 #[tokio::test]
 async fn claim_makes_the_member_owner_with_one_event() {
@@ -18,7 +18,7 @@ async fn claim_makes_the_member_owner_with_one_event() {
     assert_eq!(claimed.owner_id, "alice");
     assert_eq!(claimed.acquired_via(), proto::AcquisitionChannel::Claim);
     assert_eq!(
-        claimed.acquired_at.map(|t| t.seconds),
+        fixtures::seconds(claimed.acquired_at),
         Some(app.clock_now().timestamp())
     );
     assert_eq!(claimed.version, lead.version + 1);
@@ -48,14 +48,10 @@ async fn claim_of_a_lead_someone_owns_fails_and_changes_nothing() {
     let team = fixtures::team(&app, Some(5)).await;
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     app.as_member("alice").claim(&lead.id).await;
-    let before = app.fingerprint().await;
-    let md = assert_error(
-        app.as_member("bob").try_claim(&lead.id).await,
-        Code::FailedPrecondition,
-        "LEAD_NOT_IN_POOL",
-    );
+    let md = app
+        .assert_refused(app.as_member("bob").try_claim(&lead.id), "LEAD_NOT_IN_POOL")
+        .await;
     assert_eq!(md["lead_id"], lead.id);
-    assert_eq!(app.fingerprint().await, before);
 }
 
 #[tokio::test]
@@ -66,11 +62,7 @@ async fn claim_by_a_non_member_is_denied() {
     let before = app.fingerprint().await;
     // Tenant admins manage pools but do not hold leads without a membership.
     for stranger in [app.as_member("zoe"), app.as_admin()] {
-        assert_error(
-            stranger.try_claim(&lead.id).await,
-            Code::PermissionDenied,
-            "NOT_POOL_MEMBER",
-        );
+        assert_error(stranger.try_claim(&lead.id).await, "NOT_POOL_MEMBER");
     }
     assert_eq!(app.fingerprint().await, before);
 }
@@ -83,15 +75,11 @@ async fn claim_over_the_cap_is_refused_with_limit_and_held() {
     let alice = app.as_member("alice");
     alice.claim(&leads[0]).await;
     alice.claim(&leads[1]).await;
-    let before = app.fingerprint().await;
-    let md = assert_error(
-        alice.try_claim(&leads[2]).await,
-        Code::FailedPrecondition,
-        "HELD_LIMIT_REACHED",
-    );
+    let md = app
+        .assert_refused(alice.try_claim(&leads[2]), "HELD_LIMIT_REACHED")
+        .await;
     assert_eq!(md["limit"], "2");
     assert_eq!(md["held"], "2");
-    assert_eq!(app.fingerprint().await, before);
     // bob is under his own cap and may take it.
     app.as_member("bob").claim(&leads[2]).await;
 }
@@ -122,11 +110,7 @@ async fn member_cap_overrides_the_pool_cap() {
     .await;
     let trainee = app.as_member("trainee");
     trainee.claim(&leads[0]).await;
-    let md = assert_error(
-        trainee.try_claim(&leads[1]).await,
-        Code::FailedPrecondition,
-        "HELD_LIMIT_REACHED",
-    );
+    let md = assert_error(trainee.try_claim(&leads[1]).await, "HELD_LIMIT_REACHED");
     assert_eq!(md["limit"], "1");
 }
 
@@ -142,13 +126,11 @@ async fn inactive_members_cannot_claim() {
         },
     )
     .await;
-    let before = app.fingerprint().await;
-    assert_error(
-        app.as_member("on-leave").try_claim(&leads[0]).await,
-        Code::FailedPrecondition,
+    app.assert_refused(
+        app.as_member("on-leave").try_claim(&leads[0]),
         "MEMBER_INACTIVE",
-    );
-    assert_eq!(app.fingerprint().await, before);
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -157,13 +139,8 @@ async fn locked_leads_cannot_be_claimed() {
     let team = fixtures::team(&app, None).await;
     let lead = fixtures::lead(&app, &team.pool.id, "L1").await;
     app.as_member("mia").lock(&lead.id).await;
-    let before = app.fingerprint().await;
-    assert_error(
-        app.as_member("alice").try_claim(&lead.id).await,
-        Code::FailedPrecondition,
-        "LEAD_LOCKED",
-    );
-    assert_eq!(app.fingerprint().await, before);
+    app.assert_refused(app.as_member("alice").try_claim(&lead.id), "LEAD_LOCKED")
+        .await;
 }
 
 #[tokio::test]
@@ -171,20 +148,18 @@ async fn claim_refuses_unknown_and_malformed_ids() {
     let app = TestApp::spawn().await;
     fixtures::team(&app, None).await;
     let alice = app.as_member("alice");
-    let before = app.fingerprint().await;
-    assert_error(
-        alice.try_claim(&uuid::Uuid::now_v7().to_string()).await,
-        Code::NotFound,
+    app.assert_refused(
+        alice.try_claim(&uuid::Uuid::now_v7().to_string()),
         "LEAD_NOT_FOUND",
-    );
-    assert_eq!(bad_fields(alice.try_claim("").await), ["lead_id"]);
-    let bad_request_id = alice
-        .leads()
-        .claim_lead(alice.req(proto::ClaimLeadRequest {
+    )
+    .await;
+    assert_eq!(app.invalid_fields(alice.try_claim("")).await, ["lead_id"]);
+    assert_eq!(
+        app.invalid_fields(alice.leads().claim_lead(alice.req(proto::ClaimLeadRequest {
             lead_id: "zzz".into(),
             request_id: "123".into(),
-        }))
-        .await;
-    assert_eq!(bad_fields(bad_request_id), ["lead_id", "request_id"]);
-    assert_eq!(app.fingerprint().await, before);
+        })))
+        .await,
+        ["lead_id", "request_id"]
+    );
 }

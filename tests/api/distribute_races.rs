@@ -8,6 +8,7 @@ use leadpool::proto::DistributionStrategy as S;
 use leadpool::proto::assignment_service_client::AssignmentServiceClient;
 use tonic::transport::Channel;
 
+use crate::caller::Services;
 use crate::distribution_fixtures::{self as df, join, leads, pool_with, rep, rule};
 use crate::fixtures::{self, admin};
 use crate::harness::{TestApp, test_settings};

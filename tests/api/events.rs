@@ -4,9 +4,8 @@
 use futures::future::join_all;
 use leadpool::proto;
 use leadpool::proto::watch_events_response::Item;
-use tonic::Code;
 
-use crate::caller::Client;
+use crate::caller::{Client, Services};
 use crate::fixtures;
 use crate::harness::{Caller, TestApp, assert_error, bad_fields};
 use crate::streams::{expect_heartbeat, next_event, next_item, watch, within};
@@ -221,11 +220,7 @@ async fn followers_see_only_their_tenant_and_their_filters() {
         .await;
     let globex_lead = app
         .as_caller(Caller::service("globex"))
-        .create_lead(proto::CreateLeadRequest {
-            pool_id: globex_pool.id.clone(),
-            lead: Some(fixtures::new_lead("Hans Meier")),
-            ..Default::default()
-        })
+        .create_in(&globex_pool.id, fixtures::new_lead("Hans Meier"))
         .await;
 
     wait_until_readable(&app, "acme").await;
@@ -283,7 +278,7 @@ async fn followers_see_only_their_tenant_and_their_filters() {
             ..Default::default()
         })
         .await;
-    assert_error(foreign_pool, Code::NotFound, "POOL_NOT_FOUND");
+    assert_error(foreign_pool, "POOL_NOT_FOUND");
 
     // Live: globex's stream never carries acme's events.
     let mut globex_stream = app
@@ -297,11 +292,7 @@ async fn followers_see_only_their_tenant_and_their_filters() {
     fixtures::lead(&app, &team.pool.id, "Zhao Lei").await;
     let second = app
         .as_caller(Caller::service("globex"))
-        .create_lead(proto::CreateLeadRequest {
-            pool_id: globex_pool.id.clone(),
-            lead: Some(fixtures::new_lead("Eva Klein")),
-            ..Default::default()
-        })
+        .create_in(&globex_pool.id, fixtures::new_lead("Eva Klein"))
         .await;
     let event = next_event(&mut globex_stream).await;
     assert_eq!(event.lead_id, second.id, "the first event is globex's own");
@@ -339,7 +330,7 @@ async fn bad_cursors_and_filters_are_refused_with_the_fields_named() {
             ..Default::default()
         })
         .await;
-    assert_error(malformed, Code::InvalidArgument, "VALIDATION_FAILED");
+    assert_error(malformed, "VALIDATION_FAILED");
 }
 
 #[tokio::test]
@@ -358,7 +349,7 @@ async fn only_admins_services_and_pool_members_may_follow() {
             ..Default::default()
         })
         .await;
-    assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    assert_error(outsider, "NOT_POOL_MEMBER");
     let outsider_stream = app
         .as_member("zoe")
         .try_watch(proto::WatchEventsRequest {
@@ -366,7 +357,7 @@ async fn only_admins_services_and_pool_members_may_follow() {
             ..Default::default()
         })
         .await;
-    assert_error(outsider_stream, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    assert_error(outsider_stream, "NOT_POOL_MEMBER");
     let whole_tenant = app
         .as_member("alice")
         .try_list_events(proto::ListEventsRequest::default())
@@ -376,7 +367,7 @@ async fn only_admins_services_and_pool_members_may_follow() {
         .events()
         .list_events(tonic::Request::new(proto::ListEventsRequest::default()))
         .await;
-    assert_error(anonymous, Code::Unauthenticated, "MISSING_IDENTITY");
+    assert_error(anonymous, "MISSING_IDENTITY");
 
     let own_pool = app
         .as_member("alice")

@@ -97,13 +97,7 @@ pub fn new_lead(name: &str) -> proto::NewLead {
 }
 
 pub async fn lead(app: &TestApp, pool_id: &str, name: &str) -> proto::Lead {
-    app.as_service()
-        .create_lead(proto::CreateLeadRequest {
-            pool_id: pool_id.into(),
-            lead: Some(new_lead(name)),
-            ..Default::default()
-        })
-        .await
+    app.as_service().create_in(pool_id, new_lead(name)).await
 }
 
 /// `n` pool leads named `L0`, `L1`, …, created one by one.
@@ -113,6 +107,20 @@ pub async fn leads(app: &TestApp, pool_id: &str, n: usize) -> Vec<String> {
         ids.push(lead(app, pool_id, &format!("L{i}")).await.id);
     }
     ids
+}
+
+/// `n` leads of the pool that `owner` claimed, one by one.
+pub async fn held_leads(app: &TestApp, pool_id: &str, owner: &str, n: usize) -> Vec<String> {
+    let ids = leads(app, pool_id, n).await;
+    for id in &ids {
+        app.as_member(owner).claim(id).await;
+    }
+    ids
+}
+
+/// A timestamp as whole seconds, to compare with the clock.
+pub fn seconds(at: Option<prost_types::Timestamp>) -> Option<i64> {
+    at.map(|t| t.seconds)
 }
 
 /// A pool with members alice and bob and a manager, mia.

@@ -21,11 +21,6 @@ use leadpool::api::{Context, FollowSettings};
 use leadpool::app::{App, Settings};
 use leadpool::domain::clock::{Clock, ManualClock};
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
-use leadpool::proto::assignment_service_client::AssignmentServiceClient;
-use leadpool::proto::event_service_client::EventServiceClient;
-use leadpool::proto::lead_service_client::LeadServiceClient;
-use leadpool::proto::pool_service_client::PoolServiceClient;
-use leadpool::proto::recycle_service_client::RecycleServiceClient;
 use leadpool::scheduler::distribute::{self, DistributeSettings};
 use leadpool::scheduler::recycle::RecycleSettings;
 
@@ -348,26 +343,6 @@ impl TestApp {
         self.clock.now()
     }
 
-    pub fn pools(&self) -> PoolServiceClient<Channel> {
-        PoolServiceClient::new(self.channel.clone())
-    }
-
-    pub fn leads(&self) -> LeadServiceClient<Channel> {
-        LeadServiceClient::new(self.channel.clone())
-    }
-
-    pub fn assignments(&self) -> AssignmentServiceClient<Channel> {
-        AssignmentServiceClient::new(self.channel.clone())
-    }
-
-    pub fn events(&self) -> EventServiceClient<Channel> {
-        EventServiceClient::new(self.channel.clone())
-    }
-
-    pub fn recycles(&self) -> RecycleServiceClient<Channel> {
-        RecycleServiceClient::new(self.channel.clone())
-    }
-
     pub fn channel(&self) -> Channel {
         self.channel.clone()
     }
@@ -501,14 +476,39 @@ impl Caller {
     }
 }
 
-/// Asserts the status has this code, a message, `ErrorInfo` with this reason in domain
-/// `leadpool.v1`; returns the ErrorInfo metadata for further checks.
+/// The status code every refusal reason comes with, as the error table of api.md gives it.
+fn code_of(reason: &str) -> Code {
+    match reason {
+        "VALIDATION_FAILED" | "UNKNOWN_RELEASE_REASON" | "BAD_PAGE_TOKEN" | "REQUEST_ID_REUSED" => {
+            Code::InvalidArgument
+        }
+        "MISSING_IDENTITY" | "INVALID_TOKEN" => Code::Unauthenticated,
+        "NOT_POOL_MEMBER" | "MANAGER_REQUIRED" | "ADMIN_REQUIRED" | "NOT_LEAD_OWNER" => {
+            Code::PermissionDenied
+        }
+        "POOL_NOT_FOUND" | "LEAD_NOT_FOUND" | "MEMBER_NOT_FOUND" => Code::NotFound,
+        "DUPLICATE_LEAD" | "POOL_NAME_TAKEN" | "MEMBER_EXISTS" | "EXTERNAL_REF_TAKEN" => {
+            Code::AlreadyExists
+        }
+        "LEAD_NOT_IN_POOL" | "LEAD_NOT_OWNED" | "LEAD_LOCKED" | "LEAD_CLOSED"
+        | "RECLAIM_COOLDOWN" | "MEMBER_INACTIVE" | "HELD_LIMIT_REACHED" | "POOL_ARCHIVED" => {
+            Code::FailedPrecondition
+        }
+        "DAILY_CLAIM_LIMIT_REACHED" | "MESSAGE_TOO_LARGE" => Code::ResourceExhausted,
+        "VERSION_CONFLICT" | "CONCURRENT_MODIFICATION" => Code::Aborted,
+        "DATABASE_UNAVAILABLE" => Code::Unavailable,
+        other => panic!("{other} is no reason of api.md's error table"),
+    }
+}
+
+/// Asserts the status has the code of `reason`, a message, `ErrorInfo` with this reason in
+/// domain `leadpool.v1`; returns the ErrorInfo metadata for further checks.
 #[track_caller]
 pub fn assert_error(
     result: Result<impl std::fmt::Debug, Status>,
-    code: Code,
     reason: &str,
 ) -> std::collections::HashMap<String, String> {
+    let code = code_of(reason);
     let status = result.expect_err("the call should fail");
     assert_eq!(status.code(), code, "code of {status:?}");
     assert!(!status.message().is_empty(), "a message for {status:?}");
@@ -523,6 +523,41 @@ pub fn assert_error(
         assert!(named > 0, "BadRequest names no field in {status:?}");
     }
     info.metadata.clone()
+}
+
+impl TestApp {
+    /// Runs `call` and asserts it is refused as `assert_error` says and changed no row of any
+    /// table (no lead, no event, no count, no quota); returns the ErrorInfo metadata.
+    pub async fn assert_refused<T: std::fmt::Debug>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, Status>>,
+        reason: &str,
+    ) -> std::collections::HashMap<String, String> {
+        let before = self.fingerprint().await;
+        let metadata = assert_error(call.await, reason);
+        assert_eq!(
+            self.fingerprint().await,
+            before,
+            "a refused call changes nothing"
+        );
+        metadata
+    }
+
+    /// Runs `call` and asserts it is refused as invalid and changed no row of any table;
+    /// returns the fields the `BadRequest` details name.
+    pub async fn invalid_fields<T: std::fmt::Debug>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, Status>>,
+    ) -> Vec<String> {
+        let before = self.fingerprint().await;
+        let fields = bad_fields(call.await);
+        assert_eq!(
+            self.fingerprint().await,
+            before,
+            "an invalid call changes nothing"
+        );
+        fields
+    }
 }
 
 /// The fields named in the `BadRequest` details of a failed call.

@@ -1,10 +1,9 @@
 //! LockLead, UnlockLead, ConvertLead, DiscardLead, ReopenLead, MoveLead.
 
 use leadpool::proto;
-use tonic::Code;
 
 use crate::fixtures;
-use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::harness::{TestApp, assert_error};
 
 #[tokio::test]
 async fn locked_leads_refuse_claim_and_release_until_unlocked() {
@@ -16,7 +15,6 @@ async fn locked_leads_refuse_claim_and_release_until_unlocked() {
 
     assert_error(
         app.as_member("alice").try_lock(&pooled.id).await,
-        Code::PermissionDenied,
         "MANAGER_REQUIRED",
     );
     let locked = app.as_member("mia").lock(&pooled.id).await;
@@ -29,14 +27,12 @@ async fn locked_leads_refuse_claim_and_release_until_unlocked() {
 
     assert_error(
         app.as_member("alice").try_claim(&pooled.id).await,
-        Code::FailedPrecondition,
         "LEAD_LOCKED",
     );
     assert_error(
         app.as_member("bob")
             .try_release(&owned.id, "NO_BUDGET")
             .await,
-        Code::FailedPrecondition,
         "LEAD_LOCKED",
     );
     assert_eq!(app.fingerprint().await, before);
@@ -54,24 +50,18 @@ async fn locked_leads_refuse_claim_and_release_until_unlocked() {
 async fn owners_and_managers_convert_owned_leads() {
     let app = TestApp::spawn().await;
     let team = fixtures::team(&app, None).await;
-    let l1 = fixtures::lead(&app, &team.pool.id, "L1").await;
-    let l2 = fixtures::lead(&app, &team.pool.id, "L2").await;
-    app.as_member("alice").claim(&l1.id).await;
-    app.as_member("alice").claim(&l2.id).await;
+    let held = fixtures::held_leads(&app, &team.pool.id, "alice", 2).await;
+    let (l1, l2) = (&held[0], &held[1]);
 
-    assert_error(
-        app.as_member("bob").try_convert(&l1.id).await,
-        Code::PermissionDenied,
-        "NOT_LEAD_OWNER",
-    );
-    let converted = app.as_member("alice").convert(&l1.id).await;
+    assert_error(app.as_member("bob").try_convert(l1).await, "NOT_LEAD_OWNER");
+    let converted = app.as_member("alice").convert(l1).await;
     assert_eq!(converted.state(), proto::LeadState::Converted);
     assert_eq!(converted.owner_id, "");
     assert_eq!(converted.previous_owner_id, "alice");
     let before = app.fingerprint().await;
-    app.as_member("alice").convert(&l1.id).await;
+    app.as_member("alice").convert(l1).await;
     assert_eq!(app.fingerprint().await, before);
-    app.as_member("mia").convert(&l2.id).await;
+    app.as_member("mia").convert(l2).await;
     let held = app
         .as_member("alice")
         .member_stats(&team.pool.id, "me")
@@ -80,16 +70,11 @@ async fn owners_and_managers_convert_owned_leads() {
         held.held_count, 0,
         "converted leads leave the owner's holdings"
     );
-    assert_error(
-        app.as_member("bob").try_claim(&l1.id).await,
-        Code::FailedPrecondition,
-        "LEAD_CLOSED",
-    );
+    assert_error(app.as_member("bob").try_claim(l1).await, "LEAD_CLOSED");
 
     let pooled = fixtures::lead(&app, &team.pool.id, "L3").await;
     assert_error(
         app.as_member("mia").try_convert(&pooled.id).await,
-        Code::FailedPrecondition,
         "LEAD_NOT_OWNED",
     );
     fixtures::assert_consistent(&app).await;
@@ -102,41 +87,38 @@ async fn discard_needs_a_reason_and_reopen_needs_a_manager() {
     let owned = fixtures::lead(&app, &team.pool.id, "Owned").await;
     let pooled = fixtures::lead(&app, &team.pool.id, "Pooled").await;
     app.as_member("alice").claim(&owned.id).await;
-    let before = app.fingerprint().await;
     assert_eq!(
-        bad_fields(app.as_member("alice").try_discard(&owned.id, "").await),
+        app.invalid_fields(app.as_member("alice").try_discard(&owned.id, ""))
+            .await,
         ["reason"]
     );
-    assert_error(
-        app.as_member("alice").try_discard(&pooled.id, "SPAM").await,
-        Code::PermissionDenied,
+    app.assert_refused(
+        app.as_member("alice").try_discard(&pooled.id, "SPAM"),
         "MANAGER_REQUIRED",
-    );
-    assert_error(
-        app.as_member("bob").try_discard(&owned.id, "SPAM").await,
-        Code::PermissionDenied,
+    )
+    .await;
+    app.assert_refused(
+        app.as_member("bob").try_discard(&owned.id, "SPAM"),
         "NOT_LEAD_OWNER",
-    );
-    assert_eq!(app.fingerprint().await, before);
+    )
+    .await;
 
     let discarded = app.as_member("alice").discard(&owned.id, "SPAM").await;
     assert_eq!(discarded.state(), proto::LeadState::Discarded);
     app.as_member("mia").discard(&pooled.id, "DUPLICATE").await;
     assert_error(
         app.as_member("bob").try_claim(&pooled.id).await,
-        Code::FailedPrecondition,
         "LEAD_CLOSED",
     );
 
     assert_error(
         app.as_member("alice").try_reopen(&owned.id).await,
-        Code::PermissionDenied,
         "MANAGER_REQUIRED",
     );
     let reopened = app.as_member("mia").reopen(&owned.id).await;
     assert_eq!(reopened.state(), proto::LeadState::InPool);
     assert_eq!(
-        reopened.pool_entered_at.map(|t| t.seconds),
+        fixtures::seconds(reopened.pool_entered_at),
         Some(app.clock_now().timestamp())
     );
     app.as_member("bob").claim(&owned.id).await;
@@ -160,7 +142,6 @@ async fn discard_respects_reason_codes_and_locks() {
     let before = app.fingerprint().await;
     assert_error(
         app.as_member("alice").try_discard(&lead.id, "SPAM").await,
-        Code::InvalidArgument,
         "UNKNOWN_RELEASE_REASON",
     );
     app.as_member("mia").lock(&lead.id).await;
@@ -169,7 +150,6 @@ async fn discard_respects_reason_codes_and_locks() {
         app.as_member("alice")
             .try_discard(&lead.id, "NO_BUDGET")
             .await,
-        Code::FailedPrecondition,
         "LEAD_LOCKED",
     );
     assert_eq!(app.fingerprint().await, locked);
@@ -183,20 +163,17 @@ async fn move_needs_both_pools_managed_and_a_pool_lead() {
     let team = fixtures::team(&app, None).await;
     let west = fixtures::pool(&app, "West", None).await;
     let lead = fixtures::lead(&app, &team.pool.id, "Mover").await;
-    let before = app.fingerprint().await;
-    assert_error(
-        app.as_member("mia").try_move_to(&lead.id, &west.id).await,
-        Code::PermissionDenied,
+    app.assert_refused(
+        app.as_member("mia").try_move_to(&lead.id, &west.id),
         "MANAGER_REQUIRED",
-    );
-    assert_error(
+    )
+    .await;
+    app.assert_refused(
         app.as_admin()
-            .try_move_to(&lead.id, &uuid::Uuid::now_v7().to_string())
-            .await,
-        Code::NotFound,
+            .try_move_to(&lead.id, &uuid::Uuid::now_v7().to_string()),
         "POOL_NOT_FOUND",
-    );
-    assert_eq!(app.fingerprint().await, before);
+    )
+    .await;
 
     fixtures::member(&app, &west.id, "mia", proto::MemberRole::Manager).await;
     let moved = app.as_member("mia").move_to(&lead.id, &west.id).await;
@@ -218,7 +195,6 @@ async fn move_needs_both_pools_managed_and_a_pool_lead() {
     app.as_member("alice").claim(&owned.id).await;
     assert_error(
         app.as_admin().try_move_to(&owned.id, &west.id).await,
-        Code::FailedPrecondition,
         "LEAD_NOT_IN_POOL",
     );
     fixtures::assert_consistent(&app).await;

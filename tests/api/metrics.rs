@@ -6,6 +6,7 @@ use std::time::Duration;
 use leadpool::proto;
 use leadpool::proto::watch_events_response::Item;
 
+use crate::caller::Services;
 use crate::fixtures::{self};
 use crate::harness::TestApp;
 

@@ -3,7 +3,6 @@
 use leadpool::proto;
 use leadpool::proto::DistributionStrategy as S;
 use leadpool::proto::OffboardMode as M;
-use tonic::Code;
 
 use crate::distribution_fixtures::{self as df, join, leads, pool_with, rep, rule};
 use crate::fixtures;
@@ -129,23 +128,18 @@ async fn transfer_to_a_colleague_without_room_fails_and_changes_nothing() {
     for id in leads(&app, &office.east.id, 1, "east").await {
         app.as_member("bob").claim(&id).await;
     }
-    let before = app.fingerprint().await;
-    let md = assert_error(
-        app.as_admin()
-            .try_offboard("alice", M::TransferTo, "bob")
-            .await,
-        Code::FailedPrecondition,
-        "HELD_LIMIT_REACHED",
-    );
+    let md = app
+        .assert_refused(
+            app.as_admin().try_offboard("alice", M::TransferTo, "bob"),
+            "HELD_LIMIT_REACHED",
+        )
+        .await;
     assert_eq!((md["user_id"].as_str(), md["limit"].as_str()), ("bob", "3"));
-    assert_error(
-        app.as_admin()
-            .try_offboard("alice", M::TransferTo, "mia")
-            .await,
-        Code::NotFound,
+    app.assert_refused(
+        app.as_admin().try_offboard("alice", M::TransferTo, "mia"),
         "MEMBER_NOT_FOUND",
-    );
-    assert_eq!(app.fingerprint().await, before);
+    )
+    .await;
     assert_eq!(active_memberships(&app, "alice").await, 2);
 }
 
@@ -162,7 +156,7 @@ async fn redistribute_spreads_each_pools_leads_skips_a_colleague_at_cap_and_retu
         .as_member("root")
         .try_offboard("alice", M::Redistribute, "")
         .await;
-    assert_error(done, Code::PermissionDenied, "MANAGER_REQUIRED");
+    assert_error(done, "MANAGER_REQUIRED");
     let done = app.as_admin().offboard("alice", M::Redistribute, "").await;
     // 3 unlocked per pool: east → carl, mia, carl; west → bob, carl, bob.
     assert_eq!((done.redistributed, done.returned_to_pool), (6, 0));
@@ -216,21 +210,19 @@ async fn offboarding_needs_an_admin_or_a_manager_of_every_pool_and_valid_input()
         app.as_member("mia")
             .try_offboard("alice", M::ReturnToPool, "")
             .await,
-        Code::PermissionDenied,
         "MANAGER_REQUIRED",
     );
     assert_error(
         app.as_member("bob")
             .try_offboard("alice", M::ReturnToPool, "")
             .await,
-        Code::PermissionDenied,
         "MANAGER_REQUIRED",
     );
     let unknown = app
         .as_admin()
         .try_offboard("nobody", M::ReturnToPool, "")
         .await;
-    let md = assert_error(unknown, Code::NotFound, "MEMBER_NOT_FOUND");
+    let md = assert_error(unknown, "MEMBER_NOT_FOUND");
     assert_eq!(md["user_id"], "nobody");
     let no_mode = app
         .as_admin()

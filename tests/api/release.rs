@@ -1,10 +1,10 @@
 //! ReleaseLead: 退回公海, with a reason.
 
 use leadpool::proto;
-use tonic::Code;
 
+use crate::caller::Services;
 use crate::fixtures;
-use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::harness::{TestApp, assert_error};
 
 /// A lead alice owns, in a pool with a cap of 3.
 async fn owned_lead(app: &TestApp) -> (proto::Pool, proto::Lead) {
@@ -53,7 +53,7 @@ async fn owner_releases_with_reason_back_to_the_pool() {
     assert_eq!(released.previous_owner_id, "alice");
     assert_eq!(released.acquired_at, None);
     assert_eq!(
-        released.pool_entered_at.map(|t| t.seconds),
+        fixtures::seconds(released.pool_entered_at),
         Some(app.clock_now().timestamp())
     );
     let stats = app.as_member("alice").member_stats(&pool.id, "me").await;
@@ -69,19 +69,22 @@ async fn owner_releases_with_reason_back_to_the_pool() {
 async fn release_without_reason_is_invalid_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let (_, lead) = owned_lead(&app).await;
-    let before = app.fingerprint().await;
-    let blank = app.as_member("alice").try_release(&lead.id, "  ").await;
-    assert_eq!(bad_fields(blank), ["reason"]);
-    let long_note = release(
-        &app,
-        "alice",
-        &lead.id,
-        &"r".repeat(129),
-        &"n".repeat(2_001),
-    )
-    .await;
-    assert_eq!(bad_fields(long_note), ["reason", "note"]);
-    assert_eq!(app.fingerprint().await, before);
+    assert_eq!(
+        app.invalid_fields(app.as_member("alice").try_release(&lead.id, "  "))
+            .await,
+        ["reason"]
+    );
+    assert_eq!(
+        app.invalid_fields(release(
+            &app,
+            "alice",
+            &lead.id,
+            &"r".repeat(129),
+            &"n".repeat(2_001),
+        ))
+        .await,
+        ["reason", "note"]
+    );
 }
 
 #[tokio::test]
@@ -99,7 +102,6 @@ async fn repeated_release_succeeds_without_second_event() {
         app.as_member("bob")
             .try_release(&lead.id, "NO_BUDGET")
             .await,
-        Code::FailedPrecondition,
         "LEAD_NOT_OWNED",
     );
 }
@@ -108,13 +110,11 @@ async fn repeated_release_succeeds_without_second_event() {
 async fn only_the_owner_or_a_manager_releases() {
     let app = TestApp::spawn().await;
     let (_, lead) = owned_lead(&app).await;
-    let before = app.fingerprint().await;
-    assert_error(
-        app.as_member("bob").try_release(&lead.id, "MINE_NOW").await,
-        Code::PermissionDenied,
+    app.assert_refused(
+        app.as_member("bob").try_release(&lead.id, "MINE_NOW"),
         "NOT_LEAD_OWNER",
-    );
-    assert_eq!(app.fingerprint().await, before);
+    )
+    .await;
     let released = app.as_member("mia").release(&lead.id, "REBALANCE").await;
     assert_eq!(released.previous_owner_id, "alice");
     let event = last_event(&app, &lead.id).await;
@@ -127,15 +127,11 @@ async fn locked_leads_cannot_be_released() {
     let app = TestApp::spawn().await;
     let (_, lead) = owned_lead(&app).await;
     app.as_member("mia").lock(&lead.id).await;
-    let before = app.fingerprint().await;
-    assert_error(
-        app.as_member("alice")
-            .try_release(&lead.id, "NO_BUDGET")
-            .await,
-        Code::FailedPrecondition,
+    app.assert_refused(
+        app.as_member("alice").try_release(&lead.id, "NO_BUDGET"),
         "LEAD_LOCKED",
-    );
-    assert_eq!(app.fingerprint().await, before);
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -144,17 +140,9 @@ async fn release_of_unknown_or_pool_lead_fails() {
     let team = fixtures::team(&app, None).await;
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let alice = app.as_member("alice");
-    let before = app.fingerprint().await;
-    assert_error(
-        alice.try_release(&lead.id, "NO_BUDGET").await,
-        Code::FailedPrecondition,
-        "LEAD_NOT_OWNED",
-    );
+    app.assert_refused(alice.try_release(&lead.id, "NO_BUDGET"), "LEAD_NOT_OWNED")
+        .await;
     let unknown = uuid::Uuid::now_v7().to_string();
-    assert_error(
-        alice.try_release(&unknown, "NO_BUDGET").await,
-        Code::NotFound,
-        "LEAD_NOT_FOUND",
-    );
-    assert_eq!(app.fingerprint().await, before);
+    app.assert_refused(alice.try_release(&unknown, "NO_BUDGET"), "LEAD_NOT_FOUND")
+        .await;
 }
