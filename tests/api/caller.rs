@@ -145,6 +145,16 @@ macro_rules! calls {
     };
 }
 
+/// `name, try_name = rpc(Request);` for the calls that take a lead id and answer with the lead.
+macro_rules! lead_calls {
+    ($($name:ident, $try_name:ident = $rpc:ident($request:ident);)*) => {
+        calls! {$(
+            $name, $try_name(lead_id: &str) -> proto::Lead
+                = leads.$rpc(with!($request { lead_id: lead_id.into() })) => |r| present(r.lead);
+        )*}
+    };
+}
+
 /// A request with these fields and defaults for the rest.
 macro_rules! with {
     ($request:ident { $($field:ident $(: $value:expr)?),* }) => {{
@@ -208,16 +218,10 @@ calls! {
         = leads.create_lead(with!(CreateLeadRequest {
             pool_id: pool_id.into(), lead: Some(lead), owner_id: owner_id.into()
         })) => |r| present(r.lead);
-    get_lead, try_get_lead(lead_id: &str) -> proto::Lead
-        = leads.get_lead(with!(GetLeadRequest { lead_id: lead_id.into() }))
-        => |r| present(r.lead);
     import_leads, try_import_leads(request: proto::ImportLeadsRequest) -> proto::ImportLeadsResponse
         = leads.import_leads(request) => |r| r;
     list_leads, try_list_leads(request: proto::ListLeadsRequest) -> proto::ListLeadsResponse
         = leads.list_leads(request) => |r| r;
-    claim, try_claim(lead_id: &str) -> proto::Lead
-        = leads.claim_lead(with!(ClaimLeadRequest { lead_id: lead_id.into() }))
-        => |r| present(r.lead);
     claim_leads, try_claim_leads(lead_ids: &[String], all_or_nothing: bool)
         -> proto::ClaimLeadsResponse
         = leads.claim_leads(with!(ClaimLeadsRequest {
@@ -232,22 +236,10 @@ calls! {
         = leads.release_lead(with!(ReleaseLeadRequest {
             lead_id: lead_id.into(), reason: reason.into(), to_pool_id: to_pool_id.into()
         })) => |r| present(r.lead);
-    lock, try_lock(lead_id: &str) -> proto::Lead
-        = leads.lock_lead(with!(LockLeadRequest { lead_id: lead_id.into() }))
-        => |r| present(r.lead);
-    unlock, try_unlock(lead_id: &str) -> proto::Lead
-        = leads.unlock_lead(with!(UnlockLeadRequest { lead_id: lead_id.into() }))
-        => |r| present(r.lead);
-    convert, try_convert(lead_id: &str) -> proto::Lead
-        = leads.convert_lead(with!(ConvertLeadRequest { lead_id: lead_id.into() }))
-        => |r| present(r.lead);
     discard, try_discard(lead_id: &str, reason: &str) -> proto::Lead
         = leads.discard_lead(with!(DiscardLeadRequest {
             lead_id: lead_id.into(), reason: reason.into()
         })) => |r| present(r.lead);
-    reopen, try_reopen(lead_id: &str) -> proto::Lead
-        = leads.reopen_lead(with!(ReopenLeadRequest { lead_id: lead_id.into() }))
-        => |r| present(r.lead);
     move_to, try_move_to(lead_id: &str, target_pool_id: &str) -> proto::Lead
         = leads.move_lead(with!(MoveLeadRequest {
             lead_id: lead_id.into(), target_pool_id: target_pool_id.into()
@@ -302,4 +294,13 @@ calls! {
     run_recycle, try_run_recycle(pool_id: &str, dry_run: bool) -> proto::RunRecycleResponse
         = recycles.run_recycle(with!(RunRecycleRequest { pool_id: pool_id.into(), dry_run }))
         => |r| r;
+}
+
+lead_calls! {
+    get_lead, try_get_lead = get_lead(GetLeadRequest);
+    claim, try_claim = claim_lead(ClaimLeadRequest);
+    lock, try_lock = lock_lead(LockLeadRequest);
+    unlock, try_unlock = unlock_lead(UnlockLeadRequest);
+    convert, try_convert = convert_lead(ConvertLeadRequest);
+    reopen, try_reopen = reopen_lead(ReopenLeadRequest);
 }

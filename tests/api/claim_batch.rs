@@ -9,13 +9,13 @@ use crate::fixtures::{self};
 use crate::harness::{TestApp, assert_error, bad_fields};
 
 /// Each result as `Ok(owner)` or `Err(reason)`, in request order.
-fn outcomes(response: &proto::ClaimLeadsResponse) -> Vec<Result<String, String>> {
+fn outcomes(response: &proto::ClaimLeadsResponse) -> Vec<Result<&str, &str>> {
     response
         .results
         .iter()
         .map(|r| match r.outcome.as_ref().expect("an outcome") {
-            Outcome::Lead(lead) => Ok(lead.owner_id.clone()),
-            Outcome::Refusal(refusal) => Err(refusal.reason.clone()),
+            Outcome::Lead(lead) => Ok(lead.owner_id.as_str()),
+            Outcome::Refusal(refusal) => Err(refusal.reason.as_str()),
         })
         .collect()
 }
@@ -27,7 +27,7 @@ async fn claims_every_lead_in_one_call_with_one_event_each() {
     let ids = fixtures::leads(&app, &team.pool.id, 5).await;
     let response = app.as_member("alice").claim_leads(&ids, true).await;
     assert_eq!(response.claimed_count, 5);
-    assert_eq!(outcomes(&response), vec![Ok("alice".to_owned()); 5]);
+    assert_eq!(outcomes(&response), vec![Ok("alice"); 5]);
     let ids_back: Vec<_> = response.results.iter().map(|r| &r.lead_id).collect();
     assert_eq!(ids_back, ids.iter().collect::<Vec<_>>(), "request order");
     for id in &ids {
@@ -59,12 +59,12 @@ async fn best_effort_claims_what_it_can_and_says_why_not_for_the_rest() {
     assert_eq!(
         outcomes(&response),
         vec![
-            Ok("alice".to_owned()),
-            Err("LEAD_NOT_IN_POOL".to_owned()),
-            Err("LEAD_LOCKED".to_owned()),
-            Ok("alice".to_owned()),
-            Ok("alice".to_owned()),
-            Err("LEAD_NOT_FOUND".to_owned()),
+            Ok("alice"),
+            Err("LEAD_NOT_IN_POOL"),
+            Err("LEAD_LOCKED"),
+            Ok("alice"),
+            Ok("alice"),
+            Err("LEAD_NOT_FOUND"),
         ]
     );
     assert_eq!(response.claimed_count, 3);
@@ -90,10 +90,10 @@ async fn earlier_leads_win_when_the_cap_leaves_room_for_some() {
     assert_eq!(
         outcomes(&response),
         vec![
-            Ok("alice".to_owned()),
-            Ok("alice".to_owned()),
-            Err("HELD_LIMIT_REACHED".to_owned()),
-            Err("HELD_LIMIT_REACHED".to_owned()),
+            Ok("alice"),
+            Ok("alice"),
+            Err("HELD_LIMIT_REACHED"),
+            Err("HELD_LIMIT_REACHED"),
         ]
     );
     let Some(Outcome::Refusal(refusal)) = &response.results[3].outcome else {
@@ -135,11 +135,7 @@ async fn daily_quota_bounds_a_batch_and_counts_each_claim() {
     let response = app.as_member("alice").claim_leads(&ids, false).await;
     assert_eq!(
         outcomes(&response),
-        vec![
-            Ok("alice".to_owned()),
-            Ok("alice".to_owned()),
-            Err("DAILY_CLAIM_LIMIT_REACHED".to_owned()),
-        ]
+        vec![Ok("alice"), Ok("alice"), Err("DAILY_CLAIM_LIMIT_REACHED"),]
     );
     let Some(Outcome::Refusal(refusal)) = &response.results[2].outcome else {
         panic!("a refusal");
@@ -164,10 +160,7 @@ async fn a_non_member_claims_nothing() {
     let ids = fixtures::leads(&app, &team.pool.id, 2).await;
     let before = app.fingerprint().await;
     let response = app.as_member("zoe").claim_leads(&ids, false).await;
-    assert_eq!(
-        outcomes(&response),
-        vec![Err("NOT_POOL_MEMBER".to_owned()); 2]
-    );
+    assert_eq!(outcomes(&response), vec![Err("NOT_POOL_MEMBER"); 2]);
     assert_eq!(response.claimed_count, 0);
     assert_eq!(app.fingerprint().await, before);
 }

@@ -234,10 +234,7 @@ async fn followers_see_only_their_tenant_and_their_filters() {
 
     let west_only = app
         .as_service()
-        .list_events(proto::ListEventsRequest {
-            pool_id: west.id.clone(),
-            ..Default::default()
-        })
+        .list_events(fixtures::scoped(&west.id))
         .await;
     let leads: Vec<_> = west_only
         .events
@@ -273,10 +270,7 @@ async fn followers_see_only_their_tenant_and_their_filters() {
 
     let foreign_pool = app
         .as_service()
-        .try_list_events(proto::ListEventsRequest {
-            pool_id: globex_pool.id.clone(),
-            ..Default::default()
-        })
+        .try_list_events(fixtures::scoped(&globex_pool.id))
         .await;
     assert_error(foreign_pool, "POOL_NOT_FOUND");
 
@@ -344,18 +338,12 @@ async fn only_admins_services_and_pool_members_may_follow() {
 
     let outsider = app
         .as_member("zoe")
-        .try_list_events(proto::ListEventsRequest {
-            pool_id: team.pool.id.clone(),
-            ..Default::default()
-        })
+        .try_list_events(fixtures::scoped(&team.pool.id))
         .await;
     assert_error(outsider, "NOT_POOL_MEMBER");
     let outsider_stream = app
         .as_member("zoe")
-        .try_watch(proto::WatchEventsRequest {
-            pool_id: team.pool.id.clone(),
-            ..Default::default()
-        })
+        .try_watch(fixtures::scoped(&team.pool.id))
         .await;
     assert_error(outsider_stream, "NOT_POOL_MEMBER");
     let whole_tenant = app
@@ -371,10 +359,7 @@ async fn only_admins_services_and_pool_members_may_follow() {
 
     let own_pool = app
         .as_member("alice")
-        .list_events(proto::ListEventsRequest {
-            pool_id: team.pool.id.clone(),
-            ..Default::default()
-        })
+        .list_events(fixtures::scoped(&team.pool.id))
         .await;
     let leads: Vec<_> = own_pool.events.iter().map(|e| e.lead_id.as_str()).collect();
     assert_eq!(leads, [lead.id.as_str()]);

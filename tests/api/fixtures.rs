@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use std::future::Future;
+
 use futures::future::join_all;
 use leadpool::proto;
 use tonic::Code;
@@ -140,26 +142,68 @@ pub async fn held_count(app: &TestApp, pool_id: &str, user_id: &str) -> i32 {
     stats.held_count
 }
 
+/// Follows page tokens from the first page to the last: `page(token)` answers with a page's
+/// items and the next token. Every item, in order.
+pub async fn all_pages<T, Page>(mut page: impl FnMut(String) -> Page) -> Vec<T>
+where
+    Page: Future<Output = (Vec<T>, String)>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (more, next) = page(token).await;
+        items.extend(more);
+        if next.is_empty() {
+            return items;
+        }
+        token = next;
+    }
+}
+
 /// Every lead a listing returns, following the page tokens; no page is larger than asked.
 pub async fn list_all_leads(who: &Client, request: proto::ListLeadsRequest) -> Vec<proto::Lead> {
-    let mut leads = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = who
-            .list_leads(proto::ListLeadsRequest {
-                page_token,
-                ..request.clone()
-            })
-            .await;
-        if request.page_size > 0 {
-            assert!(page.leads.len() <= request.page_size as usize);
+    all_pages(|page_token| {
+        let request = proto::ListLeadsRequest {
+            page_token,
+            ..request.clone()
+        };
+        async move {
+            let page = who.list_leads(request.clone()).await;
+            if request.page_size > 0 {
+                assert!(page.leads.len() <= request.page_size as usize);
+            }
+            (page.leads, page.next_page_token)
         }
-        leads.extend(page.leads);
-        if page.next_page_token.is_empty() {
-            return leads;
+    })
+    .await
+}
+
+/// A request about one pool (or one lead), every other field at its default.
+pub trait Scoped: Default {
+    fn for_pool(pool_id: &str) -> Self;
+}
+
+macro_rules! scoped {
+    ($($request:ident . $field:ident),*) => {$(
+        impl Scoped for proto::$request {
+            fn for_pool(id: &str) -> Self {
+                Self { $field: id.into(), ..Default::default() }
+            }
         }
-        page_token = page.next_page_token;
-    }
+    )*};
+}
+
+scoped!(
+    ListLeadsRequest.pool_id,
+    ListEventsRequest.pool_id,
+    WatchEventsRequest.pool_id,
+    ListMembersRequest.pool_id,
+    GetLeadHistoryRequest.lead_id
+);
+
+/// A request about this pool (`GetLeadHistory`: this lead) and nothing else.
+pub fn scoped<R: Scoped>(id: &str) -> R {
+    R::for_pool(id)
 }
 
 /// A pool crowded for a race: this cap, `reps` members `rep00`, `rep01`, … and `leads` pool

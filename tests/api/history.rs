@@ -23,23 +23,19 @@ async fn history_lists_every_change_in_order_page_by_page() {
         .expect("release");
     app.as_member("bob").claim(&lead.id).await;
 
-    let mut events = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = app
-            .as_member("bob")
-            .lead_history(proto::GetLeadHistoryRequest {
-                lead_id: lead.id.clone(),
-                page_size: 3,
-                page_token: token,
-            })
-            .await;
-        events.extend(page.events);
-        if page.next_page_token.is_empty() {
-            break;
+    let bob = &app.as_member("bob");
+    let events = fixtures::all_pages(|page_token| {
+        let request = proto::GetLeadHistoryRequest {
+            page_size: 3,
+            page_token,
+            ..fixtures::scoped(&lead.id)
+        };
+        async move {
+            let page = bob.lead_history(request).await;
+            (page.events, page.next_page_token)
         }
-        token = page.next_page_token;
-    }
+    })
+    .await;
     let summary: Vec<_> = events
         .iter()
         .map(|e| (e.kind(), e.from_owner.as_str(), e.to_owner.as_str()))
@@ -72,10 +68,7 @@ async fn history_is_for_readers_of_the_lead_only() {
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let outsider = app
         .as_member("zoe")
-        .try_lead_history(proto::GetLeadHistoryRequest {
-            lead_id: lead.id.clone(),
-            ..Default::default()
-        })
+        .try_lead_history(fixtures::scoped(&lead.id))
         .await;
     assert_error(outsider, "NOT_POOL_MEMBER");
     let bad = app

@@ -71,19 +71,11 @@ async fn another_tenants_ids_are_not_found() {
     assert_error(create, "POOL_NOT_FOUND");
 
     let members = stranger
-        .try_list_members(proto::ListMembersRequest {
-            pool_id: team.pool.id.clone(),
-            ..Default::default()
-        })
+        .try_list_members(fixtures::scoped(&team.pool.id))
         .await;
     assert_error(members, "POOL_NOT_FOUND");
 
-    let history = stranger
-        .try_lead_history(proto::GetLeadHistoryRequest {
-            lead_id: lead.id.clone(),
-            ..Default::default()
-        })
-        .await;
+    let history = stranger.try_lead_history(fixtures::scoped(&lead.id)).await;
     assert_error(history, "LEAD_NOT_FOUND");
 
     let list = stranger

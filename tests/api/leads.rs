@@ -266,18 +266,12 @@ async fn list_leads_refuses_bad_input() {
 
     let outsider = app
         .as_member("zoe")
-        .try_list_leads(proto::ListLeadsRequest {
-            pool_id: team.pool.id.clone(),
-            ..Default::default()
-        })
+        .try_list_leads(fixtures::scoped(&team.pool.id))
         .await;
     assert_error(outsider, "NOT_POOL_MEMBER");
     let unknown = app
         .as_member("zoe")
-        .try_list_leads(proto::ListLeadsRequest {
-            pool_id: uuid::Uuid::now_v7().to_string(),
-            ..Default::default()
-        })
+        .try_list_leads(fixtures::scoped(&uuid::Uuid::now_v7().to_string()))
         .await;
     assert_error(unknown, "POOL_NOT_FOUND");
 }

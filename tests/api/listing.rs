@@ -85,10 +85,7 @@ async fn world(app: &TestApp) -> (Team, Vec<proto::Lead>) {
 }
 
 fn base(team: &Team) -> proto::ListLeadsRequest {
-    proto::ListLeadsRequest {
-        pool_id: team.pool.id.clone(),
-        ..Default::default()
-    }
+    fixtures::scoped(&team.pool.id)
 }
 
 /// Every page of a listing, `page_size` at a time, following the tokens.

@@ -116,31 +116,25 @@ async fn members_are_listed_in_join_order_page_by_page() {
         app.clock.advance(chrono::Duration::seconds(i as i64 + 1));
         fixtures::member(&app, &pool.id, u, proto::MemberRole::Member).await;
     }
-    let mut seen = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = app
-            .as_member("u1")
-            .list_members(proto::ListMembersRequest {
-                pool_id: pool.id.clone(),
-                page_size: 2,
-                page_token: token,
-            })
-            .await;
-        seen.extend(page.members.into_iter().map(|m| m.user_id));
-        if page.next_page_token.is_empty() {
-            break;
+    let u1 = &app.as_member("u1");
+    let seen = fixtures::all_pages(|page_token| {
+        let request = proto::ListMembersRequest {
+            page_size: 2,
+            page_token,
+            ..fixtures::scoped(&pool.id)
+        };
+        async move {
+            let page = u1.list_members(request).await;
+            (page.members, page.next_page_token)
         }
-        token = page.next_page_token;
-    }
+    })
+    .await;
+    let seen: Vec<_> = seen.iter().map(|m| m.user_id.as_str()).collect();
     assert_eq!(seen, users);
 
     let outsider = app
         .as_member("zoe")
-        .try_list_members(proto::ListMembersRequest {
-            pool_id: pool.id.clone(),
-            ..Default::default()
-        })
+        .try_list_members(fixtures::scoped(&pool.id))
         .await;
     assert_error(outsider, "NOT_POOL_MEMBER");
 }

@@ -1,5 +1,7 @@
 //! Pool rules: daily quota, reclaim cooldown, masking, release reasons, deadlines, recycle pool.
 
+use std::collections::BTreeMap;
+
 use chrono::Duration;
 use leadpool::proto;
 use prost_types::Duration as PbDuration;
@@ -10,6 +12,15 @@ use crate::harness::{TestApp, assert_error};
 
 fn secs(seconds: i64) -> Option<PbDuration> {
     Some(PbDuration { seconds, nanos: 0 })
+}
+
+/// Grade A's own deadlines: 30 days to follow up, no close deadline.
+fn a_leads_get_30_days() -> BTreeMap<String, proto::GradeDeadlines> {
+    let a = proto::GradeDeadlines {
+        follow_up_timeout: secs(30 * 86_400),
+        close_timeout: None,
+    };
+    [("A".to_owned(), a)].into()
 }
 
 /// A pool named "Rules" with the usual members, one rule set by `rule`, and `n` pool leads.
@@ -42,14 +53,7 @@ async fn every_rule_is_stored_and_read_back() {
             follow_up_timeout: secs(7 * 86_400),
             close_timeout: secs(30 * 86_400),
             warn_before: secs(86_400),
-            grade_overrides: [(
-                "A".to_owned(),
-                proto::GradeDeadlines {
-                    follow_up_timeout: secs(30 * 86_400),
-                    close_timeout: None,
-                },
-            )]
-            .into(),
+            grade_overrides: a_leads_get_30_days(),
             recycle_to_pool_id: other.id.clone(),
             ..Default::default()
         },
@@ -200,10 +204,7 @@ async fn masked_pool_hides_contacts_from_plain_members_only() {
     assert_eq!(masked.email, "j***@example.com");
     let listed = app
         .as_member("bob")
-        .list_leads(proto::ListLeadsRequest {
-            pool_id: pool.id.clone(),
-            ..Default::default()
-        })
+        .list_leads(fixtures::scoped(&pool.id))
         .await
         .leads;
     assert_eq!(
@@ -258,14 +259,7 @@ async fn deadlines_are_set_on_acquisition_with_grade_overrides() {
         proto::CreatePoolRequest {
             follow_up_timeout: secs(3 * 86_400),
             close_timeout: secs(14 * 86_400),
-            grade_overrides: [(
-                "A".to_owned(),
-                proto::GradeDeadlines {
-                    follow_up_timeout: secs(30 * 86_400),
-                    close_timeout: None,
-                },
-            )]
-            .into(),
+            grade_overrides: a_leads_get_30_days(),
             ..Default::default()
         },
     )

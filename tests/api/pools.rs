@@ -131,23 +131,18 @@ async fn list_pools_pages_by_name_and_members_see_their_own() {
     for name in ["Delta", "Alpha", "Echo", "Bravo", "Charlie"] {
         fixtures::pool(&app, name, None).await;
     }
-    let mut names = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = app
-            .as_admin()
-            .list_pools(proto::ListPoolsRequest {
-                page_size: 2,
-                page_token: token.clone(),
-            })
-            .await;
+    let admin = &app.as_admin();
+    let pools = fixtures::all_pages(|page_token| async move {
+        let request = proto::ListPoolsRequest {
+            page_size: 2,
+            page_token,
+        };
+        let page = admin.list_pools(request).await;
         assert!(page.pools.len() <= 2);
-        names.extend(page.pools.into_iter().map(|p| p.name));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+        (page.pools, page.next_page_token)
+    })
+    .await;
+    let names: Vec<_> = pools.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["Alpha", "Bravo", "Charlie", "Delta", "Echo"]);
 
     let echo = app
