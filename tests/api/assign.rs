@@ -9,9 +9,7 @@ use crate::harness::{Caller, TestApp, assert_error, bad_fields};
 
 #[tokio::test]
 async fn a_manager_assigns_a_pool_lead_and_a_repeat_adds_no_event() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(2)).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(Some(2)).await;
     let assigned = app.as_member("mia").assign(&lead.id, "alice", false).await;
     assert_eq!(assigned.owner_id, "alice");
     assert_eq!(assigned.acquired_via(), proto::AcquisitionChannel::Assign);
@@ -66,9 +64,7 @@ async fn assign_refuses_the_previous_owner_in_cooldown_unless_overridden_and_nev
 
 #[tokio::test]
 async fn assign_refuses_unknown_inactive_locked_owned_and_unauthorised_and_changes_nothing() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
     let owned = fixtures::lead(&app, &team.pool.id, "Owned").await;
     app.as_member("bob").claim(&owned.id).await;
     let locked = fixtures::lead(&app, &team.pool.id, "Locked").await;
@@ -119,8 +115,7 @@ async fn assign_refuses_unknown_inactive_locked_owned_and_unauthorised_and_chang
 
 #[tokio::test]
 async fn the_owner_transfers_their_leads_to_a_colleague_all_at_once() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(5)).await;
+    let (app, team) = fixtures::app_with_team(Some(5)).await;
     let mut ids = Vec::new();
     for name in ["A", "B", "C"] {
         let lead = fixtures::lead(&app, &team.pool.id, name).await;
@@ -159,8 +154,7 @@ async fn the_owner_transfers_their_leads_to_a_colleague_all_at_once() {
 
 #[tokio::test]
 async fn transfer_is_all_or_nothing_and_says_which_lead_or_member_stops_it() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(3)).await;
+    let (app, team) = fixtures::app_with_team(Some(3)).await;
     let mut alices = Vec::new();
     for name in ["A", "B", "C"] {
         let lead = fixtures::lead(&app, &team.pool.id, name).await;
@@ -209,9 +203,7 @@ async fn transfer_is_all_or_nothing_and_says_which_lead_or_member_stops_it() {
 
 #[tokio::test]
 async fn a_retried_assignment_with_the_same_request_id_replays_without_acting_again() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let request = proto::AssignLeadRequest {
         lead_id: lead.id.clone(),
         user_id: "alice".into(),

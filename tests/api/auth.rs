@@ -43,9 +43,7 @@ struct Setup {
 }
 
 async fn setup(key: KeySource) -> Setup {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let jwt = app.spawn_replica(jwt_settings(&key)).await;
     Setup {
         app,

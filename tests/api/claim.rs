@@ -8,9 +8,7 @@ use crate::harness::{TestApp, assert_error};
 
 #[tokio::test]
 async fn claim_makes_the_member_owner_with_one_event() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(5)).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(Some(5)).await;
     app.clock.advance(chrono::Duration::minutes(5));
     let alice = app.as_member("alice");
     let claimed = alice.claim(&lead.id).await;
@@ -31,9 +29,7 @@ async fn claim_makes_the_member_owner_with_one_event() {
 
 #[tokio::test]
 async fn retried_claim_of_own_lead_succeeds_without_second_event() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(5)).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(Some(5)).await;
     let alice = app.as_member("alice");
     let first = alice.claim(&lead.id).await;
     let before = app.fingerprint().await;
@@ -44,9 +40,7 @@ async fn retried_claim_of_own_lead_succeeds_without_second_event() {
 
 #[tokio::test]
 async fn claim_of_a_lead_someone_owns_fails_and_changes_nothing() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(5)).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(Some(5)).await;
     app.as_member("alice").claim(&lead.id).await;
     let md = app
         .assert_refused(app.as_member("bob").try_claim(&lead.id), "LEAD_NOT_IN_POOL")
@@ -56,9 +50,7 @@ async fn claim_of_a_lead_someone_owns_fails_and_changes_nothing() {
 
 #[tokio::test]
 async fn claim_by_a_non_member_is_denied() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let before = app.fingerprint().await;
     // Tenant admins manage pools but do not hold leads without a membership.
     for stranger in [app.as_member("zoe"), app.as_admin()] {
@@ -69,8 +61,7 @@ async fn claim_by_a_non_member_is_denied() {
 
 #[tokio::test]
 async fn claim_over_the_cap_is_refused_with_limit_and_held() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(2)).await;
+    let (app, team) = fixtures::app_with_team(Some(2)).await;
     let leads = fixtures::leads(&app, &team.pool.id, 3).await;
     let alice = app.as_member("alice");
     alice.claim(&leads[0]).await;
@@ -135,8 +126,7 @@ async fn inactive_members_cannot_claim() {
 
 #[tokio::test]
 async fn locked_leads_cannot_be_claimed() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let lead = fixtures::lead(&app, &team.pool.id, "L1").await;
     app.as_member("mia").lock(&lead.id).await;
     app.assert_refused(app.as_member("alice").try_claim(&lead.id), "LEAD_LOCKED")

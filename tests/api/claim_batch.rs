@@ -22,8 +22,7 @@ fn outcomes(response: &proto::ClaimLeadsResponse) -> Vec<Result<&str, &str>> {
 
 #[tokio::test]
 async fn claims_every_lead_in_one_call_with_one_event_each() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let ids = fixtures::leads(&app, &team.pool.id, 5).await;
     let response = app.as_member("alice").claim_leads(&ids, true).await;
     assert_eq!(response.claimed_count, 5);
@@ -43,8 +42,7 @@ async fn claims_every_lead_in_one_call_with_one_event_each() {
 
 #[tokio::test]
 async fn best_effort_claims_what_it_can_and_says_why_not_for_the_rest() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(3)).await;
+    let (app, team) = fixtures::app_with_team(Some(3)).await;
     let ids = fixtures::leads(&app, &team.pool.id, 5).await;
     // ids[0]: alice already owns it (a retry succeeds); ids[1]: bob owns it; ids[2]: locked.
     app.as_member("alice").claim(&ids[0]).await;
@@ -82,8 +80,7 @@ async fn best_effort_claims_what_it_can_and_says_why_not_for_the_rest() {
 
 #[tokio::test]
 async fn earlier_leads_win_when_the_cap_leaves_room_for_some() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(2)).await;
+    let (app, team) = fixtures::app_with_team(Some(2)).await;
     let ids = fixtures::leads(&app, &team.pool.id, 4).await;
     let reversed: Vec<String> = ids.iter().rev().cloned().collect();
     let response = app.as_member("alice").claim_leads(&reversed, false).await;
@@ -105,8 +102,7 @@ async fn earlier_leads_win_when_the_cap_leaves_room_for_some() {
 
 #[tokio::test]
 async fn all_or_nothing_fails_with_the_first_refusal_and_changes_nothing() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(2)).await;
+    let (app, team) = fixtures::app_with_team(Some(2)).await;
     let ids = fixtures::leads(&app, &team.pool.id, 3).await;
     let before = app.fingerprint().await;
     let result = app.as_member("alice").try_claim_leads(&ids, true).await;
@@ -121,8 +117,7 @@ async fn all_or_nothing_fails_with_the_first_refusal_and_changes_nothing() {
 
 #[tokio::test]
 async fn daily_quota_bounds_a_batch_and_counts_each_claim() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let quota = proto::Pool {
         id: team.pool.id.clone(),
         daily_claim_limit: Some(2),
@@ -155,8 +150,7 @@ async fn daily_quota_bounds_a_batch_and_counts_each_claim() {
 
 #[tokio::test]
 async fn a_non_member_claims_nothing() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let ids = fixtures::leads(&app, &team.pool.id, 2).await;
     let before = app.fingerprint().await;
     let response = app.as_member("zoe").claim_leads(&ids, false).await;
@@ -167,8 +161,7 @@ async fn a_non_member_claims_nothing() {
 
 #[tokio::test]
 async fn bad_batches_are_refused_naming_every_bad_id() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let ids = fixtures::leads(&app, &team.pool.id, 1).await;
     let before = app.fingerprint().await;
 
@@ -200,8 +193,7 @@ async fn bad_batches_are_refused_naming_every_bad_id() {
 
 #[tokio::test]
 async fn replayed_request_id_returns_the_first_response() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let ids = fixtures::leads(&app, &team.pool.id, 2).await;
     let request = proto::ClaimLeadsRequest {
         lead_ids: ids.clone(),

@@ -362,8 +362,7 @@ async fn bad_distribution_requests_name_every_bad_field_and_change_nothing() {
 
 #[tokio::test]
 async fn only_managers_and_admins_distribute_or_preview() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     leads(&app, &team.pool.id, 2, "east").await;
     let before = app.fingerprint().await;
     let refused = app

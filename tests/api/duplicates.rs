@@ -68,8 +68,7 @@ async fn the_same_phone_or_email_written_differently_is_a_duplicate_in_any_pool(
 
 #[tokio::test]
 async fn allow_duplicate_records_what_it_duplicates() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let first = create(&app, &team.pool.id, "13800001234", "", false)
         .await
         .expect("first");
@@ -82,8 +81,7 @@ async fn allow_duplicate_records_what_it_duplicates() {
 
 #[tokio::test]
 async fn only_live_leads_count_and_reopening_a_duplicate_is_refused() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let first = create(&app, &team.pool.id, "13800001234", "", false)
         .await
         .expect("first");
@@ -99,8 +97,7 @@ async fn only_live_leads_count_and_reopening_a_duplicate_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creates_of_one_contact_admit_exactly_one() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let tasks = (0..12).map(|i| {
         let (service, pool_id) = (app.as_service(), team.pool.id.clone());
         let phone = if i % 2 == 0 {
@@ -138,8 +135,7 @@ async fn concurrent_creates_of_one_contact_admit_exactly_one() {
 /// the lead it collided with must still be named, and nothing may change.
 #[tokio::test]
 async fn collisions_inside_idempotent_calls_name_the_existing_lead() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let request_id = || uuid::Uuid::now_v7().to_string();
     let new_lead = |name: &str, phone: &str, external_ref: &str| proto::NewLead {
         name: name.into(),
@@ -227,8 +223,7 @@ async fn collisions_inside_idempotent_calls_name_the_existing_lead() {
 /// new lead with that phone duplicates it, through CreateLead and ImportLeads alike.
 #[tokio::test]
 async fn a_known_duplicate_stays_live_after_its_original_closes() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let original = create(&app, &team.pool.id, "13800001234", "", false)
         .await
         .expect("original");

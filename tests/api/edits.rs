@@ -27,9 +27,7 @@ async fn follow_up(
 
 #[tokio::test]
 async fn update_changes_masked_fields_at_the_read_version() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let owned = app.as_member("alice").claim(&lead.id).await;
     let changed = app
         .as_member("alice")
@@ -85,8 +83,7 @@ async fn update_changes_masked_fields_at_the_read_version() {
 
 #[tokio::test]
 async fn update_refuses_bad_input_strangers_and_duplicates() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let first = fixtures::lead(&app, &team.pool.id, "First").await;
     let lead = fixtures::lead(&app, &team.pool.id, "Second").await;
     let before = app.fingerprint().await;
@@ -123,8 +120,7 @@ async fn update_refuses_bad_input_strangers_and_duplicates() {
 
 #[tokio::test]
 async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let rules = proto::Pool {
         id: team.pool.id.clone(),
         follow_up_timeout: Some(prost_types::Duration {
@@ -218,9 +214,7 @@ async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
 
 #[tokio::test]
 async fn only_the_owner_records_follow_ups_and_never_in_the_future() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let before = app.fingerprint().await;
     assert_error(
         follow_up(&app, "alice", &lead.id, None).await,

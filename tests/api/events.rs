@@ -57,8 +57,7 @@ fn seqs(events: &[proto::LeadEvent]) -> Vec<i64> {
 
 #[tokio::test]
 async fn followers_never_pass_a_writer_that_commits_late_and_resume_exactly_from_any_cursor() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let mut leads = Vec::new();
     for name in ["Wang Wei", "Li Na", "Zhang Min"] {
         leads.push(fixtures::lead(&app, &team.pool.id, name).await);
@@ -205,8 +204,7 @@ async fn a_follower_that_keeps_reconnecting_sees_every_event_of_sixteen_writers_
 
 #[tokio::test]
 async fn followers_see_only_their_tenant_and_their_filters() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let west = fixtures::pool(&app, "West China", None).await;
     let east_lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let west_lead = fixtures::lead(&app, &west.id, "Li Na").await;
@@ -329,9 +327,7 @@ async fn bad_cursors_and_filters_are_refused_with_the_fields_named() {
 
 #[tokio::test]
 async fn only_admins_services_and_pool_members_may_follow() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
     let other = fixtures::pool(&app, "West China", None).await;
     fixtures::lead(&app, &other.id, "Li Na").await;
     wait_until_readable(&app, fixtures::TENANT).await;
@@ -369,9 +365,7 @@ async fn only_admins_services_and_pool_members_may_follow() {
 
 #[tokio::test]
 async fn an_idle_stream_sends_heartbeats_that_carry_a_resumable_cursor() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     // Once the creation was readable, the horizon (which only moves forward) is past it.
     wait_until_readable(&app, fixtures::TENANT).await;
     let mut stream = app
@@ -404,8 +398,7 @@ async fn an_idle_stream_sends_heartbeats_that_carry_a_resumable_cursor() {
 
 #[tokio::test]
 async fn streams_end_cleanly_when_the_server_shuts_down() {
-    let mut app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (mut app, team) = fixtures::app_with_team(None).await;
     fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let mut stream = watch(&app.as_service(), "").await;
     next_event(&mut stream).await;

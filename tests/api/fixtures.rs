@@ -276,6 +276,20 @@ pub async fn assert_one_claim_event_per_owned_lead(app: &TestApp) {
     );
 }
 
+/// A server with a team: the start of most tests.
+pub async fn app_with_team(cap: Option<i32>) -> (TestApp, Team) {
+    let app = TestApp::spawn().await;
+    let team = team(&app, cap).await;
+    (app, team)
+}
+
+/// A server with a team and one pool lead, "Wang Wei".
+pub async fn app_with_lead(cap: Option<i32>) -> (TestApp, Team, proto::Lead) {
+    let (app, team) = app_with_team(cap).await;
+    let lead = lead(&app, &team.pool.id, "Wang Wei").await;
+    (app, team, lead)
+}
+
 /// Kinds of a lead's events in order, read straight from the table.
 pub async fn event_kinds(app: &TestApp, lead_id: &str) -> Vec<String> {
     sqlx::query_scalar("SELECT kind FROM lead_events WHERE lead_id = $1::uuid ORDER BY seq")

@@ -4,13 +4,11 @@ use leadpool::proto;
 
 use crate::caller::Services;
 use crate::fixtures::{self, user};
-use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::harness::{assert_error, bad_fields};
 
 #[tokio::test]
 async fn history_lists_every_change_in_order_page_by_page() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
     app.as_member("alice").claim(&lead.id).await;
     app.leads()
         .release_lead(user("alice").req(proto::ReleaseLeadRequest {
@@ -63,9 +61,7 @@ async fn history_lists_every_change_in_order_page_by_page() {
 
 #[tokio::test]
 async fn history_is_for_readers_of_the_lead_only() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let outsider = app
         .as_member("zoe")
         .try_lead_history(fixtures::scoped(&lead.id))
@@ -93,8 +89,7 @@ async fn history_is_for_readers_of_the_lead_only() {
 
 #[tokio::test]
 async fn events_cannot_be_rewritten() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let update = sqlx::query("UPDATE lead_events SET actor = 'forged'")
         .execute(&app.db)

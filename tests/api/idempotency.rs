@@ -7,7 +7,7 @@ use leadpool::proto;
 
 use crate::caller::Services;
 use crate::fixtures;
-use crate::harness::{TestApp, assert_error};
+use crate::harness::assert_error;
 
 const ID: &str = "0195f3a2-7c1e-7000-8000-00000000abcd";
 
@@ -22,8 +22,7 @@ fn create_request(pool_id: &str, name: &str) -> proto::CreateLeadRequest {
 
 #[tokio::test]
 async fn retried_create_returns_the_first_lead_and_creates_one() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let request = create_request(&team.pool.id, "Wang Wei");
     let first = app.as_service().create_lead(request.clone()).await;
     let before = app.fingerprint().await;
@@ -49,8 +48,7 @@ async fn retried_create_returns_the_first_lead_and_creates_one() {
 
 #[tokio::test]
 async fn keys_expire_after_24_hours() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     app.as_service()
         .create_lead(create_request(&team.pool.id, "First"))
         .await;
@@ -64,8 +62,7 @@ async fn keys_expire_after_24_hours() {
 
 #[tokio::test]
 async fn retried_claim_replays_without_a_second_event_and_failures_are_not_kept() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(1)).await;
+    let (app, team) = fixtures::app_with_team(Some(1)).await;
     let l1 = fixtures::lead(&app, &team.pool.id, "L1").await;
     let l2 = fixtures::lead(&app, &team.pool.id, "L2").await;
     let alice = app.as_member("alice");
@@ -95,8 +92,7 @@ async fn retried_claim_replays_without_a_second_event_and_failures_are_not_kept(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_retries_of_one_request_act_once() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let request = create_request(&team.pool.id, "Racer");
     let tasks = (0..8).map(|_| {
         let (service, request) = (app.as_service(), request.clone());

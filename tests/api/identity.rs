@@ -37,9 +37,7 @@ async fn calls_without_identity_are_unauthenticated() {
 
 #[tokio::test]
 async fn another_tenants_ids_are_not_found() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
     let before = app.fingerprint().await;
     let stranger = app.as_caller(Caller::new("globex", "alice", "admin,service"));
 

@@ -35,8 +35,7 @@ async fn import(
 
 #[tokio::test]
 async fn mixed_rows_report_created_duplicate_and_invalid_each() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let mut existing_fields = row("Existing", "+86 138-0000-1234", "", "crm-1");
     existing_fields.company = "Old Co".into();
     let existing = app
@@ -105,8 +104,7 @@ async fn mixed_rows_report_created_duplicate_and_invalid_each() {
 
 #[tokio::test]
 async fn allow_duplicates_imports_them_as_known_duplicates() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let first = import(
         &app,
         &team.pool.id,
@@ -130,8 +128,7 @@ async fn allow_duplicates_imports_them_as_known_duplicates() {
 
 #[tokio::test]
 async fn import_refuses_bad_batches_and_callers() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let before = app.fingerprint().await;
     assert_eq!(
         bad_fields(import(&app, &team.pool.id, Vec::new(), false).await),
@@ -158,8 +155,7 @@ async fn import_refuses_bad_batches_and_callers() {
 
 #[tokio::test]
 async fn replayed_import_returns_the_same_results_and_creates_nothing_new() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let request = proto::ImportLeadsRequest {
         pool_id: team.pool.id.clone(),
         leads: vec![
@@ -178,8 +174,7 @@ async fn replayed_import_returns_the_same_results_and_creates_nothing_new() {
 
 #[tokio::test]
 async fn streamed_import_commits_chunk_by_chunk_and_sums_up() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let rows = |from: usize, to: usize| -> Vec<proto::NewLead> {
         (from..to)
             .map(|i| {

@@ -4,12 +4,11 @@ use leadpool::proto;
 
 use crate::caller::Client;
 use crate::fixtures::{self, new_lead};
-use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::harness::{assert_error, bad_fields};
 
 #[tokio::test]
 async fn service_creates_pool_lead_with_created_event() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let mut fields = new_lead("Wang Wei");
     fields.external_ref = "crm-42".into();
     fields.tags = vec!["vip".into(), "expo".into()];
@@ -30,8 +29,7 @@ async fn service_creates_pool_lead_with_created_event() {
 
 #[tokio::test]
 async fn manager_creates_owned_lead_counted_against_the_owner() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(1)).await;
+    let (app, team) = fixtures::app_with_team(Some(1)).await;
     let lead = app
         .as_member("mia")
         .create_owned(&team.pool.id, new_lead("Li Na"), "alice")
@@ -59,8 +57,7 @@ async fn manager_creates_owned_lead_counted_against_the_owner() {
 
 #[tokio::test]
 async fn plain_members_cannot_create_leads() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     app.assert_refused(
         app.as_member("alice")
             .try_create_in(&team.pool.id, new_lead("Wang Wei")),
@@ -71,8 +68,7 @@ async fn plain_members_cannot_create_leads() {
 
 #[tokio::test]
 async fn create_lead_names_every_bad_field() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let before = app.fingerprint().await;
     let mut fields = new_lead("");
     fields.company = "c".repeat(201);
@@ -123,8 +119,7 @@ async fn create_lead_names_every_bad_field() {
 
 #[tokio::test]
 async fn external_ref_is_unique_per_tenant() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let mut fields = new_lead("Wang Wei");
     fields.external_ref = "crm-1".into();
     let service = app.as_service();
@@ -140,9 +135,7 @@ async fn external_ref_is_unique_per_tenant() {
 
 #[tokio::test]
 async fn get_lead_refuses_outsiders_unknown_and_malformed_ids() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let outsider = app.as_member("zoe").try_get_lead(&lead.id).await;
     assert_error(outsider, "NOT_POOL_MEMBER");
     let unknown = app
@@ -162,8 +155,7 @@ async fn list_all(who: &Client, request: proto::ListLeadsRequest) -> Vec<String>
 
 #[tokio::test]
 async fn list_leads_filters_by_pool_owner_and_state_page_by_page() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let other = fixtures::pool(&app, "West", None).await;
     let mut ids = Vec::new();
     for name in ["L1", "L2", "L3", "L4", "L5"] {
@@ -219,8 +211,7 @@ async fn list_leads_filters_by_pool_owner_and_state_page_by_page() {
 
 #[tokio::test]
 async fn list_leads_refuses_bad_input() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     for name in ["L1", "L2", "L3"] {
         fixtures::lead(&app, &team.pool.id, name).await;
     }
@@ -278,8 +269,7 @@ async fn list_leads_refuses_bad_input() {
 
 #[tokio::test]
 async fn page_size_defaults_to_50_and_is_clamped_to_500() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     sqlx::query(
         "INSERT INTO leads (tenant_id, id, pool_id, name, state, pool_entered_at, created_at, updated_at)
          SELECT $1, gen_random_uuid(), $2::uuid, 'bulk ' || g, 'IN_POOL', now(), now(), now()

@@ -7,8 +7,7 @@ use crate::harness::{TestApp, assert_error};
 
 #[tokio::test]
 async fn locked_leads_refuse_claim_and_release_until_unlocked() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let pooled = fixtures::lead(&app, &team.pool.id, "Pooled").await;
     let owned = fixtures::lead(&app, &team.pool.id, "Owned").await;
     app.as_member("bob").claim(&owned.id).await;
@@ -48,8 +47,7 @@ async fn locked_leads_refuse_claim_and_release_until_unlocked() {
 
 #[tokio::test]
 async fn owners_and_managers_convert_owned_leads() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let held = fixtures::held_leads(&app, &team.pool.id, "alice", 2).await;
     let (l1, l2) = (&held[0], &held[1]);
 
@@ -82,8 +80,7 @@ async fn owners_and_managers_convert_owned_leads() {
 
 #[tokio::test]
 async fn discard_needs_a_reason_and_reopen_needs_a_manager() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let owned = fixtures::lead(&app, &team.pool.id, "Owned").await;
     let pooled = fixtures::lead(&app, &team.pool.id, "Pooled").await;
     app.as_member("alice").claim(&owned.id).await;
@@ -159,8 +156,7 @@ async fn discard_respects_reason_codes_and_locks() {
 
 #[tokio::test]
 async fn move_needs_both_pools_managed_and_a_pool_lead() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let west = fixtures::pool(&app, "West", None).await;
     let lead = fixtures::lead(&app, &team.pool.id, "Mover").await;
     app.assert_refused(

@@ -19,8 +19,7 @@ async fn admin_adds_member_with_defaults() {
 
 #[tokio::test]
 async fn pool_manager_adds_members_but_plain_members_cannot() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let added = app
         .as_member("mia")
         .add_member(proto::AddMemberRequest {
@@ -55,8 +54,7 @@ async fn pool_manager_adds_members_but_plain_members_cannot() {
 
 #[tokio::test]
 async fn adding_an_existing_member_is_already_exists() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let md = app
         .assert_refused(
             app.as_admin().try_add_member(proto::AddMemberRequest {

@@ -27,9 +27,7 @@ fn rpc_count(scrape: &str, method: &str, code: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn claims_releases_and_their_rpcs_are_counted() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let before = app.scrape_metrics().await;
     assert_eq!(sample(&before, "leadpool_claims_total"), Some(0.0));
     assert_eq!(sample(&before, "leadpool_releases_total"), Some(0.0));
@@ -73,8 +71,7 @@ async fn refused_callers_are_timed_under_their_code() {
 
 #[tokio::test]
 async fn event_followers_their_lag_and_the_pool_are_visible() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let mut stream = app
         .as_service()

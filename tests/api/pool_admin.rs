@@ -5,7 +5,7 @@ use leadpool::proto;
 use prost_types::Duration as PbDuration;
 
 use crate::fixtures::{self};
-use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::harness::{assert_error, bad_fields};
 
 fn days(n: i64) -> Option<PbDuration> {
     Some(PbDuration {
@@ -16,8 +16,7 @@ fn days(n: i64) -> Option<PbDuration> {
 
 #[tokio::test]
 async fn update_pool_changes_only_the_masked_fields() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(10)).await;
+    let (app, team) = fixtures::app_with_team(Some(10)).await;
     let patch = proto::Pool {
         id: team.pool.id.clone(),
         daily_claim_limit: Some(3),
@@ -55,8 +54,7 @@ async fn update_pool_changes_only_the_masked_fields() {
 
 #[tokio::test]
 async fn update_pool_refuses_bad_masks_values_and_callers() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     fixtures::pool(&app, "Taken", None).await;
     let before = app.fingerprint().await;
     let id_only = proto::Pool {
@@ -109,8 +107,7 @@ async fn update_pool_refuses_bad_masks_values_and_callers() {
 
 #[tokio::test]
 async fn reschedule_owned_recomputes_deadlines_with_one_event_each() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let rules = proto::Pool {
         id: team.pool.id.clone(),
         follow_up_timeout: days(3),
@@ -167,9 +164,7 @@ async fn reschedule_owned_recomputes_deadlines_with_one_event_each() {
 
 #[tokio::test]
 async fn archived_pools_refuse_claims_and_new_leads() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
     assert_error(
         app.as_member("mia").try_archive_pool(&team.pool.id).await,
         "ADMIN_REQUIRED",
@@ -191,9 +186,7 @@ async fn archived_pools_refuse_claims_and_new_leads() {
 
 #[tokio::test]
 async fn managers_update_memberships_field_by_field() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
     let alice = proto::Member {
         pool_id: team.pool.id.clone(),
         user_id: "alice".into(),
@@ -241,8 +234,7 @@ async fn managers_update_memberships_field_by_field() {
 
 #[tokio::test]
 async fn update_member_refuses_bad_input_and_plain_members() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let before = app.fingerprint().await;
     let bob = proto::Member {
         pool_id: team.pool.id.clone(),
@@ -287,8 +279,7 @@ async fn update_member_refuses_bad_input_and_plain_members() {
 
 #[tokio::test]
 async fn removing_a_member_returns_their_leads_to_the_pool() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let held = fixtures::held_leads(&app, &team.pool.id, "alice", 2).await;
     assert_error(
         app.as_member("bob")
@@ -325,8 +316,7 @@ async fn removing_a_member_returns_their_leads_to_the_pool() {
 
 #[tokio::test]
 async fn removing_a_member_with_a_locked_lead_changes_nothing() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let held = fixtures::held_leads(&app, &team.pool.id, "alice", 2).await;
     let l2 = &held[1];
     app.as_member("mia").lock(l2).await;
@@ -341,8 +331,7 @@ async fn removing_a_member_with_a_locked_lead_changes_nothing() {
 
 #[tokio::test]
 async fn member_stats_report_holdings_quota_and_deadlines() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(5)).await;
+    let (app, team) = fixtures::app_with_team(Some(5)).await;
     let rules = proto::Pool {
         id: team.pool.id.clone(),
         daily_claim_limit: Some(3),

@@ -136,9 +136,7 @@ async fn locked_leads_cannot_be_released() {
 
 #[tokio::test]
 async fn release_of_unknown_or_pool_lead_fails() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let alice = app.as_member("alice");
     app.assert_refused(alice.try_release(&lead.id, "NO_BUDGET"), "LEAD_NOT_OWNED")
         .await;

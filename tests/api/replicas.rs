@@ -5,13 +5,12 @@ use leadpool::proto;
 use leadpool::proto::watch_events_response::Item;
 
 use crate::fixtures;
-use crate::harness::{TestApp, quiet_follower_settings};
+use crate::harness::quiet_follower_settings;
 use crate::streams::{next_item, watch_from_now};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_through_one_replica_wake_followers_of_another() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let first = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let second = fixtures::lead(&app, &team.pool.id, "Li Na").await;
     // This replica never polls and never sends heartbeats: only an announcement can wake it.

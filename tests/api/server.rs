@@ -143,8 +143,7 @@ async fn shutdown_delay_keeps_accepting_calls_while_not_serving() {
 
 #[tokio::test]
 async fn shutdown_finishes_in_flight_calls_and_stops_serving() {
-    let mut app = TestApp::spawn().await;
-    let team = crate::fixtures::team(&app, None).await;
+    let (mut app, team) = crate::fixtures::app_with_team(None).await;
     // A call that holds a row lock keeps a claim in flight while shutdown begins.
     let lead = crate::fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let mut blocker = app.db.begin().await.expect("begin");
