@@ -180,13 +180,13 @@ pub async fn list_all_leads(who: &Client, request: proto::ListLeadsRequest) -> V
 
 /// A request about one pool (or one lead), every other field at its default.
 pub trait Scoped: Default {
-    fn for_pool(pool_id: &str) -> Self;
+    fn scoped_to(id: &str) -> Self;
 }
 
 macro_rules! scoped {
     ($($request:ident . $field:ident),*) => {$(
         impl Scoped for proto::$request {
-            fn for_pool(id: &str) -> Self {
+            fn scoped_to(id: &str) -> Self {
                 Self { $field: id.into(), ..Default::default() }
             }
         }
@@ -203,7 +203,7 @@ scoped!(
 
 /// A request about this pool (`GetLeadHistory`: this lead) and nothing else.
 pub fn scoped<R: Scoped>(id: &str) -> R {
-    R::for_pool(id)
+    R::scoped_to(id)
 }
 
 /// A pool crowded for a race: this cap, `reps` members `rep00`, `rep01`, … and `leads` pool
