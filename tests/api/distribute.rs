@@ -3,13 +3,13 @@
 
 use leadpool::proto;
 use leadpool::proto::DistributionStrategy as S;
-use tonic::Code;
 
+use crate::caller::Services;
 use crate::distribution_fixtures::{
-    self as df, all_leads, distribute, join, leads, pool_with, rep, rule, tally,
+    self as df, all_leads, join, leads, pool_with, rep, rule, tally,
 };
 use crate::fixtures::{self, admin, user};
-use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::harness::{TestApp, assert_error};
 
 #[tokio::test]
 async fn round_robin_takes_turns_in_join_order_and_continues_after_the_last_recipient() {
@@ -19,21 +19,16 @@ async fn round_robin_takes_turns_in_join_order_and_continues_after_the_last_reci
         join(&app, &pool.id, rep(who)).await;
     }
     leads(&app, &pool.id, 5, "east").await;
-    let first = distribute(
-        &app,
-        &admin(),
-        proto::DistributeRequest {
+    let first = app
+        .as_admin()
+        .distribute(proto::DistributeRequest {
             limit: 2,
             ..all_leads(&pool.id)
-        },
-    )
-    .await
-    .expect("distribute two");
+        })
+        .await;
     assert_eq!(df::recipients(&first), ["alice", "bob"]);
     assert_eq!(first.strategy(), S::RoundRobin);
-    let rest = distribute(&app, &admin(), all_leads(&pool.id))
-        .await
-        .expect("distribute the rest");
+    let rest = app.as_admin().distribute(all_leads(&pool.id)).await;
     assert_eq!(df::recipients(&rest), ["carl", "alice", "bob"]);
     assert!(rest.undistributed.is_empty());
 
@@ -56,9 +51,7 @@ async fn weighted_follows_nginxs_sequence_each_member_within_one_lead_of_its_sha
         join(&app, &pool.id, df::Rep { weight, ..rep(who) }).await;
     }
     leads(&app, &pool.id, 30, "east").await;
-    let plan = distribute(&app, &admin(), all_leads(&pool.id))
-        .await
-        .expect("distribute");
+    let plan = app.as_admin().distribute(all_leads(&pool.id)).await;
     // nginx's smooth weighted round-robin, current weights (alice, bob, carl), W = 6:
     // +w (1,2,3) carl → (1,2,-3); (2,4,0) bob → (2,-2,0); (3,0,3) alice, the earlier of the tie,
     // → (-3,0,3); (-2,2,6) carl → (-2,2,0); (-1,4,3) bob → (-1,-2,3); (0,0,6) carl → (0,0,0),
@@ -96,12 +89,10 @@ async fn least_loaded_fills_the_emptiest_member_first() {
     // alice already holds 3, bob 1, carl none.
     let held = leads(&app, &pool.id, 4, "east").await;
     for (lead, who) in held.iter().zip(["alice", "alice", "alice", "bob"]) {
-        fixtures::claim(&app, &user(who), lead).await;
+        app.as_member(who).claim(lead).await;
     }
     leads(&app, &pool.id, 5, "east").await;
-    let plan = distribute(&app, &admin(), all_leads(&pool.id))
-        .await
-        .expect("distribute");
+    let plan = app.as_admin().distribute(all_leads(&pool.id)).await;
     // carl is emptiest; then carl and bob tie at 1 and the turn after carl wraps to bob; and
     // so on until all three hold 3.
     assert_eq!(
@@ -133,9 +124,7 @@ async fn rule_match_gives_leads_to_matching_members_and_leaves_unmatched_ones_wi
     let east = leads(&app, &pool.id, 2, "east").await;
     let west = leads(&app, &pool.id, 1, "west").await;
     let north = leads(&app, &pool.id, 1, "north").await;
-    let plan = distribute(&app, &admin(), all_leads(&pool.id))
-        .await
-        .expect("distribute");
+    let plan = app.as_admin().distribute(all_leads(&pool.id)).await;
     for a in &plan.assignments {
         let expected = if east.contains(&a.lead_id) {
             "alice"
@@ -165,19 +154,8 @@ async fn rule_match_gives_leads_to_matching_members_and_leaves_unmatched_ones_wi
         }),
         ..Default::default()
     };
-    app.pools()
-        .update_pool(admin().req(proto::UpdatePoolRequest {
-            pool: Some(update),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["distribution".into()],
-            }),
-            ..Default::default()
-        }))
-        .await
-        .expect("update rule");
-    let plan = distribute(&app, &admin(), all_leads(&pool.id))
-        .await
-        .expect("distribute again");
+    app.as_admin().update_pool(update, &["distribution"]).await;
+    let plan = app.as_admin().distribute(all_leads(&pool.id)).await;
     // alice holds 2, bob 1: least loaded takes the unmatched lead.
     assert_eq!(df::recipients(&plan), ["bob"]);
     assert_eq!(plan.fallback(), S::LeastLoaded);
@@ -199,31 +177,19 @@ async fn a_strategy_given_in_the_call_replaces_the_pools_for_that_call_only() {
     .await;
     join(&app, &pool.id, rep("bob")).await;
     leads(&app, &pool.id, 4, "east").await;
-    let plan = distribute(
-        &app,
-        &admin(),
-        proto::DistributeRequest {
+    let plan = app
+        .as_admin()
+        .distribute(proto::DistributeRequest {
             strategy: S::Weighted.into(),
             ..all_leads(&pool.id)
-        },
-    )
-    .await
-    .expect("distribute");
+        })
+        .await;
     assert_eq!(plan.strategy(), S::Weighted);
     assert_eq!(
         tally(&plan),
         [("alice".into(), 3), ("bob".into(), 1)].into()
     );
-    let pool_now = app
-        .pools()
-        .get_pool(admin().req(proto::GetPoolRequest {
-            pool_id: pool.id.clone(),
-        }))
-        .await
-        .expect("get pool")
-        .into_inner()
-        .pool
-        .expect("pool");
+    let pool_now = app.as_admin().get_pool(&pool.id).await;
     assert_eq!(
         pool_now.distribution.expect("rule").strategy(),
         S::RoundRobin
@@ -251,9 +217,7 @@ async fn preview_is_exactly_the_plan_distribute_then_applies_and_changes_nothing
         .plan
         .expect("plan");
     assert_eq!(app.fingerprint().await, before, "a preview changes nothing");
-    let applied = distribute(&app, &admin(), all_leads(&pool.id))
-        .await
-        .expect("distribute");
+    let applied = app.as_admin().distribute(all_leads(&pool.id)).await;
     assert_eq!(applied, preview);
     // Caps of 3: nine leads go, three stay with the reason.
     assert_eq!(applied.assignments.len(), 9);
@@ -275,18 +239,9 @@ async fn the_previous_owner_in_cooldown_and_inactive_members_receive_nothing() {
     }
     df::deactivate(&app, &pool.id, "carl").await;
     let lead = fixtures::lead(&app, &pool.id, "Returned").await;
-    fixtures::claim(&app, &user("alice"), &lead.id).await;
-    app.leads()
-        .release_lead(user("alice").req(proto::ReleaseLeadRequest {
-            lead_id: lead.id.clone(),
-            reason: "NO_BUDGET".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("release");
-    let plan = distribute(&app, &admin(), all_leads(&pool.id))
-        .await
-        .expect("distribute");
+    app.as_member("alice").claim(&lead.id).await;
+    app.as_member("alice").release(&lead.id, "NO_BUDGET").await;
+    let plan = app.as_admin().distribute(all_leads(&pool.id)).await;
     assert_eq!(
         df::recipients(&plan),
         ["bob"],
@@ -299,20 +254,11 @@ async fn the_previous_owner_in_cooldown_and_inactive_members_receive_nothing() {
         max_held_per_member: Some(0),
         ..Default::default()
     };
-    app.pools()
-        .update_pool(admin().req(proto::UpdatePoolRequest {
-            pool: Some(pool_cap),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["max_held_per_member".into()],
-            }),
-            ..Default::default()
-        }))
-        .await
-        .expect("cap 0");
+    app.as_admin()
+        .update_pool(pool_cap, &["max_held_per_member"])
+        .await;
     let fresh = fixtures::lead(&app, &pool.id, "Fresh").await;
-    let plan = distribute(&app, &admin(), all_leads(&pool.id))
-        .await
-        .expect("distribute");
+    let plan = app.as_admin().distribute(all_leads(&pool.id)).await;
     assert!(plan.assignments.is_empty());
     assert_eq!(plan.undistributed[0].lead_id, fresh.id);
     assert_eq!(
@@ -328,27 +274,18 @@ async fn named_leads_that_are_locked_or_owned_are_reported_not_available() {
     let pool = pool_with(&app, "Named", None, rule(S::RoundRobin)).await;
     join(&app, &pool.id, rep("alice")).await;
     let ids = leads(&app, &pool.id, 3, "east").await;
-    app.leads()
-        .lock_lead(admin().req(proto::LockLeadRequest {
-            lead_id: ids[0].clone(),
-            ..Default::default()
-        }))
-        .await
-        .expect("lock");
-    fixtures::claim(&app, &user("alice"), &ids[1]).await;
-    let plan = distribute(
-        &app,
-        &admin(),
-        proto::DistributeRequest {
+    app.as_admin().lock(&ids[0]).await;
+    app.as_member("alice").claim(&ids[1]).await;
+    let plan = app
+        .as_admin()
+        .distribute(proto::DistributeRequest {
             filter: Some(proto::DistributionFilter {
                 lead_ids: ids.clone(),
                 ..Default::default()
             }),
             ..all_leads(&pool.id)
-        },
-    )
-    .await
-    .expect("distribute");
+        })
+        .await;
     assert_eq!(plan.assignments.len(), 1);
     assert_eq!(plan.assignments[0].lead_id, ids[2]);
     let unavailable: Vec<_> = plan
@@ -372,19 +309,16 @@ async fn filters_pick_which_pool_leads_are_distributed() {
     join(&app, &pool.id, rep("alice")).await;
     leads(&app, &pool.id, 2, "east").await;
     let west = leads(&app, &pool.id, 2, "west").await;
-    let plan = distribute(
-        &app,
-        &admin(),
-        proto::DistributeRequest {
+    let plan = app
+        .as_admin()
+        .distribute(proto::DistributeRequest {
             filter: Some(proto::DistributionFilter {
                 region: "west".into(),
                 ..Default::default()
             }),
             ..all_leads(&pool.id)
-        },
-    )
-    .await
-    .expect("distribute");
+        })
+        .await;
     let got: Vec<_> = plan.assignments.iter().map(|a| a.lead_id.clone()).collect();
     assert_eq!(got, west);
 }
@@ -395,51 +329,47 @@ async fn bad_distribution_requests_name_every_bad_field_and_change_nothing() {
     let pool = pool_with(&app, "Bad", None, rule(S::RoundRobin)).await;
     join(&app, &pool.id, rep("alice")).await;
     leads(&app, &pool.id, 2, "east").await;
-    let before = app.fingerprint().await;
-    let bad = distribute(
-        &app,
-        &admin(),
-        proto::DistributeRequest {
+    assert_eq!(
+        app.invalid_fields(app.as_admin().try_distribute(proto::DistributeRequest {
             limit: 1_001,
             strategy: 99,
             fallback: S::RuleMatch.into(),
             request_id: "nope".into(),
             ..all_leads(&pool.id)
-        },
-    )
-    .await;
-    assert_eq!(
-        bad_fields(bad),
+        }))
+        .await,
         ["limit", "strategy", "fallback", "request_id"]
     );
-    let named = distribute(
-        &app,
-        &admin(),
-        proto::DistributeRequest {
+    assert_eq!(
+        app.invalid_fields(app.as_admin().try_distribute(proto::DistributeRequest {
             limit: 5,
             filter: Some(proto::DistributionFilter {
                 lead_ids: vec!["not-a-uuid".into()],
                 ..Default::default()
             }),
             ..all_leads(&pool.id)
-        },
+        }))
+        .await,
+        ["lead_ids[0]", "limit"]
+    );
+    app.assert_refused(
+        app.as_admin()
+            .try_distribute(all_leads(&uuid::Uuid::now_v7().to_string())),
+        "POOL_NOT_FOUND",
     )
     .await;
-    assert_eq!(bad_fields(named), ["lead_ids[0]", "limit"]);
-    let unknown_pool =
-        distribute(&app, &admin(), all_leads(&uuid::Uuid::now_v7().to_string())).await;
-    assert_error(unknown_pool, Code::NotFound, "POOL_NOT_FOUND");
-    assert_eq!(app.fingerprint().await, before);
 }
 
 #[tokio::test]
 async fn only_managers_and_admins_distribute_or_preview() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     leads(&app, &team.pool.id, 2, "east").await;
     let before = app.fingerprint().await;
-    let refused = distribute(&app, &user("alice"), all_leads(&team.pool.id)).await;
-    assert_error(refused, Code::PermissionDenied, "MANAGER_REQUIRED");
+    let refused = app
+        .as_member("alice")
+        .try_distribute(all_leads(&team.pool.id))
+        .await;
+    assert_error(refused, "MANAGER_REQUIRED");
     let preview = app
         .assignments()
         .preview_distribution(user("alice").req(proto::PreviewDistributionRequest {
@@ -447,14 +377,15 @@ async fn only_managers_and_admins_distribute_or_preview() {
             ..Default::default()
         }))
         .await;
-    assert_error(preview, Code::PermissionDenied, "MANAGER_REQUIRED");
-    let foreign = crate::harness::Caller::admin("globex");
-    let other_tenant = distribute(&app, &foreign, all_leads(&team.pool.id)).await;
-    assert_error(other_tenant, Code::NotFound, "POOL_NOT_FOUND");
+    assert_error(preview, "MANAGER_REQUIRED");
+    let foreign = app.as_caller(crate::harness::Caller::admin("globex"));
+    let other_tenant = foreign.try_distribute(all_leads(&team.pool.id)).await;
+    assert_error(other_tenant, "POOL_NOT_FOUND");
     assert_eq!(app.fingerprint().await, before);
-    let plan = distribute(&app, &user("mia"), all_leads(&team.pool.id))
-        .await
-        .expect("the pool's manager distributes");
+    let plan = app
+        .as_member("mia")
+        .distribute(all_leads(&team.pool.id))
+        .await;
     assert_eq!(plan.assignments.len(), 2);
 }
 
@@ -479,11 +410,9 @@ async fn the_distribution_rule_is_stored_shown_and_validated_like_other_rules() 
         (default.strategy(), default.auto_distribute),
         (S::RoundRobin, false)
     );
-    let before = app.fingerprint().await;
-    let bad = app
-        .pools()
-        .update_pool(admin().req(proto::UpdatePoolRequest {
-            pool: Some(proto::Pool {
+    assert_eq!(
+        app.invalid_fields(app.as_admin().try_update_pool(
+            proto::Pool {
                 id: pool.id.clone(),
                 distribution: Some(proto::DistributionRule {
                     strategy: 42,
@@ -491,16 +420,10 @@ async fn the_distribution_rule_is_stored_shown_and_validated_like_other_rules() 
                     ..Default::default()
                 }),
                 ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["distribution".into()],
-            }),
-            ..Default::default()
-        }))
-        .await;
-    assert_eq!(
-        bad_fields(bad),
+            },
+            &["distribution"],
+        ))
+        .await,
         ["distribution.strategy", "distribution.fallback"]
     );
-    assert_eq!(app.fingerprint().await, before);
 }

@@ -3,17 +3,13 @@
 use std::time::Duration;
 
 use chrono::Duration as Span;
-use leadpool::config::DistributeSettings;
 use leadpool::proto;
 use leadpool::proto::DistributionStrategy as S;
-use leadpool::proto::watch_events_response::Item;
-use leadpool::service::Context;
-use leadpool::service::assignment::distribute;
-use tokio_util::sync::CancellationToken;
 
 use crate::distribution_fixtures::{self as df, join, leads, pool_with, rep, rule};
-use crate::fixtures::{self, service};
-use crate::harness::{TestApp, test_settings};
+use crate::fixtures;
+use crate::harness::{SCHEDULER_ACTOR, TestApp, distributing_settings};
+use crate::streams::{next_event, watch_from_now};
 
 fn auto(after_seconds: i64) -> proto::DistributionRule {
     proto::DistributionRule {
@@ -24,11 +20,6 @@ fn auto(after_seconds: i64) -> proto::DistributionRule {
         }),
         ..rule(S::RoundRobin)
     }
-}
-
-/// The scheduler's view of the test's database and clock.
-fn scheduler(app: &TestApp) -> Context {
-    Context::new(app.db.clone(), app.clock.clone())
 }
 
 #[tokio::test]
@@ -44,24 +35,13 @@ async fn leads_are_distributed_once_they_sat_in_the_pool_longer_than_the_rule_sa
     leads(&app, &manual.id, 2, "east").await;
     app.clock.advance(Span::seconds(300));
     let late = leads(&app, &pool.id, 2, "east").await;
-    let ctx = scheduler(&app);
-    let stop = CancellationToken::new();
+    let scheduler = app.scheduler();
 
     app.clock.advance(Span::seconds(299));
-    assert_eq!(
-        distribute::auto_distribute(&ctx, 2, &stop)
-            .await
-            .expect("sweep"),
-        0
-    );
+    assert_eq!(scheduler.distribute(2).await, 0);
     app.clock.advance(Span::seconds(1));
     // Batches of 2 walk the three due leads; the later two are not due yet.
-    assert_eq!(
-        distribute::auto_distribute(&ctx, 2, &stop)
-            .await
-            .expect("sweep"),
-        3
-    );
+    assert_eq!(scheduler.distribute(2).await, 3);
     for id in &early {
         let lead = df::lead(&app, id).await;
         assert_eq!(lead.state(), proto::LeadState::Owned, "{id}");
@@ -74,14 +54,9 @@ async fn leads_are_distributed_once_they_sat_in_the_pool_longer_than_the_rule_sa
             .fetch_all(&app.db)
             .await
             .expect("actors");
-    assert_eq!(actors, [distribute::ACTOR]);
+    assert_eq!(actors, [SCHEDULER_ACTOR]);
     app.clock.advance(Span::seconds(300));
-    assert_eq!(
-        distribute::auto_distribute(&ctx, 2, &stop)
-            .await
-            .expect("sweep"),
-        2
-    );
+    assert_eq!(scheduler.distribute(2).await, 2);
     assert_eq!(
         df::count_events(&app, "DISTRIBUTED").await,
         5,
@@ -114,17 +89,13 @@ async fn a_sweep_passes_over_leads_nobody_can_take_and_reaches_the_ones_behind_t
     .await;
     leads(&app, &pool.id, 3, "north").await;
     let west = leads(&app, &pool.id, 2, "west").await;
-    let ctx = scheduler(&app);
-    let distributed = distribute::auto_distribute(&ctx, 2, &CancellationToken::new())
-        .await
-        .expect("sweep");
-    assert_eq!(distributed, 2);
+    assert_eq!(app.scheduler().distribute(2).await, 2);
     for id in &west {
         assert_eq!(df::lead(&app, id).await.owner_id, "alice");
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_schedulers_sweeping_at_once_never_assign_a_lead_twice() {
     let app = TestApp::spawn().await;
     let pool = pool_with(&app, "Shared", None, auto(0)).await;
@@ -133,18 +104,14 @@ async fn two_schedulers_sweeping_at_once_never_assign_a_lead_twice() {
     }
     leads(&app, &pool.id, 600, "east").await;
     let sweeps = (0..2).map(|_| {
-        let ctx = scheduler(&app);
-        tokio::spawn(async move {
-            distribute::auto_distribute(&ctx, 50, &CancellationToken::new()).await
-        })
+        let scheduler = app.scheduler();
+        tokio::spawn(async move { scheduler.distribute(50).await })
     });
     for sweep in futures::future::join_all(sweeps).await {
-        sweep.expect("task").expect("sweep");
+        sweep.expect("task");
     }
     // A sweep that found the pool busy left the rest to the other; a last one finds nothing left.
-    distribute::auto_distribute(&scheduler(&app), 50, &CancellationToken::new())
-        .await
-        .expect("sweep");
+    app.scheduler().distribute(50).await;
     let owned: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE state = 'OWNED'")
         .fetch_one(&app.db)
         .await
@@ -168,39 +135,17 @@ async fn the_scheduler_loop_distributes_on_its_own_and_followers_see_it() {
     let app = TestApp::spawn().await;
     let pool = pool_with(&app, "Looping", None, auto(0)).await;
     join(&app, &pool.id, rep("alice")).await;
-    let mut follower = app
-        .events()
-        .watch_events(service().req(proto::WatchEventsRequest {
-            from_now: true,
-            kinds: vec![proto::EventKind::Distributed.into()],
-            ..Default::default()
-        }))
-        .await
-        .expect("watch")
-        .into_inner();
+    let mut follower = watch_from_now(&app.as_service(), proto::EventKind::Distributed).await;
     let ids = leads(&app, &pool.id, 3, "east").await;
     // A second server on the same database with the loop on, as a replica would run it.
-    let settings = leadpool::config::Settings {
-        distribute: DistributeSettings {
-            interval: Duration::from_millis(50),
-            batch: 1_000,
-        },
-        ..test_settings()
-    };
+    let settings = distributing_settings(Duration::from_millis(50));
     let _replica = app.spawn_replica(settings).await;
     let mut seen = Vec::new();
     while seen.len() < ids.len() {
-        // A bound on a broken loop, not a wait for time to pass.
-        let item = tokio::time::timeout(Duration::from_secs(30), follower.message())
-            .await
-            .expect("the loop distributes")
-            .expect("stream ok")
-            .expect("an item");
-        if let Some(Item::Event(event)) = item.item {
-            assert_eq!(event.to_owner, "alice");
-            assert_eq!(event.actor, distribute::ACTOR);
-            seen.push(event.lead_id);
-        }
+        let event = next_event(&mut follower).await;
+        assert_eq!(event.to_owner, "alice");
+        assert_eq!(event.actor, SCHEDULER_ACTOR);
+        seen.push(event.lead_id);
     }
     seen.sort();
     let mut expected = ids;

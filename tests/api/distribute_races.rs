@@ -5,32 +5,21 @@ use std::collections::BTreeMap;
 
 use leadpool::proto;
 use leadpool::proto::DistributionStrategy as S;
-use leadpool::proto::assignment_service_client::AssignmentServiceClient;
-use tonic::transport::Channel;
 
-use crate::distribution_fixtures::{self as df, join, leads, pool_with, rep, rule};
-use crate::fixtures::{self, admin};
+use crate::caller::Client;
+use crate::distribution_fixtures::{self as df, all_leads, join, leads, pool_with, rep, rule};
+use crate::fixtures;
 use crate::harness::{TestApp, test_settings};
 
 /// Calls Distribute in batches of `limit` until a call assigns nothing; the plans it got.
-async fn drain(
-    mut client: AssignmentServiceClient<Channel>,
-    pool_id: String,
-    limit: i32,
-) -> Vec<proto::DistributionPlan> {
+async fn drain(admin: Client, pool_id: String, limit: i32) -> Vec<proto::DistributionPlan> {
     let mut plans = Vec::new();
     loop {
-        let plan = client
-            .distribute(admin().req(proto::DistributeRequest {
-                pool_id: pool_id.clone(),
-                limit,
-                ..Default::default()
-            }))
-            .await
-            .expect("distribute")
-            .into_inner()
-            .plan
-            .expect("plan");
+        let request = proto::DistributeRequest {
+            limit,
+            ..all_leads(&pool_id)
+        };
+        let plan = admin.distribute(request).await;
         if plan.assignments.is_empty() {
             return plans;
         }
@@ -41,13 +30,10 @@ async fn drain(
 /// Runs two drains at once, one through each server.
 async fn race(app: &TestApp, pool_id: &str, limit: i32) -> Vec<proto::DistributionPlan> {
     let replica = app.spawn_replica(test_settings()).await;
-    let clients = [
-        app.assignments(),
-        AssignmentServiceClient::new(replica.channel.clone()),
-    ];
-    let tasks = clients
+    let admins = [app.as_admin(), app.as_admin().on(replica.channel.clone())];
+    let tasks = admins
         .into_iter()
-        .map(|client| tokio::spawn(drain(client, pool_id.to_owned(), limit)));
+        .map(|admin| tokio::spawn(drain(admin, pool_id.to_owned(), limit)));
     futures::future::join_all(tasks)
         .await
         .into_iter()
@@ -59,7 +45,7 @@ async fn scalar(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&app.db).await.expect(sql)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_servers_distributing_2000_leads_at_once_assign_each_once_within_one_of_the_weights() {
     let app = TestApp::spawn().await;
     let weights = [
@@ -110,7 +96,7 @@ async fn two_servers_distributing_2000_leads_at_once_assign_each_once_within_one
     fixtures::assert_consistent(&app).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_distributions_fill_exactly_up_to_the_caps() {
     let app = TestApp::spawn().await;
     let pool = pool_with(&app, "Capped", Some(50), rule(S::RoundRobin)).await;

@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 
 use leadpool::proto;
-use tonic::Status;
 
-use crate::fixtures::{self, admin, service};
-use crate::harness::{Caller, TestApp};
+use crate::fixtures::{self};
+use crate::harness::TestApp;
 
 pub fn rule(strategy: proto::DistributionStrategy) -> proto::DistributionRule {
     proto::DistributionRule {
@@ -22,8 +21,8 @@ pub async fn pool_with(
     cap: Option<i32>,
     distribution: proto::DistributionRule,
 ) -> proto::Pool {
-    app.pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
+    app.as_admin()
+        .create_pool(proto::CreatePoolRequest {
             name: name.into(),
             max_held_per_member: cap,
             reclaim_cooldown: Some(prost_types::Duration {
@@ -32,12 +31,8 @@ pub async fn pool_with(
             }),
             distribution: Some(distribution),
             ..Default::default()
-        }))
+        })
         .await
-        .expect("create pool")
-        .into_inner()
-        .pool
-        .expect("pool")
 }
 
 /// A member as the tests want them; `rep(..)` then adjust fields.
@@ -58,8 +53,8 @@ pub fn rep(user: &str) -> Rep {
 }
 
 pub async fn join(app: &TestApp, pool_id: &str, rep: Rep) {
-    app.pools()
-        .add_member(admin().req(proto::AddMemberRequest {
+    app.as_admin()
+        .add_member(proto::AddMemberRequest {
             pool_id: pool_id.into(),
             user_id: rep.user,
             role: rep.role.into(),
@@ -67,28 +62,23 @@ pub async fn join(app: &TestApp, pool_id: &str, rep: Rep) {
             max_held: rep.max_held,
             regions: rep.regions,
             ..Default::default()
-        }))
-        .await
-        .expect("add member");
+        })
+        .await;
 }
 
 /// Puts a member on leave (inactive).
 pub async fn deactivate(app: &TestApp, pool_id: &str, user_id: &str) {
-    app.pools()
-        .update_member(admin().req(proto::UpdateMemberRequest {
-            member: Some(proto::Member {
+    app.as_admin()
+        .update_member(
+            proto::Member {
                 pool_id: pool_id.into(),
                 user_id: user_id.into(),
                 active: false,
                 ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["active".into()],
-            }),
-            ..Default::default()
-        }))
-        .await
-        .expect("deactivate");
+            },
+            &["active"],
+        )
+        .await;
 }
 
 /// `n` pool leads created in order (so their ids are in creation order), with `region`.
@@ -102,15 +92,13 @@ pub async fn leads(app: &TestApp, pool_id: &str, n: usize, region: &str) -> Vec<
         .collect();
     for chunk in rows.chunks(1_000) {
         let results = app
-            .leads()
-            .import_leads(service().req(proto::ImportLeadsRequest {
+            .as_service()
+            .import_leads(proto::ImportLeadsRequest {
                 pool_id: pool_id.into(),
                 leads: chunk.to_vec(),
                 ..Default::default()
-            }))
+            })
             .await
-            .expect("import")
-            .into_inner()
             .results;
         ids.extend(results.into_iter().map(|r| r.lead_id));
     }
@@ -122,17 +110,6 @@ pub fn all_leads(pool_id: &str) -> proto::DistributeRequest {
         pool_id: pool_id.into(),
         ..Default::default()
     }
-}
-
-pub async fn distribute(
-    app: &TestApp,
-    who: &Caller,
-    request: proto::DistributeRequest,
-) -> Result<proto::DistributionPlan, Status> {
-    app.assignments()
-        .distribute(who.req(request))
-        .await
-        .map(|r| r.into_inner().plan.expect("plan"))
 }
 
 /// Who got how many leads in a plan.
@@ -172,13 +149,5 @@ pub async fn count_events(app: &TestApp, kind: &str) -> i64 {
 }
 
 pub async fn lead(app: &TestApp, lead_id: &str) -> proto::Lead {
-    app.leads()
-        .get_lead(admin().req(proto::GetLeadRequest {
-            lead_id: lead_id.into(),
-        }))
-        .await
-        .expect("get lead")
-        .into_inner()
-        .lead
-        .expect("lead")
+    app.as_admin().get_lead(lead_id).await
 }

@@ -2,9 +2,9 @@
 
 use futures::future::join_all;
 use leadpool::proto;
-use tonic::Code;
 
-use crate::fixtures::{self, admin, service, user};
+use crate::caller::Services;
+use crate::fixtures;
 use crate::harness::{TestApp, assert_error};
 
 async fn create(
@@ -14,8 +14,8 @@ async fn create(
     email: &str,
     allow_duplicate: bool,
 ) -> Result<proto::Lead, tonic::Status> {
-    app.leads()
-        .create_lead(service().req(proto::CreateLeadRequest {
+    app.as_service()
+        .try_create_lead(proto::CreateLeadRequest {
             pool_id: pool_id.into(),
             lead: Some(proto::NewLead {
                 name: "Wang Wei".into(),
@@ -25,67 +25,50 @@ async fn create(
             }),
             allow_duplicate,
             ..Default::default()
-        }))
+        })
         .await
-        .map(|r| r.into_inner().lead.expect("lead"))
 }
 
 /// The manager discards the lead, so it stops being live.
 async fn discard(app: &TestApp, lead_id: &str) {
-    app.leads()
-        .discard_lead(user("mia").req(proto::DiscardLeadRequest {
-            lead_id: lead_id.into(),
-            reason: "WRONG_NUMBER".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("discard");
+    app.as_member("mia").discard(lead_id, "WRONG_NUMBER").await;
 }
 
-#[tokio::test]
-async fn same_phone_written_differently_is_a_duplicate() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let west = fixtures::pool(&app, "West", None).await;
-    let first = create(&app, &team.pool.id, "+86 138-0000-1234", "", false)
-        .await
-        .expect("first");
-    let before = app.fingerprint().await;
-    let md = assert_error(
-        create(&app, &team.pool.id, "13800001234", "", false).await,
-        Code::AlreadyExists,
-        "DUPLICATE_LEAD",
-    );
-    assert_eq!(md["existing_lead_id"], first.id);
-    // Duplicates are per tenant, across its pools.
-    let md = assert_error(
-        create(&app, &west.id, "0086 138 0000 1234", "", false).await,
-        Code::AlreadyExists,
-        "DUPLICATE_LEAD",
-    );
-    assert_eq!(md["existing_lead_id"], first.id);
-    assert_eq!(app.fingerprint().await, before);
-}
+/// A contact as first written (phone, e-mail), and the same contact written again, differently.
+type SameContact = (
+    (&'static str, &'static str),
+    &'static [(&'static str, &'static str)],
+);
+
+const SAME_CONTACTS: [SameContact; 2] = [
+    (
+        ("+86 138-0000-1234", ""),
+        &[("13800001234", ""), ("0086 138 0000 1234", "")],
+    ),
+    (("", "jane@example.com"), &[("", "  JANE@Example.com ")]),
+];
 
 #[tokio::test]
-async fn same_email_in_another_case_is_a_duplicate() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let first = create(&app, &team.pool.id, "", "jane@example.com", false)
-        .await
-        .expect("first");
-    let md = assert_error(
-        create(&app, &team.pool.id, "", "  JANE@Example.com ", false).await,
-        Code::AlreadyExists,
-        "DUPLICATE_LEAD",
-    );
-    assert_eq!(md["existing_lead_id"], first.id);
+async fn the_same_phone_or_email_written_differently_is_a_duplicate_in_any_pool() {
+    for ((phone, email), again) in SAME_CONTACTS {
+        let app = TestApp::spawn().await;
+        let team = fixtures::team(&app, None).await;
+        let west = fixtures::pool(&app, "West", None).await;
+        let first = create(&app, &team.pool.id, phone, email, false)
+            .await
+            .expect("first");
+        // Duplicates are per tenant, across its pools.
+        for ((phone, email), pool) in again.iter().zip([&team.pool, &west]) {
+            let create = create(&app, &pool.id, phone, email, false);
+            let md = app.assert_refused(create, "DUPLICATE_LEAD").await;
+            assert_eq!(md["existing_lead_id"], first.id);
+        }
+    }
 }
 
 #[tokio::test]
 async fn allow_duplicate_records_what_it_duplicates() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let first = create(&app, &team.pool.id, "13800001234", "", false)
         .await
         .expect("first");
@@ -98,8 +81,7 @@ async fn allow_duplicate_records_what_it_duplicates() {
 
 #[tokio::test]
 async fn only_live_leads_count_and_reopening_a_duplicate_is_refused() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let first = create(&app, &team.pool.id, "13800001234", "", false)
         .await
         .expect("first");
@@ -107,46 +89,28 @@ async fn only_live_leads_count_and_reopening_a_duplicate_is_refused() {
     let second = create(&app, &team.pool.id, "138 0000 1234", "", false)
         .await
         .expect("a discarded lead does not block");
-    let before = app.fingerprint().await;
-    let reopen = app
-        .leads()
-        .reopen_lead(user("mia").req(proto::ReopenLeadRequest {
-            lead_id: first.id.clone(),
-            ..Default::default()
-        }))
+    let md = app
+        .assert_refused(app.as_member("mia").try_reopen(&first.id), "DUPLICATE_LEAD")
         .await;
-    let md = assert_error(reopen, Code::AlreadyExists, "DUPLICATE_LEAD");
     assert_eq!(md["existing_lead_id"], second.id);
-    assert_eq!(app.fingerprint().await, before);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creates_of_one_contact_admit_exactly_one() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let tasks = (0..12).map(|i| {
-        let mut client = app.leads();
-        let pool_id = team.pool.id.clone();
-        tokio::spawn(async move {
-            client
-                .create_lead(
-                    service().req(proto::CreateLeadRequest {
-                        pool_id,
-                        lead: Some(proto::NewLead {
-                            name: format!("Racer {i}"),
-                            phone: if i % 2 == 0 {
-                                "+86 138 0000 1234"
-                            } else {
-                                "13800001234"
-                            }
-                            .into(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                )
-                .await
-        })
+        let (service, pool_id) = (app.as_service(), team.pool.id.clone());
+        let phone = if i % 2 == 0 {
+            "+86 138 0000 1234"
+        } else {
+            "13800001234"
+        };
+        let lead = proto::NewLead {
+            name: format!("Racer {i}"),
+            phone: phone.into(),
+            ..Default::default()
+        };
+        tokio::spawn(async move { service.try_create_in(&pool_id, lead).await })
     });
     let results: Vec<_> = join_all(tasks)
         .await
@@ -155,9 +119,9 @@ async fn concurrent_creates_of_one_contact_admit_exactly_one() {
         .collect();
     let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(winners.len(), 1, "exactly one lead per contact");
-    let winner = winners[0].get_ref().lead.as_ref().expect("lead").id.clone();
+    let winner = winners[0].id.clone();
     for result in results.into_iter().filter(|r| r.is_err()) {
-        let md = assert_error(result, Code::AlreadyExists, "DUPLICATE_LEAD");
+        let md = assert_error(result, "DUPLICATE_LEAD");
         assert_eq!(md["existing_lead_id"], winner);
     }
     let live: i64 = sqlx::query_scalar("SELECT count(*) FROM leads")
@@ -171,8 +135,7 @@ async fn concurrent_creates_of_one_contact_admit_exactly_one() {
 /// the lead it collided with must still be named, and nothing may change.
 #[tokio::test]
 async fn collisions_inside_idempotent_calls_name_the_existing_lead() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let request_id = || uuid::Uuid::now_v7().to_string();
     let new_lead = |name: &str, phone: &str, external_ref: &str| proto::NewLead {
         name: name.into(),
@@ -180,20 +143,14 @@ async fn collisions_inside_idempotent_calls_name_the_existing_lead() {
         external_ref: external_ref.into(),
         ..Default::default()
     };
+    let (service, admin) = (app.as_service(), app.as_admin());
     let create = |lead: proto::NewLead| {
-        let mut client = app.leads();
-        let pool_id = team.pool.id.clone();
-        async move {
-            client
-                .create_lead(service().req(proto::CreateLeadRequest {
-                    pool_id,
-                    lead: Some(lead),
-                    request_id: request_id(),
-                    ..Default::default()
-                }))
-                .await
-                .map(|r| r.into_inner().lead.expect("lead"))
-        }
+        service.try_create_lead(proto::CreateLeadRequest {
+            pool_id: team.pool.id.clone(),
+            lead: Some(lead),
+            request_id: request_id(),
+            ..Default::default()
+        })
     };
     let first = create(new_lead("First", "13800001234", "crm-1"))
         .await
@@ -205,20 +162,18 @@ async fn collisions_inside_idempotent_calls_name_the_existing_lead() {
 
     let md = assert_error(
         create(new_lead("Third", "13700000000", "crm-1")).await,
-        Code::AlreadyExists,
         "EXTERNAL_REF_TAKEN",
     );
     assert_eq!(md["existing_lead_id"], first.id);
     let md = assert_error(
         create(new_lead("Third", "+86 138 0000 1234", "")).await,
-        Code::AlreadyExists,
         "DUPLICATE_LEAD",
     );
     assert_eq!(md["existing_lead_id"], first.id);
 
     let update = |lead: proto::Lead, path: &str| {
-        let mut client = app.leads();
-        let request = admin().req(proto::UpdateLeadRequest {
+        let mut client = admin.leads();
+        let request = admin.req(proto::UpdateLeadRequest {
             lead: Some(lead),
             update_mask: Some(prost_types::FieldMask {
                 paths: vec![path.into()],
@@ -231,21 +186,13 @@ async fn collisions_inside_idempotent_calls_name_the_existing_lead() {
         phone: "138-0000-1234".into(),
         ..second.clone()
     };
-    let md = assert_error(
-        update(same_phone, "phone").await,
-        Code::AlreadyExists,
-        "DUPLICATE_LEAD",
-    );
+    let md = assert_error(update(same_phone, "phone").await, "DUPLICATE_LEAD");
     assert_eq!(md["existing_lead_id"], first.id);
     let same_ref = proto::Lead {
         external_ref: "crm-1".into(),
         ..second.clone()
     };
-    let md = assert_error(
-        update(same_ref, "external_ref").await,
-        Code::AlreadyExists,
-        "EXTERNAL_REF_TAKEN",
-    );
+    let md = assert_error(update(same_ref, "external_ref").await, "EXTERNAL_REF_TAKEN");
     assert_eq!(md["existing_lead_id"], first.id);
     assert_eq!(
         app.fingerprint().await,
@@ -254,30 +201,29 @@ async fn collisions_inside_idempotent_calls_name_the_existing_lead() {
     );
 
     // A discarded lead whose phone a live lead took meanwhile cannot be reopened.
+    let mia = app.as_member("mia");
     discard(&app, &first.id).await;
     let third = create(new_lead("Third", "13800001234", ""))
         .await
         .expect("the phone is free again");
-    let before = app.fingerprint().await;
-    let reopen = app
-        .leads()
-        .reopen_lead(user("mia").req(proto::ReopenLeadRequest {
-            lead_id: first.id.clone(),
-            request_id: request_id(),
-            ..Default::default()
-        }))
+    let md = app
+        .assert_refused(
+            mia.leads().reopen_lead(mia.req(proto::ReopenLeadRequest {
+                lead_id: first.id.clone(),
+                request_id: request_id(),
+                ..Default::default()
+            })),
+            "DUPLICATE_LEAD",
+        )
         .await;
-    let md = assert_error(reopen, Code::AlreadyExists, "DUPLICATE_LEAD");
     assert_eq!(md["existing_lead_id"], third.id);
-    assert_eq!(app.fingerprint().await, before);
 }
 
 /// A lead let in as a known duplicate is a live lead too: once its original is discarded, a
 /// new lead with that phone duplicates it, through CreateLead and ImportLeads alike.
 #[tokio::test]
 async fn a_known_duplicate_stays_live_after_its_original_closes() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let original = create(&app, &team.pool.id, "13800001234", "", false)
         .await
         .expect("original");
@@ -286,7 +232,6 @@ async fn a_known_duplicate_stays_live_after_its_original_closes() {
         .expect("known duplicate");
     let md = assert_error(
         create(&app, &team.pool.id, "13800001234", "", false).await,
-        Code::AlreadyExists,
         "DUPLICATE_LEAD",
     );
     assert_eq!(
@@ -298,13 +243,12 @@ async fn a_known_duplicate_stays_live_after_its_original_closes() {
     let before = app.fingerprint().await;
     let md = assert_error(
         create(&app, &team.pool.id, "138-0000-1234", "", false).await,
-        Code::AlreadyExists,
         "DUPLICATE_LEAD",
     );
     assert_eq!(md["existing_lead_id"], known.id);
     let imported = app
-        .leads()
-        .import_leads(service().req(proto::ImportLeadsRequest {
+        .as_service()
+        .import_leads(proto::ImportLeadsRequest {
             pool_id: team.pool.id.clone(),
             leads: vec![proto::NewLead {
                 name: "Imported".into(),
@@ -312,10 +256,8 @@ async fn a_known_duplicate_stays_live_after_its_original_closes() {
                 ..Default::default()
             }],
             ..Default::default()
-        }))
-        .await
-        .expect("import")
-        .into_inner();
+        })
+        .await;
     assert_eq!(imported.duplicates, 1);
     assert_eq!(imported.results[0].lead_id, known.id);
     assert_eq!(app.fingerprint().await, before, "nothing was created");

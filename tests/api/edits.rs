@@ -2,29 +2,11 @@
 
 use chrono::Duration;
 use leadpool::proto;
-use prost_types::{FieldMask, Timestamp};
-use tonic::Code;
+use prost_types::Timestamp;
 
-use crate::fixtures::{self, admin, service, user};
-use crate::harness::{Caller, TestApp, assert_error, bad_fields};
-
-async fn update(
-    app: &TestApp,
-    who: &Caller,
-    lead: proto::Lead,
-    paths: &[&str],
-) -> Result<proto::Lead, tonic::Status> {
-    app.leads()
-        .update_lead(who.req(proto::UpdateLeadRequest {
-            lead: Some(lead),
-            update_mask: Some(FieldMask {
-                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
-            }),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().lead.expect("lead"))
-}
+use crate::caller::Services;
+use crate::fixtures;
+use crate::harness::{TestApp, assert_error, bad_fields};
 
 async fn follow_up(
     app: &TestApp,
@@ -32,37 +14,33 @@ async fn follow_up(
     lead_id: &str,
     occurred_at: Option<Timestamp>,
 ) -> Result<proto::RecordFollowUpResponse, tonic::Status> {
-    app.leads()
-        .record_follow_up(user(who).req(proto::RecordFollowUpRequest {
+    app.as_member(who)
+        .try_record_follow_up(proto::RecordFollowUpRequest {
             lead_id: lead_id.into(),
             channel: proto::FollowUpChannel::Call.into(),
             note: "asked for a quote".into(),
             occurred_at,
             ..Default::default()
-        }))
+        })
         .await
-        .map(tonic::Response::into_inner)
 }
 
 #[tokio::test]
 async fn update_changes_masked_fields_at_the_read_version() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let owned = fixtures::claim(&app, &user("alice"), &lead.id).await;
-    let changed = update(
-        &app,
-        &user("alice"),
-        proto::Lead {
-            company: "Hangzhou Tea Co".into(),
-            tags: vec!["hot".into()],
-            name: String::new(), // not in the mask: ignored
-            ..owned.clone()
-        },
-        &["company", "tags"],
-    )
-    .await
-    .expect("update");
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
+    let owned = app.as_member("alice").claim(&lead.id).await;
+    let changed = app
+        .as_member("alice")
+        .update_lead(
+            proto::Lead {
+                company: "Hangzhou Tea Co".into(),
+                tags: vec!["hot".into()],
+                name: String::new(), // not in the mask: ignored
+                ..owned.clone()
+            },
+            &["company", "tags"],
+        )
+        .await;
     assert_eq!(changed.company, "Hangzhou Tea Co");
     assert_eq!(changed.tags, ["hot"]);
     assert_eq!(changed.name, "Wang Wei");
@@ -77,41 +55,35 @@ async fn update_changes_masked_fields_at_the_read_version() {
     assert_eq!(note.as_deref(), Some("company, tags"));
 
     // The stale version is refused with the current one, and nothing changes.
-    let before = app.fingerprint().await;
-    let md = assert_error(
-        update(
-            &app,
-            &user("mia"),
+    let md = app
+        .assert_refused(
+            app.as_member("mia").try_update_lead(
+                proto::Lead {
+                    grade: "A".into(),
+                    ..owned
+                },
+                &["grade"],
+            ),
+            "VERSION_CONFLICT",
+        )
+        .await;
+    assert_eq!(md["current_version"], changed.version.to_string());
+    let managed = app
+        .as_member("mia")
+        .update_lead(
             proto::Lead {
                 grade: "A".into(),
-                ..owned
+                ..changed
             },
             &["grade"],
         )
-        .await,
-        Code::Aborted,
-        "VERSION_CONFLICT",
-    );
-    assert_eq!(md["current_version"], changed.version.to_string());
-    assert_eq!(app.fingerprint().await, before);
-    let managed = update(
-        &app,
-        &user("mia"),
-        proto::Lead {
-            grade: "A".into(),
-            ..changed
-        },
-        &["grade"],
-    )
-    .await
-    .expect("manager updates at the current version");
+        .await;
     assert_eq!(managed.grade, "A");
 }
 
 #[tokio::test]
 async fn update_refuses_bad_input_strangers_and_duplicates() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let first = fixtures::lead(&app, &team.pool.id, "First").await;
     let lead = fixtures::lead(&app, &team.pool.id, "Second").await;
     let before = app.fingerprint().await;
@@ -121,12 +93,17 @@ async fn update_refuses_bad_input_strangers_and_duplicates() {
         ..lead.clone()
     };
     assert_eq!(
-        bad_fields(update(&app, &service(), no_version, &["name", "owner_id"]).await),
+        bad_fields(
+            app.as_service()
+                .try_update_lead(no_version, &["name", "owner_id"])
+                .await
+        ),
         ["lead.name", "lead.version", "update_mask"]
     );
     assert_error(
-        update(&app, &user("bob"), lead.clone(), &["name"]).await,
-        Code::PermissionDenied,
+        app.as_member("bob")
+            .try_update_lead(lead.clone(), &["name"])
+            .await,
         "NOT_LEAD_OWNER",
     );
     let same_phone = proto::Lead {
@@ -134,8 +111,7 @@ async fn update_refuses_bad_input_strangers_and_duplicates() {
         ..lead.clone()
     };
     let md = assert_error(
-        update(&app, &admin(), same_phone, &["phone"]).await,
-        Code::AlreadyExists,
+        app.as_admin().try_update_lead(same_phone, &["phone"]).await,
         "DUPLICATE_LEAD",
     );
     assert_eq!(md["existing_lead_id"], first.id);
@@ -144,31 +120,24 @@ async fn update_refuses_bad_input_strangers_and_duplicates() {
 
 #[tokio::test]
 async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    app.pools()
-        .update_pool(admin().req(proto::UpdatePoolRequest {
-            pool: Some(proto::Pool {
-                id: team.pool.id.clone(),
-                follow_up_timeout: Some(prost_types::Duration {
-                    seconds: 3 * 86_400,
-                    nanos: 0,
-                }),
-                close_timeout: Some(prost_types::Duration {
-                    seconds: 30 * 86_400,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["follow_up_timeout".into(), "close_timeout".into()],
-            }),
-            ..Default::default()
-        }))
-        .await
-        .expect("rules");
+    let (app, team) = fixtures::app_with_team(None).await;
+    let rules = proto::Pool {
+        id: team.pool.id.clone(),
+        follow_up_timeout: Some(prost_types::Duration {
+            seconds: 3 * 86_400,
+            nanos: 0,
+        }),
+        close_timeout: Some(prost_types::Duration {
+            seconds: 30 * 86_400,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    app.as_admin()
+        .update_pool(rules, &["follow_up_timeout", "close_timeout"])
+        .await;
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let owned = fixtures::claim(&app, &user("alice"), &lead.id).await;
+    let owned = app.as_member("alice").claim(&lead.id).await;
     let acquired = owned.acquired_at.expect("acquired").seconds;
 
     app.clock.advance(Duration::days(2));
@@ -177,9 +146,9 @@ async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
         .expect("follow up");
     let now = app.clock_now().timestamp();
     let after = recorded.lead.expect("lead");
-    assert_eq!(after.last_follow_up_at.map(|t| t.seconds), Some(now));
+    assert_eq!(fixtures::seconds(after.last_follow_up_at), Some(now));
     assert_eq!(
-        after.follow_up_deadline.map(|t| t.seconds),
+        fixtures::seconds(after.follow_up_deadline),
         Some(now + 3 * 86_400)
     );
     assert_eq!(
@@ -187,7 +156,7 @@ async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
         "close deadline unchanged"
     );
     assert_eq!(
-        after.close_deadline.map(|t| t.seconds),
+        fixtures::seconds(after.close_deadline),
         Some(acquired + 30 * 86_400)
     );
     let entry = recorded.follow_up.expect("follow-up");
@@ -203,10 +172,7 @@ async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
         .await
         .expect("late entry");
     assert_eq!(
-        late.lead
-            .expect("lead")
-            .follow_up_deadline
-            .map(|t| t.seconds),
+        fixtures::seconds(late.lead.expect("lead").follow_up_deadline),
         Some(now + 3 * 86_400)
     );
     assert_eq!(
@@ -226,9 +192,10 @@ async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
         ("CALL", "asked for a quote")
     );
 
-    let listed = app
+    let mia = app.as_member("mia");
+    let listed = mia
         .leads()
-        .list_follow_ups(user("mia").req(proto::ListFollowUpsRequest {
+        .list_follow_ups(mia.req(proto::ListFollowUpsRequest {
             lead_id: lead.id.clone(),
             page_size: 1,
             ..Default::default()
@@ -238,7 +205,7 @@ async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
         .into_inner();
     assert_eq!(listed.follow_ups.len(), 1);
     assert_eq!(
-        listed.follow_ups[0].occurred_at.map(|t| t.seconds),
+        fixtures::seconds(listed.follow_ups[0].occurred_at),
         Some(now - 3_600)
     );
     assert!(!listed.next_page_token.is_empty());
@@ -247,21 +214,17 @@ async fn follow_up_resets_the_follow_up_deadline_but_not_the_close_deadline() {
 
 #[tokio::test]
 async fn only_the_owner_records_follow_ups_and_never_in_the_future() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let before = app.fingerprint().await;
     assert_error(
         follow_up(&app, "alice", &lead.id, None).await,
-        Code::FailedPrecondition,
         "LEAD_NOT_OWNED",
     );
-    fixtures::claim(&app, &user("alice"), &lead.id).await;
+    app.as_member("alice").claim(&lead.id).await;
     let claimed = app.fingerprint().await;
     assert_ne!(before, claimed);
     assert_error(
         follow_up(&app, "bob", &lead.id, None).await,
-        Code::PermissionDenied,
         "NOT_LEAD_OWNER",
     );
     let tomorrow = Timestamp {
@@ -273,12 +236,12 @@ async fn only_the_owner_records_follow_ups_and_never_in_the_future() {
         ["occurred_at"]
     );
     let no_channel = app
-        .leads()
-        .record_follow_up(user("alice").req(proto::RecordFollowUpRequest {
+        .as_member("alice")
+        .try_record_follow_up(proto::RecordFollowUpRequest {
             lead_id: lead.id.clone(),
             note: "n".repeat(2_001),
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(bad_fields(no_channel), ["channel", "note"]);
     assert_eq!(app.fingerprint().await, claimed);

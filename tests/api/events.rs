@@ -1,58 +1,27 @@
 //! ListEvents and WatchEvents: every event exactly once, in one stable order, from any cursor,
 //! even when writers commit out of order; tenant scoping, access, heartbeats and shutdown.
 
-use std::future::Future;
-use std::time::Duration;
-
 use futures::future::join_all;
 use leadpool::proto;
 use leadpool::proto::watch_events_response::Item;
-use tonic::{Code, Streaming};
 
-use crate::fixtures::{self, service, user};
+use crate::caller::{Client, Services};
+use crate::fixtures;
 use crate::harness::{Caller, TestApp, assert_error, bad_fields};
-
-type Stream = Streaming<proto::WatchEventsResponse>;
-
-/// A safety net so a broken stream fails the test instead of hanging it; nothing waits on it.
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-async fn list(
-    app: &TestApp,
-    who: &Caller,
-    req: proto::ListEventsRequest,
-) -> proto::ListEventsResponse {
-    app.events()
-        .list_events(who.req(req))
-        .await
-        .expect("list events")
-        .into_inner()
-}
+use crate::streams::{expect_heartbeat, next_event, next_item, watch, within};
 
 /// Every readable event after `cursor`, page by page, and the cursor to continue from.
-async fn list_all(
-    app: &TestApp,
-    who: &Caller,
-    cursor: &str,
-    page_size: i32,
-) -> (Vec<proto::LeadEvent>, String) {
+async fn list_all(who: &Client, cursor: &str, page_size: i32) -> (Vec<proto::LeadEvent>, String) {
     let mut events = Vec::new();
     let mut cursor = cursor.to_owned();
     loop {
-        let page = list(
-            app,
-            who,
-            proto::ListEventsRequest {
+        let page = who
+            .list_events(proto::ListEventsRequest {
                 cursor: cursor.clone(),
                 page_size,
                 ..Default::default()
-            },
-        )
-        .await;
+            })
+            .await;
         assert!(!page.next_cursor.is_empty(), "next_cursor is always set");
         cursor = page.next_cursor;
         let full = page.events.len() == page_size as usize;
@@ -60,52 +29,6 @@ async fn list_all(
         if !full {
             return (events, cursor);
         }
-    }
-}
-
-async fn watch(app: &TestApp, who: &Caller, cursor: &str) -> Stream {
-    app.events()
-        .watch_events(who.req(proto::WatchEventsRequest {
-            cursor: cursor.into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("watch events")
-        .into_inner()
-}
-
-async fn next_item(stream: &mut Stream) -> proto::WatchEventsResponse {
-    within("a stream item", stream.message())
-        .await
-        .expect("stream ok")
-        .expect("stream open")
-}
-
-/// The next event, skipping heartbeats.
-async fn next_event(stream: &mut Stream) -> proto::LeadEvent {
-    loop {
-        let item = next_item(stream).await;
-        assert!(!item.cursor.is_empty(), "every item carries a cursor");
-        match item.item {
-            Some(Item::Event(event)) => {
-                assert_eq!(event.cursor, item.cursor);
-                return event;
-            }
-            Some(Item::Heartbeat(_)) => {}
-            None => panic!("an empty stream item"),
-        }
-    }
-}
-
-/// The next item is a heartbeat: nothing else is waiting to be delivered.
-async fn expect_heartbeat(stream: &mut Stream) -> String {
-    let item = next_item(stream).await;
-    match item.item {
-        Some(Item::Heartbeat(heartbeat)) => {
-            assert!(heartbeat.sent_at.is_some());
-            item.cursor
-        }
-        other => panic!("expected a heartbeat, got {other:?}"),
     }
 }
 
@@ -122,7 +45,7 @@ async fn table_order(app: &TestApp, tenant: &str) -> Vec<i64> {
 /// so another test's open transaction can hold it back for a moment.
 async fn wait_until_readable(app: &TestApp, tenant: &str) {
     let written = table_order(app, tenant).await.len();
-    let mut stream = watch(app, &Caller::service(tenant), "").await;
+    let mut stream = watch(&app.as_caller(Caller::service(tenant)), "").await;
     for _ in 0..written {
         next_event(&mut stream).await;
     }
@@ -134,13 +57,12 @@ fn seqs(events: &[proto::LeadEvent]) -> Vec<i64> {
 
 #[tokio::test]
 async fn followers_never_pass_a_writer_that_commits_late_and_resume_exactly_from_any_cursor() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let mut leads = Vec::new();
     for name in ["Wang Wei", "Li Na", "Zhang Min"] {
         leads.push(fixtures::lead(&app, &team.pool.id, name).await);
     }
-    let mut live = watch(&app, &service(), "").await;
+    let mut live = watch(&app.as_service(), "").await;
     let mut before = Vec::new();
     for _ in 0..3 {
         before.push(next_event(&mut live).await);
@@ -160,7 +82,7 @@ async fn followers_never_pass_a_writer_that_commits_late_and_resume_exactly_from
     .await
     .expect("insert the held event");
     for lead in &leads {
-        fixtures::claim(&app, &user("alice"), &lead.id).await;
+        app.as_member("alice").claim(&lead.id).await;
     }
     let claims: i64 = sqlx::query_scalar("SELECT count(*) FROM lead_events WHERE kind = 'CLAIMED'")
         .fetch_one(&app.db)
@@ -169,15 +91,13 @@ async fn followers_never_pass_a_writer_that_commits_late_and_resume_exactly_from
     assert_eq!(claims, 3, "the later claims have committed");
 
     // Neither call passes the open writer: the claims stay unread behind it.
-    let blocked = list(
-        &app,
-        &service(),
-        proto::ListEventsRequest {
+    let blocked = app
+        .as_service()
+        .list_events(proto::ListEventsRequest {
             cursor: cursor_before.clone(),
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .await;
     assert!(blocked.events.is_empty(), "{:?}", blocked.events);
     expect_heartbeat(&mut live).await;
     expect_heartbeat(&mut live).await;
@@ -195,16 +115,16 @@ async fn followers_never_pass_a_writer_that_commits_late_and_resume_exactly_from
         "the held event has the lowest seq yet committed last: a `seq > cursor` reader skips it"
     );
     expect_heartbeat(&mut live).await;
-    let (listed, _) = list_all(&app, &service(), &blocked.next_cursor, 3).await;
+    let (listed, _) = list_all(&app.as_service(), &blocked.next_cursor, 3).await;
     assert_eq!(seqs(&listed), seqs(&delivered));
 
     // One stable order, and from every cursor exactly the events after it.
-    let (all, _) = list_all(&app, &service(), "", 1).await;
+    let (all, _) = list_all(&app.as_service(), "", 1).await;
     assert_eq!(seqs(&all), table_order(&app, "acme").await);
     for (i, event) in all.iter().enumerate() {
-        let (rest, _) = list_all(&app, &service(), &event.cursor, 2).await;
+        let (rest, _) = list_all(&app.as_service(), &event.cursor, 2).await;
         assert_eq!(seqs(&rest), seqs(&all[i + 1..]), "ListEvents after #{i}");
-        let mut resumed = watch(&app, &service(), &event.cursor).await;
+        let mut resumed = watch(&app.as_service(), &event.cursor).await;
         let mut watched = Vec::new();
         for _ in i + 1..all.len() {
             watched.push(next_event(&mut resumed).await);
@@ -218,51 +138,23 @@ async fn followers_never_pass_a_writer_that_commits_late_and_resume_exactly_from
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_follower_that_keeps_reconnecting_sees_every_event_of_sixteen_writers_once() {
     let app = TestApp::spawn().await;
-    let pool = fixtures::pool(&app, "Churn", Some(3)).await;
-    let members: Vec<String> = (0..16).map(|i| format!("rep{i:02}")).collect();
-    for m in &members {
-        fixtures::member(&app, &pool.id, m, proto::MemberRole::Member).await;
-    }
-    let mut leads = Vec::new();
-    for i in 0..24 {
-        leads.push(fixtures::lead(&app, &pool.id, &format!("L{i}")).await.id);
-    }
-    let writers = tokio::spawn(join_all(members.iter().enumerate().map(|(i, m)| {
-        let mut client = app.leads();
-        let caller = user(m);
-        let leads = leads.clone();
-        async move {
-            for round in 0..10 {
-                let lead_id = leads[(i * 5 + round * 3) % leads.len()].clone();
-                let claimed = client
-                    .claim_lead(caller.req(proto::ClaimLeadRequest {
-                        lead_id: lead_id.clone(),
-                        ..Default::default()
-                    }))
-                    .await;
-                if claimed.is_ok() && round % 2 == 0 {
-                    client
-                        .release_lead(caller.req(proto::ReleaseLeadRequest {
-                            lead_id,
-                            reason: "CHURN".into(),
-                            ..Default::default()
-                        }))
-                        .await
-                        .expect("owner releases");
-                }
-            }
-        }
-    })));
+    let (members, leads) = fixtures::crowd(&app, Some(3), 16, 24).await;
+    let writers = tokio::spawn(join_all(
+        members
+            .into_iter()
+            .enumerate()
+            .map(|(i, member)| fixtures::churn(member, i, leads.clone(), 10)),
+    ));
 
     let mut seen: Vec<proto::LeadEvent> = Vec::new();
     let mut cursor = String::new();
     let mut connections = 0;
     'follow: loop {
         connections += 1;
-        let mut stream = watch(&app, &service(), &cursor).await;
+        let mut stream = watch(&app.as_service(), &cursor).await;
         // Leave after a different number of events each time, as real followers do.
         let leave_after = 7 + connections * 5;
         let mut taken = 0;
@@ -312,72 +204,52 @@ async fn a_follower_that_keeps_reconnecting_sees_every_event_of_sixteen_writers_
 
 #[tokio::test]
 async fn followers_see_only_their_tenant_and_their_filters() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let west = fixtures::pool(&app, "West China", None).await;
     let east_lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let west_lead = fixtures::lead(&app, &west.id, "Li Na").await;
-    fixtures::claim(&app, &user("alice"), &east_lead.id).await;
+    app.as_member("alice").claim(&east_lead.id).await;
     let globex_pool = app
-        .pools()
-        .create_pool(Caller::admin("globex").req(proto::CreatePoolRequest {
+        .as_caller(Caller::admin("globex"))
+        .create_pool(proto::CreatePoolRequest {
             name: "Globex".into(),
             ..Default::default()
-        }))
-        .await
-        .expect("pool")
-        .into_inner()
-        .pool
-        .expect("pool");
+        })
+        .await;
     let globex_lead = app
-        .leads()
-        .create_lead(Caller::service("globex").req(proto::CreateLeadRequest {
-            pool_id: globex_pool.id.clone(),
-            lead: Some(fixtures::new_lead("Hans Meier")),
-            ..Default::default()
-        }))
-        .await
-        .expect("lead")
-        .into_inner()
-        .lead
-        .expect("lead");
+        .as_caller(Caller::service("globex"))
+        .create_in(&globex_pool.id, fixtures::new_lead("Hans Meier"))
+        .await;
 
     wait_until_readable(&app, "acme").await;
     wait_until_readable(&app, "globex").await;
-    let (acme, _) = list_all(&app, &service(), "", 50).await;
+    let (acme, _) = list_all(&app.as_service(), "", 50).await;
     assert_eq!(seqs(&acme), table_order(&app, "acme").await);
     assert!(acme.iter().all(|e| e.lead_id != globex_lead.id));
-    let (globex, _) = list_all(&app, &Caller::service("globex"), "", 50).await;
+    let (globex, _) = list_all(&app.as_caller(Caller::service("globex")), "", 50).await;
     assert_eq!(seqs(&globex), table_order(&app, "globex").await);
     assert_eq!(globex.len(), 1);
 
-    let west_only = list(
-        &app,
-        &service(),
-        proto::ListEventsRequest {
-            pool_id: west.id.clone(),
-            ..Default::default()
-        },
-    )
-    .await;
+    let west_only = app
+        .as_service()
+        .list_events(fixtures::scoped(&west.id))
+        .await;
     let leads: Vec<_> = west_only
         .events
         .iter()
         .map(|e| e.lead_id.as_str())
         .collect();
     assert_eq!(leads, [west_lead.id.as_str()]);
-    let claims = list(
-        &app,
-        &service(),
-        proto::ListEventsRequest {
+    let claims = app
+        .as_service()
+        .list_events(proto::ListEventsRequest {
             kinds: vec![
                 proto::EventKind::Claimed.into(),
                 proto::EventKind::Claimed.into(),
             ],
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .await;
     let summary: Vec<_> = claims
         .events
         .iter()
@@ -385,50 +257,35 @@ async fn followers_see_only_their_tenant_and_their_filters() {
         .collect();
     assert_eq!(summary, [(proto::EventKind::Claimed, "alice")]);
     // A filtered page's cursor moves past what did not match: nothing is read twice.
-    let after = list(
-        &app,
-        &service(),
-        proto::ListEventsRequest {
+    let after = app
+        .as_service()
+        .list_events(proto::ListEventsRequest {
             cursor: claims.next_cursor,
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .await;
     assert!(after.events.is_empty(), "{:?}", after.events);
 
     let foreign_pool = app
-        .events()
-        .list_events(service().req(proto::ListEventsRequest {
-            pool_id: globex_pool.id.clone(),
-            ..Default::default()
-        }))
+        .as_service()
+        .try_list_events(fixtures::scoped(&globex_pool.id))
         .await;
-    assert_error(foreign_pool, Code::NotFound, "POOL_NOT_FOUND");
+    assert_error(foreign_pool, "POOL_NOT_FOUND");
 
     // Live: globex's stream never carries acme's events.
     let mut globex_stream = app
-        .events()
-        .watch_events(Caller::service("globex").req(proto::WatchEventsRequest {
+        .as_caller(Caller::service("globex"))
+        .watch(proto::WatchEventsRequest {
             from_now: true,
             ..Default::default()
-        }))
-        .await
-        .expect("watch")
-        .into_inner();
+        })
+        .await;
     expect_heartbeat(&mut globex_stream).await;
     fixtures::lead(&app, &team.pool.id, "Zhao Lei").await;
     let second = app
-        .leads()
-        .create_lead(Caller::service("globex").req(proto::CreateLeadRequest {
-            pool_id: globex_pool.id.clone(),
-            lead: Some(fixtures::new_lead("Eva Klein")),
-            ..Default::default()
-        }))
-        .await
-        .expect("lead")
-        .into_inner()
-        .lead
-        .expect("lead");
+        .as_caller(Caller::service("globex"))
+        .create_in(&globex_pool.id, fixtures::new_lead("Eva Klein"))
+        .await;
     let event = next_event(&mut globex_stream).await;
     assert_eq!(event.lead_id, second.id, "the first event is globex's own");
 }
@@ -437,133 +294,113 @@ async fn followers_see_only_their_tenant_and_their_filters() {
 async fn bad_cursors_and_filters_are_refused_with_the_fields_named() {
     let app = TestApp::spawn().await;
     let bad = app
-        .events()
-        .list_events(service().req(proto::ListEventsRequest {
+        .as_service()
+        .try_list_events(proto::ListEventsRequest {
             cursor: "not-a-cursor".into(),
             page_size: -1,
             kinds: vec![99],
             ..Default::default()
-        }))
+        })
         .await;
     let status = bad.as_ref().expect_err("refused").clone();
     assert!(status.message().contains("cursor"), "{}", status.message());
     assert_eq!(bad_fields(bad), ["cursor", "kinds", "page_size"]);
 
     let both = app
-        .events()
-        .watch_events(service().req(proto::WatchEventsRequest {
+        .as_service()
+        .try_watch(proto::WatchEventsRequest {
             cursor: "ZTEuMS4x".into(),
             from_now: true,
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(bad_fields(both), ["cursor"]);
     let malformed = app
-        .events()
-        .watch_events(service().req(proto::WatchEventsRequest {
+        .as_service()
+        .try_watch(proto::WatchEventsRequest {
             cursor: "ZTEuMS4x!".into(),
             ..Default::default()
-        }))
+        })
         .await;
-    assert_error(malformed, Code::InvalidArgument, "VALIDATION_FAILED");
+    assert_error(malformed, "VALIDATION_FAILED");
 }
 
 #[tokio::test]
 async fn only_admins_services_and_pool_members_may_follow() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
     let other = fixtures::pool(&app, "West China", None).await;
     fixtures::lead(&app, &other.id, "Li Na").await;
     wait_until_readable(&app, fixtures::TENANT).await;
 
     let outsider = app
-        .events()
-        .list_events(user("zoe").req(proto::ListEventsRequest {
-            pool_id: team.pool.id.clone(),
-            ..Default::default()
-        }))
+        .as_member("zoe")
+        .try_list_events(fixtures::scoped(&team.pool.id))
         .await;
-    assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    assert_error(outsider, "NOT_POOL_MEMBER");
     let outsider_stream = app
-        .events()
-        .watch_events(user("zoe").req(proto::WatchEventsRequest {
-            pool_id: team.pool.id.clone(),
-            ..Default::default()
-        }))
+        .as_member("zoe")
+        .try_watch(fixtures::scoped(&team.pool.id))
         .await;
-    assert_error(outsider_stream, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    assert_error(outsider_stream, "NOT_POOL_MEMBER");
     let whole_tenant = app
-        .events()
-        .list_events(user("alice").req(proto::ListEventsRequest::default()))
+        .as_member("alice")
+        .try_list_events(proto::ListEventsRequest::default())
         .await;
     assert_eq!(bad_fields(whole_tenant), ["pool_id"]);
     let anonymous = app
         .events()
         .list_events(tonic::Request::new(proto::ListEventsRequest::default()))
         .await;
-    assert_error(anonymous, Code::Unauthenticated, "MISSING_IDENTITY");
+    assert_error(anonymous, "MISSING_IDENTITY");
 
-    let own_pool = list(
-        &app,
-        &user("alice"),
-        proto::ListEventsRequest {
-            pool_id: team.pool.id.clone(),
-            ..Default::default()
-        },
-    )
-    .await;
+    let own_pool = app
+        .as_member("alice")
+        .list_events(fixtures::scoped(&team.pool.id))
+        .await;
     let leads: Vec<_> = own_pool.events.iter().map(|e| e.lead_id.as_str()).collect();
     assert_eq!(leads, [lead.id.as_str()]);
-    let (everything, _) = list_all(&app, &fixtures::admin(), "", 50).await;
+    let (everything, _) = list_all(&app.as_admin(), "", 50).await;
     assert_eq!(everything.len(), 2);
 }
 
 #[tokio::test]
 async fn an_idle_stream_sends_heartbeats_that_carry_a_resumable_cursor() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     // Once the creation was readable, the horizon (which only moves forward) is past it.
     wait_until_readable(&app, fixtures::TENANT).await;
     let mut stream = app
-        .events()
-        .watch_events(service().req(proto::WatchEventsRequest {
+        .as_service()
+        .watch(proto::WatchEventsRequest {
             from_now: true,
             ..Default::default()
-        }))
-        .await
-        .expect("watch")
-        .into_inner();
+        })
+        .await;
     let heartbeat_cursor = expect_heartbeat(&mut stream).await;
-    let now = list(
-        &app,
-        &service(),
-        proto::ListEventsRequest {
+    let now = app
+        .as_service()
+        .list_events(proto::ListEventsRequest {
             cursor: heartbeat_cursor.clone(),
             ..Default::default()
-        },
-    )
-    .await;
+        })
+        .await;
     assert!(
         now.events.is_empty(),
         "from now skips what was written before"
     );
 
-    fixtures::claim(&app, &user("alice"), &lead.id).await;
+    app.as_member("alice").claim(&lead.id).await;
     let claimed = next_event(&mut stream).await;
     assert_eq!(claimed.kind(), proto::EventKind::Claimed);
     expect_heartbeat(&mut stream).await;
-    let (after_heartbeat, _) = list_all(&app, &service(), &heartbeat_cursor, 50).await;
+    let (after_heartbeat, _) = list_all(&app.as_service(), &heartbeat_cursor, 50).await;
     assert_eq!(seqs(&after_heartbeat), [claimed.seq]);
 }
 
 #[tokio::test]
 async fn streams_end_cleanly_when_the_server_shuts_down() {
-    let mut app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (mut app, team) = fixtures::app_with_team(None).await;
     fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let mut stream = watch(&app, &service(), "").await;
+    let mut stream = watch(&app.as_service(), "").await;
     next_event(&mut stream).await;
     expect_heartbeat(&mut stream).await;
     app.begin_shutdown();

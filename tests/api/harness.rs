@@ -12,6 +12,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OnceCell, oneshot};
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
@@ -20,12 +21,8 @@ use leadpool::app::App;
 use leadpool::config::{DistributeSettings, FollowSettings, RecycleSettings, Settings};
 use leadpool::domain::clock::{Clock, ManualClock};
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
-use leadpool::proto::assignment_service_client::AssignmentServiceClient;
-use leadpool::proto::event_service_client::EventServiceClient;
-use leadpool::proto::lead_service_client::LeadServiceClient;
-use leadpool::proto::pool_service_client::PoolServiceClient;
-use leadpool::proto::recycle_service_client::RecycleServiceClient;
 use leadpool::service::Context;
+use leadpool::service::assignment::distribute;
 
 /// Where test databases are created: `DATABASE_URL` if set, else a private PostgreSQL.
 struct Server {
@@ -152,6 +149,81 @@ pub fn test_settings() -> Settings {
     }
 }
 
+/// Test settings whose followers never poll and never send heartbeats: only a wake-up reaches
+/// them.
+pub fn quiet_follower_settings() -> Settings {
+    Settings {
+        follow: FollowSettings {
+            heartbeat_interval: Duration::from_secs(3_600),
+            poll_interval: Duration::from_secs(3_600),
+        },
+        ..test_settings()
+    }
+}
+
+/// Test settings with the automatic distribution loop sweeping every `interval`.
+pub fn distributing_settings(interval: Duration) -> Settings {
+    Settings {
+        distribute: DistributeSettings {
+            interval,
+            batch: 1_000,
+        },
+        ..test_settings()
+    }
+}
+
+/// Test settings with the recycle loop sweeping every `interval`, `batch_size` leads at a time.
+pub fn recycling_settings(interval: Duration, batch_size: u32) -> Settings {
+    Settings {
+        recycle: RecycleSettings {
+            interval,
+            batch_size,
+        },
+        ..test_settings()
+    }
+}
+
+/// Test settings that keep accepting calls for `delay` after shutdown begins.
+pub fn shutdown_delay_settings(delay: Duration) -> Settings {
+    Settings {
+        shutdown_delay: delay,
+        ..test_settings()
+    }
+}
+
+/// The health service name that answers whether the process lives, whatever the database does.
+pub const LIVENESS: &str = leadpool::app::LIVENESS;
+
+/// The actor the background jobs write into the events they cause.
+pub const SCHEDULER_ACTOR: &str = distribute::ACTOR;
+
+/// The background jobs, run by hand over the test's database and clock.
+#[derive(Clone)]
+pub struct Scheduler {
+    ctx: Context,
+}
+
+impl Scheduler {
+    /// One automatic distribution sweep, `batch` leads per transaction; how many it assigned.
+    pub async fn distribute(&self, batch: u32) -> u64 {
+        distribute::auto_distribute(&self.ctx, batch, &CancellationToken::new())
+            .await
+            .expect("distribution sweep")
+    }
+}
+
+/// Connects to a database as the server does at start.
+pub async fn connect(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    leadpool::store::connect(options, max_connections)
+        .await
+        .expect("connect")
+}
+
+/// Runs the migrations as the server does at start.
+pub async fn migrate(db: &PgPool) -> Result<(), impl std::fmt::Debug> {
+    leadpool::store::migrate(db).await
+}
+
 type Serving = tokio::task::JoinHandle<Result<(), leadpool::app::AppError>>;
 
 /// A started server: where it serves calls and metrics, how to stop it, its task.
@@ -183,7 +255,7 @@ async fn serve(db: &PgPool, clock: &Arc<ManualClock>, settings: Settings) -> Sta
 }
 
 /// A channel with its own connection to `addr`, opened on first use.
-fn connect(addr: SocketAddr) -> Channel {
+fn open_channel(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_lazy()
@@ -220,16 +292,14 @@ impl TestApp {
         .await;
         admin.close().await.expect("close");
 
-        let db = leadpool::store::connect(server.admin.clone().database(&db_name), 10)
-            .await
-            .expect("connect test database");
+        let db = connect(server.admin.clone().database(&db_name), 10).await;
         let clock = Arc::new(ManualClock::new(start_time()));
         let started = serve(&db, &clock, settings).await;
         Self {
             clock,
             db,
             addr: started.addr,
-            channel: connect(started.addr),
+            channel: open_channel(started.addr),
             metrics_addr: started.metrics_addr,
             db_name,
             admin: server.admin.clone(),
@@ -242,7 +312,7 @@ impl TestApp {
     pub async fn spawn_replica(&self, settings: Settings) -> Replica {
         let started = serve(&self.db, &self.clock, settings).await;
         Replica {
-            channel: connect(started.addr),
+            channel: open_channel(started.addr),
             _shutdown: started.shutdown,
             _serving: started.serving,
         }
@@ -263,28 +333,14 @@ impl TestApp {
         }
     }
 
+    pub fn scheduler(&self) -> Scheduler {
+        Scheduler {
+            ctx: Context::new(self.db.clone(), self.clock.clone()),
+        }
+    }
+
     pub fn clock_now(&self) -> DateTime<Utc> {
         self.clock.now()
-    }
-
-    pub fn pools(&self) -> PoolServiceClient<Channel> {
-        PoolServiceClient::new(self.channel.clone())
-    }
-
-    pub fn leads(&self) -> LeadServiceClient<Channel> {
-        LeadServiceClient::new(self.channel.clone())
-    }
-
-    pub fn assignments(&self) -> AssignmentServiceClient<Channel> {
-        AssignmentServiceClient::new(self.channel.clone())
-    }
-
-    pub fn events(&self) -> EventServiceClient<Channel> {
-        EventServiceClient::new(self.channel.clone())
-    }
-
-    pub fn recycles(&self) -> RecycleServiceClient<Channel> {
-        RecycleServiceClient::new(self.channel.clone())
     }
 
     pub fn channel(&self) -> Channel {
@@ -293,7 +349,7 @@ impl TestApp {
 
     /// A channel on a new connection, as a caller arriving now would open.
     pub fn new_connection(&self) -> Channel {
-        connect(self.addr)
+        open_channel(self.addr)
     }
 
     /// The server's `/metrics` page, as Prometheus scrapes it.
@@ -420,14 +476,39 @@ impl Caller {
     }
 }
 
-/// Asserts the status has this code, a message, `ErrorInfo` with this reason in domain
-/// `leadpool.v1`; returns the ErrorInfo metadata for further checks.
+/// The status code every refusal reason comes with, as the error table of api.md gives it.
+fn code_of(reason: &str) -> Code {
+    match reason {
+        "VALIDATION_FAILED" | "UNKNOWN_RELEASE_REASON" | "BAD_PAGE_TOKEN" | "REQUEST_ID_REUSED" => {
+            Code::InvalidArgument
+        }
+        "MISSING_IDENTITY" | "INVALID_TOKEN" => Code::Unauthenticated,
+        "NOT_POOL_MEMBER" | "MANAGER_REQUIRED" | "ADMIN_REQUIRED" | "NOT_LEAD_OWNER" => {
+            Code::PermissionDenied
+        }
+        "POOL_NOT_FOUND" | "LEAD_NOT_FOUND" | "MEMBER_NOT_FOUND" => Code::NotFound,
+        "DUPLICATE_LEAD" | "POOL_NAME_TAKEN" | "MEMBER_EXISTS" | "EXTERNAL_REF_TAKEN" => {
+            Code::AlreadyExists
+        }
+        "LEAD_NOT_IN_POOL" | "LEAD_NOT_OWNED" | "LEAD_LOCKED" | "LEAD_CLOSED"
+        | "RECLAIM_COOLDOWN" | "MEMBER_INACTIVE" | "HELD_LIMIT_REACHED" | "POOL_ARCHIVED" => {
+            Code::FailedPrecondition
+        }
+        "DAILY_CLAIM_LIMIT_REACHED" | "MESSAGE_TOO_LARGE" => Code::ResourceExhausted,
+        "VERSION_CONFLICT" | "CONCURRENT_MODIFICATION" => Code::Aborted,
+        "DATABASE_UNAVAILABLE" => Code::Unavailable,
+        other => panic!("{other} is no reason of api.md's error table"),
+    }
+}
+
+/// Asserts the status has the code of `reason`, a message, `ErrorInfo` with this reason in
+/// domain `leadpool.v1`; returns the ErrorInfo metadata for further checks.
 #[track_caller]
 pub fn assert_error(
     result: Result<impl std::fmt::Debug, Status>,
-    code: Code,
     reason: &str,
 ) -> std::collections::HashMap<String, String> {
+    let code = code_of(reason);
     let status = result.expect_err("the call should fail");
     assert_eq!(status.code(), code, "code of {status:?}");
     assert!(!status.message().is_empty(), "a message for {status:?}");
@@ -442,6 +523,41 @@ pub fn assert_error(
         assert!(named > 0, "BadRequest names no field in {status:?}");
     }
     info.metadata.clone()
+}
+
+impl TestApp {
+    /// Runs `call` and asserts it is refused as `assert_error` says and changed no row of any
+    /// table (no lead, no event, no count, no quota); returns the ErrorInfo metadata.
+    pub async fn assert_refused<T: std::fmt::Debug>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, Status>>,
+        reason: &str,
+    ) -> std::collections::HashMap<String, String> {
+        let before = self.fingerprint().await;
+        let metadata = assert_error(call.await, reason);
+        assert_eq!(
+            self.fingerprint().await,
+            before,
+            "a refused call changes nothing"
+        );
+        metadata
+    }
+
+    /// Runs `call` and asserts it is refused as invalid and changed no row of any table;
+    /// returns the fields the `BadRequest` details name.
+    pub async fn invalid_fields<T: std::fmt::Debug>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, Status>>,
+    ) -> Vec<String> {
+        let before = self.fingerprint().await;
+        let fields = bad_fields(call.await);
+        assert_eq!(
+            self.fingerprint().await,
+            before,
+            "an invalid call changes nothing"
+        );
+        fields
+    }
 }
 
 /// The fields named in the `BadRequest` details of a failed call.

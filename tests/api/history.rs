@@ -1,17 +1,15 @@
 //! GetLeadHistory: the lead's append-only events.
 
 use leadpool::proto;
-use tonic::Code;
 
+use crate::caller::Services;
 use crate::fixtures::{self, user};
-use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::harness::{assert_error, bad_fields};
 
 #[tokio::test]
 async fn history_lists_every_change_in_order_page_by_page() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    fixtures::claim(&app, &user("alice"), &lead.id).await;
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
+    app.as_member("alice").claim(&lead.id).await;
     app.leads()
         .release_lead(user("alice").req(proto::ReleaseLeadRequest {
             lead_id: lead.id.clone(),
@@ -21,27 +19,21 @@ async fn history_lists_every_change_in_order_page_by_page() {
         }))
         .await
         .expect("release");
-    fixtures::claim(&app, &user("bob"), &lead.id).await;
+    app.as_member("bob").claim(&lead.id).await;
 
-    let mut events = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = app
-            .leads()
-            .get_lead_history(user("bob").req(proto::GetLeadHistoryRequest {
-                lead_id: lead.id.clone(),
-                page_size: 3,
-                page_token: token,
-            }))
-            .await
-            .expect("history")
-            .into_inner();
-        events.extend(page.events);
-        if page.next_page_token.is_empty() {
-            break;
+    let bob = &app.as_member("bob");
+    let events = fixtures::all_pages(|page_token| {
+        let request = proto::GetLeadHistoryRequest {
+            page_size: 3,
+            page_token,
+            ..fixtures::scoped(&lead.id)
+        };
+        async move {
+            let page = bob.lead_history(request).await;
+            (page.events, page.next_page_token)
         }
-        token = page.next_page_token;
-    }
+    })
+    .await;
     let summary: Vec<_> = events
         .iter()
         .map(|e| (e.kind(), e.from_owner.as_str(), e.to_owner.as_str()))
@@ -69,41 +61,35 @@ async fn history_lists_every_change_in_order_page_by_page() {
 
 #[tokio::test]
 async fn history_is_for_readers_of_the_lead_only() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let outsider = app
-        .leads()
-        .get_lead_history(user("zoe").req(proto::GetLeadHistoryRequest {
-            lead_id: lead.id.clone(),
-            ..Default::default()
-        }))
+        .as_member("zoe")
+        .try_lead_history(fixtures::scoped(&lead.id))
         .await;
-    assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    assert_error(outsider, "NOT_POOL_MEMBER");
     let bad = app
-        .leads()
-        .get_lead_history(user("alice").req(proto::GetLeadHistoryRequest {
+        .as_member("alice")
+        .try_lead_history(proto::GetLeadHistoryRequest {
             lead_id: "nope".into(),
             page_size: -1,
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(bad_fields(bad), ["lead_id", "page_size"]);
     let bad_token = app
-        .leads()
-        .get_lead_history(user("alice").req(proto::GetLeadHistoryRequest {
+        .as_member("alice")
+        .try_lead_history(proto::GetLeadHistoryRequest {
             lead_id: lead.id.clone(),
             page_token: "x".into(),
             ..Default::default()
-        }))
+        })
         .await;
-    assert_error(bad_token, Code::InvalidArgument, "BAD_PAGE_TOKEN");
+    assert_error(bad_token, "BAD_PAGE_TOKEN");
 }
 
 #[tokio::test]
 async fn events_cannot_be_rewritten() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let update = sqlx::query("UPDATE lead_events SET actor = 'forged'")
         .execute(&app.db)

@@ -1,8 +1,9 @@
 //! Every call needs an identity, and nothing crosses tenants.
 
 use leadpool::proto;
-use tonic::{Code, Request};
+use tonic::Request;
 
+use crate::caller::Services;
 use crate::fixtures::{self, TENANT};
 use crate::harness::{Caller, TestApp, assert_error};
 
@@ -18,7 +19,7 @@ async fn calls_without_identity_are_unauthenticated() {
             ..Default::default()
         }))
         .await;
-    assert_error(create, Code::Unauthenticated, "MISSING_IDENTITY");
+    assert_error(create, "MISSING_IDENTITY");
 
     // A tenant without an actor is still no identity.
     let mut only_tenant = Request::new(proto::ListLeadsRequest::default());
@@ -26,112 +27,62 @@ async fn calls_without_identity_are_unauthenticated() {
         .metadata_mut()
         .insert("x-tenant-id", TENANT.parse().unwrap());
     let list = app.leads().list_leads(only_tenant).await;
-    assert_error(list, Code::Unauthenticated, "MISSING_IDENTITY");
+    assert_error(list, "MISSING_IDENTITY");
 
-    let blank = Caller::new(" ", "alice", "");
-    let claim = app
-        .leads()
-        .claim_lead(blank.req(proto::ClaimLeadRequest::default()))
-        .await;
-    assert_error(claim, Code::Unauthenticated, "MISSING_IDENTITY");
+    let blank = app.as_caller(Caller::new(" ", "alice", ""));
+    let claim = blank.try_claim("").await;
+    assert_error(claim, "MISSING_IDENTITY");
     assert_eq!(app.fingerprint().await, before);
 }
 
 #[tokio::test]
 async fn another_tenants_ids_are_not_found() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
     let before = app.fingerprint().await;
-    let stranger = Caller::new("globex", "alice", "admin,service");
+    let stranger = app.as_caller(Caller::new("globex", "alice", "admin,service"));
 
-    let pool = app
-        .pools()
-        .get_pool(stranger.req(proto::GetPoolRequest {
-            pool_id: team.pool.id.clone(),
-        }))
-        .await;
-    let md = assert_error(pool, Code::NotFound, "POOL_NOT_FOUND");
+    let pool = stranger.try_get_pool(&team.pool.id).await;
+    let md = assert_error(pool, "POOL_NOT_FOUND");
     assert_eq!(md["pool_id"], team.pool.id);
 
-    let get = app
-        .leads()
-        .get_lead(stranger.req(proto::GetLeadRequest {
-            lead_id: lead.id.clone(),
-        }))
-        .await;
-    assert_error(get, Code::NotFound, "LEAD_NOT_FOUND");
+    let get = stranger.try_get_lead(&lead.id).await;
+    assert_error(get, "LEAD_NOT_FOUND");
 
-    let claim = app
-        .leads()
-        .claim_lead(stranger.req(proto::ClaimLeadRequest {
-            lead_id: lead.id.clone(),
-            ..Default::default()
-        }))
-        .await;
-    assert_error(claim, Code::NotFound, "LEAD_NOT_FOUND");
+    let claim = stranger.try_claim(&lead.id).await;
+    assert_error(claim, "LEAD_NOT_FOUND");
 
-    let release = app
-        .leads()
-        .release_lead(stranger.req(proto::ReleaseLeadRequest {
-            lead_id: lead.id.clone(),
-            reason: "NO_BUDGET".into(),
-            ..Default::default()
-        }))
-        .await;
-    assert_error(release, Code::NotFound, "LEAD_NOT_FOUND");
+    let release = stranger.try_release(&lead.id, "NO_BUDGET").await;
+    assert_error(release, "LEAD_NOT_FOUND");
 
-    let add_member = app
-        .pools()
-        .add_member(stranger.req(proto::AddMemberRequest {
+    let add_member = stranger
+        .try_add_member(proto::AddMemberRequest {
             pool_id: team.pool.id.clone(),
             user_id: "mallory".into(),
             ..Default::default()
-        }))
+        })
         .await;
-    assert_error(add_member, Code::NotFound, "POOL_NOT_FOUND");
+    assert_error(add_member, "POOL_NOT_FOUND");
 
-    let create = app
-        .leads()
-        .create_lead(stranger.req(proto::CreateLeadRequest {
-            pool_id: team.pool.id.clone(),
-            lead: Some(fixtures::new_lead("Spy")),
-            ..Default::default()
-        }))
+    let create = stranger
+        .try_create_in(&team.pool.id, fixtures::new_lead("Spy"))
         .await;
-    assert_error(create, Code::NotFound, "POOL_NOT_FOUND");
+    assert_error(create, "POOL_NOT_FOUND");
 
-    let members = app
-        .pools()
-        .list_members(stranger.req(proto::ListMembersRequest {
-            pool_id: team.pool.id.clone(),
-            ..Default::default()
-        }))
+    let members = stranger
+        .try_list_members(fixtures::scoped(&team.pool.id))
         .await;
-    assert_error(members, Code::NotFound, "POOL_NOT_FOUND");
+    assert_error(members, "POOL_NOT_FOUND");
 
-    let history = app
-        .leads()
-        .get_lead_history(stranger.req(proto::GetLeadHistoryRequest {
-            lead_id: lead.id.clone(),
-            ..Default::default()
-        }))
+    let history = stranger.try_lead_history(fixtures::scoped(&lead.id)).await;
+    assert_error(history, "LEAD_NOT_FOUND");
+
+    let list = stranger
+        .list_leads(proto::ListLeadsRequest::default())
         .await;
-    assert_error(history, Code::NotFound, "LEAD_NOT_FOUND");
-
-    let list = app
-        .leads()
-        .list_leads(stranger.req(proto::ListLeadsRequest::default()))
-        .await
-        .expect("list")
-        .into_inner();
     assert!(list.leads.is_empty(), "another tenant sees no leads");
-    let pools = app
-        .pools()
-        .list_pools(stranger.req(proto::ListPoolsRequest::default()))
-        .await
-        .expect("list")
-        .into_inner();
+    let pools = stranger
+        .list_pools(proto::ListPoolsRequest::default())
+        .await;
     assert!(pools.pools.is_empty(), "another tenant sees no pools");
     assert_eq!(app.fingerprint().await, before);
 }

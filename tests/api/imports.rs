@@ -2,9 +2,9 @@
 
 use leadpool::proto;
 use proto::ImportOutcome as O;
-use tonic::Code;
 
-use crate::fixtures::{self, service, user};
+use crate::caller::Services;
+use crate::fixtures::{self, service};
 use crate::harness::{TestApp, assert_error, bad_fields};
 
 fn row(name: &str, phone: &str, email: &str, external_ref: &str) -> proto::NewLead {
@@ -23,35 +23,25 @@ async fn import(
     leads: Vec<proto::NewLead>,
     allow_duplicates: bool,
 ) -> Result<proto::ImportLeadsResponse, tonic::Status> {
-    app.leads()
-        .import_leads(service().req(proto::ImportLeadsRequest {
+    app.as_service()
+        .try_import_leads(proto::ImportLeadsRequest {
             pool_id: pool_id.into(),
             leads,
             allow_duplicates,
             ..Default::default()
-        }))
+        })
         .await
-        .map(tonic::Response::into_inner)
 }
 
 #[tokio::test]
 async fn mixed_rows_report_created_duplicate_and_invalid_each() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let mut existing_fields = row("Existing", "+86 138-0000-1234", "", "crm-1");
     existing_fields.company = "Old Co".into();
     let existing = app
-        .leads()
-        .create_lead(service().req(proto::CreateLeadRequest {
-            pool_id: team.pool.id.clone(),
-            lead: Some(existing_fields),
-            ..Default::default()
-        }))
-        .await
-        .expect("existing")
-        .into_inner()
-        .lead
-        .expect("lead");
+        .as_service()
+        .create_in(&team.pool.id, existing_fields)
+        .await;
     let response = import(
         &app,
         &team.pool.id,
@@ -104,15 +94,9 @@ async fn mixed_rows_report_created_duplicate_and_invalid_each() {
     .expect("counts");
     assert_eq!((leads, created_events), (3, 3));
     let a = app
-        .leads()
-        .get_lead(service().req(proto::GetLeadRequest {
-            lead_id: response.results[0].lead_id.clone(),
-        }))
-        .await
-        .expect("get")
-        .into_inner()
-        .lead
-        .expect("lead");
+        .as_service()
+        .get_lead(&response.results[0].lead_id)
+        .await;
     assert_eq!((a.name.as_str(), a.external_ref.as_str()), ("A", "crm-2"));
     assert_eq!(a.state(), proto::LeadState::InPool);
     fixtures::assert_consistent(&app).await;
@@ -120,8 +104,7 @@ async fn mixed_rows_report_created_duplicate_and_invalid_each() {
 
 #[tokio::test]
 async fn allow_duplicates_imports_them_as_known_duplicates() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let first = import(
         &app,
         &team.pool.id,
@@ -139,23 +122,13 @@ async fn allow_duplicates_imports_them_as_known_duplicates() {
     .await
     .expect("second");
     assert_eq!(second.results[0].outcome(), O::Created);
-    let lead = app
-        .leads()
-        .get_lead(service().req(proto::GetLeadRequest {
-            lead_id: second.results[0].lead_id.clone(),
-        }))
-        .await
-        .expect("get")
-        .into_inner()
-        .lead
-        .expect("lead");
+    let lead = app.as_service().get_lead(&second.results[0].lead_id).await;
     assert_eq!(lead.duplicate_of, first.results[0].lead_id);
 }
 
 #[tokio::test]
 async fn import_refuses_bad_batches_and_callers() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let before = app.fingerprint().await;
     assert_eq!(
         bad_fields(import(&app, &team.pool.id, Vec::new(), false).await),
@@ -169,21 +142,20 @@ async fn import_refuses_bad_batches_and_callers() {
         ["pool_id", "leads"]
     );
     let by_member = app
-        .leads()
-        .import_leads(user("alice").req(proto::ImportLeadsRequest {
+        .as_member("alice")
+        .try_import_leads(proto::ImportLeadsRequest {
             pool_id: team.pool.id.clone(),
             leads: vec![row("A", "", "", "")],
             ..Default::default()
-        }))
+        })
         .await;
-    assert_error(by_member, Code::PermissionDenied, "MANAGER_REQUIRED");
+    assert_error(by_member, "MANAGER_REQUIRED");
     assert_eq!(app.fingerprint().await, before);
 }
 
 #[tokio::test]
 async fn replayed_import_returns_the_same_results_and_creates_nothing_new() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let request = proto::ImportLeadsRequest {
         pool_id: team.pool.id.clone(),
         leads: vec![
@@ -193,25 +165,16 @@ async fn replayed_import_returns_the_same_results_and_creates_nothing_new() {
         request_id: "0195f3a2-7c1e-7000-8000-0000000000aa".into(),
         ..Default::default()
     };
-    let first = app
-        .leads()
-        .import_leads(service().req(request.clone()))
-        .await
-        .expect("first");
+    let first = app.as_service().import_leads(request.clone()).await;
     let before = app.fingerprint().await;
-    let again = app
-        .leads()
-        .import_leads(service().req(request))
-        .await
-        .expect("retry");
-    assert_eq!(again.into_inner(), first.into_inner());
+    let again = app.as_service().import_leads(request).await;
+    assert_eq!(again, first);
     assert_eq!(app.fingerprint().await, before);
 }
 
 #[tokio::test]
 async fn streamed_import_commits_chunk_by_chunk_and_sums_up() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let rows = |from: usize, to: usize| -> Vec<proto::NewLead> {
         (from..to)
             .map(|i| {

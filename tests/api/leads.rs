@@ -1,31 +1,19 @@
 //! CreateLead, GetLead, ListLeads.
 
 use leadpool::proto;
-use tonic::Code;
 
-use crate::fixtures::{self, admin, new_lead, service, user};
-use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::caller::Client;
+use crate::fixtures::{self, new_lead};
+use crate::harness::{assert_error, bad_fields};
 
 #[tokio::test]
 async fn service_creates_pool_lead_with_created_event() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let mut fields = new_lead("Wang Wei");
     fields.external_ref = "crm-42".into();
     fields.tags = vec!["vip".into(), "expo".into()];
     fields.attributes = [("budget".to_owned(), "1M".to_owned())].into();
-    let lead = app
-        .leads()
-        .create_lead(service().req(proto::CreateLeadRequest {
-            pool_id: team.pool.id.clone(),
-            lead: Some(fields),
-            ..Default::default()
-        }))
-        .await
-        .expect("create")
-        .into_inner()
-        .lead
-        .expect("lead");
+    let lead = app.as_service().create_in(&team.pool.id, fields).await;
     assert_eq!(lead.state(), proto::LeadState::InPool);
     assert_eq!(lead.owner_id, "");
     assert_eq!(lead.external_ref, "crm-42");
@@ -35,101 +23,66 @@ async fn service_creates_pool_lead_with_created_event() {
     assert!(lead.pool_entered_at.is_some());
     assert_eq!(fixtures::event_kinds(&app, &lead.id).await, ["CREATED"]);
 
-    let read = app
-        .leads()
-        .get_lead(user("alice").req(proto::GetLeadRequest {
-            lead_id: lead.id.clone(),
-        }))
-        .await
-        .expect("member reads")
-        .into_inner()
-        .lead;
-    assert_eq!(read, Some(lead));
+    let read = app.as_member("alice").get_lead(&lead.id).await;
+    assert_eq!(read, lead);
 }
 
 #[tokio::test]
 async fn manager_creates_owned_lead_counted_against_the_owner() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(1)).await;
+    let (app, team) = fixtures::app_with_team(Some(1)).await;
     let lead = app
-        .leads()
-        .create_lead(user("mia").req(proto::CreateLeadRequest {
-            pool_id: team.pool.id.clone(),
-            lead: Some(new_lead("Li Na")),
-            owner_id: "alice".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("create")
-        .into_inner()
-        .lead
-        .expect("lead");
+        .as_member("mia")
+        .create_owned(&team.pool.id, new_lead("Li Na"), "alice")
+        .await;
     assert_eq!(lead.state(), proto::LeadState::Owned);
     assert_eq!(lead.owner_id, "alice");
     assert_eq!(lead.acquired_via(), proto::AcquisitionChannel::Create);
 
     // alice is now at her cap of 1: a second owned lead is refused, and nothing is written.
-    let before = app.fingerprint().await;
-    let over = app
-        .leads()
-        .create_lead(user("mia").req(proto::CreateLeadRequest {
-            pool_id: team.pool.id.clone(),
-            lead: Some(new_lead("Zhao Lei")),
-            owner_id: "alice".into(),
-            ..Default::default()
-        }))
+    let md = app
+        .assert_refused(
+            app.as_member("mia")
+                .try_create_owned(&team.pool.id, new_lead("Zhao Lei"), "alice"),
+            "HELD_LIMIT_REACHED",
+        )
         .await;
-    let md = assert_error(over, Code::FailedPrecondition, "HELD_LIMIT_REACHED");
     assert_eq!((md["limit"].as_str(), md["held"].as_str()), ("1", "1"));
-
-    let stranger = app
-        .leads()
-        .create_lead(user("mia").req(proto::CreateLeadRequest {
-            pool_id: team.pool.id.clone(),
-            lead: Some(new_lead("Zhao Lei")),
-            owner_id: "zoe".into(),
-            ..Default::default()
-        }))
-        .await;
-    assert_error(stranger, Code::NotFound, "MEMBER_NOT_FOUND");
-    assert_eq!(app.fingerprint().await, before);
+    app.assert_refused(
+        app.as_member("mia")
+            .try_create_owned(&team.pool.id, new_lead("Zhao Lei"), "zoe"),
+        "MEMBER_NOT_FOUND",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn plain_members_cannot_create_leads() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let before = app.fingerprint().await;
-    let result = app
-        .leads()
-        .create_lead(user("alice").req(proto::CreateLeadRequest {
-            pool_id: team.pool.id.clone(),
-            lead: Some(new_lead("Wang Wei")),
-            ..Default::default()
-        }))
-        .await;
-    assert_error(result, Code::PermissionDenied, "MANAGER_REQUIRED");
-    assert_eq!(app.fingerprint().await, before);
+    let (app, team) = fixtures::app_with_team(None).await;
+    app.assert_refused(
+        app.as_member("alice")
+            .try_create_in(&team.pool.id, new_lead("Wang Wei")),
+        "MANAGER_REQUIRED",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn create_lead_names_every_bad_field() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let before = app.fingerprint().await;
     let mut fields = new_lead("");
     fields.company = "c".repeat(201);
     fields.tags = (0..21).map(|i| format!("t{i}")).collect();
     fields.attributes = [(String::new(), "v".to_owned())].into();
     let result = app
-        .leads()
-        .create_lead(service().req(proto::CreateLeadRequest {
+        .as_service()
+        .try_create_lead(proto::CreateLeadRequest {
             pool_id: team.pool.id.clone(),
             lead: Some(fields),
             owner_id: "o".repeat(129),
             request_id: "nope".into(),
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(
         bad_fields(result),
@@ -143,23 +96,22 @@ async fn create_lead_names_every_bad_field() {
         ]
     );
     let missing = app
-        .leads()
-        .create_lead(service().req(proto::CreateLeadRequest {
+        .as_service()
+        .try_create_lead(proto::CreateLeadRequest {
             pool_id: "x".into(),
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(bad_fields(missing), ["pool_id", "lead", "lead.name"]);
     let long_name = app
-        .leads()
-        .create_lead(service().req(proto::CreateLeadRequest {
-            pool_id: team.pool.id.clone(),
-            lead: Some(proto::NewLead {
+        .as_service()
+        .try_create_in(
+            &team.pool.id,
+            proto::NewLead {
                 name: "名".repeat(201),
                 ..Default::default()
-            }),
-            ..Default::default()
-        }))
+            },
+        )
         .await;
     assert_eq!(bad_fields(long_name), ["lead.name"]);
     assert_eq!(app.fingerprint().await, before);
@@ -167,93 +119,43 @@ async fn create_lead_names_every_bad_field() {
 
 #[tokio::test]
 async fn external_ref_is_unique_per_tenant() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let mut fields = new_lead("Wang Wei");
     fields.external_ref = "crm-1".into();
-    let create = |fields: proto::NewLead| {
-        let mut leads = app.leads();
-        let pool_id = team.pool.id.clone();
-        async move {
-            leads
-                .create_lead(service().req(proto::CreateLeadRequest {
-                    pool_id,
-                    lead: Some(fields),
-                    ..Default::default()
-                }))
-                .await
-        }
-    };
-    let first = create(fields).await.expect("first").into_inner();
+    let service = app.as_service();
+    let create = |fields: proto::NewLead| service.try_create_in(&team.pool.id, fields);
+    let first = create(fields).await.expect("first");
     let before = app.fingerprint().await;
     let mut other = new_lead("Li Na");
     other.external_ref = "crm-1".into();
-    let md = assert_error(
-        create(other).await,
-        Code::AlreadyExists,
-        "EXTERNAL_REF_TAKEN",
-    );
-    assert_eq!(md["existing_lead_id"], first.lead.expect("lead").id);
+    let md = assert_error(create(other).await, "EXTERNAL_REF_TAKEN");
+    assert_eq!(md["existing_lead_id"], first.id);
     assert_eq!(app.fingerprint().await, before);
 }
 
 #[tokio::test]
 async fn get_lead_refuses_outsiders_unknown_and_malformed_ids() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let outsider = app
-        .leads()
-        .get_lead(user("zoe").req(proto::GetLeadRequest {
-            lead_id: lead.id.clone(),
-        }))
-        .await;
-    assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
+    let outsider = app.as_member("zoe").try_get_lead(&lead.id).await;
+    assert_error(outsider, "NOT_POOL_MEMBER");
     let unknown = app
-        .leads()
-        .get_lead(admin().req(proto::GetLeadRequest {
-            lead_id: uuid::Uuid::now_v7().to_string(),
-        }))
+        .as_admin()
+        .try_get_lead(&uuid::Uuid::now_v7().to_string())
         .await;
-    assert_error(unknown, Code::NotFound, "LEAD_NOT_FOUND");
-    let malformed = app
-        .leads()
-        .get_lead(admin().req(proto::GetLeadRequest {
-            lead_id: "lead-1".into(),
-        }))
-        .await;
+    assert_error(unknown, "LEAD_NOT_FOUND");
+    let malformed = app.as_admin().try_get_lead("lead-1").await;
     assert_eq!(bad_fields(malformed), ["lead_id"]);
 }
 
-async fn list_all(
-    app: &TestApp,
-    who: &crate::harness::Caller,
-    request: proto::ListLeadsRequest,
-) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = app
-            .leads()
-            .list_leads(who.req(proto::ListLeadsRequest {
-                page_token: token,
-                ..request.clone()
-            }))
-            .await
-            .expect("list")
-            .into_inner();
-        names.extend(page.leads.into_iter().map(|l| l.name));
-        if page.next_page_token.is_empty() {
-            return names;
-        }
-        token = page.next_page_token;
-    }
+/// The names of every lead the request lists, page by page.
+async fn list_all(who: &Client, request: proto::ListLeadsRequest) -> Vec<String> {
+    let leads = fixtures::list_all_leads(who, request).await;
+    leads.into_iter().map(|l| l.name).collect()
 }
 
 #[tokio::test]
 async fn list_leads_filters_by_pool_owner_and_state_page_by_page() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let other = fixtures::pool(&app, "West", None).await;
     let mut ids = Vec::new();
     for name in ["L1", "L2", "L3", "L4", "L5"] {
@@ -261,8 +163,8 @@ async fn list_leads_filters_by_pool_owner_and_state_page_by_page() {
         ids.push(fixtures::lead(&app, &team.pool.id, name).await.id);
     }
     fixtures::lead(&app, &other.id, "W1").await;
-    fixtures::claim(&app, &user("alice"), &ids[1]).await;
-    fixtures::claim(&app, &user("alice"), &ids[3]).await;
+    app.as_member("alice").claim(&ids[1]).await;
+    app.as_member("alice").claim(&ids[3]).await;
 
     let by_pool = proto::ListLeadsRequest {
         pool_id: team.pool.id.clone(),
@@ -270,37 +172,37 @@ async fn list_leads_filters_by_pool_owner_and_state_page_by_page() {
         ..Default::default()
     };
     assert_eq!(
-        list_all(&app, &user("bob"), by_pool.clone()).await,
+        list_all(&app.as_member("bob"), by_pool.clone()).await,
         ["L1", "L2", "L3", "L4", "L5"]
     );
     let mine = proto::ListLeadsRequest {
         owner_id: "me".into(),
         ..Default::default()
     };
-    assert_eq!(list_all(&app, &user("alice"), mine).await, ["L2", "L4"]);
+    assert_eq!(list_all(&app.as_member("alice"), mine).await, ["L2", "L4"]);
     let in_pool = proto::ListLeadsRequest {
         state: proto::LeadState::InPool.into(),
         page_size: 1,
         ..by_pool.clone()
     };
     assert_eq!(
-        list_all(&app, &user("bob"), in_pool).await,
+        list_all(&app.as_member("bob"), in_pool).await,
         ["L1", "L3", "L5"]
     );
     let alices = proto::ListLeadsRequest {
         owner_id: "alice".into(),
         ..by_pool
     };
-    assert_eq!(list_all(&app, &user("mia"), alices).await, ["L2", "L4"]);
+    assert_eq!(list_all(&app.as_member("mia"), alices).await, ["L2", "L4"]);
     // Without a pool filter a member sees the pools they belong to; a service sees everything.
     assert_eq!(
-        list_all(&app, &user("bob"), proto::ListLeadsRequest::default())
+        list_all(&app.as_member("bob"), proto::ListLeadsRequest::default())
             .await
             .len(),
         5
     );
     assert_eq!(
-        list_all(&app, &service(), proto::ListLeadsRequest::default())
+        list_all(&app.as_service(), proto::ListLeadsRequest::default())
             .await
             .len(),
         6
@@ -309,75 +211,65 @@ async fn list_leads_filters_by_pool_owner_and_state_page_by_page() {
 
 #[tokio::test]
 async fn list_leads_refuses_bad_input() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     for name in ["L1", "L2", "L3"] {
         fixtures::lead(&app, &team.pool.id, name).await;
     }
     let negative = app
-        .leads()
-        .list_leads(user("bob").req(proto::ListLeadsRequest {
+        .as_member("bob")
+        .try_list_leads(proto::ListLeadsRequest {
             page_size: -1,
             pool_id: "bad".into(),
             state: 42,
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(bad_fields(negative), ["pool_id", "state", "page_size"]);
 
     let garbage = app
-        .leads()
-        .list_leads(user("bob").req(proto::ListLeadsRequest {
+        .as_member("bob")
+        .try_list_leads(proto::ListLeadsRequest {
             page_token: "AAAA".into(),
             ..Default::default()
-        }))
+        })
         .await;
-    assert_error(garbage, Code::InvalidArgument, "BAD_PAGE_TOKEN");
+    assert_error(garbage, "BAD_PAGE_TOKEN");
 
     let token = app
-        .leads()
-        .list_leads(user("bob").req(proto::ListLeadsRequest {
+        .as_member("bob")
+        .list_leads(proto::ListLeadsRequest {
             pool_id: team.pool.id.clone(),
             page_size: 1,
             ..Default::default()
-        }))
+        })
         .await
-        .expect("list")
-        .into_inner()
         .next_page_token;
     let other_filter = app
-        .leads()
-        .list_leads(user("bob").req(proto::ListLeadsRequest {
+        .as_member("bob")
+        .try_list_leads(proto::ListLeadsRequest {
             pool_id: team.pool.id.clone(),
             state: proto::LeadState::Owned.into(),
             page_token: token,
             ..Default::default()
-        }))
+        })
         .await;
-    assert_error(other_filter, Code::InvalidArgument, "BAD_PAGE_TOKEN");
+    assert_error(other_filter, "BAD_PAGE_TOKEN");
 
     let outsider = app
-        .leads()
-        .list_leads(user("zoe").req(proto::ListLeadsRequest {
-            pool_id: team.pool.id.clone(),
-            ..Default::default()
-        }))
+        .as_member("zoe")
+        .try_list_leads(fixtures::scoped(&team.pool.id))
         .await;
-    assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    assert_error(outsider, "NOT_POOL_MEMBER");
     let unknown = app
-        .leads()
-        .list_leads(user("zoe").req(proto::ListLeadsRequest {
-            pool_id: uuid::Uuid::now_v7().to_string(),
-            ..Default::default()
-        }))
+        .as_member("zoe")
+        .try_list_leads(fixtures::scoped(&uuid::Uuid::now_v7().to_string()))
         .await;
-    assert_error(unknown, Code::NotFound, "POOL_NOT_FOUND");
+    assert_error(unknown, "POOL_NOT_FOUND");
 }
 
 #[tokio::test]
 async fn page_size_defaults_to_50_and_is_clamped_to_500() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     sqlx::query(
         "INSERT INTO leads (tenant_id, id, pool_id, name, state, pool_entered_at, created_at, updated_at)
          SELECT $1, gen_random_uuid(), $2::uuid, 'bulk ' || g, 'IN_POOL', now(), now(), now()
@@ -388,22 +280,14 @@ async fn page_size_defaults_to_50_and_is_clamped_to_500() {
     .execute(&app.db)
     .await
     .expect("seed");
-    let page = |size| {
-        let mut leads = app.leads();
-        let pool_id = team.pool.id.clone();
-        async move {
-            leads
-                .list_leads(service().req(proto::ListLeadsRequest {
-                    pool_id,
-                    page_size: size,
-                    ..Default::default()
-                }))
-                .await
-                .expect("list")
-                .into_inner()
-                .leads
-                .len()
-        }
+    let (service, pool_id) = (&app.as_service(), &team.pool.id);
+    let page = |page_size| async move {
+        let request = proto::ListLeadsRequest {
+            pool_id: pool_id.clone(),
+            page_size,
+            ..Default::default()
+        };
+        service.list_leads(request).await.leads.len()
     };
     assert_eq!(page(0).await, 50);
     assert_eq!(page(10_000).await, 500);

@@ -1,8 +1,10 @@
 //! Integration tests: the real server, a fresh database per test, the generated gRPC client.
 
+mod caller;
 mod distribution_fixtures;
 mod fixtures;
 mod harness;
+mod streams;
 
 mod assign;
 mod auth;

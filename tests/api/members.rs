@@ -1,10 +1,9 @@
 //! AddMember and ListMembers.
 
 use leadpool::proto;
-use tonic::Code;
 
-use crate::fixtures::{self, admin, user};
-use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::fixtures::{self};
+use crate::harness::{TestApp, assert_error};
 
 #[tokio::test]
 async fn admin_adds_member_with_defaults() {
@@ -20,11 +19,10 @@ async fn admin_adds_member_with_defaults() {
 
 #[tokio::test]
 async fn pool_manager_adds_members_but_plain_members_cannot() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let added = app
-        .pools()
-        .add_member(user("mia").req(proto::AddMemberRequest {
+        .as_member("mia")
+        .add_member(proto::AddMemberRequest {
             pool_id: team.pool.id.clone(),
             user_id: "carl".into(),
             weight: 5,
@@ -32,59 +30,51 @@ async fn pool_manager_adds_members_but_plain_members_cannot() {
             active: Some(false),
             regions: vec!["east".into()],
             ..Default::default()
-        }))
-        .await
-        .expect("manager adds")
-        .into_inner()
-        .member
-        .expect("member");
+        })
+        .await;
     assert_eq!(
         (added.weight, added.max_held, added.active),
         (5, Some(3), false)
     );
     assert_eq!(added.regions, ["east"]);
 
-    let before = app.fingerprint().await;
-    let refused = app
-        .pools()
-        .add_member(user("alice").req(proto::AddMemberRequest {
-            pool_id: team.pool.id.clone(),
-            user_id: "dave".into(),
-            ..Default::default()
-        }))
+    let md = app
+        .assert_refused(
+            app.as_member("alice")
+                .try_add_member(proto::AddMemberRequest {
+                    pool_id: team.pool.id.clone(),
+                    user_id: "dave".into(),
+                    ..Default::default()
+                }),
+            "MANAGER_REQUIRED",
+        )
         .await;
-    let md = assert_error(refused, Code::PermissionDenied, "MANAGER_REQUIRED");
     assert_eq!(md["pool_id"], team.pool.id);
-    assert_eq!(app.fingerprint().await, before);
 }
 
 #[tokio::test]
 async fn adding_an_existing_member_is_already_exists() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let before = app.fingerprint().await;
-    let again = app
-        .pools()
-        .add_member(admin().req(proto::AddMemberRequest {
-            pool_id: team.pool.id.clone(),
-            user_id: "alice".into(),
-            role: proto::MemberRole::Manager.into(),
-            ..Default::default()
-        }))
+    let (app, team) = fixtures::app_with_team(None).await;
+    let md = app
+        .assert_refused(
+            app.as_admin().try_add_member(proto::AddMemberRequest {
+                pool_id: team.pool.id.clone(),
+                user_id: "alice".into(),
+                role: proto::MemberRole::Manager.into(),
+                ..Default::default()
+            }),
+            "MEMBER_EXISTS",
+        )
         .await;
-    let md = assert_error(again, Code::AlreadyExists, "MEMBER_EXISTS");
     assert_eq!(md["user_id"], "alice");
-    assert_eq!(app.fingerprint().await, before);
 }
 
 #[tokio::test]
 async fn add_member_refuses_bad_fields_and_unknown_pool() {
     let app = TestApp::spawn().await;
     let pool = fixtures::pool(&app, "East", None).await;
-    let before = app.fingerprint().await;
-    let bad = app
-        .pools()
-        .add_member(admin().req(proto::AddMemberRequest {
+    assert_eq!(
+        app.invalid_fields(app.as_admin().try_add_member(proto::AddMemberRequest {
             pool_id: pool.id.clone(),
             user_id: String::new(),
             role: 9,
@@ -92,27 +82,27 @@ async fn add_member_refuses_bad_fields_and_unknown_pool() {
             max_held: Some(-2),
             ..Default::default()
         }))
-        .await;
-    assert_eq!(bad_fields(bad), ["role", "user_id", "weight", "max_held"]);
-    let long_user = app
-        .pools()
-        .add_member(admin().req(proto::AddMemberRequest {
+        .await,
+        ["role", "user_id", "weight", "max_held"]
+    );
+    assert_eq!(
+        app.invalid_fields(app.as_admin().try_add_member(proto::AddMemberRequest {
             pool_id: pool.id.clone(),
             user_id: "u".repeat(129),
             ..Default::default()
         }))
-        .await;
-    assert_eq!(bad_fields(long_user), ["user_id"]);
-    let unknown = app
-        .pools()
-        .add_member(admin().req(proto::AddMemberRequest {
+        .await,
+        ["user_id"]
+    );
+    app.assert_refused(
+        app.as_admin().try_add_member(proto::AddMemberRequest {
             pool_id: uuid::Uuid::now_v7().to_string(),
             user_id: "alice".into(),
             ..Default::default()
-        }))
-        .await;
-    assert_error(unknown, Code::NotFound, "POOL_NOT_FOUND");
-    assert_eq!(app.fingerprint().await, before);
+        }),
+        "POOL_NOT_FOUND",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -124,33 +114,25 @@ async fn members_are_listed_in_join_order_page_by_page() {
         app.clock.advance(chrono::Duration::seconds(i as i64 + 1));
         fixtures::member(&app, &pool.id, u, proto::MemberRole::Member).await;
     }
-    let mut seen = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = app
-            .pools()
-            .list_members(user("u1").req(proto::ListMembersRequest {
-                pool_id: pool.id.clone(),
-                page_size: 2,
-                page_token: token,
-            }))
-            .await
-            .expect("list")
-            .into_inner();
-        seen.extend(page.members.into_iter().map(|m| m.user_id));
-        if page.next_page_token.is_empty() {
-            break;
+    let u1 = &app.as_member("u1");
+    let seen = fixtures::all_pages(|page_token| {
+        let request = proto::ListMembersRequest {
+            page_size: 2,
+            page_token,
+            ..fixtures::scoped(&pool.id)
+        };
+        async move {
+            let page = u1.list_members(request).await;
+            (page.members, page.next_page_token)
         }
-        token = page.next_page_token;
-    }
+    })
+    .await;
+    let seen: Vec<_> = seen.iter().map(|m| m.user_id.as_str()).collect();
     assert_eq!(seen, users);
 
     let outsider = app
-        .pools()
-        .list_members(user("zoe").req(proto::ListMembersRequest {
-            pool_id: pool.id.clone(),
-            ..Default::default()
-        }))
+        .as_member("zoe")
+        .try_list_members(fixtures::scoped(&pool.id))
         .await;
-    assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    assert_error(outsider, "NOT_POOL_MEMBER");
 }

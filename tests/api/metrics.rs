@@ -6,7 +6,8 @@ use std::time::Duration;
 use leadpool::proto;
 use leadpool::proto::watch_events_response::Item;
 
-use crate::fixtures::{self, service, user};
+use crate::caller::Services;
+use crate::fixtures::{self};
 use crate::harness::TestApp;
 
 /// The value of one series of a scrape, e.g. `leadpool_claims_total`.
@@ -26,31 +27,16 @@ fn rpc_count(scrape: &str, method: &str, code: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn claims_releases_and_their_rpcs_are_counted() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
     let before = app.scrape_metrics().await;
     assert_eq!(sample(&before, "leadpool_claims_total"), Some(0.0));
     assert_eq!(sample(&before, "leadpool_releases_total"), Some(0.0));
     assert_eq!(rpc_count(&before, "ClaimLead", "OK"), None);
 
-    fixtures::claim(&app, &user("alice"), &lead.id).await;
-    let stolen = app
-        .leads()
-        .claim_lead(user("bob").req(proto::ClaimLeadRequest {
-            lead_id: lead.id.clone(),
-            ..Default::default()
-        }))
-        .await;
+    app.as_member("alice").claim(&lead.id).await;
+    let stolen = app.as_member("bob").try_claim(&lead.id).await;
     assert!(stolen.is_err(), "alice owns it");
-    app.leads()
-        .release_lead(user("alice").req(proto::ReleaseLeadRequest {
-            lead_id: lead.id.clone(),
-            reason: "NO_BUDGET".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("release");
+    app.as_member("alice").release(&lead.id, "NO_BUDGET").await;
 
     let after = app.scrape_metrics().await;
     assert_eq!(sample(&after, "leadpool_claims_total"), Some(1.0));
@@ -85,15 +71,12 @@ async fn refused_callers_are_timed_under_their_code() {
 
 #[tokio::test]
 async fn event_followers_their_lag_and_the_pool_are_visible() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
     let mut stream = app
-        .events()
-        .watch_events(service().req(proto::WatchEventsRequest::default()))
-        .await
-        .expect("watch")
-        .into_inner();
+        .as_service()
+        .watch(proto::WatchEventsRequest::default())
+        .await;
     // Heartbeats may come first, while the lead's event is not yet below the horizon.
     let first_event = async {
         loop {

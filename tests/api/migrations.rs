@@ -4,22 +4,17 @@
 
 use futures::future::join_all;
 
-use crate::harness::EmptyDatabase;
+use crate::harness::{self, EmptyDatabase};
 
 /// The Deployment's replica count.
 const REPLICAS: usize = 3;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_migrating_one_fresh_database_at_once_all_start() {
     let db = EmptyDatabase::create().await;
     // Connect every replica first, so their migration runs start together.
-    let replicas: Vec<_> =
-        join_all((0..REPLICAS).map(|_| leadpool::store::connect(db.options.clone(), 2)))
-            .await
-            .into_iter()
-            .map(|pool| pool.expect("connect"))
-            .collect();
-    for outcome in join_all(replicas.iter().map(leadpool::store::migrate)).await {
+    let replicas = join_all((0..REPLICAS).map(|_| harness::connect(db.options.clone(), 2))).await;
+    for outcome in join_all(replicas.iter().map(harness::migrate)).await {
         outcome.expect("every replica's migration run succeeds");
     }
     let applied: Vec<(i64, bool)> =

@@ -3,11 +3,10 @@
 use leadpool::proto;
 use leadpool::proto::DistributionStrategy as S;
 use leadpool::proto::OffboardMode as M;
-use tonic::Code;
 
 use crate::distribution_fixtures::{self as df, join, leads, pool_with, rep, rule};
-use crate::fixtures::{self, admin, user};
-use crate::harness::{Caller, TestApp, assert_error, bad_fields};
+use crate::fixtures;
+use crate::harness::{TestApp, assert_error, bad_fields};
 
 /// Two pools; in each, alice owns `owned` leads (the first of them locked), bob and carl are
 /// colleagues, mia manages the first pool only.
@@ -26,15 +25,9 @@ async fn office(app: &TestApp, cap: Option<i32>, owned: usize) -> Office {
             join(app, &pool.id, rep(who)).await;
         }
         for (i, id) in leads(app, &pool.id, owned, "east").await.iter().enumerate() {
-            fixtures::claim(app, &user("alice"), id).await;
+            app.as_member("alice").claim(id).await;
             if i == 0 {
-                app.leads()
-                    .lock_lead(admin().req(proto::LockLeadRequest {
-                        lead_id: id.clone(),
-                        ..Default::default()
-                    }))
-                    .await
-                    .expect("lock");
+                app.as_admin().lock(id).await;
                 locked.push(id.clone());
             }
         }
@@ -49,23 +42,6 @@ async fn office(app: &TestApp, cap: Option<i32>, owned: usize) -> Office {
     )
     .await;
     Office { east, west, locked }
-}
-
-async fn offboard(
-    app: &TestApp,
-    who: &Caller,
-    mode: M,
-    to: &str,
-) -> Result<proto::OffboardMemberResponse, tonic::Status> {
-    app.assignments()
-        .offboard_member(who.req(proto::OffboardMemberRequest {
-            user_id: "alice".into(),
-            mode: mode.into(),
-            to_user_id: to.into(),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner())
 }
 
 async fn active_memberships(app: &TestApp, who: &str) -> i64 {
@@ -89,9 +65,7 @@ async fn offboarded_events(app: &TestApp) -> Vec<(Option<String>, Option<String>
 async fn return_to_pool_releases_every_unlocked_lead_and_keeps_the_locked_ones_for_a_manager() {
     let app = TestApp::spawn().await;
     let office = office(&app, None, 3).await;
-    let done = offboard(&app, &admin(), M::ReturnToPool, "")
-        .await
-        .expect("offboard");
+    let done = app.as_admin().offboard("alice", M::ReturnToPool, "").await;
     assert_eq!(done.memberships_deactivated, 2);
     assert_eq!(
         (done.returned_to_pool, done.transferred, done.redistributed),
@@ -118,9 +92,7 @@ async fn return_to_pool_releases_every_unlocked_lead_and_keeps_the_locked_ones_f
             .all(|(reason, to)| reason.as_deref() == Some("OFFBOARDING") && to.is_none())
     );
     // Offboarded again: nothing more moves, the locked leads are still reported.
-    let again = offboard(&app, &admin(), M::ReturnToPool, "")
-        .await
-        .expect("again");
+    let again = app.as_admin().offboard("alice", M::ReturnToPool, "").await;
     assert_eq!(
         (again.memberships_deactivated, again.returned_to_pool),
         (0, 0)
@@ -134,9 +106,7 @@ async fn return_to_pool_releases_every_unlocked_lead_and_keeps_the_locked_ones_f
 async fn transfer_to_hands_every_lead_locked_ones_too_to_the_colleague() {
     let app = TestApp::spawn().await;
     let office = office(&app, None, 3).await;
-    let done = offboard(&app, &admin(), M::TransferTo, "bob")
-        .await
-        .expect("offboard");
+    let done = app.as_admin().offboard("alice", M::TransferTo, "bob").await;
     assert_eq!((done.transferred, done.returned_to_pool), (6, 0));
     assert!(done.kept_locked_lead_ids.is_empty());
     assert_eq!(df::held(&app).await, [("bob".into(), 6)].into());
@@ -156,21 +126,20 @@ async fn transfer_to_a_colleague_without_room_fails_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let office = office(&app, Some(3), 3).await;
     for id in leads(&app, &office.east.id, 1, "east").await {
-        fixtures::claim(&app, &user("bob"), &id).await;
+        app.as_member("bob").claim(&id).await;
     }
-    let before = app.fingerprint().await;
-    let md = assert_error(
-        offboard(&app, &admin(), M::TransferTo, "bob").await,
-        Code::FailedPrecondition,
-        "HELD_LIMIT_REACHED",
-    );
+    let md = app
+        .assert_refused(
+            app.as_admin().try_offboard("alice", M::TransferTo, "bob"),
+            "HELD_LIMIT_REACHED",
+        )
+        .await;
     assert_eq!((md["user_id"].as_str(), md["limit"].as_str()), ("bob", "3"));
-    assert_error(
-        offboard(&app, &admin(), M::TransferTo, "mia").await,
-        Code::NotFound,
+    app.assert_refused(
+        app.as_admin().try_offboard("alice", M::TransferTo, "mia"),
         "MEMBER_NOT_FOUND",
-    );
-    assert_eq!(app.fingerprint().await, before);
+    )
+    .await;
     assert_eq!(active_memberships(&app, "alice").await, 2);
 }
 
@@ -181,13 +150,14 @@ async fn redistribute_spreads_each_pools_leads_skips_a_colleague_at_cap_and_retu
     // In east, bob is full: east's leads go round carl and mia (a manager holds leads too).
     let filler = leads(&app, &office.east.id, 4, "east").await;
     for id in &filler {
-        fixtures::claim(&app, &user("bob"), id).await;
+        app.as_member("bob").claim(id).await;
     }
-    let done = offboard(&app, &user("root"), M::Redistribute, "").await;
-    assert_error(done, Code::PermissionDenied, "MANAGER_REQUIRED");
-    let done = offboard(&app, &admin(), M::Redistribute, "")
-        .await
-        .expect("offboard");
+    let done = app
+        .as_member("root")
+        .try_offboard("alice", M::Redistribute, "")
+        .await;
+    assert_error(done, "MANAGER_REQUIRED");
+    let done = app.as_admin().offboard("alice", M::Redistribute, "").await;
     // 3 unlocked per pool: east → carl, mia, carl; west → bob, carl, bob.
     assert_eq!((done.redistributed, done.returned_to_pool), (6, 0));
     assert_eq!(done.kept_locked_lead_ids.len(), 2);
@@ -219,14 +189,12 @@ async fn redistribute_returns_to_the_pool_what_nobody_can_take() {
         join(&app, &pool.id, rep(who)).await;
     }
     for id in leads(&app, &pool.id, 2, "east").await {
-        fixtures::claim(&app, &user("alice"), &id).await;
+        app.as_member("alice").claim(&id).await;
     }
     for id in leads(&app, &pool.id, 1, "east").await {
-        fixtures::claim(&app, &user("bob"), &id).await;
+        app.as_member("bob").claim(&id).await;
     }
-    let done = offboard(&app, &admin(), M::Redistribute, "")
-        .await
-        .expect("offboard");
+    let done = app.as_admin().offboard("alice", M::Redistribute, "").await;
     assert_eq!((done.redistributed, done.returned_to_pool), (1, 1));
     assert_eq!(df::held(&app).await, [("bob".into(), 2)].into());
     fixtures::assert_consistent(&app).await;
@@ -239,30 +207,37 @@ async fn offboarding_needs_an_admin_or_a_manager_of_every_pool_and_valid_input()
     let before = app.fingerprint().await;
     // mia manages east but not west.
     assert_error(
-        offboard(&app, &user("mia"), M::ReturnToPool, "").await,
-        Code::PermissionDenied,
+        app.as_member("mia")
+            .try_offboard("alice", M::ReturnToPool, "")
+            .await,
         "MANAGER_REQUIRED",
     );
     assert_error(
-        offboard(&app, &user("bob"), M::ReturnToPool, "").await,
-        Code::PermissionDenied,
+        app.as_member("bob")
+            .try_offboard("alice", M::ReturnToPool, "")
+            .await,
         "MANAGER_REQUIRED",
     );
     let unknown = app
-        .assignments()
-        .offboard_member(admin().req(proto::OffboardMemberRequest {
-            user_id: "nobody".into(),
-            mode: M::ReturnToPool.into(),
-            ..Default::default()
-        }))
+        .as_admin()
+        .try_offboard("nobody", M::ReturnToPool, "")
         .await;
-    let md = assert_error(unknown, Code::NotFound, "MEMBER_NOT_FOUND");
+    let md = assert_error(unknown, "MEMBER_NOT_FOUND");
     assert_eq!(md["user_id"], "nobody");
-    let no_mode = offboard(&app, &admin(), M::Unspecified, "").await;
+    let no_mode = app
+        .as_admin()
+        .try_offboard("alice", M::Unspecified, "")
+        .await;
     assert_eq!(bad_fields(no_mode), ["mode"]);
-    let to_self = offboard(&app, &admin(), M::TransferTo, "alice").await;
+    let to_self = app
+        .as_admin()
+        .try_offboard("alice", M::TransferTo, "alice")
+        .await;
     assert_eq!(bad_fields(to_self), ["to_user_id"]);
-    let stray = offboard(&app, &admin(), M::ReturnToPool, "bob").await;
+    let stray = app
+        .as_admin()
+        .try_offboard("alice", M::ReturnToPool, "bob")
+        .await;
     assert_eq!(bad_fields(stray), ["to_user_id"]);
     assert_eq!(app.fingerprint().await, before);
 }

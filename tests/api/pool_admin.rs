@@ -2,17 +2,10 @@
 
 use chrono::Duration;
 use leadpool::proto;
-use prost_types::{Duration as PbDuration, FieldMask};
-use tonic::Code;
+use prost_types::Duration as PbDuration;
 
-use crate::fixtures::{self, admin, user};
-use crate::harness::{Caller, TestApp, assert_error, bad_fields};
-
-fn mask(paths: &[&str]) -> Option<FieldMask> {
-    Some(FieldMask {
-        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
-    })
-}
+use crate::fixtures::{self};
+use crate::harness::{assert_error, bad_fields};
 
 fn days(n: i64) -> Option<PbDuration> {
     Some(PbDuration {
@@ -21,38 +14,9 @@ fn days(n: i64) -> Option<PbDuration> {
     })
 }
 
-async fn update_pool(
-    app: &TestApp,
-    who: &Caller,
-    pool: proto::Pool,
-    paths: &[&str],
-    reschedule_owned: bool,
-) -> Result<proto::UpdatePoolResponse, tonic::Status> {
-    app.pools()
-        .update_pool(who.req(proto::UpdatePoolRequest {
-            pool: Some(pool),
-            update_mask: mask(paths),
-            reschedule_owned,
-            ..Default::default()
-        }))
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-async fn try_claim(app: &TestApp, who: &str, lead_id: &str) -> Result<proto::Lead, tonic::Status> {
-    app.leads()
-        .claim_lead(user(who).req(proto::ClaimLeadRequest {
-            lead_id: lead_id.into(),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().lead.expect("lead"))
-}
-
 #[tokio::test]
 async fn update_pool_changes_only_the_masked_fields() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(10)).await;
+    let (app, team) = fixtures::app_with_team(Some(10)).await;
     let patch = proto::Pool {
         id: team.pool.id.clone(),
         daily_claim_limit: Some(3),
@@ -61,87 +25,71 @@ async fn update_pool_changes_only_the_masked_fields() {
         name: String::new(),
         ..Default::default()
     };
-    let updated = update_pool(
-        &app,
-        &admin(),
-        patch,
-        &["daily_claim_limit", "mask_contacts"],
-        false,
-    )
-    .await
-    .expect("update")
-    .pool
-    .expect("pool");
+    let updated = app
+        .as_admin()
+        .update_pool(patch, &["daily_claim_limit", "mask_contacts"])
+        .await
+        .pool
+        .expect("pool");
     assert_eq!(updated.daily_claim_limit, Some(3));
     assert!(updated.mask_contacts);
     assert_eq!(updated.name, team.pool.name);
     assert_eq!(updated.max_held_per_member, Some(10));
     assert_eq!(updated.timezone, "Asia/Shanghai");
 
-    let cleared = update_pool(
-        &app,
-        &admin(),
-        proto::Pool {
-            id: team.pool.id.clone(),
-            ..Default::default()
-        },
-        &["daily_claim_limit"],
-        false,
-    )
-    .await
-    .expect("clear")
-    .pool
-    .expect("pool");
+    let cleared = app
+        .as_admin()
+        .update_pool(
+            proto::Pool {
+                id: team.pool.id.clone(),
+                ..Default::default()
+            },
+            &["daily_claim_limit"],
+        )
+        .await
+        .pool
+        .expect("pool");
     assert_eq!(cleared.daily_claim_limit, None, "unset means no limit");
 }
 
 #[tokio::test]
 async fn update_pool_refuses_bad_masks_values_and_callers() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     fixtures::pool(&app, "Taken", None).await;
     let before = app.fingerprint().await;
     let id_only = proto::Pool {
         id: team.pool.id.clone(),
         ..Default::default()
     };
-    let empty = update_pool(&app, &admin(), id_only.clone(), &[], false).await;
+    let empty = app.as_admin().try_update_pool(id_only.clone(), &[]).await;
     assert_eq!(bad_fields(empty), ["update_mask"]);
-    let unknown = update_pool(&app, &admin(), id_only.clone(), &["owner"], false).await;
+    let unknown = app
+        .as_admin()
+        .try_update_pool(id_only.clone(), &["owner"])
+        .await;
     assert_eq!(bad_fields(unknown), ["update_mask"]);
     let negative = proto::Pool {
         daily_claim_limit: Some(-1),
         timezone: "Nowhere/Land".into(),
         ..id_only.clone()
     };
-    let bad = update_pool(
-        &app,
-        &admin(),
-        negative,
-        &["daily_claim_limit", "timezone"],
-        false,
-    )
-    .await;
+    let bad = app
+        .as_admin()
+        .try_update_pool(negative, &["daily_claim_limit", "timezone"])
+        .await;
     assert_eq!(bad_fields(bad), ["timezone", "daily_claim_limit"]);
     let taken = proto::Pool {
         name: "TAKEN".into(),
         ..id_only.clone()
     };
     assert_error(
-        update_pool(&app, &admin(), taken, &["name"], false).await,
-        Code::AlreadyExists,
+        app.as_admin().try_update_pool(taken, &["name"]).await,
         "POOL_NAME_TAKEN",
     );
     assert_error(
-        update_pool(
-            &app,
-            &user("mia"),
-            id_only.clone(),
-            &["mask_contacts"],
-            false,
-        )
-        .await,
-        Code::PermissionDenied,
+        app.as_member("mia")
+            .try_update_pool(id_only.clone(), &["mask_contacts"])
+            .await,
         "ADMIN_REQUIRED",
     );
     let missing = proto::Pool {
@@ -149,8 +97,9 @@ async fn update_pool_refuses_bad_masks_values_and_callers() {
         ..Default::default()
     };
     assert_error(
-        update_pool(&app, &admin(), missing, &["mask_contacts"], false).await,
-        Code::NotFound,
+        app.as_admin()
+            .try_update_pool(missing, &["mask_contacts"])
+            .await,
         "POOL_NOT_FOUND",
     );
     assert_eq!(app.fingerprint().await, before);
@@ -158,21 +107,20 @@ async fn update_pool_refuses_bad_masks_values_and_callers() {
 
 #[tokio::test]
 async fn reschedule_owned_recomputes_deadlines_with_one_event_each() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let rules = proto::Pool {
         id: team.pool.id.clone(),
         follow_up_timeout: days(3),
         ..Default::default()
     };
-    update_pool(&app, &admin(), rules, &["follow_up_timeout"], false)
-        .await
-        .expect("set timeout");
+    app.as_admin()
+        .update_pool(rules, &["follow_up_timeout"])
+        .await;
     let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let claimed = try_claim(&app, "alice", &lead.id).await.expect("claim");
+    let claimed = app.as_member("alice").claim(&lead.id).await;
     let acquired = claimed.acquired_at.expect("acquired").seconds;
     assert_eq!(
-        claimed.follow_up_deadline.map(|t| t.seconds),
+        fixtures::seconds(claimed.follow_up_deadline),
         Some(acquired + 3 * 86_400)
     );
 
@@ -182,52 +130,30 @@ async fn reschedule_owned_recomputes_deadlines_with_one_event_each() {
         close_timeout: days(20),
         ..Default::default()
     };
-    let kept = update_pool(
-        &app,
-        &admin(),
-        longer.clone(),
-        &["follow_up_timeout"],
-        false,
-    )
-    .await
-    .expect("update without reschedule");
+    let kept = app
+        .as_admin()
+        .update_pool(longer.clone(), &["follow_up_timeout"])
+        .await;
     assert_eq!(kept.rescheduled_leads, 0);
-    let read = |app: &TestApp| {
-        let mut client = app.leads();
-        let lead_id = lead.id.clone();
-        async move {
-            client
-                .get_lead(user("alice").req(proto::GetLeadRequest { lead_id }))
-                .await
-                .expect("get")
-                .into_inner()
-                .lead
-                .expect("lead")
-        }
-    };
+    let alice = app.as_member("alice");
     assert_eq!(
-        read(&app).await.follow_up_deadline.map(|t| t.seconds),
+        fixtures::seconds(alice.get_lead(&lead.id).await.follow_up_deadline),
         Some(acquired + 3 * 86_400),
         "future acquisitions only"
     );
 
-    let rescheduled = update_pool(
-        &app,
-        &admin(),
-        longer,
-        &["follow_up_timeout", "close_timeout"],
-        true,
-    )
-    .await
-    .expect("reschedule");
+    let rescheduled = app
+        .as_admin()
+        .reschedule(longer, &["follow_up_timeout", "close_timeout"])
+        .await;
     assert_eq!(rescheduled.rescheduled_leads, 1);
-    let now = read(&app).await;
+    let now = alice.get_lead(&lead.id).await;
     assert_eq!(
-        now.follow_up_deadline.map(|t| t.seconds),
+        fixtures::seconds(now.follow_up_deadline),
         Some(acquired + 10 * 86_400)
     );
     assert_eq!(
-        now.close_deadline.map(|t| t.seconds),
+        fixtures::seconds(now.close_deadline),
         Some(acquired + 20 * 86_400)
     );
     assert_eq!(
@@ -238,92 +164,42 @@ async fn reschedule_owned_recomputes_deadlines_with_one_event_each() {
 
 #[tokio::test]
 async fn archived_pools_refuse_claims_and_new_leads() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let archive = |who: Caller| {
-        let mut pools = app.pools();
-        let pool_id = team.pool.id.clone();
-        async move {
-            pools
-                .archive_pool(who.req(proto::ArchivePoolRequest {
-                    pool_id,
-                    ..Default::default()
-                }))
-                .await
-        }
-    };
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
     assert_error(
-        archive(user("mia")).await,
-        Code::PermissionDenied,
+        app.as_member("mia").try_archive_pool(&team.pool.id).await,
         "ADMIN_REQUIRED",
     );
-    let archived = archive(admin())
-        .await
-        .expect("archive")
-        .into_inner()
-        .pool
-        .expect("pool");
+    let archived = app.as_admin().archive_pool(&team.pool.id).await;
     assert!(archived.archived);
-    let again = archive(admin())
-        .await
-        .expect("archive again")
-        .into_inner()
-        .pool;
-    assert_eq!(again, Some(archived), "archiving twice changes nothing");
+    let again = app.as_admin().archive_pool(&team.pool.id).await;
+    assert_eq!(again, archived, "archiving twice changes nothing");
 
-    let before = app.fingerprint().await;
-    assert_error(
-        try_claim(&app, "alice", &lead.id).await,
-        Code::FailedPrecondition,
-        "POOL_ARCHIVED",
-    );
-    let create = app
-        .leads()
-        .create_lead(fixtures::service().req(proto::CreateLeadRequest {
-            pool_id: team.pool.id.clone(),
-            lead: Some(fixtures::new_lead("Late")),
-            ..Default::default()
-        }))
+    app.assert_refused(app.as_member("alice").try_claim(&lead.id), "POOL_ARCHIVED")
         .await;
-    assert_error(create, Code::FailedPrecondition, "POOL_ARCHIVED");
-    assert_eq!(app.fingerprint().await, before);
-}
-
-async fn update_member(
-    app: &TestApp,
-    who: &Caller,
-    member: proto::Member,
-    paths: &[&str],
-) -> Result<proto::Member, tonic::Status> {
-    app.pools()
-        .update_member(who.req(proto::UpdateMemberRequest {
-            member: Some(member),
-            update_mask: mask(paths),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().member.expect("member"))
+    app.assert_refused(
+        app.as_service()
+            .try_create_in(&team.pool.id, fixtures::new_lead("Late")),
+        "POOL_ARCHIVED",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn managers_update_memberships_field_by_field() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let lead = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
     let alice = proto::Member {
         pool_id: team.pool.id.clone(),
         user_id: "alice".into(),
         ..Default::default()
     };
-    let on_leave = update_member(&app, &user("mia"), alice.clone(), &["active"])
-        .await
-        .expect("deactivate");
+    let on_leave = app
+        .as_member("mia")
+        .update_member(alice.clone(), &["active"])
+        .await;
     assert!(!on_leave.active);
     assert_eq!(on_leave.weight, 1, "unmasked fields keep their values");
     assert_error(
-        try_claim(&app, "alice", &lead.id).await,
-        Code::FailedPrecondition,
+        app.as_member("alice").try_claim(&lead.id).await,
         "MEMBER_INACTIVE",
     );
     let back = proto::Member {
@@ -333,14 +209,10 @@ async fn managers_update_memberships_field_by_field() {
         regions: vec!["east".into()],
         ..alice.clone()
     };
-    let back = update_member(
-        &app,
-        &admin(),
-        back,
-        &["active", "weight", "max_held", "regions"],
-    )
-    .await
-    .expect("reactivate");
+    let back = app
+        .as_admin()
+        .update_member(back, &["active", "weight", "max_held", "regions"])
+        .await;
     assert_eq!(
         (
             back.active,
@@ -350,24 +222,19 @@ async fn managers_update_memberships_field_by_field() {
         ),
         (true, 7, Some(2), vec!["east".to_owned()])
     );
-    try_claim(&app, "alice", &lead.id)
-        .await
-        .expect("active again");
+    app.as_member("alice").claim(&lead.id).await;
 
     let promote = proto::Member {
         role: proto::MemberRole::Manager.into(),
         ..alice.clone()
     };
-    let promoted = update_member(&app, &user("mia"), promote, &["role"])
-        .await
-        .expect("promote");
+    let promoted = app.as_member("mia").update_member(promote, &["role"]).await;
     assert_eq!(promoted.role(), proto::MemberRole::Manager);
 }
 
 #[tokio::test]
 async fn update_member_refuses_bad_input_and_plain_members() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     let before = app.fingerprint().await;
     let bob = proto::Member {
         pool_id: team.pool.id.clone(),
@@ -376,16 +243,25 @@ async fn update_member_refuses_bad_input_and_plain_members() {
         ..Default::default()
     };
     assert_eq!(
-        bad_fields(update_member(&app, &user("mia"), bob.clone(), &["weight", "role"]).await),
+        bad_fields(
+            app.as_member("mia")
+                .try_update_member(bob.clone(), &["weight", "role"])
+                .await
+        ),
         ["role", "weight"]
     );
     assert_eq!(
-        bad_fields(update_member(&app, &user("mia"), bob.clone(), &["held_count"]).await),
+        bad_fields(
+            app.as_member("mia")
+                .try_update_member(bob.clone(), &["held_count"])
+                .await
+        ),
         ["update_mask"]
     );
     assert_error(
-        update_member(&app, &user("alice"), bob.clone(), &["active"]).await,
-        Code::PermissionDenied,
+        app.as_member("alice")
+            .try_update_member(bob.clone(), &["active"])
+            .await,
         "MANAGER_REQUIRED",
     );
     let ghost = proto::Member {
@@ -393,46 +269,28 @@ async fn update_member_refuses_bad_input_and_plain_members() {
         ..bob
     };
     assert_error(
-        update_member(&app, &user("mia"), ghost, &["active"]).await,
-        Code::NotFound,
+        app.as_member("mia")
+            .try_update_member(ghost, &["active"])
+            .await,
         "MEMBER_NOT_FOUND",
     );
     assert_eq!(app.fingerprint().await, before);
 }
 
-async fn remove(
-    app: &TestApp,
-    who: &Caller,
-    pool_id: &str,
-    user_id: &str,
-) -> Result<i32, tonic::Status> {
-    app.pools()
-        .remove_member(who.req(proto::RemoveMemberRequest {
-            pool_id: pool_id.into(),
-            user_id: user_id.into(),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().released_leads)
-}
-
 #[tokio::test]
 async fn removing_a_member_returns_their_leads_to_the_pool() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let l1 = fixtures::lead(&app, &team.pool.id, "L1").await;
-    let l2 = fixtures::lead(&app, &team.pool.id, "L2").await;
-    try_claim(&app, "alice", &l1.id).await.expect("claim");
-    try_claim(&app, "alice", &l2.id).await.expect("claim");
+    let (app, team) = fixtures::app_with_team(None).await;
+    let held = fixtures::held_leads(&app, &team.pool.id, "alice", 2).await;
     assert_error(
-        remove(&app, &user("bob"), &team.pool.id, "alice").await,
-        Code::PermissionDenied,
+        app.as_member("bob")
+            .try_remove_member(&team.pool.id, "alice")
+            .await,
         "MANAGER_REQUIRED",
     );
     assert_eq!(
-        remove(&app, &user("mia"), &team.pool.id, "alice")
-            .await
-            .expect("remove"),
+        app.as_member("mia")
+            .remove_member(&team.pool.id, "alice")
+            .await,
         2
     );
     let (owned, released): (i64, i64) = sqlx::query_as(
@@ -444,47 +302,36 @@ async fn removing_a_member_returns_their_leads_to_the_pool() {
     .expect("counts");
     assert_eq!((owned, released), (0, 2));
     assert_error(
-        try_claim(&app, "alice", &l1.id).await,
-        Code::PermissionDenied,
+        app.as_member("alice").try_claim(&held[0]).await,
         "NOT_POOL_MEMBER",
     );
-    try_claim(&app, "bob", &l1.id)
-        .await
-        .expect("back in the pool");
+    app.as_member("bob").claim(&held[0]).await;
     assert_error(
-        remove(&app, &admin(), &team.pool.id, "alice").await,
-        Code::NotFound,
+        app.as_admin()
+            .try_remove_member(&team.pool.id, "alice")
+            .await,
         "MEMBER_NOT_FOUND",
     );
 }
 
 #[tokio::test]
 async fn removing_a_member_with_a_locked_lead_changes_nothing() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, None).await;
-    let l1 = fixtures::lead(&app, &team.pool.id, "L1").await;
-    let l2 = fixtures::lead(&app, &team.pool.id, "L2").await;
-    try_claim(&app, "alice", &l1.id).await.expect("claim");
-    try_claim(&app, "alice", &l2.id).await.expect("claim");
-    sqlx::query("UPDATE leads SET locked = true WHERE id = $1::uuid")
-        .bind(&l2.id)
-        .execute(&app.db)
-        .await
-        .expect("lock");
-    let before = app.fingerprint().await;
-    let md = assert_error(
-        remove(&app, &admin(), &team.pool.id, "alice").await,
-        Code::FailedPrecondition,
-        "LEAD_LOCKED",
-    );
-    assert_eq!(md["lead_id"], l2.id);
-    assert_eq!(app.fingerprint().await, before);
+    let (app, team) = fixtures::app_with_team(None).await;
+    let held = fixtures::held_leads(&app, &team.pool.id, "alice", 2).await;
+    let l2 = &held[1];
+    app.as_member("mia").lock(l2).await;
+    let md = app
+        .assert_refused(
+            app.as_admin().try_remove_member(&team.pool.id, "alice"),
+            "LEAD_LOCKED",
+        )
+        .await;
+    assert_eq!(md["lead_id"], *l2);
 }
 
 #[tokio::test]
 async fn member_stats_report_holdings_quota_and_deadlines() {
-    let app = TestApp::spawn().await;
-    let team = fixtures::team(&app, Some(5)).await;
+    let (app, team) = fixtures::app_with_team(Some(5)).await;
     let rules = proto::Pool {
         id: team.pool.id.clone(),
         daily_claim_limit: Some(3),
@@ -492,32 +339,23 @@ async fn member_stats_report_holdings_quota_and_deadlines() {
         close_timeout: days(9),
         ..Default::default()
     };
-    update_pool(
-        &app,
-        &admin(),
-        rules,
-        &["daily_claim_limit", "follow_up_timeout", "close_timeout"],
-        false,
-    )
-    .await
-    .expect("rules");
+    app.as_admin()
+        .update_pool(
+            rules,
+            &["daily_claim_limit", "follow_up_timeout", "close_timeout"],
+        )
+        .await;
     let l1 = fixtures::lead(&app, &team.pool.id, "L1").await;
     let l2 = fixtures::lead(&app, &team.pool.id, "L2").await;
-    try_claim(&app, "alice", &l1.id).await.expect("claim");
+    app.as_member("alice").claim(&l1.id).await;
     app.clock.advance(Duration::hours(1));
-    try_claim(&app, "alice", &l2.id).await.expect("claim");
-    let stats = |who: Caller, user_id: &str| {
-        let mut pools = app.pools();
+    app.as_member("alice").claim(&l2.id).await;
+    let stats = |who: &str, user_id: &'static str| {
+        let who = app.as_member(who);
         let pool_id = team.pool.id.clone();
-        let user_id = user_id.to_owned();
-        async move {
-            pools
-                .get_member_stats(who.req(proto::GetMemberStatsRequest { pool_id, user_id }))
-                .await
-                .map(tonic::Response::into_inner)
-        }
+        async move { who.try_member_stats(&pool_id, user_id).await }
     };
-    let mine = stats(user("alice"), "me").await.expect("own stats");
+    let mine = stats("alice", "me").await.expect("own stats");
     let start = crate::harness::start_time().timestamp();
     assert_eq!(mine.user_id, "alice");
     assert_eq!((mine.held_count, mine.cap), (2, Some(5)));
@@ -526,35 +364,21 @@ async fn member_stats_report_holdings_quota_and_deadlines() {
         (2, Some(3), Some(1))
     );
     // 10:00 UTC is 18:00 in Shanghai: the quota resets at 16:00 UTC.
-    assert_eq!(mine.resets_at.map(|t| t.seconds), Some(start + 7 * 3_600));
+    assert_eq!(fixtures::seconds(mine.resets_at), Some(start + 7 * 3_600));
     assert_eq!(
-        mine.next_follow_up_deadline.map(|t| t.seconds),
+        fixtures::seconds(mine.next_follow_up_deadline),
         Some(start + 2 * 86_400)
     );
     assert_eq!(
-        mine.next_close_deadline.map(|t| t.seconds),
+        fixtures::seconds(mine.next_close_deadline),
         Some(start + 9 * 86_400)
     );
 
-    assert_error(
-        stats(user("bob"), "alice").await,
-        Code::PermissionDenied,
-        "MANAGER_REQUIRED",
-    );
-    assert_eq!(
-        stats(user("mia"), "alice")
-            .await
-            .expect("manager")
-            .held_count,
-        2
-    );
+    assert_error(stats("bob", "alice").await, "MANAGER_REQUIRED");
+    assert_eq!(stats("mia", "alice").await.expect("manager").held_count, 2);
     // The next local day starts a new quota.
     app.clock.set("2026-03-02T16:00:00Z".parse().unwrap());
-    let tomorrow = stats(user("alice"), "").await.expect("stats");
+    let tomorrow = stats("alice", "").await.expect("stats");
     assert_eq!((tomorrow.claims_today, tomorrow.quota_left), (0, Some(3)));
-    assert_error(
-        stats(user("mia"), "ghost").await,
-        Code::NotFound,
-        "MEMBER_NOT_FOUND",
-    );
+    assert_error(stats("mia", "ghost").await, "MEMBER_NOT_FOUND");
 }

@@ -1,54 +1,39 @@
 //! Pool rules: daily quota, reclaim cooldown, masking, release reasons, deadlines, recycle pool.
 
+use std::collections::BTreeMap;
+
 use chrono::Duration;
-use futures::future::join_all;
 use leadpool::proto;
 use prost_types::Duration as PbDuration;
 use tonic::Code;
 
-use crate::fixtures::{self, admin, pool_with, user};
-use crate::harness::{Caller, TestApp, assert_error};
+use crate::fixtures::{self, pool_with};
+use crate::harness::{TestApp, assert_error};
 
 fn secs(seconds: i64) -> Option<PbDuration> {
     Some(PbDuration { seconds, nanos: 0 })
 }
 
-async fn try_claim(
-    app: &TestApp,
-    who: &Caller,
-    lead_id: &str,
-) -> Result<proto::Lead, tonic::Status> {
-    app.leads()
-        .claim_lead(who.req(proto::ClaimLeadRequest {
-            lead_id: lead_id.into(),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().lead.expect("lead"))
+/// Grade A's own deadlines: 30 days to follow up, no close deadline.
+fn a_leads_get_30_days() -> BTreeMap<String, proto::GradeDeadlines> {
+    let a = proto::GradeDeadlines {
+        follow_up_timeout: secs(30 * 86_400),
+        close_timeout: None,
+    };
+    [("A".to_owned(), a)].into()
 }
 
-async fn release(
+/// A pool named "Rules" with the usual members, one rule set by `rule`, and `n` pool leads.
+async fn rules_pool(
     app: &TestApp,
-    who: &Caller,
-    lead_id: &str,
-    reason: &str,
-) -> Result<proto::Lead, tonic::Status> {
-    app.leads()
-        .release_lead(who.req(proto::ReleaseLeadRequest {
-            lead_id: lead_id.into(),
-            reason: reason.into(),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().lead.expect("lead"))
-}
-
-async fn leads(app: &TestApp, pool_id: &str, n: usize) -> Vec<String> {
-    let mut ids = Vec::new();
-    for i in 0..n {
-        ids.push(fixtures::lead(app, pool_id, &format!("L{i}")).await.id);
-    }
-    ids
+    rule: impl FnOnce(&mut proto::CreatePoolRequest),
+    n: usize,
+) -> (proto::Pool, Vec<String>) {
+    let mut rules = proto::CreatePoolRequest::default();
+    rule(&mut rules);
+    let pool = pool_with(app, "Rules", rules).await;
+    let ids = fixtures::leads(app, &pool.id, n).await;
+    (pool, ids)
 }
 
 #[tokio::test]
@@ -68,29 +53,13 @@ async fn every_rule_is_stored_and_read_back() {
             follow_up_timeout: secs(7 * 86_400),
             close_timeout: secs(30 * 86_400),
             warn_before: secs(86_400),
-            grade_overrides: [(
-                "A".to_owned(),
-                proto::GradeDeadlines {
-                    follow_up_timeout: secs(30 * 86_400),
-                    close_timeout: None,
-                },
-            )]
-            .into(),
+            grade_overrides: a_leads_get_30_days(),
             recycle_to_pool_id: other.id.clone(),
             ..Default::default()
         },
     )
     .await;
-    let read = app
-        .pools()
-        .get_pool(user("alice").req(proto::GetPoolRequest {
-            pool_id: pool.id.clone(),
-        }))
-        .await
-        .expect("get")
-        .into_inner()
-        .pool
-        .expect("pool");
+    let read = app.as_member("alice").get_pool(&pool.id).await;
     assert_eq!(read, pool);
     assert_eq!(read.daily_claim_limit, Some(5));
     assert_eq!(read.reclaim_cooldown, secs(3_600));
@@ -107,103 +76,56 @@ async fn every_rule_is_stored_and_read_back() {
 
     let unknown = uuid::Uuid::now_v7().to_string();
     let bad_target = app
-        .pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
+        .as_admin()
+        .try_create_pool(proto::CreatePoolRequest {
             name: "Bad target".into(),
             recycle_to_pool_id: unknown.clone(),
             ..Default::default()
-        }))
+        })
         .await;
-    let md = assert_error(bad_target, Code::NotFound, "POOL_NOT_FOUND");
+    let md = assert_error(bad_target, "POOL_NOT_FOUND");
     assert_eq!(md["pool_id"], unknown);
 }
 
 #[tokio::test]
 async fn daily_quota_stops_the_next_claim_and_resets_at_local_midnight() {
     let app = TestApp::spawn().await;
-    let pool = pool_with(
-        &app,
-        "Rules",
-        proto::CreatePoolRequest {
-            daily_claim_limit: Some(2),
-            ..Default::default()
-        },
-    )
-    .await;
-    let ids = leads(&app, &pool.id, 4).await;
+    let (_, ids) = rules_pool(&app, |r| r.daily_claim_limit = Some(2), 4).await;
     // 09:00 UTC is 17:00 in Shanghai.
-    try_claim(&app, &user("alice"), &ids[0]).await.expect("1st");
-    try_claim(&app, &user("alice"), &ids[1]).await.expect("2nd");
+    app.as_member("alice").claim(&ids[0]).await;
+    app.as_member("alice").claim(&ids[1]).await;
     // Releasing does not give the claim back (no hoard-and-swap).
-    release(&app, &user("alice"), &ids[1], "NO_BUDGET")
-        .await
-        .expect("release");
-    let before = app.fingerprint().await;
-    let md = assert_error(
-        try_claim(&app, &user("alice"), &ids[2]).await,
-        Code::ResourceExhausted,
-        "DAILY_CLAIM_LIMIT_REACHED",
-    );
+    app.as_member("alice").release(&ids[1], "NO_BUDGET").await;
+    let md = app
+        .assert_refused(
+            app.as_member("alice").try_claim(&ids[2]),
+            "DAILY_CLAIM_LIMIT_REACHED",
+        )
+        .await;
     assert_eq!(md["limit"], "2");
     assert_eq!(
         md["resets_at"], "2026-03-02T16:00:00Z",
         "midnight in Shanghai"
     );
-    assert_eq!(
-        app.fingerprint().await,
-        before,
-        "a refused claim spends nothing"
-    );
     // The quota is per member: bob still has his.
-    try_claim(&app, &user("bob"), &ids[3])
-        .await
-        .expect("bob's own quota");
+    app.as_member("bob").claim(&ids[3]).await;
 
     // 23:59:59 in Shanghai: still the same day.
     app.clock.set("2026-03-02T15:59:59Z".parse().unwrap());
     assert_error(
-        try_claim(&app, &user("alice"), &ids[2]).await,
-        Code::ResourceExhausted,
+        app.as_member("alice").try_claim(&ids[2]).await,
         "DAILY_CLAIM_LIMIT_REACHED",
     );
     // Midnight in Shanghai, still 16:00 of the same UTC day: a new quota.
     app.clock.set("2026-03-02T16:00:00Z".parse().unwrap());
-    try_claim(&app, &user("alice"), &ids[2])
-        .await
-        .expect("new day");
+    app.as_member("alice").claim(&ids[2]).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn quota_holds_under_32_parallel_claims() {
     let app = TestApp::spawn().await;
-    let pool = pool_with(
-        &app,
-        "Rules",
-        proto::CreatePoolRequest {
-            daily_claim_limit: Some(10),
-            ..Default::default()
-        },
-    )
-    .await;
-    let ids = leads(&app, &pool.id, 32).await;
-    let tasks = ids.into_iter().map(|lead_id| {
-        let mut client = app.leads();
-        tokio::spawn(async move {
-            client
-                .claim_lead(user("alice").req(proto::ClaimLeadRequest {
-                    lead_id,
-                    ..Default::default()
-                }))
-                .await
-                .map(|_| ())
-                .map_err(|s| s.code())
-        })
-    });
-    let results: Vec<_> = join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.expect("task"))
-        .collect();
+    let (_, ids) = rules_pool(&app, |r| r.daily_claim_limit = Some(10), 32).await;
+    let results = fixtures::claim_at_once(&app.as_member("alice"), ids).await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 10);
     assert!(
         results
@@ -224,135 +146,66 @@ async fn quota_holds_under_32_parallel_claims() {
 #[tokio::test]
 async fn cooldown_refuses_the_ex_owner_until_it_ends_but_not_others() {
     let app = TestApp::spawn().await;
-    let pool = pool_with(
-        &app,
-        "Rules",
-        proto::CreatePoolRequest {
-            reclaim_cooldown: secs(3_600),
-            ..Default::default()
-        },
-    )
-    .await;
-    let ids = leads(&app, &pool.id, 1).await;
-    try_claim(&app, &user("alice"), &ids[0])
-        .await
-        .expect("claim");
-    let released = release(&app, &user("alice"), &ids[0], "NO_BUDGET")
-        .await
-        .expect("release");
+    let (_, ids) = rules_pool(&app, |r| r.reclaim_cooldown = secs(3_600), 1).await;
+    app.as_member("alice").claim(&ids[0]).await;
+    let released = app.as_member("alice").release(&ids[0], "NO_BUDGET").await;
     let until = app.clock_now() + Duration::hours(1);
     assert_eq!(
-        released.cooldown_until.map(|t| t.seconds),
+        fixtures::seconds(released.cooldown_until),
         Some(until.timestamp())
     );
-    let before = app.fingerprint().await;
-    let md = assert_error(
-        try_claim(&app, &user("alice"), &ids[0]).await,
-        Code::FailedPrecondition,
-        "RECLAIM_COOLDOWN",
-    );
+    let md = app
+        .assert_refused(
+            app.as_member("alice").try_claim(&ids[0]),
+            "RECLAIM_COOLDOWN",
+        )
+        .await;
     assert_eq!(md["cooldown_until"], "2026-03-02T10:00:00Z");
-    assert_eq!(app.fingerprint().await, before);
 
     app.clock.advance(Duration::minutes(59));
     assert_error(
-        try_claim(&app, &user("alice"), &ids[0]).await,
-        Code::FailedPrecondition,
+        app.as_member("alice").try_claim(&ids[0]).await,
         "RECLAIM_COOLDOWN",
     );
     // Others are not bound by alice's cooldown.
-    try_claim(&app, &user("bob"), &ids[0])
-        .await
-        .expect("bob claims");
-    release(&app, &user("bob"), &ids[0], "NO_BUDGET")
-        .await
-        .expect("bob releases");
+    app.as_member("bob").claim(&ids[0]).await;
+    app.as_member("bob").release(&ids[0], "NO_BUDGET").await;
     // bob's release makes bob the one cooling down; alice is free again.
-    try_claim(&app, &user("alice"), &ids[0])
-        .await
-        .expect("alice after bob");
+    app.as_member("alice").claim(&ids[0]).await;
 }
 
 #[tokio::test]
 async fn cooldown_ends_exactly_at_cooldown_until() {
     let app = TestApp::spawn().await;
-    let pool = pool_with(
-        &app,
-        "Rules",
-        proto::CreatePoolRequest {
-            reclaim_cooldown: secs(600),
-            ..Default::default()
-        },
-    )
-    .await;
-    let ids = leads(&app, &pool.id, 1).await;
-    try_claim(&app, &user("alice"), &ids[0])
-        .await
-        .expect("claim");
-    release(&app, &user("alice"), &ids[0], "NO_BUDGET")
-        .await
-        .expect("release");
+    let (_, ids) = rules_pool(&app, |r| r.reclaim_cooldown = secs(600), 1).await;
+    app.as_member("alice").claim(&ids[0]).await;
+    app.as_member("alice").release(&ids[0], "NO_BUDGET").await;
     app.clock.advance(Duration::seconds(600));
-    try_claim(&app, &user("alice"), &ids[0])
-        .await
-        .expect("cooldown over");
+    app.as_member("alice").claim(&ids[0]).await;
 }
 
 #[tokio::test]
 async fn masked_pool_hides_contacts_from_plain_members_only() {
     let app = TestApp::spawn().await;
-    let pool = pool_with(
-        &app,
-        "Rules",
-        proto::CreatePoolRequest {
-            mask_contacts: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let (pool, _) = rules_pool(&app, |r| r.mask_contacts = true, 0).await;
     let mut fields = fixtures::new_lead("Jane Doe");
     fields.phone = "+86 138-1234-5678".into();
     fields.email = "jane@example.com".into();
-    let lead = app
-        .leads()
-        .create_lead(fixtures::service().req(proto::CreateLeadRequest {
-            pool_id: pool.id.clone(),
-            lead: Some(fields),
-            ..Default::default()
-        }))
-        .await
-        .expect("create")
-        .into_inner()
-        .lead
-        .expect("lead");
+    let lead = app.as_service().create_in(&pool.id, fields).await;
     assert!(!lead.contact_masked, "the creating service sees contacts");
 
-    let get = |who: Caller| {
-        let mut client = app.leads();
-        let lead_id = lead.id.clone();
-        async move {
-            client
-                .get_lead(who.req(proto::GetLeadRequest { lead_id }))
-                .await
-                .expect("get")
-                .into_inner()
-                .lead
-                .expect("lead")
-        }
+    let get = |who: &str| {
+        let (who, lead_id) = (app.as_member(who), lead.id.clone());
+        async move { who.get_lead(&lead_id).await }
     };
-    let masked = get(user("bob")).await;
+    let masked = get("bob").await;
     assert!(masked.contact_masked);
     assert_eq!(masked.phone, "138****5678");
     assert_eq!(masked.email, "j***@example.com");
     let listed = app
-        .leads()
-        .list_leads(user("bob").req(proto::ListLeadsRequest {
-            pool_id: pool.id.clone(),
-            ..Default::default()
-        }))
+        .as_member("bob")
+        .list_leads(fixtures::scoped(&pool.id))
         .await
-        .expect("list")
-        .into_inner()
         .leads;
     assert_eq!(
         listed,
@@ -360,20 +213,16 @@ async fn masked_pool_hides_contacts_from_plain_members_only() {
         "lists mask the same way"
     );
 
-    let managed = get(user("mia")).await;
+    let managed = get("mia").await;
     assert!(!managed.contact_masked);
     assert_eq!(managed.phone, "+86 138-1234-5678");
 
-    let owned = try_claim(&app, &user("alice"), &lead.id)
-        .await
-        .expect("claim");
+    let owned = app.as_member("alice").claim(&lead.id).await;
     assert!(!owned.contact_masked, "the owner sees contacts");
-    assert_eq!(get(user("alice")).await.email, "jane@example.com");
-    assert!(get(user("bob")).await.contact_masked);
+    assert_eq!(get("alice").await.email, "jane@example.com");
+    assert!(get("bob").await.contact_masked);
     // Once released, the ex-owner is a plain member again.
-    let released = release(&app, &user("alice"), &lead.id, "NO_BUDGET")
-        .await
-        .expect("release");
+    let released = app.as_member("alice").release(&lead.id, "NO_BUDGET").await;
     assert!(released.contact_masked);
     assert_eq!(released.phone, "138****5678");
 }
@@ -381,31 +230,24 @@ async fn masked_pool_hides_contacts_from_plain_members_only() {
 #[tokio::test]
 async fn release_reason_must_be_one_of_the_pools_codes() {
     let app = TestApp::spawn().await;
-    let pool = pool_with(
+    let (_, ids) = rules_pool(
         &app,
-        "Rules",
-        proto::CreatePoolRequest {
-            release_reasons: vec!["NO_BUDGET".into(), "WRONG_CONTACT".into()],
-            ..Default::default()
-        },
+        |r| r.release_reasons = vec!["NO_BUDGET".into(), "WRONG_CONTACT".into()],
+        1,
     )
     .await;
-    let ids = leads(&app, &pool.id, 1).await;
-    try_claim(&app, &user("alice"), &ids[0])
-        .await
-        .expect("claim");
-    let before = app.fingerprint().await;
-    let md = assert_error(
-        release(&app, &user("alice"), &ids[0], "BORED").await,
-        Code::InvalidArgument,
-        "UNKNOWN_RELEASE_REASON",
-    );
+    app.as_member("alice").claim(&ids[0]).await;
+    let md = app
+        .assert_refused(
+            app.as_member("alice").try_release(&ids[0], "BORED"),
+            "UNKNOWN_RELEASE_REASON",
+        )
+        .await;
     assert_eq!(md["reason"], "BORED");
     assert_eq!(md["allowed"], "NO_BUDGET, WRONG_CONTACT");
-    assert_eq!(app.fingerprint().await, before);
-    release(&app, &user("alice"), &ids[0], "WRONG_CONTACT")
-        .await
-        .expect("known reason");
+    app.as_member("alice")
+        .release(&ids[0], "WRONG_CONTACT")
+        .await;
 }
 
 #[tokio::test]
@@ -417,14 +259,7 @@ async fn deadlines_are_set_on_acquisition_with_grade_overrides() {
         proto::CreatePoolRequest {
             follow_up_timeout: secs(3 * 86_400),
             close_timeout: secs(14 * 86_400),
-            grade_overrides: [(
-                "A".to_owned(),
-                proto::GradeDeadlines {
-                    follow_up_timeout: secs(30 * 86_400),
-                    close_timeout: None,
-                },
-            )]
-            .into(),
+            grade_overrides: a_leads_get_30_days(),
             ..Default::default()
         },
     )
@@ -434,41 +269,28 @@ async fn deadlines_are_set_on_acquisition_with_grade_overrides() {
     a_fields.grade = "A".into();
     a_fields.email = "a@example.com".into();
     let graded = app
-        .leads()
-        .create_lead(user("mia").req(proto::CreateLeadRequest {
-            pool_id: pool.id.clone(),
-            lead: Some(a_fields),
-            owner_id: "bob".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("create owned")
-        .into_inner()
-        .lead
-        .expect("lead");
+        .as_member("mia")
+        .create_owned(&pool.id, a_fields, "bob")
+        .await;
     let now = app.clock_now().timestamp();
     assert_eq!(
-        graded.follow_up_deadline.map(|t| t.seconds),
+        fixtures::seconds(graded.follow_up_deadline),
         Some(now + 30 * 86_400)
     );
     assert_eq!(graded.close_deadline, None, "grade A has no close deadline");
 
     app.clock.advance(Duration::hours(1));
-    let claimed = try_claim(&app, &user("alice"), &plain.id)
-        .await
-        .expect("claim");
+    let claimed = app.as_member("alice").claim(&plain.id).await;
     let now = app.clock_now().timestamp();
     assert_eq!(
-        claimed.follow_up_deadline.map(|t| t.seconds),
+        fixtures::seconds(claimed.follow_up_deadline),
         Some(now + 3 * 86_400)
     );
     assert_eq!(
-        claimed.close_deadline.map(|t| t.seconds),
+        fixtures::seconds(claimed.close_deadline),
         Some(now + 14 * 86_400)
     );
-    let released = release(&app, &user("alice"), &plain.id, "NO_BUDGET")
-        .await
-        .expect("release");
+    let released = app.as_member("alice").release(&plain.id, "NO_BUDGET").await;
     assert_eq!(released.follow_up_deadline, None);
     assert_eq!(released.close_deadline, None);
 }
@@ -487,46 +309,16 @@ async fn pool_recycling_elsewhere(app: &TestApp) -> (proto::Pool, proto::Pool) {
 async fn released_leads_go_to_the_recycle_pool() {
     let app = TestApp::spawn().await;
     let (pool, recycled) = pool_recycling_elsewhere(&app).await;
-    let ids = leads(&app, &pool.id, 1).await;
-    try_claim(&app, &user("alice"), &ids[0])
-        .await
-        .expect("claim");
-    let released = app
-        .leads()
-        .release_lead(user("alice").req(proto::ReleaseLeadRequest {
-            lead_id: ids[0].clone(),
-            reason: "NO_BUDGET".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("release")
-        .into_inner()
-        .lead
-        .expect("lead");
+    let ids = fixtures::leads(&app, &pool.id, 1).await;
+    app.as_member("alice").claim(&ids[0]).await;
+    let released = app.as_member("alice").release(&ids[0], "NO_BUDGET").await;
     assert_eq!(released.pool_id, recycled.id);
     assert_eq!(released.state(), proto::LeadState::InPool);
-    let held: i32 = sqlx::query_scalar("SELECT held_count FROM members WHERE user_id = 'alice'")
-        .fetch_one(&app.db)
-        .await
-        .expect("held");
-    assert_eq!(held, 0, "the held count of the pool it left drops");
-}
-
-async fn release_to(
-    app: &TestApp,
-    who: &Caller,
-    lead_id: &str,
-    to_pool_id: &str,
-) -> Result<proto::Lead, tonic::Status> {
-    app.leads()
-        .release_lead(who.req(proto::ReleaseLeadRequest {
-            lead_id: lead_id.into(),
-            reason: "WRONG_REGION".into(),
-            to_pool_id: to_pool_id.into(),
-            ..Default::default()
-        }))
-        .await
-        .map(|r| r.into_inner().lead.expect("lead"))
+    let stats = app.as_member("alice").member_stats(&pool.id, "me").await;
+    assert_eq!(
+        stats.held_count, 0,
+        "the held count of the pool it left drops"
+    );
 }
 
 #[tokio::test]
@@ -538,35 +330,37 @@ async fn a_release_may_name_a_pool_its_owner_may_use() {
     let south = fixtures::pool(&app, "South", None).await;
     let west = fixtures::pool(&app, "West", None).await;
     fixtures::member(&app, &west.id, "alice", proto::MemberRole::Member).await;
-    app.pools()
-        .archive_pool(admin().req(proto::ArchivePoolRequest {
-            pool_id: west.id.clone(),
-            ..Default::default()
-        }))
-        .await
-        .expect("archive");
-    let ids = leads(&app, &pool.id, 2).await;
+    app.as_admin().archive_pool(&west.id).await;
+    let ids = fixtures::leads(&app, &pool.id, 2).await;
     for id in &ids {
-        try_claim(&app, &user("alice"), id).await.expect("claim");
+        app.as_member("alice").claim(id).await;
     }
     let before = app.fingerprint().await;
 
-    let stranger = release_to(&app, &user("alice"), &ids[0], &south.id).await;
-    let md = assert_error(stranger, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    let stranger = app
+        .as_member("alice")
+        .try_release_to(&ids[0], "WRONG_REGION", &south.id)
+        .await;
+    let md = assert_error(stranger, "NOT_POOL_MEMBER");
     assert_eq!(md["pool_id"], south.id);
     let unknown = uuid::Uuid::now_v7().to_string();
     let md = assert_error(
-        release_to(&app, &user("alice"), &ids[0], &unknown).await,
-        Code::NotFound,
+        app.as_member("alice")
+            .try_release_to(&ids[0], "WRONG_REGION", &unknown)
+            .await,
         "POOL_NOT_FOUND",
     );
     assert_eq!(md["pool_id"], unknown);
     assert_error(
-        release_to(&app, &user("alice"), &ids[0], &west.id).await,
-        Code::FailedPrecondition,
+        app.as_member("alice")
+            .try_release_to(&ids[0], "WRONG_REGION", &west.id)
+            .await,
         "POOL_ARCHIVED",
     );
-    let malformed = release_to(&app, &user("alice"), &ids[0], "north").await;
+    let malformed = app
+        .as_member("alice")
+        .try_release_to(&ids[0], "WRONG_REGION", "north")
+        .await;
     assert_eq!(crate::harness::bad_fields(malformed), ["to_pool_id"]);
     assert_eq!(
         app.fingerprint().await,
@@ -574,9 +368,10 @@ async fn a_release_may_name_a_pool_its_owner_may_use() {
         "refused releases change nothing"
     );
 
-    let released = release_to(&app, &user("alice"), &ids[0], &north.id)
-        .await
-        .expect("release to a pool alice belongs to");
+    let released = app
+        .as_member("alice")
+        .release_to(&ids[0], "WRONG_REGION", &north.id)
+        .await;
     assert_eq!(
         released.pool_id, north.id,
         "the named pool, not the recycle pool"
@@ -593,9 +388,10 @@ async fn a_release_may_name_a_pool_its_owner_may_use() {
     assert_eq!((from, to), (pool.id.clone(), north.id.clone()));
 
     // A manager releasing alice's lead may name a pool alice may use, whatever their own pools.
-    let by_manager = release_to(&app, &user("mia"), &ids[1], &north.id)
-        .await
-        .expect("manager releases into the owner's pool");
+    let by_manager = app
+        .as_member("mia")
+        .release_to(&ids[1], "WRONG_REGION", &north.id)
+        .await;
     assert_eq!(by_manager.pool_id, north.id);
     fixtures::assert_consistent(&app).await;
 }

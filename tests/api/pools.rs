@@ -1,9 +1,9 @@
 //! CreatePool, GetPool, ListPools.
 
 use leadpool::proto;
-use tonic::Code;
 
-use crate::fixtures::{self, admin, user};
+use crate::caller::Services;
+use crate::fixtures::{self};
 use crate::harness::{TestApp, assert_error, bad_fields};
 
 #[tokio::test]
@@ -15,15 +15,7 @@ async fn created_pool_can_be_read_back() {
     assert_eq!(pool.max_held_per_member, Some(30));
     assert!(!pool.archived);
 
-    let read = app
-        .pools()
-        .get_pool(admin().req(proto::GetPoolRequest {
-            pool_id: pool.id.clone(),
-        }))
-        .await
-        .expect("get")
-        .into_inner()
-        .pool;
+    let read = Some(app.as_admin().get_pool(&pool.id).await);
     assert_eq!(read, Some(pool));
 }
 
@@ -31,16 +23,12 @@ async fn created_pool_can_be_read_back() {
 async fn pool_without_timezone_or_cap_is_utc_and_unlimited() {
     let app = TestApp::spawn().await;
     let pool = app
-        .pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
+        .as_admin()
+        .create_pool(proto::CreatePoolRequest {
             name: "West".into(),
             ..Default::default()
-        }))
-        .await
-        .expect("create")
-        .into_inner()
-        .pool
-        .expect("pool");
+        })
+        .await;
     assert_eq!(pool.timezone, "UTC");
     assert_eq!(pool.max_held_per_member, None);
 }
@@ -48,32 +36,28 @@ async fn pool_without_timezone_or_cap_is_utc_and_unlimited() {
 #[tokio::test]
 async fn only_admins_create_pools() {
     let app = TestApp::spawn().await;
-    let before = app.fingerprint().await;
-    let result = app
-        .pools()
-        .create_pool(fixtures::service().req(proto::CreatePoolRequest {
+    app.assert_refused(
+        app.as_service().try_create_pool(proto::CreatePoolRequest {
             name: "East".into(),
             ..Default::default()
-        }))
-        .await;
-    assert_error(result, Code::PermissionDenied, "ADMIN_REQUIRED");
-    assert_eq!(app.fingerprint().await, before);
+        }),
+        "ADMIN_REQUIRED",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn pool_names_are_unique_per_tenant_ignoring_case() {
     let app = TestApp::spawn().await;
     fixtures::pool(&app, "East China", None).await;
-    let before = app.fingerprint().await;
-    let result = app
-        .pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
+    app.assert_refused(
+        app.as_admin().try_create_pool(proto::CreatePoolRequest {
             name: "east CHINA".into(),
             ..Default::default()
-        }))
-        .await;
-    assert_error(result, Code::AlreadyExists, "POOL_NAME_TAKEN");
-    assert_eq!(app.fingerprint().await, before);
+        }),
+        "POOL_NAME_TAKEN",
+    )
+    .await;
 
     // Another tenant may use the same name.
     let other = crate::harness::Caller::admin("globex");
@@ -89,10 +73,8 @@ async fn pool_names_are_unique_per_tenant_ignoring_case() {
 #[tokio::test]
 async fn create_pool_names_every_bad_field() {
     let app = TestApp::spawn().await;
-    let before = app.fingerprint().await;
-    let empty = app
-        .pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
+    assert_eq!(
+        app.invalid_fields(app.as_admin().try_create_pool(proto::CreatePoolRequest {
             name: "   ".into(),
             timezone: "Mars/Olympus".into(),
             max_held_per_member: Some(-1),
@@ -105,9 +87,7 @@ async fn create_pool_names_every_bad_field() {
             recycle_to_pool_id: "elsewhere".into(),
             ..Default::default()
         }))
-        .await;
-    assert_eq!(
-        bad_fields(empty),
+        .await,
         [
             "name",
             "timezone",
@@ -118,15 +98,14 @@ async fn create_pool_names_every_bad_field() {
             "request_id"
         ]
     );
-    let long = app
-        .pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
+    assert_eq!(
+        app.invalid_fields(app.as_admin().try_create_pool(proto::CreatePoolRequest {
             name: "x".repeat(201),
             ..Default::default()
         }))
-        .await;
-    assert_eq!(bad_fields(long), ["name"]);
-    assert_eq!(app.fingerprint().await, before);
+        .await,
+        ["name"]
+    );
 }
 
 #[tokio::test]
@@ -134,31 +113,16 @@ async fn get_pool_refuses_malformed_unknown_and_non_member() {
     let app = TestApp::spawn().await;
     let pool = fixtures::pool(&app, "East", None).await;
 
-    let malformed = app
-        .pools()
-        .get_pool(admin().req(proto::GetPoolRequest {
-            pool_id: "12345".into(),
-        }))
-        .await;
+    let malformed = app.as_admin().try_get_pool("12345").await;
     assert_eq!(bad_fields(malformed), ["pool_id"]);
 
     let unknown_id = uuid::Uuid::now_v7().to_string();
-    let unknown = app
-        .pools()
-        .get_pool(admin().req(proto::GetPoolRequest {
-            pool_id: unknown_id.clone(),
-        }))
-        .await;
-    let md = assert_error(unknown, Code::NotFound, "POOL_NOT_FOUND");
+    let unknown = app.as_admin().try_get_pool(&unknown_id).await;
+    let md = assert_error(unknown, "POOL_NOT_FOUND");
     assert_eq!(md["pool_id"], unknown_id);
 
-    let outsider = app
-        .pools()
-        .get_pool(user("zoe").req(proto::GetPoolRequest {
-            pool_id: pool.id.clone(),
-        }))
-        .await;
-    assert_error(outsider, Code::PermissionDenied, "NOT_POOL_MEMBER");
+    let outsider = app.as_member("zoe").try_get_pool(&pool.id).await;
+    assert_error(outsider, "NOT_POOL_MEMBER");
 }
 
 #[tokio::test]
@@ -167,44 +131,33 @@ async fn list_pools_pages_by_name_and_members_see_their_own() {
     for name in ["Delta", "Alpha", "Echo", "Bravo", "Charlie"] {
         fixtures::pool(&app, name, None).await;
     }
-    let mut names = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = app
-            .pools()
-            .list_pools(admin().req(proto::ListPoolsRequest {
-                page_size: 2,
-                page_token: token.clone(),
-            }))
-            .await
-            .expect("list")
-            .into_inner();
+    let admin = &app.as_admin();
+    let pools = fixtures::all_pages(|page_token| async move {
+        let request = proto::ListPoolsRequest {
+            page_size: 2,
+            page_token,
+        };
+        let page = admin.list_pools(request).await;
         assert!(page.pools.len() <= 2);
-        names.extend(page.pools.into_iter().map(|p| p.name));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+        (page.pools, page.next_page_token)
+    })
+    .await;
+    let names: Vec<_> = pools.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["Alpha", "Bravo", "Charlie", "Delta", "Echo"]);
 
     let echo = app
-        .pools()
-        .list_pools(admin().req(proto::ListPoolsRequest::default()))
+        .as_admin()
+        .list_pools(proto::ListPoolsRequest::default())
         .await
-        .expect("list")
-        .into_inner()
         .pools
         .into_iter()
         .find(|p| p.name == "Echo")
         .expect("Echo");
     fixtures::member(&app, &echo.id, "alice", proto::MemberRole::Member).await;
     let mine = app
-        .pools()
-        .list_pools(user("alice").req(proto::ListPoolsRequest::default()))
-        .await
-        .expect("list")
-        .into_inner();
+        .as_member("alice")
+        .list_pools(proto::ListPoolsRequest::default())
+        .await;
     assert_eq!(
         mine.pools
             .iter()
@@ -221,41 +174,39 @@ async fn list_pools_refuses_bad_tokens_and_negative_page_size() {
         fixtures::pool(&app, name, None).await;
     }
     let garbage = app
-        .pools()
-        .list_pools(admin().req(proto::ListPoolsRequest {
+        .as_admin()
+        .try_list_pools(proto::ListPoolsRequest {
             page_token: "garbage!".into(),
             ..Default::default()
-        }))
+        })
         .await;
-    assert_error(garbage, Code::InvalidArgument, "BAD_PAGE_TOKEN");
+    assert_error(garbage, "BAD_PAGE_TOKEN");
 
     let negative = app
-        .pools()
-        .list_pools(admin().req(proto::ListPoolsRequest {
+        .as_admin()
+        .try_list_pools(proto::ListPoolsRequest {
             page_size: -5,
             ..Default::default()
-        }))
+        })
         .await;
     assert_eq!(bad_fields(negative), ["page_size"]);
 
     // A token issued for the admin's view is not valid for a member's.
     let token = app
-        .pools()
-        .list_pools(admin().req(proto::ListPoolsRequest {
+        .as_admin()
+        .list_pools(proto::ListPoolsRequest {
             page_size: 1,
             ..Default::default()
-        }))
+        })
         .await
-        .expect("list")
-        .into_inner()
         .next_page_token;
     assert!(!token.is_empty());
     let reused = app
-        .pools()
-        .list_pools(user("alice").req(proto::ListPoolsRequest {
+        .as_member("alice")
+        .try_list_pools(proto::ListPoolsRequest {
             page_size: 1,
             page_token: token,
-        }))
+        })
         .await;
-    assert_error(reused, Code::InvalidArgument, "BAD_PAGE_TOKEN");
+    assert_error(reused, "BAD_PAGE_TOKEN");
 }

@@ -5,15 +5,14 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use futures::future::join_all;
-use leadpool::config::{RecycleSettings, Settings};
 use leadpool::proto;
-use leadpool::proto::watch_events_response::Item;
 use prost_types::Duration as PbDuration;
 use tonic::Code;
 
+use crate::fixtures;
 use crate::fixtures::pool_with;
-use crate::fixtures::{self, admin, service, user};
-use crate::harness::{TestApp, start_time, test_settings};
+use crate::harness::{TestApp, recycling_settings, start_time};
+use crate::streams::{next_event, watch_from_now};
 
 const LEADS: i64 = 5_000;
 const REPS: i64 = 20;
@@ -23,20 +22,16 @@ const REPS: i64 = 20;
 /// owner, deadlines, held counts and a `CLAIMED` event each.
 async fn overdue_pool(app: &TestApp) -> (String, Vec<(String, String)>) {
     let pool = app
-        .pools()
-        .create_pool(admin().req(proto::CreatePoolRequest {
+        .as_admin()
+        .create_pool(proto::CreatePoolRequest {
             name: "Daily".into(),
             follow_up_timeout: Some(PbDuration {
                 seconds: 86_400,
                 nanos: 0,
             }),
             ..Default::default()
-        }))
-        .await
-        .expect("pool")
-        .into_inner()
-        .pool
-        .expect("pool");
+        })
+        .await;
     for rep in 0..REPS {
         fixtures::member(
             app,
@@ -79,35 +74,25 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&app.db).await.expect(sql)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_sweeps_and_follow_ups_recycle_each_lead_at_most_once() {
     let app = TestApp::spawn().await;
     let (_pool, leads) = overdue_pool(&app).await;
     // Every tenth lead gets a follow-up from its owner while three sweeps run.
     let followed: Vec<(String, String)> = leads.iter().step_by(10).cloned().collect();
     let sweeps = (0..3).map(|_| {
-        let mut client = app.recycles();
-        tokio::spawn(async move {
-            client
-                .run_recycle(admin().req(proto::RunRecycleRequest::default()))
-                .await
-                .expect("sweep")
-                .into_inner()
-        })
+        let admin = app.as_admin();
+        tokio::spawn(async move { admin.run_recycle("", false).await })
     });
     let follow_ups = followed.chunks(followed.len() / 4).map(|chunk| {
-        let mut client = app.leads();
-        let chunk = chunk.to_vec();
+        let owners: Vec<_> = chunk
+            .iter()
+            .map(|(lead_id, owner)| (lead_id.clone(), app.as_member(owner)))
+            .collect();
         tokio::spawn(async move {
             let mut outcomes = Vec::new();
-            for (lead_id, owner) in chunk {
-                let result = client
-                    .record_follow_up(user(&owner).req(proto::RecordFollowUpRequest {
-                        lead_id: lead_id.clone(),
-                        channel: proto::FollowUpChannel::Call.into(),
-                        ..Default::default()
-                    }))
-                    .await;
+            for (lead_id, owner) in owners {
+                let result = owner.try_follow_up(&lead_id).await;
                 outcomes.push((lead_id, result.map(drop)));
             }
             outcomes
@@ -167,10 +152,7 @@ async fn concurrent_sweeps_and_follow_ups_recycle_each_lead_at_most_once() {
     }
 
     // Whatever the three left (leads another sweep held at the end) the next sweep takes.
-    app.recycles()
-        .run_recycle(admin().req(proto::RunRecycleRequest::default()))
-        .await
-        .expect("final sweep");
+    app.as_admin().run_recycle("", false).await;
     let owned = count(&app, "SELECT count(*) FROM leads WHERE state = 'OWNED'").await;
     assert_eq!(
         owned, kept as i64,
@@ -187,7 +169,7 @@ async fn concurrent_sweeps_and_follow_ups_recycle_each_lead_at_most_once() {
     fixtures::assert_consistent(&app).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_background_scheduler_recycles_on_its_own() {
     let app = TestApp::spawn().await;
     let rules = proto::CreatePoolRequest {
@@ -199,39 +181,14 @@ async fn the_background_scheduler_recycles_on_its_own() {
     };
     let pool = pool_with(&app, "Daily", rules).await;
     let lead = fixtures::lead(&app, &pool.id, "Wang Wei").await;
-    fixtures::claim(&app, &user("alice"), &lead.id).await;
-    let mut recycled = app
-        .events()
-        .watch_events(service().req(proto::WatchEventsRequest {
-            from_now: true,
-            kinds: vec![proto::EventKind::Recycled.into()],
-            ..Default::default()
-        }))
-        .await
-        .expect("watch")
-        .into_inner();
+    app.as_member("alice").claim(&lead.id).await;
+    let mut recycled = watch_from_now(&app.as_service(), proto::EventKind::Recycled).await;
     // A replica whose scheduler sweeps every 50 ms, on the test's clock.
     let _replica = app
-        .spawn_replica(Settings {
-            recycle: RecycleSettings {
-                interval: StdDuration::from_millis(50),
-                batch_size: 10,
-            },
-            ..test_settings()
-        })
+        .spawn_replica(recycling_settings(StdDuration::from_millis(50), 10))
         .await;
     app.clock.advance(Duration::days(1));
-    let event = loop {
-        // A bound on a broken scheduler, not a wait for time to pass.
-        let item = tokio::time::timeout(StdDuration::from_secs(30), recycled.message())
-            .await
-            .expect("the scheduler recycles within the bound")
-            .expect("stream ok")
-            .expect("an item");
-        if let Some(Item::Event(event)) = item.item {
-            break event;
-        }
-    };
+    let event = next_event(&mut recycled).await;
     assert_eq!(
         (
             event.lead_id.as_str(),

@@ -22,6 +22,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 use tracing_subscriber::fmt::MakeWriter;
 
+use crate::caller::Services;
 use crate::fixtures;
 use crate::harness::TestApp;
 
