@@ -16,6 +16,8 @@ use tonic_reflection::server::{v1, v1alpha};
 use tower_http::trace::TraceLayer;
 
 use crate::api::auth::{AuthConfigError, AuthLayer, Authentication};
+use crate::api::deadline::DeadlineLayer;
+use crate::api::wire_errors::WireErrorsLayer;
 use crate::api::{AssignmentApi, EventApi, LeadApi, PoolApi, RecycleApi};
 use crate::config::Settings;
 use crate::metrics::rpc::RpcMetricsLayer;
@@ -184,11 +186,15 @@ impl App {
             .make_span_with(telemetry::rpc_span)
             .on_response(telemetry::rpc_response)
             .on_failure(());
-        // Outermost first: every call, refused callers included, is logged and timed.
+        // Outermost first: every call, refused callers included, is logged and timed (with
+        // tonic's own failures already in the contract's terms); the caller's deadline bounds
+        // the call inside.
         tonic::transport::Server::builder()
             .layer(trace)
             .layer(RpcMetricsLayer::new(self.ctx.metrics.clone()))
+            .layer(WireErrorsLayer)
             .layer(AuthLayer::new(self.authentication))
+            .layer(DeadlineLayer)
             .add_service(services.health)
             .add_service(services.reflection)
             .add_service(services.reflection_alpha)

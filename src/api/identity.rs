@@ -27,10 +27,8 @@ pub fn from_metadata(headers: &HeaderMap) -> Result<Actor, DomainError> {
     let mut missing = Vec::new();
     let mut malformed = Vec::new();
     let mut header = |name: &str| match headers.get(name).map(|v| v.to_str()) {
-        None | Some(Ok("")) => {
-            missing.push(FieldViolation::new(name, "is required: the caller's id"));
-            String::new()
-        }
+        None => missing_id(&mut missing, name),
+        Some(Ok(blank)) if blank.trim().is_empty() => missing_id(&mut missing, name),
         Some(Ok(value)) if is_code(value) => value.to_owned(),
         Some(_) => {
             malformed.push(FieldViolation::new(
@@ -58,6 +56,11 @@ pub fn from_metadata(headers: &HeaderMap) -> Result<Actor, DomainError> {
         user_id,
         roles,
     })
+}
+
+fn missing_id(missing: &mut Vec<FieldViolation>, name: &str) -> String {
+    missing.push(FieldViolation::new(name, "is required: the caller's id"));
+    String::new()
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ pub async fn list(
 ) -> Result<Vec<Member>, DomainError> {
     super::pools::get(ctx, actor, pool_id).await?;
     store::members::list(
-        &ctx.db,
+        &mut *ctx.acquire().await?,
         &actor.tenant_id,
         pool_id,
         after.as_ref().map(|(at, user)| (*at, user.as_str())),
@@ -143,7 +143,7 @@ pub async fn remove(
             store::members::lock(&mut *tx, &actor.tenant_id, pool_id, user_id).await?;
             let released =
                 store::members::remove(&mut *tx, actor, pool_id, user_id, request_id, now).await?;
-            tx.commit().await.map_err(db_error)?;
+            ctx.commit(tx).await?;
             Ok(released)
         },
     )
@@ -159,12 +159,25 @@ pub async fn stats(
     user_id: Option<String>,
 ) -> Result<Standing, DomainError> {
     let user_id = user_id.unwrap_or_else(|| actor.user_id.clone());
-    let access = store::pools::access(&ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+    let access = store::pools::access(
+        &mut *ctx.acquire().await?,
+        &actor.tenant_id,
+        pool_id,
+        &actor.user_id,
+    )
+    .await?;
     if user_id != actor.user_id && !actor.roles.service {
         actor.require_manager(pool_id, access.membership)?;
     }
     let now = ctx.clock.now();
-    let stats = store::members::stats(&ctx.db, &actor.tenant_id, pool_id, &user_id, now).await?;
+    let stats = store::members::stats(
+        &mut *ctx.acquire().await?,
+        &actor.tenant_id,
+        pool_id,
+        &user_id,
+        now,
+    )
+    .await?;
     Ok(Standing {
         pool_id,
         resets_at: quota::resets_at(now, &stats.timezone),

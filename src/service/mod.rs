@@ -72,7 +72,7 @@ impl Context {
     }
 
     /// Commits `tx`, unless the call's deadline leaves no time for it: then it rolls back.
-    pub async fn commit(&self, tx: Transaction<'static, Postgres>) -> Result<(), DomainError> {
+    pub async fn commit(&self, tx: Transaction<'_, Postgres>) -> Result<(), DomainError> {
         deadline::check_before_commit()?;
         tx.commit().await.map_err(db_error)
     }

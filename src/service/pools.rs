@@ -65,7 +65,13 @@ pub async fn create(
 
 /// The pool, for its members, admins and services.
 pub async fn get(ctx: &Context, actor: &Actor, pool_id: Uuid) -> Result<Pool, DomainError> {
-    let access = store::pools::access(&ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+    let access = store::pools::access(
+        &mut *ctx.acquire().await?,
+        &actor.tenant_id,
+        pool_id,
+        &actor.user_id,
+    )
+    .await?;
     actor.require_pool_reader(pool_id, access.membership)?;
     Ok(access.pool)
 }
@@ -80,7 +86,7 @@ pub async fn list(
     page: PageSize,
 ) -> Result<Vec<Pool>, DomainError> {
     store::pools::list(
-        &ctx.db,
+        &mut *ctx.acquire().await?,
         &actor.tenant_id,
         actor.listed_member(),
         after.as_ref().map(|(name, id)| (name.as_str(), *id)),
@@ -125,7 +131,7 @@ pub async fn update(
             } else {
                 0
             };
-            tx.commit().await.map_err(db_error)?;
+            ctx.commit(tx).await?;
             Ok(PoolUpdated {
                 pool,
                 rescheduled_leads,

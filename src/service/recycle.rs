@@ -76,7 +76,13 @@ pub async fn run_recycle(
 ) -> Result<Swept, DomainError> {
     actor.require_admin()?;
     if let Some(pool_id) = command.pool_id {
-        store::pools::access(&ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+        store::pools::access(
+            &mut *ctx.acquire().await?,
+            &actor.tenant_id,
+            pool_id,
+            &actor.user_id,
+        )
+        .await?;
     }
     idempotency::once_after(
         ctx,
@@ -120,8 +126,12 @@ async fn sweep(
     for action in [Action::Warn, Action::Recycle] {
         while !stop.is_cancelled() {
             let steps = match action {
-                Action::Warn => store::recycle::warn_batch(&ctx.db, scope).await?,
-                Action::Recycle => store::recycle::recycle_batch(&ctx.db, scope).await?,
+                Action::Warn => {
+                    store::recycle::warn_batch(&mut *ctx.acquire().await?, scope).await?
+                }
+                Action::Recycle => {
+                    store::recycle::recycle_batch(&mut *ctx.acquire().await?, scope).await?
+                }
             };
             if steps.is_empty() {
                 break;
@@ -141,7 +151,8 @@ async fn plan(ctx: &Context, scope: &Sweep<'_>) -> Result<SweepReport, DomainErr
     let mut report = SweepReport::default();
     let limit = i64::try_from(MAX_REPORTED_STEPS).unwrap_or(i64::MAX);
     for action in [Action::Warn, Action::Recycle] {
-        let (total, steps) = store::recycle::plan(&ctx.db, scope, action, limit).await?;
+        let (total, steps) =
+            store::recycle::plan(&mut *ctx.acquire().await?, scope, action, limit).await?;
         report.record_counted(action, total, steps);
     }
     Ok(report)
@@ -158,7 +169,15 @@ pub async fn upcoming(
 ) -> Result<Vec<Upcoming>, DomainError> {
     require_reader(ctx, actor, filter.pool_id).await?;
     let now = ctx.clock.now();
-    store::recycle::upcoming(&ctx.db, &actor.tenant_id, filter, now, after, limit).await
+    store::recycle::upcoming(
+        &mut *ctx.acquire().await?,
+        &actor.tenant_id,
+        filter,
+        now,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// A pool's recycles, newest first, of one previous owner or all, before the event `before_seq`
@@ -173,7 +192,7 @@ pub async fn recycled(
 ) -> Result<Vec<Recycled>, DomainError> {
     require_reader(ctx, actor, Some(pool_id)).await?;
     store::recycle::recycled(
-        &ctx.db,
+        &mut *ctx.acquire().await?,
         &actor.tenant_id,
         pool_id,
         previous_owner_id,
@@ -190,8 +209,13 @@ async fn require_reader(
     pool_id: Option<Uuid>,
 ) -> Result<(), DomainError> {
     if let Some(pool_id) = pool_id {
-        let access =
-            store::pools::access(&ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+        let access = store::pools::access(
+            &mut *ctx.acquire().await?,
+            &actor.tenant_id,
+            pool_id,
+            &actor.user_id,
+        )
+        .await?;
         actor.require_pool_reader(pool_id, access.membership)?;
     }
     Ok(())

@@ -44,7 +44,7 @@ pub async fn assign(
         async |conn| {
             let mut tx = conn.begin().await.map_err(db_error)?;
             hand_over(&mut tx, ctx, actor, &command).await?;
-            tx.commit().await.map_err(db_error)?;
+            ctx.commit(tx).await?;
             store::leads::get(&mut *conn, actor, command.lead_id).await
         },
     )

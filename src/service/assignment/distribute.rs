@@ -76,7 +76,7 @@ pub async fn preview_distribution(
     actor: &Actor,
     command: &Distribute,
 ) -> Result<Plan, DomainError> {
-    let mut conn = ctx.db.acquire().await.map_err(db_error)?;
+    let mut conn = ctx.acquire().await?;
     managed(&mut conn, ctx, actor, command, Mode::Preview).await
 }
 
@@ -89,7 +89,7 @@ pub async fn auto_distribute(
 ) -> Result<u64, DomainError> {
     let now = ctx.clock.now();
     let mut distributed = 0;
-    for pool in due_pools(&ctx.db, now).await? {
+    for pool in due_pools(&mut *ctx.acquire().await?, now).await? {
         match auto_distribute_pool(ctx, &pool, batch, stop).await {
             Ok(n) => distributed += n,
             // One pool's trouble (archived meanwhile, a lost race) must not hold up the others.
@@ -117,7 +117,7 @@ async fn auto_distribute_pool(
     };
     let mut distributed = 0;
     while !stop.is_cancelled() {
-        let mut conn = ctx.db.acquire().await.map_err(db_error)?;
+        let mut conn = ctx.acquire().await?;
         let call = Call {
             tenant_id: &pool.tenant_id,
             pool_id: pool.pool_id,

@@ -62,7 +62,7 @@ pub async fn offboard(
             assignment::check_offboarder(actor, &command.user_id, &memberships)?;
             let mut tx = conn.begin().await.map_err(db_error)?;
             let report = take_out(&mut tx, actor, &command, ctx.clock.now()).await?;
-            tx.commit().await.map_err(db_error)?;
+            ctx.commit(tx).await?;
             Ok(report)
         },
     )

@@ -50,7 +50,7 @@ pub async fn transfer(
         async |conn| {
             let mut tx = conn.begin().await.map_err(db_error)?;
             let transferred = hand_over(&mut tx, ctx, actor, &command).await?;
-            tx.commit().await.map_err(db_error)?;
+            ctx.commit(tx).await?;
             Ok(Transferred {
                 lead_ids: command.lead_ids.clone(),
                 transferred,

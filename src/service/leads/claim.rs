@@ -98,7 +98,7 @@ pub async fn claim_many(
                     DomainError::internal("an all-or-nothing claim failed without a refusal")
                 }));
             }
-            tx.commit().await.map_err(db_error)?;
+            ctx.commit(tx).await?;
             Ok(results)
         },
     )

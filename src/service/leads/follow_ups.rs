@@ -84,6 +84,13 @@ pub async fn follow_ups(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<FollowUp>, DomainError> {
-    readable(&ctx.db, actor, lead_id).await?;
-    store::leads::follow_ups::list(&ctx.db, &actor.tenant_id, lead_id, after, limit).await
+    readable(&mut *ctx.acquire().await?, actor, lead_id).await?;
+    store::leads::follow_ups::list(
+        &mut *ctx.acquire().await?,
+        &actor.tenant_id,
+        lead_id,
+        after,
+        limit,
+    )
+    .await
 }

@@ -16,7 +16,6 @@ use crate::domain::lead::LeadFields;
 use crate::service::Context;
 use crate::service::idempotency;
 use crate::store;
-use crate::store::db_error;
 use crate::store::leads::import::{Batch, ImportRow};
 
 /// The first problems of a streamed import are reported; the rest only counted.
@@ -102,7 +101,7 @@ pub async fn import_stream<E: From<DomainError>>(
     target: ImportTarget,
     chunks: impl Stream<Item = Result<Vec<LeadFields>, E>>,
 ) -> Result<ImportSummary, E> {
-    let mut conn = ctx.db.acquire().await.map_err(db_error)?;
+    let mut conn = ctx.acquire().await?;
     require_lead_creator(&mut conn, actor, target.pool_id).await?;
     let mut summary = ImportSummary::default();
     let mut offset = 0;

@@ -13,7 +13,7 @@ use crate::store;
 
 /// A lead the actor may read.
 pub async fn get(ctx: &Context, actor: &Actor, lead_id: Uuid) -> Result<LeadView, DomainError> {
-    readable(&ctx.db, actor, lead_id).await
+    readable(&mut *ctx.acquire().await?, actor, lead_id).await
 }
 
 /// The leads matching `filter` that the actor may read, in `order`, after the position
@@ -27,8 +27,13 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<LeadView>, DomainError> {
     if let Some(pool_id) = filter.pool_id {
-        let access =
-            store::pools::access(&ctx.db, &actor.tenant_id, pool_id, &actor.user_id).await?;
+        let access = store::pools::access(
+            &mut *ctx.acquire().await?,
+            &actor.tenant_id,
+            pool_id,
+            &actor.user_id,
+        )
+        .await?;
         // Without access to the pool, a member may still list the leads they own in it.
         if filter.owner_id.as_deref() != Some(actor.user_id.as_str()) {
             actor.require_pool_reader(pool_id, access.membership)?;
@@ -39,7 +44,7 @@ pub async fn list(
         after,
         limit,
     };
-    store::leads::list::list(&ctx.db, actor, filter, &page).await
+    store::leads::list::list(&mut *ctx.acquire().await?, actor, filter, &page).await
 }
 
 /// The ownership history of a lead the actor may read, oldest first, after the event
@@ -51,6 +56,13 @@ pub async fn history(
     after_seq: Option<i64>,
     limit: i64,
 ) -> Result<Vec<LeadEvent>, DomainError> {
-    readable(&ctx.db, actor, lead_id).await?;
-    store::events::lead_history(&ctx.db, &actor.tenant_id, lead_id, after_seq, limit).await
+    readable(&mut *ctx.acquire().await?, actor, lead_id).await?;
+    store::events::lead_history(
+        &mut *ctx.acquire().await?,
+        &actor.tenant_id,
+        lead_id,
+        after_seq,
+        limit,
+    )
+    .await
 }
