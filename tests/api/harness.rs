@@ -497,6 +497,7 @@ fn code_of(reason: &str) -> Code {
         "DAILY_CLAIM_LIMIT_REACHED" | "MESSAGE_TOO_LARGE" => Code::ResourceExhausted,
         "VERSION_CONFLICT" | "CONCURRENT_MODIFICATION" => Code::Aborted,
         "DATABASE_UNAVAILABLE" => Code::Unavailable,
+        "DEADLINE_EXCEEDED" => Code::DeadlineExceeded,
         other => panic!("{other} is no reason of api.md's error table"),
     }
 }

@@ -33,6 +33,7 @@ mod pool_rules;
 mod pools;
 mod recycle;
 mod recycle_race;
+mod refusals;
 mod release;
 mod replicas;
 mod server;
