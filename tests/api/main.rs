@@ -18,6 +18,7 @@ mod duplicates;
 mod edits;
 mod events;
 mod history;
+mod hygiene;
 mod idempotency;
 mod identity;
 mod imports;

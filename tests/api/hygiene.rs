@@ -1,0 +1,157 @@
+//! Input hygiene and clean failures (api.md "Errors"): no input reaches INTERNAL, errors quote a
+//! bounded part of the input, tonic's own failures come in the contract's terms, and the
+//! caller's deadline bounds the database work so a call that timed out changed nothing.
+
+use std::time::Duration;
+
+use leadpool::proto;
+use tonic::Request;
+use tonic::codegen::http::uri::PathAndQuery;
+
+use crate::caller::Services;
+use crate::fixtures::{self, TENANT};
+use crate::harness::{Caller, assert_error};
+
+#[tokio::test]
+async fn nul_and_control_characters_are_refused_in_every_text() {
+    let (app, team) = fixtures::app_with_team(None).await;
+    let service = app.as_service();
+    let named = |name: &str| proto::NewLead {
+        name: name.into(),
+        ..fixtures::new_lead("x")
+    };
+    for (lead, field) in [
+        (named("王\0伟"), "lead.name"),
+        (named("bell\u{7}"), "lead.name"),
+        (
+            proto::NewLead {
+                region: "east\nwest".into(),
+                ..fixtures::new_lead("y")
+            },
+            "lead.region",
+        ),
+    ] {
+        let fields = app
+            .invalid_fields(service.try_create_in(&team.pool.id, lead))
+            .await;
+        assert_eq!(fields, [field]);
+    }
+    // Names keep their line breaks and tabs.
+    let kept = service
+        .create_in(&team.pool.id, named("王伟\n\t销售部"))
+        .await;
+    assert_eq!(kept.name, "王伟\n\t销售部");
+}
+
+#[tokio::test]
+async fn times_outside_years_0001_to_9999_are_refused() {
+    let (app, _team) = fixtures::app_with_team(None).await;
+    for seconds in [-1_000_000_000_000, 400_000_000_000] {
+        let request = proto::ListLeadsRequest {
+            created_after: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+            ..Default::default()
+        };
+        let fields = app
+            .invalid_fields(app.as_admin().try_list_leads(request))
+            .await;
+        assert_eq!(fields, ["created_after"], "{seconds}");
+    }
+}
+
+#[tokio::test]
+async fn errors_quote_at_most_64_characters_of_the_input() {
+    let (app, _team) = fixtures::app_with_team(None).await;
+    let huge = "x".repeat(10_000);
+    let status = app
+        .as_member("alice")
+        .try_claim(&huge)
+        .await
+        .expect_err("not a UUID");
+    assert!(status.message().len() < 300, "{}", status.message().len());
+    assert!(status.details().len() < 1_000, "{}", status.details().len());
+    assert_error(Err::<(), _>(status), "VALIDATION_FAILED");
+}
+
+#[tokio::test]
+async fn identities_that_cannot_be_ids_are_invalid_not_missing() {
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
+    let long = "a".repeat(129);
+    for caller in [
+        Caller::new(TENANT, &long, ""),
+        Caller::new("ac me", "alice", ""),
+    ] {
+        let fields = app
+            .invalid_fields(app.as_caller(caller).try_claim(&lead.id))
+            .await;
+        assert_eq!(fields.len(), 1, "{fields:?}");
+        assert!(fields[0].starts_with("x-"), "{fields:?}");
+    }
+    assert_eq!(fixtures::held_count(&app, &team.pool.id, "alice").await, 0);
+}
+
+#[tokio::test]
+async fn requests_over_4_mib_are_resource_exhausted_with_the_limit() {
+    let (app, team) = fixtures::app_with_team(None).await;
+    let lead = proto::NewLead {
+        name: "长".repeat(2_000_000),
+        ..fixtures::new_lead("x")
+    };
+    let created = app.as_service().try_create_in(&team.pool.id, lead).await;
+    let metadata = assert_error(created, "MESSAGE_TOO_LARGE");
+    assert_eq!(metadata["limit_bytes"], "4194304");
+}
+
+/// `ClaimLeadRequest` as a careless client might encode it: `lead_id` (a string, tag 1) sent
+/// as a number, which no protobuf decoder accepts.
+#[derive(Clone, PartialEq, prost::Message)]
+struct MistypedClaim {
+    #[prost(uint64, tag = "1")]
+    lead_id: u64,
+}
+
+#[tokio::test]
+async fn an_undecodable_body_is_invalid_argument_not_internal() {
+    let (app, _team, _lead) = fixtures::app_with_lead(None).await;
+    let mut grpc = tonic::client::Grpc::new(app.channel());
+    grpc.ready().await.expect("ready");
+    let codec = tonic_prost::ProstCodec::<MistypedClaim, proto::ClaimLeadResponse>::default();
+    let path = PathAndQuery::from_static("/leadpool.v1.LeadService/ClaimLead");
+    let request = fixtures::user("alice").req(MistypedClaim { lead_id: 7 });
+    let before = app.fingerprint().await;
+    let answered = grpc.unary(request, path, codec).await;
+    assert_error(answered, "VALIDATION_FAILED");
+    assert_eq!(app.fingerprint().await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_whose_deadline_passes_while_it_waits_commits_nothing() {
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
+    // Another transaction holds the lead's row for longer than the caller waits.
+    let mut holder = app.db.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM leads WHERE id = $1::uuid FOR UPDATE")
+        .bind(&lead.id)
+        .execute(&mut *holder)
+        .await
+        .expect("lock the lead");
+    let before = app.fingerprint().await;
+    let mut request: Request<_> = fixtures::user("alice").req(proto::ClaimLeadRequest {
+        lead_id: lead.id.clone(),
+        ..Default::default()
+    });
+    request.set_timeout(Duration::from_millis(300));
+    let claimed = app.leads().claim_lead(request).await;
+    assert_error(claimed, "DEADLINE_EXCEEDED");
+    holder.rollback().await.expect("release the row");
+    // A claim statement still waiting for the row would be granted it before this read.
+    let mut check = app.db.begin().await.expect("begin");
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM leads WHERE id = $1::uuid FOR UPDATE")
+            .bind(&lead.id)
+            .fetch_one(&mut *check)
+            .await
+            .expect("state");
+    check.rollback().await.expect("rollback");
+    assert_eq!(state, "IN_POOL");
+    assert_eq!(app.fingerprint().await, before);
+    assert_eq!(fixtures::held_count(&app, &team.pool.id, "alice").await, 0);
+}
