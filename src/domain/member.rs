@@ -191,12 +191,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let err = v.finish(()).expect_err("invalid");
-        let fields: Vec<_> = err
-            .field_violations()
-            .iter()
-            .map(|f| f.field.clone())
-            .collect();
+        let fields = v.rejected_fields();
         assert_eq!(fields, ["weight", "max_held"]);
     }
 }

@@ -275,12 +275,7 @@ mod tests {
             ..Default::default()
         };
         NewPool::parse(&mut v, " ", "Mars/Olympus", &rules);
-        let err = v.finish(()).expect_err("invalid");
-        let fields: Vec<_> = err
-            .field_violations()
-            .iter()
-            .map(|f| f.field.clone())
-            .collect();
+        let fields = v.rejected_fields();
         assert_eq!(fields, ["name", "timezone", "max_held_per_member"]);
     }
 
@@ -308,12 +303,7 @@ mod tests {
         };
         let parsed = PoolRules::parse(&mut v, &rules);
         assert_eq!(parsed.close_timeout_seconds, Some(86_400));
-        let err = v.finish(()).expect_err("invalid");
-        let fields: Vec<_> = err
-            .field_violations()
-            .iter()
-            .map(|f| f.field.clone())
-            .collect();
+        let fields = v.rejected_fields();
         assert_eq!(
             fields,
             ["reclaim_cooldown", "follow_up_timeout", "warn_before"]

@@ -229,6 +229,20 @@ impl Validator {
         }
         Err(DomainError::ValidationFailed(self.violations))
     }
+
+    /// The fields [`Validator::finish`] reports, in order; empty when all were valid. Lets a
+    /// test say in one line which fields a parse rejected.
+    #[cfg(test)]
+    pub fn rejected_fields(self) -> Vec<String> {
+        match self.finish(()) {
+            Ok(()) => Vec::new(),
+            Err(err) => err
+                .field_violations()
+                .iter()
+                .map(|f| f.field.clone())
+                .collect(),
+        }
+    }
 }
 
 #[cfg(test)]

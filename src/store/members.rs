@@ -43,6 +43,11 @@ impl TryFrom<MemberRow> for Member {
     }
 }
 
+/// The membership a single-row statement returned; `None` when no row matched.
+fn member_of(row: Result<Option<MemberRow>, sqlx::Error>) -> Result<Option<Member>, DomainError> {
+    row.map_err(db_error)?.map(Member::try_from).transpose()
+}
+
 /// Adds the membership; `MEMBER_EXISTS` when the user already belongs to the pool.
 #[tracing::instrument(skip_all, fields(tenant_id, pool_id = %member.pool_id, user_id = %member.user_id))]
 pub async fn add(
@@ -51,7 +56,7 @@ pub async fn add(
     member: &NewMember,
     now: DateTime<Utc>,
 ) -> Result<Member, DomainError> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         MemberRow,
         r#"INSERT INTO members (tenant_id, pool_id, user_id, role, active, weight, max_held,
                                 regions, industries, grades, joined_at, updated_at)
@@ -72,11 +77,8 @@ pub async fn add(
         now,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(Member::try_from)
-    .transpose()?
-    .ok_or_else(|| DomainError::MemberExists {
+    .await;
+    member_of(row)?.ok_or_else(|| DomainError::MemberExists {
         pool_id: member.pool_id,
         user_id: member.user_id.clone(),
     })
@@ -124,7 +126,7 @@ pub async fn update(
     mask: MemberMask,
     now: DateTime<Utc>,
 ) -> Result<Member, DomainError> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         MemberRow,
         r#"UPDATE members
            SET role = CASE WHEN $4 THEN $5 ELSE role END,
@@ -158,11 +160,8 @@ pub async fn update(
         now,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(Member::try_from)
-    .transpose()?
-    .ok_or_else(|| DomainError::MemberNotFound {
+    .await;
+    member_of(row)?.ok_or_else(|| DomainError::MemberNotFound {
         pool_id: patch.pool_id,
         user_id: patch.user_id.clone(),
     })

@@ -55,6 +55,17 @@ impl StepRow {
     }
 }
 
+/// The steps a batch statement returned, each taken as `action`.
+fn steps(
+    rows: Result<Vec<StepRow>, sqlx::Error>,
+    action: Action,
+) -> Result<Vec<Step>, DomainError> {
+    rows.map_err(db_error)?
+        .into_iter()
+        .map(|r| r.into_step(action))
+        .collect()
+}
+
 /// Warns the owners of up to `batch` leads due a warning: one `RECYCLE_WARNING` each, with the
 /// recycle time it announces, which the lead keeps (`warned_*`) so it is warned only once.
 #[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, batch = sweep.batch))]
@@ -62,7 +73,7 @@ pub async fn warn_batch(
     db: impl PgExecutor<'_>,
     sweep: &Sweep<'_>,
 ) -> Result<Vec<Step>, DomainError> {
-    sqlx::query_as!(
+    let rows = sqlx::query_as!(
         StepRow,
         r#"WITH due AS MATERIALIZED (SELECT * FROM recycle_candidates($1, $2, $3, 'WARN', $4)),
            target AS (
@@ -106,11 +117,8 @@ pub async fn warn_batch(
         sweep.request_id,
     )
     .fetch_all(db)
-    .await
-    .map_err(db_error)?
-    .into_iter()
-    .map(|r| r.into_step(Action::Warn))
-    .collect()
+    .await;
+    steps(rows, Action::Warn)
 }
 
 /// Recycles up to `batch` due leads: back to `IN_POOL` in the pool's recycle pool (else their
@@ -123,7 +131,7 @@ pub async fn recycle_batch(
     db: impl PgExecutor<'_>,
     sweep: &Sweep<'_>,
 ) -> Result<Vec<Step>, DomainError> {
-    sqlx::query_as!(
+    let rows = sqlx::query_as!(
         StepRow,
         r#"WITH due AS MATERIALIZED (SELECT * FROM recycle_candidates($1, $2, $3, 'RECYCLE', $4)),
            target AS (
@@ -184,11 +192,8 @@ pub async fn recycle_batch(
         sweep.request_id,
     )
     .fetch_all(db)
-    .await
-    .map_err(db_error)?
-    .into_iter()
-    .map(|r| r.into_step(Action::Recycle))
-    .collect()
+    .await;
+    steps(rows, Action::Recycle)
 }
 
 struct PlannedRow {

@@ -39,15 +39,31 @@ pub fn duration(cli: &Cli) -> Duration {
     Duration::from_secs(cli.size(15, 3))
 }
 
-pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
+/// Seeds the claim scenario's data (see [`plan`]): its fixture and the ids of its leads.
+pub async fn seed_leads(db: &BenchDb, cli: &Cli) -> Result<(Fixture, Arc<Vec<Uuid>>)> {
     let fx = seed::seed(&db.pool, plan(cli)).await?;
     let leads = Arc::new(seed::lead_ids(&db.pool).await?);
+    Ok((fx, leads))
+}
+
+/// The claim scenario's load on the service at `addr`: [`CLIENTS`] callers for [`duration`].
+pub async fn claim_load(
+    addr: SocketAddr,
+    fx: &Fixture,
+    leads: Arc<Vec<Uuid>>,
+    cli: &Cli,
+) -> Result<ClaimRun> {
+    drive(addr, fx, leads, CLIENTS, duration(cli)).await
+}
+
+pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
+    let (fx, leads) = seed_leads(db, cli).await?;
     let pg = cli.shared_dir.join("pg");
     baseline::psql(db, &pg.join("claim_limit_setup.sql")).await?;
     let base =
         baseline::pgbench(db, &pg.join("claim_limit_1rt.sql"), CLIENTS, duration(cli)).await?;
     let service = InProcess::start(db.options.clone()).await?;
-    let run = drive(service.addr, &fx, leads.clone(), CLIENTS, duration(cli)).await;
+    let run = claim_load(service.addr, &fx, leads.clone(), cli).await;
     let rss = rss_mib("self")?;
     service.stop().await?;
     let run = run?;
@@ -244,12 +260,7 @@ pub async fn drive(
     clients: u32,
     duration: Duration,
 ) -> Result<ClaimRun> {
-    let callers = Arc::new(
-        fx.members
-            .iter()
-            .map(|m| Caller::new(TENANT, m, None))
-            .collect::<Result<Vec<_>>>()?,
-    );
+    let callers = Arc::new(fx.callers()?);
     let mut channels = Vec::new();
     for _ in 0..clients {
         channels.push(connect(addr).await?);

@@ -15,7 +15,6 @@ use crate::cli::Cli;
 use crate::dbserver::BenchDb;
 use crate::invariants::{self, Check};
 use crate::report::{Goal, Report, f1, rss_mib};
-use crate::seed;
 use crate::service::{ChildService, service_binary};
 
 const IDLE_GOAL_MIB: f64 = 50.0;
@@ -24,21 +23,14 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 
 pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
     let binary = service_binary().await?;
-    let fx = seed::seed(&db.pool, claim::plan(cli)).await?;
-    let leads = Arc::new(seed::lead_ids(&db.pool).await?);
+    let (fx, leads) = claim::seed_leads(db, cli).await?;
     std::fs::create_dir_all(&cli.out_dir)?;
     let log = cli.out_dir.join("idle-service.log");
     let service = ChildService::start(&binary, &db.uri, &log, &[]).await?;
     let pid = service.pid()?.to_string();
     tokio::time::sleep(Duration::from_secs(cli.size(3, 1))).await;
     let (idle_rss, idle_hwm) = rss_mib(&pid)?;
-    let load = claim::drive(
-        service.addr,
-        &fx,
-        leads.clone(),
-        CLIENTS,
-        claim::duration(cli),
-    );
+    let load = claim::claim_load(service.addr, &fx, leads.clone(), cli);
     let (run, peak_sampled) = with_peak_sampled(&pid, load).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (after_rss, load_hwm) = rss_mib(&pid)?;

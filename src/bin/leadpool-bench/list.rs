@@ -42,6 +42,17 @@ struct Case {
     pages: u32,
 }
 
+impl Case {
+    /// A case that reads only the first page.
+    const fn one_page(name: &'static str, filter: fn(&Fixture, &str) -> LeadFilter) -> Self {
+        Self {
+            name,
+            filter,
+            pages: 1,
+        }
+    }
+}
+
 fn in_pool(fx: &Fixture) -> LeadFilter {
     LeadFilter {
         pool_id: Some(fx.pool_id),
@@ -50,52 +61,28 @@ fn in_pool(fx: &Fixture) -> LeadFilter {
 }
 
 const CASES: &[Case] = &[
-    Case {
-        name: "pool",
-        pages: 1,
-        filter: |fx, _| in_pool(fx),
-    },
-    Case {
-        name: "pool + state=IN_POOL",
-        pages: 1,
-        filter: |fx, _| LeadFilter {
-            state: Some(DomainState::InPool),
-            ..in_pool(fx)
-        },
-    },
-    Case {
-        name: "pool + grade + region",
-        pages: 1,
-        filter: |fx, _| LeadFilter {
-            grade: Some("B".into()),
-            region: Some("west".into()),
-            ..in_pool(fx)
-        },
-    },
-    Case {
-        name: "pool + text query",
-        pages: 1,
-        filter: |fx, _| LeadFilter {
-            query: Some("Lead 4242".into()),
-            ..in_pool(fx)
-        },
-    },
-    Case {
-        name: "pool + deadline before",
-        pages: 1,
-        filter: |fx, _| LeadFilter {
-            deadline_before: fx.deadline_midpoint,
-            ..in_pool(fx)
-        },
-    },
-    Case {
-        name: "owner=me",
-        pages: 1,
-        filter: |_, member| LeadFilter {
-            owner_id: Some(member.to_owned()),
-            ..LeadFilter::default()
-        },
-    },
+    Case::one_page("pool", |fx, _| in_pool(fx)),
+    Case::one_page("pool + state=IN_POOL", |fx, _| LeadFilter {
+        state: Some(DomainState::InPool),
+        ..in_pool(fx)
+    }),
+    Case::one_page("pool + grade + region", |fx, _| LeadFilter {
+        grade: Some("B".into()),
+        region: Some("west".into()),
+        ..in_pool(fx)
+    }),
+    Case::one_page("pool + text query", |fx, _| LeadFilter {
+        query: Some("Lead 4242".into()),
+        ..in_pool(fx)
+    }),
+    Case::one_page("pool + deadline before", |fx, _| LeadFilter {
+        deadline_before: fx.deadline_midpoint,
+        ..in_pool(fx)
+    }),
+    Case::one_page("owner=me", |_, member| LeadFilter {
+        owner_id: Some(member.to_owned()),
+        ..LeadFilter::default()
+    }),
     Case {
         name: "pool, pages 1–10 by token",
         pages: 10,
@@ -230,12 +217,7 @@ async fn load(
     clients: usize,
     requests: usize,
 ) -> Result<Tally> {
-    let callers = Arc::new(
-        fx.members
-            .iter()
-            .map(|m| Ok((m.clone(), Caller::new(TENANT, m, None)?)))
-            .collect::<Result<Vec<_>>>()?,
-    );
+    let callers: Arc<Vec<_>> = Arc::new(fx.members.iter().cloned().zip(fx.callers()?).collect());
     let mut tasks = tokio::task::JoinSet::new();
     for seed in 0..clients {
         let mut client = LeadServiceClient::new(connect(addr).await?);

@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::Result;
+use crate::service::Caller;
 
 pub const TENANT: &str = "bench";
 /// Rows per seeding statement: big enough to be set-based, small enough for the bar to move.
@@ -34,6 +35,16 @@ pub struct Fixture {
     pub members: Vec<String>,
     /// Halfway between the earliest and the latest follow-up deadline of the owned leads.
     pub deadline_midpoint: Option<DateTime<Utc>>,
+}
+
+impl Fixture {
+    /// Each member as a caller of the seeded tenant, in the order of `members`.
+    pub fn callers(&self) -> Result<Vec<Caller>> {
+        self.members
+            .iter()
+            .map(|m| Caller::new(TENANT, m, None))
+            .collect()
+    }
 }
 
 pub async fn seed(db: &PgPool, plan: Plan) -> Result<Fixture> {

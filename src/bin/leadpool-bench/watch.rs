@@ -19,7 +19,7 @@ use crate::cli::Cli;
 use crate::dbserver::BenchDb;
 use crate::invariants::{self, Check};
 use crate::report::{Goal, Report, f1, f2};
-use crate::seed::{self, TENANT};
+use crate::seed::TENANT;
 use crate::service::{Caller, InProcess, connect};
 use crate::{BoxError, Result};
 
@@ -35,20 +35,12 @@ struct Followed {
 }
 
 pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
-    let fx = seed::seed(&db.pool, claim::plan(cli)).await?;
-    let leads = Arc::new(seed::lead_ids(&db.pool).await?);
+    let (fx, leads) = claim::seed_leads(db, cli).await?;
     let service = InProcess::start(db.options.clone()).await?;
     let load_done = Arc::new(AtomicBool::new(false));
     let follower = tokio::spawn(follow(service.addr, db.pool.clone(), load_done.clone()));
     let started = Instant::now();
-    let load = claim::drive(
-        service.addr,
-        &fx,
-        leads.clone(),
-        CLIENTS,
-        claim::duration(cli),
-    )
-    .await;
+    let load = claim::claim_load(service.addr, &fx, leads.clone(), cli).await;
     let load_secs = started.elapsed().as_secs_f64();
     load_done.store(true, Ordering::Relaxed);
     let followed = follower.await?;

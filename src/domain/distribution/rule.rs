@@ -123,12 +123,7 @@ mod tests {
             ..DistributionDraft::default()
         };
         DistributionRule::parse(&mut v, &draft);
-        let err = v.finish(()).expect_err("invalid");
-        let fields: Vec<_> = err
-            .field_violations()
-            .iter()
-            .map(|f| f.field.clone())
-            .collect();
+        let fields = v.rejected_fields();
         assert_eq!(
             fields,
             [

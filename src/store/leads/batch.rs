@@ -4,10 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use super::{LeadRow, LeadView};
+use super::{LeadRow, LeadView, views_of};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
-use crate::store::db_error;
 
 /// Claims for the actor every lead of `lead_ids` that may be claimed, in one statement, and
 /// returns the claimed leads.
@@ -26,7 +25,7 @@ pub async fn claim_many(
     request_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Vec<LeadView>, DomainError> {
-    sqlx::query_as!(
+    let rows = sqlx::query_as!(
         LeadRow,
         r#"WITH requested AS (
                SELECT r.id, r.ord FROM UNNEST($2::uuid[]) WITH ORDINALITY AS r(id, ord)
@@ -100,9 +99,6 @@ pub async fn claim_many(
         request_id,
     )
     .fetch_all(db)
-    .await
-    .map_err(db_error)?
-    .into_iter()
-    .map(LeadView::try_from)
-    .collect()
+    .await;
+    views_of(rows)
 }

@@ -4,11 +4,10 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use super::{LeadRow, LeadView};
+use super::{LeadRow, LeadView, view_of};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::lead::{NewLead, normalize_email, normalize_phone};
-use crate::store::db_error;
 
 /// An update: the lead, the version it was read at, the new values and which of them apply.
 #[derive(Debug, Clone)]
@@ -37,7 +36,7 @@ pub async fn update(
 ) -> Result<Option<LeadView>, DomainError> {
     let v = edit.values;
     let attributes = serde_json::to_value(&v.attributes).map_err(DomainError::internal_from)?;
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
                SELECT l.id, l.pool_id, l.owner_id FROM leads l
@@ -105,8 +104,6 @@ pub async fn update(
         attributes,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::try_from)
-    .transpose()
+    .await;
+    view_of(row)
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use super::{LeadRow, LeadView};
+use super::{LeadRow, LeadView, view_of};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::follow_up::{Channel, FollowUp};
@@ -22,7 +22,7 @@ pub async fn record(
     follow_up: &FollowUp,
     request_id: Option<Uuid>,
 ) -> Result<Option<LeadView>, DomainError> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
                SELECT l.id, l.pool_id FROM leads l
@@ -61,10 +61,8 @@ pub async fn record(
         request_id,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::try_from)
-    .transpose()
+    .await;
+    view_of(row)
 }
 
 /// A lead's follow-ups, oldest first, after the keyset cursor.

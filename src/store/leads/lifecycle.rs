@@ -6,10 +6,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use super::{LeadRow, LeadView};
+use super::{LeadRow, LeadView, view_of};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
-use crate::store::db_error;
 
 /// What every lifecycle change records with its event.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +27,7 @@ pub async fn set_lock(
     change: Change<'_>,
     locked: bool,
 ) -> Result<Option<LeadView>, DomainError> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
                SELECT l.id, l.pool_id, l.owner_id FROM leads l
@@ -59,10 +58,8 @@ pub async fn set_lock(
         change.request_id,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::try_from)
-    .transpose()
+    .await;
+    view_of(row)
 }
 
 /// Converts an owned lead (by its owner, or anyone when `manages`); the owner's held count drops.
@@ -73,7 +70,7 @@ pub async fn convert(
     change: Change<'_>,
     manages: bool,
 ) -> Result<Option<LeadView>, DomainError> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
                SELECT l.id, l.pool_id, l.owner_id FROM leads l
@@ -111,10 +108,8 @@ pub async fn convert(
         change.request_id,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::try_from)
-    .transpose()
+    .await;
+    view_of(row)
 }
 
 /// Discards a live lead: any one when `manages`, else only the actor's own unlocked lead; the
@@ -127,7 +122,7 @@ pub async fn discard(
     manages: bool,
     reason: &str,
 ) -> Result<Option<LeadView>, DomainError> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
                SELECT l.id, l.pool_id, l.owner_id FROM leads l
@@ -169,10 +164,8 @@ pub async fn discard(
         reason,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::try_from)
-    .transpose()
+    .await;
+    view_of(row)
 }
 
 /// Puts a discarded lead back into its pool.
@@ -182,7 +175,7 @@ pub async fn reopen(
     actor: &Actor,
     change: Change<'_>,
 ) -> Result<Option<LeadView>, DomainError> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
                SELECT l.id, l.pool_id FROM leads l
@@ -210,10 +203,8 @@ pub async fn reopen(
         change.request_id,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::try_from)
-    .transpose()
+    .await;
+    view_of(row)
 }
 
 /// Moves a pool lead to `target_pool` (same tenant: the foreign key says so).
@@ -224,7 +215,7 @@ pub async fn move_to_pool(
     change: Change<'_>,
     target_pool: Uuid,
 ) -> Result<Option<LeadView>, DomainError> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
                SELECT l.id, l.pool_id FROM leads l
@@ -253,8 +244,6 @@ pub async fn move_to_pool(
         target_pool,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::try_from)
-    .transpose()
+    .await;
+    view_of(row)
 }

@@ -9,11 +9,10 @@
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{LeadRow, LeadView};
+use super::{LeadRow, LeadView, views_of};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::listing::{self, LeadFilter, LeadOrder, OrderKey, SortValue};
-use crate::store::db_error;
 
 /// One page of a listing: its order, where it starts and how many rows to fetch.
 #[derive(Debug, Clone)]
@@ -41,15 +40,12 @@ pub async fn list(
     filter: &LeadFilter,
     page: &Page,
 ) -> Result<Vec<LeadView>, DomainError> {
-    statement("", actor, filter, page)
+    let rows = statement("", actor, filter, page)
         .build_query_as::<LeadRow>()
         .persistent(false)
         .fetch_all(db)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(LeadView::try_from)
-        .collect()
+        .await;
+    views_of(rows)
 }
 
 /// The statement of [`list`] after `prefix` (the benchmark EXPLAINs it with an `EXPLAIN …`).

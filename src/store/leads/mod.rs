@@ -8,6 +8,7 @@ pub mod follow_ups;
 pub mod import;
 pub mod lifecycle;
 pub mod list;
+mod snapshots;
 
 use std::collections::BTreeMap;
 
@@ -18,11 +19,12 @@ use uuid::Uuid;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::lead::{
-    AcquiredVia, ClaimSnapshot, ClaimantStanding, Lead, LeadState, NewLead, ReleaseReason,
-    ReleaseSnapshot, normalize_email, normalize_phone,
+    AcquiredVia, Lead, LeadState, NewLead, ReleaseReason, normalize_email, normalize_phone,
 };
 use crate::domain::member::Membership;
 use crate::store::db_error;
+
+pub use snapshots::{claim_snapshot, claim_snapshots, release_snapshot, standing};
 
 pub use crate::domain::lead::LeadView;
 
@@ -128,6 +130,20 @@ impl TryFrom<LeadRow> for LeadView {
     }
 }
 
+/// The lead a single-row statement returned, as its reader sees it; `None` when no row matched
+/// (the statement's precondition did not hold).
+fn view_of(row: Result<Option<LeadRow>, sqlx::Error>) -> Result<Option<LeadView>, DomainError> {
+    row.map_err(db_error)?.map(LeadView::try_from).transpose()
+}
+
+/// The leads a statement returned, each as its reader sees it.
+fn views_of(rows: Result<Vec<LeadRow>, sqlx::Error>) -> Result<Vec<LeadView>, DomainError> {
+    rows.map_err(db_error)?
+        .into_iter()
+        .map(LeadView::try_from)
+        .collect()
+}
+
 /// What a create asks for, validated.
 #[derive(Debug, Clone)]
 pub struct CreateLead<'a> {
@@ -150,7 +166,7 @@ pub async fn create(
 ) -> Result<Option<LeadView>, DomainError> {
     let lead = create.lead;
     let attributes = serde_json::to_value(&lead.attributes).map_err(DomainError::internal_from)?;
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         LeadRow,
         r#"WITH duplicate AS (
                SELECT found.id
@@ -216,10 +232,8 @@ pub async fn create(
         create.allow_duplicate,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::try_from)
-    .transpose()
+    .await;
+    view_of(row)
 }
 
 /// The live lead this phone or e-mail duplicates, if any (`live_lead_with_contact`).
@@ -278,7 +292,7 @@ pub async fn get_many(
     actor: &Actor,
     lead_ids: &[Uuid],
 ) -> Result<Vec<LeadView>, DomainError> {
-    sqlx::query_as!(
+    let rows = sqlx::query_as!(
         LeadRow,
         r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?",
                   p.mask_contacts AS pool_masks_contacts
@@ -292,11 +306,8 @@ pub async fn get_many(
         actor.user_id,
     )
     .fetch_all(db)
-    .await
-    .map_err(db_error)?
-    .into_iter()
-    .map(LeadView::try_from)
-    .collect()
+    .await;
+    views_of(rows)
 }
 
 /// Claims a pool lead for the actor in one statement. The lead row is locked first (so two
@@ -313,7 +324,7 @@ pub async fn claim(
     request_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Option<LeadView>, DomainError> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
                SELECT l.pool_id FROM leads l
@@ -359,106 +370,8 @@ pub async fn claim(
         request_id,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::try_from)
-    .transpose()
-}
-
-/// The lead and the actor's standing in its pool, read after a claim changed nothing.
-pub async fn claim_snapshot(
-    db: impl PgExecutor<'_>,
-    actor: &Actor,
-    lead_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<ClaimSnapshot, DomainError> {
-    claim_snapshots(db, actor, &[lead_id], now)
-        .await?
-        .pop()
-        .ok_or(DomainError::LeadNotFound(lead_id))
-}
-
-/// [`claim_snapshot`] of several leads in one read; unknown and foreign ids are left out.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = lead_ids.len()))]
-pub async fn claim_snapshots(
-    db: impl PgExecutor<'_>,
-    actor: &Actor,
-    lead_ids: &[Uuid],
-    now: DateTime<Utc>,
-) -> Result<Vec<ClaimSnapshot>, DomainError> {
-    let rows = sqlx::query!(
-        r#"SELECT l.id, l.pool_id, l.state, l.owner_id, l.locked, l.previous_owner_id,
-                  l.cooldown_until,
-                  p.archived_at IS NOT NULL AS "pool_archived!", p.daily_claim_limit, p.timezone,
-                  m.active AS "member_active?", m.held_count AS "held_count?",
-                  COALESCE(m.max_held, p.max_held_per_member) AS cap,
-                  CASE WHEN m.claims_day = ($4::timestamptz AT TIME ZONE p.timezone)::date
-                       THEN m.claims_today ELSE 0 END AS "claims_today!"
-           FROM leads l
-           JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
-           LEFT JOIN members m
-             ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = $3
-           WHERE l.tenant_id = $1 AND l.id = ANY($2)"#,
-        actor.tenant_id,
-        lead_ids,
-        actor.user_id,
-        now,
-    )
-    .fetch_all(db)
-    .await
-    .map_err(db_error)?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(ClaimSnapshot {
-                lead_id: row.id,
-                pool_id: row.pool_id,
-                state: LeadState::try_from(row.state.as_str())?,
-                owner_id: row.owner_id,
-                locked: row.locked,
-                pool_archived: row.pool_archived,
-                previous_owner_id: row.previous_owner_id,
-                cooldown_until: row.cooldown_until,
-                daily_claim_limit: row.daily_claim_limit,
-                timezone: row.timezone,
-                member: row
-                    .member_active
-                    .zip(row.held_count)
-                    .map(|(active, held_count)| ClaimantStanding {
-                        active,
-                        held_count,
-                        cap: row.cap,
-                        claims_today: row.claims_today,
-                    }),
-            })
-        })
-        .collect()
-}
-
-/// A member's standing in a pool (active, held, cap), to explain a refused initial owner.
-#[tracing::instrument(skip_all, fields(tenant_id, %pool_id))]
-pub async fn standing(
-    db: impl PgExecutor<'_>,
-    tenant_id: &str,
-    pool_id: Uuid,
-    user_id: &str,
-) -> Result<Option<ClaimantStanding>, DomainError> {
-    let row = sqlx::query!(
-        r#"SELECT m.active, m.held_count, COALESCE(m.max_held, p.max_held_per_member) AS cap
-           FROM members m JOIN pools p ON p.tenant_id = m.tenant_id AND p.id = m.pool_id
-           WHERE m.tenant_id = $1 AND m.pool_id = $2 AND m.user_id = $3"#,
-        tenant_id,
-        pool_id,
-        user_id,
-    )
-    .fetch_optional(db)
-    .await
-    .map_err(db_error)?;
-    Ok(row.map(|r| ClaimantStanding {
-        active: r.active,
-        held_count: r.held_count,
-        cap: r.cap,
-        claims_today: 0,
-    }))
+    .await;
+    view_of(row)
 }
 
 /// One release, validated.
@@ -483,7 +396,7 @@ pub async fn release(
     actor: &Actor,
     release: &Release<'_>,
 ) -> Result<Option<LeadView>, DomainError> {
-    sqlx::query_as!(
+    let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
                SELECT l.id, l.pool_id, l.owner_id,
@@ -535,55 +448,6 @@ pub async fn release(
         release.to_pool_id,
     )
     .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .map(LeadView::try_from)
-    .transpose()
-}
-
-/// The lead, whether the actor manages its pool, and who released it last, read after a
-/// release changed nothing.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id))]
-pub async fn release_snapshot(
-    db: impl PgExecutor<'_>,
-    actor: &Actor,
-    lead_id: Uuid,
-    to_pool_id: Option<Uuid>,
-) -> Result<ReleaseSnapshot, DomainError> {
-    let row = sqlx::query!(
-        r#"SELECT l.state, l.owner_id, l.locked,
-                  owner_may_use(l.tenant_id, l.pool_id, l.owner_id, $5) AS "owner_may_use!",
-                  ($4::boolean OR EXISTS (
-                      SELECT 1 FROM members m
-                      WHERE m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id
-                        AND m.user_id = $3 AND m.role = 'MANAGER' AND m.active)) AS "manages!",
-                  (SELECT CASE WHEN e.kind = 'RELEASED' THEN e.actor END
-                   FROM lead_events e
-                   WHERE e.tenant_id = l.tenant_id AND e.lead_id = l.id
-                   ORDER BY e.seq DESC LIMIT 1) AS last_released_by,
-                  p.release_reasons
-           FROM leads l
-           JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
-           WHERE l.tenant_id = $1 AND l.id = $2"#,
-        actor.tenant_id,
-        lead_id,
-        actor.user_id,
-        actor.roles.admin,
-        to_pool_id,
-    )
-    .fetch_optional(db)
-    .await
-    .map_err(db_error)?
-    .ok_or(DomainError::LeadNotFound(lead_id))?;
-    Ok(ReleaseSnapshot {
-        lead_id,
-        to_pool_id,
-        owner_may_use: row.owner_may_use,
-        state: LeadState::try_from(row.state.as_str())?,
-        owner_id: row.owner_id,
-        locked: row.locked,
-        actor_manages_pool: row.manages,
-        last_released_by: row.last_released_by,
-        release_reasons: row.release_reasons,
-    })
+    .await;
+    view_of(row)
 }
