@@ -18,17 +18,16 @@ use crate::domain::access::Actor;
 use crate::store::db_error;
 use crate::store::idempotency::{self, Claimed, Key};
 
-/// Runs `mutation` on one connection, at most once per `(tenant, actor, method, request_id)`.
-pub async fn once<Cmd, Out>(
+/// Runs `mutation` on one connection, at most once per `(tenant, actor, method, request_id)`:
+/// `method` names the use case, `"<resource>.<use_case>"` (e.g. `"lead.claim"`).
+pub async fn once<Out>(
     ctx: &Context,
     actor: &Actor,
-    method: &str,
-    request_id: Option<Uuid>,
-    command: &Cmd,
+    (method, request_id): (&str, Option<Uuid>),
+    command: &impl Serialize,
     mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out, DomainError>,
 ) -> Result<Out, DomainError>
 where
-    Cmd: Serialize,
     Out: Serialize + DeserializeOwned,
 {
     let Some(request_id) = request_id else {
@@ -93,16 +92,14 @@ fn encode(value: &impl Serialize) -> Result<Vec<u8>, DomainError> {
 /// work runs and its response is stored afterwards, unless a concurrent call with the same key
 /// stored one first, which is then returned. Work cut off midway runs again on retry, so it must
 /// be safe to repeat; a sweep is, it acts only on what is still due.
-pub async fn once_after<Cmd, Out>(
+pub async fn once_after<Out>(
     ctx: &Context,
     actor: &Actor,
-    method: &str,
-    request_id: Option<Uuid>,
-    command: &Cmd,
+    (method, request_id): (&str, Option<Uuid>),
+    command: &impl Serialize,
     work: impl AsyncFnOnce() -> Result<Out, DomainError>,
 ) -> Result<Out, DomainError>
 where
-    Cmd: Serialize,
     Out: Serialize + DeserializeOwned,
 {
     let Some(request_id) = request_id else {

@@ -2,15 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Connection, PgConnection};
+use sqlx::Connection;
 use uuid::Uuid;
 
-use super::{Context, idempotency};
+use super::Context;
+use super::idempotency;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::member::{Member, MemberMask, MemberStats, NewMember};
 use crate::domain::page::PageSize;
 use crate::domain::quota;
+use crate::service::access;
 use crate::store::{self, db_error};
 
 /// A validated `AddMember`.
@@ -48,29 +50,12 @@ pub struct Standing {
 /// Adds a user to a pool; managers of the pool (and admins) may.
 pub async fn add(ctx: &Context, actor: &Actor, command: AddMember) -> Result<Member, DomainError> {
     let pool_id = command.member.pool_id;
-    idempotency::once(
-        ctx,
-        actor,
-        "member.add",
-        command.request_id,
-        &command,
-        async |conn| {
-            require_manager(conn, actor, pool_id).await?;
-            store::members::add(conn, &actor.tenant_id, &command.member, ctx.clock.now()).await
-        },
-    )
+    let key = ("member.add", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        access::managed_pool(&mut *conn, actor, pool_id).await?;
+        store::members::add(conn, &actor.tenant_id, &command.member, ctx.clock.now()).await
+    })
     .await
-}
-
-/// Managing a pool's members is for its managers (and admins).
-async fn require_manager(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    pool_id: Uuid,
-) -> Result<(), DomainError> {
-    let access =
-        store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id).await?;
-    actor.require_manager(pool_id, access.membership)
 }
 
 /// The pool's members in the order they joined, after `after`; one more than a page, so the
@@ -100,18 +85,12 @@ pub async fn update(
     command: UpdateMember,
 ) -> Result<Member, DomainError> {
     let pool_id = command.patch.pool_id;
-    idempotency::once(
-        ctx,
-        actor,
-        "member.update",
-        command.request_id,
-        &command,
-        async |conn| {
-            require_manager(conn, actor, pool_id).await?;
-            let now = ctx.clock.now();
-            store::members::update(conn, &actor.tenant_id, &command.patch, command.mask, now).await
-        },
-    )
+    let key = ("member.update", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        access::managed_pool(&mut *conn, actor, pool_id).await?;
+        let now = ctx.clock.now();
+        store::members::update(conn, &actor.tenant_id, &command.patch, command.mask, now).await
+    })
     .await
 }
 
@@ -128,25 +107,19 @@ pub async fn remove(
         ref user_id,
         request_id,
     } = command;
-    idempotency::once(
-        ctx,
-        actor,
-        "member.remove",
-        request_id,
-        &command,
-        async |conn| {
-            require_manager(conn, actor, pool_id).await?;
-            let now = ctx.clock.now();
-            let mut tx = conn.begin().await.map_err(db_error)?;
-            // The member row is locked before their leads are read, so a claim racing with the
-            // removal either lands first (and its lead is returned) or finds no member.
-            store::members::lock(&mut *tx, &actor.tenant_id, pool_id, user_id).await?;
-            let released =
-                store::members::remove(&mut *tx, actor, pool_id, user_id, request_id, now).await?;
-            ctx.commit(tx).await?;
-            Ok(released)
-        },
-    )
+    let key = ("member.remove", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        access::managed_pool(&mut *conn, actor, pool_id).await?;
+        let now = ctx.clock.now();
+        let mut tx = conn.begin().await.map_err(db_error)?;
+        // The member row is locked before their leads are read, so a claim racing with the
+        // removal either lands first (and its lead is returned) or finds no member.
+        store::members::lock(&mut *tx, &actor.tenant_id, pool_id, user_id).await?;
+        let released =
+            store::members::remove(&mut *tx, actor, pool_id, user_id, request_id, now).await?;
+        ctx.commit(tx).await?;
+        Ok(released)
+    })
     .await
 }
 
@@ -159,13 +132,7 @@ pub async fn stats(
     user_id: Option<String>,
 ) -> Result<Standing, DomainError> {
     let user_id = user_id.unwrap_or_else(|| actor.user_id.clone());
-    let access = store::pools::access(
-        &mut *ctx.acquire().await?,
-        &actor.tenant_id,
-        pool_id,
-        &actor.user_id,
-    )
-    .await?;
+    let access = access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
     if user_id != actor.user_id && !actor.roles.service {
         actor.require_manager(pool_id, access.membership)?;
     }

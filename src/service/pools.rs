@@ -4,11 +4,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::Connection;
 use uuid::Uuid;
 
-use super::{Context, idempotency};
+use super::Context;
+use super::idempotency;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::page::PageSize;
 use crate::domain::pool::{NewPool, Pool};
+use crate::service::access;
 use crate::store::{self, db_error};
 
 /// A validated `CreatePool`.
@@ -50,30 +52,16 @@ pub async fn create(
     command: CreatePool,
 ) -> Result<Pool, DomainError> {
     actor.require_admin()?;
-    idempotency::once(
-        ctx,
-        actor,
-        "pool.create",
-        command.request_id,
-        &command,
-        async |conn| {
-            store::pools::create(conn, &actor.tenant_id, &command.pool, ctx.clock.now()).await
-        },
-    )
+    let key = ("pool.create", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        store::pools::create(conn, &actor.tenant_id, &command.pool, ctx.clock.now()).await
+    })
     .await
 }
 
 /// The pool, for its members, admins and services.
 pub async fn get(ctx: &Context, actor: &Actor, pool_id: Uuid) -> Result<Pool, DomainError> {
-    let access = store::pools::access(
-        &mut *ctx.acquire().await?,
-        &actor.tenant_id,
-        pool_id,
-        &actor.user_id,
-    )
-    .await?;
-    actor.require_pool_reader(pool_id, access.membership)?;
-    Ok(access.pool)
+    access::readable_pool(&mut *ctx.acquire().await?, actor, pool_id).await
 }
 
 /// The pools the actor may see (every pool for admins and services, else the pools they
@@ -104,40 +92,28 @@ pub async fn update(
     command: UpdatePool,
 ) -> Result<PoolUpdated, DomainError> {
     actor.require_admin()?;
-    idempotency::once(
-        ctx,
-        actor,
-        "pool.update",
-        command.request_id,
-        &command,
-        async |conn| {
-            let current = store::pools::access(
-                &mut *conn,
-                &actor.tenant_id,
-                command.pool_id,
-                &actor.user_id,
-            )
-            .await?;
-            let next = current.pool.updated(command.patch.clone(), &command.mask);
-            let now = ctx.clock.now();
-            // Inside an idempotent call this is a savepoint; without one, the transaction that
-            // keeps the rules and the deadlines they imply together.
-            let mut tx = conn.begin().await.map_err(db_error)?;
-            let pool = store::pools::update(&mut *tx, &actor.tenant_id, &next, now)
-                .await?
-                .ok_or(DomainError::ConcurrentModification)?;
-            let rescheduled_leads = if command.reschedule_owned {
-                store::pools::reschedule(&mut *tx, actor, pool.id, command.request_id, now).await?
-            } else {
-                0
-            };
-            ctx.commit(tx).await?;
-            Ok(PoolUpdated {
-                pool,
-                rescheduled_leads,
-            })
-        },
-    )
+    let key = ("pool.update", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        let current = access::pool(&mut *conn, actor, command.pool_id).await?;
+        let next = current.pool.updated(command.patch.clone(), &command.mask);
+        let now = ctx.clock.now();
+        // Inside an idempotent call this is a savepoint; without one, the transaction that
+        // keeps the rules and the deadlines they imply together.
+        let mut tx = conn.begin().await.map_err(db_error)?;
+        let pool = store::pools::update(&mut *tx, &actor.tenant_id, &next, now)
+            .await?
+            .ok_or(DomainError::ConcurrentModification)?;
+        let rescheduled_leads = if command.reschedule_owned {
+            store::pools::reschedule(&mut *tx, actor, pool.id, command.request_id, now).await?
+        } else {
+            0
+        };
+        ctx.commit(tx).await?;
+        Ok(PoolUpdated {
+            pool,
+            rescheduled_leads,
+        })
+    })
     .await
 }
 
@@ -148,15 +124,9 @@ pub async fn archive(
     command: ArchivePool,
 ) -> Result<Pool, DomainError> {
     actor.require_admin()?;
-    idempotency::once(
-        ctx,
-        actor,
-        "pool.archive",
-        command.request_id,
-        &command,
-        async |conn| {
-            store::pools::archive(conn, &actor.tenant_id, command.pool_id, ctx.clock.now()).await
-        },
-    )
+    let key = ("pool.archive", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        store::pools::archive(conn, &actor.tenant_id, command.pool_id, ctx.clock.now()).await
+    })
     .await
 }

@@ -9,7 +9,8 @@ use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Context, idempotency};
+use super::Context;
+use super::idempotency;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::lead::LeadView;
@@ -17,6 +18,7 @@ use crate::domain::recycle::{
     self, Action, DeadlineKind, MAX_REPORTED_STEPS, Recycled, SCHEDULER_ACTOR, SweepReport,
     Upcoming, UpcomingFilter,
 };
+use crate::service::access;
 use crate::store;
 use crate::store::recycle::{Extension, Sweep};
 
@@ -76,41 +78,29 @@ pub async fn run_recycle(
 ) -> Result<Swept, DomainError> {
     actor.require_admin()?;
     if let Some(pool_id) = command.pool_id {
-        store::pools::access(
-            &mut *ctx.acquire().await?,
-            &actor.tenant_id,
-            pool_id,
-            &actor.user_id,
-        )
-        .await?;
+        access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
     }
-    idempotency::once_after(
-        ctx,
-        actor,
-        "recycle.run",
-        command.request_id,
-        &command,
-        async || {
-            let scope = Sweep {
-                now: ctx.clock.now(),
-                tenant_id: Some(&actor.tenant_id),
-                pool_id: command.pool_id,
-                actor: &actor.user_id,
-                request_id: command.request_id,
-                batch,
-            };
-            let report = if command.dry_run {
-                plan(ctx, &scope).await?
-            } else {
-                // On demand, the sweep runs to its end like any call in flight at shutdown.
-                sweep(ctx, &scope, &CancellationToken::new()).await?
-            };
-            Ok(Swept {
-                report,
-                swept_at: scope.now,
-            })
-        },
-    )
+    let key = ("recycle.run", command.request_id);
+    idempotency::once_after(ctx, actor, key, &command, async || {
+        let scope = Sweep {
+            now: ctx.clock.now(),
+            tenant_id: Some(&actor.tenant_id),
+            pool_id: command.pool_id,
+            actor: &actor.user_id,
+            request_id: command.request_id,
+            batch,
+        };
+        let report = if command.dry_run {
+            plan(ctx, &scope).await?
+        } else {
+            // On demand, the sweep runs to its end like any call in flight at shutdown.
+            sweep(ctx, &scope, &CancellationToken::new()).await?
+        };
+        Ok(Swept {
+            report,
+            swept_at: scope.now,
+        })
+    })
     .await
 }
 
@@ -209,14 +199,7 @@ async fn require_reader(
     pool_id: Option<Uuid>,
 ) -> Result<(), DomainError> {
     if let Some(pool_id) = pool_id {
-        let access = store::pools::access(
-            &mut *ctx.acquire().await?,
-            &actor.tenant_id,
-            pool_id,
-            &actor.user_id,
-        )
-        .await?;
-        actor.require_pool_reader(pool_id, access.membership)?;
+        access::readable_pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
     }
     Ok(())
 }
@@ -228,14 +211,10 @@ pub async fn extend_deadline(
     actor: &Actor,
     command: ExtendDeadline,
 ) -> Result<LeadView, DomainError> {
-    idempotency::once(
-        ctx,
-        actor,
-        "recycle.extend_deadline",
-        command.request_id,
-        &command,
-        async |conn| extend(conn, ctx, actor, &command).await,
-    )
+    let key = ("recycle.extend_deadline", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        extend(conn, ctx, actor, &command).await
+    })
     .await
 }
 

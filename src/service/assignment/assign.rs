@@ -12,7 +12,8 @@ use crate::domain::access::Actor;
 use crate::domain::assignment::{self, Step};
 use crate::domain::event::EventKind;
 use crate::domain::lead::{AcquiredVia, LeadView};
-use crate::service::{Context, idempotency};
+use crate::service::Context;
+use crate::service::idempotency;
 use crate::store::assignment::moves::{self, Changes, Move};
 use crate::store::assignment::transfer::held_leads;
 use crate::store::{self, db_error};
@@ -35,19 +36,13 @@ pub async fn assign(
     actor: &Actor,
     command: Assign,
 ) -> Result<LeadView, DomainError> {
-    idempotency::once(
-        ctx,
-        actor,
-        "assignment.assign",
-        command.request_id,
-        &command,
-        async |conn| {
-            let mut tx = conn.begin().await.map_err(db_error)?;
-            hand_over(&mut tx, ctx, actor, &command).await?;
-            ctx.commit(tx).await?;
-            store::leads::get(&mut *conn, actor, command.lead_id).await
-        },
-    )
+    let key = ("assignment.assign", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        let mut tx = conn.begin().await.map_err(db_error)?;
+        hand_over(&mut tx, ctx, actor, &command).await?;
+        ctx.commit(tx).await?;
+        store::leads::get(&mut *conn, actor, command.lead_id).await
+    })
     .await
 }
 

@@ -26,12 +26,14 @@ use crate::domain::distribution::{
 };
 use crate::domain::event::EventKind;
 use crate::domain::lead::AcquiredVia;
-use crate::service::{Context, idempotency};
+use crate::service::Context;
+use crate::service::access;
+use crate::service::idempotency;
 use crate::store::assignment::distribute::{
     AutoPool, Wait, candidates, due_pools, lock_state, recipients, save_state,
 };
 use crate::store::assignment::moves::{self, Changes, Move};
-use crate::store::{self, db_error};
+use crate::store::db_error;
 
 /// The actor recorded on automatic distributions' events.
 pub const ACTOR: &str = "scheduler";
@@ -53,20 +55,14 @@ pub async fn distribute(
     actor: &Actor,
     command: Distribute,
 ) -> Result<Plan, DomainError> {
-    idempotency::once(
-        ctx,
-        actor,
-        "assignment.distribute",
-        command.request_id,
-        &command,
-        async |conn| {
-            let plan = managed(conn, ctx, actor, &command, Mode::Apply).await?;
-            ctx.metrics
-                .distributions
-                .inc_by(plan.assignments.len() as u64);
-            Ok(plan)
-        },
-    )
+    let key = ("assignment.distribute", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        let plan = managed(conn, ctx, actor, &command, Mode::Apply).await?;
+        ctx.metrics
+            .distributions
+            .inc_by(plan.assignments.len() as u64);
+        Ok(plan)
+    })
     .await
 }
 
@@ -153,14 +149,7 @@ async fn managed(
     command: &Distribute,
     mode: Mode,
 ) -> Result<Plan, DomainError> {
-    let access = store::pools::access(
-        &mut *conn,
-        &actor.tenant_id,
-        command.pool_id,
-        &actor.user_id,
-    )
-    .await?;
-    actor.require_manager(command.pool_id, access.membership)?;
+    access::managed_pool(&mut *conn, actor, command.pool_id).await?;
     let call = Call {
         tenant_id: &actor.tenant_id,
         pool_id: command.pool_id,

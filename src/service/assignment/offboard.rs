@@ -16,7 +16,8 @@ use crate::domain::assignment::{self, Moved, OffboardMode};
 use crate::domain::distribution::{self, Candidate};
 use crate::domain::event::EventKind;
 use crate::domain::lead::AcquiredVia;
-use crate::service::{Context, idempotency};
+use crate::service::Context;
+use crate::service::idempotency;
 use crate::store::assignment::distribute::{LockedState, Wait, lock_state, recipients, save_state};
 use crate::store::assignment::moves::{self, Changes, Move};
 use crate::store::assignment::offboard::{Owned, deactivate, memberships, owned_leads, pools_of};
@@ -51,21 +52,15 @@ pub async fn offboard(
     actor: &Actor,
     command: Offboard,
 ) -> Result<OffboardReport, DomainError> {
-    idempotency::once(
-        ctx,
-        actor,
-        "assignment.offboard",
-        command.request_id,
-        &command,
-        async |conn| {
-            let memberships = memberships(&mut *conn, actor, &command.user_id).await?;
-            assignment::check_offboarder(actor, &command.user_id, &memberships)?;
-            let mut tx = conn.begin().await.map_err(db_error)?;
-            let report = take_out(&mut tx, actor, &command, ctx.clock.now()).await?;
-            ctx.commit(tx).await?;
-            Ok(report)
-        },
-    )
+    let key = ("assignment.offboard", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        let memberships = memberships(&mut *conn, actor, &command.user_id).await?;
+        assignment::check_offboarder(actor, &command.user_id, &memberships)?;
+        let mut tx = conn.begin().await.map_err(db_error)?;
+        let report = take_out(&mut tx, actor, &command, ctx.clock.now()).await?;
+        ctx.commit(tx).await?;
+        Ok(report)
+    })
     .await
 }
 

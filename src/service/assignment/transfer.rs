@@ -12,7 +12,8 @@ use crate::domain::access::Actor;
 use crate::domain::assignment::{self, HeldLead, Step};
 use crate::domain::event::EventKind;
 use crate::domain::lead::AcquiredVia;
-use crate::service::{Context, idempotency};
+use crate::service::Context;
+use crate::service::idempotency;
 use crate::store::assignment::moves::{self, Move};
 use crate::store::assignment::transfer::held_leads;
 use crate::store::db_error;
@@ -41,22 +42,16 @@ pub async fn transfer(
     actor: &Actor,
     command: Transfer,
 ) -> Result<Transferred, DomainError> {
-    idempotency::once(
-        ctx,
-        actor,
-        "assignment.transfer",
-        command.request_id,
-        &command,
-        async |conn| {
-            let mut tx = conn.begin().await.map_err(db_error)?;
-            let transferred = hand_over(&mut tx, ctx, actor, &command).await?;
-            ctx.commit(tx).await?;
-            Ok(Transferred {
-                lead_ids: command.lead_ids.clone(),
-                transferred,
-            })
-        },
-    )
+    let key = ("assignment.transfer", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        let mut tx = conn.begin().await.map_err(db_error)?;
+        let transferred = hand_over(&mut tx, ctx, actor, &command).await?;
+        ctx.commit(tx).await?;
+        Ok(Transferred {
+            lead_ids: command.lead_ids.clone(),
+            transferred,
+        })
+    })
     .await
 }
 

@@ -45,24 +45,18 @@ pub async fn claim(ctx: &Context, actor: &Actor, command: Claim) -> Result<LeadV
         lead_id,
         request_id,
     } = command;
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.claim",
-        request_id,
-        &command,
-        async |conn| {
-            let now = ctx.clock.now();
-            let claimed = store::leads::claim(&mut *conn, actor, lead_id, request_id, now).await?;
-            if let Some(view) = claimed {
-                ctx.metrics.claims.inc();
-                return Ok(view);
-            }
-            let snapshot = store::leads::claim_snapshot(&mut *conn, actor, lead_id, now).await?;
-            lead::explain_claim_refusal(&snapshot, &actor.user_id, now)?;
-            store::leads::get(&mut *conn, actor, lead_id).await
-        },
-    )
+    let key = ("lead.claim", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        let now = ctx.clock.now();
+        let claimed = store::leads::claim(&mut *conn, actor, lead_id, request_id, now).await?;
+        if let Some(view) = claimed {
+            ctx.metrics.claims.inc();
+            return Ok(view);
+        }
+        let snapshot = store::leads::claim_snapshot(&mut *conn, actor, lead_id, now).await?;
+        lead::explain_claim_refusal(&snapshot, &actor.user_id, now)?;
+        store::leads::get(&mut *conn, actor, lead_id).await
+    })
     .await
 }
 
@@ -78,30 +72,24 @@ pub async fn claim_many(
         all_or_nothing,
         request_id,
     } = command;
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.claim_many",
-        request_id,
-        &command,
-        async |conn| {
-            let now = ctx.clock.now();
-            // A savepoint inside the idempotency transaction, else a transaction of its own:
-            // an all-or-nothing call that fails must undo the claims it made.
-            let mut tx = conn.begin().await.map_err(db_error)?;
-            let claimed =
-                store::leads::batch::claim_many(&mut *tx, actor, lead_ids, request_id, now).await?;
-            let results = results(&mut tx, actor, lead_ids, claimed, now).await?;
-            if all_or_nothing && results.iter().any(|r| r.outcome.is_err()) {
-                let refusal = results.into_iter().find_map(|r| r.outcome.err());
-                return Err(refusal.unwrap_or_else(|| {
-                    DomainError::internal("an all-or-nothing claim failed without a refusal")
-                }));
-            }
-            ctx.commit(tx).await?;
-            Ok(results)
-        },
-    )
+    let key = ("lead.claim_many", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        let now = ctx.clock.now();
+        // A savepoint inside the idempotency transaction, else a transaction of its own:
+        // an all-or-nothing call that fails must undo the claims it made.
+        let mut tx = conn.begin().await.map_err(db_error)?;
+        let claimed =
+            store::leads::batch::claim_many(&mut *tx, actor, lead_ids, request_id, now).await?;
+        let results = results(&mut tx, actor, lead_ids, claimed, now).await?;
+        if all_or_nothing && results.iter().any(|r| r.outcome.is_err()) {
+            let refusal = results.into_iter().find_map(|r| r.outcome.err());
+            return Err(refusal.unwrap_or_else(|| {
+                DomainError::internal("an all-or-nothing claim failed without a refusal")
+            }));
+        }
+        ctx.commit(tx).await?;
+        Ok(results)
+    })
     .await
 }
 

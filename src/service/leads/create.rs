@@ -32,24 +32,18 @@ pub async fn create(
     actor: &Actor,
     command: Create,
 ) -> Result<LeadView, DomainError> {
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.create",
-        command.request_id,
-        &command,
-        async |conn| {
-            require_lead_creator(conn, actor, command.pool_id).await?;
-            let create = CreateLead {
-                pool_id: command.pool_id,
-                lead: &command.lead,
-                owner_id: command.owner_id.as_deref(),
-                request_id: command.request_id,
-                allow_duplicate: command.allow_duplicate,
-            };
-            insert(ctx, conn, actor, &create).await
-        },
-    )
+    let key = ("lead.create", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        require_lead_creator(conn, actor, command.pool_id).await?;
+        let create = CreateLead {
+            pool_id: command.pool_id,
+            lead: &command.lead,
+            owner_id: command.owner_id.as_deref(),
+            request_id: command.request_id,
+            allow_duplicate: command.allow_duplicate,
+        };
+        insert(ctx, conn, actor, &create).await
+    })
     .await
 }
 

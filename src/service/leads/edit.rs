@@ -38,39 +38,33 @@ pub async fn update(
         ref mask,
         request_id,
     } = command;
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.update",
-        request_id,
-        &command,
-        async |conn| {
-            let view = readable(&mut *conn, actor, lead_id).await?;
-            let owns = view.lead.owner_id.as_deref() == Some(actor.user_id.as_str());
-            if !owns && !actor.roles.service && !actor.manages(view.viewer) {
-                return Err(DomainError::NotLeadOwner { lead_id });
+    let key = ("lead.update", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        let view = readable(&mut *conn, actor, lead_id).await?;
+        let owns = view.lead.owner_id.as_deref() == Some(actor.user_id.as_str());
+        if !owns && !actor.roles.service && !actor.manages(view.viewer) {
+            return Err(DomainError::NotLeadOwner { lead_id });
+        }
+        let edit = LeadEdit {
+            lead_id,
+            expected_version: version,
+            values,
+            mask,
+            request_id,
+            now: ctx.clock.now(),
+        };
+        let contact = Contact::of_new(&actor.tenant_id, values);
+        let updated = collision::naming_collisions(&mut *conn, contact, async |conn| {
+            store::leads::edit::update(conn, actor, &edit).await
+        })
+        .await?;
+        match updated {
+            Some(view) => Ok(view),
+            None => {
+                let current = store::leads::get(&mut *conn, actor, lead_id).await?;
+                Err(lead::explain_update_refusal(&current.lead, version))
             }
-            let edit = LeadEdit {
-                lead_id,
-                expected_version: version,
-                values,
-                mask,
-                request_id,
-                now: ctx.clock.now(),
-            };
-            let contact = Contact::of_new(&actor.tenant_id, values);
-            let updated = collision::naming_collisions(&mut *conn, contact, async |conn| {
-                store::leads::edit::update(conn, actor, &edit).await
-            })
-            .await?;
-            match updated {
-                Some(view) => Ok(view),
-                None => {
-                    let current = store::leads::get(&mut *conn, actor, lead_id).await?;
-                    Err(lead::explain_update_refusal(&current.lead, version))
-                }
-            }
-        },
-    )
+        }
+    })
     .await
 }

@@ -44,34 +44,28 @@ pub async fn record_follow_up(
         occurred_at,
         request_id,
     } = command;
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.record_follow_up",
-        request_id,
-        &command,
-        async |conn| {
-            let follow_up = FollowUp {
-                id: Uuid::now_v7(),
-                lead_id,
-                author: actor.user_id.clone(),
-                channel,
-                note: note.clone(),
-                occurred_at: occurred_at.unwrap_or(now),
-                recorded_at: now,
-            };
-            let recorded =
-                store::leads::follow_ups::record(&mut *conn, actor, &follow_up, request_id).await?;
-            let Some(lead) = recorded else {
-                let current = readable(&mut *conn, actor, lead_id).await?;
-                return Err(follow_up::explain_follow_up_refusal(
-                    &current.lead,
-                    &actor.user_id,
-                ));
-            };
-            Ok(FollowUpRecorded { follow_up, lead })
-        },
-    )
+    let key = ("lead.record_follow_up", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        let follow_up = FollowUp {
+            id: Uuid::now_v7(),
+            lead_id,
+            author: actor.user_id.clone(),
+            channel,
+            note: note.clone(),
+            occurred_at: occurred_at.unwrap_or(now),
+            recorded_at: now,
+        };
+        let recorded =
+            store::leads::follow_ups::record(&mut *conn, actor, &follow_up, request_id).await?;
+        let Some(lead) = recorded else {
+            let current = readable(&mut *conn, actor, lead_id).await?;
+            return Err(follow_up::explain_follow_up_refusal(
+                &current.lead,
+                &actor.user_id,
+            ));
+        };
+        Ok(FollowUpRecorded { follow_up, lead })
+    })
     .await
 }
 

@@ -79,17 +79,11 @@ pub async fn import(
         ref rows,
         request_id,
     } = command;
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.import",
-        request_id,
-        &command,
-        async |conn| {
-            require_lead_creator(conn, actor, target.pool_id).await?;
-            write(ctx, conn, actor, target, request_id, rows).await
-        },
-    )
+    let key = ("lead.import", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        require_lead_creator(conn, actor, target.pool_id).await?;
+        write(ctx, conn, actor, target, request_id, rows).await
+    })
     .await
 }
 

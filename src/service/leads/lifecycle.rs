@@ -2,8 +2,8 @@
 //! locking it against recycling, moving it to another pool. Each change repeated returns the
 //! lead as it is (a retry); any other refusal says which rule stood in the way.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{readable, settle};
@@ -12,9 +12,9 @@ use crate::domain::access::Actor;
 use crate::domain::lead::{LeadView, ReleaseReason};
 use crate::domain::lifecycle as rules;
 use crate::service::Context;
+use crate::service::access;
 use crate::service::collision::{self, Contact};
 use crate::service::idempotency;
-use crate::store;
 use crate::store::leads::lifecycle::{self, Change};
 
 /// A change of one lead's state, with an optional note for its history.
@@ -26,12 +26,13 @@ pub struct Transition {
 }
 
 impl Transition {
-    fn change(&self, now: DateTime<Utc>) -> Change<'_> {
-        Change {
+    /// This transition, as the use case `method` (several take one) asks for it.
+    fn asked(&self, method: &'static str) -> Asked<'_> {
+        Asked {
+            method,
             lead_id: self.lead_id,
             note: self.note.as_deref(),
             request_id: self.request_id,
-            now,
         }
     }
 }
@@ -51,30 +52,53 @@ pub struct Move {
     pub target_pool_id: Uuid,
 }
 
+/// A change asked of one lead: the use case's name in the idempotency key, and what the
+/// change's event records.
+struct Asked<'a> {
+    method: &'static str,
+    lead_id: Uuid,
+    note: Option<&'a str>,
+    request_id: Option<Uuid>,
+}
+
+/// The steps every change of one lead takes, at most once per request: read the lead as the
+/// actor sees it, then `act` checks the actor's rights, runs the change's statement and settles.
+async fn change_lead(
+    ctx: &Context,
+    actor: &Actor,
+    asked: Asked<'_>,
+    command: &impl Serialize,
+    act: impl AsyncFnOnce(&mut PgConnection, LeadView, Change<'_>) -> Result<LeadView, DomainError>,
+) -> Result<LeadView, DomainError> {
+    let key = (asked.method, asked.request_id);
+    idempotency::once(ctx, actor, key, command, async |conn| {
+        let view = readable(&mut *conn, actor, asked.lead_id).await?;
+        let change = Change {
+            lead_id: asked.lead_id,
+            note: asked.note,
+            request_id: asked.request_id,
+            now: ctx.clock.now(),
+        };
+        act(conn, view, change).await
+    })
+    .await
+}
+
 /// Marks a lead converted (won), as its owner or a manager of its pool.
 pub async fn convert(
     ctx: &Context,
     actor: &Actor,
     command: Transition,
 ) -> Result<LeadView, DomainError> {
-    let lead_id = command.lead_id;
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.convert",
-        command.request_id,
-        &command,
-        async |conn| {
-            let view = readable(&mut *conn, actor, lead_id).await?;
-            let manages = actor.manages(view.viewer);
-            let change = command.change(ctx.clock.now());
-            let changed = lifecycle::convert(&mut *conn, actor, change, manages).await?;
-            settle(&mut *conn, actor, lead_id, changed, |lead| {
-                rules::explain_convert_refusal(lead, &actor.user_id, manages)
-            })
-            .await
-        },
-    )
+    let asked = command.asked("lead.convert");
+    change_lead(ctx, actor, asked, &command, async |conn, view, change| {
+        let manages = actor.manages(view.viewer);
+        let changed = lifecycle::convert(&mut *conn, actor, change, manages).await?;
+        settle(conn, actor, change.lead_id, changed, |lead| {
+            rules::explain_convert_refusal(lead, &actor.user_id, manages)
+        })
+        .await
+    })
     .await
 }
 
@@ -85,51 +109,33 @@ pub async fn discard(
     actor: &Actor,
     command: Discard,
 ) -> Result<LeadView, DomainError> {
-    let Discard {
-        lead_id,
-        ref reason,
-        request_id,
-    } = command;
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.discard",
-        request_id,
-        &command,
-        async |conn| {
-            let view = readable(&mut *conn, actor, lead_id).await?;
-            let manages = actor.manages(view.viewer);
-            let change = Change {
-                lead_id,
-                note: reason.note.as_deref(),
-                request_id,
-                now: ctx.clock.now(),
-            };
-            let changed =
-                lifecycle::discard(&mut *conn, actor, change, manages, &reason.reason).await?;
-            let pool_rules = match changed {
-                Some(_) => None,
-                None => {
-                    let pool_id = view.lead.pool_id;
-                    let access =
-                        store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id)
-                            .await?;
-                    Some(access.pool.rules)
-                }
-            };
-            settle(&mut *conn, actor, lead_id, changed, |lead| {
-                let pool_rules = pool_rules.unwrap_or_default();
-                rules::explain_discard_refusal(
-                    lead,
-                    &pool_rules,
-                    &actor.user_id,
-                    manages,
-                    &reason.reason,
-                )
-            })
-            .await
-        },
-    )
+    let reason = &command.reason;
+    let asked = Asked {
+        method: "lead.discard",
+        lead_id: command.lead_id,
+        note: reason.note.as_deref(),
+        request_id: command.request_id,
+    };
+    change_lead(ctx, actor, asked, &command, async |conn, view, change| {
+        let manages = actor.manages(view.viewer);
+        let changed =
+            lifecycle::discard(&mut *conn, actor, change, manages, &reason.reason).await?;
+        let pool_rules = match changed {
+            Some(_) => None,
+            None => Some(
+                access::pool(&mut *conn, actor, view.lead.pool_id)
+                    .await?
+                    .pool
+                    .rules,
+            ),
+        };
+        settle(conn, actor, change.lead_id, changed, |lead| {
+            let pool_rules = pool_rules.unwrap_or_default();
+            let user_id = &actor.user_id;
+            rules::explain_discard_refusal(lead, &pool_rules, user_id, manages, &reason.reason)
+        })
+        .await
+    })
     .await
 }
 
@@ -140,33 +146,24 @@ pub async fn reopen(
     actor: &Actor,
     command: Transition,
 ) -> Result<LeadView, DomainError> {
-    let lead_id = command.lead_id;
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.reopen",
-        command.request_id,
-        &command,
-        async |conn| {
-            let view = readable(&mut *conn, actor, lead_id).await?;
-            actor.require_manager(view.lead.pool_id, view.viewer)?;
-            let change = command.change(ctx.clock.now());
-            // A live lead may have taken its phone or e-mail while it was discarded.
-            let contact = Contact::of(&actor.tenant_id, &view.lead);
-            let changed = collision::naming_collisions(&mut *conn, contact, async |conn| {
-                lifecycle::reopen(conn, actor, change).await
-            })
-            .await?;
-            settle(
-                &mut *conn,
-                actor,
-                lead_id,
-                changed,
-                rules::explain_reopen_refusal,
-            )
-            .await
-        },
-    )
+    let asked = command.asked("lead.reopen");
+    change_lead(ctx, actor, asked, &command, async |conn, view, change| {
+        actor.require_manager(view.lead.pool_id, view.viewer)?;
+        // A live lead may have taken its phone or e-mail while it was discarded.
+        let contact = Contact::of(&actor.tenant_id, &view.lead);
+        let changed = collision::naming_collisions(&mut *conn, contact, async |conn| {
+            lifecycle::reopen(conn, actor, change).await
+        })
+        .await?;
+        settle(
+            conn,
+            actor,
+            change.lead_id,
+            changed,
+            rules::explain_reopen_refusal,
+        )
+        .await
+    })
     .await
 }
 
@@ -192,28 +189,19 @@ pub async fn unlock(
 async fn set_lock(
     ctx: &Context,
     actor: &Actor,
-    method: &str,
+    method: &'static str,
     command: Transition,
     locked: bool,
 ) -> Result<LeadView, DomainError> {
-    let lead_id = command.lead_id;
-    idempotency::once(
-        ctx,
-        actor,
-        method,
-        command.request_id,
-        &command,
-        async |conn| {
-            let view = readable(&mut *conn, actor, lead_id).await?;
-            actor.require_manager(view.lead.pool_id, view.viewer)?;
-            let change = command.change(ctx.clock.now());
-            let changed = lifecycle::set_lock(&mut *conn, actor, change, locked).await?;
-            settle(&mut *conn, actor, lead_id, changed, |lead| {
-                rules::explain_lock_refusal(lead, locked)
-            })
-            .await
-        },
-    )
+    let asked = command.asked(method);
+    change_lead(ctx, actor, asked, &command, async |conn, view, change| {
+        actor.require_manager(view.lead.pool_id, view.viewer)?;
+        let changed = lifecycle::set_lock(&mut *conn, actor, change, locked).await?;
+        settle(conn, actor, change.lead_id, changed, |lead| {
+            rules::explain_lock_refusal(lead, locked)
+        })
+        .await
+    })
     .await
 }
 
@@ -223,33 +211,17 @@ pub async fn move_to_pool(
     actor: &Actor,
     command: Move,
 ) -> Result<LeadView, DomainError> {
-    let Move {
-        ref transition,
-        target_pool_id: target,
-    } = command;
-    let lead_id = transition.lead_id;
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.move",
-        transition.request_id,
-        &command,
-        async |conn| {
-            let view = readable(&mut *conn, actor, lead_id).await?;
-            actor.require_manager(view.lead.pool_id, view.viewer)?;
-            let destination =
-                store::pools::access(&mut *conn, &actor.tenant_id, target, &actor.user_id).await?;
-            actor.require_manager(target, destination.membership)?;
-            if destination.pool.archived_at.is_some() {
-                return Err(DomainError::PoolArchived(target));
-            }
-            let change = transition.change(ctx.clock.now());
-            let changed = lifecycle::move_to_pool(&mut *conn, actor, change, target).await?;
-            settle(&mut *conn, actor, lead_id, changed, |lead| {
-                rules::explain_move_refusal(lead, target)
-            })
-            .await
-        },
-    )
+    let target = command.target_pool_id;
+    let asked = command.transition.asked("lead.move");
+    change_lead(ctx, actor, asked, &command, async |conn, view, change| {
+        actor.require_manager(view.lead.pool_id, view.viewer)?;
+        let destination = access::managed_pool(&mut *conn, actor, target).await?;
+        access::require_open(&destination)?;
+        let changed = lifecycle::move_to_pool(&mut *conn, actor, change, target).await?;
+        settle(conn, actor, change.lead_id, changed, |lead| {
+            rules::explain_move_refusal(lead, target)
+        })
+        .await
+    })
     .await
 }

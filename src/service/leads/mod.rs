@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::lead::{Lead, LeadView};
+use crate::service::access;
 use crate::store;
 
 /// A lead the actor may read, or the reason they may not.
@@ -69,11 +70,8 @@ async fn require_lead_creator(
     actor: &Actor,
     pool_id: Uuid,
 ) -> Result<(), DomainError> {
-    let access =
-        store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id).await?;
+    let access = access::pool(&mut *conn, actor, pool_id).await?;
     actor.require_lead_creator(pool_id, access.membership)?;
-    if access.pool.archived_at.is_some() {
-        return Err(DomainError::PoolArchived(pool_id));
-    }
+    access::require_open(&access.pool)?;
     Ok(())
 }

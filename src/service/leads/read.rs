@@ -9,6 +9,7 @@ use crate::domain::event::LeadEvent;
 use crate::domain::lead::LeadView;
 use crate::domain::listing::{LeadFilter, LeadOrder, SortValue};
 use crate::service::Context;
+use crate::service::access;
 use crate::store;
 
 /// A lead the actor may read.
@@ -27,13 +28,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<LeadView>, DomainError> {
     if let Some(pool_id) = filter.pool_id {
-        let access = store::pools::access(
-            &mut *ctx.acquire().await?,
-            &actor.tenant_id,
-            pool_id,
-            &actor.user_id,
-        )
-        .await?;
+        let access = access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
         // Without access to the pool, a member may still list the leads they own in it.
         if filter.owner_id.as_deref() != Some(actor.user_id.as_str()) {
             actor.require_pool_reader(pool_id, access.membership)?;

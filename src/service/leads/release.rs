@@ -7,6 +7,7 @@ use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::lead::{self, LeadView, ReleaseReason};
 use crate::service::Context;
+use crate::service::access;
 use crate::service::idempotency;
 use crate::store;
 
@@ -33,37 +34,27 @@ pub async fn release(
         to_pool_id,
         request_id,
     } = command;
-    idempotency::once(
-        ctx,
-        actor,
-        "lead.release",
-        request_id,
-        &command,
-        async |conn| {
-            if let Some(pool_id) = to_pool_id {
-                let target =
-                    store::pools::access(&mut *conn, &actor.tenant_id, pool_id, &actor.user_id)
-                        .await?;
-                if target.pool.archived_at.is_some() {
-                    return Err(DomainError::PoolArchived(pool_id));
-                }
-            }
-            let release = store::leads::Release {
-                lead_id,
-                reason,
-                to_pool_id,
-                request_id,
-                now: ctx.clock.now(),
-            };
-            if let Some(view) = store::leads::release(&mut *conn, actor, &release).await? {
-                ctx.metrics.releases.inc();
-                return Ok(view);
-            }
-            let snapshot =
-                store::leads::release_snapshot(&mut *conn, actor, lead_id, to_pool_id).await?;
-            lead::explain_release_refusal(&snapshot, &actor.user_id, &reason.reason)?;
-            store::leads::get(&mut *conn, actor, lead_id).await
-        },
-    )
+    let key = ("lead.release", command.request_id);
+    idempotency::once(ctx, actor, key, &command, async |conn| {
+        if let Some(pool_id) = to_pool_id {
+            let target = access::pool(&mut *conn, actor, pool_id).await?;
+            access::require_open(&target.pool)?;
+        }
+        let release = store::leads::Release {
+            lead_id,
+            reason,
+            to_pool_id,
+            request_id,
+            now: ctx.clock.now(),
+        };
+        if let Some(view) = store::leads::release(&mut *conn, actor, &release).await? {
+            ctx.metrics.releases.inc();
+            return Ok(view);
+        }
+        let snapshot =
+            store::leads::release_snapshot(&mut *conn, actor, lead_id, to_pool_id).await?;
+        lead::explain_release_refusal(&snapshot, &actor.user_id, &reason.reason)?;
+        store::leads::get(&mut *conn, actor, lead_id).await
+    })
     .await
 }

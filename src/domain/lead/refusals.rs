@@ -1,199 +1,13 @@
-//! Leads: their fields, states and the rules of claim and release.
-
-use std::collections::BTreeMap;
+//! Why a change of a lead changed nothing: the store's statements enforce the rules, these
+//! explain the refusal (or find the wanted state already there, a retry).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::DomainError;
-use super::member::Membership;
-use super::quota;
-use super::validate::{
-    MAX_ATTRIBUTE_CHARS, MAX_ATTRIBUTES, MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS,
-    MAX_TAG_CHARS, MAX_TAGS, Validator,
-};
+use crate::domain::DomainError;
+use crate::domain::quota;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum LeadState {
-    InPool,
-    Owned,
-    Converted,
-    Discarded,
-}
-
-stored_names!(LeadState, "lead state" {
-    InPool => "IN_POOL",
-    Owned => "OWNED",
-    Converted => "CONVERTED",
-    Discarded => "DISCARDED",
-});
-
-impl LeadState {
-    /// Converted and discarded leads are out of circulation.
-    pub fn is_closed(self) -> bool {
-        matches!(self, Self::Converted | Self::Discarded)
-    }
-}
-
-/// How the current owner got the lead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AcquiredVia {
-    Claim,
-    Create,
-    Assign,
-    Transfer,
-    Distribute,
-}
-
-stored_names!(AcquiredVia, "acquisition channel" {
-    Claim => "CLAIM",
-    Create => "CREATE",
-    Assign => "ASSIGN",
-    Transfer => "TRANSFER",
-    Distribute => "DISTRIBUTE",
-});
-
-/// A lead as one reader sees it: the lead and the reader's membership of its pool.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeadView {
-    pub lead: Lead,
-    pub viewer: Option<Membership>,
-    pub pool_masks_contacts: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lead {
-    pub id: Uuid,
-    pub pool_id: Uuid,
-    pub external_ref: Option<String>,
-    pub name: String,
-    pub company: String,
-    pub phone: String,
-    pub email: String,
-    pub source: String,
-    pub region: String,
-    pub industry: String,
-    pub grade: String,
-    pub tags: Vec<String>,
-    pub attributes: BTreeMap<String, String>,
-    pub state: LeadState,
-    pub owner_id: Option<String>,
-    pub acquired_at: Option<DateTime<Utc>>,
-    pub acquired_via: Option<AcquiredVia>,
-    pub last_follow_up_at: Option<DateTime<Utc>>,
-    pub follow_up_deadline: Option<DateTime<Utc>>,
-    pub close_deadline: Option<DateTime<Utc>>,
-    pub locked: bool,
-    pub previous_owner_id: Option<String>,
-    pub cooldown_until: Option<DateTime<Utc>>,
-    pub pool_entered_at: Option<DateTime<Utc>>,
-    pub duplicate_of: Option<Uuid>,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// The caller-provided fields of a lead, before validation.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct LeadFields {
-    pub external_ref: String,
-    pub name: String,
-    pub company: String,
-    pub phone: String,
-    pub email: String,
-    pub source: String,
-    pub region: String,
-    pub industry: String,
-    pub grade: String,
-    pub tags: Vec<String>,
-    pub attributes: BTreeMap<String, String>,
-}
-
-/// Validated fields of a new lead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NewLead {
-    pub external_ref: Option<String>,
-    pub name: String,
-    pub company: String,
-    pub phone: String,
-    pub email: String,
-    pub source: String,
-    pub region: String,
-    pub industry: String,
-    pub grade: String,
-    pub tags: Vec<String>,
-    pub attributes: BTreeMap<String, String>,
-}
-
-impl NewLead {
-    /// Validates every field; `prefix` names the message the fields sit in (`lead.`).
-    pub fn parse(v: &mut Validator, prefix: &str, draft: &LeadFields) -> Self {
-        let field = |name: &str| format!("{prefix}{name}");
-        let code = |v: &mut Validator, name: &str, value: &str| {
-            v.optional_text(&field(name), value, MAX_CODE_CHARS)
-        };
-        let external_ref = code(v, "external_ref", &draft.external_ref);
-        Self {
-            external_ref: Some(external_ref).filter(|r| !r.is_empty()),
-            name: v.required_text(&field("name"), &draft.name, MAX_NAME_CHARS),
-            company: v.optional_text(&field("company"), &draft.company, MAX_NAME_CHARS),
-            phone: code(v, "phone", &draft.phone),
-            email: code(v, "email", &draft.email),
-            source: code(v, "source", &draft.source),
-            region: code(v, "region", &draft.region),
-            industry: code(v, "industry", &draft.industry),
-            grade: code(v, "grade", &draft.grade),
-            tags: v.codes(&field("tags"), &draft.tags, MAX_TAGS, MAX_TAG_CHARS),
-            attributes: parse_attributes(v, &field("attributes"), &draft.attributes),
-        }
-    }
-}
-
-fn parse_attributes(
-    v: &mut Validator,
-    field: &str,
-    attributes: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let attributes = attributes.clone();
-    if attributes.len() > MAX_ATTRIBUTES {
-        v.violation(
-            field,
-            format!(
-                "must have at most {MAX_ATTRIBUTES} keys, got {}",
-                attributes.len()
-            ),
-        );
-    }
-    if let Some((key, _)) = attributes.iter().find(|(k, val)| {
-        k.is_empty()
-            || k.chars().count() > MAX_CODE_CHARS
-            || val.chars().count() > MAX_ATTRIBUTE_CHARS
-    }) {
-        v.violation(
-            field,
-            format!(
-                "keys must be 1 to {MAX_CODE_CHARS} characters and values at most {MAX_ATTRIBUTE_CHARS}; {key:?} is not"
-            ),
-        );
-    }
-    attributes
-}
-
-/// The fields `UpdateLead` may change, as field-mask paths.
-pub const UPDATABLE_FIELDS: &[&str] = &[
-    "external_ref",
-    "name",
-    "company",
-    "phone",
-    "email",
-    "source",
-    "region",
-    "industry",
-    "grade",
-    "tags",
-    "attributes",
-];
+use super::{Lead, LeadState};
 
 /// Explains why an update changed nothing: the caller's version is stale.
 pub fn explain_update_refusal(lead: &Lead, expected_version: i64) -> DomainError {
@@ -203,46 +17,6 @@ pub fn explain_update_refusal(lead: &Lead, expected_version: i64) -> DomainError
         DomainError::VersionConflict {
             lead_id: lead.id,
             current_version: lead.version,
-        }
-    }
-}
-
-/// The phone as duplicates are compared: its digits, without a Chinese country code
-/// (`+86 138-0000-1234` and `13800001234` are the same number).
-pub fn normalize_phone(phone: &str) -> String {
-    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
-    let international = phone.trim_start().starts_with('+');
-    if let Some(rest) = digits.strip_prefix("0086") {
-        rest.to_owned()
-    } else if let Some(rest) = digits
-        .strip_prefix("86")
-        .filter(|rest| international || rest.len() == 11)
-    {
-        rest.to_owned()
-    } else {
-        digits
-    }
-}
-
-/// The e-mail as duplicates are compared: trimmed and lower-cased.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
-/// Why a lead goes back to the pool, as given by the caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReleaseReason {
-    pub reason: String,
-    pub note: Option<String>,
-}
-
-impl ReleaseReason {
-    pub fn parse(v: &mut Validator, reason: &str, note: &str) -> Self {
-        let reason = v.required_text("reason", reason, MAX_CODE_CHARS);
-        let note = v.optional_text("note", note, MAX_NOTE_CHARS);
-        Self {
-            reason,
-            note: Some(note).filter(|n| !n.is_empty()),
         }
     }
 }
@@ -416,6 +190,7 @@ pub fn explain_release_refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::lead::{normalize_email, normalize_phone};
 
     fn pool_lead() -> ClaimSnapshot {
         ClaimSnapshot {

@@ -1,0 +1,111 @@
+//! A lead's caller-provided fields, and their validation.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::domain::validate::{
+    MAX_ATTRIBUTE_CHARS, MAX_ATTRIBUTES, MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_TAG_CHARS, MAX_TAGS,
+    Validator,
+};
+
+/// The caller-provided fields of a lead, before validation.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LeadFields {
+    pub external_ref: String,
+    pub name: String,
+    pub company: String,
+    pub phone: String,
+    pub email: String,
+    pub source: String,
+    pub region: String,
+    pub industry: String,
+    pub grade: String,
+    pub tags: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Validated fields of a new lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewLead {
+    pub external_ref: Option<String>,
+    pub name: String,
+    pub company: String,
+    pub phone: String,
+    pub email: String,
+    pub source: String,
+    pub region: String,
+    pub industry: String,
+    pub grade: String,
+    pub tags: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl NewLead {
+    /// Validates every field; `prefix` names the message the fields sit in (`lead.`).
+    pub fn parse(v: &mut Validator, prefix: &str, draft: &LeadFields) -> Self {
+        let field = |name: &str| format!("{prefix}{name}");
+        let code = |v: &mut Validator, name: &str, value: &str| {
+            v.optional_text(&field(name), value, MAX_CODE_CHARS)
+        };
+        let external_ref = code(v, "external_ref", &draft.external_ref);
+        Self {
+            external_ref: Some(external_ref).filter(|r| !r.is_empty()),
+            name: v.required_text(&field("name"), &draft.name, MAX_NAME_CHARS),
+            company: v.optional_text(&field("company"), &draft.company, MAX_NAME_CHARS),
+            phone: code(v, "phone", &draft.phone),
+            email: code(v, "email", &draft.email),
+            source: code(v, "source", &draft.source),
+            region: code(v, "region", &draft.region),
+            industry: code(v, "industry", &draft.industry),
+            grade: code(v, "grade", &draft.grade),
+            tags: v.codes(&field("tags"), &draft.tags, MAX_TAGS, MAX_TAG_CHARS),
+            attributes: parse_attributes(v, &field("attributes"), &draft.attributes),
+        }
+    }
+}
+
+fn parse_attributes(
+    v: &mut Validator,
+    field: &str,
+    attributes: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let attributes = attributes.clone();
+    if attributes.len() > MAX_ATTRIBUTES {
+        v.violation(
+            field,
+            format!(
+                "must have at most {MAX_ATTRIBUTES} keys, got {}",
+                attributes.len()
+            ),
+        );
+    }
+    if let Some((key, _)) = attributes.iter().find(|(k, val)| {
+        k.is_empty()
+            || k.chars().count() > MAX_CODE_CHARS
+            || val.chars().count() > MAX_ATTRIBUTE_CHARS
+    }) {
+        v.violation(
+            field,
+            format!(
+                "keys must be 1 to {MAX_CODE_CHARS} characters and values at most {MAX_ATTRIBUTE_CHARS}; {key:?} is not"
+            ),
+        );
+    }
+    attributes
+}
+
+/// The fields `UpdateLead` may change, as field-mask paths.
+pub const UPDATABLE_FIELDS: &[&str] = &[
+    "external_ref",
+    "name",
+    "company",
+    "phone",
+    "email",
+    "source",
+    "region",
+    "industry",
+    "grade",
+    "tags",
+    "attributes",
+];
