@@ -163,7 +163,7 @@ mod tests {
             draft("A", "+86 138 0000 1234", "r1"),
             draft("", "", ""),
             draft("B", "13800001234", ""),
-            draft("C", "139", "r1"),
+            draft("C", "13900001111", "r1"),
         ]);
         assert!(matches!(checks[0], RowCheck::Valid { repeats: None, .. }));
         assert!(matches!(&checks[1], RowCheck::Invalid { field, .. } if field == "name"));

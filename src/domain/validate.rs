@@ -206,6 +206,21 @@ impl Validator {
         paths.to_vec()
     }
 
+    /// Validates a nested message with `parse`, naming its fields by their full request path
+    /// (`pool.name`, `member.weight`), as AIP-193 and the rest of the API do.
+    pub fn nested<T>(&mut self, prefix: &str, parse: impl FnOnce(&mut Validator) -> T) -> T {
+        let mut inner = Validator::new();
+        let value = parse(&mut inner);
+        self.violations
+            .extend(inner.violations.into_iter().map(|violation| {
+                FieldViolation::new(
+                    format!("{prefix}{}", violation.field),
+                    violation.description,
+                )
+            }));
+        value
+    }
+
     /// Forgets the violations of fields an update does not touch: their values were not sent.
     pub fn retain_fields(&mut self, keep: impl Fn(&str) -> bool) {
         self.violations.retain(|v| keep(&v.field));

@@ -424,6 +424,6 @@ async fn the_distribution_rule_is_stored_shown_and_validated_like_other_rules() 
             &["distribution"],
         ))
         .await,
-        ["distribution.strategy", "distribution.fallback"]
+        ["pool.distribution.strategy", "pool.distribution.fallback"]
     );
 }

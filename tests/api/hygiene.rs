@@ -155,3 +155,37 @@ async fn a_claim_whose_deadline_passes_while_it_waits_commits_nothing() {
     assert_eq!(app.fingerprint().await, before);
     assert_eq!(fixtures::held_count(&app, &team.pool.id, "alice").await, 0);
 }
+
+#[tokio::test]
+async fn a_phone_must_hold_5_to_20_digits_in_creates_and_imports() {
+    let (app, team) = fixtures::app_with_team(None).await;
+    let phoned = |phone: &str| proto::NewLead {
+        phone: phone.into(),
+        ..fixtures::new_lead("x")
+    };
+    for bad in ["not-a-phone", "+86 12", "1234567890123456789012"] {
+        let service = app.as_service();
+        let created = service.try_create_in(&team.pool.id, phoned(bad));
+        assert_eq!(app.invalid_fields(created).await, ["lead.phone"], "{bad}");
+    }
+    let imported = app
+        .as_service()
+        .import_leads(proto::ImportLeadsRequest {
+            pool_id: team.pool.id.clone(),
+            leads: vec![phoned("not-a-phone"), phoned("+86 139 0000 0001")],
+            ..Default::default()
+        })
+        .await;
+    let outcomes: Vec<_> = imported
+        .results
+        .iter()
+        .map(|r| (r.outcome(), r.field.as_str()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (proto::ImportOutcome::Invalid, "phone"),
+            (proto::ImportOutcome::Created, ""),
+        ]
+    );
+}

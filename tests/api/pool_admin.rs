@@ -77,7 +77,7 @@ async fn update_pool_refuses_bad_masks_values_and_callers() {
         .as_admin()
         .try_update_pool(negative, &["daily_claim_limit", "timezone"])
         .await;
-    assert_eq!(bad_fields(bad), ["timezone", "daily_claim_limit"]);
+    assert_eq!(bad_fields(bad), ["pool.timezone", "pool.daily_claim_limit"]);
     let taken = proto::Pool {
         name: "TAKEN".into(),
         ..id_only.clone()
@@ -248,7 +248,7 @@ async fn update_member_refuses_bad_input_and_plain_members() {
                 .try_update_member(bob.clone(), &["weight", "role"])
                 .await
         ),
-        ["role", "weight"]
+        ["member.role", "member.weight"]
     );
     assert_eq!(
         bad_fields(

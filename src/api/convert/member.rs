@@ -93,25 +93,33 @@ pub fn update_member_command(
         .map(|m| m.paths.as_slice())
         .unwrap_or_default();
     let masked = |path: &str| paths.iter().any(|p| p == path);
-    let role = requested_role(&mut v, member.role);
+    let role = v.nested("member.", |v| requested_role(v, member.role));
     if masked("role") && role.is_none() {
-        v.violation("role", "must be MEMBER_ROLE_MEMBER or MEMBER_ROLE_MANAGER");
+        v.violation(
+            "member.role",
+            "must be MEMBER_ROLE_MEMBER or MEMBER_ROLE_MANAGER",
+        );
     }
-    let patch = NewMember::parse(
-        &mut v,
-        MemberDraft {
-            pool_id: &member.pool_id,
-            user_id: &member.user_id,
-            role,
-            active: Some(member.active),
-            weight: member.weight,
-            max_held: member.max_held,
-            regions: &member.regions,
-            industries: &member.industries,
-            grades: &member.grades,
-        },
-    );
-    v.retain_fields(|field| masked(field) || field == "pool_id" || field == "user_id");
+    let patch = v.nested("member.", |v| {
+        NewMember::parse(
+            v,
+            MemberDraft {
+                pool_id: &member.pool_id,
+                user_id: &member.user_id,
+                role,
+                active: Some(member.active),
+                weight: member.weight,
+                max_held: member.max_held,
+                regions: &member.regions,
+                industries: &member.industries,
+                grades: &member.grades,
+            },
+        )
+    });
+    v.retain_fields(|field| {
+        let field = field.trim_start_matches("member.");
+        masked(field) || field == "pool_id" || field == "user_id"
+    });
     v.field_mask(paths, MEMBER_FIELDS);
     let request_id = v.optional_uuid("request_id", &req.request_id);
     let mask = MemberMask {

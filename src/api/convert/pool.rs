@@ -162,8 +162,10 @@ pub fn update_pool_command(req: &proto::UpdatePoolRequest) -> Result<UpdatePool,
         .as_ref()
         .map(|m| m.paths.as_slice())
         .unwrap_or_default();
-    let patch = NewPool::parse(&mut v, &sent.name, &sent.timezone, &rules_draft(&sent));
-    v.retain_fields(|field| pool::in_mask(paths, field));
+    let patch = v.nested("pool.", |v| {
+        NewPool::parse(v, &sent.name, &sent.timezone, &rules_draft(&sent))
+    });
+    v.retain_fields(|field| pool::in_mask(paths, field.trim_start_matches("pool.")));
     let pool_id = v.uuid("pool.id", &sent.id);
     let mask = v.field_mask(paths, pool::UPDATABLE_FIELDS);
     let request_id = v.optional_uuid("request_id", &req.request_id);

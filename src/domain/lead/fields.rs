@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::normalize_phone;
 use crate::domain::validate::{
     MAX_ATTRIBUTE_CHARS, MAX_ATTRIBUTES, MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_TAG_CHARS, MAX_TAGS,
-    Validator,
+    Validator, quoted,
 };
 
 /// The caller-provided fields of a lead, before validation.
@@ -53,7 +54,7 @@ impl NewLead {
             external_ref: Some(external_ref).filter(|r| !r.is_empty()),
             name: v.required_text(&field("name"), &draft.name, MAX_NAME_CHARS),
             company: v.optional_text(&field("company"), &draft.company, MAX_NAME_CHARS),
-            phone: code(v, "phone", &draft.phone),
+            phone: phone(v, &field("phone"), &draft.phone),
             email: code(v, "email", &draft.email),
             source: code(v, "source", &draft.source),
             region: code(v, "region", &draft.region),
@@ -63,6 +64,28 @@ impl NewLead {
             attributes: parse_attributes(v, &field("attributes"), &draft.attributes),
         }
     }
+}
+
+/// Digits a phone holds after normalisation ([`normalize_phone`]): shorter is no number anyone
+/// can call back, longer than E.164 allows; duplicate detection compares these digits.
+const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 5..=20;
+
+/// An optional phone: empty, or 5 to 20 digits once normalised.
+fn phone(v: &mut Validator, field: &str, value: &str) -> String {
+    let phone = v.optional_text(field, value, MAX_CODE_CHARS);
+    let digits = normalize_phone(&phone).len();
+    if !phone.is_empty() && !PHONE_DIGITS.contains(&digits) {
+        v.violation(
+            field,
+            format!(
+                "must hold {} to {} digits, got {digits} in {}",
+                PHONE_DIGITS.start(),
+                PHONE_DIGITS.end(),
+                quoted(&phone)
+            ),
+        );
+    }
+    phone
 }
 
 fn parse_attributes(
@@ -88,7 +111,8 @@ fn parse_attributes(
         v.violation(
             field,
             format!(
-                "keys must be 1 to {MAX_CODE_CHARS} characters and values at most {MAX_ATTRIBUTE_CHARS}; {key:?} is not"
+                "keys must be 1 to {MAX_CODE_CHARS} characters and values at most {MAX_ATTRIBUTE_CHARS}; {} is not",
+                quoted(key)
             ),
         );
     }
