@@ -427,3 +427,34 @@ async fn the_distribution_rule_is_stored_shown_and_validated_like_other_rules() 
         ["pool.distribution.strategy", "pool.distribution.fallback"]
     );
 }
+
+/// Issue 15: with one pool cursor, a junior matching the B leads put the cursor past the seniors
+/// before every A lead, and every A lead went to the first senior. Each matching set now takes
+/// turns on its own, across separate Distribute calls.
+#[tokio::test]
+async fn rule_match_sets_take_turns_however_their_leads_interleave() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Grades", None, rule(S::RuleMatch)).await;
+    for (who, region) in [("senior1", "east"), ("senior2", "east"), ("junior", "west")] {
+        let member = df::Rep {
+            regions: vec![region.into()],
+            ..rep(who)
+        };
+        join(&app, &pool.id, member).await;
+    }
+    let mut order = Vec::new();
+    for i in 0..8 {
+        let region = if i % 2 == 0 { "east" } else { "west" };
+        // One new pool lead at a time: each call distributes just that one.
+        leads(&app, &pool.id, 1, region).await;
+        let plan = app.as_admin().distribute(all_leads(&pool.id)).await;
+        order.extend(df::recipients(&plan).into_iter().map(str::to_owned));
+    }
+    assert_eq!(
+        order,
+        [
+            "senior1", "junior", "senior2", "junior", "senior1", "junior", "senior2", "junior"
+        ]
+    );
+    fixtures::assert_consistent(&app).await;
+}

@@ -9,6 +9,7 @@ pub mod round_robin;
 mod rule;
 pub mod rule_match;
 mod selection;
+mod turns;
 pub mod weighted;
 
 #[cfg(test)]
@@ -101,7 +102,7 @@ pub struct Candidate {
 }
 
 /// A place in the stable member order `(joined_at, user_id)`: the last recipient.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Cursor {
     pub joined_at: DateTime<Utc>,
     pub user_id: String,
@@ -113,6 +114,8 @@ pub struct DistributionState {
     pub cursor: Option<Cursor>,
     /// Smooth weighted round-robin's current weight per user; absent means 0.
     pub current_weights: BTreeMap<String, i64>,
+    /// Under `RULE_MATCH`, the last recipient of each matching set ([`turns`]).
+    pub group_cursors: BTreeMap<String, Cursor>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,8 +166,19 @@ pub fn plan(
     };
     for lead in leads {
         let eligible = eligibility::eligible(method, recipients, lead, now);
-        let chosen = match eligible {
-            Ok(eligible) => pick(method, state, &mut weights, recipients, &eligible),
+        let (chosen, group) = match eligible {
+            Ok(eligible) => {
+                let group = (method.strategy == Strategy::RuleMatch)
+                    .then(|| turns::group_key(recipients, &eligible));
+                let cursor = group
+                    .as_ref()
+                    .and_then(|key| state.group_cursors.get(key))
+                    .or(state.cursor.as_ref());
+                (
+                    pick(method, cursor, &mut weights, recipients, &eligible),
+                    group,
+                )
+            }
             Err(exclusions) => {
                 plan.undistributed.push(Undistributed {
                     lead_id: lead.lead_id,
@@ -176,6 +190,9 @@ pub fn plan(
         let recipient = &mut recipients[chosen];
         recipient.held += 1;
         state.cursor = Some(recipient.place());
+        if let Some(key) = group {
+            turns::remember(&mut state.group_cursors, key, recipient.place());
+        }
         plan.assignments.push(Assignment {
             lead_id: lead.lead_id,
             user_id: recipient.user_id.clone(),
@@ -188,7 +205,7 @@ pub fn plan(
 /// The member (index into `recipients`) that gets the lead, among the non-empty `eligible`.
 fn pick(
     method: Method,
-    state: &DistributionState,
+    cursor: Option<&Cursor>,
     weights: &mut weighted::Weights,
     recipients: &[Recipient],
     eligible: &[usize],
@@ -197,7 +214,6 @@ fn pick(
         Strategy::RuleMatch => method.fallback,
         other => other,
     };
-    let cursor = state.cursor.as_ref();
     match strategy {
         Strategy::Weighted => weights.pick(recipients, eligible),
         Strategy::LeastLoaded => least_loaded::pick(cursor, recipients, eligible),

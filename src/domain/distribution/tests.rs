@@ -393,3 +393,71 @@ fn nobody_eligible_leaves_the_lead_with_counts_of_why() {
         })
     );
 }
+
+proptest! {
+    /// Under RULE_MATCH each set of matching members takes turns on its own: whatever the mix of
+    /// grades arriving, every member of a set is within one lead of the others of that set.
+    #[test]
+    fn rule_match_sets_take_turns_whatever_the_arrival_mix(
+        grades in proptest::collection::vec(prop_oneof![Just("A"), Just("B"), Just("C")], 1..60),
+        batch in 1usize..7,
+    ) {
+        let grade = |i: usize, grades: &[&str]| Recipient {
+            grades: grades.iter().map(|g| (*g).to_owned()).collect(),
+            ..recipient(i, 1, 0, None)
+        };
+        let mut members = vec![grade(0, &["A"]), grade(1, &["A"]), grade(2, &["B", "C"])];
+        let leads: Vec<Candidate> = grades
+            .iter()
+            .enumerate()
+            .map(|(i, g)| Candidate { grade: (*g).to_owned(), ..lead(i) })
+            .collect();
+        let mut state = DistributionState::default();
+        let mut given = BTreeMap::<String, usize>::new();
+        for chunk in leads.chunks(batch) {
+            let plan = plan(method(Strategy::RuleMatch), &mut state, &mut members, chunk, now());
+            for a in plan.assignments {
+                *given.entry(a.user_id).or_default() += 1;
+            }
+        }
+        let seniors = [&members[0].user_id, &members[1].user_id]
+            .map(|u| given.get(u).copied().unwrap_or_default());
+        prop_assert!(seniors[0].abs_diff(seniors[1]) <= 1, "seniors got {seniors:?}");
+    }
+}
+
+#[test]
+fn alternating_grades_reach_both_seniors() {
+    let grade = |i: usize, grades: &[&str]| Recipient {
+        grades: grades.iter().map(|g| (*g).to_owned()).collect(),
+        ..recipient(i, 1, 0, None)
+    };
+    let mut members = vec![grade(0, &["A"]), grade(1, &["A"]), grade(2, &["B"])];
+    let leads: Vec<Candidate> = (0..8)
+        .map(|i| Candidate {
+            grade: if i % 2 == 0 { "A" } else { "B" }.to_owned(),
+            ..lead(i)
+        })
+        .collect();
+    let mut state = DistributionState::default();
+    let order: Vec<String> = leads
+        .chunks(1)
+        .flat_map(|one| {
+            plan(
+                method(Strategy::RuleMatch),
+                &mut state,
+                &mut members,
+                one,
+                now(),
+            )
+            .assignments
+        })
+        .map(|a| a.user_id)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "rep00", "rep02", "rep01", "rep02", "rep00", "rep02", "rep01", "rep02"
+        ]
+    );
+}

@@ -58,7 +58,7 @@ pub async fn lock_state(
     let row = match wait {
         Wait::Block => sqlx::query_as!(
             StateRow,
-            r#"SELECT s.cursor_joined_at, s.cursor_user_id, s.current_weights,
+            r#"SELECT s.cursor_joined_at, s.cursor_user_id, s.current_weights, s.group_cursors,
                       p.distribution_strategy, p.distribution_fallback, p.assign_unmatched,
                       p.archived_at IS NOT NULL AS "archived!"
                FROM distribution_state s
@@ -73,7 +73,7 @@ pub async fn lock_state(
         .map_err(db_error)?,
         Wait::Skip => sqlx::query_as!(
             StateRow,
-            r#"SELECT s.cursor_joined_at, s.cursor_user_id, s.current_weights,
+            r#"SELECT s.cursor_joined_at, s.cursor_user_id, s.current_weights, s.group_cursors,
                       p.distribution_strategy, p.distribution_fallback, p.assign_unmatched,
                       p.archived_at IS NOT NULL AS "archived!"
                FROM distribution_state s
@@ -94,6 +94,7 @@ struct StateRow {
     cursor_joined_at: Option<DateTime<Utc>>,
     cursor_user_id: Option<String>,
     current_weights: serde_json::Value,
+    group_cursors: serde_json::Value,
     distribution_strategy: String,
     distribution_fallback: String,
     assign_unmatched: bool,
@@ -110,10 +111,13 @@ impl TryFrom<StateRow> for LockedState {
             .map(|(joined_at, user_id)| Cursor { joined_at, user_id });
         let current_weights: BTreeMap<String, i64> =
             serde_json::from_value(row.current_weights).map_err(DomainError::internal_from)?;
+        let group_cursors: BTreeMap<String, Cursor> =
+            serde_json::from_value(row.group_cursors).map_err(DomainError::internal_from)?;
         Ok(Self {
             state: DistributionState {
                 cursor,
                 current_weights,
+                group_cursors,
             },
             method: Method {
                 strategy: Strategy::try_from(row.distribution_strategy.as_str())?,
@@ -134,6 +138,7 @@ pub async fn save_state(
 ) -> Result<(), DomainError> {
     let weights =
         serde_json::to_value(&state.current_weights).map_err(DomainError::internal_from)?;
+    let groups = serde_json::to_value(&state.group_cursors).map_err(DomainError::internal_from)?;
     let (joined_at, user_id) = state
         .cursor
         .as_ref()
@@ -141,7 +146,8 @@ pub async fn save_state(
         .unzip();
     sqlx::query!(
         r#"UPDATE distribution_state
-           SET cursor_joined_at = $3, cursor_user_id = $4, current_weights = $5, updated_at = $6
+           SET cursor_joined_at = $3, cursor_user_id = $4, current_weights = $5,
+               group_cursors = $7, updated_at = $6
            WHERE tenant_id = $1 AND pool_id = $2"#,
         tenant_id,
         pool_id,
@@ -149,6 +155,7 @@ pub async fn save_state(
         user_id,
         weights,
         now,
+        groups,
     )
     .execute(&mut *conn)
     .await
