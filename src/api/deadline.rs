@@ -14,8 +14,11 @@ use tower::{Layer, Service};
 use crate::domain::DomainError;
 use crate::service::deadline;
 
-/// How much earlier than the caller's deadline we give up, so our answer reaches them in time.
-const MARGIN: Duration = Duration::from_millis(5);
+/// How much earlier than the caller's deadline we give up, so our answer reaches them in time:
+/// a twentieth of the time they gave, between 2 and 50 ms.
+fn margin(timeout: Duration) -> Duration {
+    (timeout / 20).clamp(Duration::from_millis(2), Duration::from_millis(50))
+}
 
 /// `grpc-timeout`: up to 8 digits and a unit (hours, minutes, seconds, milli-, micro-,
 /// nanoseconds). A malformed value is ignored, as gRPC servers do.
@@ -71,7 +74,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let deadline = grpc_timeout(request.headers())
-            .map(|timeout| Instant::now() + timeout.saturating_sub(MARGIN));
+            .map(|timeout| Instant::now() + timeout.saturating_sub(margin(timeout)));
         let call = self.inner.call(request);
         let Some(deadline) = deadline else {
             return Box::pin(call);

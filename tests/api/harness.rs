@@ -254,6 +254,19 @@ async fn serve(db: &PgPool, clock: &Arc<ManualClock>, settings: Settings) -> Sta
     }
 }
 
+/// A server whose database cannot be reached (its pool points at a closed port), and the guard
+/// that stops it when dropped.
+pub async fn spawn_without_database() -> (Channel, oneshot::Sender<()>) {
+    let options = PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(1)
+        .username("postgres");
+    let db = sqlx::postgres::PgPoolOptions::new().connect_lazy_with(options);
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let started = serve(&db, &clock, test_settings()).await;
+    (open_channel(started.addr), started.shutdown)
+}
+
 /// A channel with its own connection to `addr`, opened on first use.
 fn open_channel(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))

@@ -189,3 +189,25 @@ async fn a_phone_must_hold_5_to_20_digits_in_creates_and_imports() {
         ]
     );
 }
+
+#[tokio::test]
+async fn with_the_database_unreachable_a_call_is_unavailable_within_its_deadline() {
+    let (channel, _server) = crate::harness::spawn_without_database().await;
+    let mut leads = leadpool::proto::lead_service_client::LeadServiceClient::new(channel);
+    // Connected first, so the deadline measures the call, not the connection's set-up.
+    let anonymous = leads.get_lead(proto::GetLeadRequest::default()).await;
+    assert_error(anonymous, "MISSING_IDENTITY");
+    let mut request: Request<_> = fixtures::user("alice").req(proto::ClaimLeadRequest {
+        lead_id: uuid::Uuid::now_v7().to_string(),
+        ..Default::default()
+    });
+    request.set_timeout(Duration::from_millis(800));
+    let started = std::time::Instant::now();
+    let claimed = leads.claim_lead(request).await;
+    assert_error(claimed, "DATABASE_UNAVAILABLE");
+    assert!(
+        started.elapsed() < Duration::from_millis(800),
+        "answered after {:?}",
+        started.elapsed()
+    );
+}
