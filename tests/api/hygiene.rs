@@ -45,7 +45,7 @@ async fn nul_and_control_characters_are_refused_in_every_text() {
 
 #[tokio::test]
 async fn times_outside_years_0001_to_9999_are_refused() {
-    let (app, _team) = fixtures::app_with_team(None).await;
+    let (app, team) = fixtures::app_with_team(None).await;
     for seconds in [-1_000_000_000_000, 400_000_000_000] {
         let request = proto::ListLeadsRequest {
             created_after: Some(prost_types::Timestamp { seconds, nanos: 0 }),
@@ -55,6 +55,14 @@ async fn times_outside_years_0001_to_9999_are_refused() {
             .invalid_fields(app.as_admin().try_list_leads(request))
             .await;
         assert_eq!(fields, ["created_after"], "{seconds}");
+        let upcoming = proto::ListUpcomingRecyclesRequest {
+            pool_id: team.pool.id.clone(),
+            until: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+            ..Default::default()
+        };
+        let mut recycle = app.recycles();
+        let listed = recycle.list_upcoming_recycles(fixtures::admin().req(upcoming));
+        assert_eq!(app.invalid_fields(listed).await, ["until"], "{seconds}");
     }
 }
 

@@ -1,9 +1,9 @@
 //! Recycling: sweeps, upcoming and past recycles, deadlines.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use prost_types::Timestamp;
 
-use super::timestamp;
+use super::{optional_time, timestamp};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::page::PageSize;
@@ -93,18 +93,12 @@ pub fn extend_deadline(
 /// A time the caller must send, at PostgreSQL's microsecond resolution (so a retry compares
 /// equal to what was stored). When absent or invalid the violation is recorded.
 fn required_time(v: &mut Validator, field: &str, at: Option<&Timestamp>) -> DateTime<Utc> {
-    let Some(at) = at else {
+    if at.is_none() {
         v.violation(field, "is required");
-        return DateTime::UNIX_EPOCH;
-    };
-    let micros = u32::try_from(at.nanos).ok().map(|n| n - n % 1_000);
-    match micros.and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos)) {
-        Some(at) => at,
-        None => {
-            v.violation(field, "is not a valid time");
-            DateTime::UNIX_EPOCH
-        }
     }
+    optional_time(v, field, at)
+        .and_then(|at| at.with_nanosecond(at.nanosecond() - at.nanosecond() % 1_000))
+        .unwrap_or(DateTime::UNIX_EPOCH)
 }
 
 /// A user filter: empty means none, `me` the caller.
