@@ -13,11 +13,12 @@ use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::{Health, HealthServer};
 use tonic_health::server::HealthReporter;
 use tonic_reflection::server::{v1, v1alpha};
+use tower::util::MapResponseLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::api::auth::{AuthConfigError, AuthLayer, Authentication};
 use crate::api::deadline::DeadlineLayer;
-use crate::api::wire_errors::WireErrorsLayer;
+use crate::api::wire_errors;
 use crate::api::{AssignmentApi, EventApi, LeadApi, PoolApi, RecycleApi};
 use crate::config::Settings;
 use crate::metrics::rpc::RpcMetricsLayer;
@@ -192,7 +193,7 @@ impl App {
         tonic::transport::Server::builder()
             .layer(trace)
             .layer(RpcMetricsLayer::new(self.ctx.metrics.clone()))
-            .layer(WireErrorsLayer)
+            .layer(MapResponseLayer::new(wire_errors::translate))
             .layer(AuthLayer::new(self.authentication))
             .layer(DeadlineLayer)
             .add_service(services.health)

@@ -9,12 +9,15 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use super::Reply;
 use super::{Context, auth, convert};
 use crate::config::FollowSettings;
 use crate::domain::access::Actor;
 use crate::domain::event::{EventPosition, StreamFilter};
-use crate::proto;
 use crate::proto::event_service_server::EventService;
+use crate::proto::{
+    ListEventsRequest, ListEventsResponse, WatchEventsRequest, WatchEventsResponse,
+};
 use crate::service::events;
 use crate::wakeups::Wakeups;
 
@@ -53,23 +56,20 @@ impl EventApi {
 #[tonic::async_trait]
 impl EventService for EventApi {
     #[tracing::instrument(skip_all, fields(rpc = "ListEvents"))]
-    async fn list_events(
-        &self,
-        request: Request<proto::ListEventsRequest>,
-    ) -> Result<Response<proto::ListEventsResponse>, Status> {
+    async fn list_events(&self, request: Request<ListEventsRequest>) -> Reply<ListEventsResponse> {
         let actor = auth::actor(&request)?;
         let (following, page) = convert::list_events_query(request.get_ref(), &actor)?;
         let page = events::list(&self.ctx, &actor, &following, page).await?;
         Ok(Response::new(convert::list_events_response(page)))
     }
 
-    type WatchEventsStream = ReceiverStream<Result<proto::WatchEventsResponse, Status>>;
+    type WatchEventsStream = ReceiverStream<Result<WatchEventsResponse, Status>>;
 
     #[tracing::instrument(skip_all, fields(rpc = "WatchEvents"))]
     async fn watch_events(
         &self,
-        request: Request<proto::WatchEventsRequest>,
-    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        request: Request<WatchEventsRequest>,
+    ) -> Reply<Self::WatchEventsStream> {
         let actor = auth::actor(&request)?;
         let following = convert::watch_events_query(request.get_ref(), &actor)?;
         let position = events::start(&self.ctx, &actor, &following).await?;
@@ -100,7 +100,7 @@ struct Follower {
     filter: StreamFilter,
     /// After the last event handed over (or further, up to the horizon).
     position: EventPosition,
-    items: mpsc::Sender<Result<proto::WatchEventsResponse, Status>>,
+    items: mpsc::Sender<Result<WatchEventsResponse, Status>>,
     wake: watch::Receiver<u64>,
     settings: FollowSettings,
     stop: CancellationToken,
@@ -189,7 +189,7 @@ impl Follower {
     }
 
     /// Waits for room in the stream; false once the follower left or the server stops.
-    async fn send(&self, item: Result<proto::WatchEventsResponse, Status>) -> bool {
+    async fn send(&self, item: Result<WatchEventsResponse, Status>) -> bool {
         tokio::select! {
             biased;
             () = self.stop.cancelled() => false,

@@ -22,3 +22,6 @@ pub use pool_service::PoolApi;
 pub use recycle_service::RecycleApi;
 
 pub use crate::service::Context;
+
+/// What a handler answers: the response, or the status its refusal or failure maps to.
+type Reply<T> = Result<tonic::Response<T>, tonic::Status>;

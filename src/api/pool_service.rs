@@ -1,10 +1,17 @@
 //! `leadpool.v1.PoolService`: pools and their members.
 
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
+use super::Reply;
 use super::{Context, auth, convert};
-use crate::proto;
 use crate::proto::pool_service_server::PoolService;
+use crate::proto::{
+    AddMemberRequest, AddMemberResponse, ArchivePoolRequest, ArchivePoolResponse,
+    CreatePoolRequest, CreatePoolResponse, GetMemberStatsRequest, GetMemberStatsResponse,
+    GetPoolRequest, GetPoolResponse, ListMembersRequest, ListMembersResponse, ListPoolsRequest,
+    ListPoolsResponse, RemoveMemberRequest, RemoveMemberResponse, UpdateMemberRequest,
+    UpdateMemberResponse, UpdatePoolRequest, UpdatePoolResponse,
+};
 use crate::service::{members, pools};
 
 #[derive(Debug, Clone)]
@@ -21,36 +28,27 @@ impl PoolApi {
 #[tonic::async_trait]
 impl PoolService for PoolApi {
     #[tracing::instrument(skip_all, fields(rpc = "CreatePool"))]
-    async fn create_pool(
-        &self,
-        request: Request<proto::CreatePoolRequest>,
-    ) -> Result<Response<proto::CreatePoolResponse>, Status> {
+    async fn create_pool(&self, request: Request<CreatePoolRequest>) -> Reply<CreatePoolResponse> {
         let actor = auth::actor(&request)?;
         let command = convert::create_pool_command(request.into_inner())?;
         let pool = pools::create(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::CreatePoolResponse {
+        Ok(Response::new(CreatePoolResponse {
             pool: Some(convert::pool(pool)),
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetPool"))]
-    async fn get_pool(
-        &self,
-        request: Request<proto::GetPoolRequest>,
-    ) -> Result<Response<proto::GetPoolResponse>, Status> {
+    async fn get_pool(&self, request: Request<GetPoolRequest>) -> Reply<GetPoolResponse> {
         let actor = auth::actor(&request)?;
         let pool_id = convert::get_pool_id(request.get_ref())?;
         let pool = pools::get(&self.ctx, &actor, pool_id).await?;
-        Ok(Response::new(proto::GetPoolResponse {
+        Ok(Response::new(GetPoolResponse {
             pool: Some(convert::pool(pool)),
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListPools"))]
-    async fn list_pools(
-        &self,
-        request: Request<proto::ListPoolsRequest>,
-    ) -> Result<Response<proto::ListPoolsResponse>, Status> {
+    async fn list_pools(&self, request: Request<ListPoolsRequest>) -> Reply<ListPoolsResponse> {
         let actor = auth::actor(&request)?;
         let (after, page) = convert::list_pools_query(request.get_ref(), &actor)?;
         let pools = pools::list(&self.ctx, &actor, after, page).await?;
@@ -60,14 +58,11 @@ impl PoolService for PoolApi {
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "AddMember"))]
-    async fn add_member(
-        &self,
-        request: Request<proto::AddMemberRequest>,
-    ) -> Result<Response<proto::AddMemberResponse>, Status> {
+    async fn add_member(&self, request: Request<AddMemberRequest>) -> Reply<AddMemberResponse> {
         let actor = auth::actor(&request)?;
         let command = convert::add_member_command(request.get_ref())?;
         let member = members::add(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::AddMemberResponse {
+        Ok(Response::new(AddMemberResponse {
             member: Some(convert::member(member)),
         }))
     }
@@ -75,8 +70,8 @@ impl PoolService for PoolApi {
     #[tracing::instrument(skip_all, fields(rpc = "ListMembers"))]
     async fn list_members(
         &self,
-        request: Request<proto::ListMembersRequest>,
-    ) -> Result<Response<proto::ListMembersResponse>, Status> {
+        request: Request<ListMembersRequest>,
+    ) -> Reply<ListMembersResponse> {
         let actor = auth::actor(&request)?;
         let (pool_id, after, page) = convert::list_members_query(request.get_ref())?;
         let members = members::list(&self.ctx, &actor, pool_id, after, page).await?;
@@ -86,10 +81,7 @@ impl PoolService for PoolApi {
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "UpdatePool"))]
-    async fn update_pool(
-        &self,
-        request: Request<proto::UpdatePoolRequest>,
-    ) -> Result<Response<proto::UpdatePoolResponse>, Status> {
+    async fn update_pool(&self, request: Request<UpdatePoolRequest>) -> Reply<UpdatePoolResponse> {
         let actor = auth::actor(&request)?;
         let command = convert::update_pool_command(request.get_ref())?;
         let updated = pools::update(&self.ctx, &actor, command).await?;
@@ -99,12 +91,12 @@ impl PoolService for PoolApi {
     #[tracing::instrument(skip_all, fields(rpc = "ArchivePool"))]
     async fn archive_pool(
         &self,
-        request: Request<proto::ArchivePoolRequest>,
-    ) -> Result<Response<proto::ArchivePoolResponse>, Status> {
+        request: Request<ArchivePoolRequest>,
+    ) -> Reply<ArchivePoolResponse> {
         let actor = auth::actor(&request)?;
         let command = convert::archive_pool_command(request.get_ref())?;
         let pool = pools::archive(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::ArchivePoolResponse {
+        Ok(Response::new(ArchivePoolResponse {
             pool: Some(convert::pool(pool)),
         }))
     }
@@ -112,12 +104,12 @@ impl PoolService for PoolApi {
     #[tracing::instrument(skip_all, fields(rpc = "UpdateMember"))]
     async fn update_member(
         &self,
-        request: Request<proto::UpdateMemberRequest>,
-    ) -> Result<Response<proto::UpdateMemberResponse>, Status> {
+        request: Request<UpdateMemberRequest>,
+    ) -> Reply<UpdateMemberResponse> {
         let actor = auth::actor(&request)?;
         let command = convert::update_member_command(request.get_ref())?;
         let member = members::update(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::UpdateMemberResponse {
+        Ok(Response::new(UpdateMemberResponse {
             member: Some(convert::member(member)),
         }))
     }
@@ -125,8 +117,8 @@ impl PoolService for PoolApi {
     #[tracing::instrument(skip_all, fields(rpc = "RemoveMember"))]
     async fn remove_member(
         &self,
-        request: Request<proto::RemoveMemberRequest>,
-    ) -> Result<Response<proto::RemoveMemberResponse>, Status> {
+        request: Request<RemoveMemberRequest>,
+    ) -> Reply<RemoveMemberResponse> {
         let actor = auth::actor(&request)?;
         let command = convert::remove_member_command(request.get_ref())?;
         let released = members::remove(&self.ctx, &actor, command).await?;
@@ -136,8 +128,8 @@ impl PoolService for PoolApi {
     #[tracing::instrument(skip_all, fields(rpc = "GetMemberStats"))]
     async fn get_member_stats(
         &self,
-        request: Request<proto::GetMemberStatsRequest>,
-    ) -> Result<Response<proto::GetMemberStatsResponse>, Status> {
+        request: Request<GetMemberStatsRequest>,
+    ) -> Reply<GetMemberStatsResponse> {
         let actor = auth::actor(&request)?;
         let (pool_id, user_id) = convert::member_stats_query(request.get_ref())?;
         let standing = members::stats(&self.ctx, &actor, pool_id, user_id).await?;

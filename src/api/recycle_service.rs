@@ -3,15 +3,20 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 use uuid::Uuid;
 
+use super::Reply;
 use super::convert::assignment::shown_lead;
 use super::convert::recycle as convert;
 use super::{Context, auth, page_token};
 use crate::config::RecycleSettings;
-use crate::proto;
 use crate::proto::recycle_service_server::RecycleService;
+use crate::proto::{
+    ExtendDeadlineRequest, ExtendDeadlineResponse, ListRecycledRequest, ListRecycledResponse,
+    ListUpcomingRecyclesRequest, ListUpcomingRecyclesResponse, RunRecycleRequest,
+    RunRecycleResponse,
+};
 use crate::service::recycle;
 
 #[derive(Debug, Clone)]
@@ -38,8 +43,8 @@ impl RecycleService for RecycleApi {
     #[tracing::instrument(skip_all, fields(rpc = "ListUpcomingRecycles"))]
     async fn list_upcoming_recycles(
         &self,
-        request: Request<proto::ListUpcomingRecyclesRequest>,
-    ) -> Result<Response<proto::ListUpcomingRecyclesResponse>, Status> {
+        request: Request<ListUpcomingRecyclesRequest>,
+    ) -> Reply<ListUpcomingRecyclesResponse> {
         let actor = auth::actor(&request)?;
         let req = request.get_ref();
         let (filter, page) = convert::upcoming_filter(&actor, req)?;
@@ -47,17 +52,14 @@ impl RecycleService for RecycleApi {
         let rows = recycle::upcoming(&self.ctx, &actor, &filter, after, page.fetch_limit()).await?;
         let (rows, next_page_token) =
             page_token::paginate(rows, page.get(), &filter, |u| (u.next_at(), u.lead_id));
-        Ok(Response::new(proto::ListUpcomingRecyclesResponse {
+        Ok(Response::new(ListUpcomingRecyclesResponse {
             recycles: rows.into_iter().map(convert::upcoming).collect(),
             next_page_token,
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "RunRecycle"))]
-    async fn run_recycle(
-        &self,
-        request: Request<proto::RunRecycleRequest>,
-    ) -> Result<Response<proto::RunRecycleResponse>, Status> {
+    async fn run_recycle(&self, request: Request<RunRecycleRequest>) -> Reply<RunRecycleResponse> {
         let actor = auth::actor(&request)?;
         let command = convert::run_recycle(request.get_ref())?;
         let dry_run = command.dry_run;
@@ -69,8 +71,8 @@ impl RecycleService for RecycleApi {
     #[tracing::instrument(skip_all, fields(rpc = "ListRecycled"))]
     async fn list_recycled(
         &self,
-        request: Request<proto::ListRecycledRequest>,
-    ) -> Result<Response<proto::ListRecycledResponse>, Status> {
+        request: Request<ListRecycledRequest>,
+    ) -> Reply<ListRecycledResponse> {
         let actor = auth::actor(&request)?;
         let req = request.get_ref();
         let (pool_id, previous_owner_id, page) = convert::recycled_scope(&actor, req)?;
@@ -83,7 +85,7 @@ impl RecycleService for RecycleApi {
         let limit = page.fetch_limit();
         let rows = recycle::recycled(&self.ctx, &actor, pool_id, owner, before_seq, limit).await?;
         let (rows, next_page_token) = page_token::paginate(rows, page.get(), &scope, |r| r.seq);
-        Ok(Response::new(proto::ListRecycledResponse {
+        Ok(Response::new(ListRecycledResponse {
             recycled: rows.into_iter().map(convert::recycled).collect(),
             next_page_token,
         }))
@@ -92,12 +94,12 @@ impl RecycleService for RecycleApi {
     #[tracing::instrument(skip_all, fields(rpc = "ExtendDeadline"))]
     async fn extend_deadline(
         &self,
-        request: Request<proto::ExtendDeadlineRequest>,
-    ) -> Result<Response<proto::ExtendDeadlineResponse>, Status> {
+        request: Request<ExtendDeadlineRequest>,
+    ) -> Reply<ExtendDeadlineResponse> {
         let actor = auth::actor(&request)?;
         let command = convert::extend_deadline(request.get_ref(), self.ctx.clock.now())?;
         let view = recycle::extend_deadline(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::ExtendDeadlineResponse {
+        Ok(Response::new(ExtendDeadlineResponse {
             lead: shown_lead(&actor, view),
         }))
     }

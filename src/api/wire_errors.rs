@@ -3,11 +3,7 @@
 //! `RESOURCE_EXHAUSTED`/`MESSAGE_TOO_LARGE` (with the limit) instead of tonic's bare
 //! `OUT_OF_RANGE`, and `INVALID_ARGUMENT`/`VALIDATION_FAILED` instead of `INTERNAL`.
 
-use std::task::{Context, Poll};
-
-use futures_util::future::BoxFuture;
 use tonic::Code;
-use tower::{Layer, Service};
 
 use crate::domain::DomainError;
 use crate::domain::error::FieldViolation;
@@ -33,51 +29,15 @@ fn contract_error(code: Code, message: &str) -> Option<DomainError> {
     }
 }
 
-/// The contract's status in place of tonic's, for a trailers-only error answer.
-fn translate<R: Default>(response: http::Response<R>) -> http::Response<R> {
+/// The contract's status in place of tonic's, for a trailers-only error answer: the response
+/// map of every call (`tower::util::MapResponseLayer`).
+pub fn translate<R: Default>(response: http::Response<R>) -> http::Response<R> {
     let Some(status) = tonic::Status::from_header_map(response.headers()) else {
         return response;
     };
     match contract_error(status.code(), status.message()) {
         Some(err) => tonic::Status::from(err).into_http(),
         None => response,
-    }
-}
-
-/// The tower layer that translates tonic's own error answers.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WireErrorsLayer;
-
-impl<S> Layer<S> for WireErrorsLayer {
-    type Service = WireErrors<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        WireErrors { inner }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct WireErrors<S> {
-    inner: S,
-}
-
-impl<S, B, R> Service<http::Request<B>> for WireErrors<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<R>>,
-    S::Future: Send + 'static,
-    R: Default + Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<S::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let call = self.inner.call(request);
-        Box::pin(async move { call.await.map(translate) })
     }
 }
 

@@ -9,6 +9,9 @@ use uuid::Uuid;
 
 use super::validate::quoted;
 
+/// What a rule or a use case gives: its value, or the refusal or failure that stopped it.
+pub type Result<T, E = DomainError> = std::result::Result<T, E>;
+
 /// One invalid field of a request, reported all at once in `google.rpc.BadRequest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldViolation {

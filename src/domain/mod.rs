@@ -23,4 +23,4 @@ pub mod quota;
 pub mod recycle;
 pub mod validate;
 
-pub use error::DomainError;
+pub use error::{DomainError, Result};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::metrics::Metrics;
 
 /// Runs `sweep` every `interval` until `stop`, the first time at once, recording each sweep's
@@ -26,7 +26,7 @@ pub async fn every<F, Sweep>(
     mut sweep: F,
 ) where
     F: FnMut(CancellationToken) -> Sweep,
-    Sweep: Future<Output = Result<(), DomainError>>,
+    Sweep: Future<Output = Result<()>>,
 {
     if interval.is_zero() {
         tracing::info!(scheduler = name, "off (interval 0)");

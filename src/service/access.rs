@@ -5,6 +5,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::pool::Pool;
 use crate::store;
@@ -16,7 +17,7 @@ pub(crate) async fn pool(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     pool_id: Uuid,
-) -> Result<PoolAccess, DomainError> {
+) -> Result<PoolAccess> {
     store::pools::access(db, &actor.tenant_id, pool_id, &actor.user_id).await
 }
 
@@ -25,7 +26,7 @@ pub(crate) async fn readable_pool(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     pool_id: Uuid,
-) -> Result<Pool, DomainError> {
+) -> Result<Pool> {
     let access = pool(db, actor, pool_id).await?;
     actor.require_pool_reader(pool_id, access.membership)?;
     Ok(access.pool)
@@ -36,14 +37,14 @@ pub(crate) async fn managed_pool(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     pool_id: Uuid,
-) -> Result<Pool, DomainError> {
+) -> Result<Pool> {
     let access = pool(db, actor, pool_id).await?;
     actor.require_manager(pool_id, access.membership)?;
     Ok(access.pool)
 }
 
 /// `POOL_ARCHIVED` for an archived pool: nothing goes into it.
-pub(crate) fn require_open(pool: &Pool) -> Result<(), DomainError> {
+pub(crate) fn require_open(pool: &Pool) -> Result<()> {
     match pool.archived_at {
         Some(_) => Err(DomainError::PoolArchived(pool.id)),
         None => Ok(()),

@@ -7,6 +7,7 @@ use sqlx::postgres::PgTransactionManager;
 use sqlx::{Connection, PgConnection, TransactionManager};
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::lead::{Lead, NewLead};
 use crate::store::{self, db_error};
 
@@ -47,8 +48,8 @@ impl<'a> Contact<'a> {
 pub async fn naming_collisions<T>(
     conn: &mut PgConnection,
     contact: Contact<'_>,
-    write: impl AsyncFnOnce(&mut PgConnection) -> Result<T, DomainError>,
-) -> Result<T, DomainError> {
+    write: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+) -> Result<T> {
     let written = if PgTransactionManager::get_transaction_depth(conn) > 0 {
         let mut savepoint = conn.begin().await.map_err(db_error)?;
         let written = write(&mut savepoint).await;

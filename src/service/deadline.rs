@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 
 tokio::task_local! {
     static DEADLINE: Instant;
@@ -38,7 +39,7 @@ pub fn remaining() -> Option<Duration> {
 }
 
 /// Refuses to start a commit the deadline would cut off.
-pub fn check_before_commit() -> Result<(), DomainError> {
+pub fn check_before_commit() -> Result<()> {
     match remaining() {
         Some(left) if left < COMMIT_RESERVE => Err(DomainError::DeadlineExceeded),
         _ => Ok(()),

@@ -2,7 +2,7 @@
 //! live stream, both resumable from a position.
 
 use super::Context;
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::event::{EventPosition, LeadEvent, StreamFilter, StreamPage};
 use crate::domain::page::PageSize;
@@ -25,11 +25,7 @@ pub struct EventPage {
 /// Where a follower starts: checks the actor may follow the filter's pool (any pool needs the
 /// admin or service role, which the request's validation asks for) and resolves "now" to the
 /// present position of the stream.
-pub async fn start(
-    ctx: &Context,
-    actor: &Actor,
-    following: &Following,
-) -> Result<EventPosition, DomainError> {
+pub async fn start(ctx: &Context, actor: &Actor, following: &Following) -> Result<EventPosition> {
     if let Some(pool_id) = following.filter.pool_id {
         super::pools::get(ctx, actor, pool_id).await?;
     }
@@ -46,7 +42,7 @@ pub async fn list(
     actor: &Actor,
     following: &Following,
     page: PageSize,
-) -> Result<EventPage, DomainError> {
+) -> Result<EventPage> {
     let start = start(ctx, actor, following).await?;
     if following.start.is_none() {
         return Ok(EventPage {
@@ -70,6 +66,6 @@ pub async fn page_after(
     position: EventPosition,
     filter: &StreamFilter,
     limit: usize,
-) -> Result<StreamPage, DomainError> {
+) -> Result<StreamPage> {
     store::events::stream_page(&ctx.db, &actor.tenant_id, filter, position, limit).await
 }

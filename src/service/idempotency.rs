@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{Context, deadline};
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::store::db_error;
 use crate::store::idempotency::{self, Claimed, Key};
@@ -25,8 +26,8 @@ pub async fn once<Out>(
     actor: &Actor,
     (method, request_id): (&str, Option<Uuid>),
     command: &impl Serialize,
-    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out, DomainError>,
-) -> Result<Out, DomainError>
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
+) -> Result<Out>
 where
     Out: Serialize + DeserializeOwned,
 {
@@ -52,8 +53,8 @@ where
 /// committed once the deadline has passed, so a call that timed out changed nothing.
 async fn once_as_sent<Out>(
     ctx: &Context,
-    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out, DomainError>,
-) -> Result<Out, DomainError> {
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
+) -> Result<Out> {
     let response = if deadline::remaining().is_some() {
         let mut tx = ctx.begin().await?;
         let response = mutation(&mut tx).await?;
@@ -72,7 +73,7 @@ fn key<'a>(
     method: &'a str,
     request_id: Uuid,
     command: &impl Serialize,
-) -> Result<(Key<'a>, Vec<u8>), DomainError> {
+) -> Result<(Key<'a>, Vec<u8>)> {
     let key = Key {
         tenant_id: &actor.tenant_id,
         actor: &actor.user_id,
@@ -83,7 +84,7 @@ fn key<'a>(
     Ok((key, Sha256::digest(encode(command)?).to_vec()))
 }
 
-fn encode(value: &impl Serialize) -> Result<Vec<u8>, DomainError> {
+fn encode(value: &impl Serialize) -> Result<Vec<u8>> {
     serde_json::to_vec(value).map_err(DomainError::internal_from)
 }
 
@@ -97,8 +98,8 @@ pub async fn once_after<Out>(
     actor: &Actor,
     (method, request_id): (&str, Option<Uuid>),
     command: &impl Serialize,
-    work: impl AsyncFnOnce() -> Result<Out, DomainError>,
-) -> Result<Out, DomainError>
+    work: impl AsyncFnOnce() -> Result<Out>,
+) -> Result<Out>
 where
     Out: Serialize + DeserializeOwned,
 {
@@ -126,7 +127,7 @@ where
 
 /// The response stored under a claimed key, if any; `REQUEST_ID_REUSED` when the key holds
 /// another request.
-fn replay<Out: DeserializeOwned>(claimed: Claimed) -> Result<Option<Out>, DomainError> {
+fn replay<Out: DeserializeOwned>(claimed: Claimed) -> Result<Option<Out>> {
     match claimed {
         Claimed::Fresh => Ok(None),
         Claimed::Replay(response) => serde_json::from_slice(&response)

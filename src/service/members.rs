@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::Context;
 use super::idempotency;
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::member::{Member, MemberMask, MemberStats, NewMember};
 use crate::domain::page::PageSize;
@@ -48,7 +48,7 @@ pub struct Standing {
 }
 
 /// Adds a user to a pool; managers of the pool (and admins) may.
-pub async fn add(ctx: &Context, actor: &Actor, command: AddMember) -> Result<Member, DomainError> {
+pub async fn add(ctx: &Context, actor: &Actor, command: AddMember) -> Result<Member> {
     let pool_id = command.member.pool_id;
     let key = ("member.add", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
@@ -66,7 +66,7 @@ pub async fn list(
     pool_id: Uuid,
     after: Option<(DateTime<Utc>, String)>,
     page: PageSize,
-) -> Result<Vec<Member>, DomainError> {
+) -> Result<Vec<Member>> {
     super::pools::get(ctx, actor, pool_id).await?;
     store::members::list(
         &mut *ctx.acquire().await?,
@@ -79,11 +79,7 @@ pub async fn list(
 }
 
 /// Changes the masked fields of a membership; managers of the pool (and admins) may.
-pub async fn update(
-    ctx: &Context,
-    actor: &Actor,
-    command: UpdateMember,
-) -> Result<Member, DomainError> {
+pub async fn update(ctx: &Context, actor: &Actor, command: UpdateMember) -> Result<Member> {
     let pool_id = command.patch.pool_id;
     let key = ("member.update", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
@@ -97,11 +93,7 @@ pub async fn update(
 /// Removes a member from a pool, returning their leads of the pool to it first; how many were
 /// returned. Managers of the pool (and admins) may. A locked lead of the member stops the
 /// removal (`LEAD_LOCKED`).
-pub async fn remove(
-    ctx: &Context,
-    actor: &Actor,
-    command: RemoveMember,
-) -> Result<i64, DomainError> {
+pub async fn remove(ctx: &Context, actor: &Actor, command: RemoveMember) -> Result<i64> {
     let RemoveMember {
         pool_id,
         ref user_id,
@@ -130,7 +122,7 @@ pub async fn stats(
     actor: &Actor,
     pool_id: Uuid,
     user_id: Option<String>,
-) -> Result<Standing, DomainError> {
+) -> Result<Standing> {
     let user_id = user_id.unwrap_or_else(|| actor.user_id.clone());
     let access = access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
     if user_id != actor.user_id && !actor.roles.service {

@@ -20,6 +20,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::store::db_error;
@@ -47,7 +48,7 @@ impl Context {
 
     /// A connection, waited for no longer than the call's deadline allows: a caller whose
     /// deadline passes before one is free learns `UNAVAILABLE` (nothing was done, retry).
-    pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, DomainError> {
+    pub async fn acquire(&self) -> Result<PoolConnection<Postgres>> {
         match deadline::remaining() {
             None => self.db.acquire().await.map_err(db_error),
             Some(left) => match tokio::time::timeout(left, self.db.acquire()).await {
@@ -59,7 +60,7 @@ impl Context {
 
     /// A transaction whose statements the server cancels when the call's deadline passes;
     /// committed only through [`Context::commit`].
-    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, DomainError> {
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
         let Some(left) = deadline::remaining() else {
             return self.db.begin().await.map_err(db_error);
         };
@@ -73,7 +74,7 @@ impl Context {
     }
 
     /// Commits `tx`, unless the call's deadline leaves no time for it: then it rolls back.
-    pub async fn commit(&self, tx: Transaction<'_, Postgres>) -> Result<(), DomainError> {
+    pub async fn commit(&self, tx: Transaction<'_, Postgres>) -> Result<()> {
         deadline::check_before_commit()?;
         tx.commit().await.map_err(db_error)
     }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::Context;
 use super::idempotency;
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::page::PageSize;
 use crate::domain::pool::{NewPool, Pool};
@@ -46,11 +47,7 @@ pub struct ArchivePool {
 }
 
 /// Creates a pool with its rules; only tenant admins may.
-pub async fn create(
-    ctx: &Context,
-    actor: &Actor,
-    command: CreatePool,
-) -> Result<Pool, DomainError> {
+pub async fn create(ctx: &Context, actor: &Actor, command: CreatePool) -> Result<Pool> {
     actor.require_admin()?;
     let key = ("pool.create", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
@@ -60,7 +57,7 @@ pub async fn create(
 }
 
 /// The pool, for its members, admins and services.
-pub async fn get(ctx: &Context, actor: &Actor, pool_id: Uuid) -> Result<Pool, DomainError> {
+pub async fn get(ctx: &Context, actor: &Actor, pool_id: Uuid) -> Result<Pool> {
     access::readable_pool(&mut *ctx.acquire().await?, actor, pool_id).await
 }
 
@@ -72,7 +69,7 @@ pub async fn list(
     actor: &Actor,
     after: Option<(String, Uuid)>,
     page: PageSize,
-) -> Result<Vec<Pool>, DomainError> {
+) -> Result<Vec<Pool>> {
     store::pools::list(
         &mut *ctx.acquire().await?,
         &actor.tenant_id,
@@ -86,11 +83,7 @@ pub async fn list(
 /// Changes the masked fields of a pool (admins only); with `reschedule_owned`, its owned
 /// leads' deadlines follow the new rules in the same transaction. `CONCURRENT_MODIFICATION`
 /// when the pool changed between its read and its write.
-pub async fn update(
-    ctx: &Context,
-    actor: &Actor,
-    command: UpdatePool,
-) -> Result<PoolUpdated, DomainError> {
+pub async fn update(ctx: &Context, actor: &Actor, command: UpdatePool) -> Result<PoolUpdated> {
     actor.require_admin()?;
     let key = ("pool.update", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
@@ -118,11 +111,7 @@ pub async fn update(
 }
 
 /// Archives a pool (admins only); archiving an archived pool changes nothing.
-pub async fn archive(
-    ctx: &Context,
-    actor: &Actor,
-    command: ArchivePool,
-) -> Result<Pool, DomainError> {
+pub async fn archive(ctx: &Context, actor: &Actor, command: ArchivePool) -> Result<Pool> {
     actor.require_admin()?;
     let key = ("pool.archive", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {

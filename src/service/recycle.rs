@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::Context;
 use super::idempotency;
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::LeadView;
 use crate::domain::recycle::{
@@ -56,7 +56,7 @@ pub async fn recycle_sweep(
     ctx: &Context,
     batch: i32,
     stop: &CancellationToken,
-) -> Result<SweepReport, DomainError> {
+) -> Result<SweepReport> {
     let scope = Sweep {
         now: ctx.clock.now(),
         tenant_id: None,
@@ -75,7 +75,7 @@ pub async fn run_recycle(
     actor: &Actor,
     batch: i32,
     command: RunRecycle,
-) -> Result<Swept, DomainError> {
+) -> Result<Swept> {
     actor.require_admin()?;
     if let Some(pool_id) = command.pool_id {
         access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
@@ -107,11 +107,7 @@ pub async fn run_recycle(
 /// Warns, then recycles, what is due at `scope.now`, a batch per statement, until a batch finds
 /// nothing left (or only leads other sweeps hold) or `stop` is cancelled. Memory stays constant:
 /// the report keeps counts and the first steps only.
-async fn sweep(
-    ctx: &Context,
-    scope: &Sweep<'_>,
-    stop: &CancellationToken,
-) -> Result<SweepReport, DomainError> {
+async fn sweep(ctx: &Context, scope: &Sweep<'_>, stop: &CancellationToken) -> Result<SweepReport> {
     let mut report = SweepReport::default();
     for action in [Action::Warn, Action::Recycle] {
         while !stop.is_cancelled() {
@@ -137,7 +133,7 @@ async fn sweep(
 }
 
 /// What [`sweep`] would do at `scope.now`, changing nothing.
-async fn plan(ctx: &Context, scope: &Sweep<'_>) -> Result<SweepReport, DomainError> {
+async fn plan(ctx: &Context, scope: &Sweep<'_>) -> Result<SweepReport> {
     let mut report = SweepReport::default();
     let limit = i64::try_from(MAX_REPORTED_STEPS).unwrap_or(i64::MAX);
     for action in [Action::Warn, Action::Recycle] {
@@ -156,7 +152,7 @@ pub async fn upcoming(
     filter: &UpcomingFilter,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<Upcoming>, DomainError> {
+) -> Result<Vec<Upcoming>> {
     require_reader(ctx, actor, filter.pool_id).await?;
     let now = ctx.clock.now();
     store::recycle::upcoming(
@@ -179,7 +175,7 @@ pub async fn recycled(
     previous_owner_id: Option<&str>,
     before_seq: Option<i64>,
     limit: i64,
-) -> Result<Vec<Recycled>, DomainError> {
+) -> Result<Vec<Recycled>> {
     require_reader(ctx, actor, Some(pool_id)).await?;
     store::recycle::recycled(
         &mut *ctx.acquire().await?,
@@ -193,11 +189,7 @@ pub async fn recycled(
 }
 
 /// Checks the actor may read `pool_id` (when given).
-async fn require_reader(
-    ctx: &Context,
-    actor: &Actor,
-    pool_id: Option<Uuid>,
-) -> Result<(), DomainError> {
+async fn require_reader(ctx: &Context, actor: &Actor, pool_id: Option<Uuid>) -> Result<()> {
     if let Some(pool_id) = pool_id {
         access::readable_pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
     }
@@ -210,7 +202,7 @@ pub async fn extend_deadline(
     ctx: &Context,
     actor: &Actor,
     command: ExtendDeadline,
-) -> Result<LeadView, DomainError> {
+) -> Result<LeadView> {
     let key = ("recycle.extend_deadline", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
         extend(conn, ctx, actor, &command).await
@@ -223,7 +215,7 @@ async fn extend(
     ctx: &Context,
     actor: &Actor,
     command: &ExtendDeadline,
-) -> Result<LeadView, DomainError> {
+) -> Result<LeadView> {
     let view = store::leads::get(&mut *conn, actor, command.lead_id).await?;
     let (pool_id, owner_id) = (view.lead.pool_id, view.lead.owner_id.as_deref());
     actor.require_lead_reader(pool_id, owner_id, view.viewer)?;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::db_error;
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::event::{EventKind, EventPosition, LeadEvent, StreamFilter, StreamPage};
 
 /// The channel on which replicas announce that they wrote events.
@@ -21,7 +22,7 @@ pub async fn lead_history(
     lead_id: Uuid,
     after_seq: Option<i64>,
     limit: i64,
-) -> Result<Vec<LeadEvent>, DomainError> {
+) -> Result<Vec<LeadEvent>> {
     let rows = sqlx::query!(
         r#"SELECT xid::text::bigint AS "xid!", seq, lead_id, pool_id, to_pool_id, kind,
                   from_owner, to_owner, actor, reason, note, occurred_at, request_id
@@ -82,7 +83,7 @@ struct StreamRow {
 }
 
 impl StreamRow {
-    fn event(self) -> Option<Result<LeadEvent, DomainError>> {
+    fn event(self) -> Option<Result<LeadEvent>> {
         let kind = match EventKind::try_from(self.kind.as_deref()?) {
             Ok(kind) => kind,
             Err(unknown) => return Some(Err(DomainError::from(unknown))),
@@ -118,7 +119,7 @@ pub async fn stream_page(
     filter: &StreamFilter,
     after: EventPosition,
     limit: usize,
-) -> Result<StreamPage, DomainError> {
+) -> Result<StreamPage> {
     let kinds: Vec<&str> = filter.kinds.iter().map(|k| k.as_str()).collect();
     let rows = sqlx::query_as!(
         StreamRow,
@@ -171,7 +172,7 @@ pub async fn stream_page(
 /// A connection of its own (not one of `db`'s, which serve calls) that receives the
 /// trigger's notifications; it reconnects by itself on the next `recv` after a lost
 /// connection, and notifications sent meanwhile are lost.
-pub async fn listen(db: &PgPool) -> Result<PgListener, DomainError> {
+pub async fn listen(db: &PgPool) -> Result<PgListener> {
     let own = PgPoolOptions::new()
         .max_connections(1)
         .connect_lazy_with(db.connect_options().as_ref().clone());
@@ -181,7 +182,7 @@ pub async fn listen(db: &PgPool) -> Result<PgListener, DomainError> {
 }
 
 /// Tells every replica's listener that events were written (outside any writing transaction).
-pub async fn announce(db: &PgPool) -> Result<(), DomainError> {
+pub async fn announce(db: &PgPool) -> Result<()> {
     sqlx::query_scalar!(r#"SELECT pg_notify($1, '') AS "sent!""#, NOTIFY_CHANNEL)
         .fetch_one(db)
         .await
@@ -191,7 +192,7 @@ pub async fn announce(db: &PgPool) -> Result<(), DomainError> {
 
 /// The present position of the stream: before every event not yet readable.
 #[tracing::instrument(skip_all)]
-pub async fn horizon(db: &PgPool) -> Result<EventPosition, DomainError> {
+pub async fn horizon(db: &PgPool) -> Result<EventPosition> {
     let horizon = sqlx::query_scalar!(
         r#"SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS "horizon!""#
     )

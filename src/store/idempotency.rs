@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::db_error;
-use crate::domain::DomainError;
+use crate::domain::Result;
 
 /// How long a response is kept for retries.
 pub const RETENTION: Duration = Duration::hours(24);
@@ -39,7 +39,7 @@ pub async fn claim(
     key: Key<'_>,
     request_hash: &[u8],
     now: DateTime<Utc>,
-) -> Result<Claimed, DomainError> {
+) -> Result<Claimed> {
     let fresh = sqlx::query_scalar!(
         r#"INSERT INTO idempotency_keys (tenant_id, actor, method, request_id, request_hash,
                                          created_at)
@@ -81,11 +81,7 @@ pub async fn claim(
 }
 
 /// Stores the response of a fresh call, in its transaction.
-pub async fn complete(
-    conn: &mut PgConnection,
-    key: Key<'_>,
-    response: &[u8],
-) -> Result<(), DomainError> {
+pub async fn complete(conn: &mut PgConnection, key: Key<'_>, response: &[u8]) -> Result<()> {
     sqlx::query!(
         r#"UPDATE idempotency_keys SET response = $5
            WHERE tenant_id = $1 AND actor = $2 AND method = $3 AND request_id = $4"#,
@@ -102,11 +98,7 @@ pub async fn complete(
 }
 
 /// Forgets responses past their retention, a batch at a time.
-pub async fn purge_expired(
-    db: &sqlx::PgPool,
-    now: DateTime<Utc>,
-    batch: i64,
-) -> Result<u64, DomainError> {
+pub async fn purge_expired(db: &sqlx::PgPool, now: DateTime<Utc>, batch: i64) -> Result<u64> {
     sqlx::query!(
         r#"DELETE FROM idempotency_keys
            WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::db_error;
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::member::{Member, MemberMask, MemberRole, MemberStats, NewMember};
 
@@ -26,7 +27,7 @@ struct MemberRow {
 impl TryFrom<MemberRow> for Member {
     type Error = DomainError;
 
-    fn try_from(row: MemberRow) -> Result<Self, DomainError> {
+    fn try_from(row: MemberRow) -> Result<Self> {
         Ok(Self {
             pool_id: row.pool_id,
             user_id: row.user_id,
@@ -44,7 +45,7 @@ impl TryFrom<MemberRow> for Member {
 }
 
 /// The membership a single-row statement returned; `None` when no row matched.
-fn member_of(row: Result<Option<MemberRow>, sqlx::Error>) -> Result<Option<Member>, DomainError> {
+fn member_of(row: Result<Option<MemberRow>, sqlx::Error>) -> Result<Option<Member>> {
     row.map_err(db_error)?.map(Member::try_from).transpose()
 }
 
@@ -55,7 +56,7 @@ pub async fn add(
     tenant_id: &str,
     member: &NewMember,
     now: DateTime<Utc>,
-) -> Result<Member, DomainError> {
+) -> Result<Member> {
     let row = sqlx::query_as!(
         MemberRow,
         r#"INSERT INTO members (tenant_id, pool_id, user_id, role, active, weight, max_held,
@@ -92,7 +93,7 @@ pub async fn list(
     pool_id: Uuid,
     after: Option<(DateTime<Utc>, &str)>,
     limit: i64,
-) -> Result<Vec<Member>, DomainError> {
+) -> Result<Vec<Member>> {
     let (after_joined, after_user) = after.unzip();
     sqlx::query_as!(
         MemberRow,
@@ -125,7 +126,7 @@ pub async fn update(
     patch: &NewMember,
     mask: MemberMask,
     now: DateTime<Utc>,
-) -> Result<Member, DomainError> {
+) -> Result<Member> {
     let row = sqlx::query_as!(
         MemberRow,
         r#"UPDATE members
@@ -176,7 +177,7 @@ pub async fn lock(
     tenant_id: &str,
     pool_id: Uuid,
     user_id: &str,
-) -> Result<(), DomainError> {
+) -> Result<()> {
     let exists = sqlx::query_scalar!(
         r#"SELECT 1 AS "one!" FROM members
            WHERE tenant_id = $1 AND pool_id = $2 AND user_id = $3 FOR UPDATE"#,
@@ -206,7 +207,7 @@ pub async fn remove(
     user_id: &str,
     request_id: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<i64, DomainError> {
+) -> Result<i64> {
     let outcome = sqlx::query!(
         r#"WITH locked AS (
                SELECT id FROM leads
@@ -259,7 +260,7 @@ pub async fn stats(
     pool_id: Uuid,
     user_id: &str,
     now: DateTime<Utc>,
-) -> Result<MemberStats, DomainError> {
+) -> Result<MemberStats> {
     let row = sqlx::query!(
         r#"SELECT m.held_count, COALESCE(m.max_held, p.max_held_per_member) AS cap,
                   CASE WHEN m.claims_day = ($4::timestamptz AT TIME ZONE p.timezone)::date

@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::domain::DomainError;
+use crate::domain::Result;
 
 pub use error::db_error;
 
@@ -49,7 +49,7 @@ pub async fn migrate(db: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 }
 
 /// Whether the database answers, for the health service.
-pub async fn ping(db: &PgPool) -> Result<(), DomainError> {
+pub async fn ping(db: &PgPool) -> Result<()> {
     sqlx::query("SELECT 1")
         .execute(db)
         .await
@@ -58,7 +58,7 @@ pub async fn ping(db: &PgPool) -> Result<(), DomainError> {
 }
 
 /// Creates `name` unless it exists; for the private PostgreSQL's first start.
-pub async fn ensure_database(admin: &PgPool, name: &str) -> Result<(), DomainError> {
+pub async fn ensure_database(admin: &PgPool, name: &str) -> Result<()> {
     let exists = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
         name

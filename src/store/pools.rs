@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::db_error;
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::distribution::{DistributionRule, Method, Strategy};
 use crate::domain::member::Membership;
@@ -54,7 +55,7 @@ pub struct PoolAccess {
 impl TryFrom<PoolRow> for PoolAccess {
     type Error = DomainError;
 
-    fn try_from(row: PoolRow) -> Result<Self, DomainError> {
+    fn try_from(row: PoolRow) -> Result<Self> {
         let membership = row
             .member_role
             .zip(row.member_active)
@@ -98,7 +99,7 @@ impl TryFrom<PoolRow> for PoolAccess {
     }
 }
 
-fn overrides_json(rules: &PoolRules) -> Result<serde_json::Value, DomainError> {
+fn overrides_json(rules: &PoolRules) -> Result<serde_json::Value> {
     serde_json::to_value(&rules.grade_overrides).map_err(DomainError::internal_from)
 }
 
@@ -118,7 +119,7 @@ pub async fn create(
     tenant_id: &str,
     pool: &NewPool,
     now: DateTime<Utc>,
-) -> Result<Pool, DomainError> {
+) -> Result<Pool> {
     let rules = &pool.rules;
     sqlx::query_as!(
         PoolRow,
@@ -167,7 +168,7 @@ pub async fn access(
     tenant_id: &str,
     pool_id: Uuid,
     actor: &str,
-) -> Result<PoolAccess, DomainError> {
+) -> Result<PoolAccess> {
     sqlx::query_as!(
         PoolRow,
         r#"SELECT p.*, m.role AS "member_role?", m.active AS "member_active?"
@@ -194,7 +195,7 @@ pub async fn list(
     member: Option<&str>,
     after: Option<(&str, Uuid)>,
     limit: i64,
-) -> Result<Vec<Pool>, DomainError> {
+) -> Result<Vec<Pool>> {
     let (after_name, after_id) = after.unzip();
     sqlx::query_as!(
         PoolRow,
@@ -229,7 +230,7 @@ pub async fn update(
     tenant_id: &str,
     pool: &Pool,
     now: DateTime<Utc>,
-) -> Result<Option<Pool>, DomainError> {
+) -> Result<Option<Pool>> {
     let rules = &pool.rules;
     sqlx::query_as!(
         PoolRow,
@@ -282,7 +283,7 @@ pub async fn reschedule(
     pool_id: Uuid,
     request_id: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<i64, DomainError> {
+) -> Result<i64> {
     sqlx::query_scalar!(
         r#"WITH due AS (
                SELECT l.id, l.owner_id,
@@ -328,7 +329,7 @@ pub async fn archive(
     tenant_id: &str,
     pool_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Pool, DomainError> {
+) -> Result<Pool> {
     sqlx::query_as!(
         PoolRow,
         r#"UPDATE pools

@@ -12,7 +12,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::db_error;
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::recycle::{
     Action, DeadlineKind, RecycleReason, Recycled, Step, Upcoming, UpcomingFilter,
@@ -42,7 +42,7 @@ struct StepRow {
 }
 
 impl StepRow {
-    fn into_step(self, action: Action) -> Result<Step, DomainError> {
+    fn into_step(self, action: Action) -> Result<Step> {
         Ok(Step {
             lead_id: self.lead_id,
             pool_id: self.pool_id,
@@ -56,10 +56,7 @@ impl StepRow {
 }
 
 /// The steps a batch statement returned, each taken as `action`.
-fn steps(
-    rows: Result<Vec<StepRow>, sqlx::Error>,
-    action: Action,
-) -> Result<Vec<Step>, DomainError> {
+fn steps(rows: Result<Vec<StepRow>, sqlx::Error>, action: Action) -> Result<Vec<Step>> {
     rows.map_err(db_error)?
         .into_iter()
         .map(|r| r.into_step(action))
@@ -69,10 +66,7 @@ fn steps(
 /// Warns the owners of up to `batch` leads due a warning: one `RECYCLE_WARNING` each, with the
 /// recycle time it announces, which the lead keeps (`warned_*`) so it is warned only once.
 #[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, batch = sweep.batch))]
-pub async fn warn_batch(
-    db: impl PgExecutor<'_>,
-    sweep: &Sweep<'_>,
-) -> Result<Vec<Step>, DomainError> {
+pub async fn warn_batch(db: impl PgExecutor<'_>, sweep: &Sweep<'_>) -> Result<Vec<Step>> {
     let rows = sqlx::query_as!(
         StepRow,
         r#"WITH due AS MATERIALIZED (SELECT * FROM recycle_candidates($1, $2, $3, 'WARN', $4)),
@@ -127,10 +121,7 @@ pub async fn warn_batch(
 /// `SKIP LOCKED` too: a sweep never waits, so it can deadlock with nothing (a lead whose owner is
 /// busy claiming or being removed waits for the next batch).
 #[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, batch = sweep.batch))]
-pub async fn recycle_batch(
-    db: impl PgExecutor<'_>,
-    sweep: &Sweep<'_>,
-) -> Result<Vec<Step>, DomainError> {
+pub async fn recycle_batch(db: impl PgExecutor<'_>, sweep: &Sweep<'_>) -> Result<Vec<Step>> {
     let rows = sqlx::query_as!(
         StepRow,
         r#"WITH due AS MATERIALIZED (SELECT * FROM recycle_candidates($1, $2, $3, 'RECYCLE', $4)),
@@ -214,7 +205,7 @@ pub async fn plan(
     sweep: &Sweep<'_>,
     action: Action,
     limit: i64,
-) -> Result<(u64, Vec<Step>), DomainError> {
+) -> Result<(u64, Vec<Step>)> {
     let rows = sqlx::query_as!(
         PlannedRow,
         r#"SELECT l.id AS lead_id, l.pool_id, l.owner_id AS "owner_id!", s.reason AS "reason!",
@@ -276,7 +267,7 @@ pub async fn upcoming(
     now: DateTime<Utc>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<Upcoming>, DomainError> {
+) -> Result<Vec<Upcoming>> {
     let (after_at, after_id) = after.unzip();
     let rows = sqlx::query_as!(
         UpcomingRow,
@@ -332,7 +323,7 @@ pub async fn recycled(
     previous_owner_id: Option<&str>,
     before_seq: Option<i64>,
     limit: i64,
-) -> Result<Vec<Recycled>, DomainError> {
+) -> Result<Vec<Recycled>> {
     let rows = sqlx::query!(
         r#"SELECT seq, lead_id, pool_id, to_pool_id, from_owner AS "from_owner!",
                   reason AS "reason!", occurred_at, actor
@@ -386,7 +377,7 @@ pub async fn extend_deadline(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     extension: &Extension<'_>,
-) -> Result<Option<Uuid>, DomainError> {
+) -> Result<Option<Uuid>> {
     sqlx::query_scalar!(
         r#"WITH target AS (
                SELECT l.id, l.pool_id, l.owner_id FROM leads l

@@ -8,10 +8,21 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, follow_up, import, lead};
 use super::{Context, auth, page_token};
+use crate::api::Reply;
 use crate::domain::page::PageSize;
 use crate::domain::validate::Validator;
-use crate::proto;
 use crate::proto::lead_service_server::LeadService;
+use crate::proto::{
+    ClaimLeadRequest, ClaimLeadResponse, ClaimLeadsRequest, ClaimLeadsResponse, ConvertLeadRequest,
+    ConvertLeadResponse, CreateLeadRequest, CreateLeadResponse, DiscardLeadRequest,
+    DiscardLeadResponse, GetLeadHistoryRequest, GetLeadHistoryResponse, GetLeadRequest,
+    GetLeadResponse, ImportLeadsRequest, ImportLeadsResponse, ImportLeadsStreamRequest,
+    ImportLeadsStreamResponse, ListFollowUpsRequest, ListFollowUpsResponse, ListLeadsRequest,
+    ListLeadsResponse, LockLeadRequest, LockLeadResponse, MoveLeadRequest, MoveLeadResponse,
+    RecordFollowUpRequest, RecordFollowUpResponse, ReleaseLeadRequest, ReleaseLeadResponse,
+    ReopenLeadRequest, ReopenLeadResponse, UnlockLeadRequest, UnlockLeadResponse,
+    UpdateLeadRequest, UpdateLeadResponse,
+};
 use crate::service::leads;
 
 // Other services show leads as this one does.
@@ -39,38 +50,29 @@ fn lead_page(lead_id: &str, page_size: i32) -> Result<(uuid::Uuid, PageSize), St
 #[tonic::async_trait]
 impl LeadService for LeadApi {
     #[tracing::instrument(skip_all, fields(rpc = "CreateLead"))]
-    async fn create_lead(
-        &self,
-        request: Request<proto::CreateLeadRequest>,
-    ) -> Result<Response<proto::CreateLeadResponse>, Status> {
+    async fn create_lead(&self, request: Request<CreateLeadRequest>) -> Reply<CreateLeadResponse> {
         let actor = auth::actor(&request)?;
         let command = lead::parse_create(request.into_inner())?;
         let view = leads::create(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::CreateLeadResponse {
+        Ok(Response::new(CreateLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetLead"))]
-    async fn get_lead(
-        &self,
-        request: Request<proto::GetLeadRequest>,
-    ) -> Result<Response<proto::GetLeadResponse>, Status> {
+    async fn get_lead(&self, request: Request<GetLeadRequest>) -> Reply<GetLeadResponse> {
         let actor = auth::actor(&request)?;
         let mut v = Validator::new();
         let lead_id = v.uuid("lead_id", &request.get_ref().lead_id);
         v.finish(())?;
         let view = leads::get(&self.ctx, &actor, lead_id).await?;
-        Ok(Response::new(proto::GetLeadResponse {
+        Ok(Response::new(GetLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListLeads"))]
-    async fn list_leads(
-        &self,
-        request: Request<proto::ListLeadsRequest>,
-    ) -> Result<Response<proto::ListLeadsResponse>, Status> {
+    async fn list_leads(&self, request: Request<ListLeadsRequest>) -> Reply<ListLeadsResponse> {
         let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let lead::Listing {
@@ -84,7 +86,7 @@ impl LeadService for LeadApi {
         let views = leads::list(&self.ctx, &actor, &scope.0, order, after, limit).await?;
         let (views, next_page_token) =
             page_token::paginate(views, page.get(), &scope, |l| order.position_after(&l.lead));
-        Ok(Response::new(proto::ListLeadsResponse {
+        Ok(Response::new(ListLeadsResponse {
             leads: views
                 .into_iter()
                 .map(|view| lead_message(&actor, view))
@@ -94,23 +96,17 @@ impl LeadService for LeadApi {
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ClaimLead"))]
-    async fn claim_lead(
-        &self,
-        request: Request<proto::ClaimLeadRequest>,
-    ) -> Result<Response<proto::ClaimLeadResponse>, Status> {
+    async fn claim_lead(&self, request: Request<ClaimLeadRequest>) -> Reply<ClaimLeadResponse> {
         let actor = auth::actor(&request)?;
         let command = lead::parse_claim(request.get_ref())?;
         let view = leads::claim(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::ClaimLeadResponse {
+        Ok(Response::new(ClaimLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ClaimLeads"))]
-    async fn claim_leads(
-        &self,
-        request: Request<proto::ClaimLeadsRequest>,
-    ) -> Result<Response<proto::ClaimLeadsResponse>, Status> {
+    async fn claim_leads(&self, request: Request<ClaimLeadsRequest>) -> Reply<ClaimLeadsResponse> {
         let actor = auth::actor(&request)?;
         let command = lead::parse_claim_many(request.get_ref())?;
         let results = leads::claim_many(&self.ctx, &actor, command).await?;
@@ -120,12 +116,12 @@ impl LeadService for LeadApi {
     #[tracing::instrument(skip_all, fields(rpc = "ReleaseLead"))]
     async fn release_lead(
         &self,
-        request: Request<proto::ReleaseLeadRequest>,
-    ) -> Result<Response<proto::ReleaseLeadResponse>, Status> {
+        request: Request<ReleaseLeadRequest>,
+    ) -> Reply<ReleaseLeadResponse> {
         let actor = auth::actor(&request)?;
         let command = lead::parse_release(request.get_ref())?;
         let view = leads::release(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::ReleaseLeadResponse {
+        Ok(Response::new(ReleaseLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
@@ -133,8 +129,8 @@ impl LeadService for LeadApi {
     #[tracing::instrument(skip_all, fields(rpc = "GetLeadHistory"))]
     async fn get_lead_history(
         &self,
-        request: Request<proto::GetLeadHistoryRequest>,
-    ) -> Result<Response<proto::GetLeadHistoryResponse>, Status> {
+        request: Request<GetLeadHistoryRequest>,
+    ) -> Reply<GetLeadHistoryResponse> {
         let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let (lead_id, page) = lead_page(&req.lead_id, req.page_size)?;
@@ -143,36 +139,30 @@ impl LeadService for LeadApi {
         let events = leads::history(&self.ctx, &actor, lead_id, after_seq, limit).await?;
         let (events, next_page_token) =
             page_token::paginate(events, page.get(), &lead_id, |e| e.seq);
-        Ok(Response::new(proto::GetLeadHistoryResponse {
+        Ok(Response::new(GetLeadHistoryResponse {
             events: events.into_iter().map(convert::event).collect(),
             next_page_token,
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "LockLead"))]
-    async fn lock_lead(
-        &self,
-        request: Request<proto::LockLeadRequest>,
-    ) -> Result<Response<proto::LockLeadResponse>, Status> {
+    async fn lock_lead(&self, request: Request<LockLeadRequest>) -> Reply<LockLeadResponse> {
         let actor = auth::actor(&request)?;
         let req = request.get_ref();
         let command = lead::parse_transition(&req.lead_id, &req.note, &req.request_id)?;
         let view = leads::lock(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::LockLeadResponse {
+        Ok(Response::new(LockLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "UnlockLead"))]
-    async fn unlock_lead(
-        &self,
-        request: Request<proto::UnlockLeadRequest>,
-    ) -> Result<Response<proto::UnlockLeadResponse>, Status> {
+    async fn unlock_lead(&self, request: Request<UnlockLeadRequest>) -> Reply<UnlockLeadResponse> {
         let actor = auth::actor(&request)?;
         let req = request.get_ref();
         let command = lead::parse_transition(&req.lead_id, &req.note, &req.request_id)?;
         let view = leads::unlock(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::UnlockLeadResponse {
+        Ok(Response::new(UnlockLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
@@ -180,13 +170,13 @@ impl LeadService for LeadApi {
     #[tracing::instrument(skip_all, fields(rpc = "ConvertLead"))]
     async fn convert_lead(
         &self,
-        request: Request<proto::ConvertLeadRequest>,
-    ) -> Result<Response<proto::ConvertLeadResponse>, Status> {
+        request: Request<ConvertLeadRequest>,
+    ) -> Reply<ConvertLeadResponse> {
         let actor = auth::actor(&request)?;
         let req = request.get_ref();
         let command = lead::parse_transition(&req.lead_id, &req.note, &req.request_id)?;
         let view = leads::convert(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::ConvertLeadResponse {
+        Ok(Response::new(ConvertLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
@@ -194,52 +184,43 @@ impl LeadService for LeadApi {
     #[tracing::instrument(skip_all, fields(rpc = "DiscardLead"))]
     async fn discard_lead(
         &self,
-        request: Request<proto::DiscardLeadRequest>,
-    ) -> Result<Response<proto::DiscardLeadResponse>, Status> {
+        request: Request<DiscardLeadRequest>,
+    ) -> Reply<DiscardLeadResponse> {
         let actor = auth::actor(&request)?;
         let command = lead::parse_discard(request.get_ref())?;
         let view = leads::discard(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::DiscardLeadResponse {
+        Ok(Response::new(DiscardLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ReopenLead"))]
-    async fn reopen_lead(
-        &self,
-        request: Request<proto::ReopenLeadRequest>,
-    ) -> Result<Response<proto::ReopenLeadResponse>, Status> {
+    async fn reopen_lead(&self, request: Request<ReopenLeadRequest>) -> Reply<ReopenLeadResponse> {
         let actor = auth::actor(&request)?;
         let req = request.get_ref();
         let command = lead::parse_transition(&req.lead_id, &req.note, &req.request_id)?;
         let view = leads::reopen(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::ReopenLeadResponse {
+        Ok(Response::new(ReopenLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "MoveLead"))]
-    async fn move_lead(
-        &self,
-        request: Request<proto::MoveLeadRequest>,
-    ) -> Result<Response<proto::MoveLeadResponse>, Status> {
+    async fn move_lead(&self, request: Request<MoveLeadRequest>) -> Reply<MoveLeadResponse> {
         let actor = auth::actor(&request)?;
         let command = lead::parse_move(request.get_ref())?;
         let view = leads::move_to_pool(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::MoveLeadResponse {
+        Ok(Response::new(MoveLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "UpdateLead"))]
-    async fn update_lead(
-        &self,
-        request: Request<proto::UpdateLeadRequest>,
-    ) -> Result<Response<proto::UpdateLeadResponse>, Status> {
+    async fn update_lead(&self, request: Request<UpdateLeadRequest>) -> Reply<UpdateLeadResponse> {
         let actor = auth::actor(&request)?;
         let command = lead::parse_update(request.into_inner())?;
         let view = leads::update(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::UpdateLeadResponse {
+        Ok(Response::new(UpdateLeadResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }
@@ -247,12 +228,12 @@ impl LeadService for LeadApi {
     #[tracing::instrument(skip_all, fields(rpc = "RecordFollowUp"))]
     async fn record_follow_up(
         &self,
-        request: Request<proto::RecordFollowUpRequest>,
-    ) -> Result<Response<proto::RecordFollowUpResponse>, Status> {
+        request: Request<RecordFollowUpRequest>,
+    ) -> Reply<RecordFollowUpResponse> {
         let actor = auth::actor(&request)?;
         let command = follow_up::parse_record(request.get_ref(), self.ctx.clock.now())?;
         let recorded = leads::record_follow_up(&self.ctx, &actor, command).await?;
-        Ok(Response::new(proto::RecordFollowUpResponse {
+        Ok(Response::new(RecordFollowUpResponse {
             follow_up: Some(follow_up::follow_up(recorded.follow_up)),
             lead: Some(lead_message(&actor, recorded.lead)),
         }))
@@ -261,8 +242,8 @@ impl LeadService for LeadApi {
     #[tracing::instrument(skip_all, fields(rpc = "ListFollowUps"))]
     async fn list_follow_ups(
         &self,
-        request: Request<proto::ListFollowUpsRequest>,
-    ) -> Result<Response<proto::ListFollowUpsResponse>, Status> {
+        request: Request<ListFollowUpsRequest>,
+    ) -> Reply<ListFollowUpsResponse> {
         let actor = auth::actor(&request)?;
         let req = request.into_inner();
         let (lead_id, page) = lead_page(&req.lead_id, req.page_size)?;
@@ -271,7 +252,7 @@ impl LeadService for LeadApi {
         let follow_ups = leads::follow_ups(&self.ctx, &actor, lead_id, after, limit).await?;
         let (follow_ups, next_page_token) =
             page_token::paginate(follow_ups, page.get(), &lead_id, |f| (f.occurred_at, f.id));
-        Ok(Response::new(proto::ListFollowUpsResponse {
+        Ok(Response::new(ListFollowUpsResponse {
             follow_ups: follow_ups.into_iter().map(follow_up::follow_up).collect(),
             next_page_token,
         }))
@@ -280,8 +261,8 @@ impl LeadService for LeadApi {
     #[tracing::instrument(skip_all, fields(rpc = "ImportLeads"))]
     async fn import_leads(
         &self,
-        request: Request<proto::ImportLeadsRequest>,
-    ) -> Result<Response<proto::ImportLeadsResponse>, Status> {
+        request: Request<ImportLeadsRequest>,
+    ) -> Reply<ImportLeadsResponse> {
         let actor = auth::actor(&request)?;
         let command = import::parse_import(request.into_inner())?;
         let outcomes = leads::import(&self.ctx, &actor, command).await?;
@@ -291,8 +272,8 @@ impl LeadService for LeadApi {
     #[tracing::instrument(skip_all, fields(rpc = "ImportLeadsStream"))]
     async fn import_leads_stream(
         &self,
-        request: Request<tonic::Streaming<proto::ImportLeadsStreamRequest>>,
-    ) -> Result<Response<proto::ImportLeadsStreamResponse>, Status> {
+        request: Request<tonic::Streaming<ImportLeadsStreamRequest>>,
+    ) -> Reply<ImportLeadsStreamResponse> {
         let actor = auth::actor(&request)?;
         let mut messages = request.into_inner();
         let first = messages.message().await?;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{handover, require_room};
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::assignment::{self, Step};
 use crate::domain::event::EventKind;
@@ -31,11 +32,7 @@ pub struct Assign {
 
 /// Assigns a pool lead to a member of its pool (a retry finds it theirs and changes nothing);
 /// the lead as the manager now sees it.
-pub async fn assign(
-    ctx: &Context,
-    actor: &Actor,
-    command: Assign,
-) -> Result<LeadView, DomainError> {
+pub async fn assign(ctx: &Context, actor: &Actor, command: Assign) -> Result<LeadView> {
     let key = ("assignment.assign", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
         let mut tx = conn.begin().await.map_err(db_error)?;
@@ -54,7 +51,7 @@ async fn hand_over(
     ctx: &Context,
     actor: &Actor,
     command: &Assign,
-) -> Result<(), DomainError> {
+) -> Result<()> {
     let now = ctx.clock.now();
     let (lead_id, to_user) = (command.lead_id, command.user_id.as_str());
     let lead = held_leads(&mut *conn, actor, &[lead_id])

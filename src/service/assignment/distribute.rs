@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::distribution::{
     self, Candidate, MethodOverride, Plan, Selection, Skip, Undistributed,
@@ -50,11 +51,7 @@ pub struct Distribute {
 
 /// Hands the selected pool leads to the pool's members by the pool's strategy (or the one the
 /// call names); the plan as applied.
-pub async fn distribute(
-    ctx: &Context,
-    actor: &Actor,
-    command: Distribute,
-) -> Result<Plan, DomainError> {
+pub async fn distribute(ctx: &Context, actor: &Actor, command: Distribute) -> Result<Plan> {
     let key = ("assignment.distribute", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
         let plan = managed(conn, ctx, actor, &command, Mode::Apply).await?;
@@ -71,18 +68,14 @@ pub async fn preview_distribution(
     ctx: &Context,
     actor: &Actor,
     command: &Distribute,
-) -> Result<Plan, DomainError> {
+) -> Result<Plan> {
     let mut conn = ctx.acquire().await?;
     managed(&mut conn, ctx, actor, command, Mode::Preview).await
 }
 
 /// One pass of automatic distribution over the due pools; how many leads were distributed.
 /// Stops between batches when `stop` is cancelled.
-pub async fn auto_distribute(
-    ctx: &Context,
-    batch: u32,
-    stop: &CancellationToken,
-) -> Result<u64, DomainError> {
+pub async fn auto_distribute(ctx: &Context, batch: u32, stop: &CancellationToken) -> Result<u64> {
     let now = ctx.clock.now();
     let mut distributed = 0;
     for pool in due_pools(&mut *ctx.acquire().await?, now).await? {
@@ -104,7 +97,7 @@ async fn auto_distribute_pool(
     pool: &AutoPool,
     batch: u32,
     stop: &CancellationToken,
-) -> Result<u64, DomainError> {
+) -> Result<u64> {
     let now = ctx.clock.now();
     let mut selection = Selection {
         entered_before: Some(now - chrono::Duration::seconds(i64::from(pool.wait_seconds))),
@@ -148,7 +141,7 @@ async fn managed(
     actor: &Actor,
     command: &Distribute,
     mode: Mode,
-) -> Result<Plan, DomainError> {
+) -> Result<Plan> {
     access::managed_pool(&mut *conn, actor, command.pool_id).await?;
     let call = Call {
         tenant_id: &actor.tenant_id,
@@ -200,7 +193,7 @@ async fn run(
     call: Call<'_>,
     mode: Mode,
     wait: Wait,
-) -> Result<Option<Distribution>, DomainError> {
+) -> Result<Option<Distribution>> {
     let mut tx = conn.begin().await.map_err(db_error)?;
     let Some(locked) = lock_state(&mut tx, call.tenant_id, call.pool_id, call.now, wait).await?
     else {
@@ -229,7 +222,7 @@ async fn run(
 }
 
 /// Hands the planned leads to their members.
-async fn apply(conn: &mut PgConnection, call: Call<'_>, plan: &Plan) -> Result<(), DomainError> {
+async fn apply(conn: &mut PgConnection, call: Call<'_>, plan: &Plan) -> Result<()> {
     let moves: Vec<Move> = plan
         .assignments
         .iter()

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::assignment;
 use crate::domain::event::EventKind;
@@ -35,7 +35,7 @@ async fn require_room(
     tenant_id: &str,
     user_id: &str,
     incoming: BTreeMap<Uuid, i32>,
-) -> Result<(), DomainError> {
+) -> Result<()> {
     let pools: Vec<Uuid> = incoming.keys().copied().collect();
     let mut room = standings(conn, tenant_id, user_id, &pools).await?;
     for (pool_id, count) in incoming {

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::require_room;
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::assignment::{self, Moved, OffboardMode};
 use crate::domain::distribution::{self, Candidate};
@@ -47,11 +48,7 @@ pub struct OffboardReport {
 
 /// Takes a departing user out of every pool of the tenant and moves their leads as `mode`
 /// says; needs a tenant admin or a manager of every pool the user belongs to.
-pub async fn offboard(
-    ctx: &Context,
-    actor: &Actor,
-    command: Offboard,
-) -> Result<OffboardReport, DomainError> {
+pub async fn offboard(ctx: &Context, actor: &Actor, command: Offboard) -> Result<OffboardReport> {
     let key = ("assignment.offboard", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
         let memberships = memberships(&mut *conn, actor, &command.user_id).await?;
@@ -70,7 +67,7 @@ async fn take_out(
     actor: &Actor,
     command: &Offboard,
     now: DateTime<Utc>,
-) -> Result<OffboardReport, DomainError> {
+) -> Result<OffboardReport> {
     let tenant_id = actor.tenant_id.as_str();
     let user_id = command.user_id.as_str();
     // Distribution states before member rows, the order every distributor locks them in.
@@ -127,7 +124,7 @@ async fn hand_to(
     user_id: &str,
     colleague: &str,
     leads: &[Owned],
-) -> Result<Vec<Move>, DomainError> {
+) -> Result<Vec<Move>> {
     let mut incoming: BTreeMap<Uuid, i32> = BTreeMap::new();
     for o in leads {
         *incoming.entry(o.pool_id).or_default() += 1;
@@ -147,7 +144,7 @@ async fn redistribute(
     leads: &[Owned],
     mut states: BTreeMap<Uuid, LockedState>,
     now: DateTime<Utc>,
-) -> Result<Vec<Move>, DomainError> {
+) -> Result<Vec<Move>> {
     // Leads of a pool the user has no membership in (none, while held counts hold) still leave
     // them: back to the pool.
     let mut moves: Vec<Move> = leads

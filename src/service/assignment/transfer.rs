@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{handover, require_room};
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::assignment::{self, HeldLead, Step};
 use crate::domain::event::EventKind;
@@ -37,11 +38,7 @@ pub struct Transferred {
 }
 
 /// Transfers owned leads to a member of their pools, all or none.
-pub async fn transfer(
-    ctx: &Context,
-    actor: &Actor,
-    command: Transfer,
-) -> Result<Transferred, DomainError> {
+pub async fn transfer(ctx: &Context, actor: &Actor, command: Transfer) -> Result<Transferred> {
     let key = ("assignment.transfer", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
         let mut tx = conn.begin().await.map_err(db_error)?;
@@ -62,7 +59,7 @@ async fn hand_over(
     ctx: &Context,
     actor: &Actor,
     command: &Transfer,
-) -> Result<usize, DomainError> {
+) -> Result<usize> {
     let to_user = command.to_user_id.as_str();
     let held: BTreeMap<Uuid, HeldLead> = held_leads(&mut *conn, actor, &command.lead_ids)
         .await?

@@ -8,6 +8,7 @@ use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{self, LeadView};
 use crate::service::Context;
@@ -35,12 +36,12 @@ pub struct ClaimMany {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ClaimResult {
     pub lead_id: Uuid,
-    pub outcome: Result<LeadView, DomainError>,
+    pub outcome: Result<LeadView>,
 }
 
 /// Takes a lead from the pool for the actor. Claiming a lead the actor already owns returns
 /// it unchanged (a retry); any other refusal says which rule stood in the way.
-pub async fn claim(ctx: &Context, actor: &Actor, command: Claim) -> Result<LeadView, DomainError> {
+pub async fn claim(ctx: &Context, actor: &Actor, command: Claim) -> Result<LeadView> {
     let Claim {
         lead_id,
         request_id,
@@ -66,7 +67,7 @@ pub async fn claim_many(
     ctx: &Context,
     actor: &Actor,
     command: ClaimMany,
-) -> Result<Vec<ClaimResult>, DomainError> {
+) -> Result<Vec<ClaimResult>> {
     let ClaimMany {
         ref lead_ids,
         all_or_nothing,
@@ -100,7 +101,7 @@ async fn results(
     lead_ids: &[Uuid],
     claimed: Vec<LeadView>,
     now: DateTime<Utc>,
-) -> Result<Vec<ClaimResult>, DomainError> {
+) -> Result<Vec<ClaimResult>> {
     let mut owned: HashMap<Uuid, LeadView> = claimed
         .into_iter()
         .map(|view| (view.lead.id, view))

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::require_lead_creator;
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{self, LeadView, NewLead};
 use crate::service::Context;
@@ -27,11 +28,7 @@ pub struct Create {
 
 /// Creates a lead in a pool the actor may create leads in; refused with the lead it
 /// duplicates, or with the reason the named owner cannot take it.
-pub async fn create(
-    ctx: &Context,
-    actor: &Actor,
-    command: Create,
-) -> Result<LeadView, DomainError> {
+pub async fn create(ctx: &Context, actor: &Actor, command: Create) -> Result<LeadView> {
     let key = ("lead.create", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
         require_lead_creator(conn, actor, command.pool_id).await?;
@@ -53,7 +50,7 @@ async fn insert(
     conn: &mut PgConnection,
     actor: &Actor,
     create: &CreateLead<'_>,
-) -> Result<LeadView, DomainError> {
+) -> Result<LeadView> {
     let now = ctx.clock.now();
     let contact = Contact::of_new(&actor.tenant_id, create.lead);
     let created = collision::naming_collisions(conn, contact, async |conn| {

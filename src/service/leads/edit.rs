@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::readable;
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{self, LeadView, NewLead};
 use crate::service::Context;
@@ -26,11 +27,7 @@ pub struct Update {
 /// Changes the masked fields of a lead the actor owns or manages (or any, for a service),
 /// if it is still at the version the caller read; a contact another live lead has is refused
 /// naming that lead.
-pub async fn update(
-    ctx: &Context,
-    actor: &Actor,
-    command: Update,
-) -> Result<LeadView, DomainError> {
+pub async fn update(ctx: &Context, actor: &Actor, command: Update) -> Result<LeadView> {
     let Update {
         lead_id,
         version,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::readable;
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::follow_up::{self, Channel, FollowUp};
 use crate::domain::lead::LeadView;
@@ -35,7 +35,7 @@ pub async fn record_follow_up(
     ctx: &Context,
     actor: &Actor,
     command: RecordFollowUp,
-) -> Result<FollowUpRecorded, DomainError> {
+) -> Result<FollowUpRecorded> {
     let now = ctx.clock.now();
     let RecordFollowUp {
         lead_id,
@@ -77,7 +77,7 @@ pub async fn follow_ups(
     lead_id: Uuid,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<FollowUp>, DomainError> {
+) -> Result<Vec<FollowUp>> {
     readable(&mut *ctx.acquire().await?, actor, lead_id).await?;
     store::leads::follow_ups::list(
         &mut *ctx.acquire().await?,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::require_lead_creator;
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::import::{self, MAX_BATCH_ROWS, RowCheck, RowOutcome};
 use crate::domain::lead::LeadFields;
@@ -69,11 +70,7 @@ impl ImportSummary {
 
 /// Imports one batch of rows into a pool the actor may create leads in, in one transaction;
 /// the outcome of every row, in order: created, a duplicate (of the lead named), or invalid.
-pub async fn import(
-    ctx: &Context,
-    actor: &Actor,
-    command: Import,
-) -> Result<Vec<RowOutcome>, DomainError> {
+pub async fn import(ctx: &Context, actor: &Actor, command: Import) -> Result<Vec<RowOutcome>> {
     let Import {
         target,
         ref rows,
@@ -123,7 +120,7 @@ async fn write(
     target: ImportTarget,
     request_id: Option<Uuid>,
     rows: &[LeadFields],
-) -> Result<Vec<RowOutcome>, DomainError> {
+) -> Result<Vec<RowOutcome>> {
     let checks = import::check_rows(rows);
     let ids: Vec<Uuid> = checks.iter().map(|_| Uuid::now_v7()).collect();
     let rows: Vec<ImportRow<'_>> = checks

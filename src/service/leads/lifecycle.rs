@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{readable, settle};
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{LeadView, ReleaseReason};
 use crate::domain::lifecycle as rules;
@@ -68,8 +68,8 @@ async fn change_lead(
     actor: &Actor,
     asked: Asked<'_>,
     command: &impl Serialize,
-    act: impl AsyncFnOnce(&mut PgConnection, LeadView, Change<'_>) -> Result<LeadView, DomainError>,
-) -> Result<LeadView, DomainError> {
+    act: impl AsyncFnOnce(&mut PgConnection, LeadView, Change<'_>) -> Result<LeadView>,
+) -> Result<LeadView> {
     let key = (asked.method, asked.request_id);
     idempotency::once(ctx, actor, key, command, async |conn| {
         let view = readable(&mut *conn, actor, asked.lead_id).await?;
@@ -85,11 +85,7 @@ async fn change_lead(
 }
 
 /// Marks a lead converted (won), as its owner or a manager of its pool.
-pub async fn convert(
-    ctx: &Context,
-    actor: &Actor,
-    command: Transition,
-) -> Result<LeadView, DomainError> {
+pub async fn convert(ctx: &Context, actor: &Actor, command: Transition) -> Result<LeadView> {
     let asked = command.asked("lead.convert");
     change_lead(ctx, actor, asked, &command, async |conn, view, change| {
         let manages = actor.manages(view.viewer);
@@ -104,11 +100,7 @@ pub async fn convert(
 
 /// Takes a lead out of circulation, as its owner (with one of the pool's reasons) or a
 /// manager of its pool.
-pub async fn discard(
-    ctx: &Context,
-    actor: &Actor,
-    command: Discard,
-) -> Result<LeadView, DomainError> {
+pub async fn discard(ctx: &Context, actor: &Actor, command: Discard) -> Result<LeadView> {
     let reason = &command.reason;
     let asked = Asked {
         method: "lead.discard",
@@ -141,11 +133,7 @@ pub async fn discard(
 
 /// Puts a discarded lead back into its pool, as a manager of the pool. A live lead that took
 /// its phone or e-mail meanwhile refuses it, named.
-pub async fn reopen(
-    ctx: &Context,
-    actor: &Actor,
-    command: Transition,
-) -> Result<LeadView, DomainError> {
+pub async fn reopen(ctx: &Context, actor: &Actor, command: Transition) -> Result<LeadView> {
     let asked = command.asked("lead.reopen");
     change_lead(ctx, actor, asked, &command, async |conn, view, change| {
         actor.require_manager(view.lead.pool_id, view.viewer)?;
@@ -169,20 +157,12 @@ pub async fn reopen(
 
 /// Locks a live lead, as a manager of its pool: it is then never recycled or distributed, and
 /// claims, releases and transfers of it fail until it is unlocked.
-pub async fn lock(
-    ctx: &Context,
-    actor: &Actor,
-    command: Transition,
-) -> Result<LeadView, DomainError> {
+pub async fn lock(ctx: &Context, actor: &Actor, command: Transition) -> Result<LeadView> {
     set_lock(ctx, actor, "lead.lock", command, true).await
 }
 
 /// Unlocks a locked lead, as a manager of its pool.
-pub async fn unlock(
-    ctx: &Context,
-    actor: &Actor,
-    command: Transition,
-) -> Result<LeadView, DomainError> {
+pub async fn unlock(ctx: &Context, actor: &Actor, command: Transition) -> Result<LeadView> {
     set_lock(ctx, actor, "lead.unlock", command, false).await
 }
 
@@ -192,7 +172,7 @@ async fn set_lock(
     method: &'static str,
     command: Transition,
     locked: bool,
-) -> Result<LeadView, DomainError> {
+) -> Result<LeadView> {
     let asked = command.asked(method);
     change_lead(ctx, actor, asked, &command, async |conn, view, change| {
         actor.require_manager(view.lead.pool_id, view.viewer)?;
@@ -206,11 +186,7 @@ async fn set_lock(
 }
 
 /// Moves a lead to another pool, as a manager of both pools; the target must not be archived.
-pub async fn move_to_pool(
-    ctx: &Context,
-    actor: &Actor,
-    command: Move,
-) -> Result<LeadView, DomainError> {
+pub async fn move_to_pool(ctx: &Context, actor: &Actor, command: Move) -> Result<LeadView> {
     let target = command.target_pool_id;
     let asked = command.transition.asked("lead.move");
     change_lead(ctx, actor, asked, &command, async |conn, view, change| {

@@ -24,18 +24,14 @@ pub use release::{Release, release};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{Lead, LeadView};
 use crate::service::access;
 use crate::store;
 
 /// A lead the actor may read, or the reason they may not.
-async fn readable(
-    db: impl PgExecutor<'_>,
-    actor: &Actor,
-    lead_id: Uuid,
-) -> Result<LeadView, DomainError> {
+async fn readable(db: impl PgExecutor<'_>, actor: &Actor, lead_id: Uuid) -> Result<LeadView> {
     let view = store::leads::get(db, actor, lead_id).await?;
     actor.require_lead_reader(
         view.lead.pool_id,
@@ -52,8 +48,8 @@ async fn settle(
     actor: &Actor,
     lead_id: Uuid,
     changed: Option<LeadView>,
-    explain: impl FnOnce(&Lead) -> Result<(), DomainError>,
-) -> Result<LeadView, DomainError> {
+    explain: impl FnOnce(&Lead) -> Result<()>,
+) -> Result<LeadView> {
     match changed {
         Some(view) => Ok(view),
         None => {
@@ -65,11 +61,7 @@ async fn settle(
 }
 
 /// Checks that the actor may create leads in the pool and that it is not archived.
-async fn require_lead_creator(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    pool_id: Uuid,
-) -> Result<(), DomainError> {
+async fn require_lead_creator(conn: &mut PgConnection, actor: &Actor, pool_id: Uuid) -> Result<()> {
     let access = access::pool(&mut *conn, actor, pool_id).await?;
     actor.require_lead_creator(pool_id, access.membership)?;
     access::require_open(&access.pool)?;

@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use super::readable;
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::event::LeadEvent;
 use crate::domain::lead::LeadView;
@@ -13,7 +13,7 @@ use crate::service::access;
 use crate::store;
 
 /// A lead the actor may read.
-pub async fn get(ctx: &Context, actor: &Actor, lead_id: Uuid) -> Result<LeadView, DomainError> {
+pub async fn get(ctx: &Context, actor: &Actor, lead_id: Uuid) -> Result<LeadView> {
     readable(&mut *ctx.acquire().await?, actor, lead_id).await
 }
 
@@ -26,7 +26,7 @@ pub async fn list(
     order: LeadOrder,
     after: Option<(SortValue, Uuid)>,
     limit: i64,
-) -> Result<Vec<LeadView>, DomainError> {
+) -> Result<Vec<LeadView>> {
     if let Some(pool_id) = filter.pool_id {
         let access = access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
         // Without access to the pool, a member may still list the leads they own in it.
@@ -50,7 +50,7 @@ pub async fn history(
     lead_id: Uuid,
     after_seq: Option<i64>,
     limit: i64,
-) -> Result<Vec<LeadEvent>, DomainError> {
+) -> Result<Vec<LeadEvent>> {
     readable(&mut *ctx.acquire().await?, actor, lead_id).await?;
     store::events::lead_history(
         &mut *ctx.acquire().await?,

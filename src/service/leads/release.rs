@@ -3,7 +3,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{self, LeadView, ReleaseReason};
 use crate::service::Context;
@@ -23,11 +23,7 @@ pub struct Release {
 /// Gives an owned lead back to a pool (its own, `to_pool_id`, or the recycle pool its pool
 /// names). The actor's own release repeated returns the lead as it is (a retry); any other
 /// refusal says which rule stood in the way.
-pub async fn release(
-    ctx: &Context,
-    actor: &Actor,
-    command: Release,
-) -> Result<LeadView, DomainError> {
+pub async fn release(ctx: &Context, actor: &Actor, command: Release) -> Result<LeadView> {
     let Release {
         lead_id,
         ref reason,

@@ -11,6 +11,7 @@ use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::distribution::{
     Candidate, Cursor, DistributionState, Method, Recipient, Selection, Strategy,
 };
@@ -39,7 +40,7 @@ pub async fn lock_state(
     pool_id: Uuid,
     now: DateTime<Utc>,
     wait: Wait,
-) -> Result<Option<LockedState>, DomainError> {
+) -> Result<Option<LockedState>> {
     sqlx::query!(
         r#"INSERT INTO distribution_state (tenant_id, pool_id, updated_at) VALUES ($1, $2, $3)
            ON CONFLICT (tenant_id, pool_id) DO NOTHING"#,
@@ -104,7 +105,7 @@ struct StateRow {
 impl TryFrom<StateRow> for LockedState {
     type Error = DomainError;
 
-    fn try_from(row: StateRow) -> Result<Self, DomainError> {
+    fn try_from(row: StateRow) -> Result<Self> {
         let cursor = row
             .cursor_joined_at
             .zip(row.cursor_user_id)
@@ -135,7 +136,7 @@ pub async fn save_state(
     pool_id: Uuid,
     state: &DistributionState,
     now: DateTime<Utc>,
-) -> Result<(), DomainError> {
+) -> Result<()> {
     let weights =
         serde_json::to_value(&state.current_weights).map_err(DomainError::internal_from)?;
     let groups = serde_json::to_value(&state.group_cursors).map_err(DomainError::internal_from)?;
@@ -168,7 +169,7 @@ pub async fn recipients(
     conn: &mut PgConnection,
     tenant_id: &str,
     pool_id: Uuid,
-) -> Result<Vec<Recipient>, DomainError> {
+) -> Result<Vec<Recipient>> {
     let rows = sqlx::query!(
         r#"SELECT m.user_id, m.joined_at, m.weight, m.held_count,
                   COALESCE(m.max_held, p.max_held_per_member) AS cap,
@@ -205,7 +206,7 @@ pub async fn candidates(
     tenant_id: &str,
     pool_id: Uuid,
     selection: &Selection,
-) -> Result<Vec<(Candidate, DateTime<Utc>)>, DomainError> {
+) -> Result<Vec<(Candidate, DateTime<Utc>)>> {
     let (after_entered, after_id) = selection.after.unzip();
     let rows = sqlx::query!(
         r#"SELECT l.id, l.region, l.industry, l.grade, l.previous_owner_id, l.cooldown_until,
@@ -263,10 +264,7 @@ pub struct AutoPool {
 /// The pools (of every tenant: the scheduler serves them all) with `auto_distribute` that have
 /// unlocked leads due for distribution at `now`.
 #[tracing::instrument(skip_all)]
-pub async fn due_pools(
-    db: impl PgExecutor<'_>,
-    now: DateTime<Utc>,
-) -> Result<Vec<AutoPool>, DomainError> {
+pub async fn due_pools(db: impl PgExecutor<'_>, now: DateTime<Utc>) -> Result<Vec<AutoPool>> {
     let rows = sqlx::query!(
         r#"SELECT p.tenant_id, p.id, COALESCE(p.auto_distribute_after_seconds, 0) AS "wait!"
            FROM pools p

@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::assignment::Moved;
 use crate::domain::event::EventKind;
 use crate::domain::lead::AcquiredVia;
@@ -44,7 +45,7 @@ pub async fn apply(
     conn: &mut PgConnection,
     moves: &[Move],
     changes: Changes<'_>,
-) -> Result<Vec<Moved>, DomainError> {
+) -> Result<Vec<Moved>> {
     if moves.is_empty() {
         return Ok(Vec::new());
     }

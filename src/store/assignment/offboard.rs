@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::distribution::Candidate;
 use crate::domain::member::Membership;
@@ -17,7 +17,7 @@ pub async fn memberships(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     user_id: &str,
-) -> Result<Vec<(Uuid, Option<Membership>)>, DomainError> {
+) -> Result<Vec<(Uuid, Option<Membership>)>> {
     let rows = sqlx::query!(
         r#"SELECT m.pool_id, a.role AS "role?", a.active AS "active?"
            FROM members m
@@ -56,7 +56,7 @@ pub async fn pools_of(
     conn: &mut PgConnection,
     tenant_id: &str,
     user_id: &str,
-) -> Result<Vec<Uuid>, DomainError> {
+) -> Result<Vec<Uuid>> {
     sqlx::query_scalar!(
         r#"SELECT pool_id FROM members WHERE tenant_id = $1 AND user_id = $2 ORDER BY pool_id"#,
         tenant_id,
@@ -73,7 +73,7 @@ pub async fn deactivate(
     tenant_id: &str,
     user_id: &str,
     now: DateTime<Utc>,
-) -> Result<u64, DomainError> {
+) -> Result<u64> {
     sqlx::query!(
         r#"UPDATE members SET active = false, updated_at = $3
            WHERE tenant_id = $1 AND user_id = $2 AND active"#,
@@ -92,7 +92,7 @@ pub async fn owned_leads(
     conn: &mut PgConnection,
     tenant_id: &str,
     user_id: &str,
-) -> Result<Vec<Owned>, DomainError> {
+) -> Result<Vec<Owned>> {
     let rows = sqlx::query!(
         r#"SELECT l.id, l.pool_id, l.locked, l.region, l.industry, l.grade,
                   l.previous_owner_id, l.cooldown_until

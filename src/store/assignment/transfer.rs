@@ -8,6 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::assignment::HeldLead;
 use crate::domain::event::EventKind;
@@ -20,7 +21,7 @@ pub async fn held_leads(
     conn: &mut PgConnection,
     actor: &Actor,
     lead_ids: &[Uuid],
-) -> Result<Vec<HeldLead>, DomainError> {
+) -> Result<Vec<HeldLead>> {
     let rows = sqlx::query!(
         r#"SELECT l.id, l.pool_id, l.state, l.owner_id, l.locked, l.previous_owner_id,
                   l.cooldown_until, p.archived_at IS NOT NULL AS "archived!",
@@ -84,7 +85,7 @@ pub async fn standings(
     tenant_id: &str,
     user_id: &str,
     pools: &[Uuid],
-) -> Result<BTreeMap<Uuid, ClaimantStanding>, DomainError> {
+) -> Result<BTreeMap<Uuid, ClaimantStanding>> {
     let rows = sqlx::query!(
         r#"SELECT m.pool_id, m.active, m.held_count,
                   COALESCE(m.max_held, p.max_held_per_member) AS cap

@@ -5,7 +5,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::{LeadRow, LeadView, views_of};
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 
 /// Claims for the actor every lead of `lead_ids` that may be claimed, in one statement, and
@@ -24,7 +24,7 @@ pub async fn claim_many(
     lead_ids: &[Uuid],
     request_id: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<Vec<LeadView>, DomainError> {
+) -> Result<Vec<LeadView>> {
     let rows = sqlx::query_as!(
         LeadRow,
         r#"WITH requested AS (

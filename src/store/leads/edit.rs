@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{LeadRow, LeadView, view_of};
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{NewLead, normalize_email, normalize_phone};
 
@@ -33,7 +34,7 @@ pub async fn update(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     edit: &LeadEdit<'_>,
-) -> Result<Option<LeadView>, DomainError> {
+) -> Result<Option<LeadView>> {
     let v = edit.values;
     let attributes = serde_json::to_value(&v.attributes).map_err(DomainError::internal_from)?;
     let row = sqlx::query_as!(

@@ -5,7 +5,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::{LeadRow, LeadView, view_of};
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::follow_up::{Channel, FollowUp};
 use crate::store::db_error;
@@ -21,7 +21,7 @@ pub async fn record(
     actor: &Actor,
     follow_up: &FollowUp,
     request_id: Option<Uuid>,
-) -> Result<Option<LeadView>, DomainError> {
+) -> Result<Option<LeadView>> {
     let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
@@ -73,7 +73,7 @@ pub async fn list(
     lead_id: Uuid,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<FollowUp>, DomainError> {
+) -> Result<Vec<FollowUp>> {
     let (after_at, after_id) = after.unzip();
     let rows = sqlx::query!(
         r#"SELECT id, lead_id, author, channel, note, occurred_at, recorded_at

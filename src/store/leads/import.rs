@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::import::Written;
 use crate::domain::lead::{NewLead, normalize_email, normalize_phone};
@@ -37,7 +37,7 @@ pub async fn import(
     actor: &Actor,
     batch: Batch,
     rows: &[ImportRow<'_>],
-) -> Result<Vec<Written>, DomainError> {
+) -> Result<Vec<Written>> {
     let column = |f: fn(&NewLead) -> &str| -> Vec<String> {
         rows.iter().map(|r| f(r.lead).to_owned()).collect()
     };

@@ -7,7 +7,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::{LeadRow, LeadView, view_of};
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 
 /// What every lifecycle change records with its event.
@@ -26,7 +26,7 @@ pub async fn set_lock(
     actor: &Actor,
     change: Change<'_>,
     locked: bool,
-) -> Result<Option<LeadView>, DomainError> {
+) -> Result<Option<LeadView>> {
     let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
@@ -69,7 +69,7 @@ pub async fn convert(
     actor: &Actor,
     change: Change<'_>,
     manages: bool,
-) -> Result<Option<LeadView>, DomainError> {
+) -> Result<Option<LeadView>> {
     let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
@@ -121,7 +121,7 @@ pub async fn discard(
     change: Change<'_>,
     manages: bool,
     reason: &str,
-) -> Result<Option<LeadView>, DomainError> {
+) -> Result<Option<LeadView>> {
     let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
@@ -174,7 +174,7 @@ pub async fn reopen(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     change: Change<'_>,
-) -> Result<Option<LeadView>, DomainError> {
+) -> Result<Option<LeadView>> {
     let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
@@ -214,7 +214,7 @@ pub async fn move_to_pool(
     actor: &Actor,
     change: Change<'_>,
     target_pool: Uuid,
-) -> Result<Option<LeadView>, DomainError> {
+) -> Result<Option<LeadView>> {
     let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (

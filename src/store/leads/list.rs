@@ -10,7 +10,7 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{LeadRow, LeadView, views_of};
-use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::listing::{self, LeadFilter, LeadOrder, OrderKey, SortValue};
 
@@ -39,7 +39,7 @@ pub async fn list(
     actor: &Actor,
     filter: &LeadFilter,
     page: &Page,
-) -> Result<Vec<LeadView>, DomainError> {
+) -> Result<Vec<LeadView>> {
     let rows = statement("", actor, filter, page)
         .build_query_as::<LeadRow>()
         .persistent(false)

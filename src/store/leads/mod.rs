@@ -17,6 +17,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{
     AcquiredVia, Lead, LeadState, NewLead, ReleaseReason, normalize_email, normalize_phone,
@@ -80,7 +81,7 @@ struct LeadRow {
 impl TryFrom<LeadRow> for LeadView {
     type Error = DomainError;
 
-    fn try_from(row: LeadRow) -> Result<Self, DomainError> {
+    fn try_from(row: LeadRow) -> Result<Self> {
         let viewer = row
             .viewer_role
             .zip(row.viewer_active)
@@ -132,12 +133,12 @@ impl TryFrom<LeadRow> for LeadView {
 
 /// The lead a single-row statement returned, as its reader sees it; `None` when no row matched
 /// (the statement's precondition did not hold).
-fn view_of(row: Result<Option<LeadRow>, sqlx::Error>) -> Result<Option<LeadView>, DomainError> {
+fn view_of(row: Result<Option<LeadRow>, sqlx::Error>) -> Result<Option<LeadView>> {
     row.map_err(db_error)?.map(LeadView::try_from).transpose()
 }
 
 /// The leads a statement returned, each as its reader sees it.
-fn views_of(rows: Result<Vec<LeadRow>, sqlx::Error>) -> Result<Vec<LeadView>, DomainError> {
+fn views_of(rows: Result<Vec<LeadRow>, sqlx::Error>) -> Result<Vec<LeadView>> {
     rows.map_err(db_error)?
         .into_iter()
         .map(LeadView::try_from)
@@ -163,7 +164,7 @@ pub async fn create(
     actor: &Actor,
     create: &CreateLead<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<LeadView>, DomainError> {
+) -> Result<Option<LeadView>> {
     let lead = create.lead;
     let attributes = serde_json::to_value(&lead.attributes).map_err(DomainError::internal_from)?;
     let row = sqlx::query_as!(
@@ -243,7 +244,7 @@ pub async fn find_duplicate(
     tenant_id: &str,
     phone: &str,
     email: &str,
-) -> Result<Option<Uuid>, DomainError> {
+) -> Result<Option<Uuid>> {
     sqlx::query_scalar!(
         "SELECT live_lead_with_contact($1, $2, $3)",
         tenant_id,
@@ -261,7 +262,7 @@ pub async fn find_by_external_ref(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
     external_ref: &str,
-) -> Result<Option<Uuid>, DomainError> {
+) -> Result<Option<Uuid>> {
     sqlx::query_scalar!(
         "SELECT id FROM leads WHERE tenant_id = $1 AND external_ref = $2",
         tenant_id,
@@ -273,11 +274,7 @@ pub async fn find_by_external_ref(
 }
 
 /// One lead with the reader's membership of its pool; `LEAD_NOT_FOUND` for unknown or foreign ids.
-pub async fn get(
-    db: impl PgExecutor<'_>,
-    actor: &Actor,
-    lead_id: Uuid,
-) -> Result<LeadView, DomainError> {
+pub async fn get(db: impl PgExecutor<'_>, actor: &Actor, lead_id: Uuid) -> Result<LeadView> {
     get_many(db, actor, &[lead_id])
         .await?
         .pop()
@@ -291,7 +288,7 @@ pub async fn get_many(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     lead_ids: &[Uuid],
-) -> Result<Vec<LeadView>, DomainError> {
+) -> Result<Vec<LeadView>> {
     let rows = sqlx::query_as!(
         LeadRow,
         r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?",
@@ -323,7 +320,7 @@ pub async fn claim(
     lead_id: Uuid,
     request_id: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<Option<LeadView>, DomainError> {
+) -> Result<Option<LeadView>> {
     let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
@@ -395,7 +392,7 @@ pub async fn release(
     db: impl PgExecutor<'_>,
     actor: &Actor,
     release: &Release<'_>,
-) -> Result<Option<LeadView>, DomainError> {
+) -> Result<Option<LeadView>> {
     let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (

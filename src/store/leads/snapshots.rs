@@ -5,6 +5,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::domain::DomainError;
+use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{ClaimSnapshot, ClaimantStanding, LeadState, ReleaseSnapshot};
 use crate::store::db_error;
@@ -15,7 +16,7 @@ pub async fn claim_snapshot(
     actor: &Actor,
     lead_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<ClaimSnapshot, DomainError> {
+) -> Result<ClaimSnapshot> {
     claim_snapshots(db, actor, &[lead_id], now)
         .await?
         .pop()
@@ -29,7 +30,7 @@ pub async fn claim_snapshots(
     actor: &Actor,
     lead_ids: &[Uuid],
     now: DateTime<Utc>,
-) -> Result<Vec<ClaimSnapshot>, DomainError> {
+) -> Result<Vec<ClaimSnapshot>> {
     let rows = sqlx::query!(
         r#"SELECT l.id, l.pool_id, l.state, l.owner_id, l.locked, l.previous_owner_id,
                   l.cooldown_until,
@@ -85,7 +86,7 @@ pub async fn standing(
     tenant_id: &str,
     pool_id: Uuid,
     user_id: &str,
-) -> Result<Option<ClaimantStanding>, DomainError> {
+) -> Result<Option<ClaimantStanding>> {
     let row = sqlx::query!(
         r#"SELECT m.active, m.held_count, COALESCE(m.max_held, p.max_held_per_member) AS cap
            FROM members m JOIN pools p ON p.tenant_id = m.tenant_id AND p.id = m.pool_id
@@ -113,7 +114,7 @@ pub async fn release_snapshot(
     actor: &Actor,
     lead_id: Uuid,
     to_pool_id: Option<Uuid>,
-) -> Result<ReleaseSnapshot, DomainError> {
+) -> Result<ReleaseSnapshot> {
     let row = sqlx::query!(
         r#"SELECT l.state, l.owner_id, l.locked,
                   owner_may_use(l.tenant_id, l.pool_id, l.owner_id, $5) AS "owner_may_use!",
