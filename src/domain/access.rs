@@ -5,6 +5,7 @@
 use uuid::Uuid;
 
 use super::DomainError;
+use super::lead::{Lead, LeadState};
 use super::member::{MemberRole, Membership};
 
 /// The caller of one RPC, already authenticated.
@@ -77,6 +78,29 @@ impl Actor {
             Ok(())
         } else {
             self.require_pool_reader(pool_id, membership)
+        }
+    }
+
+    /// Reading a lead's follow-up notes and history: its owner, whoever manages its pool and
+    /// services always; the pool's other members only while the lead is in the pool, so the
+    /// next rep sees what came before (退回公海后信息不丢失) but nobody reads the live notes of a
+    /// lead a colleague works.
+    pub fn require_notes_reader(
+        &self,
+        lead: &Lead,
+        membership: Option<Membership>,
+    ) -> Result<(), DomainError> {
+        let owner_id = lead.owner_id.as_deref();
+        self.require_lead_reader(lead.pool_id, owner_id, membership)?;
+        let owns = owner_id == Some(self.user_id.as_str());
+        if owns
+            || self.reads_everything()
+            || self.manages(membership)
+            || lead.state == LeadState::InPool
+        {
+            Ok(())
+        } else {
+            Err(DomainError::NotLeadOwner { lead_id: lead.id })
         }
     }
 

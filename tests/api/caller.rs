@@ -256,6 +256,10 @@ calls! {
     record_follow_up, try_record_follow_up(request: proto::RecordFollowUpRequest)
         -> proto::RecordFollowUpResponse
         = leads.record_follow_up(request) => |r| r;
+    /// The lead's first page of follow-ups.
+    follow_ups, try_follow_ups(lead_id: &str) -> Vec<proto::FollowUp>
+        = leads.list_follow_ups(with!(ListFollowUpsRequest { lead_id: lead_id.into() }))
+        => |r| r.follow_ups;
     lead_history, try_lead_history(request: proto::GetLeadHistoryRequest)
         -> proto::GetLeadHistoryResponse
         = leads.get_lead_history(request) => |r| r;

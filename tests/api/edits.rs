@@ -246,3 +246,47 @@ async fn only_the_owner_records_follow_ups_and_never_in_the_future() {
     assert_eq!(bad_fields(no_channel), ["channel", "note"]);
     assert_eq!(app.fingerprint().await, claimed);
 }
+
+/// Notes and history: the owner, the pool's managers, admins and services read them always;
+/// another member only while the lead is in the pool (so the next rep sees what came before),
+/// never while a colleague owns it.
+#[tokio::test]
+async fn a_colleagues_notes_are_read_only_while_the_lead_is_in_the_pool() {
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
+    let (alice, bob) = (app.as_member("alice"), app.as_member("bob"));
+    alice.claim(&lead.id).await;
+    follow_up(&app, "alice", &lead.id, None)
+        .await
+        .expect("note");
+    let before = app.fingerprint().await;
+
+    assert_error(bob.try_follow_ups(&lead.id).await, "NOT_LEAD_OWNER");
+    assert_error(bob.try_history(&lead.id).await, "NOT_LEAD_OWNER");
+    for reader in [
+        &alice,
+        &app.as_member("mia"),
+        &app.as_admin(),
+        &app.as_service(),
+    ] {
+        assert_eq!(reader.follow_ups(&lead.id).await.len(), 1);
+        assert!(!reader.history(&lead.id).await.is_empty());
+    }
+    assert_eq!(app.fingerprint().await, before, "reads change nothing");
+
+    alice.release(&lead.id, "NO_BUDGET").await;
+    let notes = bob.follow_ups(&lead.id).await;
+    assert_eq!(notes.len(), 1, "the next rep sees the note");
+    assert_eq!(notes[0].note, "asked for a quote");
+    let kinds: Vec<_> = bob
+        .history(&lead.id)
+        .await
+        .iter()
+        .map(|e| e.kind())
+        .collect();
+    assert!(kinds.contains(&proto::EventKind::Released), "{kinds:?}");
+
+    bob.claim(&lead.id).await;
+    assert_error(alice.try_follow_ups(&lead.id).await, "NOT_LEAD_OWNER");
+    assert_error(alice.try_history(&lead.id).await, "NOT_LEAD_OWNER");
+    assert_eq!(bob.follow_ups(&lead.id).await.len(), 1);
+}

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::readable;
+use super::{notes_readable, readable};
 use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::follow_up::{self, Channel, FollowUp};
@@ -69,7 +69,7 @@ pub async fn record_follow_up(
     .await
 }
 
-/// The follow-ups of a lead the actor may read, in the order they occurred, after `after`
+/// The follow-ups of a lead whose notes the actor may read, in the order they occurred, after `after`
 /// (the last one of the previous page), at most `limit`.
 pub async fn follow_ups(
     ctx: &Context,
@@ -78,13 +78,7 @@ pub async fn follow_ups(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<FollowUp>> {
-    readable(&mut *ctx.acquire().await?, actor, lead_id).await?;
-    store::leads::follow_ups::list(
-        &mut *ctx.acquire().await?,
-        &actor.tenant_id,
-        lead_id,
-        after,
-        limit,
-    )
-    .await
+    let mut conn = ctx.acquire().await?;
+    notes_readable(&mut *conn, actor, lead_id).await?;
+    store::leads::follow_ups::list(&mut *conn, &actor.tenant_id, lead_id, after, limit).await
 }

@@ -41,6 +41,13 @@ async fn readable(db: impl PgExecutor<'_>, actor: &Actor, lead_id: Uuid) -> Resu
     Ok(view)
 }
 
+/// A lead whose follow-up notes and history the actor may read (see
+/// [`Actor::require_notes_reader`]).
+async fn notes_readable(db: impl PgExecutor<'_>, actor: &Actor, lead_id: Uuid) -> Result<()> {
+    let view = store::leads::get(db, actor, lead_id).await?;
+    actor.require_notes_reader(&view.lead, view.viewer)
+}
+
 /// The lead after a change: the changed lead, or, when the statement changed nothing, the
 /// lead as it is if `explain` finds the wanted state already there (a retry).
 async fn settle(

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::readable;
+use super::{notes_readable, readable};
 use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::event::LeadEvent;
@@ -42,7 +42,7 @@ pub async fn list(
     store::leads::list::list(&mut *ctx.acquire().await?, actor, filter, &page).await
 }
 
-/// The ownership history of a lead the actor may read, oldest first, after the event
+/// The ownership history of a lead whose notes the actor may read, oldest first, after the event
 /// `after_seq`, at most `limit` events.
 pub async fn history(
     ctx: &Context,
@@ -51,13 +51,7 @@ pub async fn history(
     after_seq: Option<i64>,
     limit: i64,
 ) -> Result<Vec<LeadEvent>> {
-    readable(&mut *ctx.acquire().await?, actor, lead_id).await?;
-    store::events::lead_history(
-        &mut *ctx.acquire().await?,
-        &actor.tenant_id,
-        lead_id,
-        after_seq,
-        limit,
-    )
-    .await
+    let mut conn = ctx.acquire().await?;
+    notes_readable(&mut *conn, actor, lead_id).await?;
+    store::events::lead_history(&mut *conn, &actor.tenant_id, lead_id, after_seq, limit).await
 }
