@@ -19,33 +19,57 @@ use crate::domain::access::Actor;
 use crate::store::db_error;
 use crate::store::idempotency::{self, Claimed, Key};
 
+/// Whether a call ran its work, or answered with the stored response of an earlier call with
+/// its `request_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    Fresh,
+    Replayed,
+}
+
 /// Runs `mutation` on one connection, at most once per `(tenant, actor, method, request_id)`:
 /// `method` names the use case, `"<resource>.<use_case>"` (e.g. `"lead.claim"`).
 pub async fn once<Out>(
     ctx: &Context,
     actor: &Actor,
-    (method, request_id): (&str, Option<Uuid>),
+    key: (&str, Option<Uuid>),
     command: &impl Serialize,
     mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
 ) -> Result<Out>
 where
     Out: Serialize + DeserializeOwned,
 {
+    let (response, _) = once_telling(ctx, actor, key, command, mutation).await?;
+    Ok(response)
+}
+
+/// [`once`], telling whether the response was replayed (a streamed import reports the chunks
+/// an earlier, cut-off call committed).
+pub async fn once_telling<Out>(
+    ctx: &Context,
+    actor: &Actor,
+    (method, request_id): (&str, Option<Uuid>),
+    command: &impl Serialize,
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
+) -> Result<(Out, Run)>
+where
+    Out: Serialize + DeserializeOwned,
+{
     let Some(request_id) = request_id else {
-        return once_as_sent(ctx, mutation).await;
+        return Ok((once_as_sent(ctx, mutation).await?, Run::Fresh));
     };
     let (key, hash) = key(actor, method, request_id, command)?;
     let mut tx = ctx.begin().await?;
     let claimed = idempotency::claim(&mut tx, key, &hash, ctx.clock.now()).await?;
     if let Some(response) = replay(claimed)? {
-        return Ok(response);
+        return Ok((response, Run::Replayed));
     }
     // On an error the transaction rolls back with the key: a retry runs again.
     let response = mutation(&mut tx).await?;
     idempotency::complete(&mut tx, key, &encode(&response)?).await?;
     ctx.commit(tx).await?;
     ctx.wakeups.written();
-    Ok(response)
+    Ok((response, Run::Fresh))
 }
 
 /// A call without a `request_id`. Without a deadline its statements commit as they run (one

@@ -242,4 +242,123 @@ async fn streamed_import_needs_a_pool_first() {
         .import_leads_stream(service().req(tokio_stream::iter(chunks)))
         .await;
     assert_eq!(bad_fields(result), ["pool_id"]);
+
+    let chunks = vec![proto::ImportLeadsStreamRequest {
+        request_id: "not-a-uuid".into(),
+        leads: vec![row("A", "", "", "")],
+        ..Default::default()
+    }];
+    let result = app
+        .leads()
+        .import_leads_stream(service().req(tokio_stream::iter(chunks)))
+        .await;
+    assert_eq!(bad_fields(result), ["pool_id", "request_id"]);
+    assert_eq!(lead_count(&app).await, 0);
+}
+
+/// Five chunks of `per_chunk` rows with distinct phones; the first names the pool and carries
+/// the stream's `request_id`.
+fn keyed_chunks(
+    pool_id: &str,
+    request_id: &str,
+    per_chunk: usize,
+) -> Vec<proto::ImportLeadsStreamRequest> {
+    (0..5)
+        .map(|chunk| proto::ImportLeadsStreamRequest {
+            pool_id: if chunk == 0 {
+                pool_id.into()
+            } else {
+                String::new()
+            },
+            request_id: if chunk == 0 {
+                request_id.into()
+            } else {
+                String::new()
+            },
+            leads: (0..per_chunk)
+                .map(|i| {
+                    row(
+                        &format!("王伟 {chunk}-{i}"),
+                        &format!("1391{chunk:03}{i:04}"),
+                        "",
+                        "",
+                    )
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+async fn lead_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM leads")
+        .fetch_one(&app.db)
+        .await
+        .expect("count")
+}
+
+/// A stream with a `request_id` cut off after 4 of 5 chunks, sent again from the start: the 4
+/// committed chunks are skipped and reported, the fifth is written, and the summary counts every
+/// row as if the stream had never been cut. Sent a third time it changes nothing; with other rows
+/// under the same key it is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_stream_skips_the_chunks_it_committed() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let chunks = keyed_chunks(&team.pool.id, &request_id, 40);
+
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let mut leads = app.leads();
+    let request = service().req(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let cut = tokio::spawn(async move { leads.import_leads_stream(request).await });
+    for chunk in &chunks[..4] {
+        tx.send(chunk.clone()).await.expect("the call is open");
+    }
+    // The fifth chunk never comes: once the four are committed, the caller gives up.
+    for _ in 0..500 {
+        if lead_count(&app).await == 160 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(lead_count(&app).await, 160, "four chunks committed");
+    cut.abort();
+    drop(tx);
+
+    let send = |chunks: Vec<proto::ImportLeadsStreamRequest>| {
+        let mut leads = app.leads();
+        async move {
+            leads
+                .import_leads_stream(service().req(tokio_stream::iter(chunks)))
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    let retried = send(chunks.clone()).await.expect("retry");
+    assert_eq!(retried.replayed_chunks, [0, 1, 2, 3]);
+    assert_eq!(
+        (retried.created, retried.duplicates, retried.invalid),
+        (200, 0, 0)
+    );
+    assert_eq!(lead_count(&app).await, 200, "nothing written twice");
+    let created_events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM lead_events WHERE kind = 'CREATED'")
+            .fetch_one(&app.db)
+            .await
+            .expect("events");
+    assert_eq!(created_events, 200);
+
+    let before = app.fingerprint().await;
+    let again = send(chunks.clone()).await.expect("third time");
+    assert_eq!(again.replayed_chunks, [0, 1, 2, 3, 4]);
+    assert_eq!(again.created, 200);
+    let mut changed = chunks;
+    changed[2].leads[0].name = "李娜".into();
+    assert_error(send(changed).await, "REQUEST_ID_REUSED");
+    assert_eq!(
+        app.fingerprint().await,
+        before,
+        "replays and refusals change nothing"
+    );
 }

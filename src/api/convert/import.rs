@@ -7,7 +7,7 @@ use crate::domain::import::{MAX_BATCH_ROWS, RowOutcome};
 use crate::domain::lead::LeadFields;
 use crate::domain::validate::Validator;
 use crate::proto;
-use crate::service::leads::{Import, ImportSummary, ImportTarget};
+use crate::service::leads::{Import, ImportSummary, ImportTarget, StreamImport};
 
 pub fn parse_import(req: proto::ImportLeadsRequest) -> Result<Import, DomainError> {
     let mut v = Validator::new();
@@ -32,10 +32,10 @@ pub fn parse_import(req: proto::ImportLeadsRequest) -> Result<Import, DomainErro
     })
 }
 
-/// The target of a streamed import, from its first message (`None`: the stream was empty).
-pub fn parse_stream_target(
+/// A streamed import, from its first message (`None`: the stream was empty).
+pub fn parse_stream_import(
     first: Option<&proto::ImportLeadsStreamRequest>,
-) -> Result<ImportTarget, DomainError> {
+) -> Result<StreamImport, DomainError> {
     let Some(first) = first else {
         return Err(DomainError::ValidationFailed(vec![FieldViolation::new(
             "pool_id",
@@ -44,9 +44,13 @@ pub fn parse_stream_target(
     };
     let mut v = Validator::new();
     let pool_id = v.uuid("pool_id", &first.pool_id);
-    v.finish(ImportTarget {
-        pool_id,
-        allow_duplicates: first.allow_duplicates,
+    let request_id = v.optional_uuid("request_id", &first.request_id);
+    v.finish(StreamImport {
+        target: ImportTarget {
+            pool_id,
+            allow_duplicates: first.allow_duplicates,
+        },
+        request_id,
     })
 }
 
@@ -109,5 +113,10 @@ pub fn import_stream_response(summary: ImportSummary) -> proto::ImportLeadsStrea
             .map(|(index, outcome)| row_result(index, outcome))
             .collect(),
         problems_truncated: summary.problems_truncated,
+        replayed_chunks: summary
+            .replayed_chunks
+            .into_iter()
+            .map(|index| i32::try_from(index).unwrap_or(i32::MAX))
+            .collect(),
     }
 }

@@ -277,9 +277,9 @@ impl LeadService for LeadApi {
         let actor = auth::actor(&request)?;
         let mut messages = request.into_inner();
         let first = messages.message().await?;
-        let target = import::parse_stream_target(first.as_ref())?;
+        let import = import::parse_stream_import(first.as_ref())?;
         let rows = stream::rows(first, messages);
-        let summary = leads::import_stream(&self.ctx, &actor, target, rows).await?;
+        let summary = leads::import_stream(&self.ctx, &actor, import, rows).await?;
         Ok(Response::new(import::import_stream_response(summary)))
     }
 }

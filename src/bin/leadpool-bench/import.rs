@@ -135,6 +135,7 @@ async fn stream_rows(
                 },
                 leads: (start..(start + CHUNK).min(rows)).map(row).collect(),
                 allow_duplicates: false,
+                request_id: String::new(),
             };
             if tx.send(chunk).await.is_err() {
                 break;

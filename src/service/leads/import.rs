@@ -15,7 +15,7 @@ use crate::domain::access::Actor;
 use crate::domain::import::{self, MAX_BATCH_ROWS, RowCheck, RowOutcome};
 use crate::domain::lead::LeadFields;
 use crate::service::Context;
-use crate::service::idempotency;
+use crate::service::idempotency::{self, Run};
 use crate::store;
 use crate::store::leads::import::{Batch, ImportRow};
 
@@ -28,6 +28,21 @@ const MAX_REPORTED_PROBLEMS: usize = 1_000;
 pub struct ImportTarget {
     pub pool_id: Uuid,
     pub allow_duplicates: bool,
+}
+
+/// A streamed import: its target, and the caller's `request_id` for the whole stream.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamImport {
+    pub target: ImportTarget,
+    pub request_id: Option<Uuid>,
+}
+
+/// One chunk of a streamed import, as the idempotency record knows it.
+#[derive(Serialize)]
+struct Chunk<'a> {
+    target: ImportTarget,
+    index: usize,
+    rows: &'a [LeadFields],
 }
 
 /// One batch of rows, as sent, to import at once.
@@ -47,6 +62,9 @@ pub struct ImportSummary {
     pub invalid: i64,
     pub problems: Vec<(usize, RowOutcome)>,
     pub problems_truncated: bool,
+    /// The chunks an earlier call with the stream's `request_id` committed: not written again,
+    /// their rows counted as that call found them.
+    pub replayed_chunks: Vec<usize>,
 }
 
 impl ImportSummary {
@@ -85,31 +103,60 @@ pub async fn import(ctx: &Context, actor: &Actor, command: Import) -> Result<Vec
 }
 
 /// Imports the chunks of rows of `chunks`, to its end, into a pool the actor may create leads
-/// in; each batch is committed on its own. Only the tally is returned.
+/// in; each chunk is committed on its own, at most once per `(request_id, chunk index)`, so a
+/// stream retried from the start after a cut skips what was committed. Only the tally is
+/// returned.
 pub async fn import_stream<E: From<DomainError>>(
     ctx: &Context,
     actor: &Actor,
-    target: ImportTarget,
+    import: StreamImport,
     chunks: impl Stream<Item = Result<Vec<LeadFields>, E>>,
 ) -> Result<ImportSummary, E> {
-    let mut conn = ctx.acquire().await?;
-    require_lead_creator(&mut conn, actor, target.pool_id).await?;
+    require_lead_creator(&mut *ctx.acquire().await?, actor, import.target.pool_id).await?;
     let mut summary = ImportSummary::default();
     let mut offset = 0;
     // One chunk in memory at a time: the next is asked for only after this one is written, so
     // a fast sender is held back (over gRPC, by HTTP/2 flow control).
     let mut chunks = pin!(chunks);
-    while let Some(chunk) = chunks.next().await.transpose()? {
-        for rows in chunk.chunks(MAX_BATCH_ROWS) {
-            let outcomes = write(ctx, &mut conn, actor, target, None, rows).await?;
-            ctx.wakeups.written();
-            for (index, outcome) in outcomes.into_iter().enumerate() {
-                summary.tally(offset + index, outcome);
-            }
-            offset += rows.len();
+    let mut index = 0;
+    while let Some(rows) = chunks.next().await.transpose()? {
+        let chunk = Chunk {
+            target: import.target,
+            index,
+            rows: &rows,
+        };
+        let (outcomes, run) = import_chunk(ctx, actor, import.request_id, chunk).await?;
+        if run == Run::Replayed {
+            summary.replayed_chunks.push(index);
         }
+        for (row, outcome) in outcomes.into_iter().enumerate() {
+            summary.tally(offset + row, outcome);
+        }
+        offset += rows.len();
+        index += 1;
     }
     Ok(summary)
+}
+
+/// Writes one chunk of a stream in one transaction, at most once per the key derived from the
+/// stream's `request_id` and the chunk's index.
+async fn import_chunk(
+    ctx: &Context,
+    actor: &Actor,
+    stream_request_id: Option<Uuid>,
+    chunk: Chunk<'_>,
+) -> Result<(Vec<RowOutcome>, Run)> {
+    let index = u64::try_from(chunk.index).unwrap_or(u64::MAX);
+    let request_id = stream_request_id.map(|id| Uuid::new_v5(&id, &index.to_be_bytes()));
+    let key = ("lead.import_stream", request_id);
+    idempotency::once_telling(ctx, actor, key, &chunk, async |conn| {
+        let mut outcomes = Vec::with_capacity(chunk.rows.len());
+        for rows in chunk.rows.chunks(MAX_BATCH_ROWS) {
+            outcomes.extend(write(ctx, conn, actor, chunk.target, request_id, rows).await?);
+        }
+        Ok(outcomes)
+    })
+    .await
 }
 
 /// Checks and writes one batch of rows; the outcome of every row, in order.

@@ -14,7 +14,7 @@ pub use claim::{Claim, ClaimMany, ClaimResult, claim, claim_many};
 pub use create::{Create, create};
 pub use edit::{Update, update};
 pub use follow_ups::{FollowUpRecorded, RecordFollowUp, follow_ups, record_follow_up};
-pub use import::{Import, ImportSummary, ImportTarget, import, import_stream};
+pub use import::{Import, ImportSummary, ImportTarget, StreamImport, import, import_stream};
 pub use lifecycle::{
     Discard, Move, Transition, convert, discard, lock, move_to_pool, reopen, unlock,
 };
