@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "proto/leadpool/v1/event_service.proto",
     "proto/leadpool/v1/recycle_service.proto",
     "proto/leadpool/v1/assignment_service.proto",
+    "proto/leadpool/v1/calendar_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

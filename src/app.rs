@@ -19,10 +19,11 @@ use tower_http::trace::TraceLayer;
 use crate::api::auth::{AuthConfigError, AuthLayer, Authentication};
 use crate::api::deadline::DeadlineLayer;
 use crate::api::wire_errors;
-use crate::api::{AssignmentApi, EventApi, LeadApi, PoolApi, RecycleApi};
+use crate::api::{AssignmentApi, CalendarApi, EventApi, LeadApi, PoolApi, RecycleApi};
 use crate::config::Settings;
 use crate::metrics::rpc::RpcMetricsLayer;
 use crate::proto::assignment_service_server::AssignmentServiceServer;
+use crate::proto::calendar_service_server::CalendarServiceServer;
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
@@ -202,6 +203,9 @@ impl App {
             .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
             .add_service(LeadServiceServer::new(LeadApi::new(self.ctx.clone())))
             .add_service(AssignmentServiceServer::new(AssignmentApi::new(
+                self.ctx.clone(),
+            )))
+            .add_service(CalendarServiceServer::new(CalendarApi::new(
                 self.ctx.clone(),
             )))
             .add_service(RecycleServiceServer::new(RecycleApi::new(

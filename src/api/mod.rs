@@ -3,6 +3,7 @@
 
 mod assignment_service;
 pub mod auth;
+mod calendar_service;
 pub mod convert;
 pub mod deadline;
 mod event_cursor;
@@ -16,6 +17,7 @@ pub mod status;
 pub mod wire_errors;
 
 pub use assignment_service::AssignmentApi;
+pub use calendar_service::CalendarApi;
 pub use event_service::EventApi;
 pub use lead_service::LeadApi;
 pub use pool_service::PoolApi;

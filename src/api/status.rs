@@ -25,10 +25,12 @@ fn code(err: &DomainError) -> Code {
         | E::AdminRequired
         | E::NotLeadOwner { .. } => Code::PermissionDenied,
         E::PoolNotFound(_)
+        | E::CalendarNotFound(_)
         | E::LeadNotFound(_)
         | E::MemberNotFound { .. }
         | E::UserNotMember { .. } => Code::NotFound,
         E::PoolNameTaken
+        | E::CalendarNameTaken
         | E::MemberExists { .. }
         | E::ExternalRefTaken { .. }
         | E::DuplicateLead { .. } => Code::AlreadyExists,
@@ -39,6 +41,7 @@ fn code(err: &DomainError) -> Code {
         | E::MemberInactive { .. }
         | E::HeldLimitReached { .. }
         | E::PoolArchived(_)
+        | E::CalendarInUse(_)
         | E::ReclaimCooldown { .. } => Code::FailedPrecondition,
         E::DailyClaimLimitReached { .. } | E::MessageTooLarge { .. } => Code::ResourceExhausted,
         E::ConcurrentModification | E::VersionConflict { .. } => Code::Aborted,

@@ -58,6 +58,14 @@ pub enum DomainError {
     NotLeadOwner { lead_id: Uuid },
     #[error("Pool {0} does not exist.")]
     PoolNotFound(Uuid),
+    #[error("Calendar {0} does not exist.")]
+    CalendarNotFound(Uuid),
+    #[error("Another calendar of this tenant is already named like that; pick another name.")]
+    CalendarNameTaken,
+    #[error(
+        "Calendar {0} is in use by a pool; point the pool at another calendar (or none) first."
+    )]
+    CalendarInUse(Uuid),
     #[error("Lead {0} does not exist.")]
     LeadNotFound(Uuid),
     #[error("User {user_id} is not a member of pool {pool_id}.")]
@@ -169,6 +177,9 @@ impl DomainError {
             Self::AdminRequired => "ADMIN_REQUIRED",
             Self::NotLeadOwner { .. } => "NOT_LEAD_OWNER",
             Self::PoolNotFound(_) => "POOL_NOT_FOUND",
+            Self::CalendarNotFound(_) => "CALENDAR_NOT_FOUND",
+            Self::CalendarNameTaken => "CALENDAR_NAME_TAKEN",
+            Self::CalendarInUse(_) => "CALENDAR_IN_USE",
             Self::LeadNotFound(_) => "LEAD_NOT_FOUND",
             Self::MemberNotFound { .. } | Self::UserNotMember { .. } => "MEMBER_NOT_FOUND",
             Self::PoolNameTaken => "POOL_NAME_TAKEN",
@@ -198,6 +209,9 @@ impl DomainError {
                 vec![("pool_id", pool_id.to_string())]
             }
             Self::PoolNotFound(id) | Self::PoolArchived(id) => vec![("pool_id", id.to_string())],
+            Self::CalendarNotFound(id) | Self::CalendarInUse(id) => {
+                vec![("calendar_id", id.to_string())]
+            }
             Self::NotLeadOwner { lead_id: id }
             | Self::LeadNotFound(id)
             | Self::LeadNotInPool(id)

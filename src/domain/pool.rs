@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::distribution::{DistributionDraft, DistributionRule};
-use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator, quoted};
+use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator, is_clean, quoted};
 
 pub const DEFAULT_TIMEZONE: &str = "UTC";
 const MAX_RULE_CODES: usize = 100;
@@ -46,6 +46,8 @@ pub struct PoolRules {
     pub grade_overrides: BTreeMap<String, GradeDeadlines>,
     pub recycle_to_pool_id: Option<Uuid>,
     pub distribution: DistributionRule,
+    /// The tenant calendar business-time rules count in; `None`: the wall clock.
+    pub calendar_id: Option<Uuid>,
 }
 
 /// A duration as a caller sent it: seconds and nanoseconds, as `google.protobuf.Duration`.
@@ -70,6 +72,7 @@ pub struct RulesDraft<'a> {
     pub grade_overrides: Vec<(String, Option<RawDuration>, Option<RawDuration>)>,
     pub recycle_to_pool_id: &'a str,
     pub distribution: DistributionDraft,
+    pub calendar_id: &'a str,
 }
 
 impl PoolRules {
@@ -78,10 +81,23 @@ impl PoolRules {
             .grade_overrides
             .iter()
             .map(|(grade, follow_up, close)| {
-                let field = format!("grade_overrides[{grade}]");
-                if grade.trim().is_empty() || grade.chars().count() > MAX_CODE_CHARS {
-                    v.violation(&field, "grades must be 1 to 128 characters");
-                }
+                let grade_ok = !grade.trim().is_empty()
+                    && grade.chars().count() <= MAX_CODE_CHARS
+                    && is_clean(grade, false);
+                // A bad grade is quoted (cut short, escaped), never echoed whole as a path.
+                let field = if grade_ok {
+                    format!("grade_overrides[{grade}]")
+                } else {
+                    v.violation(
+                        "grade_overrides",
+                        format!(
+                            "grades must be 1 to {MAX_CODE_CHARS} characters without control \
+                             characters, got {}",
+                            quoted(grade)
+                        ),
+                    );
+                    "grade_overrides".to_owned()
+                };
                 let deadlines = GradeDeadlines {
                     follow_up_timeout_seconds: timeout(v, &field, *follow_up),
                     close_timeout_seconds: timeout(v, &field, *close),
@@ -112,6 +128,7 @@ impl PoolRules {
             grade_overrides,
             recycle_to_pool_id: v.optional_uuid("recycle_to_pool_id", draft.recycle_to_pool_id),
             distribution: DistributionRule::parse(v, &draft.distribution),
+            calendar_id: v.optional_uuid("calendar_id", draft.calendar_id),
         }
     }
 
@@ -185,6 +202,7 @@ pub const UPDATABLE_FIELDS: &[&str] = &[
     "grade_overrides",
     "recycle_to_pool_id",
     "distribution",
+    "calendar_id",
 ];
 
 impl Pool {
@@ -219,6 +237,7 @@ impl Pool {
                     .clone_from(&patch_rules.grade_overrides),
                 "recycle_to_pool_id" => rules.recycle_to_pool_id = patch_rules.recycle_to_pool_id,
                 "distribution" => rules.distribution = patch_rules.distribution,
+                "calendar_id" => rules.calendar_id = patch_rules.calendar_id,
                 _ => {}
             }
         }

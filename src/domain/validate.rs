@@ -38,6 +38,12 @@ fn allowed_char(c: char, free_text: bool) -> bool {
     !c.is_control() || (free_text && matches!(c, '\n' | '\r' | '\t'))
 }
 
+/// Whether every character of `text` is allowed (see `allowed_char`): for keys and values of
+/// maps, which are checked as a whole rather than field by field.
+pub fn is_clean(text: &str, free_text: bool) -> bool {
+    text.chars().all(|c| allowed_char(c, free_text))
+}
+
 #[derive(Debug, Default)]
 pub struct Validator {
     violations: Vec<FieldViolation>,

@@ -5,6 +5,7 @@
 
 mod access;
 pub mod assignment;
+pub mod calendars;
 pub mod collision;
 pub mod deadline;
 pub mod events;
@@ -15,6 +16,7 @@ pub mod pools;
 pub mod recycle;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -34,6 +36,9 @@ pub struct Context {
     pub clock: SharedClock,
     pub wakeups: Wakeups,
     pub metrics: Arc<Metrics>,
+    /// Whether the last wait for a connection got one: tells a deadline that passed while
+    /// waiting on a healthy database from one spent on an unreachable one.
+    reached: Arc<AtomicBool>,
 }
 
 impl Context {
@@ -43,18 +48,38 @@ impl Context {
             clock,
             wakeups: Wakeups::default(),
             metrics: Arc::new(Metrics::new()),
+            reached: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// A connection, waited for no longer than the call's deadline allows: a caller whose
-    /// deadline passes before one is free learns `UNAVAILABLE` (nothing was done, retry).
+    /// A connection, waited for no longer than the call's deadline allows (nothing was done
+    /// when it passes: see [`Context::out_of_time`]).
     pub async fn acquire(&self) -> Result<PoolConnection<Postgres>> {
-        match deadline::remaining() {
-            None => self.db.acquire().await.map_err(db_error),
+        let acquired = match deadline::remaining() {
+            None => self.db.acquire().await,
             Some(left) => match tokio::time::timeout(left, self.db.acquire()).await {
-                Ok(conn) => conn.map_err(db_error),
-                Err(_) => Err(DomainError::DatabaseUnavailable),
+                Ok(conn) => conn,
+                Err(_) => return Err(self.out_of_time()),
             },
+        };
+        self.note_reached(acquired.map_err(db_error))
+    }
+
+    /// Remembers whether the database answered the last wait for a connection.
+    fn note_reached<T>(&self, outcome: Result<T>) -> Result<T> {
+        let reached = !matches!(outcome, Err(DomainError::DatabaseUnavailable));
+        self.reached.store(reached, Ordering::Relaxed);
+        outcome
+    }
+
+    /// Why the deadline passed while waiting for the database: unreachable when the last wait
+    /// failed to reach it, or before it was ever reached (`UNAVAILABLE`, retry with backoff);
+    /// otherwise the connections were busy or the deadline too short (`DEADLINE_EXCEEDED`).
+    fn out_of_time(&self) -> DomainError {
+        if self.reached.load(Ordering::Relaxed) {
+            DomainError::DeadlineExceeded
+        } else {
+            DomainError::DatabaseUnavailable
         }
     }
 
@@ -62,14 +87,14 @@ impl Context {
     /// committed only through [`Context::commit`].
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
         let Some(left) = deadline::remaining() else {
-            return self.db.begin().await.map_err(db_error);
+            return self.note_reached(self.db.begin().await.map_err(db_error));
         };
         // One round trip: BEGIN and the statement timeout as one simple query.
         let millis = left.as_millis().max(1);
         let begin = format!("BEGIN; SET LOCAL statement_timeout = {millis}");
         match tokio::time::timeout(left, self.db.begin_with(begin)).await {
-            Ok(tx) => tx.map_err(db_error),
-            Err(_) => Err(DomainError::DatabaseUnavailable),
+            Ok(tx) => self.note_reached(tx.map_err(db_error)),
+            Err(_) => Err(self.out_of_time()),
         }
     }
 

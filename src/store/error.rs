@@ -7,6 +7,7 @@ use crate::domain::DomainError;
 fn unique_violation(constraint: &str) -> Option<DomainError> {
     match constraint {
         "pools_tenant_name_key" => Some(DomainError::PoolNameTaken),
+        "calendars_tenant_name_key" => Some(DomainError::CalendarNameTaken),
         // Which lead holds the value is looked up by `api::collision`, after rolling back:
         // the violation aborted the transaction this statement ran in.
         "leads_tenant_external_ref_key" => Some(DomainError::ExternalRefTaken {

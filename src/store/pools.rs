@@ -41,6 +41,7 @@ struct PoolRow {
     assign_unmatched: bool,
     auto_distribute: bool,
     auto_distribute_after_seconds: Option<i32>,
+    calendar_id: Option<Uuid>,
     member_role: Option<String>,
     member_active: Option<bool>,
 }
@@ -84,6 +85,7 @@ impl TryFrom<PoolRow> for PoolAccess {
                 auto_distribute: row.auto_distribute,
                 auto_distribute_after_seconds: row.auto_distribute_after_seconds,
             },
+            calendar_id: row.calendar_id,
         };
         let pool = Pool {
             id: row.id,
@@ -103,12 +105,15 @@ fn overrides_json(rules: &PoolRules) -> Result<serde_json::Value> {
     serde_json::to_value(&rules.grade_overrides).map_err(DomainError::internal_from)
 }
 
-/// A `recycle_to_pool_id` that is not a pool of the tenant.
-fn recycle_pool_error(err: sqlx::Error, rules: &PoolRules) -> DomainError {
-    match (&err, rules.recycle_to_pool_id) {
-        (sqlx::Error::Database(db), Some(id)) if db.is_foreign_key_violation() => {
-            DomainError::PoolNotFound(id)
-        }
+/// A `recycle_to_pool_id` that is not a pool of the tenant, or a `calendar_id` that is not one
+/// of its calendars.
+fn reference_error(err: sqlx::Error, rules: &PoolRules) -> DomainError {
+    let sqlx::Error::Database(db) = &err else {
+        return db_error(err);
+    };
+    match (db.constraint(), rules.recycle_to_pool_id, rules.calendar_id) {
+        (Some("pools_calendar_fkey"), _, Some(id)) => DomainError::CalendarNotFound(id),
+        (Some(_), Some(id), _) if db.is_foreign_key_violation() => DomainError::PoolNotFound(id),
         _ => db_error(err),
     }
 }
@@ -129,9 +134,9 @@ pub async fn create(
                               warn_before_seconds, grade_overrides, recycle_to_pool_id,
                               created_at, updated_at, distribution_strategy,
                               distribution_fallback, assign_unmatched, auto_distribute,
-                              auto_distribute_after_seconds)
+                              auto_distribute_after_seconds, calendar_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
-                   $17, $18, $19, $20, $21)
+                   $17, $18, $19, $20, $21, $22)
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
         tenant_id,
         Uuid::now_v7(),
@@ -154,10 +159,11 @@ pub async fn create(
         rules.distribution.method.assign_unmatched,
         rules.distribution.auto_distribute,
         rules.distribution.auto_distribute_after_seconds,
+        rules.calendar_id,
     )
     .fetch_one(db)
     .await
-    .map_err(|err| recycle_pool_error(err, rules))
+    .map_err(|err| reference_error(err, rules))
     .and_then(|row| Ok(PoolAccess::try_from(row)?.pool))
 }
 
@@ -240,7 +246,7 @@ pub async fn update(
                exempt_grades = $10, follow_up_timeout_seconds = $11, close_timeout_seconds = $12,
                warn_before_seconds = $13, grade_overrides = $14, recycle_to_pool_id = $15,
                distribution_strategy = $18, distribution_fallback = $19, assign_unmatched = $20,
-               auto_distribute = $21, auto_distribute_after_seconds = $22,
+               auto_distribute = $21, auto_distribute_after_seconds = $22, calendar_id = $23,
                version = version + 1, updated_at = $16
            WHERE tenant_id = $1 AND id = $2 AND version = $17
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
@@ -266,10 +272,11 @@ pub async fn update(
         rules.distribution.method.assign_unmatched,
         rules.distribution.auto_distribute,
         rules.distribution.auto_distribute_after_seconds,
+        rules.calendar_id,
     )
     .fetch_optional(db)
     .await
-    .map_err(|err| recycle_pool_error(err, rules))?
+    .map_err(|err| reference_error(err, rules))?
     .map(|row| Ok(PoolAccess::try_from(row)?.pool))
     .transpose()
 }

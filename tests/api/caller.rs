@@ -7,6 +7,7 @@
 
 use leadpool::proto;
 use leadpool::proto::assignment_service_client::AssignmentServiceClient;
+use leadpool::proto::calendar_service_client::CalendarServiceClient;
 use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::pool_service_client::PoolServiceClient;
@@ -86,6 +87,10 @@ pub trait Services {
 
     fn recycles(&self) -> RecycleServiceClient<Channel> {
         RecycleServiceClient::new(self.channel())
+    }
+
+    fn calendars(&self) -> CalendarServiceClient<Channel> {
+        CalendarServiceClient::new(self.channel())
     }
 }
 
@@ -205,6 +210,26 @@ calls! {
         = pools.get_member_stats(with!(GetMemberStatsRequest {
             pool_id: pool_id.into(), user_id: user_id.into()
         })) => |r| r;
+
+    create_calendar, try_create_calendar(calendar: proto::Calendar) -> proto::Calendar
+        = calendars.create_calendar(with!(CreateCalendarRequest { calendar: Some(calendar) }))
+        => |r| present(r.calendar);
+    get_calendar, try_get_calendar(calendar_id: &str) -> proto::Calendar
+        = calendars.get_calendar(with!(GetCalendarRequest { calendar_id: calendar_id.into() }))
+        => |r| present(r.calendar);
+    list_calendars, try_list_calendars(page_size: i32, page_token: String)
+        -> proto::ListCalendarsResponse
+        = calendars.list_calendars(with!(ListCalendarsRequest { page_size, page_token }))
+        => |r| r;
+    /// Changes the fields named in `paths` to their values in `calendar`.
+    update_calendar, try_update_calendar(calendar: proto::Calendar, paths: &[&str])
+        -> proto::Calendar
+        = calendars.update_calendar(with!(UpdateCalendarRequest {
+            calendar: Some(calendar), update_mask: mask(paths)
+        })) => |r| present(r.calendar);
+    delete_calendar, try_delete_calendar(calendar_id: &str) -> ()
+        = calendars.delete_calendar(with!(DeleteCalendarRequest { calendar_id: calendar_id.into() }))
+        => |_| ();
 
     create_lead, try_create_lead(request: proto::CreateLeadRequest) -> proto::Lead
         = leads.create_lead(request) => |r| present(r.lead);

@@ -350,7 +350,7 @@ async fn bad_distribution_requests_name_every_bad_field_and_change_nothing() {
             ..all_leads(&pool.id)
         }))
         .await,
-        ["lead_ids[0]", "limit"]
+        ["filter.lead_ids[0]", "limit"]
     );
     app.assert_refused(
         app.as_admin()

@@ -384,6 +384,7 @@ impl TestApp {
         sqlx::query_scalar(
             "SELECT md5(concat_ws('|',
                 (SELECT string_agg(p::text, ',' ORDER BY p.id) FROM pools p),
+                (SELECT string_agg(c::text, ',' ORDER BY c.id) FROM calendars c),
                 (SELECT string_agg(m::text, ',' ORDER BY m.pool_id, m.user_id) FROM members m),
                 (SELECT string_agg(l::text, ',' ORDER BY l.id) FROM leads l),
                 (SELECT string_agg(e::text, ',' ORDER BY e.seq) FROM lead_events e)))",
@@ -499,14 +500,17 @@ fn code_of(reason: &str) -> Code {
         "NOT_POOL_MEMBER" | "MANAGER_REQUIRED" | "ADMIN_REQUIRED" | "NOT_LEAD_OWNER" => {
             Code::PermissionDenied
         }
-        "POOL_NOT_FOUND" | "LEAD_NOT_FOUND" | "MEMBER_NOT_FOUND" => Code::NotFound,
-        "DUPLICATE_LEAD" | "POOL_NAME_TAKEN" | "MEMBER_EXISTS" | "EXTERNAL_REF_TAKEN" => {
-            Code::AlreadyExists
+        "POOL_NOT_FOUND" | "LEAD_NOT_FOUND" | "MEMBER_NOT_FOUND" | "CALENDAR_NOT_FOUND" => {
+            Code::NotFound
         }
+        "DUPLICATE_LEAD"
+        | "POOL_NAME_TAKEN"
+        | "MEMBER_EXISTS"
+        | "EXTERNAL_REF_TAKEN"
+        | "CALENDAR_NAME_TAKEN" => Code::AlreadyExists,
         "LEAD_NOT_IN_POOL" | "LEAD_NOT_OWNED" | "LEAD_LOCKED" | "LEAD_CLOSED"
-        | "RECLAIM_COOLDOWN" | "MEMBER_INACTIVE" | "HELD_LIMIT_REACHED" | "POOL_ARCHIVED" => {
-            Code::FailedPrecondition
-        }
+        | "RECLAIM_COOLDOWN" | "MEMBER_INACTIVE" | "HELD_LIMIT_REACHED" | "POOL_ARCHIVED"
+        | "CALENDAR_IN_USE" => Code::FailedPrecondition,
         "DAILY_CLAIM_LIMIT_REACHED" | "MESSAGE_TOO_LARGE" => Code::ResourceExhausted,
         "VERSION_CONFLICT" | "CONCURRENT_MODIFICATION" => Code::Aborted,
         "DATABASE_UNAVAILABLE" => Code::Unavailable,

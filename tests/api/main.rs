@@ -8,6 +8,7 @@ mod streams;
 
 mod assign;
 mod auth;
+mod calendars;
 mod claim;
 mod claim_batch;
 mod concurrency;

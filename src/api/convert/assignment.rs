@@ -119,7 +119,7 @@ fn distribution(
 ) -> Distribute {
     let pool_id = v.uuid("pool_id", pool_id);
     let filter = filter.cloned().unwrap_or_default();
-    let lead_ids = lead_ids(v, &filter.lead_ids, false);
+    let lead_ids = v.nested("filter.", |v| lead_ids(v, &filter.lead_ids, false));
     let limit = selection_limit(v, limit, lead_ids.len());
     let mut code = |field: &str, value: &str| {
         Some(v.optional_text(field, value, MAX_CODE_CHARS)).filter(|c| !c.is_empty())

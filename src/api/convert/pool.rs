@@ -47,6 +47,10 @@ pub fn pool(pool: Pool) -> proto::Pool {
             .map(|id| id.to_string())
             .unwrap_or_default(),
         distribution: Some(distribution_rule(rules.distribution)),
+        calendar_id: rules
+            .calendar_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -118,6 +122,7 @@ fn rules_draft(pool: &proto::Pool) -> RulesDraft<'_> {
             .collect(),
         recycle_to_pool_id: &pool.recycle_to_pool_id,
         distribution: distribution_draft(pool.distribution.as_ref()),
+        calendar_id: &pool.calendar_id,
     }
 }
 
@@ -139,6 +144,7 @@ fn requested_pool(req: proto::CreatePoolRequest) -> proto::Pool {
         grade_overrides: req.grade_overrides,
         recycle_to_pool_id: req.recycle_to_pool_id,
         distribution: req.distribution,
+        calendar_id: req.calendar_id,
         ..Default::default()
     }
 }

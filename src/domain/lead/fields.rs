@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::normalize_phone;
 use crate::domain::validate::{
     MAX_ATTRIBUTE_CHARS, MAX_ATTRIBUTES, MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_TAG_CHARS, MAX_TAGS,
-    Validator, quoted,
+    Validator, is_clean, quoted,
 };
 
 /// The caller-provided fields of a lead, before validation.
@@ -107,11 +107,14 @@ fn parse_attributes(
         k.is_empty()
             || k.chars().count() > MAX_CODE_CHARS
             || val.chars().count() > MAX_ATTRIBUTE_CHARS
+            || !is_clean(k, false)
+            || !is_clean(val, true)
     }) {
         v.violation(
             field,
             format!(
-                "keys must be 1 to {MAX_CODE_CHARS} characters and values at most {MAX_ATTRIBUTE_CHARS}; {} is not",
+                "keys must be 1 to {MAX_CODE_CHARS} characters and values at most {MAX_ATTRIBUTE_CHARS}, \
+                 without control characters (values may keep line breaks and tabs); {} is not",
                 quoted(key)
             ),
         );

@@ -1,0 +1,136 @@
+//! Business calendars.
+
+use uuid::Uuid;
+
+use super::timestamp;
+use crate::api::page_token;
+use crate::domain::DomainError;
+use crate::domain::calendar::{self, BusinessHoursDraft, Calendar, CalendarDraft, NamedCalendar};
+use crate::domain::page::PageSize;
+use crate::domain::pool::in_mask;
+use crate::domain::validate::{MAX_NAME_CHARS, Validator};
+use crate::proto;
+use crate::service::calendars::{CreateCalendar, DeleteCalendar, UpdateCalendar};
+
+/// Where a calendar listing goes on from: the last calendar's name and id.
+type CalendarKey = (String, Uuid);
+
+/// What a listing's page token is bound to, so another listing's token is refused.
+fn listing() -> String {
+    "calendars".to_owned()
+}
+
+pub fn calendar(named: NamedCalendar) -> proto::Calendar {
+    let draft = CalendarDraft::from(named.calendar);
+    proto::Calendar {
+        id: named.id.to_string(),
+        name: named.name,
+        workdays: draft.workdays,
+        business_hours: draft.business_hours.map(|hours| proto::BusinessHours {
+            start: hours.start,
+            end: hours.end,
+        }),
+        holidays: draft.holidays,
+        make_up_workdays: draft.make_up_workdays,
+        version: named.version,
+        created_at: Some(timestamp(named.created_at)),
+        updated_at: Some(timestamp(named.updated_at)),
+    }
+}
+
+/// The calendar as sent; it has no zone (a pool's applies).
+fn draft(sent: &proto::Calendar) -> CalendarDraft {
+    CalendarDraft {
+        timezone: String::new(),
+        workdays: sent.workdays.clone(),
+        business_hours: sent
+            .business_hours
+            .as_ref()
+            .map(|hours| BusinessHoursDraft {
+                start: hours.start.clone(),
+                end: hours.end.clone(),
+            }),
+        holidays: sent.holidays.clone(),
+        make_up_workdays: sent.make_up_workdays.clone(),
+    }
+}
+
+pub fn parse_create(req: &proto::CreateCalendarRequest) -> Result<CreateCalendar, DomainError> {
+    let mut v = Validator::new();
+    let sent = req.calendar.clone().unwrap_or_default();
+    let name = v.required_text("calendar.name", &sent.name, MAX_NAME_CHARS);
+    let calendar = v.nested("calendar.", |v| Calendar::parse(v, &draft(&sent)));
+    let request_id = v.optional_uuid("request_id", &req.request_id);
+    v.finish(CreateCalendar {
+        name,
+        calendar,
+        request_id,
+    })
+}
+
+/// An `UpdateCalendar`, validated for the masked fields (the service validates the calendar
+/// they make together).
+pub fn parse_update(req: &proto::UpdateCalendarRequest) -> Result<UpdateCalendar, DomainError> {
+    let mut v = Validator::new();
+    let sent = req.calendar.clone().unwrap_or_default();
+    let paths = req
+        .update_mask
+        .as_ref()
+        .map(|m| m.paths.as_slice())
+        .unwrap_or_default();
+    let name = v.required_text("calendar.name", &sent.name, MAX_NAME_CHARS);
+    let patch = draft(&sent);
+    v.nested("calendar.", |v| Calendar::parse(v, &patch));
+    v.retain_fields(|field| in_mask(paths, field.trim_start_matches("calendar.")));
+    let calendar_id = v.uuid("calendar.id", &sent.id);
+    let mask = v.field_mask(paths, calendar::UPDATABLE_FIELDS);
+    let request_id = v.optional_uuid("request_id", &req.request_id);
+    v.finish(UpdateCalendar {
+        calendar_id,
+        name,
+        patch,
+        mask,
+        request_id,
+    })
+}
+
+pub fn parse_delete(req: &proto::DeleteCalendarRequest) -> Result<DeleteCalendar, DomainError> {
+    let mut v = Validator::new();
+    let calendar_id = v.uuid("calendar_id", &req.calendar_id);
+    let request_id = v.optional_uuid("request_id", &req.request_id);
+    v.finish(DeleteCalendar {
+        calendar_id,
+        request_id,
+    })
+}
+
+pub fn calendar_id(id: &str) -> Result<Uuid, DomainError> {
+    let mut v = Validator::new();
+    let id = v.uuid("calendar_id", id);
+    v.finish(id)
+}
+
+pub fn list_query(
+    req: &proto::ListCalendarsRequest,
+) -> Result<(Option<CalendarKey>, PageSize), DomainError> {
+    let mut v = Validator::new();
+    let page = PageSize::parse(&mut v, req.page_size);
+    v.finish(())?;
+    let after = page_token::decode(&req.page_token, &listing())?;
+    Ok((after, page))
+}
+
+/// One page of calendars, with the token of the next page when another follows.
+pub fn list_response(
+    calendars: Vec<NamedCalendar>,
+    page: PageSize,
+) -> proto::ListCalendarsResponse {
+    let (calendars, next_page_token) =
+        page_token::paginate(calendars, page.get(), &listing(), |c| {
+            (c.name.clone(), c.id)
+        });
+    proto::ListCalendarsResponse {
+        calendars: calendars.into_iter().map(calendar).collect(),
+        next_page_token,
+    }
+}
