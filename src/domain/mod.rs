@@ -6,6 +6,7 @@ pub mod stored;
 
 pub mod access;
 pub mod assignment;
+pub mod business_time;
 pub mod calendar;
 pub mod clock;
 pub mod distribution;

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::DomainError;
+use super::business_time::{self, BusinessSpan, RawBusinessTime};
 use super::distribution::{DistributionDraft, DistributionRule};
 use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator, is_clean, quoted};
 
@@ -48,6 +50,11 @@ pub struct PoolRules {
     pub distribution: DistributionRule,
     /// The tenant calendar business-time rules count in; `None`: the wall clock.
     pub calendar_id: Option<Uuid>,
+    /// `follow_up_timeout`, `close_timeout` and `warn_before` in business time, when set (each
+    /// in place of its wall-time twin).
+    pub follow_up_business: Option<BusinessSpan>,
+    pub close_business: Option<BusinessSpan>,
+    pub warn_before_business: Option<BusinessSpan>,
 }
 
 /// A duration as a caller sent it: seconds and nanoseconds, as `google.protobuf.Duration`.
@@ -73,38 +80,14 @@ pub struct RulesDraft<'a> {
     pub recycle_to_pool_id: &'a str,
     pub distribution: DistributionDraft,
     pub calendar_id: &'a str,
+    pub follow_up_business: Option<RawBusinessTime>,
+    pub close_business: Option<RawBusinessTime>,
+    pub warn_before_business: Option<RawBusinessTime>,
 }
 
 impl PoolRules {
     pub fn parse(v: &mut Validator, draft: &RulesDraft<'_>) -> Self {
-        let grade_overrides = draft
-            .grade_overrides
-            .iter()
-            .map(|(grade, follow_up, close)| {
-                let grade_ok = !grade.trim().is_empty()
-                    && grade.chars().count() <= MAX_CODE_CHARS
-                    && is_clean(grade, false);
-                // A bad grade is quoted (cut short, escaped), never echoed whole as a path.
-                let field = if grade_ok {
-                    format!("grade_overrides[{grade}]")
-                } else {
-                    v.violation(
-                        "grade_overrides",
-                        format!(
-                            "grades must be 1 to {MAX_CODE_CHARS} characters without control \
-                             characters, got {}",
-                            quoted(grade)
-                        ),
-                    );
-                    "grade_overrides".to_owned()
-                };
-                let deadlines = GradeDeadlines {
-                    follow_up_timeout_seconds: timeout(v, &field, *follow_up),
-                    close_timeout_seconds: timeout(v, &field, *close),
-                };
-                (grade.trim().to_owned(), deadlines)
-            })
-            .collect();
+        let grade_overrides = grade_overrides(v, draft);
         Self {
             max_held_per_member: v.non_negative("max_held_per_member", draft.max_held_per_member),
             daily_claim_limit: v.non_negative("daily_claim_limit", draft.daily_claim_limit),
@@ -129,13 +112,86 @@ impl PoolRules {
             recycle_to_pool_id: v.optional_uuid("recycle_to_pool_id", draft.recycle_to_pool_id),
             distribution: DistributionRule::parse(v, &draft.distribution),
             calendar_id: v.optional_uuid("calendar_id", draft.calendar_id),
+            follow_up_business: BusinessSpan::parse(
+                v,
+                "follow_up_business_time",
+                draft.follow_up_business,
+                0,
+            ),
+            close_business: BusinessSpan::parse(v, "close_business_time", draft.close_business, 0),
+            warn_before_business: BusinessSpan::parse(
+                v,
+                "warn_before_business_time",
+                draft.warn_before_business,
+                1,
+            ),
         }
+    }
+
+    /// Checks what the rules must satisfy together (see [`business_time::check_rules`]).
+    pub fn check(&self, v: &mut Validator) {
+        business_time::check_rules(
+            v,
+            self.calendar_id.is_some(),
+            [
+                (
+                    "follow_up_timeout",
+                    self.follow_up_timeout_seconds.is_some(),
+                    "follow_up_business_time",
+                    self.follow_up_business,
+                ),
+                (
+                    "close_timeout",
+                    self.close_timeout_seconds.is_some(),
+                    "close_business_time",
+                    self.close_business,
+                ),
+                (
+                    "warn_before",
+                    self.warn_before_seconds.is_some_and(|s| s > 0),
+                    "warn_before_business_time",
+                    self.warn_before_business,
+                ),
+            ],
+        );
     }
 
     /// Whether `reason` is an allowed release (or discard) reason of this pool.
     pub fn allows_reason(&self, reason: &str) -> bool {
         self.release_reasons.is_empty() || self.release_reasons.iter().any(|r| r == reason)
     }
+}
+
+/// Each grade's own deadlines, validated.
+fn grade_overrides(v: &mut Validator, draft: &RulesDraft<'_>) -> BTreeMap<String, GradeDeadlines> {
+    draft
+        .grade_overrides
+        .iter()
+        .map(|(grade, follow_up, close)| {
+            let grade_ok = !grade.trim().is_empty()
+                && grade.chars().count() <= MAX_CODE_CHARS
+                && is_clean(grade, false);
+            // A bad grade is quoted (cut short, escaped), never echoed whole as a path.
+            let field = if grade_ok {
+                format!("grade_overrides[{grade}]")
+            } else {
+                v.violation(
+                    "grade_overrides",
+                    format!(
+                        "grades must be 1 to {MAX_CODE_CHARS} characters without control \
+                         characters, got {}",
+                        quoted(grade)
+                    ),
+                );
+                "grade_overrides".to_owned()
+            };
+            let deadlines = GradeDeadlines {
+                follow_up_timeout_seconds: timeout(v, &field, *follow_up),
+                close_timeout_seconds: timeout(v, &field, *close),
+            };
+            (grade.trim().to_owned(), deadlines)
+        })
+        .collect()
 }
 
 /// A non-negative whole-second duration that fits the database's 32-bit seconds.
@@ -203,9 +259,20 @@ pub const UPDATABLE_FIELDS: &[&str] = &[
     "recycle_to_pool_id",
     "distribution",
     "calendar_id",
+    "follow_up_business_time",
+    "close_business_time",
+    "warn_before_business_time",
 ];
 
 impl Pool {
+    /// Refuses a pool whose rules do not fit together (after an update merged them), naming the
+    /// fields as `UpdatePool` does (`pool.follow_up_business_time`).
+    pub fn require_consistent_rules(&self) -> Result<(), DomainError> {
+        let mut v = Validator::new();
+        v.nested("pool.", |v| self.rules.check(v));
+        v.finish(())
+    }
+
     /// This pool with the fields named in `mask` taken from `patch`. The mask's paths must be
     /// [`UPDATABLE_FIELDS`]; `patch` is validated for those fields only.
     pub fn updated(&self, patch: NewPool, mask: &[String]) -> Pool {
@@ -238,6 +305,13 @@ impl Pool {
                 "recycle_to_pool_id" => rules.recycle_to_pool_id = patch_rules.recycle_to_pool_id,
                 "distribution" => rules.distribution = patch_rules.distribution,
                 "calendar_id" => rules.calendar_id = patch_rules.calendar_id,
+                "follow_up_business_time" => {
+                    rules.follow_up_business = patch_rules.follow_up_business;
+                }
+                "close_business_time" => rules.close_business = patch_rules.close_business,
+                "warn_before_business_time" => {
+                    rules.warn_before_business = patch_rules.warn_before_business;
+                }
                 _ => {}
             }
         }

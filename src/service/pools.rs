@@ -89,6 +89,7 @@ pub async fn update(ctx: &Context, actor: &Actor, command: UpdatePool) -> Result
     idempotency::once(ctx, actor, key, &command, async |conn| {
         let current = access::pool(&mut *conn, actor, command.pool_id).await?;
         let next = current.pool.updated(command.patch.clone(), &command.mask);
+        next.require_consistent_rules()?;
         let now = ctx.clock.now();
         // Inside an idempotent call this is a savepoint; without one, the transaction that
         // keeps the rules and the deadlines they imply together.

@@ -10,6 +10,7 @@ use super::db_error;
 use crate::domain::DomainError;
 use crate::domain::Result;
 use crate::domain::access::Actor;
+use crate::domain::business_time::BusinessSpan;
 use crate::domain::distribution::{DistributionRule, Method, Strategy};
 use crate::domain::member::Membership;
 use crate::domain::pool::{GradeDeadlines, NewPool, Pool, PoolRules};
@@ -42,6 +43,12 @@ struct PoolRow {
     auto_distribute: bool,
     auto_distribute_after_seconds: Option<i32>,
     calendar_id: Option<Uuid>,
+    follow_up_workdays: Option<i32>,
+    follow_up_open_seconds: Option<i32>,
+    close_workdays: Option<i32>,
+    close_open_seconds: Option<i32>,
+    warn_before_workdays: Option<i32>,
+    warn_before_open_seconds: Option<i32>,
     member_role: Option<String>,
     member_active: Option<bool>,
 }
@@ -86,6 +93,15 @@ impl TryFrom<PoolRow> for PoolAccess {
                 auto_distribute_after_seconds: row.auto_distribute_after_seconds,
             },
             calendar_id: row.calendar_id,
+            follow_up_business: BusinessSpan::from_columns(
+                row.follow_up_workdays,
+                row.follow_up_open_seconds,
+            ),
+            close_business: BusinessSpan::from_columns(row.close_workdays, row.close_open_seconds),
+            warn_before_business: BusinessSpan::from_columns(
+                row.warn_before_workdays,
+                row.warn_before_open_seconds,
+            ),
         };
         let pool = Pool {
             id: row.id,
@@ -99,6 +115,17 @@ impl TryFrom<PoolRow> for PoolAccess {
         };
         Ok(Self { pool, membership })
     }
+}
+
+/// The business-time rules as their column pairs `(workdays, open seconds)`.
+type SpanColumns = (Option<i32>, Option<i32>);
+
+fn business_columns(rules: &PoolRules) -> (SpanColumns, SpanColumns, SpanColumns) {
+    (
+        BusinessSpan::columns(rules.follow_up_business),
+        BusinessSpan::columns(rules.close_business),
+        BusinessSpan::columns(rules.warn_before_business),
+    )
 }
 
 fn overrides_json(rules: &PoolRules) -> Result<serde_json::Value> {
@@ -126,6 +153,7 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<Pool> {
     let rules = &pool.rules;
+    let (follow_up, close, warn) = business_columns(rules);
     sqlx::query_as!(
         PoolRow,
         r#"INSERT INTO pools (tenant_id, id, name, timezone, max_held_per_member, daily_claim_limit,
@@ -134,9 +162,11 @@ pub async fn create(
                               warn_before_seconds, grade_overrides, recycle_to_pool_id,
                               created_at, updated_at, distribution_strategy,
                               distribution_fallback, assign_unmatched, auto_distribute,
-                              auto_distribute_after_seconds, calendar_id)
+                              auto_distribute_after_seconds, calendar_id, follow_up_workdays,
+                              follow_up_open_seconds, close_workdays, close_open_seconds,
+                              warn_before_workdays, warn_before_open_seconds)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
-                   $17, $18, $19, $20, $21, $22)
+                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
         tenant_id,
         Uuid::now_v7(),
@@ -160,6 +190,12 @@ pub async fn create(
         rules.distribution.auto_distribute,
         rules.distribution.auto_distribute_after_seconds,
         rules.calendar_id,
+        follow_up.0,
+        follow_up.1,
+        close.0,
+        close.1,
+        warn.0,
+        warn.1,
     )
     .fetch_one(db)
     .await
@@ -238,6 +274,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> Result<Option<Pool>> {
     let rules = &pool.rules;
+    let (follow_up, close, warn) = business_columns(rules);
     sqlx::query_as!(
         PoolRow,
         r#"UPDATE pools
@@ -247,6 +284,9 @@ pub async fn update(
                warn_before_seconds = $13, grade_overrides = $14, recycle_to_pool_id = $15,
                distribution_strategy = $18, distribution_fallback = $19, assign_unmatched = $20,
                auto_distribute = $21, auto_distribute_after_seconds = $22, calendar_id = $23,
+               follow_up_workdays = $24, follow_up_open_seconds = $25, close_workdays = $26,
+               close_open_seconds = $27, warn_before_workdays = $28,
+               warn_before_open_seconds = $29,
                version = version + 1, updated_at = $16
            WHERE tenant_id = $1 AND id = $2 AND version = $17
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
@@ -273,6 +313,12 @@ pub async fn update(
         rules.distribution.auto_distribute,
         rules.distribution.auto_distribute_after_seconds,
         rules.calendar_id,
+        follow_up.0,
+        follow_up.1,
+        close.0,
+        close.1,
+        warn.0,
+        warn.1,
     )
     .fetch_optional(db)
     .await
@@ -294,9 +340,9 @@ pub async fn reschedule(
     sqlx::query_scalar!(
         r#"WITH due AS (
                SELECT l.id, l.owner_id,
-                      GREATEST(l.acquired_at, l.last_follow_up_at) + follow_up_timeout(p, l.grade)
+                      follow_up_deadline(p, l.grade, GREATEST(l.acquired_at, l.last_follow_up_at))
                           AS follow_up_deadline,
-                      l.acquired_at + close_timeout(p, l.grade) AS close_deadline
+                      close_deadline(p, l.grade, l.acquired_at) AS close_deadline
                FROM leads l JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
                WHERE l.tenant_id = $1 AND l.pool_id = $2 AND l.state = 'OWNED'
            ),

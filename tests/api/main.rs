@@ -8,6 +8,7 @@ mod streams;
 
 mod assign;
 mod auth;
+mod business_deadlines;
 mod calendars;
 mod claim;
 mod claim_batch;

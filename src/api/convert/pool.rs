@@ -6,9 +6,10 @@ use super::{duration, raw_duration, timestamp};
 use crate::api::page_token;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
+use crate::domain::business_time::{BusinessSpan, RawBusinessTime};
 use crate::domain::distribution::{Choice, DistributionDraft, DistributionRule, Strategy};
 use crate::domain::page::PageSize;
-use crate::domain::pool::{self, NewPool, Pool, RulesDraft};
+use crate::domain::pool::{self, NewPool, Pool, RawDuration, RulesDraft};
 use crate::domain::validate::Validator;
 use crate::proto;
 use crate::service::pools::{ArchivePool, CreatePool, PoolUpdated, UpdatePool};
@@ -51,6 +52,33 @@ pub fn pool(pool: Pool) -> proto::Pool {
             .calendar_id
             .map(|id| id.to_string())
             .unwrap_or_default(),
+        follow_up_business_time: rules.follow_up_business.map(business_time),
+        close_business_time: rules.close_business.map(business_time),
+        warn_before_business_time: rules.warn_before_business.map(business_time),
+    }
+}
+
+fn business_time(span: BusinessSpan) -> proto::BusinessTime {
+    let span = match span {
+        BusinessSpan::Workdays(n) => proto::business_time::Span::Workdays(n),
+        BusinessSpan::OpenSeconds(seconds) => {
+            proto::business_time::Span::OpenTime(prost_types::Duration {
+                seconds: seconds.into(),
+                nanos: 0,
+            })
+        }
+    };
+    proto::BusinessTime { span: Some(span) }
+}
+
+/// A `BusinessTime` as sent; one without its oneof set is none.
+fn raw_business_time(sent: Option<&proto::BusinessTime>) -> Option<RawBusinessTime> {
+    match sent?.span.as_ref()? {
+        proto::business_time::Span::Workdays(n) => Some(RawBusinessTime::Workdays(*n)),
+        proto::business_time::Span::OpenTime(d) => Some(RawBusinessTime::Open(RawDuration {
+            seconds: d.seconds,
+            nanos: d.nanos,
+        })),
     }
 }
 
@@ -123,6 +151,9 @@ fn rules_draft(pool: &proto::Pool) -> RulesDraft<'_> {
         recycle_to_pool_id: &pool.recycle_to_pool_id,
         distribution: distribution_draft(pool.distribution.as_ref()),
         calendar_id: &pool.calendar_id,
+        follow_up_business: raw_business_time(pool.follow_up_business_time.as_ref()),
+        close_business: raw_business_time(pool.close_business_time.as_ref()),
+        warn_before_business: raw_business_time(pool.warn_before_business_time.as_ref()),
     }
 }
 
@@ -145,6 +176,9 @@ fn requested_pool(req: proto::CreatePoolRequest) -> proto::Pool {
         recycle_to_pool_id: req.recycle_to_pool_id,
         distribution: req.distribution,
         calendar_id: req.calendar_id,
+        follow_up_business_time: req.follow_up_business_time,
+        close_business_time: req.close_business_time,
+        warn_before_business_time: req.warn_before_business_time,
         ..Default::default()
     }
 }
@@ -155,6 +189,7 @@ pub fn create_pool_command(req: proto::CreatePoolRequest) -> Result<CreatePool, 
     let request_id = req.request_id.clone();
     let sent = requested_pool(req);
     let pool = NewPool::parse(&mut v, &sent.name, &sent.timezone, &rules_draft(&sent));
+    pool.rules.check(&mut v);
     let request_id = v.optional_uuid("request_id", &request_id);
     v.finish(CreatePool { pool, request_id })
 }

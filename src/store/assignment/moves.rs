@@ -99,9 +99,9 @@ pub async fn apply(
                    acquired_at = CASE WHEN t.to_owner IS NULL THEN NULL ELSE $10 END,
                    acquired_via = CASE WHEN t.to_owner IS NULL THEN NULL ELSE $6 END,
                    follow_up_deadline = CASE WHEN t.to_owner IS NULL THEN NULL
-                                             ELSE $10 + follow_up_timeout(po, l.grade) END,
+                                             ELSE follow_up_deadline(po, l.grade, $10) END,
                    close_deadline = CASE WHEN t.to_owner IS NULL THEN NULL
-                                         ELSE $10 + close_timeout(po, l.grade) END,
+                                         ELSE close_deadline(po, l.grade, $10) END,
                    pool_entered_at = CASE WHEN t.to_owner IS NULL THEN $10
                                           ELSE l.pool_entered_at END,
                    version = l.version + 1, updated_at = $10

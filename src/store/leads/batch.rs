@@ -83,8 +83,8 @@ pub async fn claim_many(
            )
            UPDATE leads l
            SET state = 'OWNED', owner_id = $3, acquired_at = $4, acquired_via = 'CLAIM',
-               follow_up_deadline = $4 + follow_up_timeout(p, l.grade),
-               close_deadline = $4 + close_timeout(p, l.grade),
+               follow_up_deadline = follow_up_deadline(p, l.grade, $4),
+               close_deadline = close_deadline(p, l.grade, $4),
                cooldown_until = NULL, version = l.version + 1, updated_at = $4
            FROM chosen c
            JOIN counted k ON k.pool_id = c.pool_id

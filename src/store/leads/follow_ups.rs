@@ -42,8 +42,8 @@ pub async fn record(
            )
            UPDATE leads l
            SET last_follow_up_at = GREATEST(l.last_follow_up_at, $7),
-               follow_up_deadline = GREATEST(l.acquired_at, l.last_follow_up_at, $7)
-                                    + follow_up_timeout(p, l.grade),
+               follow_up_deadline = follow_up_deadline(
+                   p, l.grade, GREATEST(l.acquired_at, l.last_follow_up_at, $7)),
                version = l.version + 1, updated_at = $8
            FROM target t
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id

@@ -201,8 +201,8 @@ pub async fn create(
                   CASE WHEN $4::text IS NULL THEN 'IN_POOL' ELSE 'OWNED' END, $4,
                   CASE WHEN $4::text IS NULL THEN NULL ELSE $5::timestamptz END,
                   CASE WHEN $4::text IS NULL THEN NULL ELSE 'CREATE' END,
-                  CASE WHEN $4::text IS NULL THEN NULL ELSE $5 + follow_up_timeout(p, $16) END,
-                  CASE WHEN $4::text IS NULL THEN NULL ELSE $5 + close_timeout(p, $16) END,
+                  CASE WHEN $4::text IS NULL THEN NULL ELSE follow_up_deadline(p, $16, $5) END,
+                  CASE WHEN $4::text IS NULL THEN NULL ELSE close_deadline(p, $16, $5) END,
                   CASE WHEN $4::text IS NULL THEN $5::timestamptz END,
                   $19, $20, (SELECT id FROM duplicate), $5, $5
            FROM gate, pools p
@@ -353,8 +353,8 @@ pub async fn claim(
            )
            UPDATE leads l
            SET state = 'OWNED', owner_id = $3, acquired_at = $4, acquired_via = 'CLAIM',
-               follow_up_deadline = $4 + follow_up_timeout(p, l.grade),
-               close_deadline = $4 + close_timeout(p, l.grade),
+               follow_up_deadline = follow_up_deadline(p, l.grade, $4),
+               close_deadline = close_deadline(p, l.grade, $4),
                cooldown_until = NULL, version = l.version + 1, updated_at = $4
            FROM counted c JOIN pools p ON p.tenant_id = $1 AND p.id = c.pool_id
            WHERE l.tenant_id = $1 AND l.id = $2

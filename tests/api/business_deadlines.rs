@@ -1,0 +1,208 @@
+//! Deadlines in business time: a pool naming a calendar counts follow-up and warning rules in
+//! workdays or open hours, with the injected clock standing in for the Spring Festival.
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Asia::Shanghai;
+use leadpool::proto;
+use prost_types::Duration as WireDuration;
+
+use crate::fixtures;
+use crate::harness::{TestApp, assert_error, bad_fields};
+
+/// Mon–Fri 09:00–18:00 with the Spring Festival week off and Saturday 2027-02-20 worked.
+fn spring_festival() -> proto::Calendar {
+    proto::Calendar {
+        name: "中国大陆 2027".into(),
+        workdays: vec![1, 2, 3, 4, 5],
+        business_hours: Some(proto::BusinessHours {
+            start: "09:00".into(),
+            end: "18:00".into(),
+        }),
+        holidays: vec!["2027-02-06..2027-02-12".into()],
+        make_up_workdays: vec!["2027-02-20".into()],
+        ..Default::default()
+    }
+}
+
+fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Shanghai
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .single()
+        .expect("a Shanghai time")
+        .with_timezone(&Utc)
+}
+
+fn workdays(n: i32) -> Option<proto::BusinessTime> {
+    Some(proto::BusinessTime {
+        span: Some(proto::business_time::Span::Workdays(n)),
+    })
+}
+
+fn open_hours(hours: i64) -> Option<proto::BusinessTime> {
+    Some(proto::BusinessTime {
+        span: Some(proto::business_time::Span::OpenTime(WireDuration {
+            seconds: hours * 3600,
+            nanos: 0,
+        })),
+    })
+}
+
+/// A Shanghai pool (with alice and bob) counting in the Spring Festival calendar.
+async fn business_pool(app: &TestApp, rules: proto::CreatePoolRequest) -> proto::Pool {
+    let calendar = app.as_admin().create_calendar(spring_festival()).await;
+    let rules = proto::CreatePoolRequest {
+        calendar_id: calendar.id,
+        ..rules
+    };
+    fixtures::pool_with(app, "East China", rules).await
+}
+
+fn deadline(lead: &proto::Lead) -> Option<DateTime<Utc>> {
+    let at = lead.follow_up_deadline?;
+    DateTime::from_timestamp(at.seconds, 0)
+}
+
+#[tokio::test]
+async fn three_workdays_skip_the_spring_festival_and_warn_two_business_hours_early() {
+    let app = TestApp::spawn().await;
+    let pool = business_pool(
+        &app,
+        proto::CreatePoolRequest {
+            follow_up_business_time: workdays(3),
+            warn_before_business_time: open_hours(2),
+            ..Default::default()
+        },
+    )
+    .await;
+    // Friday afternoon before the holiday week.
+    app.clock.set(shanghai(2027, 2, 5, 15, 0));
+    let lead = fixtures::lead(&app, &pool.id, "王伟").await;
+    let owned = app.as_member("alice").claim(&lead.id).await;
+    // Mon 15th, Tue 16th, Wed 17th are the three workdays after the holiday.
+    assert_eq!(deadline(&owned), Some(shanghai(2027, 2, 17, 18, 0)));
+
+    let sweep_at = async |at: DateTime<Utc>| {
+        app.clock.set(at);
+        let done = app.as_admin().run_recycle("", false).await;
+        (done.warned, done.recycled)
+    };
+    // Over the holiday nothing happens; the warning goes out two open hours before the close.
+    assert_eq!(sweep_at(shanghai(2027, 2, 12, 23, 0)).await, (0, 0));
+    assert_eq!(sweep_at(shanghai(2027, 2, 17, 15, 59)).await, (0, 0));
+    assert_eq!(sweep_at(shanghai(2027, 2, 17, 16, 0)).await, (1, 0));
+    assert_eq!(sweep_at(shanghai(2027, 2, 17, 17, 59)).await, (0, 0));
+    assert_eq!(sweep_at(shanghai(2027, 2, 17, 18, 0)).await, (0, 1));
+    assert_eq!(
+        fixtures::event_kinds(&app, &lead.id).await,
+        ["CREATED", "CLAIMED", "RECYCLE_WARNING", "RECYCLED"]
+    );
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn a_make_up_saturday_counts_and_a_follow_up_counts_from_its_own_time() {
+    let app = TestApp::spawn().await;
+    let pool = business_pool(
+        &app,
+        proto::CreatePoolRequest {
+            follow_up_business_time: workdays(2),
+            ..Default::default()
+        },
+    )
+    .await;
+    app.clock.set(shanghai(2027, 2, 18, 10, 0)); // Thursday
+    let lead = fixtures::lead(&app, &pool.id, "李娜").await;
+    let owned = app.as_member("alice").claim(&lead.id).await;
+    // Friday 19th, then Saturday 20th, worked to make up for the holiday.
+    assert_eq!(deadline(&owned), Some(shanghai(2027, 2, 20, 18, 0)));
+
+    // A follow-up on Saturday evening, after hours, belongs to Monday, the next opening's day:
+    // due two workdays after it.
+    app.clock.set(shanghai(2027, 2, 20, 19, 30));
+    let followed = app.as_member("alice").follow_up(&lead.id).await;
+    assert_eq!(deadline(&followed), Some(shanghai(2027, 2, 24, 18, 0)));
+}
+
+#[tokio::test]
+async fn a_pool_on_the_wall_clock_is_unaffected_and_can_switch_with_reschedule() {
+    let app = TestApp::spawn().await;
+    let pool = business_pool(
+        &app,
+        proto::CreatePoolRequest {
+            follow_up_timeout: Some(WireDuration {
+                seconds: 3 * 86_400,
+                nanos: 0,
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    let claimed_at = shanghai(2027, 2, 5, 15, 0);
+    app.clock.set(claimed_at);
+    let lead = fixtures::lead(&app, &pool.id, "Zhang Wei").await;
+    let owned = app.as_member("alice").claim(&lead.id).await;
+    assert_eq!(
+        deadline(&owned),
+        Some(claimed_at + chrono::Duration::days(3))
+    );
+
+    // Switching the rule to business time, and rescheduling the owned leads under it.
+    let switched = proto::Pool {
+        id: pool.id.clone(),
+        follow_up_business_time: workdays(3),
+        ..Default::default()
+    };
+    let paths = ["follow_up_timeout", "follow_up_business_time"];
+    let updated = app.as_admin().reschedule(switched, &paths).await;
+    assert_eq!(updated.rescheduled_leads, 1);
+    let rescheduled = app.as_admin().get_lead(&lead.id).await;
+    assert_eq!(deadline(&rescheduled), Some(shanghai(2027, 2, 17, 18, 0)));
+}
+
+#[tokio::test]
+async fn business_rules_need_a_calendar_and_no_wall_twin() {
+    let app = TestApp::spawn().await;
+    let admin = app.as_admin();
+    let before = app.fingerprint().await;
+    let both = proto::CreatePoolRequest {
+        name: "Both".into(),
+        follow_up_timeout: Some(WireDuration {
+            seconds: 86_400,
+            nanos: 0,
+        }),
+        follow_up_business_time: workdays(3),
+        close_business_time: workdays(400),
+        ..Default::default()
+    };
+    assert_eq!(
+        bad_fields(admin.try_create_pool(both).await),
+        [
+            "close_business_time.workdays",
+            "follow_up_business_time",
+            "follow_up_business_time",
+        ]
+    );
+    assert_eq!(app.fingerprint().await, before);
+
+    // An update that would leave business time without a calendar is refused whole.
+    let pool = business_pool(
+        &app,
+        proto::CreatePoolRequest {
+            follow_up_business_time: workdays(3),
+            ..Default::default()
+        },
+    )
+    .await;
+    let before = app.fingerprint().await;
+    let no_calendar = proto::Pool {
+        id: pool.id.clone(),
+        ..Default::default()
+    };
+    let refused = admin.try_update_pool(no_calendar, &["calendar_id"]).await;
+    assert_eq!(bad_fields(refused), ["pool.follow_up_business_time"]);
+    assert_eq!(app.fingerprint().await, before);
+    assert_error(
+        admin.try_delete_calendar(&pool.calendar_id).await,
+        "CALENDAR_IN_USE",
+    );
+}
