@@ -36,6 +36,9 @@ pub async fn connect(
             "idle_in_transaction_session_timeout",
             IDLE_IN_TRANSACTION_TIMEOUT,
         ),
+        // Short statements over few rows: JIT compilation would cost more than it saves
+        // (a 100,000-row deadline computation took 243 ms with it, 28 ms without).
+        ("jit", "off"),
     ]);
     PgPoolOptions::new()
         .max_connections(max_connections)
