@@ -68,9 +68,8 @@ impl CalendarService for CalendarApi {
     ) -> Reply<UpdateCalendarResponse> {
         let actor = auth::actor(&request)?;
         let command = convert::parse_update(request.get_ref())?;
-        let named = calendars::update(&self.ctx, &actor, command).await?;
-        let calendar = Some(convert::calendar(named));
-        Ok(Response::new(UpdateCalendarResponse { calendar }))
+        let updated = calendars::update(&self.ctx, &actor, command).await?;
+        Ok(Response::new(convert::update_response(updated)))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "DeleteCalendar"))]

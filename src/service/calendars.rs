@@ -1,7 +1,8 @@
 //! A tenant's business calendars: creating, reading, listing, changing and deleting them.
 //! Anyone of the tenant reads them; only tenant admins change them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sqlx::Connection;
 use uuid::Uuid;
 
 use super::Context;
@@ -10,7 +11,7 @@ use crate::domain::access::Actor;
 use crate::domain::calendar::{Calendar, CalendarDraft, NamedCalendar};
 use crate::domain::page::PageSize;
 use crate::domain::{DomainError, Result};
-use crate::store;
+use crate::store::{self, db_error};
 
 /// A validated `CreateCalendar`.
 #[derive(Debug, Clone, Serialize)]
@@ -27,7 +28,16 @@ pub struct UpdateCalendar {
     pub name: String,
     pub patch: CalendarDraft,
     pub mask: Vec<String>,
+    /// Recompute the owned leads' deadlines of every pool naming the calendar.
+    pub reschedule_owned: bool,
     pub request_id: Option<Uuid>,
+}
+
+/// A calendar after an update, and how many owned leads got new deadlines.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CalendarUpdated {
+    pub calendar: NamedCalendar,
+    pub rescheduled_leads: i64,
 }
 
 /// A validated `DeleteCalendar`.
@@ -68,22 +78,41 @@ pub async fn list(
     store::calendars::list(&mut *conn, &actor.tenant_id, after, page.fetch_limit()).await
 }
 
-/// Changes the masked fields; `CONCURRENT_MODIFICATION` when the calendar changed between its
-/// read and its write.
+/// Changes the masked fields; with `reschedule_owned`, the owned leads of every pool naming
+/// the calendar get the deadlines it now implies, in the same transaction.
+/// `CONCURRENT_MODIFICATION` when the calendar changed between its read and its write.
 pub async fn update(
     ctx: &Context,
     actor: &Actor,
     command: UpdateCalendar,
-) -> Result<NamedCalendar> {
+) -> Result<CalendarUpdated> {
     actor.require_admin()?;
     let key = ("calendar.update", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
         let tenant_id = &actor.tenant_id;
+        let now = ctx.clock.now();
         let current = store::calendars::get(&mut *conn, tenant_id, command.calendar_id).await?;
         let next = current.updated(&command.name, &command.patch, &command.mask)?;
-        store::calendars::update(conn, tenant_id, &next, ctx.clock.now())
+        // Inside an idempotent call this is a savepoint; without one, the transaction that
+        // keeps the calendar and the deadlines it implies together.
+        let mut tx = conn.begin().await.map_err(db_error)?;
+        let calendar = store::calendars::update(&mut *tx, tenant_id, &next, now)
             .await?
-            .ok_or(DomainError::ConcurrentModification)
+            .ok_or(DomainError::ConcurrentModification)?;
+        let mut rescheduled_leads = 0;
+        if command.reschedule_owned {
+            let pools = store::pools::naming_calendar(&mut *tx, tenant_id, calendar.id).await?;
+            for pool_id in pools {
+                let request_id = command.request_id;
+                rescheduled_leads +=
+                    store::pools::reschedule(&mut *tx, actor, pool_id, request_id, now).await?;
+            }
+        }
+        ctx.commit(tx).await?;
+        Ok(CalendarUpdated {
+            calendar,
+            rescheduled_leads,
+        })
     })
     .await
 }

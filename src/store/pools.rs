@@ -375,6 +375,23 @@ pub async fn reschedule(
     .map_err(db_error)
 }
 
+/// The pools that count in the calendar, in id order (the order their rows are locked in).
+#[tracing::instrument(skip_all, fields(tenant_id, %calendar_id))]
+pub async fn naming_calendar(
+    db: impl PgExecutor<'_>,
+    tenant_id: &str,
+    calendar_id: Uuid,
+) -> Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
+        "SELECT id FROM pools WHERE tenant_id = $1 AND calendar_id = $2 ORDER BY id",
+        tenant_id,
+        calendar_id,
+    )
+    .fetch_all(db)
+    .await
+    .map_err(db_error)
+}
+
 /// Archives the pool (keeping the first archive time when it already is).
 #[tracing::instrument(skip_all, fields(tenant_id, %pool_id))]
 pub async fn archive(

@@ -206,3 +206,47 @@ async fn business_rules_need_a_calendar_and_no_wall_twin() {
         "CALENDAR_IN_USE",
     );
 }
+
+/// A holiday taken back: with `reschedule_owned` the owned leads of every pool naming the calendar
+/// get the deadlines it now implies (an `UPDATED` event each); without, they keep theirs.
+#[tokio::test]
+async fn a_calendar_change_reschedules_the_pools_that_count_in_it_when_asked() {
+    let app = TestApp::spawn().await;
+    let pool = business_pool(
+        &app,
+        proto::CreatePoolRequest {
+            follow_up_business_time: workdays(3),
+            ..Default::default()
+        },
+    )
+    .await;
+    app.clock.set(shanghai(2027, 2, 5, 15, 0));
+    let lead = fixtures::lead(&app, &pool.id, "王伟").await;
+    app.as_member("alice").claim(&lead.id).await;
+    let admin = app.as_admin();
+
+    let no_holiday = proto::Calendar {
+        id: pool.calendar_id.clone(),
+        ..Default::default()
+    };
+    admin
+        .update_calendar(no_holiday.clone(), &["holidays"])
+        .await;
+    let kept = admin.get_lead(&lead.id).await;
+    assert_eq!(
+        deadline(&kept),
+        Some(shanghai(2027, 2, 17, 18, 0)),
+        "not asked"
+    );
+
+    let changed = admin.reschedule_calendar(no_holiday, &["holidays"]).await;
+    assert_eq!(changed, 1);
+    let moved = admin.get_lead(&lead.id).await;
+    // Mon 8th, Tue 9th, Wed 10th, now that the week is worked.
+    assert_eq!(deadline(&moved), Some(shanghai(2027, 2, 10, 18, 0)));
+    assert_eq!(
+        fixtures::event_kinds(&app, &lead.id).await,
+        ["CREATED", "CLAIMED", "UPDATED"]
+    );
+    fixtures::assert_consistent(&app).await;
+}

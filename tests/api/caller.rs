@@ -227,6 +227,12 @@ calls! {
         = calendars.update_calendar(with!(UpdateCalendarRequest {
             calendar: Some(calendar), update_mask: mask(paths)
         })) => |r| present(r.calendar);
+    /// As `update_calendar`, and recomputes the owned leads' deadlines of the pools naming it;
+    /// how many changed.
+    reschedule_calendar, try_reschedule_calendar(calendar: proto::Calendar, paths: &[&str]) -> i32
+        = calendars.update_calendar(with!(UpdateCalendarRequest {
+            calendar: Some(calendar), update_mask: mask(paths), reschedule_owned: true
+        })) => |r| r.rescheduled_leads;
     delete_calendar, try_delete_calendar(calendar_id: &str) -> ()
         = calendars.delete_calendar(with!(DeleteCalendarRequest { calendar_id: calendar_id.into() }))
         => |_| ();

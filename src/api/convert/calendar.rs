@@ -10,7 +10,7 @@ use crate::domain::page::PageSize;
 use crate::domain::pool::in_mask;
 use crate::domain::validate::{MAX_NAME_CHARS, Validator};
 use crate::proto;
-use crate::service::calendars::{CreateCalendar, DeleteCalendar, UpdateCalendar};
+use crate::service::calendars::{CalendarUpdated, CreateCalendar, DeleteCalendar, UpdateCalendar};
 
 /// Where a calendar listing goes on from: the last calendar's name and id.
 type CalendarKey = (String, Uuid);
@@ -90,8 +90,16 @@ pub fn parse_update(req: &proto::UpdateCalendarRequest) -> Result<UpdateCalendar
         name,
         patch,
         mask,
+        reschedule_owned: req.reschedule_owned,
         request_id,
     })
+}
+
+pub fn update_response(updated: CalendarUpdated) -> proto::UpdateCalendarResponse {
+    proto::UpdateCalendarResponse {
+        calendar: Some(calendar(updated.calendar)),
+        rescheduled_leads: i32::try_from(updated.rescheduled_leads).unwrap_or(i32::MAX),
+    }
 }
 
 pub fn parse_delete(req: &proto::DeleteCalendarRequest) -> Result<DeleteCalendar, DomainError> {
