@@ -42,13 +42,19 @@ LANGUAGE sql STABLE AS $$
     END
 $$;
 
--- A lead's follow-up deadline counted from `start`: its grade's override (wall time), else the
--- pool's rule.
+-- A lead's follow-up deadline counted from `start`: its grade's override when it has one (wall
+-- or business time, or none), else the pool's rule. Overrides are domain::pool::GradeDeadlines
+-- as JSON: {"follow_up_timeout_seconds": 86400 | null, "follow_up_business":
+-- {"workdays": 3} | {"open_seconds": 7200} | null, ...}.
 CREATE FUNCTION follow_up_deadline(p pools, grade text, start timestamptz) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
     SELECT CASE
-        WHEN p.grade_overrides -> grade ? 'follow_up_timeout_seconds'
-            THEN start + follow_up_timeout(p, grade)
+        WHEN p.grade_overrides ? grade
+            THEN pool_time_after(
+                p, start,
+                (p.grade_overrides -> grade ->> 'follow_up_timeout_seconds')::integer,
+                (p.grade_overrides -> grade -> 'follow_up_business' ->> 'workdays')::integer,
+                (p.grade_overrides -> grade -> 'follow_up_business' ->> 'open_seconds')::integer)
         ELSE pool_time_after(p, start, p.follow_up_timeout_seconds, p.follow_up_workdays,
                              p.follow_up_open_seconds)
     END
@@ -58,8 +64,12 @@ $$;
 CREATE FUNCTION close_deadline(p pools, grade text, start timestamptz) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
     SELECT CASE
-        WHEN p.grade_overrides -> grade ? 'close_timeout_seconds'
-            THEN start + close_timeout(p, grade)
+        WHEN p.grade_overrides ? grade
+            THEN pool_time_after(
+                p, start,
+                (p.grade_overrides -> grade ->> 'close_timeout_seconds')::integer,
+                (p.grade_overrides -> grade -> 'close_business' ->> 'workdays')::integer,
+                (p.grade_overrides -> grade -> 'close_business' ->> 'open_seconds')::integer)
         ELSE pool_time_after(p, start, p.close_timeout_seconds, p.close_workdays,
                              p.close_open_seconds)
     END

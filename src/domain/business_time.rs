@@ -12,8 +12,10 @@ use super::validate::Validator;
 const MAX_WORKDAYS: i32 = 366;
 const MAX_OPEN_SECONDS: i64 = 10 * 366 * 86_400;
 
-/// A rule's span, counted in the pool's calendar.
+/// A rule's span, counted in the pool's calendar. Stored in grade overrides as
+/// `{"workdays": 3}` or `{"open_seconds": 7200}` (read by the SQL deadline functions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BusinessSpan {
     /// Due at the close of business on the N-th workday after the start's business day.
     Workdays(i32),
@@ -88,16 +90,16 @@ fn open_time(v: &mut Validator, field: &str, raw: RawDuration) -> Option<Busines
 
 /// One rule with its two forms: the wall-time field and whether it is set, the business-time
 /// field and its span.
-pub type RuleForms<'a> = (&'a str, bool, &'a str, Option<BusinessSpan>);
+pub type RuleForms = (String, bool, String, Option<BusinessSpan>);
 
 /// What a pool's rules must satisfy together: each rule is wall time or business time, never
 /// both, and business time needs a calendar. Violations name the business-time field.
-pub fn check_rules(v: &mut Validator, calendar_id_set: bool, rules: [RuleForms<'_>; 3]) {
+pub fn check_rules(v: &mut Validator, calendar_id_set: bool, rules: &[RuleForms]) {
     for (wall, wall_set, field, business) in rules {
         if business.is_none() {
             continue;
         }
-        if wall_set {
+        if *wall_set {
             v.violation(
                 field,
                 format!("set {wall} or {field}, not both; clear the other in the same update"),
@@ -166,10 +168,25 @@ mod tests {
         check_rules(
             &mut v,
             false,
-            [
-                ("follow_up_timeout", true, "follow_up_business_time", three),
-                ("close_timeout", false, "close_business_time", None),
-                ("warn_before", false, "warn_before_business_time", three),
+            &[
+                (
+                    "follow_up_timeout".into(),
+                    true,
+                    "follow_up_business_time".into(),
+                    three,
+                ),
+                (
+                    "close_timeout".into(),
+                    false,
+                    "close_business_time".into(),
+                    None,
+                ),
+                (
+                    "warn_before".into(),
+                    false,
+                    "warn_before_business_time".into(),
+                    three,
+                ),
             ],
         );
         let err = v.finish(()).expect_err("refused");

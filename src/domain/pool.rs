@@ -31,6 +31,22 @@ pub struct Pool {
 pub struct GradeDeadlines {
     pub follow_up_timeout_seconds: Option<i32>,
     pub close_timeout_seconds: Option<i32>,
+    /// In business time, instead of the wall-time twin (overrides stored before these existed
+    /// have neither).
+    #[serde(default)]
+    pub follow_up_business: Option<BusinessSpan>,
+    #[serde(default)]
+    pub close_business: Option<BusinessSpan>,
+}
+
+/// A grade override as sent, before validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GradeDraft {
+    pub grade: String,
+    pub follow_up: Option<RawDuration>,
+    pub close: Option<RawDuration>,
+    pub follow_up_business: Option<RawBusinessTime>,
+    pub close_business: Option<RawBusinessTime>,
 }
 
 /// Every rule of a pool. `None` means "no limit" / "no deadline"; durations are whole seconds.
@@ -76,7 +92,7 @@ pub struct RulesDraft<'a> {
     pub follow_up_timeout: Option<RawDuration>,
     pub close_timeout: Option<RawDuration>,
     pub warn_before: Option<RawDuration>,
-    pub grade_overrides: Vec<(String, Option<RawDuration>, Option<RawDuration>)>,
+    pub grade_overrides: Vec<GradeDraft>,
     pub recycle_to_pool_id: &'a str,
     pub distribution: DistributionDraft,
     pub calendar_id: &'a str,
@@ -128,32 +144,48 @@ impl PoolRules {
         }
     }
 
-    /// Checks what the rules must satisfy together (see [`business_time::check_rules`]).
+    /// Checks what the rules must satisfy together (see [`business_time::check_rules`]), the
+    /// pool's and each grade override's.
     pub fn check(&self, v: &mut Validator) {
-        business_time::check_rules(
-            v,
-            self.calendar_id.is_some(),
-            [
-                (
-                    "follow_up_timeout",
-                    self.follow_up_timeout_seconds.is_some(),
-                    "follow_up_business_time",
-                    self.follow_up_business,
-                ),
-                (
-                    "close_timeout",
-                    self.close_timeout_seconds.is_some(),
-                    "close_business_time",
-                    self.close_business,
-                ),
-                (
-                    "warn_before",
-                    self.warn_before_seconds.is_some_and(|s| s > 0),
-                    "warn_before_business_time",
-                    self.warn_before_business,
-                ),
-            ],
-        );
+        let rule = |wall: &str, wall_set: bool, field: &str, business| {
+            (wall.to_owned(), wall_set, field.to_owned(), business)
+        };
+        let mut rules = vec![
+            rule(
+                "follow_up_timeout",
+                self.follow_up_timeout_seconds.is_some(),
+                "follow_up_business_time",
+                self.follow_up_business,
+            ),
+            rule(
+                "close_timeout",
+                self.close_timeout_seconds.is_some(),
+                "close_business_time",
+                self.close_business,
+            ),
+            rule(
+                "warn_before",
+                self.warn_before_seconds.is_some_and(|s| s > 0),
+                "warn_before_business_time",
+                self.warn_before_business,
+            ),
+        ];
+        for (grade, d) in &self.grade_overrides {
+            let at = |name: &str| format!("grade_overrides[{grade}].{name}");
+            rules.push((
+                at("follow_up_timeout"),
+                d.follow_up_timeout_seconds.is_some(),
+                at("follow_up_business_time"),
+                d.follow_up_business,
+            ));
+            rules.push((
+                at("close_timeout"),
+                d.close_timeout_seconds.is_some(),
+                at("close_business_time"),
+                d.close_business,
+            ));
+        }
+        business_time::check_rules(v, self.calendar_id.is_some(), &rules);
     }
 
     /// Whether `reason` is an allowed release (or discard) reason of this pool.
@@ -167,7 +199,8 @@ fn grade_overrides(v: &mut Validator, draft: &RulesDraft<'_>) -> BTreeMap<String
     draft
         .grade_overrides
         .iter()
-        .map(|(grade, follow_up, close)| {
+        .map(|sent| {
+            let grade = &sent.grade;
             let grade_ok = !grade.trim().is_empty()
                 && grade.chars().count() <= MAX_CODE_CHARS
                 && is_clean(grade, false);
@@ -185,9 +218,14 @@ fn grade_overrides(v: &mut Validator, draft: &RulesDraft<'_>) -> BTreeMap<String
                 );
                 "grade_overrides".to_owned()
             };
+            let business = |v: &mut Validator, name: &str, raw| {
+                BusinessSpan::parse(v, &format!("{field}.{name}"), raw, 0)
+            };
             let deadlines = GradeDeadlines {
-                follow_up_timeout_seconds: timeout(v, &field, *follow_up),
-                close_timeout_seconds: timeout(v, &field, *close),
+                follow_up_timeout_seconds: timeout(v, &field, sent.follow_up),
+                close_timeout_seconds: timeout(v, &field, sent.close),
+                follow_up_business: business(v, "follow_up_business_time", sent.follow_up_business),
+                close_business: business(v, "close_business_time", sent.close_business),
             };
             (grade.trim().to_owned(), deadlines)
         })

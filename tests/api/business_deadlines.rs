@@ -250,3 +250,74 @@ async fn a_calendar_change_reschedules_the_pools_that_count_in_it_when_asked() {
     );
     fixtures::assert_consistent(&app).await;
 }
+
+/// A grade's own rule in business time (A leads: 5 workdays) beside the pool's wall-clock rule,
+/// and a grade override in wall time beside the pool's business-time rule.
+#[tokio::test]
+async fn grade_overrides_count_in_either_time() {
+    let app = TestApp::spawn().await;
+    let a_in_workdays = proto::GradeDeadlines {
+        follow_up_business_time: workdays(5),
+        ..Default::default()
+    };
+    let b_in_hours = proto::GradeDeadlines {
+        follow_up_timeout: Some(WireDuration {
+            seconds: 3600,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    let pool = business_pool(
+        &app,
+        proto::CreatePoolRequest {
+            follow_up_business_time: workdays(1),
+            grade_overrides: [
+                ("A".to_owned(), a_in_workdays),
+                ("B".to_owned(), b_in_hours),
+            ]
+            .into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let claimed_at = shanghai(2027, 2, 5, 15, 0);
+    app.clock.set(claimed_at);
+    let graded = async |grade: &str| {
+        let lead = proto::NewLead {
+            grade: grade.into(),
+            ..fixtures::new_lead(&format!("Grade {grade}"))
+        };
+        let lead = app.as_admin().create_in(&pool.id, lead).await;
+        deadline(&app.as_member("alice").claim(&lead.id).await)
+    };
+    // Workdays after the holiday week: Mon 15 … Fri 19 for A, Mon 15 for the rest.
+    assert_eq!(graded("A").await, Some(shanghai(2027, 2, 19, 18, 0)));
+    assert_eq!(
+        graded("B").await,
+        Some(claimed_at + chrono::Duration::hours(1))
+    );
+    assert_eq!(graded("C").await, Some(shanghai(2027, 2, 15, 18, 0)));
+    let returned = app.as_admin().get_pool(&pool.id).await;
+    assert_eq!(
+        returned.grade_overrides["A"].follow_up_business_time,
+        workdays(5)
+    );
+
+    // Without a calendar, a grade's business time is refused like the pool's own.
+    let no_calendar = proto::CreatePoolRequest {
+        name: "No calendar".into(),
+        grade_overrides: [(
+            "A".to_owned(),
+            proto::GradeDeadlines {
+                close_business_time: workdays(2),
+                ..Default::default()
+            },
+        )]
+        .into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        bad_fields(app.as_admin().try_create_pool(no_calendar).await),
+        ["grade_overrides[A].close_business_time"]
+    );
+}

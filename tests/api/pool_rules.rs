@@ -18,7 +18,7 @@ fn secs(seconds: i64) -> Option<PbDuration> {
 fn a_leads_get_30_days() -> BTreeMap<String, proto::GradeDeadlines> {
     let a = proto::GradeDeadlines {
         follow_up_timeout: secs(30 * 86_400),
-        close_timeout: None,
+        ..Default::default()
     };
     [("A".to_owned(), a)].into()
 }

@@ -9,7 +9,7 @@ use crate::domain::access::Actor;
 use crate::domain::business_time::{BusinessSpan, RawBusinessTime};
 use crate::domain::distribution::{Choice, DistributionDraft, DistributionRule, Strategy};
 use crate::domain::page::PageSize;
-use crate::domain::pool::{self, NewPool, Pool, RawDuration, RulesDraft};
+use crate::domain::pool::{self, GradeDraft, NewPool, Pool, RawDuration, RulesDraft};
 use crate::domain::validate::Validator;
 use crate::proto;
 use crate::service::pools::{ArchivePool, CreatePool, PoolUpdated, UpdatePool};
@@ -39,6 +39,8 @@ pub fn pool(pool: Pool) -> proto::Pool {
                 let deadlines = proto::GradeDeadlines {
                     follow_up_timeout: duration(d.follow_up_timeout_seconds),
                     close_timeout: duration(d.close_timeout_seconds),
+                    follow_up_business_time: d.follow_up_business.map(business_time),
+                    close_business_time: d.close_business.map(business_time),
                 };
                 (grade, deadlines)
             })
@@ -140,12 +142,12 @@ fn rules_draft(pool: &proto::Pool) -> RulesDraft<'_> {
         grade_overrides: pool
             .grade_overrides
             .iter()
-            .map(|(grade, d)| {
-                (
-                    grade.clone(),
-                    raw_duration(d.follow_up_timeout.as_ref()),
-                    raw_duration(d.close_timeout.as_ref()),
-                )
+            .map(|(grade, d)| GradeDraft {
+                grade: grade.clone(),
+                follow_up: raw_duration(d.follow_up_timeout.as_ref()),
+                close: raw_duration(d.close_timeout.as_ref()),
+                follow_up_business: raw_business_time(d.follow_up_business_time.as_ref()),
+                close_business: raw_business_time(d.close_business_time.as_ref()),
             })
             .collect(),
         recycle_to_pool_id: &pool.recycle_to_pool_id,
