@@ -6,6 +6,7 @@ use proto::ImportOutcome as O;
 use crate::caller::Services;
 use crate::fixtures::{self, service};
 use crate::harness::{TestApp, assert_error, bad_fields};
+use crate::streams;
 
 fn row(name: &str, phone: &str, email: &str, external_ref: &str) -> proto::NewLead {
     proto::NewLead {
@@ -308,6 +309,8 @@ async fn a_retried_stream_skips_the_chunks_it_committed() {
     let request_id = uuid::Uuid::now_v7().to_string();
     let chunks = keyed_chunks(&team.pool.id, &request_id, 40);
 
+    // Followed from now on, so the test knows when the four chunks are committed.
+    let mut created = streams::watch_from_now(&app.as_admin(), proto::EventKind::Created).await;
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let mut leads = app.leads();
     let request = service().req(tokio_stream::wrappers::ReceiverStream::new(rx));
@@ -316,11 +319,8 @@ async fn a_retried_stream_skips_the_chunks_it_committed() {
         tx.send(chunk.clone()).await.expect("the call is open");
     }
     // The fifth chunk never comes: once the four are committed, the caller gives up.
-    for _ in 0..500 {
-        if lead_count(&app).await == 160 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    for _ in 0..160 {
+        streams::next_event(&mut created).await;
     }
     assert_eq!(lead_count(&app).await, 160, "four chunks committed");
     cut.abort();
