@@ -9,21 +9,6 @@ use prost_types::Duration as WireDuration;
 use crate::fixtures;
 use crate::harness::{TestApp, assert_error, bad_fields};
 
-/// Mon–Fri 09:00–18:00 with the Spring Festival week off and Saturday 2027-02-20 worked.
-fn spring_festival() -> proto::Calendar {
-    proto::Calendar {
-        name: "中国大陆 2027".into(),
-        workdays: vec![1, 2, 3, 4, 5],
-        business_hours: Some(proto::BusinessHours {
-            start: "09:00".into(),
-            end: "18:00".into(),
-        }),
-        holidays: vec!["2027-02-06..2027-02-12".into()],
-        make_up_workdays: vec!["2027-02-20".into()],
-        ..Default::default()
-    }
-}
-
 fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Shanghai
         .with_ymd_and_hms(y, m, d, h, min, 0)
@@ -49,12 +34,24 @@ fn open_hours(hours: i64) -> Option<proto::BusinessTime> {
 
 /// A Shanghai pool (with alice and bob) counting in the Spring Festival calendar.
 async fn business_pool(app: &TestApp, rules: proto::CreatePoolRequest) -> proto::Pool {
-    let calendar = app.as_admin().create_calendar(spring_festival()).await;
+    let calendar = app
+        .as_admin()
+        .create_calendar(fixtures::spring_festival())
+        .await;
     let rules = proto::CreatePoolRequest {
         calendar_id: calendar.id,
         ..rules
     };
     fixtures::pool_with(app, "East China", rules).await
+}
+
+/// Such a pool whose only rule is a follow-up within `n` workdays.
+async fn follow_up_pool(app: &TestApp, n: i32) -> proto::Pool {
+    let rules = proto::CreatePoolRequest {
+        follow_up_business_time: workdays(n),
+        ..Default::default()
+    };
+    business_pool(app, rules).await
 }
 
 fn deadline(lead: &proto::Lead) -> Option<DateTime<Utc>> {
@@ -102,14 +99,7 @@ async fn three_workdays_skip_the_spring_festival_and_warn_two_business_hours_ear
 #[tokio::test]
 async fn a_make_up_saturday_counts_and_a_follow_up_counts_from_its_own_time() {
     let app = TestApp::spawn().await;
-    let pool = business_pool(
-        &app,
-        proto::CreatePoolRequest {
-            follow_up_business_time: workdays(2),
-            ..Default::default()
-        },
-    )
-    .await;
+    let pool = follow_up_pool(&app, 2).await;
     app.clock.set(shanghai(2027, 2, 18, 10, 0)); // Thursday
     let lead = fixtures::lead(&app, &pool.id, "李娜").await;
     let owned = app.as_member("alice").claim(&lead.id).await;
@@ -185,14 +175,7 @@ async fn business_rules_need_a_calendar_and_no_wall_twin() {
     assert_eq!(app.fingerprint().await, before);
 
     // An update that would leave business time without a calendar is refused whole.
-    let pool = business_pool(
-        &app,
-        proto::CreatePoolRequest {
-            follow_up_business_time: workdays(3),
-            ..Default::default()
-        },
-    )
-    .await;
+    let pool = follow_up_pool(&app, 3).await;
     let before = app.fingerprint().await;
     let no_calendar = proto::Pool {
         id: pool.id.clone(),
@@ -212,14 +195,7 @@ async fn business_rules_need_a_calendar_and_no_wall_twin() {
 #[tokio::test]
 async fn a_calendar_change_reschedules_the_pools_that_count_in_it_when_asked() {
     let app = TestApp::spawn().await;
-    let pool = business_pool(
-        &app,
-        proto::CreatePoolRequest {
-            follow_up_business_time: workdays(3),
-            ..Default::default()
-        },
-    )
-    .await;
+    let pool = follow_up_pool(&app, 3).await;
     app.clock.set(shanghai(2027, 2, 5, 15, 0));
     let lead = fixtures::lead(&app, &pool.id, "王伟").await;
     app.as_member("alice").claim(&lead.id).await;

@@ -5,26 +5,11 @@ use leadpool::proto;
 use crate::fixtures;
 use crate::harness::{Caller, TestApp, assert_error};
 
-/// China's 2027 Spring Festival as a calendar (the make-up Saturday is illustrative).
-fn spring_festival() -> proto::Calendar {
-    proto::Calendar {
-        name: "中国大陆 2027".into(),
-        workdays: vec![1, 2, 3, 4, 5],
-        business_hours: Some(proto::BusinessHours {
-            start: "09:00".into(),
-            end: "18:00".into(),
-        }),
-        holidays: vec!["2027-01-01".into(), "2027-02-06..2027-02-12".into()],
-        make_up_workdays: vec!["2027-02-20".into()],
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn admins_keep_calendars_that_everyone_of_the_tenant_reads() {
     let app = TestApp::spawn().await;
     let admin = app.as_admin();
-    let created = admin.create_calendar(spring_festival()).await;
+    let created = admin.create_calendar(fixtures::spring_festival()).await;
     assert_eq!(created.name, "中国大陆 2027");
     assert_eq!(created.workdays, [1, 2, 3, 4, 5]);
     assert_eq!(created.holidays, ["2027-01-01", "2027-02-06..2027-02-12"]);
@@ -35,7 +20,7 @@ async fn admins_keep_calendars_that_everyone_of_the_tenant_reads() {
     assert_eq!(alice.get_calendar(&created.id).await, created);
     let before = app.fingerprint().await;
     assert_error(
-        alice.try_create_calendar(spring_festival()).await,
+        alice.try_create_calendar(fixtures::spring_festival()).await,
         "ADMIN_REQUIRED",
     );
     assert_error(
@@ -43,7 +28,7 @@ async fn admins_keep_calendars_that_everyone_of_the_tenant_reads() {
         "ADMIN_REQUIRED",
     );
     assert_error(
-        admin.try_create_calendar(spring_festival()).await,
+        admin.try_create_calendar(fixtures::spring_festival()).await,
         "CALENDAR_NAME_TAKEN",
     );
     let stranger = app.as_caller(Caller::admin("another-tenant"));
@@ -53,7 +38,7 @@ async fn admins_keep_calendars_that_everyone_of_the_tenant_reads() {
     );
     assert_eq!(app.fingerprint().await, before, "refusals change nothing");
 
-    let mut weekend = spring_festival();
+    let mut weekend = fixtures::spring_festival();
     weekend.name = "Weekend shift".into();
     weekend.workdays = vec![6, 7];
     weekend.business_hours = None;
@@ -70,7 +55,7 @@ async fn admins_keep_calendars_that_everyone_of_the_tenant_reads() {
 async fn an_update_changes_the_masked_fields_and_keeps_the_calendar_valid() {
     let app = TestApp::spawn().await;
     let admin = app.as_admin();
-    let created = admin.create_calendar(spring_festival()).await;
+    let created = admin.create_calendar(fixtures::spring_festival()).await;
     let patch = proto::Calendar {
         id: created.id.clone(),
         holidays: vec!["2027-10-01..2027-10-07".into()],
@@ -145,7 +130,7 @@ async fn every_bad_field_is_named_at_once_and_nothing_is_created() {
 async fn a_calendar_a_pool_names_cannot_be_deleted() {
     let app = TestApp::spawn().await;
     let admin = app.as_admin();
-    let calendar = admin.create_calendar(spring_festival()).await;
+    let calendar = admin.create_calendar(fixtures::spring_festival()).await;
     let pool = fixtures::pool_with(
         &app,
         "Shanghai",

@@ -331,3 +331,19 @@ pub async fn assert_consistent(app: &TestApp) {
     .expect("held counts");
     assert_eq!(drift, 0, "held counts match owned leads");
 }
+
+/// China's 2027 calendar: Mon–Fri 09:00–18:00, New Year's Day and the Spring Festival week
+/// (2027-02-06..12) off, Saturday 2027-02-20 worked to make up for it (illustrative).
+pub fn spring_festival() -> proto::Calendar {
+    proto::Calendar {
+        name: "中国大陆 2027".into(),
+        workdays: vec![1, 2, 3, 4, 5],
+        business_hours: Some(proto::BusinessHours {
+            start: "09:00".into(),
+            end: "18:00".into(),
+        }),
+        holidays: vec!["2027-01-01".into(), "2027-02-06..2027-02-12".into()],
+        make_up_workdays: vec!["2027-02-20".into()],
+        ..Default::default()
+    }
+}
