@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "proto/leadpool/v1/recycle_service.proto",
     "proto/leadpool/v1/assignment_service.proto",
     "proto/leadpool/v1/calendar_service.proto",
+    "proto/leadpool/v1/availability_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

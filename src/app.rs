@@ -19,10 +19,13 @@ use tower_http::trace::TraceLayer;
 use crate::api::auth::{AuthConfigError, AuthLayer, Authentication};
 use crate::api::deadline::DeadlineLayer;
 use crate::api::wire_errors;
-use crate::api::{AssignmentApi, CalendarApi, EventApi, LeadApi, PoolApi, RecycleApi};
+use crate::api::{
+    AssignmentApi, AvailabilityApi, CalendarApi, EventApi, LeadApi, PoolApi, RecycleApi,
+};
 use crate::config::Settings;
 use crate::metrics::rpc::RpcMetricsLayer;
 use crate::proto::assignment_service_server::AssignmentServiceServer;
+use crate::proto::availability_service_server::AvailabilityServiceServer;
 use crate::proto::calendar_service_server::CalendarServiceServer;
 use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
@@ -206,6 +209,9 @@ impl App {
                 self.ctx.clone(),
             )))
             .add_service(CalendarServiceServer::new(CalendarApi::new(
+                self.ctx.clone(),
+            )))
+            .add_service(AvailabilityServiceServer::new(AvailabilityApi::new(
                 self.ctx.clone(),
             )))
             .add_service(RecycleServiceServer::new(RecycleApi::new(

@@ -3,6 +3,7 @@
 
 mod assignment_service;
 pub mod auth;
+mod availability_service;
 mod calendar_service;
 pub mod convert;
 pub mod deadline;
@@ -17,6 +18,7 @@ pub mod status;
 pub mod wire_errors;
 
 pub use assignment_service::AssignmentApi;
+pub use availability_service::AvailabilityApi;
 pub use calendar_service::CalendarApi;
 pub use event_service::EventApi;
 pub use lead_service::LeadApi;

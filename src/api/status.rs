@@ -22,10 +22,12 @@ fn code(err: &DomainError) -> Code {
         E::MissingIdentity(_) | E::InvalidToken(_) => Code::Unauthenticated,
         E::NotPoolMember { .. }
         | E::ManagerRequired { .. }
+        | E::UserNotManaged { .. }
         | E::AdminRequired
         | E::NotLeadOwner { .. } => Code::PermissionDenied,
         E::PoolNotFound(_)
         | E::CalendarNotFound(_)
+        | E::AbsenceNotFound(_)
         | E::LeadNotFound(_)
         | E::MemberNotFound { .. }
         | E::UserNotMember { .. } => Code::NotFound,
@@ -42,6 +44,8 @@ fn code(err: &DomainError) -> Code {
         | E::HeldLimitReached { .. }
         | E::PoolArchived(_)
         | E::CalendarInUse(_)
+        | E::MemberAway { .. }
+        | E::AbsenceEnded(_)
         | E::ReclaimCooldown { .. } => Code::FailedPrecondition,
         E::DailyClaimLimitReached { .. } | E::MessageTooLarge { .. } => Code::ResourceExhausted,
         E::ConcurrentModification | E::VersionConflict { .. } => Code::Aborted,

@@ -54,6 +54,10 @@ pub enum DomainError {
     ManagerRequired { pool_id: Uuid },
     #[error("Only a tenant admin may do this.")]
     AdminRequired,
+    #[error(
+        "Only {user_id} themselves, a manager of one of their pools, or a tenant admin may do this."
+    )]
+    UserNotManaged { user_id: String },
     #[error("Only the lead's owner or a manager of its pool may do this.")]
     NotLeadOwner { lead_id: Uuid },
     #[error("Pool {0} does not exist.")]
@@ -105,6 +109,15 @@ pub enum DomainError {
     },
     #[error("Pool {0} is archived.")]
     PoolArchived(Uuid),
+    #[error("User {user_id} is away{}; set override_away to give them leads anyway.", .away_until.map(|at| format!(" until {}", rfc3339(at))).unwrap_or_default())]
+    MemberAway {
+        user_id: String,
+        away_until: Option<DateTime<Utc>>,
+    },
+    #[error("Absence {0} does not exist.")]
+    AbsenceNotFound(Uuid),
+    #[error("Absence {0} has already ended or been cancelled.")]
+    AbsenceEnded(Uuid),
     #[error(
         "Lead {lead_id} is at version {current_version}, not the version this change was based on; read it again and retry."
     )]
@@ -173,7 +186,7 @@ impl DomainError {
             Self::MissingIdentity(_) => "MISSING_IDENTITY",
             Self::InvalidToken(_) => "INVALID_TOKEN",
             Self::NotPoolMember { .. } => "NOT_POOL_MEMBER",
-            Self::ManagerRequired { .. } => "MANAGER_REQUIRED",
+            Self::ManagerRequired { .. } | Self::UserNotManaged { .. } => "MANAGER_REQUIRED",
             Self::AdminRequired => "ADMIN_REQUIRED",
             Self::NotLeadOwner { .. } => "NOT_LEAD_OWNER",
             Self::PoolNotFound(_) => "POOL_NOT_FOUND",
@@ -193,6 +206,9 @@ impl DomainError {
             Self::MemberInactive { .. } => "MEMBER_INACTIVE",
             Self::HeldLimitReached { .. } => "HELD_LIMIT_REACHED",
             Self::PoolArchived(_) => "POOL_ARCHIVED",
+            Self::MemberAway { .. } => "MEMBER_AWAY",
+            Self::AbsenceNotFound(_) => "ABSENCE_NOT_FOUND",
+            Self::AbsenceEnded(_) => "ABSENCE_ENDED",
             Self::VersionConflict { .. } => "VERSION_CONFLICT",
             Self::ConcurrentModification => "CONCURRENT_MODIFICATION",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
@@ -224,7 +240,6 @@ impl DomainError {
                 ("pool_id", pool_id.to_string()),
                 ("user_id", user_id.clone()),
             ],
-            Self::UserNotMember { user_id } => vec![("user_id", user_id.clone())],
             Self::HeldLimitReached {
                 user_id,
                 limit,
@@ -259,6 +274,25 @@ impl DomainError {
                 ("limit", limit.to_string()),
                 ("resets_at", rfc3339(*resets_at)),
             ],
+            _ => self.people_metadata(),
+        }
+    }
+
+    /// The metadata of the refusals about users and their absences.
+    fn people_metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::UserNotMember { user_id } | Self::UserNotManaged { user_id } => {
+                vec![("user_id", user_id.clone())]
+            }
+            Self::MemberAway {
+                user_id,
+                away_until,
+            } => std::iter::once(("user_id", user_id.clone()))
+                .chain(away_until.map(|at| ("away_until", rfc3339(at))))
+                .collect(),
+            Self::AbsenceNotFound(id) | Self::AbsenceEnded(id) => {
+                vec![("absence_id", id.to_string())]
+            }
             _ => Vec::new(),
         }
     }

@@ -30,6 +30,10 @@ event_kinds! {
     Locked => "LOCKED",
     Unlocked => "UNLOCKED",
     Updated => "UPDATED",
+    AwayStarted => "AWAY_STARTED",
+    AwayEnded => "AWAY_ENDED",
+    CoverStarted => "COVER_STARTED",
+    CoverEnded => "COVER_ENDED",
 }
 
 /// Where an event sits in its tenant's stream: the writing transaction (`xid8`), then `seq`.
@@ -70,7 +74,10 @@ impl EventPosition {
 pub struct LeadEvent {
     pub position: EventPosition,
     pub seq: i64,
-    pub lead_id: Uuid,
+    /// `None` for the events about a user (AWAY_STARTED, AWAY_ENDED).
+    pub lead_id: Option<Uuid>,
+    /// The user an AWAY_STARTED or AWAY_ENDED event is about.
+    pub user_id: Option<String>,
     pub pool_id: Uuid,
     pub to_pool_id: Option<Uuid>,
     pub kind: EventKind,

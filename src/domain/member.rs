@@ -53,6 +53,9 @@ pub struct Member {
     pub grades: Vec<String>,
     pub held_count: i32,
     pub joined_at: chrono::DateTime<chrono::Utc>,
+    /// While the user is away: when they are back.
+    #[serde(default)]
+    pub away_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A validated request to add a user to a pool.

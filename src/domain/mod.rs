@@ -4,6 +4,7 @@
 #[macro_use]
 pub mod stored;
 
+pub mod absence;
 pub mod access;
 pub mod assignment;
 pub mod business_time;

@@ -74,6 +74,7 @@ pub async fn list(
         pool_id,
         after.as_ref().map(|(at, user)| (*at, user.as_str())),
         page.fetch_limit(),
+        ctx.clock.now(),
     )
     .await
 }

@@ -3,6 +3,7 @@
 //! owns its transaction and idempotency record, and returns domain values or a `DomainError`.
 //! Rules come from `domain`, SQL from `store`; nothing here knows gRPC.
 
+pub mod absences;
 mod access;
 pub mod assignment;
 pub mod calendars;

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Context;
+use super::absences;
 use super::idempotency;
 use crate::domain::Result;
 use crate::domain::access::Actor;
@@ -108,6 +109,8 @@ pub async fn run_recycle(
 /// nothing left (or only leads other sweeps hold) or `stop` is cancelled. Memory stays constant:
 /// the report keeps counts and the first steps only.
 async fn sweep(ctx: &Context, scope: &Sweep<'_>, stop: &CancellationToken) -> Result<SweepReport> {
+    // Absences first: a paused owner's leads must not be recycled for a stopped deadline.
+    absences::apply_due(ctx, scope.tenant_id, stop).await?;
     let mut report = SweepReport::default();
     for action in [Action::Warn, Action::Recycle] {
         while !stop.is_cancelled() {

@@ -24,7 +24,7 @@ pub async fn lead_history(
     limit: i64,
 ) -> Result<Vec<LeadEvent>> {
     let rows = sqlx::query!(
-        r#"SELECT xid::text::bigint AS "xid!", seq, lead_id, pool_id, to_pool_id, kind,
+        r#"SELECT xid::text::bigint AS "xid!", seq, lead_id, user_id, pool_id, to_pool_id, kind,
                   from_owner, to_owner, actor, reason, note, occurred_at, request_id
            FROM lead_events
            WHERE tenant_id = $1 AND lead_id = $2 AND seq > COALESCE($3::bigint, 0)
@@ -47,6 +47,7 @@ pub async fn lead_history(
                 },
                 seq: r.seq,
                 lead_id: r.lead_id,
+                user_id: r.user_id,
                 pool_id: r.pool_id,
                 to_pool_id: r.to_pool_id,
                 kind: EventKind::try_from(r.kind.as_str())?,
@@ -70,6 +71,7 @@ struct StreamRow {
     xid: Option<i64>,
     seq: Option<i64>,
     lead_id: Option<Uuid>,
+    user_id: Option<String>,
     pool_id: Option<Uuid>,
     to_pool_id: Option<Uuid>,
     kind: Option<String>,
@@ -94,7 +96,8 @@ impl StreamRow {
                 seq: self.seq?,
             },
             seq: self.seq?,
-            lead_id: self.lead_id?,
+            lead_id: self.lead_id,
+            user_id: self.user_id,
             pool_id: self.pool_id?,
             to_pool_id: self.to_pool_id,
             kind,
@@ -124,7 +127,7 @@ pub async fn stream_page(
     let rows = sqlx::query_as!(
         StreamRow,
         r#"SELECT h.xmin::text::bigint AS "horizon!", h.xmin = h.xmax AS "settled!",
-                  e.xid AS "xid?", e.seq AS "seq?", e.lead_id AS "lead_id?",
+                  e.xid AS "xid?", e.seq AS "seq?", e.lead_id, e.user_id,
                   e.pool_id AS "pool_id?", e.to_pool_id, e.kind AS "kind?", e.from_owner,
                   e.to_owner,
                   e.actor AS "actor?", e.reason, e.note, e.occurred_at AS "occurred_at?",
@@ -132,7 +135,8 @@ pub async fn stream_page(
            FROM (SELECT pg_snapshot_xmin(s) AS xmin, pg_snapshot_xmax(s) AS xmax
                  FROM pg_current_snapshot() s) h
            LEFT JOIN LATERAL (
-               SELECT ev.xid::text::bigint AS xid, ev.seq, ev.lead_id, ev.pool_id, ev.to_pool_id,
+               SELECT ev.xid::text::bigint AS xid, ev.seq, ev.lead_id, ev.user_id, ev.pool_id,
+                      ev.to_pool_id,
                       ev.kind,
                       ev.from_owner, ev.to_owner, ev.actor, ev.reason, ev.note,
                       ev.occurred_at, ev.request_id

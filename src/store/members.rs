@@ -22,6 +22,7 @@ struct MemberRow {
     grades: Vec<String>,
     held_count: i32,
     joined_at: DateTime<Utc>,
+    away_until: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<MemberRow> for Member {
@@ -40,6 +41,7 @@ impl TryFrom<MemberRow> for Member {
             grades: row.grades,
             held_count: row.held_count,
             joined_at: row.joined_at,
+            away_until: row.away_until,
         })
     }
 }
@@ -64,7 +66,7 @@ pub async fn add(
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
            ON CONFLICT (tenant_id, pool_id, user_id) DO NOTHING
            RETURNING pool_id, user_id, role, active, weight, max_held, regions, industries,
-                     grades, held_count, joined_at"#,
+                     grades, held_count, joined_at, away_until(tenant_id, user_id, $11)"#,
         tenant_id,
         member.pool_id,
         member.user_id,
@@ -93,12 +95,13 @@ pub async fn list(
     pool_id: Uuid,
     after: Option<(DateTime<Utc>, &str)>,
     limit: i64,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Member>> {
     let (after_joined, after_user) = after.unzip();
     sqlx::query_as!(
         MemberRow,
         r#"SELECT pool_id, user_id, role, active, weight, max_held, regions, industries,
-                  grades, held_count, joined_at
+                  grades, held_count, joined_at, away_until(tenant_id, user_id, $6)
            FROM members
            WHERE tenant_id = $1 AND pool_id = $2
              AND ($3::timestamptz IS NULL OR (joined_at, user_id) > ($3, $4))
@@ -109,6 +112,7 @@ pub async fn list(
         after_joined,
         after_user,
         limit,
+        now,
     )
     .fetch_all(db)
     .await
@@ -140,7 +144,7 @@ pub async fn update(
                updated_at = $18
            WHERE tenant_id = $1 AND pool_id = $2 AND user_id = $3
            RETURNING pool_id, user_id, role, active, weight, max_held, regions, industries,
-                     grades, held_count, joined_at"#,
+                     grades, held_count, joined_at, away_until(tenant_id, user_id, $18)"#,
         tenant_id,
         patch.pool_id,
         patch.user_id,

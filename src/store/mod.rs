@@ -1,6 +1,7 @@
 //! Every SQL statement of the service, grouped by aggregate. Invariants that must hold under
 //! concurrency (one owner per lead, caps) are enforced inside the statements here.
 
+pub mod absences;
 pub mod assignment;
 pub mod calendars;
 pub mod error;

@@ -325,7 +325,7 @@ pub async fn recycled(
     limit: i64,
 ) -> Result<Vec<Recycled>> {
     let rows = sqlx::query!(
-        r#"SELECT seq, lead_id, pool_id, to_pool_id, from_owner AS "from_owner!",
+        r#"SELECT seq, lead_id AS "lead_id!", pool_id, to_pool_id, from_owner AS "from_owner!",
                   reason AS "reason!", occurred_at, actor
            FROM lead_events
            WHERE tenant_id = $1 AND pool_id = $2 AND kind = 'RECYCLED'

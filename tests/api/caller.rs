@@ -7,6 +7,7 @@
 
 use leadpool::proto;
 use leadpool::proto::assignment_service_client::AssignmentServiceClient;
+use leadpool::proto::availability_service_client::AvailabilityServiceClient;
 use leadpool::proto::calendar_service_client::CalendarServiceClient;
 use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
@@ -91,6 +92,10 @@ pub trait Services {
 
     fn calendars(&self) -> CalendarServiceClient<Channel> {
         CalendarServiceClient::new(self.channel())
+    }
+
+    fn availability(&self) -> AvailabilityServiceClient<Channel> {
+        AvailabilityServiceClient::new(self.channel())
     }
 }
 
@@ -329,6 +334,14 @@ calls! {
     run_recycle, try_run_recycle(pool_id: &str, dry_run: bool) -> proto::RunRecycleResponse
         = recycles.run_recycle(with!(RunRecycleRequest { pool_id: pool_id.into(), dry_run }))
         => |r| r;
+
+    set_away, try_set_away(request: proto::SetAwayRequest) -> proto::Absence
+        = availability.set_away(request) => |r| present(r.absence);
+    clear_away, try_clear_away(absence_id: &str) -> proto::ClearAwayResponse
+        = availability.clear_away(with!(ClearAwayRequest { absence_id: absence_id.into() }))
+        => |r| r;
+    list_away, try_list_away(request: proto::ListAwayRequest) -> proto::ListAwayResponse
+        = availability.list_away(request) => |r| r;
 }
 
 lead_calls! {

@@ -500,9 +500,8 @@ fn code_of(reason: &str) -> Code {
         "NOT_POOL_MEMBER" | "MANAGER_REQUIRED" | "ADMIN_REQUIRED" | "NOT_LEAD_OWNER" => {
             Code::PermissionDenied
         }
-        "POOL_NOT_FOUND" | "LEAD_NOT_FOUND" | "MEMBER_NOT_FOUND" | "CALENDAR_NOT_FOUND" => {
-            Code::NotFound
-        }
+        "POOL_NOT_FOUND" | "LEAD_NOT_FOUND" | "MEMBER_NOT_FOUND" | "CALENDAR_NOT_FOUND"
+        | "ABSENCE_NOT_FOUND" => Code::NotFound,
         "DUPLICATE_LEAD"
         | "POOL_NAME_TAKEN"
         | "MEMBER_EXISTS"
@@ -510,7 +509,7 @@ fn code_of(reason: &str) -> Code {
         | "CALENDAR_NAME_TAKEN" => Code::AlreadyExists,
         "LEAD_NOT_IN_POOL" | "LEAD_NOT_OWNED" | "LEAD_LOCKED" | "LEAD_CLOSED"
         | "RECLAIM_COOLDOWN" | "MEMBER_INACTIVE" | "HELD_LIMIT_REACHED" | "POOL_ARCHIVED"
-        | "CALENDAR_IN_USE" => Code::FailedPrecondition,
+        | "CALENDAR_IN_USE" | "MEMBER_AWAY" | "ABSENCE_ENDED" => Code::FailedPrecondition,
         "DAILY_CLAIM_LIMIT_REACHED" | "MESSAGE_TOO_LARGE" => Code::ResourceExhausted,
         "VERSION_CONFLICT" | "CONCURRENT_MODIFICATION" => Code::Aborted,
         "DATABASE_UNAVAILABLE" => Code::Unavailable,

@@ -6,6 +6,7 @@ mod fixtures;
 mod harness;
 mod streams;
 
+mod absences;
 mod assign;
 mod auth;
 mod business_deadlines;

@@ -10,6 +10,7 @@
    creates nothing.
 """
 
+import itertools
 import os
 import pkgutil
 import re
@@ -35,6 +36,8 @@ import leadpool.v1
 from conftest import psql_binary
 from leadpool.v1 import (
     assignment_service_pb2,
+    availability_service_pb2,
+    availability_service_pb2_grpc,
     calendar_service_pb2,
     calendar_service_pb2_grpc,
     event_service_pb2,
@@ -167,6 +170,9 @@ class World:
         self.pools_stub = pool_service_pb2_grpc.PoolServiceStub(channel)
         self.leads_stub = lead_service_pb2_grpc.LeadServiceStub(channel)
         self.calendars_stub = calendar_service_pb2_grpc.CalendarServiceStub(channel)
+        self.availability_stub = availability_service_pb2_grpc.AvailabilityServiceStub(channel)
+        # Each planned absence gets a window of its own: absences of one user may not overlap.
+        self.windows = itertools.count(1)
         self.calendar = self.create_calendar("main")
         self.pool: dict[str, str] = {}
         self.lead: dict[str, str] = {}
@@ -175,7 +181,7 @@ class World:
                      "deadline", "big"):
             self.pool[name] = self.create_pool(name)
         members = {
-            "main": ["alice", "leaver"],
+            "main": ["alice", "leaver", "traveller"],
             "target": [],
             "intake": [],
             # Distribute, PreviewDistribution and OffboardMember each in a pool of their own:
@@ -230,6 +236,18 @@ class World:
             calendar_service_pb2.CreateCalendarRequest(calendar=work_week(unique(name))),
             metadata=self.tenant.admin(), timeout=DEADLINE_S,
         ).calendar.id
+
+    def away_request(self) -> "availability_service_pb2.SetAwayRequest":
+        start = NOW + 2 * DAY * next(self.windows)
+        return availability_service_pb2.SetAwayRequest(
+            user_id="traveller", away_from=ts(start), away_until=ts(start + DAY),
+            mode=availability_service_pb2.AWAY_MODE_COVER, cover_user_id="alice",
+            reason="年假 annual leave", request_id=rid())
+
+    def plan_absence(self) -> str:
+        return self.availability_stub.SetAway(
+            self.away_request(), metadata=self.tenant.admin(), timeout=DEADLINE_S,
+        ).absence.id
 
     def add_member(self, pool: str, user: str, role):
         self.pools_stub.AddMember(
@@ -429,6 +447,12 @@ BASELINES: dict[str, Callable[[World], Message]] = {
         request_id=rid()),
     "CalendarService.DeleteCalendar": lambda w: calendar_service_pb2.DeleteCalendarRequest(
         calendar_id=w.create_calendar("doomed"), request_id=rid()),
+
+    "AvailabilityService.SetAway": lambda w: w.away_request(),
+    "AvailabilityService.ClearAway": lambda w: availability_service_pb2.ClearAwayRequest(
+        absence_id=w.plan_absence(), request_id=rid()),
+    "AvailabilityService.ListAway": lambda w: availability_service_pb2.ListAwayRequest(
+        user_id="traveller", include_ended=True, page_size=5),
 
     "EventService.ListEvents": lambda w: event_service_pb2.ListEventsRequest(
         pool_id=w.pool["main"], page_size=5),

@@ -26,6 +26,7 @@ pub fn assign(req: &proto::AssignLeadRequest) -> Result<Assign, DomainError> {
         lead_id: v.uuid("lead_id", &req.lead_id),
         user_id: v.required_text("user_id", &req.user_id, MAX_CODE_CHARS),
         override_cooldown: req.override_cooldown,
+        override_away: req.override_away,
         note: note(&mut v, &req.note),
         request_id: v.optional_uuid("request_id", &req.request_id),
     };
@@ -37,6 +38,7 @@ pub fn transfer(req: &proto::TransferLeadsRequest) -> Result<Transfer, DomainErr
     let command = Transfer {
         lead_ids: lead_ids(&mut v, &req.lead_ids, true),
         to_user_id: v.required_text("to_user_id", &req.to_user_id, MAX_CODE_CHARS),
+        override_away: req.override_away,
         note: note(&mut v, &req.note),
         request_id: v.optional_uuid("request_id", &req.request_id),
     };

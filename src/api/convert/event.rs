@@ -33,6 +33,10 @@ fn event_kind(kind: EventKind) -> proto::EventKind {
         EventKind::Locked => P::Locked,
         EventKind::Unlocked => P::Unlocked,
         EventKind::Updated => P::Updated,
+        EventKind::AwayStarted => P::AwayStarted,
+        EventKind::AwayEnded => P::AwayEnded,
+        EventKind::CoverStarted => P::CoverStarted,
+        EventKind::CoverEnded => P::CoverEnded,
     }
 }
 
@@ -40,7 +44,8 @@ pub fn event(event: LeadEvent) -> proto::LeadEvent {
     proto::LeadEvent {
         cursor: event_cursor::encode(event.position),
         seq: event.seq,
-        lead_id: event.lead_id.to_string(),
+        lead_id: event.lead_id.map(|id| id.to_string()).unwrap_or_default(),
+        user_id: event.user_id.unwrap_or_default(),
         pool_id: event.pool_id.to_string(),
         kind: event_kind(event.kind).into(),
         from_owner: event.from_owner.unwrap_or_default(),

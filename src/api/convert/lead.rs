@@ -76,6 +76,7 @@ pub fn lead(lead: Lead) -> proto::Lead {
             .duplicate_of
             .map(|id| id.to_string())
             .unwrap_or_default(),
+        covered_owner_id: lead.covered_owner_id.unwrap_or_default(),
     }
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::timestamp;
+use super::{optional_timestamp, timestamp};
 use crate::api::page_token;
 use crate::domain::DomainError;
 use crate::domain::member::{Member, MemberDraft, MemberMask, MemberRole, NewMember};
@@ -32,6 +32,7 @@ pub fn member(member: Member) -> proto::Member {
         grades: member.grades,
         held_count: member.held_count,
         joined_at: Some(timestamp(member.joined_at)),
+        away_until: optional_timestamp(member.away_until),
     }
 }
 

@@ -7,6 +7,7 @@ use prost_types::Timestamp;
 use crate::domain::pool::RawDuration;
 use crate::domain::validate::Validator;
 
+pub mod absence;
 pub mod assignment;
 pub mod calendar;
 mod event;

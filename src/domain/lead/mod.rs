@@ -93,6 +93,9 @@ pub struct Lead {
     pub cooldown_until: Option<DateTime<Utc>>,
     pub pool_entered_at: Option<DateTime<Utc>>,
     pub duplicate_of: Option<Uuid>,
+    /// While a colleague covers for the away owner: the owner the lead returns to.
+    #[serde(default)]
+    pub covered_owner_id: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

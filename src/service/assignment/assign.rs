@@ -14,6 +14,7 @@ use crate::domain::assignment::{self, Step};
 use crate::domain::event::EventKind;
 use crate::domain::lead::{AcquiredVia, LeadView};
 use crate::service::Context;
+use crate::service::absences::require_present;
 use crate::service::idempotency;
 use crate::store::assignment::moves::{self, Changes, Move};
 use crate::store::assignment::transfer::held_leads;
@@ -26,6 +27,8 @@ pub struct Assign {
     pub user_id: String,
     /// The manager gives the lead back to its previous owner within the reclaim cooldown.
     pub override_cooldown: bool,
+    /// The manager gives the lead to a member who is away.
+    pub override_away: bool,
     pub note: Option<String>,
     pub request_id: Option<Uuid>,
 }
@@ -63,6 +66,7 @@ async fn hand_over(
     {
         return Ok(());
     }
+    require_present(conn, &actor.tenant_id, to_user, command.override_away, now).await?;
     require_room(
         conn,
         &actor.tenant_id,

@@ -204,7 +204,7 @@ async fn run(
     }
     let method = call.method.over(locked.method);
     let mut state = locked.state;
-    let mut members = recipients(&mut tx, call.tenant_id, call.pool_id).await?;
+    let mut members = recipients(&mut tx, call.tenant_id, call.pool_id, call.now).await?;
     let leads = candidates(&mut tx, call.tenant_id, call.pool_id, call.selection).await?;
     let candidates: Vec<Candidate> = leads.iter().map(|(c, _)| c.clone()).collect();
     let mut plan = distribution::plan(method, &mut state, &mut members, &candidates, call.now);

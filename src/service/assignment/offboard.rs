@@ -158,7 +158,7 @@ async fn redistribute(
             .filter(|o| o.pool_id == *pool_id)
             .map(|o| o.candidate.clone())
             .collect();
-        let mut members = recipients(&mut *conn, tenant_id, *pool_id).await?;
+        let mut members = recipients(&mut *conn, tenant_id, *pool_id, now).await?;
         let plan = distribution::plan(
             locked.method,
             &mut locked.state,

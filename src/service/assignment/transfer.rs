@@ -14,6 +14,7 @@ use crate::domain::assignment::{self, HeldLead, Step};
 use crate::domain::event::EventKind;
 use crate::domain::lead::AcquiredVia;
 use crate::service::Context;
+use crate::service::absences::require_present;
 use crate::service::idempotency;
 use crate::store::assignment::moves::{self, Move};
 use crate::store::assignment::transfer::held_leads;
@@ -24,6 +25,8 @@ use crate::store::db_error;
 pub struct Transfer {
     pub lead_ids: Vec<Uuid>,
     pub to_user_id: String,
+    /// The manager moves the leads to a member who is away.
+    pub override_away: bool,
     pub note: Option<String>,
     pub request_id: Option<Uuid>,
 }
@@ -78,6 +81,10 @@ async fn hand_over(
                 to_owner: Some(to_user.to_owned()),
             });
         }
+    }
+    if !moves.is_empty() {
+        let now = ctx.clock.now();
+        require_present(conn, &actor.tenant_id, to_user, command.override_away, now).await?;
     }
     require_room(conn, &actor.tenant_id, to_user, incoming).await?;
     let changes = handover(

@@ -164,11 +164,13 @@ pub async fn save_state(
     .map_err(db_error)
 }
 
-/// The pool's active members in join order, locked so their held counts stay as planned.
+/// The pool's active members not away at `now`, in join order, locked so their held counts
+/// stay as planned.
 pub async fn recipients(
     conn: &mut PgConnection,
     tenant_id: &str,
     pool_id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Recipient>> {
     let rows = sqlx::query!(
         r#"SELECT m.user_id, m.joined_at, m.weight, m.held_count,
@@ -176,10 +178,12 @@ pub async fn recipients(
                   m.regions, m.industries, m.grades
            FROM members m JOIN pools p ON p.tenant_id = m.tenant_id AND p.id = m.pool_id
            WHERE m.tenant_id = $1 AND m.pool_id = $2 AND m.active
+             AND away_until(m.tenant_id, m.user_id, $3) IS NULL
            ORDER BY m.joined_at, m.user_id
            FOR UPDATE OF m"#,
         tenant_id,
         pool_id,
+        now,
     )
     .fetch_all(&mut *conn)
     .await

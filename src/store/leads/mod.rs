@@ -73,6 +73,7 @@ struct LeadRow {
     warned_owner: Option<String>,
     #[allow(dead_code)] // the recycle scheduler's bookkeeping, read in SQL only
     warned_recycle_at: Option<DateTime<Utc>>,
+    covered_owner_id: Option<String>,
     viewer_role: Option<String>,
     viewer_active: Option<bool>,
     pool_masks_contacts: bool,
@@ -119,6 +120,7 @@ impl TryFrom<LeadRow> for LeadView {
             cooldown_until: row.cooldown_until,
             pool_entered_at: row.pool_entered_at,
             duplicate_of: row.duplicate_of,
+            covered_owner_id: row.covered_owner_id,
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,

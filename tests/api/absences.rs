@@ -1,0 +1,494 @@
+//! Leave and cover: a paused owner's deadlines move by exactly the time away, a colleague's
+//! cover comes back by itself (within the colleague's cap), away members receive nothing, and
+//! the scheduler starts and ends each absence once with two replicas sweeping.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use leadpool::proto;
+use prost_types::{Duration as WireDuration, Timestamp};
+
+use crate::caller::{Client, Services};
+use crate::fixtures;
+use crate::harness::{TestApp, recycling_settings};
+use crate::streams::{next_event, watch_from_now};
+
+const DAY: i64 = 86_400;
+
+fn at(time: DateTime<Utc>) -> Option<Timestamp> {
+    Some(Timestamp {
+        seconds: time.timestamp(),
+        nanos: 0,
+    })
+}
+
+fn time(at: Option<Timestamp>) -> Option<DateTime<Utc>> {
+    at.and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+}
+
+/// A pool (alice, bob, mia) whose leads must be followed up within two days.
+async fn two_day_pool(app: &TestApp, cap: Option<i32>) -> proto::Pool {
+    let rules = proto::CreatePoolRequest {
+        follow_up_timeout: Some(WireDuration {
+            seconds: 2 * DAY,
+            nanos: 0,
+        }),
+        max_held_per_member: cap,
+        ..Default::default()
+    };
+    fixtures::pool_with(app, "East China", rules).await
+}
+
+/// `user` away from `from` until `until`, paused, set by themselves.
+fn pause(user: &str, from: DateTime<Utc>, until: DateTime<Utc>) -> proto::SetAwayRequest {
+    proto::SetAwayRequest {
+        user_id: user.into(),
+        away_from: at(from),
+        away_until: at(until),
+        mode: proto::AwayMode::Pause.into(),
+        reason: "年假".into(),
+        ..Default::default()
+    }
+}
+
+/// `user` away from `from` until `until`, `colleague` covering.
+fn cover(
+    user: &str,
+    colleague: &str,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> proto::SetAwayRequest {
+    proto::SetAwayRequest {
+        mode: proto::AwayMode::Cover.into(),
+        cover_user_id: colleague.into(),
+        ..pause(user, from, until)
+    }
+}
+
+/// Runs the scheduler's sweep (absences, then recycling) of the pool now, as an admin.
+async fn sweep(app: &TestApp, pool: &proto::Pool) -> proto::RunRecycleResponse {
+    app.as_admin().run_recycle(&pool.id, false).await
+}
+
+async fn lead_of(app: &TestApp, id: &str) -> proto::Lead {
+    app.as_admin().get_lead(id).await
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&app.db).await.expect(sql)
+}
+
+#[tokio::test]
+async fn a_paused_owners_deadlines_move_by_exactly_the_time_away() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    let t0 = app.clock_now();
+    let lead = fixtures::held_leads(&app, &pool.id, "alice", 1)
+        .await
+        .remove(0);
+    let due = time(lead_of(&app, &lead).await.follow_up_deadline).expect("a deadline");
+    assert_eq!(due, t0 + Duration::days(2));
+    let alice = app.as_member("alice");
+    let absence = alice
+        .set_away(pause("", t0 + Duration::days(1), t0 + Duration::days(4)))
+        .await;
+    assert_eq!(absence.state(), proto::AbsenceState::Scheduled);
+    assert_eq!(
+        absence.user_id, "alice",
+        "an empty user_id means the caller"
+    );
+
+    app.clock.advance(Duration::days(1));
+    sweep(&app, &pool).await;
+    // Past the original deadline, while away: nothing is warned or recycled.
+    app.clock.advance(Duration::days(2));
+    let swept = sweep(&app, &pool).await;
+    assert_eq!(swept.recycled, 0);
+    assert_eq!(lead_of(&app, &lead).await.owner_id, "alice");
+
+    app.clock.advance(Duration::days(1));
+    sweep(&app, &pool).await;
+    let resumed = lead_of(&app, &lead).await;
+    assert_eq!(
+        time(resumed.follow_up_deadline),
+        Some(due + Duration::days(3)),
+        "the deadline moves by the three days away"
+    );
+    let away = alice.list_away(include_ended()).await.absences;
+    assert_eq!(away[0].state(), proto::AbsenceState::Ended);
+    let kinds = fixtures::event_kinds(&app, &lead).await;
+    assert_eq!(kinds, ["CREATED", "CLAIMED", "UPDATED"]);
+    let away_events = count(
+        &app,
+        "SELECT count(*) FROM lead_events WHERE user_id = 'alice' AND lead_id IS NULL
+         AND kind IN ('AWAY_STARTED', 'AWAY_ENDED')",
+    )
+    .await;
+    assert_eq!(
+        away_events, 2,
+        "one AWAY_STARTED and one AWAY_ENDED in alice's one pool"
+    );
+
+    app.clock.advance(Duration::days(1) + Duration::seconds(1));
+    assert_eq!(sweep(&app, &pool).await.recycled, 1);
+    fixtures::assert_consistent(&app).await;
+}
+
+fn include_ended() -> proto::ListAwayRequest {
+    proto::ListAwayRequest {
+        include_ended: true,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn clearing_an_absence_early_moves_deadlines_by_the_time_actually_away() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    let t0 = app.clock_now();
+    let lead = fixtures::held_leads(&app, &pool.id, "alice", 1)
+        .await
+        .remove(0);
+    let mia = app.as_member("mia");
+    let absence = mia
+        .set_away(pause(
+            "alice",
+            t0 + Duration::hours(1),
+            t0 + Duration::days(10),
+        ))
+        .await;
+    app.clock.advance(Duration::hours(1));
+    sweep(&app, &pool).await;
+    app.clock.advance(Duration::hours(30));
+    let cleared = mia.clear_away(&absence.id).await;
+    assert_eq!(cleared.resumed_leads, 1);
+    let ended = cleared.absence.expect("the absence");
+    assert_eq!(ended.state(), proto::AbsenceState::Ended);
+    assert_eq!(time(ended.away_until), Some(app.clock_now()));
+    let deadline = time(lead_of(&app, &lead).await.follow_up_deadline);
+    assert_eq!(deadline, Some(t0 + Duration::days(2) + Duration::hours(30)));
+    let again = mia.try_clear_away(&absence.id).await;
+    let metadata = app.assert_refused(async { again }, "ABSENCE_ENDED").await;
+    assert_eq!(metadata["absence_id"], absence.id);
+    fixtures::assert_consistent(&app).await;
+}
+
+/// alice holds `n` leads of the pool, claimed an hour apart (so their deadlines differ).
+async fn alices_leads(app: &TestApp, pool: &proto::Pool, n: usize) -> Vec<String> {
+    let mut leads = Vec::new();
+    for id in fixtures::leads(app, &pool.id, n).await {
+        app.as_member("alice").claim(&id).await;
+        app.clock.advance(Duration::hours(1));
+        leads.push(id);
+    }
+    leads
+}
+
+#[tokio::test]
+async fn a_covered_lead_returns_on_the_end_date_unless_the_colleague_released_it() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    let leads = alices_leads(&app, &pool, 3).await;
+    let t0 = app.clock_now();
+    app.as_member("alice")
+        .set_away(cover("", "bob", t0, t0 + Duration::hours(20)))
+        .await;
+    sweep(&app, &pool).await;
+    for id in &leads {
+        let lead = lead_of(&app, id).await;
+        assert_eq!(
+            (lead.owner_id.as_str(), lead.covered_owner_id.as_str()),
+            ("bob", "alice")
+        );
+    }
+    assert_eq!(fixtures::held_count(&app, &pool.id, "alice").await, 0);
+    let bob = app.as_member("bob");
+    bob.release(&leads[0], "NO_INTENT").await;
+    bob.follow_up(&leads[1]).await;
+
+    app.clock.advance(Duration::hours(20));
+    sweep(&app, &pool).await;
+    let released = lead_of(&app, &leads[0]).await;
+    assert_eq!(released.state(), proto::LeadState::InPool);
+    assert_eq!(released.covered_owner_id, "");
+    for id in &leads[1..] {
+        let lead = lead_of(&app, id).await;
+        assert_eq!(
+            (lead.owner_id.as_str(), lead.covered_owner_id.as_str()),
+            ("alice", "")
+        );
+    }
+    let kinds = fixtures::event_kinds(&app, &leads[1]).await;
+    assert_eq!(
+        kinds,
+        [
+            "CREATED",
+            "CLAIMED",
+            "COVER_STARTED",
+            "FOLLOWED_UP",
+            "COVER_ENDED"
+        ]
+    );
+    assert_eq!(fixtures::held_count(&app, &pool.id, "alice").await, 2);
+    assert_eq!(fixtures::held_count(&app, &pool.id, "bob").await, 0);
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn a_cover_beyond_the_colleagues_cap_leaves_the_excess_paused_with_the_owner() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, Some(3)).await;
+    fixtures::held_leads(&app, &pool.id, "bob", 2).await;
+    let leads = alices_leads(&app, &pool, 3).await;
+    let t0 = app.clock_now();
+    app.as_member("alice")
+        .set_away(cover("", "bob", t0, t0 + Duration::days(3)))
+        .await;
+    sweep(&app, &pool).await;
+    // Room for one: the lead due soonest, the first claimed.
+    assert_eq!(lead_of(&app, &leads[0]).await.owner_id, "bob");
+    assert_eq!(lead_of(&app, &leads[1]).await.owner_id, "alice");
+    assert_eq!(fixtures::held_count(&app, &pool.id, "bob").await, 3);
+
+    // Two days on, bob's own two and the one he covers are overdue and recycled; alice's two
+    // are due within the absence too, but stay paused with her.
+    app.clock.advance(Duration::days(2));
+    let swept = sweep(&app, &pool).await;
+    assert_eq!(swept.recycled, 3);
+    let recycled = lead_of(&app, &leads[0]).await;
+    assert_eq!(recycled.state(), proto::LeadState::InPool);
+    assert_eq!(
+        recycled.covered_owner_id, "",
+        "a recycled lead's cover ends"
+    );
+    app.clock.advance(Duration::days(1));
+    sweep(&app, &pool).await;
+    for id in &leads[1..] {
+        let lead = lead_of(&app, id).await;
+        assert_eq!(lead.owner_id, "alice");
+        let claimed_deadline = time(lead.acquired_at).expect("acquired") + Duration::days(2);
+        let moved = time(lead.follow_up_deadline).expect("a deadline");
+        assert_eq!(moved, claimed_deadline + Duration::days(3));
+    }
+    assert_eq!(
+        lead_of(&app, &leads[0]).await.owner_id,
+        "",
+        "a recycled lead does not come back"
+    );
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn away_members_receive_nothing_and_assignment_to_them_needs_an_override() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    let t0 = app.clock_now();
+    let until = t0 + Duration::days(5);
+    app.as_member("alice").set_away(pause("", t0, until)).await;
+    let leads = fixtures::leads(&app, &pool.id, 4).await;
+    let plan = app
+        .as_admin()
+        .distribute(proto::DistributeRequest {
+            pool_id: pool.id.clone(),
+            limit: 2,
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        plan.assignments.iter().all(|a| a.user_id != "alice"),
+        "alice receives nothing: {plan:?}"
+    );
+    assert_eq!(plan.assignments.len(), 2);
+
+    let mia = app.as_member("mia");
+    let free = &leads[3];
+    let refused = mia.try_assign(free, "alice", false).await;
+    let metadata = app.assert_refused(async { refused }, "MEMBER_AWAY").await;
+    assert_eq!(metadata["user_id"], "alice");
+    assert_eq!(
+        metadata["away_until"],
+        until.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+    let assigned = mia
+        .assignments()
+        .assign_lead(mia.req(proto::AssignLeadRequest {
+            lead_id: free.clone(),
+            user_id: "alice".into(),
+            override_away: true,
+            ..Default::default()
+        }))
+        .await
+        .expect("an overridden assignment")
+        .into_inner();
+    assert_eq!(assigned.lead.map(|l| l.owner_id).as_deref(), Some("alice"));
+
+    let members = mia
+        .list_members(proto::ListMembersRequest {
+            pool_id: pool.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .members;
+    let away: Vec<_> = members
+        .iter()
+        .map(|m| (m.user_id.as_str(), time(m.away_until)))
+        .collect();
+    assert_eq!(away, [("alice", Some(until)), ("bob", None), ("mia", None)]);
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn bad_absences_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    let t0 = app.clock_now();
+    let alice = app.as_member("alice");
+    let fields = app
+        .invalid_fields(alice.try_set_away(proto::SetAwayRequest::default()))
+        .await;
+    assert_eq!(fields, ["away_until", "mode"]);
+    let backwards = pause("", t0 + Duration::days(2), t0 + Duration::days(1));
+    let fields = app.invalid_fields(alice.try_set_away(backwards)).await;
+    assert_eq!(fields, ["away_until"]);
+    let own_cover = cover("", "alice", t0, t0 + Duration::days(1));
+    let fields = app.invalid_fields(alice.try_set_away(own_cover)).await;
+    assert_eq!(fields, ["cover_user_id"]);
+    let no_colleague = cover("", "", t0, t0 + Duration::days(1));
+    let fields = app.invalid_fields(alice.try_set_away(no_colleague)).await;
+    assert_eq!(fields, ["cover_user_id"]);
+    let stranger = cover("", "zoe", t0, t0 + Duration::days(1));
+    let metadata = app
+        .assert_refused(alice.try_set_away(stranger), "MEMBER_NOT_FOUND")
+        .await;
+    assert_eq!(metadata["user_id"], "zoe");
+    let for_bob = pause("bob", t0, t0 + Duration::days(1));
+    app.assert_refused(alice.try_set_away(for_bob), "MANAGER_REQUIRED")
+        .await;
+
+    let week = alice.set_away(pause("", t0, t0 + Duration::days(7))).await;
+    let overlapping = pause("", t0 + Duration::days(6), t0 + Duration::days(9));
+    let metadata = app
+        .assert_refused(alice.try_set_away(overlapping), "MEMBER_AWAY")
+        .await;
+    assert_eq!(
+        metadata["away_until"],
+        (t0 + Duration::days(7)).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+    let unknown = uuid::Uuid::now_v7().to_string();
+    app.assert_refused(alice.try_clear_away(&unknown), "ABSENCE_NOT_FOUND")
+        .await;
+    app.assert_refused(
+        app.as_member("bob").try_clear_away(&week.id),
+        "MANAGER_REQUIRED",
+    )
+    .await;
+    // Not begun: cleared means cancelled, and the week is free again.
+    let cancelled = alice.clear_away(&week.id).await.absence.expect("absence");
+    assert_eq!(cancelled.state(), proto::AbsenceState::Cancelled);
+    alice
+        .set_away(pause("", t0 + Duration::days(6), t0 + Duration::days(9)))
+        .await;
+    let _ = pool;
+}
+
+#[tokio::test]
+async fn members_list_their_own_absences_and_managers_everyones() {
+    let app = TestApp::spawn().await;
+    two_day_pool(&app, None).await;
+    let t0 = app.clock_now();
+    for user in ["alice", "bob"] {
+        app.as_member(user)
+            .set_away(pause("", t0 + Duration::days(1), t0 + Duration::days(2)))
+            .await;
+    }
+    let users = |client: Client| async move {
+        let listed = client.list_away(proto::ListAwayRequest::default()).await;
+        let mut users: Vec<String> = listed.absences.into_iter().map(|a| a.user_id).collect();
+        users.sort();
+        users
+    };
+    assert_eq!(users(app.as_member("alice")).await, ["alice"]);
+    assert_eq!(users(app.as_member("mia")).await, ["alice", "bob"]);
+    let first = app
+        .as_member("mia")
+        .list_away(proto::ListAwayRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(first.absences.len(), 1);
+    let second = app
+        .as_member("mia")
+        .list_away(proto::ListAwayRequest {
+            page_size: 1,
+            page_token: first.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(second.absences.len(), 1);
+    assert_ne!(first.absences[0].id, second.absences[0].id);
+    let refused = app
+        .as_member("alice")
+        .try_list_away(proto::ListAwayRequest {
+            user_id: "bob".into(),
+            ..Default::default()
+        })
+        .await;
+    crate::harness::assert_error(refused, "MANAGER_REQUIRED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_running_the_scheduler_start_and_end_each_absence_once() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    let reps: Vec<String> = (0..6).map(|i| format!("rep{i}")).collect();
+    for rep in &reps {
+        fixtures::member(&app, &pool.id, rep, proto::MemberRole::Member).await;
+        fixtures::held_leads(&app, &pool.id, rep, 2).await;
+    }
+    let t0 = app.clock_now();
+    for (i, rep) in reps.iter().enumerate() {
+        let from = t0 + Duration::minutes(10 * i as i64);
+        let request = if i % 2 == 0 {
+            cover(rep, "bob", from, from + Duration::hours(1))
+        } else {
+            pause(rep, from, from + Duration::hours(1))
+        };
+        app.as_admin().set_away(request).await;
+    }
+    let mut ended = watch_from_now(&app.as_service(), proto::EventKind::AwayEnded).await;
+    let settings = || recycling_settings(StdDuration::from_millis(20), 10);
+    let _first = app.spawn_replica(settings()).await;
+    let _second = app.spawn_replica(settings()).await;
+    app.clock.advance(Duration::hours(2));
+    let mut seen = Vec::new();
+    while seen.len() < reps.len() {
+        seen.push(next_event(&mut ended).await.user_id);
+    }
+    seen.sort();
+    assert_eq!(seen, reps);
+    let per_kind: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT kind, count(*) FROM lead_events
+         WHERE kind IN ('AWAY_STARTED', 'AWAY_ENDED', 'COVER_STARTED', 'COVER_ENDED')
+         GROUP BY kind ORDER BY kind",
+    )
+    .fetch_all(&app.db)
+    .await
+    .expect("counts");
+    let expected = [
+        ("AWAY_ENDED", 6),
+        ("AWAY_STARTED", 6),
+        ("COVER_ENDED", 6),
+        ("COVER_STARTED", 6),
+    ];
+    let expected: Vec<(String, i64)> = expected.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+    assert_eq!(per_kind, expected, "each absence started and ended once");
+    let twice = count(
+        &app,
+        "SELECT count(*) FROM (SELECT lead_id FROM lead_events WHERE kind = 'COVER_STARTED'
+                               GROUP BY lead_id HAVING count(*) > 1) t",
+    )
+    .await;
+    assert_eq!(twice, 0);
+    fixtures::assert_consistent(&app).await;
+}
