@@ -44,6 +44,8 @@ const HEALTH_NAMES: &[&str] = &[
     "leadpool.v1.EventService",
     "leadpool.v1.RecycleService",
     "leadpool.v1.AssignmentService",
+    "leadpool.v1.CalendarService",
+    "leadpool.v1.AvailabilityService",
 ];
 
 /// The name that is `SERVING` as long as the server answers at all, whatever the database does:

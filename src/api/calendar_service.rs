@@ -9,10 +9,11 @@ use crate::proto::calendar_service_server::CalendarService;
 use crate::proto::{
     CreateCalendarRequest, CreateCalendarResponse, DeleteCalendarRequest, DeleteCalendarResponse,
     GetCalendarRequest, GetCalendarResponse, ListCalendarsRequest, ListCalendarsResponse,
-    UpdateCalendarRequest, UpdateCalendarResponse,
+    PreviewDeadlinesRequest, PreviewDeadlinesResponse, UpdateCalendarRequest,
+    UpdateCalendarResponse,
 };
 use crate::service::Context;
-use crate::service::calendars;
+use crate::service::{calendars, preview};
 
 pub struct CalendarApi {
     ctx: Context,
@@ -81,5 +82,16 @@ impl CalendarService for CalendarApi {
         let command = convert::parse_delete(request.get_ref())?;
         calendars::delete(&self.ctx, &actor, command).await?;
         Ok(Response::new(DeleteCalendarResponse {}))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "PreviewDeadlines"))]
+    async fn preview_deadlines(
+        &self,
+        request: Request<PreviewDeadlinesRequest>,
+    ) -> Reply<PreviewDeadlinesResponse> {
+        let actor = auth::actor(&request)?;
+        let command = convert::parse_preview(request.get_ref())?;
+        let preview = preview::preview_deadlines(&self.ctx, &actor, command).await?;
+        Ok(Response::new(convert::preview_response(preview)))
     }
 }

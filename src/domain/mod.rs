@@ -11,6 +11,7 @@ pub mod business_time;
 pub mod calendar;
 pub mod clock;
 pub mod distribution;
+pub mod due;
 pub mod error;
 pub mod event;
 pub mod follow_up;

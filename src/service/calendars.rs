@@ -1,8 +1,9 @@
 //! A tenant's business calendars: creating, reading, listing, changing and deleting them.
 //! Anyone of the tenant reads them; only tenant admins change them.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Connection;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use super::Context;
@@ -89,32 +90,42 @@ pub async fn update(
     actor.require_admin()?;
     let key = ("calendar.update", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
-        let tenant_id = &actor.tenant_id;
-        let now = ctx.clock.now();
-        let current = store::calendars::get(&mut *conn, tenant_id, command.calendar_id).await?;
-        let next = current.updated(&command.name, &command.patch, &command.mask)?;
         // Inside an idempotent call this is a savepoint; without one, the transaction that
         // keeps the calendar and the deadlines it implies together.
         let mut tx = conn.begin().await.map_err(db_error)?;
-        let calendar = store::calendars::update(&mut *tx, tenant_id, &next, now)
-            .await?
-            .ok_or(DomainError::ConcurrentModification)?;
-        let mut rescheduled_leads = 0;
-        if command.reschedule_owned {
-            let pools = store::pools::naming_calendar(&mut *tx, tenant_id, calendar.id).await?;
-            for pool_id in pools {
-                let request_id = command.request_id;
-                rescheduled_leads +=
-                    store::pools::reschedule(&mut *tx, actor, pool_id, request_id, now).await?;
-            }
-        }
+        let updated = apply_update(&mut tx, actor, &command, ctx.clock.now()).await?;
         ctx.commit(tx).await?;
-        Ok(CalendarUpdated {
-            calendar,
-            rescheduled_leads,
-        })
+        Ok(updated)
     })
     .await
+}
+
+/// The update's statements, in the caller's transaction (which `PreviewDeadlines` rolls back).
+pub(crate) async fn apply_update(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    command: &UpdateCalendar,
+    now: DateTime<Utc>,
+) -> Result<CalendarUpdated> {
+    let tenant_id = &actor.tenant_id;
+    let current = store::calendars::get(&mut *conn, tenant_id, command.calendar_id).await?;
+    let next = current.updated(&command.name, &command.patch, &command.mask)?;
+    let calendar = store::calendars::update(&mut *conn, tenant_id, &next, now)
+        .await?
+        .ok_or(DomainError::ConcurrentModification)?;
+    let mut rescheduled_leads = 0;
+    if command.reschedule_owned {
+        let pools = store::pools::naming_calendar(&mut *conn, tenant_id, calendar.id).await?;
+        for pool_id in pools {
+            let request_id = command.request_id;
+            rescheduled_leads +=
+                store::pools::reschedule(&mut *conn, actor, pool_id, request_id, now).await?;
+        }
+    }
+    Ok(CalendarUpdated {
+        calendar,
+        rescheduled_leads,
+    })
 }
 
 /// Deletes a calendar no pool names.

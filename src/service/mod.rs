@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod leads;
 pub mod members;
 pub mod pools;
+pub mod preview;
 pub mod recycle;
 
 use std::sync::Arc;

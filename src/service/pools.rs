@@ -1,7 +1,8 @@
 //! Pools and their rules: creating, reading, listing, changing and archiving them.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Connection;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use super::Context;
@@ -87,28 +88,38 @@ pub async fn update(ctx: &Context, actor: &Actor, command: UpdatePool) -> Result
     actor.require_admin()?;
     let key = ("pool.update", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
-        let current = access::pool(&mut *conn, actor, command.pool_id).await?;
-        let next = current.pool.updated(command.patch.clone(), &command.mask);
-        next.require_consistent_rules()?;
-        let now = ctx.clock.now();
         // Inside an idempotent call this is a savepoint; without one, the transaction that
         // keeps the rules and the deadlines they imply together.
         let mut tx = conn.begin().await.map_err(db_error)?;
-        let pool = store::pools::update(&mut *tx, &actor.tenant_id, &next, now)
-            .await?
-            .ok_or(DomainError::ConcurrentModification)?;
-        let rescheduled_leads = if command.reschedule_owned {
-            store::pools::reschedule(&mut *tx, actor, pool.id, command.request_id, now).await?
-        } else {
-            0
-        };
+        let updated = apply_update(&mut tx, actor, &command, ctx.clock.now()).await?;
         ctx.commit(tx).await?;
-        Ok(PoolUpdated {
-            pool,
-            rescheduled_leads,
-        })
+        Ok(updated)
     })
     .await
+}
+
+/// The update's statements, in the caller's transaction (which `PreviewDeadlines` rolls back).
+pub(crate) async fn apply_update(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    command: &UpdatePool,
+    now: DateTime<Utc>,
+) -> Result<PoolUpdated> {
+    let current = access::pool(&mut *conn, actor, command.pool_id).await?;
+    let next = current.pool.updated(command.patch.clone(), &command.mask);
+    next.require_consistent_rules()?;
+    let pool = store::pools::update(&mut *conn, &actor.tenant_id, &next, now)
+        .await?
+        .ok_or(DomainError::ConcurrentModification)?;
+    let rescheduled_leads = if command.reschedule_owned {
+        store::pools::reschedule(&mut *conn, actor, pool.id, command.request_id, now).await?
+    } else {
+        0
+    };
+    Ok(PoolUpdated {
+        pool,
+        rescheduled_leads,
+    })
 }
 
 /// Archives a pool (admins only); archiving an archived pool changes nothing.

@@ -9,7 +9,7 @@ use prost_types::Duration as WireDuration;
 use crate::fixtures;
 use crate::harness::{TestApp, assert_error, bad_fields};
 
-fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+pub(crate) fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Shanghai
         .with_ymd_and_hms(y, m, d, h, min, 0)
         .single()
@@ -17,7 +17,7 @@ fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn workdays(n: i32) -> Option<proto::BusinessTime> {
+pub(crate) fn workdays(n: i32) -> Option<proto::BusinessTime> {
     Some(proto::BusinessTime {
         span: Some(proto::business_time::Span::Workdays(n)),
     })
@@ -46,7 +46,7 @@ async fn business_pool(app: &TestApp, rules: proto::CreatePoolRequest) -> proto:
 }
 
 /// Such a pool whose only rule is a follow-up within `n` workdays.
-async fn follow_up_pool(app: &TestApp, n: i32) -> proto::Pool {
+pub(crate) async fn follow_up_pool(app: &TestApp, n: i32) -> proto::Pool {
     let rules = proto::CreatePoolRequest {
         follow_up_business_time: workdays(n),
         ..Default::default()

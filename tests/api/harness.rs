@@ -386,6 +386,7 @@ impl TestApp {
                 (SELECT string_agg(p::text, ',' ORDER BY p.id) FROM pools p),
                 (SELECT string_agg(c::text, ',' ORDER BY c.id) FROM calendars c),
                 (SELECT string_agg(m::text, ',' ORDER BY m.pool_id, m.user_id) FROM members m),
+                (SELECT string_agg(a::text, ',' ORDER BY a.id) FROM absences a),
                 (SELECT string_agg(l::text, ',' ORDER BY l.id) FROM leads l),
                 (SELECT string_agg(e::text, ',' ORDER BY e.seq) FROM lead_events e)))",
         )

@@ -35,6 +35,7 @@ mod offboard;
 mod pool_admin;
 mod pool_rules;
 mod pools;
+mod preview_deadlines;
 mod recycle;
 mod recycle_race;
 mod refusals;

@@ -309,6 +309,29 @@ UPDATE_MEMBER_MASK = ("weight", "regions", "industries", "grades")
 UPDATE_CALENDAR_MASK = ("name", "workdays", "business_hours", "holidays", "make_up_workdays")
 
 
+def update_pool(w: "World", pool_id: str) -> pool_service_pb2.UpdatePoolRequest:
+    return pool_service_pb2.UpdatePoolRequest(
+        pool=types_pb2.Pool(
+            id=pool_id, name=unique("edited"), timezone="Europe/Berlin",
+            release_reasons=["NO_BUDGET", "WRONG_CONTACT"], exempt_grades=["A"],
+            grade_overrides=grade_overrides(), recycle_to_pool_id=w.pool["target"],
+            created_at=ts(NOW - DAY), updated_at=ts(NOW),
+        ),
+        update_mask=field_mask_pb2.FieldMask(paths=list(UPDATE_POOL_MASK)),
+        request_id=rid(),
+    )
+
+
+def update_calendar(calendar_id: str) -> calendar_service_pb2.UpdateCalendarRequest:
+    return calendar_service_pb2.UpdateCalendarRequest(
+        calendar=calendar_service_pb2.Calendar(
+            id=calendar_id, name=unique("renamed"), workdays=[1, 2, 3, 4, 5, 6],
+            business_hours=calendar_service_pb2.BusinessHours(start="08:30", end="17:30"),
+            holidays=["2027-10-01..2027-10-07"], make_up_workdays=["2027-10-09"]),
+        update_mask=field_mask_pb2.FieldMask(paths=list(UPDATE_CALENDAR_MASK)),
+        request_id=rid())
+
+
 def work_week(name: str) -> calendar_service_pb2.Calendar:
     return calendar_service_pb2.Calendar(
         name=name, workdays=[1, 2, 3, 4, 5],
@@ -335,16 +358,7 @@ BASELINES: dict[str, Callable[[World], Message]] = {
     ),
     "PoolService.GetPool": lambda w: pool_service_pb2.GetPoolRequest(pool_id=w.pool["main"]),
     "PoolService.ListPools": lambda w: pool_service_pb2.ListPoolsRequest(page_size=5),
-    "PoolService.UpdatePool": lambda w: pool_service_pb2.UpdatePoolRequest(
-        pool=types_pb2.Pool(
-            id=w.pool["edit"], name=unique("edited"), timezone="Europe/Berlin",
-            release_reasons=["NO_BUDGET", "WRONG_CONTACT"], exempt_grades=["A"],
-            grade_overrides=grade_overrides(), recycle_to_pool_id=w.pool["target"],
-            created_at=ts(NOW - DAY), updated_at=ts(NOW),
-        ),
-        update_mask=field_mask_pb2.FieldMask(paths=list(UPDATE_POOL_MASK)),
-        request_id=rid(),
-    ),
+    "PoolService.UpdatePool": lambda w: update_pool(w, w.pool["edit"]),
     "PoolService.ArchivePool": lambda w: pool_service_pb2.ArchivePoolRequest(
         pool_id=w.pool["archive"], request_id=rid()),
     "PoolService.AddMember": lambda w: pool_service_pb2.AddMemberRequest(
@@ -438,13 +452,15 @@ BASELINES: dict[str, Callable[[World], Message]] = {
         calendar_id=w.calendar),
     "CalendarService.ListCalendars": lambda w: calendar_service_pb2.ListCalendarsRequest(
         page_size=5),
-    "CalendarService.UpdateCalendar": lambda w: calendar_service_pb2.UpdateCalendarRequest(
-        calendar=calendar_service_pb2.Calendar(
-            id=w.calendar, name=unique("renamed"), workdays=[1, 2, 3, 4, 5, 6],
-            business_hours=calendar_service_pb2.BusinessHours(start="08:30", end="17:30"),
-            holidays=["2027-10-01..2027-10-07"], make_up_workdays=["2027-10-09"]),
-        update_mask=field_mask_pb2.FieldMask(paths=list(UPDATE_CALENDAR_MASK)),
-        request_id=rid()),
+    "CalendarService.UpdateCalendar": lambda w: update_calendar(w.calendar),
+    # A preview changes nothing, so one pool serves every case.
+    "CalendarService.PreviewDeadlines": {
+        "": lambda w: calendar_service_pb2.PreviewDeadlinesRequest(
+            pool_id=w.pool["deadline"], pool_change=update_pool(w, w.pool["deadline"]),
+            due_before=ts(NOW + 60 * DAY)),
+        "calendar_change": lambda w: calendar_service_pb2.PreviewDeadlinesRequest(
+            pool_id=w.pool["deadline"], calendar_change=update_calendar(w.calendar)),
+    },
     "CalendarService.DeleteCalendar": lambda w: calendar_service_pb2.DeleteCalendarRequest(
         calendar_id=w.create_calendar("doomed"), request_id=rid()),
 
@@ -490,6 +506,10 @@ IGNORED_ON_INPUT = {
         "member", types_pb2.Member.DESCRIPTOR, ("pool_id", "user_id", *UPDATE_MEMBER_MASK)),
     "CalendarService.UpdateCalendar": ignored_paths(
         "calendar", calendar_service_pb2.Calendar.DESCRIPTOR, ("id", *UPDATE_CALENDAR_MASK)),
+    "CalendarService.PreviewDeadlines": ignored_paths(
+        "pool_change.pool", types_pb2.Pool.DESCRIPTOR, ("id", *UPDATE_POOL_MASK)) + ignored_paths(
+        "calendar_change.calendar", calendar_service_pb2.Calendar.DESCRIPTOR,
+        ("id", *UPDATE_CALENDAR_MASK)),
     # A new calendar's id, version and times are the server's to set.
     "CalendarService.CreateCalendar": ("calendar.id", "calendar.created_at",
                                        "calendar.updated_at"),
@@ -775,23 +795,36 @@ def accepted_problem(case: Case, reply: Reply) -> list[str]:
     return ["accepted (contract: refused with VALIDATION_FAILED)"]
 
 
+def baselines(key: str) -> dict[str, Callable[[World], Message]]:
+    """A method's baselines by the first segment of the paths they serve ("" for any other): a
+    request with a oneof has one per member, since setting a field of another member clears the
+    one the baseline filled."""
+    baseline = BASELINES[key]
+    return baseline if isinstance(baseline, dict) else {"": baseline}
+
+
+def baseline_for(key: str, world: World, case: Case) -> Message:
+    by_member = baselines(key)
+    return by_member.get(case.target.path.split(".")[0], by_member[""])(world)
+
+
 def run_method(channel, world: World, method_cases: list[Case]):
-    """The method's baseline once (it must succeed, or the sweep would test the method's other
-    checks rather than the hostile fields), then its cases in order on this one thread, so
+    """The method's baselines once (each must succeed, or the sweep would test the method's
+    other checks rather than the hostile fields), then its cases in order on this one thread, so
     baselines that read state (UpdateLead's version) see the previous case's effect, not a
     concurrent one's."""
     method = method_cases[0].method
     key = method_cases[0].key
     metadata = world.tenant.admin()
     broken = []
-    if key in BASELINES:
-        reply = call(channel, method, BASELINES[key](world), metadata)
+    for member, baseline in (baselines(key).items() if key in BASELINES else ()):
+        reply = call(channel, method, baseline(world), metadata)
         if reply.code != grpc.StatusCode.OK:
-            broken.append(f"{key}: its baseline is refused ({reply.code.name} {reply.reason}: "
-                          f"{reply.message[:200]!r}); fix BASELINES")
+            broken.append(f"{key} {member}: its baseline is refused ({reply.code.name} "
+                          f"{reply.reason}: {reply.message[:200]!r}); fix BASELINES")
     done = []
     for case in method_cases:
-        request = BASELINES[key](world) if key in BASELINES else fallback_baseline(
+        request = baseline_for(key, world, case) if key in BASELINES else fallback_baseline(
             world, GetMessageClass(method.input_type))
         case.target.set(request, case.value)
         done.append((case, call(channel, method, request, metadata)))

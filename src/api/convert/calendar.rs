@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::timestamp;
+use super::{optional_time, timestamp, update_pool_command};
 use crate::api::page_token;
 use crate::domain::DomainError;
 use crate::domain::calendar::{self, BusinessHoursDraft, Calendar, CalendarDraft, NamedCalendar};
@@ -11,6 +11,7 @@ use crate::domain::pool::in_mask;
 use crate::domain::validate::{MAX_NAME_CHARS, Validator};
 use crate::proto;
 use crate::service::calendars::{CalendarUpdated, CreateCalendar, DeleteCalendar, UpdateCalendar};
+use crate::service::preview::{DeadlinePreview, PreviewDeadlines, ProposedChange};
 
 /// Where a calendar listing goes on from: the last calendar's name and id.
 type CalendarKey = (String, Uuid);
@@ -140,5 +141,73 @@ pub fn list_response(
     proto::ListCalendarsResponse {
         calendars: calendars.into_iter().map(calendar).collect(),
         next_page_token,
+    }
+}
+
+/// A `PreviewDeadlines`: the pool, the proposed change validated as its own call validates it
+/// (its fields named under `pool_change.` or `calendar_change.`), and the horizon.
+pub fn parse_preview(
+    req: &proto::PreviewDeadlinesRequest,
+) -> Result<PreviewDeadlines, DomainError> {
+    use proto::preview_deadlines_request::Change;
+    let mut v = Validator::new();
+    let pool_id = v.uuid("pool_id", &req.pool_id);
+    let due_before = optional_time(&mut v, "due_before", req.due_before.as_ref());
+    let change = match &req.change {
+        Some(Change::PoolChange(update)) => {
+            nested(&mut v, "pool_change.", update_pool_command(update)).map(ProposedChange::Pool)
+        }
+        Some(Change::CalendarChange(update)) => {
+            nested(&mut v, "calendar_change.", parse_update(update)).map(ProposedChange::Calendar)
+        }
+        None => {
+            v.violation("change", "is required: a pool_change or a calendar_change");
+            None
+        }
+    };
+    v.finish(())?;
+    let change = change.ok_or_else(|| DomainError::internal("a valid change was not parsed"))?;
+    Ok(PreviewDeadlines {
+        pool_id,
+        change,
+        due_before,
+    })
+}
+
+/// A nested request's value, its violations moved under `prefix`.
+fn nested<T>(v: &mut Validator, prefix: &str, parsed: Result<T, DomainError>) -> Option<T> {
+    match parsed {
+        Ok(value) => Some(value),
+        Err(DomainError::ValidationFailed(violations)) => {
+            for violation in violations {
+                v.violation(
+                    &format!("{prefix}{}", violation.field),
+                    violation.description,
+                );
+            }
+            None
+        }
+        Err(other) => {
+            v.violation(prefix.trim_end_matches('.'), other.to_string());
+            None
+        }
+    }
+}
+
+pub fn preview_response(preview: DeadlinePreview) -> proto::PreviewDeadlinesResponse {
+    let count = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
+    proto::PreviewDeadlinesResponse {
+        days: preview
+            .days
+            .into_iter()
+            .map(|day| proto::DueDay {
+                user_id: day.user_id,
+                date: day.day.to_string(),
+                due_now: count(day.due_now),
+                due_with_change: count(day.due_with_change),
+            })
+            .collect(),
+        changed_leads: count(preview.changed_leads),
+        timezone: preview.timezone,
     }
 }

@@ -1,0 +1,163 @@
+//! PreviewDeadlines: a manager sees, per member and day, how owned leads would fall due under a
+//! proposed calendar or rule change, and the figures match what applying the change does.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Asia::Shanghai;
+use leadpool::proto;
+use leadpool::proto::preview_deadlines_request::Change;
+
+use crate::business_deadlines::{follow_up_pool, shanghai, workdays};
+use crate::caller::{Client, Services};
+use crate::fixtures;
+use crate::harness::{TestApp, assert_error, bad_fields};
+
+async fn preview(
+    who: &Client,
+    pool_id: &str,
+    change: Change,
+) -> Result<proto::PreviewDeadlinesResponse, tonic::Status> {
+    let request = proto::PreviewDeadlinesRequest {
+        pool_id: pool_id.into(),
+        change: Some(change),
+        ..Default::default()
+    };
+    who.calendars()
+        .preview_deadlines(who.req(request))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The Spring Festival calendar with two more days off, the 3rd and 4th of February.
+fn two_more_days_off(calendar_id: &str) -> proto::UpdateCalendarRequest {
+    let mut calendar = fixtures::spring_festival();
+    calendar.id = calendar_id.into();
+    calendar.holidays.push("2027-02-03..2027-02-04".into());
+    proto::UpdateCalendarRequest {
+        calendar: Some(calendar),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["holidays".into()],
+        }),
+        ..Default::default()
+    }
+}
+
+fn days(response: &proto::PreviewDeadlinesResponse) -> Vec<(&str, &str, i32, i32)> {
+    response
+        .days
+        .iter()
+        .map(|d| {
+            (
+                d.date.as_str(),
+                d.user_id.as_str(),
+                d.due_now,
+                d.due_with_change,
+            )
+        })
+        .collect()
+}
+
+fn local_day(at: Option<prost_types::Timestamp>) -> String {
+    let at = at.and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, 0));
+    at.expect("a deadline")
+        .with_timezone(&Shanghai)
+        .date_naive()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_calendar_change_is_previewed_per_member_and_day_and_matches_applying_it() {
+    let app = TestApp::spawn().await;
+    let pool = follow_up_pool(&app, 3).await;
+    app.clock.set(shanghai(2027, 2, 1, 10, 0)); // Monday: due Thursday the 4th
+    fixtures::held_leads(&app, &pool.id, "alice", 2).await;
+    let bobs = fixtures::held_leads(&app, &pool.id, "bob", 1).await;
+    let calendar_id = app.as_admin().get_pool(&pool.id).await.calendar_id;
+
+    let before = app.fingerprint().await;
+    let change = Change::CalendarChange(two_more_days_off(&calendar_id));
+    let previewed = preview(&app.as_member("mia"), &pool.id, change)
+        .await
+        .expect("a preview");
+    assert_eq!(app.fingerprint().await, before, "a preview keeps nothing");
+    // Tue 2nd, Fri 5th, then the holiday week: the third workday is Monday the 15th.
+    assert_eq!(
+        days(&previewed),
+        [
+            ("2027-02-04", "alice", 2, 0),
+            ("2027-02-04", "bob", 1, 0),
+            ("2027-02-15", "alice", 0, 2),
+            ("2027-02-15", "bob", 0, 1),
+        ]
+    );
+    assert_eq!(
+        (previewed.changed_leads, previewed.timezone.as_str()),
+        (3, "Asia/Shanghai")
+    );
+
+    let mut applied = two_more_days_off(&calendar_id);
+    applied.reschedule_owned = true;
+    app.as_admin()
+        .calendars()
+        .update_calendar(app.as_admin().req(applied))
+        .await
+        .expect("the change applied");
+    let bobs_lead = app.as_admin().get_lead(&bobs[0]).await;
+    assert_eq!(local_day(bobs_lead.follow_up_deadline), "2027-02-15");
+}
+
+#[tokio::test]
+async fn a_rule_change_is_previewed_and_bad_previews_are_refused() {
+    let app = TestApp::spawn().await;
+    let pool = follow_up_pool(&app, 3).await;
+    app.clock.set(shanghai(2027, 2, 1, 10, 0));
+    fixtures::held_leads(&app, &pool.id, "alice", 1).await;
+    let one_workday = |id: &str| proto::UpdatePoolRequest {
+        pool: Some(proto::Pool {
+            id: id.into(),
+            follow_up_business_time: workdays(1),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["follow_up_business_time".into()],
+        }),
+        ..Default::default()
+    };
+    let mia = app.as_member("mia");
+    let previewed = preview(&mia, &pool.id, Change::PoolChange(one_workday(&pool.id)))
+        .await
+        .expect("a preview");
+    assert_eq!(
+        days(&previewed),
+        [("2027-02-02", "alice", 0, 1), ("2027-02-04", "alice", 1, 0)]
+    );
+
+    let before = app.fingerprint().await;
+    let other_pool = Change::PoolChange(one_workday(&uuid::Uuid::now_v7().to_string()));
+    let fields = bad_fields(preview(&mia, &pool.id, other_pool).await);
+    assert_eq!(fields, ["pool_change.pool.id"]);
+    let mut bad_rule = one_workday(&pool.id);
+    bad_rule.pool.as_mut().unwrap().follow_up_business_time = workdays(-1);
+    let fields = bad_fields(preview(&mia, &pool.id, Change::PoolChange(bad_rule)).await);
+    assert_eq!(
+        fields,
+        ["pool_change.pool.follow_up_business_time.workdays"]
+    );
+    let no_change = proto::PreviewDeadlinesRequest {
+        pool_id: pool.id.clone(),
+        ..Default::default()
+    };
+    let refused = mia.calendars().preview_deadlines(mia.req(no_change)).await;
+    assert_eq!(bad_fields(refused), ["change"]);
+    let by_rep = preview(
+        &app.as_member("alice"),
+        &pool.id,
+        Change::PoolChange(one_workday(&pool.id)),
+    )
+    .await;
+    assert_error(by_rep, "MANAGER_REQUIRED");
+    assert_eq!(
+        app.fingerprint().await,
+        before,
+        "refused previews change nothing"
+    );
+}
