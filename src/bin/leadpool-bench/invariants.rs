@@ -81,21 +81,24 @@ async fn count(name: &'static str, sql: &str, db: &PgPool) -> Result<Check> {
 
 /// Replays each lead's events in order: every step must start from the owner the previous
 /// step left (CREATED only first; CLAIMED, ASSIGNED and DISTRIBUTED from nobody; RELEASED,
-/// RECYCLED and RECYCLE_WARNING from their `from_owner`), and the last step must leave the lead's
-/// current owner (each event's `to_owner`); a lead without events must be unowned.
+/// RECYCLED, RECYCLE_WARNING, COVER_STARTED, COVER_ENDED and UPDATED from their `from_owner`),
+/// and the last step must leave the lead's current owner (each event's `to_owner`); a lead
+/// without events must be unowned. AWAY_STARTED and AWAY_ENDED name a user, not a lead.
 const REPLAY: &str = "WITH steps AS (
          SELECT lead_id, kind, from_owner, to_owner AS owner_after,
                 lag(to_owner) OVER (PARTITION BY lead_id ORDER BY seq) AS owner_before,
                 row_number() OVER (PARTITION BY lead_id ORDER BY seq) AS n,
                 count(*) OVER (PARTITION BY lead_id) AS total
-         FROM lead_events WHERE tenant_id = $1),
+         FROM lead_events WHERE tenant_id = $1 AND lead_id IS NOT NULL),
      last AS (SELECT lead_id, owner_after FROM steps WHERE n = total)
      SELECT (SELECT count(DISTINCT lead_id) FROM steps
              WHERE kind NOT IN ('CREATED', 'CLAIMED', 'ASSIGNED', 'DISTRIBUTED', 'RELEASED',
-                                'RECYCLE_WARNING', 'RECYCLED')
+                                'RECYCLE_WARNING', 'RECYCLED', 'COVER_STARTED', 'COVER_ENDED',
+                                'UPDATED')
                 OR (kind = 'CREATED' AND n <> 1)
                 OR (kind IN ('CLAIMED', 'ASSIGNED', 'DISTRIBUTED') AND owner_before IS NOT NULL)
-                OR (kind IN ('RELEASED', 'RECYCLE_WARNING', 'RECYCLED')
+                OR (kind IN ('RELEASED', 'RECYCLE_WARNING', 'RECYCLED', 'COVER_STARTED',
+                             'COVER_ENDED', 'UPDATED')
                     AND owner_before IS DISTINCT FROM from_owner)) AS bad_steps,
             (SELECT count(*) FROM leads l LEFT JOIN last ON last.lead_id = l.id
              WHERE l.tenant_id = $1 AND l.owner_id IS DISTINCT FROM last.owner_after) AS wrong_owner,

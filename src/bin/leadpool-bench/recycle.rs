@@ -1,5 +1,5 @@
-//! `recycle`: every owned lead is past its follow-up deadline; one sweep (`RunRecycle`, the
-//! scheduler's own sweep) recycles them all. The baseline is one set-based `UPDATE … RETURNING`
+//! `recycle`: every owned lead is past its follow-up deadline, half of them in a pool on business
+//! time; one sweep (`RunRecycle`, the scheduler's own sweep) recycles them all. The baseline is one set-based `UPDATE … RETURNING`
 //! plus `INSERT` of the same rows, in one statement, on an identical copy of the leads. The
 //! service runs as the real binary in a child process with the background scheduler off, so its
 //! memory is its own: a sweep goes batch by batch and must not grow with the number of leads.
@@ -126,7 +126,7 @@ fn report(
     ));
     report.invariants("one sweep", checks);
     report.notes.push(format!(
-        "service = `{}` as a child process, scheduler off, batches of 1,000 (the default); the sweep is one `RunRecycle` call; pool without `warn_before`",
+        "service = `{}` as a child process, scheduler off, batches of 1,000 (the default); the sweep is one `RunRecycle` call; two pools without `warn_before`, half the leads in one counting one workday in a calendar (China 2027), half in one with a one-day wall-clock timeout; four past absences (two COVER, two PAUSE) start and end in the same sweep",
         binary.display()
     ));
     report.figures = json!({
@@ -140,19 +140,57 @@ fn report(
     report
 }
 
-/// Gives the pool a one-day follow-up timeout and every owned lead the deadline it implies:
-/// the leads were acquired weeks ago, so all are overdue.
+/// Gives the pool a one-day follow-up timeout and puts half of the owned leads in a second
+/// pool that counts one workday in a calendar (Mon–Fri 09:00–18:00 with China's 2027 holidays),
+/// each lead with the deadline its pool implies: the leads were acquired weeks ago, so all are
+/// overdue. Held counts follow the move; the leads keep their `CREATED` events. Four members had
+/// an absence that began and ended since (two covered by a colleague, two paused): the sweep
+/// starts and ends them before recycling, so the events replayed include the cover's.
 async fn make_overdue(db: &BenchDb) -> Result<()> {
     let spinner = seed::spinner("deadlines");
     sqlx::raw_sql(&format!(
         "UPDATE pools SET follow_up_timeout_seconds = 86400 WHERE tenant_id = '{TENANT}';
-         UPDATE leads SET follow_up_deadline = acquired_at + interval '1 day'
-         WHERE tenant_id = '{TENANT}' AND state = 'OWNED';"
+         INSERT INTO calendars (tenant_id, id, name, definition, created_at, updated_at)
+         VALUES ('{TENANT}', gen_random_uuid(), '中国大陆 2027',
+                 '{{\"workdays\": [1, 2, 3, 4, 5],
+                   \"business_hours\": {{\"start\": \"09:00\", \"end\": \"18:00\"}},
+                   \"holidays\": [\"2027-01-01\", \"2027-02-06..2027-02-12\",
+                                  \"2027-10-01..2027-10-07\"],
+                   \"make_up_workdays\": [\"2027-02-20\"]}}', now(), now());
+         INSERT INTO pools (tenant_id, id, name, timezone, calendar_id, follow_up_workdays,
+                            created_at, updated_at)
+         SELECT '{TENANT}', gen_random_uuid(), 'Bench pool in workdays', 'Asia/Shanghai', c.id, 1,
+                now(), now()
+         FROM calendars c WHERE c.tenant_id = '{TENANT}';
+         INSERT INTO members (tenant_id, pool_id, user_id, role, joined_at, updated_at)
+         SELECT m.tenant_id, p.id, m.user_id, m.role, m.joined_at, now()
+         FROM members m JOIN pools p ON p.tenant_id = m.tenant_id AND p.calendar_id IS NOT NULL
+         WHERE m.tenant_id = '{TENANT}';
+         UPDATE leads l SET pool_id = p.id
+         FROM pools p
+         WHERE l.tenant_id = '{TENANT}' AND p.tenant_id = l.tenant_id
+           AND p.calendar_id IS NOT NULL AND l.state = 'OWNED' AND hashtext(l.id::text) % 2 = 0;
+         UPDATE leads l SET follow_up_deadline = follow_up_deadline(p, l.grade, l.acquired_at)
+         FROM pools p
+         WHERE l.tenant_id = '{TENANT}' AND p.tenant_id = l.tenant_id AND p.id = l.pool_id
+           AND l.state = 'OWNED';
+         UPDATE members m SET held_count = (
+             SELECT count(*) FROM leads l
+             WHERE l.tenant_id = m.tenant_id AND l.pool_id = m.pool_id AND l.owner_id = m.user_id)
+         WHERE m.tenant_id = '{TENANT}';
+         INSERT INTO absences (tenant_id, id, user_id, away_from, away_until, mode, cover_user_id,
+                               reason, created_by, created_at)
+         SELECT '{TENANT}', gen_random_uuid(), 'rep' || lpad(g::text, 4, '0'),
+                now() - interval '2 days', now() - interval '1 day',
+                CASE WHEN g % 4 = 1 THEN 'COVER' ELSE 'PAUSE' END,
+                CASE WHEN g % 4 = 1 THEN 'rep' || lpad((g + 1)::text, 4, '0') END,
+                '年假', 'bench', now()
+         FROM generate_series(1, 8, 2) AS g;"
     ))
     .execute(&db.pool)
     .await?;
     // On its own: several statements in one call share a transaction, which VACUUM refuses.
-    sqlx::raw_sql("VACUUM (ANALYZE) leads")
+    sqlx::raw_sql("VACUUM (ANALYZE) pools, members, leads")
         .execute(&db.pool)
         .await?;
     spinner.finish_and_clear();
@@ -239,5 +277,30 @@ async fn recycle_checks(db: &BenchDb, leads: i64, reported: i64) -> Result<Vec<C
             name: "no overdue lead left owned",
             violations: owned,
         },
+        absence_check(db).await?,
     ])
+}
+
+/// The four past absences, in members of both pools: each started and ended once (one
+/// AWAY_STARTED and one AWAY_ENDED per pool), and every lead the covers moved came back.
+async fn absence_check(db: &BenchDb) -> Result<Check> {
+    let (open, started, ended, covered, returned): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM absences WHERE tenant_id = $1 AND state <> 'ENDED'),
+                count(*) FILTER (WHERE kind = 'AWAY_STARTED'),
+                count(*) FILTER (WHERE kind = 'AWAY_ENDED'),
+                count(*) FILTER (WHERE kind = 'COVER_STARTED'),
+                count(*) FILTER (WHERE kind = 'COVER_ENDED')
+         FROM lead_events WHERE tenant_id = $1",
+    )
+    .bind(TENANT)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(Check {
+        name: "past absences started and ended once; covered leads came back",
+        violations: open
+            + (started - 8).abs()
+            + (ended - 8).abs()
+            + (covered - returned).abs()
+            + i64::from(covered == 0),
+    })
 }
