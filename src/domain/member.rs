@@ -148,6 +148,8 @@ pub struct MemberStats {
     pub timezone: String,
     pub next_follow_up_deadline: Option<chrono::DateTime<chrono::Utc>>,
     pub next_close_deadline: Option<chrono::DateTime<chrono::Utc>>,
+    /// While the member is away: when they are back.
+    pub away_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl MemberStats {

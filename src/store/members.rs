@@ -270,7 +270,8 @@ pub async fn stats(
                   CASE WHEN m.claims_day = ($4::timestamptz AT TIME ZONE p.timezone)::date
                        THEN m.claims_today ELSE 0 END AS "claims_today!",
                   p.daily_claim_limit, p.timezone,
-                  d.next_follow_up_deadline, d.next_close_deadline
+                  d.next_follow_up_deadline, d.next_close_deadline,
+                  away_until(m.tenant_id, m.user_id, $4)
            FROM members m
            JOIN pools p ON p.tenant_id = m.tenant_id AND p.id = m.pool_id
            CROSS JOIN LATERAL (
@@ -301,5 +302,6 @@ pub async fn stats(
         timezone: row.timezone,
         next_follow_up_deadline: row.next_follow_up_deadline,
         next_close_deadline: row.next_close_deadline,
+        away_until: row.away_until,
     })
 }

@@ -334,6 +334,11 @@ async fn away_members_receive_nothing_and_assignment_to_them_needs_an_override()
         .map(|m| (m.user_id.as_str(), time(m.away_until)))
         .collect();
     assert_eq!(away, [("alice", Some(until)), ("bob", None), ("mia", None)]);
+    let stats = mia.member_stats(&pool.id, "alice").await;
+    assert_eq!(time(stats.away_until), Some(until));
+    app.clock.set(until);
+    let stats = mia.member_stats(&pool.id, "alice").await;
+    assert_eq!(stats.away_until, None, "back at away_until");
     fixtures::assert_consistent(&app).await;
 }
 

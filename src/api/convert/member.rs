@@ -216,5 +216,6 @@ pub fn member_stats_response(standing: Standing) -> proto::GetMemberStatsRespons
         resets_at: Some(timestamp(standing.resets_at)),
         next_follow_up_deadline: stats.next_follow_up_deadline.map(timestamp),
         next_close_deadline: stats.next_close_deadline.map(timestamp),
+        away_until: stats.away_until.map(timestamp),
     }
 }
