@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -17,8 +17,8 @@ use crate::domain::page::PageSize;
 use crate::domain::recycle::SCHEDULER_ACTOR;
 use crate::domain::validate::Validator;
 use crate::domain::{DomainError, Result};
+use crate::store;
 use crate::store::absences::effects;
-use crate::store::{self, db_error};
 
 /// A validated `SetAway`; `away_from` unset means when the call runs.
 #[derive(Debug, Clone, Serialize)]
@@ -85,11 +85,10 @@ pub async fn set_away(ctx: &Context, actor: &Actor, command: SetAway) -> Result<
 /// Cancels an absence not yet begun, or ends one under way now.
 pub async fn clear_away(ctx: &Context, actor: &Actor, command: ClearAway) -> Result<Ended> {
     let key = ("away.clear", command.request_id);
-    idempotency::once(ctx, actor, key, &command, async |conn| {
+    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
         let tenant_id = &actor.tenant_id;
-        let mut tx = conn.begin().await.map_err(db_error)?;
-        let absence = store::absences::lock(&mut tx, tenant_id, command.absence_id).await?;
-        require_manager_of(&mut tx, actor, &absence.user_id).await?;
+        let absence = store::absences::lock(tx, tenant_id, command.absence_id).await?;
+        require_manager_of(tx, actor, &absence.user_id).await?;
         let now = ctx.clock.now();
         let ended = match absence.state {
             AbsenceState::Scheduled => {
@@ -105,13 +104,12 @@ pub async fn clear_away(ctx: &Context, actor: &Actor, command: ClearAway) -> Res
             }
             AbsenceState::Active => {
                 let by = (actor.user_id.as_str(), command.request_id);
-                end(&mut tx, tenant_id, &absence, by, now).await?
+                end(tx, tenant_id, &absence, by, now).await?
             }
             AbsenceState::Ended | AbsenceState::Cancelled => {
                 return Err(DomainError::AbsenceEnded(absence.id));
             }
         };
-        ctx.commit(tx).await?;
         Ok(ended)
     })
     .await

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::Context;
@@ -12,7 +12,7 @@ use crate::domain::access::Actor;
 use crate::domain::calendar::{Calendar, CalendarDraft, NamedCalendar};
 use crate::domain::page::PageSize;
 use crate::domain::{DomainError, Result};
-use crate::store::{self, db_error};
+use crate::store;
 
 /// A validated `CreateCalendar`.
 #[derive(Debug, Clone, Serialize)]
@@ -89,13 +89,9 @@ pub async fn update(
 ) -> Result<CalendarUpdated> {
     actor.require_admin()?;
     let key = ("calendar.update", command.request_id);
-    idempotency::once(ctx, actor, key, &command, async |conn| {
-        // Inside an idempotent call this is a savepoint; without one, the transaction that
-        // keeps the calendar and the deadlines it implies together.
-        let mut tx = conn.begin().await.map_err(db_error)?;
-        let updated = apply_update(&mut tx, actor, &command, ctx.clock.now()).await?;
-        ctx.commit(tx).await?;
-        Ok(updated)
+    // One transaction keeps the calendar and the deadlines it implies together.
+    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
+        apply_update(tx, actor, &command, ctx.clock.now()).await
     })
     .await
 }

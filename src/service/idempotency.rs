@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use super::{Context, deadline};
@@ -41,6 +41,28 @@ where
 {
     let (response, _) = once_telling(ctx, actor, key, command, mutation).await?;
     Ok(response)
+}
+
+/// [`once`], with `mutation`'s statements in a transaction of their own: a savepoint inside an
+/// idempotent call, else the transaction that keeps them together (committed only while the
+/// call's deadline allows). A mutation that fails leaves nothing of its statements.
+pub async fn once_atomic<Out>(
+    ctx: &Context,
+    actor: &Actor,
+    key: (&str, Option<Uuid>),
+    command: &impl Serialize,
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
+) -> Result<Out>
+where
+    Out: Serialize + DeserializeOwned,
+{
+    once(ctx, actor, key, command, async |conn| {
+        let mut tx = conn.begin().await.map_err(db_error)?;
+        let response = mutation(&mut tx).await?;
+        ctx.commit(tx).await?;
+        Ok(response)
+    })
+    .await
 }
 
 /// [`once`], telling whether the response was replayed (a streamed import reports the chunks

@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Connection;
 use uuid::Uuid;
 
 use super::Context;
@@ -13,7 +12,7 @@ use crate::domain::member::{Member, MemberMask, MemberStats, NewMember};
 use crate::domain::page::PageSize;
 use crate::domain::quota;
 use crate::service::access;
-use crate::store::{self, db_error};
+use crate::store;
 
 /// A validated `AddMember`.
 #[derive(Debug, Clone, Serialize)]
@@ -101,16 +100,14 @@ pub async fn remove(ctx: &Context, actor: &Actor, command: RemoveMember) -> Resu
         request_id,
     } = command;
     let key = ("member.remove", command.request_id);
-    idempotency::once(ctx, actor, key, &command, async |conn| {
-        access::managed_pool(&mut *conn, actor, pool_id).await?;
+    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
+        access::managed_pool(&mut *tx, actor, pool_id).await?;
         let now = ctx.clock.now();
-        let mut tx = conn.begin().await.map_err(db_error)?;
         // The member row is locked before their leads are read, so a claim racing with the
         // removal either lands first (and its lead is returned) or finds no member.
         store::members::lock(&mut *tx, &actor.tenant_id, pool_id, user_id).await?;
         let released =
             store::members::remove(&mut *tx, actor, pool_id, user_id, request_id, now).await?;
-        ctx.commit(tx).await?;
         Ok(released)
     })
     .await

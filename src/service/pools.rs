@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::Context;
@@ -13,7 +13,7 @@ use crate::domain::access::Actor;
 use crate::domain::page::PageSize;
 use crate::domain::pool::{NewPool, Pool};
 use crate::service::access;
-use crate::store::{self, db_error};
+use crate::store;
 
 /// A validated `CreatePool`.
 #[derive(Debug, Clone, Serialize)]
@@ -87,13 +87,9 @@ pub async fn list(
 pub async fn update(ctx: &Context, actor: &Actor, command: UpdatePool) -> Result<PoolUpdated> {
     actor.require_admin()?;
     let key = ("pool.update", command.request_id);
-    idempotency::once(ctx, actor, key, &command, async |conn| {
-        // Inside an idempotent call this is a savepoint; without one, the transaction that
-        // keeps the rules and the deadlines they imply together.
-        let mut tx = conn.begin().await.map_err(db_error)?;
-        let updated = apply_update(&mut tx, actor, &command, ctx.clock.now()).await?;
-        ctx.commit(tx).await?;
-        Ok(updated)
+    // One transaction keeps the rules and the deadlines they imply together.
+    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
+        apply_update(tx, actor, &command, ctx.clock.now()).await
     })
     .await
 }

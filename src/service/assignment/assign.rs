@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{handover, require_room};
@@ -16,9 +16,9 @@ use crate::domain::lead::{AcquiredVia, LeadView};
 use crate::service::Context;
 use crate::service::absences::require_present;
 use crate::service::idempotency;
+use crate::store;
 use crate::store::assignment::moves::{self, Changes, Move};
 use crate::store::assignment::transfer::held_leads;
-use crate::store::{self, db_error};
 
 /// An assignment, validated.
 #[derive(Debug, Clone, Serialize)]
@@ -37,11 +37,9 @@ pub struct Assign {
 /// the lead as the manager now sees it.
 pub async fn assign(ctx: &Context, actor: &Actor, command: Assign) -> Result<LeadView> {
     let key = ("assignment.assign", command.request_id);
-    idempotency::once(ctx, actor, key, &command, async |conn| {
-        let mut tx = conn.begin().await.map_err(db_error)?;
-        hand_over(&mut tx, ctx, actor, &command).await?;
-        ctx.commit(tx).await?;
-        store::leads::get(&mut *conn, actor, command.lead_id).await
+    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
+        hand_over(tx, ctx, actor, &command).await?;
+        store::leads::get(&mut *tx, actor, command.lead_id).await
     })
     .await
 }

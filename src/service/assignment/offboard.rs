@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::require_room;
@@ -22,7 +22,6 @@ use crate::service::idempotency;
 use crate::store::assignment::distribute::{LockedState, Wait, lock_state, recipients, save_state};
 use crate::store::assignment::moves::{self, Changes, Move};
 use crate::store::assignment::offboard::{Owned, deactivate, memberships, owned_leads, pools_of};
-use crate::store::db_error;
 
 /// The reason every offboarding move records.
 const REASON: &str = "OFFBOARDING";
@@ -50,13 +49,10 @@ pub struct OffboardReport {
 /// says; needs a tenant admin or a manager of every pool the user belongs to.
 pub async fn offboard(ctx: &Context, actor: &Actor, command: Offboard) -> Result<OffboardReport> {
     let key = ("assignment.offboard", command.request_id);
-    idempotency::once(ctx, actor, key, &command, async |conn| {
-        let memberships = memberships(&mut *conn, actor, &command.user_id).await?;
+    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
+        let memberships = memberships(&mut *tx, actor, &command.user_id).await?;
         assignment::check_offboarder(actor, &command.user_id, &memberships)?;
-        let mut tx = conn.begin().await.map_err(db_error)?;
-        let report = take_out(&mut tx, actor, &command, ctx.clock.now()).await?;
-        ctx.commit(tx).await?;
-        Ok(report)
+        take_out(tx, actor, &command, ctx.clock.now()).await
     })
     .await
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{handover, require_room};
@@ -18,7 +18,6 @@ use crate::service::absences::require_present;
 use crate::service::idempotency;
 use crate::store::assignment::moves::{self, Move};
 use crate::store::assignment::transfer::held_leads;
-use crate::store::db_error;
 
 /// A transfer, validated: distinct leads, in the order asked.
 #[derive(Debug, Clone, Serialize)]
@@ -43,10 +42,8 @@ pub struct Transferred {
 /// Transfers owned leads to a member of their pools, all or none.
 pub async fn transfer(ctx: &Context, actor: &Actor, command: Transfer) -> Result<Transferred> {
     let key = ("assignment.transfer", command.request_id);
-    idempotency::once(ctx, actor, key, &command, async |conn| {
-        let mut tx = conn.begin().await.map_err(db_error)?;
-        let transferred = hand_over(&mut tx, ctx, actor, &command).await?;
-        ctx.commit(tx).await?;
+    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
+        let transferred = hand_over(tx, ctx, actor, &command).await?;
         Ok(Transferred {
             lead_ids: command.lead_ids.clone(),
             transferred,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::DomainError;
@@ -14,7 +14,6 @@ use crate::domain::lead::{self, LeadView};
 use crate::service::Context;
 use crate::service::idempotency;
 use crate::store;
-use crate::store::db_error;
 
 /// A lead to take from the pool.
 #[derive(Debug, Clone, Serialize)]
@@ -74,21 +73,18 @@ pub async fn claim_many(
         request_id,
     } = command;
     let key = ("lead.claim_many", command.request_id);
-    idempotency::once(ctx, actor, key, &command, async |conn| {
+    // An all-or-nothing call that fails must undo the claims it made.
+    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
         let now = ctx.clock.now();
-        // A savepoint inside the idempotency transaction, else a transaction of its own:
-        // an all-or-nothing call that fails must undo the claims it made.
-        let mut tx = conn.begin().await.map_err(db_error)?;
         let claimed =
             store::leads::batch::claim_many(&mut *tx, actor, lead_ids, request_id, now).await?;
-        let results = results(&mut tx, actor, lead_ids, claimed, now).await?;
+        let results = results(tx, actor, lead_ids, claimed, now).await?;
         if all_or_nothing && results.iter().any(|r| r.outcome.is_err()) {
             let refusal = results.into_iter().find_map(|r| r.outcome.err());
             return Err(refusal.unwrap_or_else(|| {
                 DomainError::internal("an all-or-nothing claim failed without a refusal")
             }));
         }
-        ctx.commit(tx).await?;
         Ok(results)
     })
     .await
