@@ -45,6 +45,8 @@ fn code(err: &DomainError) -> Code {
         | E::PoolArchived(_)
         | E::CalendarInUse(_)
         | E::MemberAway { .. }
+        | E::LeadEmbargoed { .. }
+        | E::NoClaimableLead(_)
         | E::AbsenceEnded(_)
         | E::ReclaimCooldown { .. } => Code::FailedPrecondition,
         E::DailyClaimLimitReached { .. } | E::MessageTooLarge { .. } => Code::ResourceExhausted,

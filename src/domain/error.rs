@@ -109,6 +109,13 @@ pub enum DomainError {
     },
     #[error("Pool {0} is archived.")]
     PoolArchived(Uuid),
+    #[error("Lead {lead_id} entered the pool only just; it may be claimed from {}.", rfc3339(*.claimable_at))]
+    LeadEmbargoed {
+        lead_id: Uuid,
+        claimable_at: DateTime<Utc>,
+    },
+    #[error("Pool {0} has no lead you may claim now.")]
+    NoClaimableLead(Uuid),
     #[error("User {user_id} is away{}; set override_away to give them leads anyway.", .away_until.map(|at| format!(" until {}", rfc3339(at))).unwrap_or_default())]
     MemberAway {
         user_id: String,
@@ -206,6 +213,8 @@ impl DomainError {
             Self::MemberInactive { .. } => "MEMBER_INACTIVE",
             Self::HeldLimitReached { .. } => "HELD_LIMIT_REACHED",
             Self::PoolArchived(_) => "POOL_ARCHIVED",
+            Self::LeadEmbargoed { .. } => "LEAD_EMBARGOED",
+            Self::NoClaimableLead(_) => "NO_CLAIMABLE_LEAD",
             Self::MemberAway { .. } => "MEMBER_AWAY",
             Self::AbsenceNotFound(_) => "ABSENCE_NOT_FOUND",
             Self::AbsenceEnded(_) => "ABSENCE_ENDED",
@@ -224,7 +233,9 @@ impl DomainError {
             Self::NotPoolMember { pool_id } | Self::ManagerRequired { pool_id } => {
                 vec![("pool_id", pool_id.to_string())]
             }
-            Self::PoolNotFound(id) | Self::PoolArchived(id) => vec![("pool_id", id.to_string())],
+            Self::PoolNotFound(id) | Self::PoolArchived(id) | Self::NoClaimableLead(id) => {
+                vec![("pool_id", id.to_string())]
+            }
             Self::CalendarNotFound(id) | Self::CalendarInUse(id) => {
                 vec![("calendar_id", id.to_string())]
             }
@@ -265,14 +276,28 @@ impl DomainError {
             Self::UnknownReleaseReason { reason, allowed } => {
                 vec![("reason", reason.clone()), ("allowed", allowed.clone())]
             }
-            Self::ReclaimCooldown { lead_id, until } => vec![
-                ("lead_id", lead_id.to_string()),
-                ("cooldown_until", rfc3339(*until)),
-            ],
             Self::MessageTooLarge { limit_bytes } => vec![("limit_bytes", limit_bytes.to_string())],
             Self::DailyClaimLimitReached { limit, resets_at } => vec![
                 ("limit", limit.to_string()),
                 ("resets_at", rfc3339(*resets_at)),
+            ],
+            _ => self.claim_metadata(),
+        }
+    }
+
+    /// The metadata of the refusals of a claim for a time: when the lead may be claimed.
+    fn claim_metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::ReclaimCooldown { lead_id, until } => vec![
+                ("lead_id", lead_id.to_string()),
+                ("cooldown_until", rfc3339(*until)),
+            ],
+            Self::LeadEmbargoed {
+                lead_id,
+                claimable_at,
+            } => vec![
+                ("lead_id", lead_id.to_string()),
+                ("claimable_at", rfc3339(*claimable_at)),
             ],
             _ => self.people_metadata(),
         }

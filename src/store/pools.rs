@@ -50,6 +50,8 @@ struct PoolRow {
     close_open_seconds: Option<i32>,
     warn_before_workdays: Option<i32>,
     warn_before_open_seconds: Option<i32>,
+    pull_order: Vec<String>,
+    new_lead_embargo_seconds: Option<i32>,
     member_role: Option<String>,
     member_active: Option<bool>,
 }
@@ -103,6 +105,8 @@ impl TryFrom<PoolRow> for PoolAccess {
                 row.warn_before_workdays,
                 row.warn_before_open_seconds,
             ),
+            pull_order: row.pull_order,
+            new_lead_embargo_seconds: row.new_lead_embargo_seconds,
         };
         let pool = Pool {
             id: row.id,
@@ -165,9 +169,10 @@ pub async fn create(
                               distribution_fallback, assign_unmatched, auto_distribute,
                               auto_distribute_after_seconds, calendar_id, follow_up_workdays,
                               follow_up_open_seconds, close_workdays, close_open_seconds,
-                              warn_before_workdays, warn_before_open_seconds)
+                              warn_before_workdays, warn_before_open_seconds, pull_order,
+                              new_lead_embargo_seconds)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
-                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)
+                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
         tenant_id,
         Uuid::now_v7(),
@@ -197,6 +202,8 @@ pub async fn create(
         close.1,
         warn.0,
         warn.1,
+        &rules.pull_order,
+        rules.new_lead_embargo_seconds,
     )
     .fetch_one(db)
     .await
@@ -287,7 +294,7 @@ pub async fn update(
                auto_distribute = $21, auto_distribute_after_seconds = $22, calendar_id = $23,
                follow_up_workdays = $24, follow_up_open_seconds = $25, close_workdays = $26,
                close_open_seconds = $27, warn_before_workdays = $28,
-               warn_before_open_seconds = $29,
+               warn_before_open_seconds = $29, pull_order = $30, new_lead_embargo_seconds = $31,
                version = version + 1, updated_at = $16
            WHERE tenant_id = $1 AND id = $2 AND version = $17
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
@@ -320,6 +327,8 @@ pub async fn update(
         close.1,
         warn.0,
         warn.1,
+        &rules.pull_order,
+        rules.new_lead_embargo_seconds,
     )
     .fetch_optional(db)
     .await

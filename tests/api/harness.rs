@@ -510,7 +510,8 @@ fn code_of(reason: &str) -> Code {
         | "CALENDAR_NAME_TAKEN" => Code::AlreadyExists,
         "LEAD_NOT_IN_POOL" | "LEAD_NOT_OWNED" | "LEAD_LOCKED" | "LEAD_CLOSED"
         | "RECLAIM_COOLDOWN" | "MEMBER_INACTIVE" | "HELD_LIMIT_REACHED" | "POOL_ARCHIVED"
-        | "CALENDAR_IN_USE" | "MEMBER_AWAY" | "ABSENCE_ENDED" => Code::FailedPrecondition,
+        | "CALENDAR_IN_USE" | "MEMBER_AWAY" | "ABSENCE_ENDED" | "LEAD_EMBARGOED"
+        | "NO_CLAIMABLE_LEAD" => Code::FailedPrecondition,
         "DAILY_CLAIM_LIMIT_REACHED" | "MESSAGE_TOO_LARGE" => Code::ResourceExhausted,
         "VERSION_CONFLICT" | "CONCURRENT_MODIFICATION" => Code::Aborted,
         "DATABASE_UNAVAILABLE" => Code::Unavailable,

@@ -13,6 +13,7 @@ mod business_deadlines;
 mod calendars;
 mod claim;
 mod claim_batch;
+mod claim_next;
 mod concurrency;
 mod distribute;
 mod distribute_auto;

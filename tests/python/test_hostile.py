@@ -178,7 +178,7 @@ class World:
         self.lead: dict[str, str] = {}
 
         for name in ("main", "target", "intake", "edit", "archive", "dist", "preview", "offboard",
-                     "deadline", "big"):
+                     "deadline", "big", "pull"):
             self.pool[name] = self.create_pool(name)
         members = {
             "main": ["alice", "leaver", "traveller"],
@@ -191,6 +191,8 @@ class World:
             "offboard": ["departing"],
             "deadline": ["alice"],
             "big": [],
+            # ClaimNext takes whatever lead comes next: a pool of its own.
+            "pull": [],
         }
         for pool, users in members.items():
             self.add_member(pool, ADMIN, types_pb2.MEMBER_ROLE_MANAGER)
@@ -204,6 +206,8 @@ class World:
             self.lead[name] = self.create_lead("main", name, owner=ADMIN)
         self.lead["update"] = self.create_lead("intake", "update")
         self.lead["dist"] = self.create_lead("dist", "dist")
+        for n in range(8):
+            self.create_lead("pull", f"pull-{n}")
         self.lead["preview"] = self.create_lead("preview", "preview")
         self.create_lead("offboard", "departing's", owner="departing")
 
@@ -463,6 +467,9 @@ BASELINES: dict[str, Callable[[World], Message]] = {
     },
     "CalendarService.DeleteCalendar": lambda w: calendar_service_pb2.DeleteCalendarRequest(
         calendar_id=w.create_calendar("doomed"), request_id=rid()),
+
+    "LeadService.ClaimNext": lambda w: lead_service_pb2.ClaimNextRequest(
+        pool_id=w.pool["pull"], request_id=rid()),
 
     "AvailabilityService.SetAway": lambda w: w.away_request(),
     "AvailabilityService.ClearAway": lambda w: availability_service_pb2.ClearAwayRequest(

@@ -16,7 +16,7 @@ use crate::domain::validate::{
 };
 use crate::proto;
 use crate::service::leads::{
-    Claim, ClaimMany, ClaimResult, Create, Discard, Move, Release, Transition, Update,
+    Claim, ClaimMany, ClaimNext, ClaimResult, Create, Discard, Move, Release, Transition, Update,
 };
 
 /// `owner_id` value that means the caller.
@@ -187,6 +187,22 @@ pub fn parse_claim(req: &proto::ClaimLeadRequest) -> Result<Claim, DomainError> 
         lead_id,
         request_id,
     })
+}
+
+pub fn parse_claim_next(req: &proto::ClaimNextRequest) -> Result<ClaimNext, DomainError> {
+    let mut v = Validator::new();
+    let mut code = |field: &str, value: &str| {
+        let code = v.optional_text(field, value, MAX_CODE_CHARS);
+        (!code.is_empty()).then_some(code)
+    };
+    let (region, industry) = (code("region", &req.region), code("industry", &req.industry));
+    let command = ClaimNext {
+        pool_id: v.uuid("pool_id", &req.pool_id),
+        region,
+        industry,
+        request_id: v.optional_uuid("request_id", &req.request_id),
+    };
+    v.finish(command)
 }
 
 pub fn parse_claim_many(req: &proto::ClaimLeadsRequest) -> Result<ClaimMany, DomainError> {

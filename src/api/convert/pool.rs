@@ -57,6 +57,8 @@ pub fn pool(pool: Pool) -> proto::Pool {
         follow_up_business_time: rules.follow_up_business.map(business_time),
         close_business_time: rules.close_business.map(business_time),
         warn_before_business_time: rules.warn_before_business.map(business_time),
+        pull_order: rules.pull_order,
+        new_lead_embargo: duration(rules.new_lead_embargo_seconds),
     }
 }
 
@@ -156,6 +158,8 @@ fn rules_draft(pool: &proto::Pool) -> RulesDraft<'_> {
         follow_up_business: raw_business_time(pool.follow_up_business_time.as_ref()),
         close_business: raw_business_time(pool.close_business_time.as_ref()),
         warn_before_business: raw_business_time(pool.warn_before_business_time.as_ref()),
+        pull_order: &pool.pull_order,
+        new_lead_embargo: raw_duration(pool.new_lead_embargo.as_ref()),
     }
 }
 
@@ -181,6 +185,8 @@ fn requested_pool(req: proto::CreatePoolRequest) -> proto::Pool {
         follow_up_business_time: req.follow_up_business_time,
         close_business_time: req.close_business_time,
         warn_before_business_time: req.warn_before_business_time,
+        pull_order: req.pull_order,
+        new_lead_embargo: req.new_lead_embargo,
         ..Default::default()
     }
 }

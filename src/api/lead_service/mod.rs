@@ -13,15 +13,15 @@ use crate::domain::page::PageSize;
 use crate::domain::validate::Validator;
 use crate::proto::lead_service_server::LeadService;
 use crate::proto::{
-    ClaimLeadRequest, ClaimLeadResponse, ClaimLeadsRequest, ClaimLeadsResponse, ConvertLeadRequest,
-    ConvertLeadResponse, CreateLeadRequest, CreateLeadResponse, DiscardLeadRequest,
-    DiscardLeadResponse, GetLeadHistoryRequest, GetLeadHistoryResponse, GetLeadRequest,
-    GetLeadResponse, ImportLeadsRequest, ImportLeadsResponse, ImportLeadsStreamRequest,
-    ImportLeadsStreamResponse, ListFollowUpsRequest, ListFollowUpsResponse, ListLeadsRequest,
-    ListLeadsResponse, LockLeadRequest, LockLeadResponse, MoveLeadRequest, MoveLeadResponse,
-    RecordFollowUpRequest, RecordFollowUpResponse, ReleaseLeadRequest, ReleaseLeadResponse,
-    ReopenLeadRequest, ReopenLeadResponse, UnlockLeadRequest, UnlockLeadResponse,
-    UpdateLeadRequest, UpdateLeadResponse,
+    ClaimLeadRequest, ClaimLeadResponse, ClaimLeadsRequest, ClaimLeadsResponse, ClaimNextRequest,
+    ClaimNextResponse, ConvertLeadRequest, ConvertLeadResponse, CreateLeadRequest,
+    CreateLeadResponse, DiscardLeadRequest, DiscardLeadResponse, GetLeadHistoryRequest,
+    GetLeadHistoryResponse, GetLeadRequest, GetLeadResponse, ImportLeadsRequest,
+    ImportLeadsResponse, ImportLeadsStreamRequest, ImportLeadsStreamResponse, ListFollowUpsRequest,
+    ListFollowUpsResponse, ListLeadsRequest, ListLeadsResponse, LockLeadRequest, LockLeadResponse,
+    MoveLeadRequest, MoveLeadResponse, RecordFollowUpRequest, RecordFollowUpResponse,
+    ReleaseLeadRequest, ReleaseLeadResponse, ReopenLeadRequest, ReopenLeadResponse,
+    UnlockLeadRequest, UnlockLeadResponse, UpdateLeadRequest, UpdateLeadResponse,
 };
 use crate::service::leads;
 
@@ -101,6 +101,16 @@ impl LeadService for LeadApi {
         let command = lead::parse_claim(request.get_ref())?;
         let view = leads::claim(&self.ctx, &actor, command).await?;
         Ok(Response::new(ClaimLeadResponse {
+            lead: Some(lead_message(&actor, view)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ClaimNext"))]
+    async fn claim_next(&self, request: Request<ClaimNextRequest>) -> Reply<ClaimNextResponse> {
+        let actor = auth::actor(&request)?;
+        let command = lead::parse_claim_next(request.get_ref())?;
+        let view = leads::claim_next(&self.ctx, &actor, command).await?;
+        Ok(Response::new(ClaimNextResponse {
             lead: Some(lead_message(&actor, view)),
         }))
     }

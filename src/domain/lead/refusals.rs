@@ -33,6 +33,8 @@ pub struct ClaimSnapshot {
     pub pool_archived: bool,
     pub previous_owner_id: Option<String>,
     pub cooldown_until: Option<DateTime<Utc>>,
+    /// When the pool's embargo on a lead that just entered it ends; `None` without one.
+    pub claimable_at: Option<DateTime<Utc>>,
     pub daily_claim_limit: Option<i32>,
     pub timezone: String,
     /// The actor's membership: `None` when not a member.
@@ -48,18 +50,8 @@ pub struct ClaimantStanding {
     pub claims_today: i32,
 }
 
-/// Explains why a claim changed nothing, in the order of `domain.md`: membership, state,
-/// lock, cooldown, daily quota, cap. `Ok` means the actor already owns the lead: a retried
-/// claim succeeds again.
-pub fn explain_claim_refusal(
-    snapshot: &ClaimSnapshot,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<(), DomainError> {
-    let lead_id = snapshot.lead_id;
-    if snapshot.owner_id.as_deref() == Some(actor) {
-        return Ok(());
-    }
+/// The claimant's standing in the lead's pool, if they are an active member of it.
+fn active_member(snapshot: &ClaimSnapshot, actor: &str) -> Result<ClaimantStanding, DomainError> {
     let Some(member) = snapshot.member else {
         return Err(DomainError::NotPoolMember {
             pool_id: snapshot.pool_id,
@@ -71,6 +63,22 @@ pub fn explain_claim_refusal(
             user_id: actor.to_owned(),
         });
     }
+    Ok(member)
+}
+
+/// Explains why a claim changed nothing, in the order of `domain.md`: membership, state,
+/// lock, cooldown, embargo, daily quota, cap. `Ok` means the actor already owns the lead: a retried
+/// claim succeeds again.
+pub fn explain_claim_refusal(
+    snapshot: &ClaimSnapshot,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let lead_id = snapshot.lead_id;
+    if snapshot.owner_id.as_deref() == Some(actor) {
+        return Ok(());
+    }
+    let member = active_member(snapshot, actor)?;
     if snapshot.pool_archived {
         return Err(DomainError::PoolArchived(snapshot.pool_id));
     }
@@ -87,6 +95,12 @@ pub fn explain_claim_refusal(
         && snapshot.previous_owner_id.as_deref() == Some(actor)
     {
         return Err(DomainError::ReclaimCooldown { lead_id, until });
+    }
+    if let Some(claimable_at) = snapshot.claimable_at.filter(|at| *at > now) {
+        return Err(DomainError::LeadEmbargoed {
+            lead_id,
+            claimable_at,
+        });
     }
     if let Some(limit) = snapshot.daily_claim_limit
         && member.claims_today >= limit
@@ -202,6 +216,7 @@ mod tests {
             pool_archived: false,
             previous_owner_id: None,
             cooldown_until: None,
+            claimable_at: None,
             daily_claim_limit: None,
             timezone: "UTC".into(),
             member: Some(ClaimantStanding {
@@ -299,6 +314,23 @@ mod tests {
         let later = now() + chrono::Duration::hours(2);
         assert!(matches!(
             explain_claim_refusal(&snapshot, "alice", later),
+            Err(DomainError::ConcurrentModification)
+        ));
+    }
+
+    #[test]
+    fn an_embargo_binds_everyone_until_it_ends() {
+        let claimable_at = now() + chrono::Duration::minutes(30);
+        let snapshot = ClaimSnapshot {
+            claimable_at: Some(claimable_at),
+            ..pool_lead()
+        };
+        assert!(matches!(
+            explain_claim_refusal(&snapshot, "bob", now()),
+            Err(DomainError::LeadEmbargoed { claimable_at: at, .. }) if at == claimable_at
+        ));
+        assert!(matches!(
+            explain_claim_refusal(&snapshot, "bob", claimable_at),
             Err(DomainError::ConcurrentModification)
         ));
     }

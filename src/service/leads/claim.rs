@@ -12,6 +12,7 @@ use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{self, LeadView};
 use crate::service::Context;
+use crate::service::access;
 use crate::service::idempotency;
 use crate::store;
 
@@ -47,15 +48,56 @@ pub async fn claim(ctx: &Context, actor: &Actor, command: Claim) -> Result<LeadV
     } = command;
     let key = ("lead.claim", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
+        take(conn, ctx, actor, lead_id, request_id).await
+    })
+    .await
+}
+
+/// The claim statement, and when it changed nothing, why: the lead when the actor owns it
+/// already (a retry), else the rule that stood in the way.
+async fn take(
+    conn: &mut PgConnection,
+    ctx: &Context,
+    actor: &Actor,
+    lead_id: Uuid,
+    request_id: Option<Uuid>,
+) -> Result<LeadView> {
+    let now = ctx.clock.now();
+    let claimed = store::leads::claim(&mut *conn, actor, lead_id, request_id, now).await?;
+    if let Some(view) = claimed {
+        ctx.metrics.claims.inc();
+        return Ok(view);
+    }
+    let snapshot = store::leads::claim_snapshot(&mut *conn, actor, lead_id, now).await?;
+    lead::explain_claim_refusal(&snapshot, &actor.user_id, now)?;
+    store::leads::get(&mut *conn, actor, lead_id).await
+}
+
+/// The best lead of a pool for the actor to take, by the pool's `pull_order`, of a region or
+/// industry when given.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimNext {
+    pub pool_id: Uuid,
+    pub region: Option<String>,
+    pub industry: Option<String>,
+    pub request_id: Option<Uuid>,
+}
+
+/// Claims for the actor the pool's best lead they may claim: `NO_CLAIMABLE_LEAD` when none
+/// fits, else the claim's own refusals (cap, quota). Concurrent callers pass over each other's
+/// leads instead of waiting on them.
+pub async fn claim_next(ctx: &Context, actor: &Actor, command: ClaimNext) -> Result<LeadView> {
+    let key = ("lead.claim_next", command.request_id);
+    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
         let now = ctx.clock.now();
-        let claimed = store::leads::claim(&mut *conn, actor, lead_id, request_id, now).await?;
-        if let Some(view) = claimed {
-            ctx.metrics.claims.inc();
-            return Ok(view);
-        }
-        let snapshot = store::leads::claim_snapshot(&mut *conn, actor, lead_id, now).await?;
-        lead::explain_claim_refusal(&snapshot, &actor.user_id, now)?;
-        store::leads::get(&mut *conn, actor, lead_id).await
+        let pool_id = command.pool_id;
+        let pool = access::pool(&mut *tx, actor, pool_id).await?;
+        actor.require_pool_reader(pool_id, pool.membership)?;
+        let wanted = (command.region.as_deref(), command.industry.as_deref());
+        let lead_id = store::leads::next_claimable(&mut *tx, actor, pool_id, wanted, now)
+            .await?
+            .ok_or(DomainError::NoClaimableLead(pool_id))?;
+        take(tx, ctx, actor, lead_id, command.request_id).await
     })
     .await
 }

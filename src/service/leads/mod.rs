@@ -10,7 +10,7 @@ mod lifecycle;
 mod read;
 mod release;
 
-pub use claim::{Claim, ClaimMany, ClaimResult, claim, claim_many};
+pub use claim::{Claim, ClaimMany, ClaimNext, ClaimResult, claim, claim_many, claim_next};
 pub use create::{Create, create};
 pub use edit::{Update, update};
 pub use follow_ups::{FollowUpRecorded, RecordFollowUp, follow_ups, record_follow_up};

@@ -33,9 +33,12 @@ pub async fn claim_many(
            target AS (
                SELECT l.id, l.pool_id, r.ord
                FROM leads l JOIN requested r ON r.id = l.id
+               JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
                WHERE l.tenant_id = $1 AND l.state = 'IN_POOL' AND NOT l.locked
                  AND (l.cooldown_until IS NULL OR l.cooldown_until <= $4
                       OR l.previous_owner_id IS DISTINCT FROM $3)
+                 AND (p.new_lead_embargo_seconds IS NULL
+                      OR embargo_ends(p, l.pool_entered_at) <= $4)
                ORDER BY l.id
                FOR UPDATE OF l
            ),

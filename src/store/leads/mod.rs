@@ -309,6 +309,31 @@ pub async fn get_many(
     views_of(rows)
 }
 
+/// The pool's best lead the actor may claim now (the pool's `pull_order`, then the longest in
+/// the pool), of `region`/`industry` when given, locked; leads other transactions hold are passed
+/// over, never waited for. `None` when no lead fits.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %pool_id))]
+pub async fn next_claimable(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    pool_id: Uuid,
+    (region, industry): (Option<&str>, Option<&str>),
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>> {
+    sqlx::query_scalar!(
+        "SELECT next_claimable($1, $2, $3, $4, $5, $6)",
+        actor.tenant_id,
+        pool_id,
+        actor.user_id,
+        now,
+        region,
+        industry,
+    )
+    .fetch_one(db)
+    .await
+    .map_err(db_error)
+}
+
 /// Claims a pool lead for the actor in one statement. The lead row is locked first (so two
 /// claimers serialise on it) and must be in the pool, unlocked and out of the actor's cooldown;
 /// then the actor's member row changes only if they are active, below their cap and within
@@ -326,7 +351,7 @@ pub async fn claim(
     let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
-               SELECT l.pool_id FROM leads l
+               SELECT l.pool_id, l.pool_entered_at FROM leads l
                WHERE l.tenant_id = $1 AND l.id = $2 AND l.state = 'IN_POOL' AND NOT l.locked
                  AND (l.cooldown_until IS NULL OR l.cooldown_until <= $4
                       OR l.previous_owner_id IS DISTINCT FROM $3)
@@ -342,6 +367,8 @@ pub async fn claim(
                FROM target t JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
                WHERE m.tenant_id = $1 AND m.pool_id = t.pool_id AND m.user_id = $3 AND m.active
                  AND p.archived_at IS NULL
+                 AND (p.new_lead_embargo_seconds IS NULL
+                      OR embargo_ends(p, t.pool_entered_at) <= $4)
                  AND m.held_count < COALESCE(m.max_held, p.max_held_per_member, 2147483647)
                  AND (p.daily_claim_limit IS NULL
                       OR CASE WHEN m.claims_day = ($4 AT TIME ZONE p.timezone)::date

@@ -33,7 +33,7 @@ pub async fn claim_snapshots(
 ) -> Result<Vec<ClaimSnapshot>> {
     let rows = sqlx::query!(
         r#"SELECT l.id, l.pool_id, l.state, l.owner_id, l.locked, l.previous_owner_id,
-                  l.cooldown_until,
+                  l.cooldown_until, embargo_ends(p, l.pool_entered_at) AS claimable_at,
                   p.archived_at IS NOT NULL AS "pool_archived!", p.daily_claim_limit, p.timezone,
                   m.active AS "member_active?", m.held_count AS "held_count?",
                   COALESCE(m.max_held, p.max_held_per_member) AS cap,
@@ -63,6 +63,7 @@ pub async fn claim_snapshots(
                 pool_archived: row.pool_archived,
                 previous_owner_id: row.previous_owner_id,
                 cooldown_until: row.cooldown_until,
+                claimable_at: row.claimable_at,
                 daily_claim_limit: row.daily_claim_limit,
                 timezone: row.timezone,
                 member: row
