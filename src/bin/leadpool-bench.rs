@@ -37,6 +37,8 @@ mod load;
 mod recycle;
 #[path = "leadpool-bench/report.rs"]
 mod report;
+#[path = "leadpool-bench/rush.rs"]
+mod rush;
 #[path = "leadpool-bench/seed.rs"]
 mod seed;
 #[path = "leadpool-bench/service.rs"]
@@ -104,6 +106,7 @@ async fn run_one(cli: &Cli, server: &DbServer, scenario: Scenario) -> Result<Rep
         Scenario::Watch => watch::run(cli, &db).await,
         Scenario::Recycle => recycle::run(cli, &db).await,
         Scenario::Distribute => distribute::run(cli, &db).await,
+        Scenario::Rush => rush::run(cli, &db).await,
         Scenario::All => Err("`all` is expanded into its scenarios before they run".into()),
     };
     if cli.keep_db {

@@ -54,12 +54,13 @@ pub enum Scenario {
     Distribute,
     Import,
     Watch,
+    Rush,
     All,
 }
 
 impl Scenario {
     /// What `all` runs, in this order.
-    pub const EVERY: [Scenario; 8] = [
+    pub const EVERY: [Scenario; 9] = [
         Self::Claim,
         Self::Contention,
         Self::List,
@@ -68,6 +69,7 @@ impl Scenario {
         Self::Watch,
         Self::Recycle,
         Self::Distribute,
+        Self::Rush,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +82,7 @@ impl Scenario {
             Self::Distribute => "distribute",
             Self::Import => "import",
             Self::Watch => "watch",
+            Self::Rush => "rush",
             Self::All => "all",
         }
     }
