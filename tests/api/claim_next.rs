@@ -233,3 +233,25 @@ async fn sixty_four_callers_claim_next_at_once_and_no_lead_goes_twice() {
     fixtures::assert_one_claim_event_per_owned_lead(&app).await;
     fixtures::assert_consistent(&app).await;
 }
+
+#[tokio::test]
+async fn a_caller_who_may_claim_nothing_hears_why_before_any_lead_is_picked() {
+    let (app, team) = fixtures::app_with_team(Some(1)).await;
+    let pool_id = team.pool.id.clone();
+    let leads = fixtures::leads(&app, &pool_id, 2).await;
+    let alice = app.as_member("alice");
+    alice.claim(&leads[0]).await;
+    let refused = claim_next(&alice, next(&pool_id)).await;
+    let metadata = app
+        .assert_refused(async { refused }, "HELD_LIMIT_REACHED")
+        .await;
+    assert_eq!(
+        (metadata["limit"].as_str(), metadata["held"].as_str()),
+        ("1", "1")
+    );
+    let admin = claim_next(&app.as_admin(), next(&pool_id)).await;
+    app.assert_refused(async { admin }, "NOT_POOL_MEMBER").await;
+    // bob, with room, still gets the lead alice was refused.
+    let bobs = claim_next(&app.as_member("bob"), next(&pool_id)).await;
+    assert_eq!(bobs.expect("a lead").id, leads[1]);
+}

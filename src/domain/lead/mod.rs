@@ -5,8 +5,8 @@ mod refusals;
 
 pub use fields::{LeadFields, NewLead, UPDATABLE_FIELDS};
 pub use refusals::{
-    ClaimSnapshot, ClaimantStanding, ReleaseSnapshot, explain_claim_refusal, explain_owner_refusal,
-    explain_release_refusal, explain_update_refusal,
+    ClaimSnapshot, Claimant, ClaimantStanding, ReleaseSnapshot, explain_claim_refusal,
+    explain_owner_refusal, explain_release_refusal, explain_update_refusal,
 };
 
 use std::collections::BTreeMap;

@@ -21,20 +21,26 @@ pub fn explain_update_refusal(lead: &Lead, expected_version: i64) -> DomainError
     }
 }
 
-/// What the store saw of a lead, and of the actor's membership in its pool, after a claim
+/// What the store saw of a lead, and of the actor's standing in its pool, after a claim
 /// statement changed nothing. The statement enforces the rules; this explains the refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimSnapshot {
     pub lead_id: Uuid,
-    pub pool_id: Uuid,
     pub state: LeadState,
     pub owner_id: Option<String>,
     pub locked: bool,
-    pub pool_archived: bool,
     pub previous_owner_id: Option<String>,
     pub cooldown_until: Option<DateTime<Utc>>,
     /// When the pool's embargo on a lead that just entered it ends; `None` without one.
     pub claimable_at: Option<DateTime<Utc>>,
+    pub claimant: Claimant,
+}
+
+/// The actor's standing in a pool, as far as claiming any lead of it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimant {
+    pub pool_id: Uuid,
+    pub pool_archived: bool,
     pub daily_claim_limit: Option<i32>,
     pub timezone: String,
     /// The actor's membership: `None` when not a member.
@@ -50,25 +56,63 @@ pub struct ClaimantStanding {
     pub claims_today: i32,
 }
 
-/// The claimant's standing in the lead's pool, if they are an active member of it.
-fn active_member(snapshot: &ClaimSnapshot, actor: &str) -> Result<ClaimantStanding, DomainError> {
-    let Some(member) = snapshot.member else {
-        return Err(DomainError::NotPoolMember {
-            pool_id: snapshot.pool_id,
-        });
-    };
-    if !member.active {
-        return Err(DomainError::MemberInactive {
-            pool_id: snapshot.pool_id,
-            user_id: actor.to_owned(),
-        });
+impl Claimant {
+    /// Why the actor may claim no lead of the pool, whichever: membership, archive, daily quota,
+    /// cap. `ClaimNext` asks before it picks a lead, so a caller who could not take one never
+    /// holds one another caller could.
+    pub fn explain_refusal(&self, actor: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let member = self.admitted(actor)?;
+        self.require_room(member, actor, now)
     }
-    Ok(member)
+
+    /// The actor's standing, if they are an active member of the pool and it is open.
+    fn admitted(&self, actor: &str) -> Result<ClaimantStanding, DomainError> {
+        let Some(member) = self.member else {
+            return Err(DomainError::NotPoolMember {
+                pool_id: self.pool_id,
+            });
+        };
+        if !member.active {
+            return Err(DomainError::MemberInactive {
+                pool_id: self.pool_id,
+                user_id: actor.to_owned(),
+            });
+        }
+        if self.pool_archived {
+            return Err(DomainError::PoolArchived(self.pool_id));
+        }
+        Ok(member)
+    }
+
+    /// Room for one more claim today and under the cap.
+    fn require_room(
+        &self,
+        member: ClaimantStanding,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        if let Some(limit) = self.daily_claim_limit
+            && member.claims_today >= limit
+        {
+            return Err(DomainError::DailyClaimLimitReached {
+                limit,
+                resets_at: quota::resets_at(now, &self.timezone),
+            });
+        }
+        match member.cap {
+            Some(limit) if member.held_count >= limit => Err(DomainError::HeldLimitReached {
+                user_id: actor.to_owned(),
+                limit,
+                held: member.held_count,
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Explains why a claim changed nothing, in the order of `domain.md`: membership, state,
-/// lock, cooldown, embargo, daily quota, cap. `Ok` means the actor already owns the lead: a retried
-/// claim succeeds again.
+/// lock, cooldown, embargo, daily quota, cap. `Ok` means the actor already owns the lead: a
+/// retried claim succeeds again.
 pub fn explain_claim_refusal(
     snapshot: &ClaimSnapshot,
     actor: &str,
@@ -78,10 +122,8 @@ pub fn explain_claim_refusal(
     if snapshot.owner_id.as_deref() == Some(actor) {
         return Ok(());
     }
-    let member = active_member(snapshot, actor)?;
-    if snapshot.pool_archived {
-        return Err(DomainError::PoolArchived(snapshot.pool_id));
-    }
+    let claimant = &snapshot.claimant;
+    let member = claimant.admitted(actor)?;
     if snapshot.state.is_closed() {
         return Err(DomainError::LeadClosed(lead_id));
     }
@@ -102,23 +144,9 @@ pub fn explain_claim_refusal(
             claimable_at,
         });
     }
-    if let Some(limit) = snapshot.daily_claim_limit
-        && member.claims_today >= limit
-    {
-        return Err(DomainError::DailyClaimLimitReached {
-            limit,
-            resets_at: quota::resets_at(now, &snapshot.timezone),
-        });
-    }
-    match member.cap {
-        Some(limit) if member.held_count >= limit => Err(DomainError::HeldLimitReached {
-            user_id: actor.to_owned(),
-            limit,
-            held: member.held_count,
-        }),
-        // Claimable now: it changed between the claim and this read; the caller may retry.
-        _ => Err(DomainError::ConcurrentModification),
-    }
+    claimant.require_room(member, actor, now)?;
+    // Claimable now: it changed between the claim and this read; the caller may retry.
+    Err(DomainError::ConcurrentModification)
 }
 
 /// Explains why a lead could not be created with `user_id` as its owner.
@@ -206,17 +234,11 @@ mod tests {
     use super::*;
     use crate::domain::lead::{normalize_email, normalize_phone};
 
-    fn pool_lead() -> ClaimSnapshot {
-        ClaimSnapshot {
-            lead_id: Uuid::nil(),
+    /// An active member with room for two, in an open pool without a quota.
+    fn claimant() -> Claimant {
+        Claimant {
             pool_id: Uuid::nil(),
-            state: LeadState::InPool,
-            owner_id: None,
-            locked: false,
             pool_archived: false,
-            previous_owner_id: None,
-            cooldown_until: None,
-            claimable_at: None,
             daily_claim_limit: None,
             timezone: "UTC".into(),
             member: Some(ClaimantStanding {
@@ -225,6 +247,19 @@ mod tests {
                 cap: Some(2),
                 claims_today: 0,
             }),
+        }
+    }
+
+    fn pool_lead() -> ClaimSnapshot {
+        ClaimSnapshot {
+            lead_id: Uuid::nil(),
+            state: LeadState::InPool,
+            owner_id: None,
+            locked: false,
+            previous_owner_id: None,
+            cooldown_until: None,
+            claimable_at: None,
+            claimant: claimant(),
         }
     }
 
@@ -270,7 +305,10 @@ mod tests {
         let snapshot = ClaimSnapshot {
             state: LeadState::Owned,
             owner_id: Some("bob".into()),
-            member: None,
+            claimant: Claimant {
+                member: None,
+                ..claimant()
+            },
             ..pool_lead()
         };
         assert!(matches!(
@@ -280,14 +318,18 @@ mod tests {
     }
 
     #[test]
-    fn cap_reports_limit_and_held() {
-        let snapshot = ClaimSnapshot {
+    fn cap_reports_limit_and_held_for_a_lead_and_for_the_pool() {
+        let at_cap = Claimant {
             member: Some(ClaimantStanding {
                 active: true,
                 held_count: 2,
                 cap: Some(2),
                 claims_today: 0,
             }),
+            ..claimant()
+        };
+        let snapshot = ClaimSnapshot {
+            claimant: at_cap.clone(),
             ..pool_lead()
         };
         assert!(matches!(
@@ -298,6 +340,11 @@ mod tests {
                 ..
             })
         ));
+        assert!(matches!(
+            at_cap.explain_refusal("alice", now()),
+            Err(DomainError::HeldLimitReached { .. })
+        ));
+        assert!(claimant().explain_refusal("alice", now()).is_ok());
     }
 
     #[test]
@@ -338,14 +385,17 @@ mod tests {
     #[test]
     fn quota_reports_limit_and_local_midnight() {
         let snapshot = ClaimSnapshot {
-            daily_claim_limit: Some(3),
-            timezone: "Asia/Shanghai".into(),
-            member: Some(ClaimantStanding {
-                active: true,
-                held_count: 0,
-                cap: None,
-                claims_today: 3,
-            }),
+            claimant: Claimant {
+                daily_claim_limit: Some(3),
+                timezone: "Asia/Shanghai".into(),
+                member: Some(ClaimantStanding {
+                    active: true,
+                    held_count: 0,
+                    cap: None,
+                    claims_today: 3,
+                }),
+                ..claimant()
+            },
             ..pool_lead()
         };
         let Err(DomainError::DailyClaimLimitReached { limit, resets_at }) =

@@ -12,7 +12,6 @@ use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::lead::{self, LeadView};
 use crate::service::Context;
-use crate::service::access;
 use crate::service::idempotency;
 use crate::store;
 
@@ -91,8 +90,8 @@ pub async fn claim_next(ctx: &Context, actor: &Actor, command: ClaimNext) -> Res
     idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
         let now = ctx.clock.now();
         let pool_id = command.pool_id;
-        let pool = access::pool(&mut *tx, actor, pool_id).await?;
-        actor.require_pool_reader(pool_id, pool.membership)?;
+        let claimant = store::leads::claimant(&mut *tx, actor, pool_id, now).await?;
+        claimant.explain_refusal(&actor.user_id, now)?;
         let wanted = (command.region.as_deref(), command.industry.as_deref());
         let lead_id = store::leads::next_claimable(&mut *tx, actor, pool_id, wanted, now)
             .await?

@@ -25,7 +25,7 @@ use crate::domain::lead::{
 use crate::domain::member::Membership;
 use crate::store::db_error;
 
-pub use snapshots::{claim_snapshot, claim_snapshots, release_snapshot, standing};
+pub use snapshots::{claim_snapshot, claim_snapshots, claimant, release_snapshot, standing};
 
 pub use crate::domain::lead::LeadView;
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::domain::DomainError;
 use crate::domain::Result;
 use crate::domain::access::Actor;
-use crate::domain::lead::{ClaimSnapshot, ClaimantStanding, LeadState, ReleaseSnapshot};
+use crate::domain::lead::{ClaimSnapshot, Claimant, ClaimantStanding, LeadState, ReleaseSnapshot};
 use crate::store::db_error;
 
 /// The lead and the actor's standing in its pool, read after a claim changed nothing.
@@ -54,30 +54,77 @@ pub async fn claim_snapshots(
     .map_err(db_error)?;
     rows.into_iter()
         .map(|row| {
+            let standing = (row.member_active, row.held_count, row.cap, row.claims_today);
             Ok(ClaimSnapshot {
                 lead_id: row.id,
-                pool_id: row.pool_id,
                 state: LeadState::try_from(row.state.as_str())?,
                 owner_id: row.owner_id,
                 locked: row.locked,
-                pool_archived: row.pool_archived,
                 previous_owner_id: row.previous_owner_id,
                 cooldown_until: row.cooldown_until,
                 claimable_at: row.claimable_at,
-                daily_claim_limit: row.daily_claim_limit,
-                timezone: row.timezone,
-                member: row
-                    .member_active
-                    .zip(row.held_count)
-                    .map(|(active, held_count)| ClaimantStanding {
-                        active,
-                        held_count,
-                        cap: row.cap,
-                        claims_today: row.claims_today,
-                    }),
+                claimant: Claimant {
+                    pool_id: row.pool_id,
+                    pool_archived: row.pool_archived,
+                    daily_claim_limit: row.daily_claim_limit,
+                    timezone: row.timezone,
+                    member: member_standing(standing),
+                },
             })
         })
         .collect()
+}
+
+/// The actor's standing in the pool, as a claim of any of its leads sees it; `POOL_NOT_FOUND`
+/// for unknown and foreign pools.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %pool_id))]
+pub async fn claimant(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    pool_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Claimant> {
+    let row = sqlx::query!(
+        r#"SELECT p.archived_at IS NOT NULL AS "pool_archived!", p.daily_claim_limit, p.timezone,
+                  m.active AS "member_active?", m.held_count AS "held_count?",
+                  COALESCE(m.max_held, p.max_held_per_member) AS cap,
+                  CASE WHEN m.claims_day = ($4::timestamptz AT TIME ZONE p.timezone)::date
+                       THEN m.claims_today ELSE 0 END AS "claims_today!"
+           FROM pools p
+           LEFT JOIN members m
+             ON m.tenant_id = p.tenant_id AND m.pool_id = p.id AND m.user_id = $3
+           WHERE p.tenant_id = $1 AND p.id = $2"#,
+        actor.tenant_id,
+        pool_id,
+        actor.user_id,
+        now,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?
+    .ok_or(DomainError::PoolNotFound(pool_id))?;
+    let standing = (row.member_active, row.held_count, row.cap, row.claims_today);
+    Ok(Claimant {
+        pool_id,
+        pool_archived: row.pool_archived,
+        daily_claim_limit: row.daily_claim_limit,
+        timezone: row.timezone,
+        member: member_standing(standing),
+    })
+}
+
+/// A membership's standing from its nullable columns (a LEFT JOIN): `None` when not a member.
+fn member_standing(
+    (active, held_count, cap, claims_today): (Option<bool>, Option<i32>, Option<i32>, i32),
+) -> Option<ClaimantStanding> {
+    active
+        .zip(held_count)
+        .map(|(active, held_count)| ClaimantStanding {
+            active,
+            held_count,
+            cap,
+            claims_today,
+        })
 }
 
 /// A member's standing in a pool (active, held, cap), to explain a refused initial owner.
