@@ -107,6 +107,10 @@ async fn service_sql_alone(
             "('rep' || lpad(CAST(:rep AS text), 4, '0'))",
             "now()",
             "NULL::uuid",
+            // ClaimTarget::Lead: no pool, region or industry to pick from.
+            "NULL::uuid",
+            "NULL::text",
+            "NULL::text",
         ],
     );
     let script = format!(

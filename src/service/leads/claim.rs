@@ -14,6 +14,7 @@ use crate::domain::lead::{self, LeadView};
 use crate::service::Context;
 use crate::service::idempotency;
 use crate::store;
+use crate::store::leads::ClaimTarget;
 
 /// A lead to take from the pool.
 #[derive(Debug, Clone, Serialize)]
@@ -62,7 +63,8 @@ async fn take(
     request_id: Option<Uuid>,
 ) -> Result<LeadView> {
     let now = ctx.clock.now();
-    let claimed = store::leads::claim(&mut *conn, actor, lead_id, request_id, now).await?;
+    let target = ClaimTarget::Lead(lead_id);
+    let claimed = store::leads::claim(&mut *conn, actor, target, request_id, now).await?;
     if let Some(view) = claimed {
         ctx.metrics.claims.inc();
         return Ok(view);
@@ -87,16 +89,24 @@ pub struct ClaimNext {
 /// leads instead of waiting on them.
 pub async fn claim_next(ctx: &Context, actor: &Actor, command: ClaimNext) -> Result<LeadView> {
     let key = ("lead.claim_next", command.request_id);
-    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
+    idempotency::once(ctx, actor, key, &command, async |conn| {
         let now = ctx.clock.now();
         let pool_id = command.pool_id;
-        let claimant = store::leads::claimant(&mut *tx, actor, pool_id, now).await?;
+        let target = ClaimTarget::Next {
+            pool_id,
+            region: command.region.as_deref(),
+            industry: command.industry.as_deref(),
+        };
+        let claimed = store::leads::claim(&mut *conn, actor, target, command.request_id, now);
+        if let Some(view) = claimed.await? {
+            ctx.metrics.claims.inc();
+            return Ok(view);
+        }
+        // The pick admits only a claimant the claim would: no lead means none fits, unless the
+        // caller may claim nothing at all.
+        let claimant = store::leads::claimant(&mut *conn, actor, pool_id, now).await?;
         claimant.explain_refusal(&actor.user_id, now)?;
-        let wanted = (command.region.as_deref(), command.industry.as_deref());
-        let lead_id = store::leads::next_claimable(&mut *tx, actor, pool_id, wanted, now)
-            .await?
-            .ok_or(DomainError::NoClaimableLead(pool_id))?;
-        take(tx, ctx, actor, lead_id, command.request_id).await
+        Err(DomainError::NoClaimableLead(pool_id))
     })
     .await
 }

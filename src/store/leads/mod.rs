@@ -309,50 +309,50 @@ pub async fn get_many(
     views_of(rows)
 }
 
-/// The pool's best lead the actor may claim now (the pool's `pull_order`, then the longest in
-/// the pool), of `region`/`industry` when given, locked; leads other transactions hold are passed
-/// over, never waited for. `None` when no lead fits.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %pool_id))]
-pub async fn next_claimable(
-    db: impl PgExecutor<'_>,
-    actor: &Actor,
-    pool_id: Uuid,
-    (region, industry): (Option<&str>, Option<&str>),
-    now: DateTime<Utc>,
-) -> Result<Option<Uuid>> {
-    sqlx::query_scalar!(
-        "SELECT next_claimable($1, $2, $3, $4, $5, $6)",
-        actor.tenant_id,
-        pool_id,
-        actor.user_id,
-        now,
-        region,
-        industry,
-    )
-    .fetch_one(db)
-    .await
-    .map_err(db_error)
+/// Which lead a claim takes: a given one, or the pool's best the actor may claim now.
+#[derive(Debug, Clone, Copy)]
+pub enum ClaimTarget<'a> {
+    Lead(Uuid),
+    /// `ClaimNext`: by the pool's `pull_order`, then the longest in the pool, of the region and
+    /// industry when given, passing over leads other transactions hold (`next_claimable`).
+    Next {
+        pool_id: Uuid,
+        region: Option<&'a str>,
+        industry: Option<&'a str>,
+    },
 }
 
 /// Claims a pool lead for the actor in one statement. The lead row is locked first (so two
-/// claimers serialise on it) and must be in the pool, unlocked and out of the actor's cooldown;
+/// claimers serialise on it; `ClaimNext`'s pick skips rows others hold instead) and must be in
+/// the pool, unlocked, out of the actor's cooldown and embargo;
 /// then the actor's member row changes only if they are active, below their cap and within
 /// today's quota (held count and quota live on that one row, so one conditional UPDATE spends
 /// both atomically); only then does the lead change owner, with its deadlines, and the event
 /// get written. `None`: nothing changed; [`claim_snapshot`] explains why.
-#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id))]
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, ?target))]
 pub async fn claim(
     db: impl PgExecutor<'_>,
     actor: &Actor,
-    lead_id: Uuid,
+    target: ClaimTarget<'_>,
     request_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Option<LeadView>> {
+    let (lead_id, pool_id, region, industry) = match target {
+        ClaimTarget::Lead(lead_id) => (Some(lead_id), None, None, None),
+        ClaimTarget::Next {
+            pool_id,
+            region,
+            industry,
+        } => (None, Some(pool_id), region, industry),
+    };
     let row = sqlx::query_as!(
         LeadRow,
         r#"WITH target AS (
-               SELECT l.pool_id, l.pool_entered_at FROM leads l
-               WHERE l.tenant_id = $1 AND l.id = $2 AND l.state = 'IN_POOL' AND NOT l.locked
+               SELECT l.id, l.pool_id, l.pool_entered_at FROM leads l
+               WHERE l.tenant_id = $1
+                 AND l.id = (SELECT COALESCE($2::uuid,
+                                             next_claimable($1, $6::uuid, $3, $4, $7, $8)))
+                 AND l.state = 'IN_POOL' AND NOT l.locked
                  AND (l.cooldown_until IS NULL OR l.cooldown_until <= $4
                       OR l.previous_owner_id IS DISTINCT FROM $3)
                FOR UPDATE
@@ -378,15 +378,15 @@ pub async fn claim(
            event AS (
                INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, to_owner, actor,
                                         occurred_at, request_id)
-               SELECT $1, $2, c.pool_id, 'CLAIMED', $3, $3, $4, $5 FROM counted c
+               SELECT $1, t.id, c.pool_id, 'CLAIMED', $3, $3, $4, $5 FROM counted c, target t
            )
            UPDATE leads l
            SET state = 'OWNED', owner_id = $3, acquired_at = $4, acquired_via = 'CLAIM',
                follow_up_deadline = follow_up_deadline(p, l.grade, $4),
                close_deadline = close_deadline(p, l.grade, $4),
                cooldown_until = NULL, version = l.version + 1, updated_at = $4
-           FROM counted c JOIN pools p ON p.tenant_id = $1 AND p.id = c.pool_id
-           WHERE l.tenant_id = $1 AND l.id = $2
+           FROM counted c JOIN pools p ON p.tenant_id = $1 AND p.id = c.pool_id, target t
+           WHERE l.tenant_id = $1 AND l.id = t.id
            RETURNING l.*, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
                      p.mask_contacts AS pool_masks_contacts"#,
         actor.tenant_id,
@@ -394,6 +394,9 @@ pub async fn claim(
         actor.user_id,
         now,
         request_id,
+        pool_id,
+        region,
+        industry,
     )
     .fetch_optional(db)
     .await;
