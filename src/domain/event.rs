@@ -34,6 +34,7 @@ event_kinds! {
     AwayEnded => "AWAY_ENDED",
     CoverStarted => "COVER_STARTED",
     CoverEnded => "COVER_ENDED",
+    PoolAging => "POOL_AGING",
 }
 
 /// Where an event sits in its tenant's stream: the writing transaction (`xid8`), then `seq`.

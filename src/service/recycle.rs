@@ -111,6 +111,7 @@ pub async fn run_recycle(
 async fn sweep(ctx: &Context, scope: &Sweep<'_>, stop: &CancellationToken) -> Result<SweepReport> {
     // Absences first: a paused owner's leads must not be recycled for a stopped deadline.
     absences::apply_due(ctx, scope.tenant_id, stop).await?;
+    alert_aging(ctx, scope, stop).await?;
     let mut report = SweepReport::default();
     for action in [Action::Warn, Action::Recycle] {
         while !stop.is_cancelled() {
@@ -133,6 +134,21 @@ async fn sweep(ctx: &Context, scope: &Sweep<'_>, stop: &CancellationToken) -> Re
         }
     }
     Ok(report)
+}
+
+/// One `POOL_AGING` event per lead left in its pool too long (per entry), a batch per
+/// statement, until a batch comes back short or `stop` is cancelled.
+async fn alert_aging(ctx: &Context, scope: &Sweep<'_>, stop: &CancellationToken) -> Result<()> {
+    while !stop.is_cancelled() {
+        let alerted = store::recycle::alert_aging(&mut *ctx.acquire().await?, scope).await?;
+        if alerted > 0 {
+            ctx.wakeups.written();
+        }
+        if alerted < i64::from(scope.batch) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// What [`sweep`] would do at `scope.now`, changing nothing.

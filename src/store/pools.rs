@@ -52,6 +52,7 @@ struct PoolRow {
     warn_before_open_seconds: Option<i32>,
     pull_order: Vec<String>,
     new_lead_embargo_seconds: Option<i32>,
+    unclaimed_alert_after_seconds: Option<i32>,
     member_role: Option<String>,
     member_active: Option<bool>,
 }
@@ -107,6 +108,7 @@ impl TryFrom<PoolRow> for PoolAccess {
             ),
             pull_order: row.pull_order,
             new_lead_embargo_seconds: row.new_lead_embargo_seconds,
+            unclaimed_alert_after_seconds: row.unclaimed_alert_after_seconds,
         };
         let pool = Pool {
             id: row.id,
@@ -170,9 +172,9 @@ pub async fn create(
                               auto_distribute_after_seconds, calendar_id, follow_up_workdays,
                               follow_up_open_seconds, close_workdays, close_open_seconds,
                               warn_before_workdays, warn_before_open_seconds, pull_order,
-                              new_lead_embargo_seconds)
+                              new_lead_embargo_seconds, unclaimed_alert_after_seconds)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
-                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
+                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
         tenant_id,
         Uuid::now_v7(),
@@ -204,6 +206,7 @@ pub async fn create(
         warn.1,
         &rules.pull_order,
         rules.new_lead_embargo_seconds,
+        rules.unclaimed_alert_after_seconds,
     )
     .fetch_one(db)
     .await
@@ -295,7 +298,7 @@ pub async fn update(
                follow_up_workdays = $24, follow_up_open_seconds = $25, close_workdays = $26,
                close_open_seconds = $27, warn_before_workdays = $28,
                warn_before_open_seconds = $29, pull_order = $30, new_lead_embargo_seconds = $31,
-               version = version + 1, updated_at = $16
+               unclaimed_alert_after_seconds = $32, version = version + 1, updated_at = $16
            WHERE tenant_id = $1 AND id = $2 AND version = $17
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
         tenant_id,
@@ -329,6 +332,7 @@ pub async fn update(
         warn.1,
         &rules.pull_order,
         rules.new_lead_embargo_seconds,
+        rules.unclaimed_alert_after_seconds,
     )
     .fetch_optional(db)
     .await

@@ -115,6 +115,54 @@ pub async fn warn_batch(db: impl PgExecutor<'_>, sweep: &Sweep<'_>) -> Result<Ve
     steps(rows, Action::Warn)
 }
 
+/// Alerts up to `batch` leads left in their pool for the pool's `unclaimed_alert_after`: one
+/// `POOL_AGING` event each, the entry remembered on the lead (`aging_alerted_entry`) so it is
+/// alerted once. The update re-checks that on the row it locks: of two sweeps, one alerts. How
+/// many it alerted.
+#[tracing::instrument(skip_all, fields(tenant_id = sweep.tenant_id, batch = sweep.batch))]
+pub async fn alert_aging(db: impl PgExecutor<'_>, sweep: &Sweep<'_>) -> Result<i64> {
+    sqlx::query_scalar!(
+        r#"WITH due AS (
+               SELECT l.tenant_id, l.id
+               FROM pools p
+               CROSS JOIN LATERAL (
+                   SELECT x.tenant_id, x.id FROM leads x
+                   WHERE x.tenant_id = p.tenant_id AND x.pool_id = p.id AND x.state = 'IN_POOL'
+                     AND x.aging_alerted_entry IS DISTINCT FROM x.pool_entered_at
+                     AND x.pool_entered_at <= $1::timestamptz
+                                              - make_interval(secs => p.unclaimed_alert_after_seconds)
+                   ORDER BY x.pool_entered_at, x.id
+                   LIMIT $4) l
+               WHERE p.unclaimed_alert_after_seconds IS NOT NULL
+                 AND ($2::text IS NULL OR p.tenant_id = $2) AND ($3::uuid IS NULL OR p.id = $3)
+               LIMIT $4
+           ),
+           alerted AS (
+               UPDATE leads l SET aging_alerted_entry = l.pool_entered_at
+               FROM due d
+               WHERE l.tenant_id = d.tenant_id AND l.id = d.id AND l.state = 'IN_POOL'
+                 AND l.aging_alerted_entry IS DISTINCT FROM l.pool_entered_at
+               RETURNING l.tenant_id, l.id, l.pool_id
+           ),
+           event AS (
+               INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, actor, occurred_at,
+                                        request_id)
+               SELECT a.tenant_id, a.id, a.pool_id, 'POOL_AGING', $5, $1, $6
+               FROM alerted a ORDER BY a.id
+           )
+           SELECT count(*) AS "alerted!" FROM alerted"#,
+        sweep.now,
+        sweep.tenant_id,
+        sweep.pool_id,
+        i64::from(sweep.batch),
+        sweep.actor,
+        sweep.request_id,
+    )
+    .fetch_one(db)
+    .await
+    .map_err(db_error)
+}
+
 /// Recycles up to `batch` due leads: back to `IN_POOL` in the pool's recycle pool (else their
 /// own), with `previous_owner_id`, the pool's cooldown and a `RECYCLED` event each; the owners'
 /// held counts drop in the same statement. The owners' member rows are locked with the leads,

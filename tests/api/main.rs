@@ -34,6 +34,7 @@ mod metrics;
 mod migrations;
 mod offboard;
 mod pool_admin;
+mod pool_aging;
 mod pool_rules;
 mod pools;
 mod preview_deadlines;

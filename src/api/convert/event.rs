@@ -37,6 +37,7 @@ fn event_kind(kind: EventKind) -> proto::EventKind {
         EventKind::AwayEnded => P::AwayEnded,
         EventKind::CoverStarted => P::CoverStarted,
         EventKind::CoverEnded => P::CoverEnded,
+        EventKind::PoolAging => P::PoolAging,
     }
 }
 

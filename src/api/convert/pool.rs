@@ -59,6 +59,7 @@ pub fn pool(pool: Pool) -> proto::Pool {
         warn_before_business_time: rules.warn_before_business.map(business_time),
         pull_order: rules.pull_order,
         new_lead_embargo: duration(rules.new_lead_embargo_seconds),
+        unclaimed_alert_after: duration(rules.unclaimed_alert_after_seconds),
     }
 }
 
@@ -160,6 +161,7 @@ fn rules_draft(pool: &proto::Pool) -> RulesDraft<'_> {
         warn_before_business: raw_business_time(pool.warn_before_business_time.as_ref()),
         pull_order: &pool.pull_order,
         new_lead_embargo: raw_duration(pool.new_lead_embargo.as_ref()),
+        unclaimed_alert_after: raw_duration(pool.unclaimed_alert_after.as_ref()),
     }
 }
 
@@ -187,6 +189,7 @@ fn requested_pool(req: proto::CreatePoolRequest) -> proto::Pool {
         warn_before_business_time: req.warn_before_business_time,
         pull_order: req.pull_order,
         new_lead_embargo: req.new_lead_embargo,
+        unclaimed_alert_after: req.unclaimed_alert_after,
         ..Default::default()
     }
 }

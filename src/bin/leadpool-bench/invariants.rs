@@ -80,8 +80,9 @@ async fn count(name: &'static str, sql: &str, db: &PgPool) -> Result<Check> {
 }
 
 /// Replays each lead's events in order: every step must start from the owner the previous
-/// step left (CREATED only first; CLAIMED, ASSIGNED and DISTRIBUTED from nobody; RELEASED,
-/// RECYCLED, RECYCLE_WARNING, COVER_STARTED, COVER_ENDED and UPDATED from their `from_owner`),
+/// step left (CREATED only first; CLAIMED, ASSIGNED, DISTRIBUTED and POOL_AGING from nobody;
+/// RELEASED, RECYCLED, RECYCLE_WARNING, COVER_STARTED, COVER_ENDED and UPDATED from their
+/// `from_owner`),
 /// and the last step must leave the lead's current owner (each event's `to_owner`); a lead
 /// without events must be unowned. AWAY_STARTED and AWAY_ENDED name a user, not a lead.
 const REPLAY: &str = "WITH steps AS (
@@ -94,9 +95,10 @@ const REPLAY: &str = "WITH steps AS (
      SELECT (SELECT count(DISTINCT lead_id) FROM steps
              WHERE kind NOT IN ('CREATED', 'CLAIMED', 'ASSIGNED', 'DISTRIBUTED', 'RELEASED',
                                 'RECYCLE_WARNING', 'RECYCLED', 'COVER_STARTED', 'COVER_ENDED',
-                                'UPDATED')
+                                'UPDATED', 'POOL_AGING')
                 OR (kind = 'CREATED' AND n <> 1)
-                OR (kind IN ('CLAIMED', 'ASSIGNED', 'DISTRIBUTED') AND owner_before IS NOT NULL)
+                OR (kind IN ('CLAIMED', 'ASSIGNED', 'DISTRIBUTED', 'POOL_AGING')
+                    AND owner_before IS NOT NULL)
                 OR (kind IN ('RELEASED', 'RECYCLE_WARNING', 'RECYCLED', 'COVER_STARTED',
                              'COVER_ENDED', 'UPDATED')
                     AND owner_before IS DISTINCT FROM from_owner)) AS bad_steps,

@@ -77,6 +77,9 @@ pub struct PoolRules {
     /// How long a lead that entered the pool cannot be claimed.
     #[serde(default)]
     pub new_lead_embargo_seconds: Option<i32>,
+    /// How long a lead may wait in the pool before a `POOL_AGING` alert.
+    #[serde(default)]
+    pub unclaimed_alert_after_seconds: Option<i32>,
 }
 
 /// A duration as a caller sent it: seconds and nanoseconds, as `google.protobuf.Duration`.
@@ -107,6 +110,7 @@ pub struct RulesDraft<'a> {
     pub warn_before_business: Option<RawBusinessTime>,
     pub pull_order: &'a [String],
     pub new_lead_embargo: Option<RawDuration>,
+    pub unclaimed_alert_after: Option<RawDuration>,
 }
 
 impl PoolRules {
@@ -156,6 +160,11 @@ impl PoolRules {
                 MAX_CODE_CHARS,
             ),
             new_lead_embargo_seconds: timeout(v, "new_lead_embargo", draft.new_lead_embargo),
+            unclaimed_alert_after_seconds: timeout(
+                v,
+                "unclaimed_alert_after",
+                draft.unclaimed_alert_after,
+            ),
         }
     }
 
@@ -317,6 +326,7 @@ pub const UPDATABLE_FIELDS: &[&str] = &[
     "warn_before_business_time",
     "pull_order",
     "new_lead_embargo",
+    "unclaimed_alert_after",
 ];
 
 impl Pool {
@@ -370,6 +380,9 @@ impl Pool {
                 "pull_order" => rules.pull_order.clone_from(&patch_rules.pull_order),
                 "new_lead_embargo" => {
                     rules.new_lead_embargo_seconds = patch_rules.new_lead_embargo_seconds;
+                }
+                "unclaimed_alert_after" => {
+                    rules.unclaimed_alert_after_seconds = patch_rules.unclaimed_alert_after_seconds;
                 }
                 _ => {}
             }

@@ -74,6 +74,8 @@ struct LeadRow {
     #[allow(dead_code)] // the recycle scheduler's bookkeeping, read in SQL only
     warned_recycle_at: Option<DateTime<Utc>>,
     covered_owner_id: Option<String>,
+    #[allow(dead_code)] // the aging sweep's bookkeeping, read in SQL only
+    aging_alerted_entry: Option<DateTime<Utc>>,
     viewer_role: Option<String>,
     viewer_active: Option<bool>,
     pool_masks_contacts: bool,
