@@ -261,6 +261,11 @@ impl Background {
                 settings.distribute,
                 stop.clone(),
             )),
+            tokio::spawn(scheduler::reroute::run(
+                ctx.clone(),
+                settings.reroute,
+                stop.clone(),
+            )),
             tokio::spawn(wakeups::listen(
                 ctx.db.clone(),
                 ctx.wakeups.clone(),

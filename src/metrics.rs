@@ -59,6 +59,8 @@ pub struct Metrics {
     pub recycles: Counter,
     /// Leads handed to members by the distributor.
     pub distributions: Counter,
+    /// Pushed leads passed on to the next member after a miss or a decline.
+    pub reroutes: Counter,
     /// Seconds one sweep of a scheduler took; see [`Metrics::record_sweep`].
     sweep_duration: Histograms<SweepLabels>,
     /// Open `WatchEvents` streams; see [`Metrics::follow`].
@@ -90,6 +92,15 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut r = Registry::with_prefix("leadpool");
+        let mut counter = |name, help| register(&mut r, name, help, Counter::default());
+        let claims = counter("claims", "Leads claimed from a pool");
+        let releases = counter("releases", "Leads released by their owner");
+        let recycles = counter("recycles", "Leads recycled at a missed deadline");
+        let distributions = counter("distributions", "Leads handed out by the distributor");
+        let reroutes = counter(
+            "reroutes",
+            "Pushed leads passed on after a missed or declined acceptance",
+        );
         Self {
             rpc_duration: register(
                 &mut r,
@@ -97,30 +108,11 @@ impl Metrics {
                 "RPC latency to the response headers, by service, method and gRPC code",
                 Histograms::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS)),
             ),
-            claims: register(
-                &mut r,
-                "claims",
-                "Leads claimed from a pool",
-                Counter::default(),
-            ),
-            releases: register(
-                &mut r,
-                "releases",
-                "Leads released by their owner",
-                Counter::default(),
-            ),
-            recycles: register(
-                &mut r,
-                "recycles",
-                "Leads recycled at a missed deadline",
-                Counter::default(),
-            ),
-            distributions: register(
-                &mut r,
-                "distributions",
-                "Leads handed out by the distributor",
-                Counter::default(),
-            ),
+            claims,
+            releases,
+            recycles,
+            distributions,
+            reroutes,
             sweep_duration: register(
                 &mut r,
                 "scheduler_sweep_duration_seconds",

@@ -47,6 +47,7 @@ fn code(err: &DomainError) -> Code {
         | E::MemberAway { .. }
         | E::LeadEmbargoed { .. }
         | E::NoClaimableLead(_)
+        | E::NotPendingAcceptance(_)
         | E::AbsenceEnded(_)
         | E::ReclaimCooldown { .. } => Code::FailedPrecondition,
         E::DailyClaimLimitReached { .. } | E::MessageTooLarge { .. } => Code::ResourceExhausted,

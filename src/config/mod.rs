@@ -11,7 +11,7 @@ mod settings;
 
 pub use settings::{
     AuthSettings, DistributeSettings, FollowSettings, KeySource, LogFormat, Otlp, RecycleSettings,
-    Settings,
+    RerouteSettings, Settings,
 };
 
 /// leadpool: the CRM public pool / private pool (公海/私海) lead service over gRPC.
@@ -88,6 +88,15 @@ pub struct Config {
     /// Leads an automatic distribution assigns per transaction.
     #[arg(long, env = "LEADPOOL_DISTRIBUTE_BATCH", default_value_t = 1_000)]
     pub distribute_batch: u32,
+
+    /// Seconds between reroute sweeps (pushed leads whose accept deadline passed go to the next
+    /// member); 0 turns them off.
+    #[arg(long, env = "LEADPOOL_REROUTE_INTERVAL_SECONDS", default_value_t = 15)]
+    pub reroute_interval_seconds: u64,
+
+    /// Leads a reroute sweep passes on per transaction.
+    #[arg(long, env = "LEADPOOL_REROUTE_BATCH", default_value_t = 1_000)]
+    pub reroute_batch: u32,
 
     /// Address of the HTTP listener serving Prometheus metrics at /metrics; empty: none.
     #[arg(long, env = "LEADPOOL_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
@@ -172,6 +181,10 @@ impl Config {
             distribute: DistributeSettings {
                 interval: Duration::from_secs(self.distribute_interval_seconds),
                 batch: self.distribute_batch.max(1),
+            },
+            reroute: RerouteSettings {
+                interval: Duration::from_secs(self.reroute_interval_seconds),
+                batch: self.reroute_batch.max(1),
             },
             metrics_listen: self.metrics_listen.0,
             auth: self.auth()?,

@@ -23,6 +23,8 @@ pub struct Settings {
     pub recycle: RecycleSettings,
     /// Automatic distribution's sweep interval (zero: off) and batch size.
     pub distribute: DistributeSettings,
+    /// The reroute sweep's interval (zero: off) and batch size.
+    pub reroute: RerouteSettings,
     /// Where `/metrics` is served; `None`: nowhere.
     pub metrics_listen: Option<SocketAddr>,
     /// Trusted metadata, or verified bearer tokens.
@@ -37,6 +39,7 @@ impl Default for Settings {
             shutdown_delay: Duration::ZERO,
             recycle: RecycleSettings::default(),
             distribute: DistributeSettings::default(),
+            reroute: RerouteSettings::default(),
             metrics_listen: None,
             auth: AuthSettings::TrustedMetadata,
         }
@@ -99,6 +102,25 @@ impl Default for DistributeSettings {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(30),
+            batch: 1_000,
+        }
+    }
+}
+
+/// How often the reroute sweep passes on pushed leads whose accept deadline passed, and how
+/// many per transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RerouteSettings {
+    /// Time between sweeps; zero turns rerouting off. A lead is passed on at most this late.
+    pub interval: Duration,
+    /// Leads per transaction.
+    pub batch: u32,
+}
+
+impl Default for RerouteSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(15),
             batch: 1_000,
         }
     }

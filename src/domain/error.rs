@@ -116,6 +116,8 @@ pub enum DomainError {
     },
     #[error("Pool {0} has no lead you may claim now.")]
     NoClaimableLead(Uuid),
+    #[error("Lead {0} is not waiting for your acceptance.")]
+    NotPendingAcceptance(Uuid),
     #[error("User {user_id} is away{}; set override_away to give them leads anyway.", .away_until.map(|at| format!(" until {}", rfc3339(at))).unwrap_or_default())]
     MemberAway {
         user_id: String,
@@ -215,6 +217,7 @@ impl DomainError {
             Self::PoolArchived(_) => "POOL_ARCHIVED",
             Self::LeadEmbargoed { .. } => "LEAD_EMBARGOED",
             Self::NoClaimableLead(_) => "NO_CLAIMABLE_LEAD",
+            Self::NotPendingAcceptance(_) => "NOT_PENDING_ACCEPTANCE",
             Self::MemberAway { .. } => "MEMBER_AWAY",
             Self::AbsenceNotFound(_) => "ABSENCE_NOT_FOUND",
             Self::AbsenceEnded(_) => "ABSENCE_ENDED",
@@ -244,7 +247,8 @@ impl DomainError {
             | Self::LeadNotInPool(id)
             | Self::LeadNotOwned(id)
             | Self::LeadLocked(id)
-            | Self::LeadClosed(id) => vec![("lead_id", id.to_string())],
+            | Self::LeadClosed(id)
+            | Self::NotPendingAcceptance(id) => vec![("lead_id", id.to_string())],
             Self::MemberNotFound { pool_id, user_id }
             | Self::MemberExists { pool_id, user_id }
             | Self::MemberInactive { pool_id, user_id } => vec![

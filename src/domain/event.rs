@@ -35,6 +35,9 @@ event_kinds! {
     CoverStarted => "COVER_STARTED",
     CoverEnded => "COVER_ENDED",
     PoolAging => "POOL_AGING",
+    Rerouted => "REROUTED",
+    Escalated => "ESCALATED",
+    Accepted => "ACCEPTED",
 }
 
 /// Where an event sits in its tenant's stream: the writing transaction (`xid8`), then `seq`.

@@ -5,6 +5,7 @@
 pub mod stored;
 
 pub mod absence;
+pub mod acceptance;
 pub mod access;
 pub mod assignment;
 pub mod business_time;

@@ -45,11 +45,14 @@ impl Action {
 pub enum RecycleReason {
     FollowUpOverdue,
     CloseOverdue,
+    /// A pushed lead nobody accepted (shared/domain.md "Accept or reroute").
+    AcceptTimeout,
 }
 
 stored_names!(RecycleReason, "recycle reason" {
     FollowUpOverdue => "FOLLOW_UP_OVERDUE",
     CloseOverdue => "CLOSE_OVERDUE",
+    AcceptTimeout => "ACCEPT_TIMEOUT",
 });
 
 /// One change of a sweep (or, in a dry run, one it would make).

@@ -3,6 +3,7 @@
 
 pub mod distribute;
 pub mod recycle;
+pub mod reroute;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -4,6 +4,7 @@
 //! Rules come from `domain`, SQL from `store`; nothing here knows gRPC.
 
 pub mod absences;
+pub mod acceptance;
 mod access;
 pub mod assignment;
 pub mod calendars;

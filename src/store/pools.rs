@@ -53,6 +53,11 @@ struct PoolRow {
     pull_order: Vec<String>,
     new_lead_embargo_seconds: Option<i32>,
     unclaimed_alert_after_seconds: Option<i32>,
+    accept_within_seconds: Option<i32>,
+    accept_within_workdays: Option<i32>,
+    accept_within_open_seconds: Option<i32>,
+    max_reroutes: Option<i32>,
+    sla_on_assign: bool,
     member_role: Option<String>,
     member_active: Option<bool>,
 }
@@ -75,6 +80,7 @@ impl TryFrom<PoolRow> for PoolAccess {
             .transpose()?;
         let grade_overrides: BTreeMap<String, GradeDeadlines> =
             serde_json::from_value(row.grade_overrides).map_err(DomainError::internal_from)?;
+        let span = BusinessSpan::from_columns;
         let rules = PoolRules {
             max_held_per_member: row.max_held_per_member,
             daily_claim_limit: row.daily_claim_limit,
@@ -97,18 +103,19 @@ impl TryFrom<PoolRow> for PoolAccess {
                 auto_distribute_after_seconds: row.auto_distribute_after_seconds,
             },
             calendar_id: row.calendar_id,
-            follow_up_business: BusinessSpan::from_columns(
-                row.follow_up_workdays,
-                row.follow_up_open_seconds,
-            ),
-            close_business: BusinessSpan::from_columns(row.close_workdays, row.close_open_seconds),
-            warn_before_business: BusinessSpan::from_columns(
-                row.warn_before_workdays,
-                row.warn_before_open_seconds,
-            ),
+            follow_up_business: span(row.follow_up_workdays, row.follow_up_open_seconds),
+            close_business: span(row.close_workdays, row.close_open_seconds),
+            warn_before_business: span(row.warn_before_workdays, row.warn_before_open_seconds),
             pull_order: row.pull_order,
             new_lead_embargo_seconds: row.new_lead_embargo_seconds,
             unclaimed_alert_after_seconds: row.unclaimed_alert_after_seconds,
+            accept_within_seconds: row.accept_within_seconds,
+            accept_within_business: span(
+                row.accept_within_workdays,
+                row.accept_within_open_seconds,
+            ),
+            max_reroutes: row.max_reroutes,
+            sla_on_assign: row.sla_on_assign,
         };
         let pool = Pool {
             id: row.id,
@@ -127,12 +134,14 @@ impl TryFrom<PoolRow> for PoolAccess {
 /// The business-time rules as their column pairs `(workdays, open seconds)`.
 type SpanColumns = (Option<i32>, Option<i32>);
 
-fn business_columns(rules: &PoolRules) -> (SpanColumns, SpanColumns, SpanColumns) {
-    (
+/// Follow-up, close, warning and accept window.
+fn business_columns(rules: &PoolRules) -> [SpanColumns; 4] {
+    [
         BusinessSpan::columns(rules.follow_up_business),
         BusinessSpan::columns(rules.close_business),
         BusinessSpan::columns(rules.warn_before_business),
-    )
+        BusinessSpan::columns(rules.accept_within_business),
+    ]
 }
 
 fn overrides_json(rules: &PoolRules) -> Result<serde_json::Value> {
@@ -160,7 +169,7 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<Pool> {
     let rules = &pool.rules;
-    let (follow_up, close, warn) = business_columns(rules);
+    let [follow_up, close, warn, accept] = business_columns(rules);
     sqlx::query_as!(
         PoolRow,
         r#"INSERT INTO pools (tenant_id, id, name, timezone, max_held_per_member, daily_claim_limit,
@@ -172,9 +181,12 @@ pub async fn create(
                               auto_distribute_after_seconds, calendar_id, follow_up_workdays,
                               follow_up_open_seconds, close_workdays, close_open_seconds,
                               warn_before_workdays, warn_before_open_seconds, pull_order,
-                              new_lead_embargo_seconds, unclaimed_alert_after_seconds)
+                              new_lead_embargo_seconds, unclaimed_alert_after_seconds,
+                              accept_within_seconds, accept_within_workdays,
+                              accept_within_open_seconds, max_reroutes, sla_on_assign)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
-                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)
+                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31,
+                   $32, $33, $34, $35, $36)
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
         tenant_id,
         Uuid::now_v7(),
@@ -207,6 +219,11 @@ pub async fn create(
         &rules.pull_order,
         rules.new_lead_embargo_seconds,
         rules.unclaimed_alert_after_seconds,
+        rules.accept_within_seconds,
+        accept.0,
+        accept.1,
+        rules.max_reroutes,
+        rules.sla_on_assign,
     )
     .fetch_one(db)
     .await
@@ -285,7 +302,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> Result<Option<Pool>> {
     let rules = &pool.rules;
-    let (follow_up, close, warn) = business_columns(rules);
+    let [follow_up, close, warn, accept] = business_columns(rules);
     sqlx::query_as!(
         PoolRow,
         r#"UPDATE pools
@@ -298,7 +315,9 @@ pub async fn update(
                follow_up_workdays = $24, follow_up_open_seconds = $25, close_workdays = $26,
                close_open_seconds = $27, warn_before_workdays = $28,
                warn_before_open_seconds = $29, pull_order = $30, new_lead_embargo_seconds = $31,
-               unclaimed_alert_after_seconds = $32, version = version + 1, updated_at = $16
+               unclaimed_alert_after_seconds = $32, accept_within_seconds = $33,
+               accept_within_workdays = $34, accept_within_open_seconds = $35,
+               max_reroutes = $36, sla_on_assign = $37, version = version + 1, updated_at = $16
            WHERE tenant_id = $1 AND id = $2 AND version = $17
            RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
         tenant_id,
@@ -333,6 +352,11 @@ pub async fn update(
         &rules.pull_order,
         rules.new_lead_embargo_seconds,
         rules.unclaimed_alert_after_seconds,
+        rules.accept_within_seconds,
+        accept.0,
+        accept.1,
+        rules.max_reroutes,
+        rules.sla_on_assign,
     )
     .fetch_optional(db)
     .await

@@ -342,6 +342,15 @@ calls! {
         => |r| r;
     list_away, try_list_away(request: proto::ListAwayRequest) -> proto::ListAwayResponse
         = availability.list_away(request) => |r| r;
+
+    /// Declines a lead pushed to the caller; where it went.
+    decline, try_decline(lead_id: &str, reason: &str) -> proto::DeclineOutcome
+        = leads.decline_lead(with!(DeclineLeadRequest {
+            lead_id: lead_id.into(), reason: reason.into()
+        })) => |r| r.outcome();
+    pending_acceptance, try_pending_acceptance(request: proto::ListPendingAcceptanceRequest)
+        -> proto::ListPendingAcceptanceResponse
+        = leads.list_pending_acceptance(request) => |r| r;
 }
 
 lead_calls! {
@@ -351,4 +360,5 @@ lead_calls! {
     unlock, try_unlock = unlock_lead(UnlockLeadRequest);
     convert, try_convert = convert_lead(ConvertLeadRequest);
     reopen, try_reopen = reopen_lead(ReopenLeadRequest);
+    accept, try_accept = accept_lead(AcceptLeadRequest);
 }

@@ -18,7 +18,9 @@ use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
 use leadpool::app::App;
-use leadpool::config::{DistributeSettings, FollowSettings, RecycleSettings, Settings};
+use leadpool::config::{
+    DistributeSettings, FollowSettings, RecycleSettings, RerouteSettings, Settings,
+};
 use leadpool::domain::clock::{Clock, ManualClock};
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
 use leadpool::service::Context;
@@ -144,6 +146,10 @@ pub fn test_settings() -> Settings {
             interval: Duration::ZERO,
             ..DistributeSettings::default()
         },
+        reroute: RerouteSettings {
+            interval: Duration::ZERO,
+            ..RerouteSettings::default()
+        },
         metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
         ..Settings::default()
     }
@@ -209,6 +215,13 @@ impl Scheduler {
         distribute::auto_distribute(&self.ctx, batch, &CancellationToken::new())
             .await
             .expect("distribution sweep")
+    }
+
+    /// One reroute sweep, `batch` leads per transaction; how many leads it passed on or returned.
+    pub async fn reroute(&self, batch: u32) -> u64 {
+        leadpool::service::acceptance::reroute_sweep(&self.ctx, batch, &CancellationToken::new())
+            .await
+            .expect("reroute sweep")
     }
 }
 
@@ -508,10 +521,20 @@ fn code_of(reason: &str) -> Code {
         | "MEMBER_EXISTS"
         | "EXTERNAL_REF_TAKEN"
         | "CALENDAR_NAME_TAKEN" => Code::AlreadyExists,
-        "LEAD_NOT_IN_POOL" | "LEAD_NOT_OWNED" | "LEAD_LOCKED" | "LEAD_CLOSED"
-        | "RECLAIM_COOLDOWN" | "MEMBER_INACTIVE" | "HELD_LIMIT_REACHED" | "POOL_ARCHIVED"
-        | "CALENDAR_IN_USE" | "MEMBER_AWAY" | "ABSENCE_ENDED" | "LEAD_EMBARGOED"
-        | "NO_CLAIMABLE_LEAD" => Code::FailedPrecondition,
+        "LEAD_NOT_IN_POOL"
+        | "LEAD_NOT_OWNED"
+        | "LEAD_LOCKED"
+        | "LEAD_CLOSED"
+        | "RECLAIM_COOLDOWN"
+        | "MEMBER_INACTIVE"
+        | "HELD_LIMIT_REACHED"
+        | "POOL_ARCHIVED"
+        | "CALENDAR_IN_USE"
+        | "MEMBER_AWAY"
+        | "ABSENCE_ENDED"
+        | "LEAD_EMBARGOED"
+        | "NO_CLAIMABLE_LEAD"
+        | "NOT_PENDING_ACCEPTANCE" => Code::FailedPrecondition,
         "DAILY_CLAIM_LIMIT_REACHED" | "MESSAGE_TOO_LARGE" => Code::ResourceExhausted,
         "VERSION_CONFLICT" | "CONCURRENT_MODIFICATION" => Code::Aborted,
         "DATABASE_UNAVAILABLE" => Code::Unavailable,

@@ -7,6 +7,7 @@ mod harness;
 mod streams;
 
 mod absences;
+mod acceptance;
 mod assign;
 mod auth;
 mod business_deadlines;

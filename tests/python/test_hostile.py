@@ -36,6 +36,7 @@ import leadpool.v1
 from conftest import psql_binary
 from leadpool.v1 import (
     assignment_service_pb2,
+    assignment_service_pb2_grpc,
     availability_service_pb2,
     availability_service_pb2_grpc,
     calendar_service_pb2,
@@ -171,6 +172,7 @@ class World:
         self.leads_stub = lead_service_pb2_grpc.LeadServiceStub(channel)
         self.calendars_stub = calendar_service_pb2_grpc.CalendarServiceStub(channel)
         self.availability_stub = availability_service_pb2_grpc.AvailabilityServiceStub(channel)
+        self.assignments_stub = assignment_service_pb2_grpc.AssignmentServiceStub(channel)
         # Each planned absence gets a window of its own: absences of one user may not overlap.
         self.windows = itertools.count(1)
         self.calendar = self.create_calendar("main")
@@ -178,7 +180,7 @@ class World:
         self.lead: dict[str, str] = {}
 
         for name in ("main", "target", "intake", "edit", "archive", "dist", "preview", "offboard",
-                     "deadline", "big", "pull"):
+                     "deadline", "big", "pull", "sla"):
             self.pool[name] = self.create_pool(name)
         members = {
             "main": ["alice", "leaver", "traveller"],
@@ -193,6 +195,8 @@ class World:
             "big": [],
             # ClaimNext takes whatever lead comes next: a pool of its own.
             "pull": [],
+            # Leads pushed here wait for acceptance: ops, the only member, gets them.
+            "sla": [],
         }
         for pool, users in members.items():
             self.add_member(pool, ADMIN, types_pb2.MEMBER_ROLE_MANAGER)
@@ -202,7 +206,7 @@ class World:
         for name in ("read", "claim", "claims", "assign", "lock", "unlock", "move",
                      "discard", "reopen", "filler-1", "filler-2"):
             self.lead[name] = self.create_lead("main", name)
-        for name in ("release", "convert", "follow", "transfer", "extend"):
+        for name in ("release", "convert", "follow", "transfer", "extend", "accept"):
             self.lead[name] = self.create_lead("main", name, owner=ADMIN)
         self.lead["update"] = self.create_lead("intake", "update")
         self.lead["dist"] = self.create_lead("dist", "dist")
@@ -212,6 +216,15 @@ class World:
         self.create_lead("offboard", "departing's", owner="departing")
 
         admin = dict(metadata=self.tenant.admin(), timeout=DEADLINE_S)
+        self.pools_stub.UpdatePool(
+            pool_service_pb2.UpdatePoolRequest(
+                pool=types_pb2.Pool(id=self.pool["sla"],
+                                    accept_within=duration_pb2.Duration(seconds=DAY)),
+                update_mask=field_mask_pb2.FieldMask(paths=["accept_within"])),
+            **admin)
+        self.lead["decline"] = self.create_lead("sla", "decline")
+        self.assignments_stub.Distribute(
+            assignment_service_pb2.DistributeRequest(pool_id=self.pool["sla"]), **admin)
         self.leads_stub.LockLead(lead_service_pb2.LockLeadRequest(lead_id=self.lead["unlock"]),
                                  **admin)
         self.leads_stub.DiscardLead(
@@ -470,6 +483,13 @@ BASELINES: dict[str, Callable[[World], Message]] = {
 
     "LeadService.ClaimNext": lambda w: lead_service_pb2.ClaimNextRequest(
         pool_id=w.pool["pull"], request_id=rid()),
+    # A lead the caller owns is accepted: the call answers with it.
+    "LeadService.AcceptLead": lambda w: lead_service_pb2.AcceptLeadRequest(
+        lead_id=w.lead["accept"], request_id=rid()),
+    "LeadService.DeclineLead": lambda w: lead_service_pb2.DeclineLeadRequest(
+        lead_id=w.lead["decline"], reason="不在我的区域 not my region", request_id=rid()),
+    "LeadService.ListPendingAcceptance": lambda w: lead_service_pb2.ListPendingAcceptanceRequest(
+        pool_id=w.pool["sla"], all_owners=True, page_size=5),
 
     "AvailabilityService.SetAway": lambda w: w.away_request(),
     "AvailabilityService.ClearAway": lambda w: availability_service_pb2.ClearAwayRequest(

@@ -38,6 +38,9 @@ fn event_kind(kind: EventKind) -> proto::EventKind {
         EventKind::CoverStarted => P::CoverStarted,
         EventKind::CoverEnded => P::CoverEnded,
         EventKind::PoolAging => P::PoolAging,
+        EventKind::Rerouted => P::Rerouted,
+        EventKind::Escalated => P::Escalated,
+        EventKind::Accepted => P::Accepted,
     }
 }
 

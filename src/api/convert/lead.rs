@@ -77,6 +77,7 @@ pub fn lead(lead: Lead) -> proto::Lead {
             .map(|id| id.to_string())
             .unwrap_or_default(),
         covered_owner_id: lead.covered_owner_id.unwrap_or_default(),
+        accept_deadline: lead.accept_deadline.map(timestamp),
     }
 }
 

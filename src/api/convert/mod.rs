@@ -8,6 +8,7 @@ use crate::domain::pool::RawDuration;
 use crate::domain::validate::Validator;
 
 pub mod absence;
+pub mod acceptance;
 pub mod assignment;
 pub mod calendar;
 mod event;

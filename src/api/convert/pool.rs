@@ -60,6 +60,10 @@ pub fn pool(pool: Pool) -> proto::Pool {
         pull_order: rules.pull_order,
         new_lead_embargo: duration(rules.new_lead_embargo_seconds),
         unclaimed_alert_after: duration(rules.unclaimed_alert_after_seconds),
+        accept_within: duration(rules.accept_within_seconds),
+        accept_within_business_time: rules.accept_within_business.map(business_time),
+        max_reroutes: rules.max_reroutes,
+        sla_on_assign: rules.sla_on_assign,
     }
 }
 
@@ -162,6 +166,10 @@ fn rules_draft(pool: &proto::Pool) -> RulesDraft<'_> {
         pull_order: &pool.pull_order,
         new_lead_embargo: raw_duration(pool.new_lead_embargo.as_ref()),
         unclaimed_alert_after: raw_duration(pool.unclaimed_alert_after.as_ref()),
+        accept_within: raw_duration(pool.accept_within.as_ref()),
+        accept_within_business: raw_business_time(pool.accept_within_business_time.as_ref()),
+        max_reroutes: pool.max_reroutes,
+        sla_on_assign: pool.sla_on_assign,
     }
 }
 
@@ -190,6 +198,10 @@ fn requested_pool(req: proto::CreatePoolRequest) -> proto::Pool {
         pull_order: req.pull_order,
         new_lead_embargo: req.new_lead_embargo,
         unclaimed_alert_after: req.unclaimed_alert_after,
+        accept_within: req.accept_within,
+        accept_within_business_time: req.accept_within_business_time,
+        max_reroutes: req.max_reroutes,
+        sla_on_assign: req.sla_on_assign,
         ..Default::default()
     }
 }

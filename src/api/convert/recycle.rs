@@ -125,6 +125,7 @@ fn reason(reason: RecycleReason) -> proto::RecycleReason {
     match reason {
         RecycleReason::FollowUpOverdue => proto::RecycleReason::FollowUpOverdue,
         RecycleReason::CloseOverdue => proto::RecycleReason::CloseOverdue,
+        RecycleReason::AcceptTimeout => proto::RecycleReason::AcceptTimeout,
     }
 }
 

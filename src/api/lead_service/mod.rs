@@ -4,26 +4,30 @@
 
 mod stream;
 
+use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
-use super::convert::{self, follow_up, import, lead};
+use super::convert::{self, acceptance, follow_up, import, lead};
 use super::{Context, auth, page_token};
 use crate::api::Reply;
 use crate::domain::page::PageSize;
 use crate::domain::validate::Validator;
 use crate::proto::lead_service_server::LeadService;
 use crate::proto::{
-    ClaimLeadRequest, ClaimLeadResponse, ClaimLeadsRequest, ClaimLeadsResponse, ClaimNextRequest,
-    ClaimNextResponse, ConvertLeadRequest, ConvertLeadResponse, CreateLeadRequest,
-    CreateLeadResponse, DiscardLeadRequest, DiscardLeadResponse, GetLeadHistoryRequest,
+    AcceptLeadRequest, AcceptLeadResponse, ClaimLeadRequest, ClaimLeadResponse, ClaimLeadsRequest,
+    ClaimLeadsResponse, ClaimNextRequest, ClaimNextResponse, ConvertLeadRequest,
+    ConvertLeadResponse, CreateLeadRequest, CreateLeadResponse, DeclineLeadRequest,
+    DeclineLeadResponse, DiscardLeadRequest, DiscardLeadResponse, GetLeadHistoryRequest,
     GetLeadHistoryResponse, GetLeadRequest, GetLeadResponse, ImportLeadsRequest,
     ImportLeadsResponse, ImportLeadsStreamRequest, ImportLeadsStreamResponse, ListFollowUpsRequest,
-    ListFollowUpsResponse, ListLeadsRequest, ListLeadsResponse, LockLeadRequest, LockLeadResponse,
-    MoveLeadRequest, MoveLeadResponse, RecordFollowUpRequest, RecordFollowUpResponse,
-    ReleaseLeadRequest, ReleaseLeadResponse, ReopenLeadRequest, ReopenLeadResponse,
-    UnlockLeadRequest, UnlockLeadResponse, UpdateLeadRequest, UpdateLeadResponse,
+    ListFollowUpsResponse, ListLeadsRequest, ListLeadsResponse, ListPendingAcceptanceRequest,
+    ListPendingAcceptanceResponse, LockLeadRequest, LockLeadResponse, MoveLeadRequest,
+    MoveLeadResponse, RecordFollowUpRequest, RecordFollowUpResponse, ReleaseLeadRequest,
+    ReleaseLeadResponse, ReopenLeadRequest, ReopenLeadResponse, UnlockLeadRequest,
+    UnlockLeadResponse, UpdateLeadRequest, UpdateLeadResponse,
 };
-use crate::service::leads;
+use crate::service::{self, leads};
 
 // Other services show leads as this one does.
 pub(super) use super::convert::lead::lead_message;
@@ -112,6 +116,54 @@ impl LeadService for LeadApi {
         let view = leads::claim_next(&self.ctx, &actor, command).await?;
         Ok(Response::new(ClaimNextResponse {
             lead: Some(lead_message(&actor, view)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "AcceptLead"))]
+    async fn accept_lead(&self, request: Request<AcceptLeadRequest>) -> Reply<AcceptLeadResponse> {
+        let actor = auth::actor(&request)?;
+        let command = acceptance::parse_accept(request.get_ref())?;
+        let view = service::acceptance::accept_lead(&self.ctx, &actor, command).await?;
+        Ok(Response::new(AcceptLeadResponse {
+            lead: Some(lead_message(&actor, view)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "DeclineLead"))]
+    async fn decline_lead(
+        &self,
+        request: Request<DeclineLeadRequest>,
+    ) -> Reply<DeclineLeadResponse> {
+        let actor = auth::actor(&request)?;
+        let command = acceptance::parse_decline(request.get_ref())?;
+        let outcome = service::acceptance::decline_lead(&self.ctx, &actor, command).await?;
+        Ok(Response::new(acceptance::declined(outcome)))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "ListPendingAcceptance"))]
+    async fn list_pending_acceptance(
+        &self,
+        request: Request<ListPendingAcceptanceRequest>,
+    ) -> Reply<ListPendingAcceptanceResponse> {
+        let actor = auth::actor(&request)?;
+        let req = request.get_ref();
+        let (filter, page) = acceptance::pending_filter(&actor, req)?;
+        let after: Option<(DateTime<Utc>, Uuid)> = page_token::decode(&req.page_token, &filter)?;
+        let views = service::acceptance::pending_acceptance(
+            &self.ctx,
+            &actor,
+            &filter,
+            after,
+            page.fetch_limit(),
+        )
+        .await?;
+        // Every listed lead is pending, so it has its deadline.
+        let (views, next_page_token) = page_token::paginate(views, page.get(), &filter, |v| {
+            (v.lead.accept_deadline.unwrap_or_default(), v.lead.id)
+        });
+        Ok(Response::new(ListPendingAcceptanceResponse {
+            leads: views.into_iter().map(|v| lead_message(&actor, v)).collect(),
+            next_page_token,
         }))
     }
 

@@ -1,5 +1,5 @@
-//! Who may get one lead: below their cap, not in the lead's cooldown and, under `RULE_MATCH`,
-//! matching it (shared/domain.md "Distribution strategies"). Recipients are active members only.
+//! Who may get one lead: below their cap, not in the lead's cooldown, not one who already had it
+//! pushed in its accept chain (a reroute) and, under `RULE_MATCH`, matching it (shared/domain.md "Distribution strategies"). Recipients are active members only.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Candidate, Method, Recipient, Strategy, rule_match};
 
 /// Why the active members could not take a lead, each counted under the first rule they fail
-/// (matching, then cap, then cooldown).
+/// (matching, then cap, then cooldown, then the accept chain).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exclusions {
     /// Active members considered.
@@ -15,6 +15,9 @@ pub struct Exclusions {
     pub not_matching: u32,
     pub at_cap: u32,
     pub in_cooldown: u32,
+    /// Members who already had the lead in its accept chain.
+    #[serde(default)]
+    pub had_it: u32,
 }
 
 /// The indices of the recipients that may get `lead`, or, when there are none, why.
@@ -42,6 +45,8 @@ pub fn eligible(
             exclusions.at_cap += 1;
         } else if in_cooldown(r, lead, now) {
             exclusions.in_cooldown += 1;
+        } else if lead.chain.contains(&r.user_id) {
+            exclusions.had_it += 1;
         } else {
             eligible.push(i);
         }

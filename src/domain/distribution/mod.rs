@@ -99,6 +99,9 @@ pub struct Candidate {
     pub grade: String,
     pub previous_owner_id: Option<String>,
     pub cooldown_until: Option<DateTime<Utc>>,
+    /// The members it was pushed to in its accept chain, who may not get it again; empty but
+    /// for a reroute.
+    pub chain: Vec<String>,
 }
 
 /// A place in the stable member order `(joined_at, user_id)`: the last recipient.

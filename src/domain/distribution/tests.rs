@@ -35,6 +35,7 @@ fn lead(i: usize) -> Candidate {
         grade: String::new(),
         previous_owner_id: None,
         cooldown_until: None,
+        chain: Vec::new(),
     }
 }
 
@@ -390,6 +391,7 @@ fn nobody_eligible_leaves_the_lead_with_counts_of_why() {
             not_matching: 1,
             at_cap: 1,
             in_cooldown: 0,
+            had_it: 0,
         })
     );
 }

@@ -96,6 +96,9 @@ pub struct Lead {
     /// While a colleague covers for the away owner: the owner the lead returns to.
     #[serde(default)]
     pub covered_owner_id: Option<String>,
+    /// While the owner has yet to accept the lead pushed to them: when it is rerouted.
+    #[serde(default)]
+    pub accept_deadline: Option<DateTime<Utc>>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -13,6 +13,8 @@ use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator, is_clean, quote
 
 pub const DEFAULT_TIMEZONE: &str = "UTC";
 const MAX_RULE_CODES: usize = 100;
+/// The most hops `max_reroutes` may allow (the database's CHECK says the same).
+pub const MAX_REROUTES: i32 = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pool {
@@ -80,6 +82,19 @@ pub struct PoolRules {
     /// How long a lead may wait in the pool before a `POOL_AGING` alert.
     #[serde(default)]
     pub unclaimed_alert_after_seconds: Option<i32>,
+    /// How long a member has to accept a lead pushed to them (wall time), or
+    /// `accept_within_business` in business time; neither: pushed leads need no acceptance.
+    #[serde(default)]
+    pub accept_within_seconds: Option<i32>,
+    #[serde(default)]
+    pub accept_within_business: Option<BusinessSpan>,
+    /// How many times a missed or declined lead is passed on before it returns to the pool;
+    /// `None`: until nobody is left to try.
+    #[serde(default)]
+    pub max_reroutes: Option<i32>,
+    /// Whether a manager's assignment waits for acceptance like a distribution.
+    #[serde(default)]
+    pub sla_on_assign: bool,
 }
 
 /// A duration as a caller sent it: seconds and nanoseconds, as `google.protobuf.Duration`.
@@ -111,11 +126,16 @@ pub struct RulesDraft<'a> {
     pub pull_order: &'a [String],
     pub new_lead_embargo: Option<RawDuration>,
     pub unclaimed_alert_after: Option<RawDuration>,
+    pub accept_within: Option<RawDuration>,
+    pub accept_within_business: Option<RawBusinessTime>,
+    pub max_reroutes: Option<i32>,
+    pub sla_on_assign: bool,
 }
 
 impl PoolRules {
     pub fn parse(v: &mut Validator, draft: &RulesDraft<'_>) -> Self {
         let grade_overrides = grade_overrides(v, draft);
+        let business = |v: &mut Validator, field, raw| BusinessSpan::parse(v, field, raw, 0);
         Self {
             max_held_per_member: v.non_negative("max_held_per_member", draft.max_held_per_member),
             daily_claim_limit: v.non_negative("daily_claim_limit", draft.daily_claim_limit),
@@ -140,13 +160,8 @@ impl PoolRules {
             recycle_to_pool_id: v.optional_uuid("recycle_to_pool_id", draft.recycle_to_pool_id),
             distribution: DistributionRule::parse(v, &draft.distribution),
             calendar_id: v.optional_uuid("calendar_id", draft.calendar_id),
-            follow_up_business: BusinessSpan::parse(
-                v,
-                "follow_up_business_time",
-                draft.follow_up_business,
-                0,
-            ),
-            close_business: BusinessSpan::parse(v, "close_business_time", draft.close_business, 0),
+            follow_up_business: business(v, "follow_up_business_time", draft.follow_up_business),
+            close_business: business(v, "close_business_time", draft.close_business),
             warn_before_business: BusinessSpan::parse(
                 v,
                 "warn_before_business_time",
@@ -165,6 +180,14 @@ impl PoolRules {
                 "unclaimed_alert_after",
                 draft.unclaimed_alert_after,
             ),
+            accept_within_seconds: timeout(v, "accept_within", draft.accept_within),
+            accept_within_business: business(
+                v,
+                "accept_within_business_time",
+                draft.accept_within_business,
+            ),
+            max_reroutes: max_reroutes(v, draft.max_reroutes),
+            sla_on_assign: draft.sla_on_assign,
         }
     }
 
@@ -192,6 +215,12 @@ impl PoolRules {
                 self.warn_before_seconds.is_some_and(|s| s > 0),
                 "warn_before_business_time",
                 self.warn_before_business,
+            ),
+            rule(
+                "accept_within",
+                self.accept_within_seconds.is_some(),
+                "accept_within_business_time",
+                self.accept_within_business,
             ),
         ];
         for (grade, d) in &self.grade_overrides {
@@ -254,6 +283,18 @@ fn grade_overrides(v: &mut Validator, draft: &RulesDraft<'_>) -> BTreeMap<String
             (grade.trim().to_owned(), deadlines)
         })
         .collect()
+}
+
+/// At most [`MAX_REROUTES`] hops, none below zero.
+fn max_reroutes(v: &mut Validator, sent: Option<i32>) -> Option<i32> {
+    let hops = sent?;
+    if !(0..=MAX_REROUTES).contains(&hops) {
+        v.violation(
+            "max_reroutes",
+            format!("must be 0 to {MAX_REROUTES}, or unset for no limit, got {hops}"),
+        );
+    }
+    Some(hops)
 }
 
 /// A non-negative whole-second duration that fits the database's 32-bit seconds.
@@ -327,6 +368,10 @@ pub const UPDATABLE_FIELDS: &[&str] = &[
     "pull_order",
     "new_lead_embargo",
     "unclaimed_alert_after",
+    "accept_within",
+    "accept_within_business_time",
+    "max_reroutes",
+    "sla_on_assign",
 ];
 
 impl Pool {
@@ -384,6 +429,12 @@ impl Pool {
                 "unclaimed_alert_after" => {
                     rules.unclaimed_alert_after_seconds = patch_rules.unclaimed_alert_after_seconds;
                 }
+                "accept_within" => rules.accept_within_seconds = patch_rules.accept_within_seconds,
+                "accept_within_business_time" => {
+                    rules.accept_within_business = patch_rules.accept_within_business;
+                }
+                "max_reroutes" => rules.max_reroutes = patch_rules.max_reroutes,
+                "sla_on_assign" => rules.sla_on_assign = patch_rules.sla_on_assign,
                 _ => {}
             }
         }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{handover, require_room};
 use crate::domain::DomainError;
 use crate::domain::Result;
+use crate::domain::acceptance::Acceptance;
 use crate::domain::access::Actor;
 use crate::domain::assignment::{self, Step};
 use crate::domain::event::EventKind;
@@ -82,6 +83,7 @@ async fn hand_over(
     }];
     let changes = Changes {
         reason: overridden.then_some("COOLDOWN_OVERRIDDEN"),
+        acceptance: Acceptance::Assign,
         ..handover(
             actor,
             EventKind::Assigned,

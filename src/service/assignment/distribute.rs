@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::domain::DomainError;
 use crate::domain::Result;
+use crate::domain::acceptance::Acceptance;
 use crate::domain::access::Actor;
 use crate::domain::distribution::{
     self, Candidate, MethodOverride, Plan, Selection, Skip, Undistributed,
@@ -240,6 +241,7 @@ async fn apply(conn: &mut PgConnection, call: Call<'_>, plan: &Plan) -> Result<(
         reason: Some(plan.method.strategy.as_str()),
         note: None,
         move_locked: false,
+        acceptance: Acceptance::Push,
         request_id: call.request_id,
         now: call.now,
     };

@@ -16,6 +16,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::Result;
+use crate::domain::acceptance::Acceptance;
 use crate::domain::access::Actor;
 use crate::domain::assignment;
 use crate::domain::event::EventKind;
@@ -61,6 +62,7 @@ fn handover<'a>(
         reason: None,
         note,
         move_locked: false,
+        acceptance: Acceptance::NotAsked,
         request_id,
         now,
     }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::require_room;
 use crate::domain::DomainError;
 use crate::domain::Result;
+use crate::domain::acceptance::Acceptance;
 use crate::domain::access::Actor;
 use crate::domain::assignment::{self, Moved, OffboardMode};
 use crate::domain::distribution::{self, Candidate};
@@ -102,6 +103,8 @@ async fn take_out(
         reason: Some(REASON),
         note: command.note.as_deref(),
         move_locked: matches!(command.mode, OffboardMode::TransferTo(_)),
+        // A handover by a manager, not a push: the colleagues need not accept.
+        acceptance: Acceptance::NotAsked,
         request_id: command.request_id,
         now,
     };

@@ -251,6 +251,7 @@ pub async fn candidates(
                 grade: r.grade,
                 previous_owner_id: r.previous_owner_id,
                 cooldown_until: r.cooldown_until,
+                chain: Vec::new(),
             };
             (candidate, r.pool_entered_at)
         })

@@ -6,4 +6,5 @@
 pub mod distribute;
 pub mod moves;
 pub mod offboard;
+pub mod reroute;
 pub mod transfer;

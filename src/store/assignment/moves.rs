@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::DomainError;
 use crate::domain::Result;
+use crate::domain::acceptance::Acceptance;
 use crate::domain::assignment::Moved;
 use crate::domain::event::EventKind;
 use crate::domain::lead::AcquiredVia;
@@ -34,6 +35,8 @@ pub struct Changes<'a> {
     pub note: Option<&'a str>,
     /// Locked leads move too (offboarding hands them to a colleague).
     pub move_locked: bool,
+    /// Whether the receiving members must accept the leads by a deadline.
+    pub acceptance: Acceptance,
     pub request_id: Option<Uuid>,
     pub now: DateTime<Utc>,
 }
@@ -62,7 +65,11 @@ pub async fn apply(
                       CASE WHEN p.to_owner IS NULL THEN COALESCE(po.recycle_to_pool_id, l.pool_id)
                            ELSE l.pool_id END AS destination,
                       $10::timestamptz + make_interval(secs => po.reclaim_cooldown_seconds)
-                          AS cooldown_until
+                          AS cooldown_until,
+                      CASE WHEN p.to_owner IS NOT NULL
+                                AND ($13 IN ('PUSH', 'REROUTE') OR ($13 = 'ASSIGN' AND po.sla_on_assign))
+                           THEN accept_deadline(po, $10) END AS accept_deadline,
+                      CASE WHEN $13 = 'REROUTE' THEN l.accept_chain ELSE '{}' END AS chain
                FROM plan p
                JOIN leads l ON l.tenant_id = $1 AND l.id = p.lead_id
                JOIN pools po ON po.tenant_id = $1 AND po.id = l.pool_id
@@ -104,6 +111,9 @@ pub async fn apply(
                                          ELSE close_deadline(po, l.grade, $10) END,
                    pool_entered_at = CASE WHEN t.to_owner IS NULL THEN $10
                                           ELSE l.pool_entered_at END,
+                   accept_deadline = t.accept_deadline,
+                   accept_chain = CASE WHEN t.accept_deadline IS NULL THEN '{}'
+                                       ELSE t.chain || t.to_owner END,
                    version = l.version + 1, updated_at = $10
                FROM target t JOIN pools po ON po.tenant_id = $1 AND po.id = t.pool_id
                WHERE l.tenant_id = $1 AND l.id = t.id
@@ -133,6 +143,7 @@ pub async fn apply(
         changes.now,
         changes.request_id,
         changes.move_locked,
+        changes.acceptance.as_str(),
     )
     .fetch_all(&mut *conn)
     .await

@@ -118,6 +118,7 @@ pub async fn owned_leads(
                 grade: r.grade,
                 previous_owner_id: r.previous_owner_id,
                 cooldown_until: r.cooldown_until,
+                chain: Vec::new(),
             },
         })
         .collect())

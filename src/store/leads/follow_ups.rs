@@ -12,7 +12,7 @@ use crate::store::db_error;
 
 /// Records the follow-up if the actor owns the lead, in one statement with the lead's
 /// `last_follow_up_at`, its reset follow-up deadline and a `FOLLOWED_UP` event (the channel as
-/// its reason, the note as its note). The lead row is locked first, so a recycle sweep either
+/// its reason, the note as its note). A follow-up accepts a lead pushed to the owner. The lead row is locked first, so a recycle sweep either
 /// sees the new deadline or recycles before it.
 /// `None`: the actor does not own the lead (any more).
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %follow_up.lead_id))]
@@ -44,6 +44,7 @@ pub async fn record(
            SET last_follow_up_at = GREATEST(l.last_follow_up_at, $7),
                follow_up_deadline = follow_up_deadline(
                    p, l.grade, GREATEST(l.acquired_at, l.last_follow_up_at, $7)),
+               accept_deadline = NULL, accept_chain = '{}',
                version = l.version + 1, updated_at = $8
            FROM target t
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id

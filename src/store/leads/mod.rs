@@ -2,6 +2,7 @@
 //! checks its rules, keeps the owner's held count in step and appends its event, so it is
 //! atomic without an explicit transaction and correct under any concurrency.
 
+pub mod acceptance;
 pub mod batch;
 pub mod edit;
 pub mod follow_ups;
@@ -76,6 +77,9 @@ struct LeadRow {
     covered_owner_id: Option<String>,
     #[allow(dead_code)] // the aging sweep's bookkeeping, read in SQL only
     aging_alerted_entry: Option<DateTime<Utc>>,
+    accept_deadline: Option<DateTime<Utc>>,
+    #[allow(dead_code)] // the reroute sweep's bookkeeping, read in SQL only
+    accept_chain: Vec<String>,
     viewer_role: Option<String>,
     viewer_active: Option<bool>,
     pool_masks_contacts: bool,
@@ -123,6 +127,7 @@ impl TryFrom<LeadRow> for LeadView {
             pool_entered_at: row.pool_entered_at,
             duplicate_of: row.duplicate_of,
             covered_owner_id: row.covered_owner_id,
+            accept_deadline: row.accept_deadline,
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
