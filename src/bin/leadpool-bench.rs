@@ -43,6 +43,8 @@ mod rush;
 mod seed;
 #[path = "leadpool-bench/service.rs"]
 mod service;
+#[path = "leadpool-bench/sla.rs"]
+mod sla;
 #[path = "leadpool-bench/watch.rs"]
 mod watch;
 
@@ -107,6 +109,7 @@ async fn run_one(cli: &Cli, server: &DbServer, scenario: Scenario) -> Result<Rep
         Scenario::Recycle => recycle::run(cli, &db).await,
         Scenario::Distribute => distribute::run(cli, &db).await,
         Scenario::Rush => rush::run(cli, &db).await,
+        Scenario::Sla => sla::run(cli, &db).await,
         Scenario::All => Err("`all` is expanded into its scenarios before they run".into()),
     };
     if cli.keep_db {

@@ -331,6 +331,8 @@ pub async fn upcoming(
              AND ($3::uuid IS NULL OR l.pool_id = $3)
              AND ($4::text IS NULL OR l.owner_id = $4)
              AND COALESCE(s.warn_at, s.recycle_at) <= $5
+             -- A paused owner's deadlines stand still (recycle_candidates skips them too).
+             AND NOT owner_paused(l.tenant_id, l.owner_id)
              AND ($6::timestamptz IS NULL OR (COALESCE(s.warn_at, s.recycle_at), l.id) > ($6, $7))
            ORDER BY COALESCE(s.warn_at, s.recycle_at), l.id
            LIMIT $8"#,

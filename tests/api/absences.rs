@@ -105,6 +105,12 @@ async fn a_paused_owners_deadlines_move_by_exactly_the_time_away() {
     let swept = sweep(&app, &pool).await;
     assert_eq!(swept.recycled, 0);
     assert_eq!(lead_of(&app, &lead).await.owner_id, "alice");
+    assert!(
+        upcoming(&app, &pool, t0 + Duration::days(30))
+            .await
+            .is_empty(),
+        "nothing is upcoming while the owner is paused"
+    );
 
     app.clock.advance(Duration::days(1));
     sweep(&app, &pool).await;
@@ -116,6 +122,8 @@ async fn a_paused_owners_deadlines_move_by_exactly_the_time_away() {
     );
     let away = alice.list_away(include_ended()).await.absences;
     assert_eq!(away[0].state(), proto::AbsenceState::Ended);
+    let listed = upcoming(&app, &pool, t0 + Duration::days(30)).await;
+    assert_eq!(listed.len(), 1, "listed again once back");
     let kinds = fixtures::event_kinds(&app, &lead).await;
     assert_eq!(kinds, ["CREATED", "CLAIMED", "UPDATED"]);
     let away_events = count(
@@ -132,6 +140,27 @@ async fn a_paused_owners_deadlines_move_by_exactly_the_time_away() {
     app.clock.advance(Duration::days(1) + Duration::seconds(1));
     assert_eq!(sweep(&app, &pool).await.recycled, 1);
     fixtures::assert_consistent(&app).await;
+}
+
+/// The pool's leads due a warning or recycle by `until`, as its manager lists them.
+async fn upcoming(
+    app: &TestApp,
+    pool: &proto::Pool,
+    until: DateTime<Utc>,
+) -> Vec<proto::UpcomingRecycle> {
+    let request = app
+        .as_member("mia")
+        .req(proto::ListUpcomingRecyclesRequest {
+            pool_id: pool.id.clone(),
+            until: at(until),
+            ..Default::default()
+        });
+    app.recycles()
+        .list_upcoming_recycles(request)
+        .await
+        .expect("upcoming recycles")
+        .into_inner()
+        .recycles
 }
 
 fn include_ended() -> proto::ListAwayRequest {

@@ -55,12 +55,13 @@ pub enum Scenario {
     Import,
     Watch,
     Rush,
+    Sla,
     All,
 }
 
 impl Scenario {
     /// What `all` runs, in this order.
-    pub const EVERY: [Scenario; 9] = [
+    pub const EVERY: [Scenario; 10] = [
         Self::Claim,
         Self::Contention,
         Self::List,
@@ -70,6 +71,7 @@ impl Scenario {
         Self::Recycle,
         Self::Distribute,
         Self::Rush,
+        Self::Sla,
     ];
 
     pub fn name(self) -> &'static str {
@@ -83,6 +85,7 @@ impl Scenario {
             Self::Import => "import",
             Self::Watch => "watch",
             Self::Rush => "rush",
+            Self::Sla => "sla",
             Self::All => "all",
         }
     }

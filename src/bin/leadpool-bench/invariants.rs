@@ -81,8 +81,8 @@ async fn count(name: &'static str, sql: &str, db: &PgPool) -> Result<Check> {
 
 /// Replays each lead's events in order: every step must start from the owner the previous
 /// step left (CREATED only first; CLAIMED, ASSIGNED, DISTRIBUTED and POOL_AGING from nobody;
-/// RELEASED, RECYCLED, RECYCLE_WARNING, COVER_STARTED, COVER_ENDED and UPDATED from their
-/// `from_owner`),
+/// RELEASED, RECYCLED, RECYCLE_WARNING, COVER_STARTED, COVER_ENDED, UPDATED, ESCALATED,
+/// REROUTED and ACCEPTED from their `from_owner`),
 /// and the last step must leave the lead's current owner (each event's `to_owner`); a lead
 /// without events must be unowned. AWAY_STARTED and AWAY_ENDED name a user, not a lead.
 const REPLAY: &str = "WITH steps AS (
@@ -95,12 +95,12 @@ const REPLAY: &str = "WITH steps AS (
      SELECT (SELECT count(DISTINCT lead_id) FROM steps
              WHERE kind NOT IN ('CREATED', 'CLAIMED', 'ASSIGNED', 'DISTRIBUTED', 'RELEASED',
                                 'RECYCLE_WARNING', 'RECYCLED', 'COVER_STARTED', 'COVER_ENDED',
-                                'UPDATED', 'POOL_AGING')
+                                'UPDATED', 'POOL_AGING', 'ESCALATED', 'REROUTED', 'ACCEPTED')
                 OR (kind = 'CREATED' AND n <> 1)
                 OR (kind IN ('CLAIMED', 'ASSIGNED', 'DISTRIBUTED', 'POOL_AGING')
                     AND owner_before IS NOT NULL)
                 OR (kind IN ('RELEASED', 'RECYCLE_WARNING', 'RECYCLED', 'COVER_STARTED',
-                             'COVER_ENDED', 'UPDATED')
+                             'COVER_ENDED', 'UPDATED', 'ESCALATED', 'REROUTED', 'ACCEPTED')
                     AND owner_before IS DISTINCT FROM from_owner)) AS bad_steps,
             (SELECT count(*) FROM leads l LEFT JOIN last ON last.lead_id = l.id
              WHERE l.tenant_id = $1 AND l.owner_id IS DISTINCT FROM last.owner_after) AS wrong_owner,
