@@ -5,10 +5,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use clap::Parser;
+use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 
 use leadpool::app::App;
-use leadpool::config::{Config, Settings};
+use leadpool::config::{Command, Config, Settings};
 use leadpool::domain::clock::SystemClock;
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
 use leadpool::service::Context;
@@ -47,7 +48,10 @@ async fn main() -> ExitCode {
 async fn run(config: Config, exports_traces: bool) -> Result<(), BoxError> {
     let settings = config.settings()?;
     let (options, embedded) = database(&config).await?;
-    let result = serve(&config, settings, options, exports_traces).await;
+    let result = match config.command {
+        Some(Command::Migrate { check }) => migrate(&config, options, check).await,
+        None => serve(&config, settings, options, exports_traces).await,
+    };
     if let Some(pg) = embedded {
         tracing::info!("stopping the private PostgreSQL");
         pg.stop().await?;
@@ -61,8 +65,12 @@ async fn serve(
     options: PgConnectOptions,
     exports_traces: bool,
 ) -> Result<(), BoxError> {
-    let db = store::connect(options, config.db_max_connections).await?;
-    store::migrate(&db).await?;
+    let db = connect(options, config.db_max_connections).await?;
+    if config.migrate_on_start {
+        store::schema::migrate(&db).await?;
+    } else {
+        require_schema(&db).await?;
+    }
     let ctx = Context::new(db.clone(), Arc::new(SystemClock));
     let app = App::bind(config.listen, ctx, settings).await?;
     let authentication = app.authentication().to_string();
@@ -79,6 +87,89 @@ async fn serve(
     let result = app.serve(shutdown_signal()).await;
     db.close().await;
     Ok(result?)
+}
+
+/// Connects, saying which server failed and what to check when it does.
+async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<PgPool, BoxError> {
+    let at = format!(
+        "{}:{} (database {})",
+        options.get_host(),
+        options.get_port(),
+        options
+            .get_database()
+            .unwrap_or("of the same name as the user")
+    );
+    store::connect(options, max_connections)
+        .await
+        .map_err(|err| {
+            format!(
+                "cannot connect to PostgreSQL at {at}: {err}; check DATABASE_URL and that the \
+             server is running and reachable from here"
+            )
+            .into()
+        })
+}
+
+/// `leadpool migrate`: applies the pending migrations, or with `check` only compares.
+async fn migrate(config: &Config, options: PgConnectOptions, check: bool) -> Result<(), BoxError> {
+    let db = connect(options, config.db_max_connections.min(2)).await?;
+    let result = if check {
+        require_up_to_date(&db).await
+    } else {
+        let pending = store::schema::status(&db).await?.pending.len();
+        store::schema::migrate(&db).await?;
+        tracing::info!(applied = pending, "the schema is up to date");
+        Ok(())
+    };
+    db.close().await;
+    result
+}
+
+/// `leadpool migrate --check`: an error unless the database's schema is exactly this binary's.
+async fn require_up_to_date(db: &PgPool) -> Result<(), BoxError> {
+    let status = store::schema::status(db).await?;
+    if status.up_to_date() {
+        tracing::info!("the schema is up to date");
+        return Ok(());
+    }
+    Err(format!(
+        "the schema is not this binary's: pending {:?}, failed {:?}, unknown to this binary {:?}, \
+         needs a binary with migration {:?} or newer",
+        status.pending, status.failed, status.unknown, status.requires_binary
+    )
+    .into())
+}
+
+/// With migrations a step of the rollout: refuses to serve while this binary's migrations are
+/// pending (or one failed), or when a contract migration requires a newer binary. A database a
+/// newer release only expanded is served, as a rolling update needs (docs/operations.md).
+async fn require_schema(db: &PgPool) -> Result<(), BoxError> {
+    let status = store::schema::status(db).await?;
+    if !status.pending.is_empty() || !status.failed.is_empty() {
+        let pending: Vec<String> = status
+            .pending
+            .iter()
+            .map(|(v, d)| format!("{v} {d}"))
+            .collect();
+        return Err(format!(
+            "the database's schema is older than this binary: pending migrations [{}], failed {:?}; \
+             run `leadpool migrate` first (LEADPOOL_MIGRATE_ON_START is false)",
+            pending.join(", "),
+            status.failed
+        )
+        .into());
+    }
+    if let Some(version) = status.requires_binary {
+        return Err(format!(
+            "the database's schema is too new for this binary: a contract migration requires a \
+             release with migration {version} or newer; deploy that release (or newer)"
+        )
+        .into());
+    }
+    if !status.unknown.is_empty() {
+        tracing::warn!(unknown = ?status.unknown, "the database has migrations of a newer release; serving on its expanded schema");
+    }
+    Ok(())
 }
 
 /// `DATABASE_URL` when set; otherwise the private PostgreSQL, started here and stopped by `run`.

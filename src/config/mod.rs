@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 mod settings;
 
@@ -14,10 +14,38 @@ pub use settings::{
     RerouteSettings, Settings,
 };
 
+/// What `leadpool <command>` does instead of serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Apply the pending migrations and exit: a Kubernetes init container or Job runs this
+    /// before the new version serves (see docs/operations.md).
+    Migrate {
+        /// Change nothing: exit 0 when the database's schema is this binary's, 1 when migrations
+        /// are pending, failed, or the database has some this binary does not know.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
 /// leadpool: the CRM public pool / private pool (公海/私海) lead service over gRPC.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "leadpool", version, about)]
 pub struct Config {
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Apply pending migrations at start, before serving. `false` where a rollout runs
+    /// `leadpool migrate` as a step of its own: the server then only checks the schema and
+    /// refuses to start while migrations are pending.
+    #[arg(
+        long,
+        env = "LEADPOOL_MIGRATE_ON_START",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub migrate_on_start: bool,
+
     /// Address the gRPC server listens on.
     #[arg(long, env = "LEADPOOL_LISTEN", default_value = "0.0.0.0:50051")]
     pub listen: SocketAddr,

@@ -11,6 +11,7 @@ pub mod leads;
 pub mod members;
 pub mod pools;
 pub mod recycle;
+pub mod schema;
 
 use std::time::Duration;
 
@@ -46,11 +47,6 @@ pub async fn connect(
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await
-}
-
-/// Applies pending migrations under sqlx's advisory lock, so replicas starting together are safe.
-pub async fn migrate(db: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    sqlx::migrate!("./migrations").run(db).await
 }
 
 /// Whether the database answers, for the health service.

@@ -234,7 +234,7 @@ pub async fn connect(options: PgConnectOptions, max_connections: u32) -> PgPool 
 
 /// Runs the migrations as the server does at start.
 pub async fn migrate(db: &PgPool) -> Result<(), impl std::fmt::Debug> {
-    leadpool::store::migrate(db).await
+    leadpool::store::schema::migrate(db).await
 }
 
 type Serving = tokio::task::JoinHandle<Result<(), leadpool::app::AppError>>;

@@ -28,3 +28,22 @@ async fn replicas_migrating_one_fresh_database_at_once_all_start() {
         .collect();
     assert_eq!(applied, expected, "each migration applied once");
 }
+
+#[tokio::test]
+async fn a_contract_migration_past_this_binary_makes_the_schema_too_new_for_it() {
+    let app = crate::harness::TestApp::spawn().await;
+    let status = leadpool::store::schema::status(&app.db)
+        .await
+        .expect("status");
+    assert!(status.up_to_date(), "{status:?}");
+    // A later release's contract migration: binaries older than its migration may not run.
+    sqlx::query("UPDATE schema_requirements SET min_binary_migration = 99991231000000")
+        .execute(&app.db)
+        .await
+        .expect("a contract migration");
+    let status = leadpool::store::schema::status(&app.db)
+        .await
+        .expect("status");
+    assert_eq!(status.requires_binary, Some(99_991_231_000_000));
+    assert!(!status.up_to_date());
+}

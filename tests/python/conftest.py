@@ -7,6 +7,7 @@ DATABASE_URL's server when that is set, else the private PostgreSQL the binary s
 temporary LEADPOOL_DATA_DIR.
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -88,6 +89,14 @@ def with_database(url: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def database_env():
     """The environment that gives the server a fresh database, and removes it afterwards."""
+    with fresh_database() as env:
+        yield env
+
+
+@contextlib.contextmanager
+def fresh_database():
+    """The environment of a fresh database: a new one on DATABASE_URL's server, else a new
+    private PostgreSQL directory for the binary; removed afterwards."""
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
         name = f"leadpool_py_{uuid.uuid4().hex}"

@@ -124,6 +124,20 @@ def test_runs_as_non_root_on_a_read_only_root_with_the_database_from_a_secret(po
         assert {"cpu", "memory"} <= container["resources"][limit].keys()
 
 
+def test_migrations_run_as_their_own_step_before_the_server(pod, container, settings):
+    (migrate,) = pod["spec"]["initContainers"]
+    assert migrate["image"] == container["image"]
+    assert migrate["args"] == ["migrate"]
+    assert migrate["envFrom"] == container["envFrom"]
+    assert migrate["env"] == [e for e in container["env"] if e["name"] == "DATABASE_URL"]
+    assert migrate["securityContext"] == container["securityContext"]
+    assert settings["LEADPOOL_MIGRATE_ON_START"] == "false"
+    help_text = subprocess.run(
+        [str(leadpool_binary()), "migrate", "--help"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "--check" in help_text
+
+
 def test_the_config_map_is_the_generated_one(manifests, container):
     generated = one(manifests, "ConfigMap")["metadata"]["name"]
     assert re.fullmatch(r"leadpool-config-[a-z0-9]{10}", generated), generated

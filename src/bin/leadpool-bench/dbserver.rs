@@ -97,7 +97,7 @@ impl DbServer {
         eprintln!("fresh database {name}");
         let options = self.admin.clone().database(&name);
         let pool = store::connect(options.clone(), BENCH_CONNECTIONS).await?;
-        store::migrate(&pool).await?;
+        store::schema::migrate(&pool).await?;
         Ok(BenchDb {
             uri: self.uri(&name),
             name,

@@ -42,7 +42,7 @@ pub struct InProcess {
 impl InProcess {
     pub async fn start(options: PgConnectOptions) -> Result<Self> {
         let db = store::connect(options, SERVICE_DB_CONNECTIONS).await?;
-        store::migrate(&db).await?;
+        store::schema::migrate(&db).await?;
         let ctx = Context::new(db.clone(), Arc::new(SystemClock));
         let app = App::bind("127.0.0.1:0".parse()?, ctx, Settings::default()).await?;
         let addr = app.local_addr()?;
