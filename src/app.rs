@@ -196,6 +196,13 @@ impl App {
         // Outermost first: every call, refused callers included, is logged and timed (with
         // tonic's own failures already in the contract's terms); the caller's deadline bounds
         // the call inside.
+        let limit = self.settings.max_message_bytes;
+        // Every service of ours decodes requests up to the configured size.
+        macro_rules! limited {
+            ($server:expr) => {
+                $server.max_decoding_message_size(limit)
+            };
+        }
         tonic::transport::Server::builder()
             .layer(trace)
             .layer(RpcMetricsLayer::new(self.ctx.metrics.clone()))
@@ -205,22 +212,26 @@ impl App {
             .add_service(services.health)
             .add_service(services.reflection)
             .add_service(services.reflection_alpha)
-            .add_service(PoolServiceServer::new(PoolApi::new(self.ctx.clone())))
-            .add_service(LeadServiceServer::new(LeadApi::new(self.ctx.clone())))
-            .add_service(AssignmentServiceServer::new(AssignmentApi::new(
-                self.ctx.clone(),
+            .add_service(limited!(PoolServiceServer::new(PoolApi::new(
+                self.ctx.clone()
+            ))))
+            .add_service(limited!(LeadServiceServer::new(LeadApi::new(
+                self.ctx.clone()
+            ))))
+            .add_service(limited!(AssignmentServiceServer::new(AssignmentApi::new(
+                self.ctx.clone()
+            ))))
+            .add_service(limited!(CalendarServiceServer::new(CalendarApi::new(
+                self.ctx.clone()
+            ))))
+            .add_service(limited!(AvailabilityServiceServer::new(
+                AvailabilityApi::new(self.ctx.clone())
             )))
-            .add_service(CalendarServiceServer::new(CalendarApi::new(
-                self.ctx.clone(),
-            )))
-            .add_service(AvailabilityServiceServer::new(AvailabilityApi::new(
-                self.ctx.clone(),
-            )))
-            .add_service(RecycleServiceServer::new(RecycleApi::new(
+            .add_service(limited!(RecycleServiceServer::new(RecycleApi::new(
                 self.ctx,
                 self.settings.recycle,
-            )))
-            .add_service(EventServiceServer::new(services.events))
+            ))))
+            .add_service(limited!(EventServiceServer::new(services.events)))
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await
     }

@@ -8,16 +8,11 @@ use tonic::Code;
 use crate::domain::DomainError;
 use crate::domain::error::FieldViolation;
 
-/// The largest request message the server decodes (tonic's default, as `shared/api.md` says).
-pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
-
 /// What a status tonic produced itself means in the contract, if it is one of those.
 fn contract_error(code: Code, message: &str) -> Option<DomainError> {
     match code {
         Code::OutOfRange if message.contains("message length too large") => {
-            Some(DomainError::MessageTooLarge {
-                limit_bytes: MAX_MESSAGE_BYTES,
-            })
+            limit_of(message).map(|limit_bytes| DomainError::MessageTooLarge { limit_bytes })
         }
         Code::Internal if message.starts_with("failed to decode Protobuf message") => {
             Some(DomainError::ValidationFailed(vec![FieldViolation::new(
@@ -27,6 +22,13 @@ fn contract_error(code: Code, message: &str) -> Option<DomainError> {
         }
         _ => None,
     }
+}
+
+/// The limit tonic's size refusal names ("… the limit is: 33554432 bytes"): the server's
+/// configured `max_message_bytes`, whichever service refused.
+fn limit_of(message: &str) -> Option<usize> {
+    let (_, rest) = message.split_once("the limit is: ")?;
+    rest.split(' ').next()?.parse().ok()
 }
 
 /// The contract's status in place of tonic's, for a trailers-only error answer: the response
@@ -51,7 +53,12 @@ mod tests {
             Code::OutOfRange,
             "Error, decoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes",
         );
-        assert_eq!(too_large.expect("translated").reason(), "MESSAGE_TOO_LARGE");
+        let too_large = too_large.expect("translated");
+        assert_eq!(too_large.reason(), "MESSAGE_TOO_LARGE");
+        assert_eq!(
+            too_large.metadata(),
+            [("limit_bytes", "4194304".to_owned())]
+        );
         let undecodable = contract_error(Code::Internal, "failed to decode Protobuf message: x");
         assert_eq!(
             undecodable.expect("translated").reason(),

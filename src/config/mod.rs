@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 mod settings;
 
 pub use settings::{
-    AuthSettings, DistributeSettings, FollowSettings, KeySource, LogFormat, Otlp, RecycleSettings,
-    RerouteSettings, Settings,
+    AuthSettings, DEFAULT_MAX_MESSAGE_BYTES, DistributeSettings, FollowSettings, KeySource,
+    LogFormat, Otlp, RecycleSettings, RerouteSettings, Settings,
 };
 
 /// What `leadpool <command>` does instead of serving.
@@ -126,6 +126,11 @@ pub struct Config {
     #[arg(long, env = "LEADPOOL_REROUTE_BATCH", default_value_t = 1_000)]
     pub reroute_batch: u32,
 
+    /// The largest request message (bytes) a service decodes; larger ones are refused with
+    /// RESOURCE_EXHAUSTED/MESSAGE_TOO_LARGE naming the limit.
+    #[arg(long, env = "LEADPOOL_MAX_MESSAGE_BYTES", default_value_t = DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+
     /// Address of the HTTP listener serving Prometheus metrics at /metrics; empty: none.
     #[arg(long, env = "LEADPOOL_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
     pub metrics_listen: OptionalAddr,
@@ -215,6 +220,7 @@ impl Config {
                 batch: self.reroute_batch.max(1),
             },
             metrics_listen: self.metrics_listen.0,
+            max_message_bytes: self.max_message_bytes.max(64 * 1024),
             auth: self.auth()?,
         })
     }

@@ -27,6 +27,9 @@ pub struct Settings {
     pub reroute: RerouteSettings,
     /// Where `/metrics` is served; `None`: nowhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// The largest request message a service decodes; larger ones are refused with
+    /// `RESOURCE_EXHAUSTED`/`MESSAGE_TOO_LARGE`.
+    pub max_message_bytes: usize,
     /// Trusted metadata, or verified bearer tokens.
     pub auth: AuthSettings,
 }
@@ -41,10 +44,16 @@ impl Default for Settings {
             distribute: DistributeSettings::default(),
             reroute: RerouteSettings::default(),
             metrics_listen: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             auth: AuthSettings::TrustedMetadata,
         }
     }
 }
+
+/// 32 MiB: an `ImportLeads` of 300 rows each with 50 attributes of 490 characters (7.5 MB in
+/// Latin text, 22 MB in Chinese) fits; 1,000 rows of such size go through `ImportLeadsStream` in
+/// smaller chunks. Clients' own receive and send limits (often 4 MiB) apply on their side.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// How `WatchEvents` streams wait for news.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -98,15 +98,45 @@ async fn identities_that_cannot_be_ids_are_invalid_not_missing() {
 }
 
 #[tokio::test]
-async fn requests_over_4_mib_are_resource_exhausted_with_the_limit() {
+async fn requests_over_the_32_mib_limit_are_resource_exhausted_with_the_limit() {
     let (app, team) = fixtures::app_with_team(None).await;
     let lead = proto::NewLead {
-        name: "长".repeat(2_000_000),
+        name: "长".repeat(12_000_000),
         ..fixtures::new_lead("x")
     };
     let created = app.as_service().try_create_in(&team.pool.id, lead).await;
     let metadata = assert_error(created, "MESSAGE_TOO_LARGE");
-    assert_eq!(metadata["limit_bytes"], "4194304");
+    assert_eq!(metadata["limit_bytes"], "33554432");
+}
+
+#[tokio::test]
+async fn an_import_of_300_rows_with_50_long_attributes_each_fits_the_limit() {
+    let (app, team) = fixtures::app_with_team(None).await;
+    let rows: Vec<proto::NewLead> = (0..300)
+        .map(|i| proto::NewLead {
+            attributes: (0..50)
+                .map(|k| (format!("field{k}"), "备注".repeat(245)))
+                .collect(),
+            ..fixtures::new_lead(&format!("客户 {i}"))
+        })
+        .collect();
+    let request = proto::ImportLeadsRequest {
+        pool_id: team.pool.id.clone(),
+        leads: rows,
+        ..Default::default()
+    };
+    assert!(
+        prost::Message::encoded_len(&request) > 20_000_000,
+        "a 22 MB request"
+    );
+    let imported = app.as_service().import_leads(request).await;
+    assert_eq!(imported.results.len(), 300);
+    assert!(
+        imported
+            .results
+            .iter()
+            .all(|r| r.outcome() == proto::ImportOutcome::Created)
+    );
 }
 
 /// `ClaimLeadRequest` as a careless client might encode it: `lead_id` (a string, tag 1) sent
