@@ -24,6 +24,7 @@ COPY --from=build /out/leadpool /usr/local/bin/leadpool
 # distroless's nonroot user, by number so Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
 ENV LEADPOOL_LISTEN=0.0.0.0:50051 \
+    LEADPOOL_METRICS_LISTEN=0.0.0.0:9090 \
     LEADPOOL_LOG_FORMAT=json
-EXPOSE 50051
+EXPOSE 50051 9090
 ENTRYPOINT ["/usr/local/bin/leadpool"]

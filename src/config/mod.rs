@@ -47,7 +47,9 @@ pub struct Config {
     pub migrate_on_start: bool,
 
     /// Address the gRPC server listens on.
-    #[arg(long, env = "LEADPOOL_LISTEN", default_value = "0.0.0.0:50051")]
+    /// Loopback unless configured: a development run is not reachable from the network; the
+    /// image and the Kubernetes base set `0.0.0.0:50051`.
+    #[arg(long, env = "LEADPOOL_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
     /// PostgreSQL to use. Unset: start a private PostgreSQL from the installed server binaries.
@@ -132,7 +134,12 @@ pub struct Config {
     pub max_message_bytes: usize,
 
     /// Address of the HTTP listener serving Prometheus metrics at /metrics; empty: none.
-    #[arg(long, env = "LEADPOOL_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    /// Loopback unless configured, like the gRPC listener.
+    #[arg(
+        long,
+        env = "LEADPOOL_METRICS_LISTEN",
+        default_value = "127.0.0.1:9090"
+    )]
     pub metrics_listen: OptionalAddr,
 
     /// OTLP/gRPC collector to export traces to (e.g. http://otel-collector:4317); unset: none.
@@ -264,11 +271,13 @@ mod tests {
     }
 
     #[test]
-    fn metrics_are_served_on_9090_unless_the_address_is_empty() {
-        let default = parse(&[]).expect("defaults").settings().expect("settings");
+    fn both_listeners_are_on_loopback_unless_configured_and_metrics_can_be_off() {
+        let config = parse(&[]).expect("defaults");
+        assert_eq!(config.listen, "127.0.0.1:50051".parse().unwrap());
+        let default = config.settings().expect("settings");
         assert_eq!(
             default.metrics_listen,
-            Some("0.0.0.0:9090".parse().unwrap())
+            Some("127.0.0.1:9090".parse().unwrap())
         );
         let off = parse(&["--metrics-listen", ""]).expect("empty address");
         assert_eq!(off.settings().expect("settings").metrics_listen, None);

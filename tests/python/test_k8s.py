@@ -61,7 +61,8 @@ def test_every_resource_matches_the_kubernetes_schema(manifests, version):
 def test_the_base_holds_the_resources_of_a_deployment(manifests):
     kinds = sorted(m["kind"] for m in manifests)
     assert kinds == sorted(
-        ["ServiceAccount", "ConfigMap", "Service", "Service", "Deployment", "PodDisruptionBudget"]
+        ["ServiceAccount", "ConfigMap", "Service", "Service", "Deployment", "PodDisruptionBudget",
+         "NetworkPolicy"]
     )
 
 
@@ -122,6 +123,23 @@ def test_runs_as_non_root_on_a_read_only_root_with_the_database_from_a_secret(po
     assert secret["name"] == "leadpool-database" and not secret.get("optional", False)
     for limit in ("requests", "limits"):
         assert {"cpu", "memory"} <= container["resources"][limit].keys()
+
+
+def test_only_labelled_callers_and_the_scraper_reach_the_pods(manifests, pod, container, settings):
+    policy = one(manifests, "NetworkPolicy")["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert policy["policyTypes"] == ["Ingress"]
+    reachable = {
+        rule["ports"][0]["port"]: rule["from"][0]["podSelector"]["matchLabels"]
+        for rule in policy["ingress"]
+    }
+    assert reachable == {
+        "grpc": {"leadpool.io/client": "true"},
+        "metrics": {"app.kubernetes.io/name": "prometheus"},
+    }
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["metrics"] == int(settings["LEADPOOL_METRICS_LISTEN"].rsplit(":", 1)[1])
+    assert settings["LEADPOOL_METRICS_LISTEN"].startswith("0.0.0.0:")
 
 
 def test_migrations_run_as_their_own_step_before_the_server(pod, container, settings):
