@@ -105,9 +105,20 @@ pub fn rpc_span<B>(request: &http::Request<B>) -> tracing::Span {
     if request.uri().path().starts_with(UNLOGGED_PREFIX) {
         return tracing::Span::none();
     }
+    // `/leadpool.v1.LeadService/ClaimLead`: the span is named `leadpool.v1.LeadService/ClaimLead`
+    // with OpenTelemetry's RPC attributes (`otel.*` fields become the span's name and kind).
+    let path = request.uri().path();
+    let name = path.trim_start_matches('/');
+    let (service, method) = name.split_once('/').unwrap_or((name, ""));
     let span = tracing::info_span!(
         "rpc",
-        method = %request.uri().path(),
+        method = %path,
+        otel.name = %name,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+        rpc.grpc.status_code = tracing::field::Empty,
         tenant = tracing::field::Empty,
         actor = tracing::field::Empty,
         trace_id = tracing::field::Empty,
@@ -140,6 +151,7 @@ pub fn rpc_response<B>(
         return;
     }
     let code = grpc_code(response.headers());
+    span.record("rpc.grpc.status_code", code as i64);
     let latency_ms = latency.as_secs_f64() * 1_000.0;
     match code {
         tonic::Code::Internal | tonic::Code::Unknown | tonic::Code::DataLoss => {

@@ -90,8 +90,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Flushes the exporter until the collector has the `rpc` span (it ends as the response
-/// body finishes, which may be just after the client has the response).
+/// The span of `ListPools`, as OpenTelemetry's RPC conventions name it.
+const SPAN_NAME: &str = "leadpool.v1.PoolService/ListPools";
+
+/// Flushes the exporter until the collector has the RPC's span (it ends as the response body
+/// finishes, which may be just after the client has the response).
 async fn exported_rpc_span(
     provider: &SdkTracerProvider,
     received: &mut mpsc::UnboundedReceiver<ExportTraceServiceRequest>,
@@ -108,7 +111,7 @@ async fn exported_rpc_span(
                 .into_iter()
                 .flat_map(|r| r.scope_spans)
                 .flat_map(|s| s.spans);
-            if let Some(span) = spans.into_iter().find(|s| s.name == "rpc") {
+            if let Some(span) = spans.into_iter().find(|s| s.name == SPAN_NAME) {
                 return span;
             }
         }
@@ -147,6 +150,30 @@ async fn rpc_spans_continue_the_callers_trace_to_the_collector_and_the_logs() {
     let span = exported_rpc_span(&provider, &mut received, &lines).await;
     assert_eq!(hex(&span.trace_id), CALLER_TRACE);
     assert_eq!(hex(&span.parent_span_id), CALLER_SPAN);
+    assert_eq!(span.kind, 2, "SPAN_KIND_SERVER");
+    let attributes: Vec<(String, String)> = span
+        .attributes
+        .iter()
+        .map(|a| (a.key.clone(), format!("{:?}", a.value)))
+        .collect();
+    for (key, value) in [
+        ("rpc.system", "grpc"),
+        ("rpc.service", "leadpool.v1.PoolService"),
+        ("rpc.method", "ListPools"),
+    ] {
+        assert!(
+            attributes
+                .iter()
+                .any(|(k, v)| k == key && v.contains(value)),
+            "{key}={value} in {attributes:?}"
+        );
+    }
+    assert!(
+        attributes
+            .iter()
+            .any(|(k, v)| k == "rpc.grpc.status_code" && v.contains("IntValue(0)")),
+        "the OK status code in {attributes:?}"
+    );
     let logged = lines.text();
     let rpc_line = logged
         .lines()
