@@ -62,12 +62,17 @@ def test_the_base_holds_the_resources_of_a_deployment(manifests):
     kinds = sorted(m["kind"] for m in manifests)
     assert kinds == sorted(
         ["ServiceAccount", "ConfigMap", "Service", "Service", "Deployment", "PodDisruptionBudget",
-         "NetworkPolicy"]
+         "NetworkPolicy", "HorizontalPodAutoscaler"]
     )
 
 
 def test_three_replicas_and_a_budget_that_keeps_two(manifests, pod):
-    assert one(manifests, "Deployment")["spec"]["replicas"] == 3
+    deployment = one(manifests, "Deployment")
+    assert "replicas" not in deployment["spec"], "the autoscaler owns the count"
+    scaler = one(manifests, "HorizontalPodAutoscaler")["spec"]
+    assert scaler["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert (scaler["minReplicas"], scaler["maxReplicas"]) == (3, 4)
+    assert scaler["metrics"][0]["resource"]["name"] == "cpu"
     labels = pod["metadata"]["labels"]
     budget = one(manifests, "PodDisruptionBudget")["spec"]
     assert budget["maxUnavailable"] == 1
@@ -140,6 +145,15 @@ def test_only_labelled_callers_and_the_scraper_reach_the_pods(manifests, pod, co
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports["metrics"] == int(settings["LEADPOOL_METRICS_LISTEN"].rsplit(":", 1)[1])
     assert settings["LEADPOOL_METRICS_LISTEN"].startswith("0.0.0.0:")
+
+
+def test_every_resource_carries_the_recommended_labels(manifests, pod):
+    for manifest in manifests + [pod]:
+        labels = manifest["metadata"]["labels"]
+        for key in ("name", "part-of", "component", "version", "managed-by"):
+            assert f"app.kubernetes.io/{key}" in labels, (manifest.get("kind", "pod"), labels)
+    zones = [c["topologyKey"] for c in pod["spec"]["topologySpreadConstraints"]]
+    assert zones == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
 
 
 def test_migrations_run_as_their_own_step_before_the_server(pod, container, settings):
