@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 const PROTOS: &[&str] = &[
     "proto/leadpool/v1/types.proto",
+    "proto/leadpool/v1/errors.proto",
     "proto/leadpool/v1/pool_service.proto",
     "proto/leadpool/v1/lead_service.proto",
     "proto/leadpool/v1/event_service.proto",

@@ -115,3 +115,39 @@ pub fn refusal(err: DomainError) -> proto::ClaimRefusal {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use crate::proto::ErrorReason;
+
+    /// The reasons `DomainError::reason` can answer, read from its source: every reason the
+    /// service sends (the auth layer's refusals are `DomainError`s too).
+    fn sent() -> BTreeSet<String> {
+        let source = include_str!("../domain/error.rs");
+        let (_, body) = source
+            .split_once("pub fn reason(&self)")
+            .expect("DomainError::reason");
+        let (body, _) = body.split_once("pub fn ").expect("the function after it");
+        body.lines()
+            .filter_map(|line| line.split_once("=> \"").map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split_once('"').map(|(reason, _)| reason.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_proto_enum_lists_exactly_the_reasons_the_service_sends() {
+        let listed: BTreeSet<String> = (1..1_000)
+            .filter_map(|n| ErrorReason::try_from(n).ok())
+            .map(|r| {
+                r.as_str_name()
+                    .trim_start_matches("ERROR_REASON_")
+                    .to_owned()
+            })
+            .collect();
+        let sent = sent();
+        assert!(sent.len() > 30, "read the reasons: {sent:?}");
+        assert_eq!(listed, sent);
+    }
+}
