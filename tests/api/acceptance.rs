@@ -9,6 +9,7 @@ use leadpool::proto;
 use leadpool::proto::DistributionStrategy as S;
 use prost_types::{Duration as WireDuration, Timestamp};
 
+use crate::business_deadlines::shanghai;
 use crate::caller::{Client, Services};
 use crate::distribution_fixtures::{self as df, join, rep, rule};
 use crate::fixtures;
@@ -19,17 +20,25 @@ const HOUR: i64 = 3_600;
 /// A round-robin pool whose pushed leads must be accepted within an hour, passed on at most
 /// `max_reroutes` times, with `reps` (in join order) and mia, its manager.
 async fn sla_pool(app: &TestApp, reps: &[&str], max_reroutes: Option<i32>) -> proto::Pool {
+    let rules = proto::CreatePoolRequest {
+        accept_within: Some(WireDuration {
+            seconds: HOUR,
+            nanos: 0,
+        }),
+        max_reroutes,
+        ..Default::default()
+    };
+    pool_of(app, reps, rules).await
+}
+
+/// A round-robin pool with `rules`, `reps` (in join order) and mia, its manager.
+async fn pool_of(app: &TestApp, reps: &[&str], rules: proto::CreatePoolRequest) -> proto::Pool {
     let pool = app
         .as_admin()
         .create_pool(proto::CreatePoolRequest {
             name: "华东 SLA".into(),
-            accept_within: Some(WireDuration {
-                seconds: HOUR,
-                nanos: 0,
-            }),
-            max_reroutes,
             distribution: Some(rule(S::RoundRobin)),
-            ..Default::default()
+            ..rules
         })
         .await;
     for user in reps {
@@ -360,6 +369,50 @@ async fn only_distribution_and_assignment_under_sla_on_assign_wait_for_acceptanc
     assert_eq!(lead.accept_deadline, None);
     app.clock.advance(Duration::hours(2));
     assert_eq!(app.scheduler().reroute(10).await, 0);
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn an_accept_window_in_business_time_waits_over_the_weekend() {
+    let app = TestApp::spawn().await;
+    let calendar = app
+        .as_admin()
+        .create_calendar(fixtures::spring_festival())
+        .await;
+    let rules = proto::CreatePoolRequest {
+        timezone: "Asia/Shanghai".into(),
+        calendar_id: calendar.id,
+        accept_within_business_time: Some(proto::BusinessTime {
+            span: Some(proto::business_time::Span::OpenTime(WireDuration {
+                seconds: 2 * HOUR,
+                nanos: 0,
+            })),
+        }),
+        ..Default::default()
+    };
+    let pool = pool_of(&app, &["rep1", "rep2"], rules).await;
+    // Friday 17:00 before the Spring Festival week: one open hour that day, the second on the
+    // first workday after the holiday, Monday the 15th.
+    app.clock.set(shanghai(2027, 2, 5, 17, 0));
+    let (lead, first) = push(&app, &pool.id, "王伟").await;
+    assert_eq!(first, "rep1");
+    let deadline = time(df::lead(&app, &lead).await.accept_deadline);
+    assert_eq!(deadline, Some(shanghai(2027, 2, 15, 10, 0)));
+
+    app.clock.set(shanghai(2027, 2, 15, 9, 59));
+    assert_eq!(
+        app.scheduler().reroute(10).await,
+        0,
+        "still within the window"
+    );
+    app.clock.set(shanghai(2027, 2, 15, 10, 0));
+    assert_eq!(app.scheduler().reroute(10).await, 1);
+    let rerouted = df::lead(&app, &lead).await;
+    assert_eq!(rerouted.owner_id, "rep2");
+    assert_eq!(
+        time(rerouted.accept_deadline),
+        Some(shanghai(2027, 2, 15, 12, 0))
+    );
     fixtures::assert_consistent(&app).await;
 }
 
