@@ -1,8 +1,8 @@
 //! What the service counts, scraped as OpenMetrics text from `/metrics` on its own listener
 //! (`LEADPOOL_METRICS_LISTEN`). One [`Metrics`] per server, shared through the API context:
 //! a service or scheduler adds a counter with a field here and its line in [`Metrics::new`],
-//! then calls `ctx.metrics.<field>.inc()`. RPC latency needs nothing per service: the
-//! [`rpc::RpcMetricsLayer`] measures every call by method and status code.
+//! then calls `ctx.metrics.<field>.inc()`. RPCs need nothing per service: the
+//! [`rpc::RpcMetricsLayer`] counts and times every call under the conventional gRPC names.
 
 pub mod http;
 pub mod rpc;
@@ -28,15 +28,10 @@ const LAG_BUCKETS: [f64; 11] = [
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
-/// Labels of one RPC outcome.
+/// Labels of the build-info gauge.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-pub struct RpcLabels {
-    /// `leadpool.v1.LeadService`
-    pub service: String,
-    /// `ClaimLead`
-    pub method: String,
-    /// The gRPC status code, as the gRPC spec names it: `OK`, `NOT_FOUND`, …
-    pub code: &'static str,
+struct BuildLabels {
+    version: &'static str,
 }
 
 /// Labels of one scheduler sweep.
@@ -48,9 +43,8 @@ pub struct SweepLabels {
 
 pub struct Metrics {
     registry: Registry,
-    /// Seconds from request to response headers, by service, method and status code; only
-    /// [`rpc::RpcMetricsLayer`] observes it.
-    rpc_duration: Histograms<RpcLabels>,
+    /// The gRPC server metrics; only [`rpc::RpcMetricsLayer`] records them.
+    grpc: rpc::GrpcMetrics,
     /// Leads claimed from a public pool.
     pub claims: Counter,
     /// Leads released back to a public pool by their owner.
@@ -91,8 +85,12 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut r = Registry::with_prefix("leadpool");
-        let mut counter = |name, help| register(&mut r, name, help, Counter::default());
+        // The gRPC metrics under their conventional names; the service's own under `leadpool_`.
+        let mut root = Registry::default();
+        let grpc = rpc::GrpcMetrics::register(&mut root);
+        register_build_info(&mut root);
+        let r = root.sub_registry_with_prefix("leadpool");
+        let mut counter = |name, help| register(r, name, help, Counter::default());
         let claims = counter("claims", "Leads claimed from a pool");
         let releases = counter("releases", "Leads released by their owner");
         let recycles = counter("recycles", "Leads recycled at a missed deadline");
@@ -101,38 +99,27 @@ impl Metrics {
             "reroutes",
             "Pushed leads passed on after a missed or declined acceptance",
         );
+        let sweeps = "Duration of one scheduler sweep, by scheduler";
+        let lag = "Age of the oldest event of each page a WatchEvents stream reads";
+        let latency = || Histograms::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS));
+        let sweep_duration = register(r, "scheduler_sweep_duration_seconds", sweeps, latency());
+        let followers = "Open WatchEvents streams";
+        let event_followers = register(r, "event_stream_followers", followers, Gauge::default());
+        let lag_histogram = Histogram::new(LAG_BUCKETS);
+        let event_follower_lag = register(r, "event_stream_lag_seconds", lag, lag_histogram);
+        let db_pool = PoolGauges::register(r);
         Self {
-            rpc_duration: register(
-                &mut r,
-                "rpc_duration_seconds",
-                "RPC latency to the response headers, by service, method and gRPC code",
-                Histograms::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS)),
-            ),
+            grpc,
             claims,
             releases,
             recycles,
             distributions,
             reroutes,
-            sweep_duration: register(
-                &mut r,
-                "scheduler_sweep_duration_seconds",
-                "Duration of one scheduler sweep, by scheduler",
-                Histograms::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS)),
-            ),
-            event_followers: register(
-                &mut r,
-                "event_stream_followers",
-                "Open WatchEvents streams",
-                Gauge::default(),
-            ),
-            event_follower_lag: register(
-                &mut r,
-                "event_stream_lag_seconds",
-                "Age of the oldest event of each page a WatchEvents stream reads",
-                Histogram::new(LAG_BUCKETS),
-            ),
-            db_pool: PoolGauges::register(&mut r),
-            registry: r,
+            sweep_duration,
+            event_followers,
+            event_follower_lag,
+            db_pool,
+            registry: root,
         }
     }
 
@@ -204,6 +191,21 @@ impl Drop for Following {
     fn drop(&mut self) {
         self.0.dec();
     }
+}
+
+/// `leadpool_build_info{version="0.1.0"} 1`: which build a scrape came from.
+fn register_build_info(root: &mut Registry) {
+    let build: Family<BuildLabels, Gauge> = register(
+        root,
+        "leadpool_build_info",
+        "The running build",
+        Family::default(),
+    );
+    build
+        .get_or_create(&BuildLabels {
+            version: env!("CARGO_PKG_VERSION"),
+        })
+        .set(1);
 }
 
 fn register<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {

@@ -1,5 +1,6 @@
-//! `/metrics`: counters move with the work, every RPC is timed by method and code, event
-//! streams and the connection pool are visible.
+//! `/metrics`: counters move with the work, every RPC is counted and timed under the
+//! conventional gRPC names by type, method and code (a stream until its end), event streams,
+//! the connection pool and the build are visible.
 
 use std::time::Duration;
 
@@ -18,11 +19,16 @@ fn sample(scrape: &str, series: &str) -> Option<f64> {
     })
 }
 
-fn rpc_count(scrape: &str, method: &str, code: &str) -> Option<f64> {
+/// `grpc_server_handled_total` of a LeadService method of `kind` that ended with `code`.
+fn handled(scrape: &str, kind: &str, method: &str, code: &str) -> Option<f64> {
     let series = format!(
-        "leadpool_rpc_duration_seconds_count{{service=\"leadpool.v1.LeadService\",method=\"{method}\",code=\"{code}\"}}"
+        "grpc_server_handled_total{{grpc_type=\"{kind}\",grpc_service=\"leadpool.v1.LeadService\",grpc_method=\"{method}\",grpc_code=\"{code}\"}}"
     );
     sample(scrape, &series)
+}
+
+fn rpc_count(scrape: &str, method: &str, code: &str) -> Option<f64> {
+    handled(scrape, "unary", method, code)
 }
 
 #[tokio::test]
@@ -47,8 +53,13 @@ async fn claims_releases_and_their_rpcs_are_counted() {
         Some(1.0)
     );
     assert_eq!(rpc_count(&after, "ReleaseLead", "OK"), Some(1.0));
-    let all_claims = "leadpool_rpc_duration_seconds_bucket{le=\"+Inf\",service=\"leadpool.v1.LeadService\",method=\"ClaimLead\",code=\"OK\"}";
+    let all_claims = "grpc_server_handling_seconds_bucket{le=\"+Inf\",grpc_type=\"unary\",grpc_service=\"leadpool.v1.LeadService\",grpc_method=\"ClaimLead\",grpc_code=\"OK\"}";
     assert_eq!(sample(&after, all_claims), Some(1.0), "{after}");
+    let started = "grpc_server_started_total{grpc_type=\"unary\",grpc_service=\"leadpool.v1.LeadService\",grpc_method=\"ClaimLead\"}";
+    assert_eq!(sample(&after, started), Some(2.0));
+    let version = env!("CARGO_PKG_VERSION");
+    let build = format!("leadpool_build_info{{version=\"{version}\"}}");
+    assert_eq!(sample(&after, &build), Some(1.0), "{after}");
     // The handles the schedulers and the distributor count in are exposed already.
     assert_eq!(sample(&after, "leadpool_recycles_total"), Some(0.0));
     assert_eq!(sample(&after, "leadpool_distributions_total"), Some(0.0));
@@ -94,6 +105,12 @@ async fn event_followers_their_lag_and_the_pool_are_visible() {
         sample(&following, "leadpool_event_stream_followers"),
         Some(1.0)
     );
+    let open = "grpc_server_started_total{grpc_type=\"server_stream\",grpc_service=\"leadpool.v1.EventService\",grpc_method=\"WatchEvents\"}";
+    assert_eq!(sample(&following, open), Some(1.0), "{following}");
+    assert!(
+        !following.contains("grpc_method=\"WatchEvents\",grpc_code"),
+        "not ended yet"
+    );
     let reads = sample(&following, "leadpool_event_stream_lag_seconds_count").expect("lag");
     assert!(reads >= 1.0, "{following}");
     assert_eq!(
@@ -116,4 +133,8 @@ async fn event_followers_their_lag_and_the_pool_are_visible() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(followers, Some(0.0), "the follower left");
+    // A stream counts when it ends, not when it opens: this one was cut by its caller.
+    let ended = app.scrape_metrics().await;
+    let watch = "grpc_server_handled_total{grpc_type=\"server_stream\",grpc_service=\"leadpool.v1.EventService\",grpc_method=\"WatchEvents\",grpc_code=\"CANCELLED\"}";
+    assert_eq!(sample(&ended, watch), Some(1.0), "{ended}");
 }
