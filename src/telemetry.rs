@@ -122,13 +122,25 @@ pub fn rpc_span<B>(request: &http::Request<B>) -> tracing::Span {
         tenant = tracing::field::Empty,
         actor = tracing::field::Empty,
         trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+        parent_span_id = tracing::field::Empty,
     );
     let caller = TraceContextPropagator::new().extract(&Headers(request.headers()));
+    let remote = caller.span().span_context().clone();
     // Fails only when no exporter is installed: then there is no trace to continue.
     let _ = span.set_parent(caller);
-    let trace = span.context().span().span_context().clone();
-    if trace.is_valid() {
-        span.record("trace_id", tracing::field::display(trace.trace_id()));
+    let own = span.context().span().span_context().clone();
+    // Exported: our span's ids. Not exported: the caller's trace id all the same, so the logs of
+    // a call join its caller's trace whenever a `traceparent` arrives.
+    let trace_id = [&own, &remote].into_iter().find(|c| c.is_valid());
+    if let Some(context) = trace_id {
+        span.record("trace_id", tracing::field::display(context.trace_id()));
+    }
+    if own.is_valid() {
+        span.record("span_id", tracing::field::display(own.span_id()));
+    }
+    if remote.is_valid() {
+        span.record("parent_span_id", tracing::field::display(remote.span_id()));
     }
     span
 }

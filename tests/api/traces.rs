@@ -184,9 +184,42 @@ async fn rpc_spans_continue_the_callers_trace_to_the_collector_and_the_logs() {
         "{rpc_line}"
     );
     assert!(rpc_line.contains(r#""tenant":"acme""#), "{rpc_line}");
+    let own_span = format!(r#""span_id":"{}""#, hex(&span.span_id));
+    assert!(rpc_line.contains(&own_span), "{rpc_line}");
     drop(app);
     tokio::task::spawn_blocking(move || provider.shutdown())
         .await
         .expect("shutdown task")
         .expect("shutdown");
+}
+
+#[tokio::test]
+async fn logs_carry_the_callers_trace_even_when_no_traces_are_exported() {
+    let lines = Lines::default();
+    let subscriber = telemetry::subscriber(LogFormat::Json, "info", None, lines.clone());
+    let _subscriber = tracing::subscriber::set_default(subscriber);
+    let app = TestApp::spawn().await;
+    tracing::callsite::rebuild_interest_cache();
+
+    let mut request = fixtures::admin().req(proto::ListPoolsRequest::default());
+    let traceparent = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
+    let metadata = request.metadata_mut();
+    metadata.insert("traceparent", traceparent.parse().expect("ascii"));
+    app.pools().list_pools(request).await.expect("list pools");
+    let untraced = fixtures::admin().req(proto::ListPoolsRequest::default());
+    app.pools().list_pools(untraced).await.expect("list pools");
+
+    let logged = lines.text();
+    let rpc_lines: Vec<&str> = logged
+        .lines()
+        .filter(|line| line.contains(r#""message":"rpc""#))
+        .collect();
+    assert_eq!(rpc_lines.len(), 2, "{logged}");
+    assert!(
+        rpc_lines[0].contains(&format!(r#""trace_id":"{CALLER_TRACE}""#))
+            && rpc_lines[0].contains(&format!(r#""parent_span_id":"{CALLER_SPAN}""#)),
+        "{}",
+        rpc_lines[0]
+    );
+    assert!(!rpc_lines[1].contains("trace_id"), "{}", rpc_lines[1]);
 }
