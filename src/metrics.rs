@@ -5,6 +5,7 @@
 //! [`rpc::RpcMetricsLayer`] counts and times every call under the conventional gRPC names.
 
 pub mod http;
+mod process;
 pub mod rpc;
 
 use std::time::Duration;
@@ -89,6 +90,7 @@ impl Metrics {
         let mut root = Registry::default();
         let grpc = rpc::GrpcMetrics::register(&mut root);
         register_build_info(&mut root);
+        root.register_collector(Box::new(process::ProcessCollector));
         let r = root.sub_registry_with_prefix("leadpool");
         let mut counter = |name, help| register(r, name, help, Counter::default());
         let claims = counter("claims", "Leads claimed from a pool");

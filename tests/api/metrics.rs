@@ -60,6 +60,9 @@ async fn claims_releases_and_their_rpcs_are_counted() {
     let version = env!("CARGO_PKG_VERSION");
     let build = format!("leadpool_build_info{{version=\"{version}\"}}");
     assert_eq!(sample(&after, &build), Some(1.0), "{after}");
+    let memory = sample(&after, "process_resident_memory_bytes").expect("process metrics");
+    assert!(memory > 1_000_000.0, "{memory}");
+    assert!(sample(&after, "process_cpu_seconds_total").expect("cpu") > 0.0);
     // The handles the schedulers and the distributor count in are exposed already.
     assert_eq!(sample(&after, "leadpool_recycles_total"), Some(0.0));
     assert_eq!(sample(&after, "leadpool_distributions_total"), Some(0.0));
