@@ -8,6 +8,7 @@ pub mod http;
 mod process;
 pub mod rpc;
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -58,6 +59,9 @@ pub struct Metrics {
     pub reroutes: Counter,
     /// Seconds one sweep of a scheduler took; see [`Metrics::record_sweep`].
     sweep_duration: Histograms<SweepLabels>,
+    /// Sweeps that failed, and when each scheduler last finished one: for stall alerts.
+    sweep_failures: Family<SweepLabels, Counter>,
+    sweep_last_success: Family<SweepLabels, Gauge<f64, AtomicU64>>,
     /// Open `WatchEvents` streams; see [`Metrics::follow`].
     event_followers: Gauge,
     /// Age of the oldest event of each page a follower reads: how far behind it is.
@@ -105,6 +109,15 @@ impl Metrics {
         let lag = "Age of the oldest event of each page a WatchEvents stream reads";
         let latency = || Histograms::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS));
         let sweep_duration = register(r, "scheduler_sweep_duration_seconds", sweeps, latency());
+        let failures = "Scheduler sweeps that failed (retried at the next tick), by scheduler";
+        let sweep_failures = register(r, "scheduler_sweep_failures", failures, Family::default());
+        let last = "When each scheduler last finished a sweep (Unix seconds)";
+        let sweep_last_success = register(
+            r,
+            "scheduler_last_success_timestamp_seconds",
+            last,
+            Family::default(),
+        );
         let followers = "Open WatchEvents streams";
         let event_followers = register(r, "event_stream_followers", followers, Gauge::default());
         let lag_histogram = Histogram::new(LAG_BUCKETS);
@@ -118,6 +131,8 @@ impl Metrics {
             distributions,
             reroutes,
             sweep_duration,
+            sweep_failures,
+            sweep_last_success,
             event_followers,
             event_follower_lag,
             db_pool,
@@ -126,10 +141,28 @@ impl Metrics {
     }
 
     /// Records how long one sweep of `scheduler` took.
-    pub fn record_sweep(&self, scheduler: &'static str, took: Duration) {
+    /// Shows a running scheduler's failure count from its start, at 0, so `increase()` and
+    /// `rate()` see the first failure.
+    pub fn scheduler_started(&self, scheduler: &'static str) {
+        drop(
+            self.sweep_failures
+                .get_or_create(&SweepLabels { scheduler }),
+        );
+    }
+
+    pub fn record_sweep(&self, scheduler: &'static str, took: Duration, succeeded: bool) {
+        let labels = SweepLabels { scheduler };
         self.sweep_duration
-            .get_or_create(&SweepLabels { scheduler })
+            .get_or_create(&labels)
             .observe(took.as_secs_f64());
+        if succeeded {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            self.sweep_last_success.get_or_create(&labels).set(now);
+        } else {
+            self.sweep_failures.get_or_create(&labels).inc();
+        }
     }
 
     /// Counts an open event stream until the returned guard is dropped.
@@ -237,13 +270,21 @@ mod tests {
     #[test]
     fn sweeps_are_kept_apart_by_scheduler() {
         let metrics = Metrics::new();
-        metrics.record_sweep("recycle", Duration::from_millis(30));
-        metrics.record_sweep("distribute", Duration::from_millis(3));
+        metrics.record_sweep("recycle", Duration::from_millis(30), true);
+        metrics.record_sweep("distribute", Duration::from_millis(3), false);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &metrics.registry).expect("encode");
         let series = "leadpool_scheduler_sweep_duration_seconds";
         assert!(text.contains(&format!("{series}_count{{scheduler=\"recycle\"}} 1\n")));
         assert!(text.contains(&format!("{series}_sum{{scheduler=\"recycle\"}} 0.03\n")));
         assert!(text.contains(&format!("{series}_count{{scheduler=\"distribute\"}} 1\n")));
+        let failures = "leadpool_scheduler_sweep_failures_total";
+        assert!(text.contains(&format!("{failures}{{scheduler=\"distribute\"}} 1\n")));
+        assert!(!text.contains(&format!("{failures}{{scheduler=\"recycle\"}}")));
+        assert!(
+            text.contains(
+                "leadpool_scheduler_last_success_timestamp_seconds{scheduler=\"recycle\"}"
+            )
+        );
     }
 }

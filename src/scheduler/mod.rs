@@ -33,6 +33,7 @@ pub async fn every<F, Sweep>(
         tracing::info!(scheduler = name, "off (interval 0)");
         return;
     }
+    metrics.scheduler_started(name);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -42,7 +43,7 @@ pub async fn every<F, Sweep>(
         }
         let started = Instant::now();
         let swept = sweep(stop.clone()).await;
-        metrics.record_sweep(name, started.elapsed());
+        metrics.record_sweep(name, started.elapsed(), swept.is_ok());
         if let Err(err) = swept {
             tracing::warn!(scheduler = name, error = %err, "sweep failed; retrying at the next tick");
         }

@@ -121,6 +121,12 @@ class Server:
         self.addr = addr
         self.channel = grpc.insecure_channel(addr)
 
+    def metrics_url(self) -> str:
+        """`http://127.0.0.1:<port>/metrics`, from the `leadpool serving gRPC` log line."""
+        serving = next(line for line in self.log_lines()
+                       if line.get("message") == "leadpool serving gRPC")
+        return serving["metrics"]
+
     def log_lines(self) -> list[dict]:
         lines = []
         for line in self.log.read_text().splitlines():
@@ -143,6 +149,7 @@ def server(database_env, tmp_path_factory):
         **os.environ,
         **database_env,
         "LEADPOOL_LISTEN": "127.0.0.1:0",
+        "LEADPOOL_METRICS_LISTEN": "127.0.0.1:0",
         "LEADPOOL_LOG_FORMAT": "json",
         "LEADPOOL_LOG": "info,sqlx=warn",
         "LEADPOOL_HEALTH_INTERVAL_SECONDS": "1",
