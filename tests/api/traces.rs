@@ -123,6 +123,15 @@ async fn exported_rpc_span(
     );
 }
 
+/// `ListPools` as a traced caller sends it: with W3C trace context naming the caller's span.
+async fn list_pools_in_the_callers_trace(app: &TestApp) {
+    let mut request = fixtures::admin().req(proto::ListPoolsRequest::default());
+    let traceparent = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
+    let metadata = request.metadata_mut();
+    metadata.insert("traceparent", traceparent.parse().expect("ascii"));
+    app.pools().list_pools(request).await.expect("list pools");
+}
+
 #[tokio::test]
 async fn rpc_spans_continue_the_callers_trace_to_the_collector_and_the_logs() {
     let (endpoint, mut received) = collector().await;
@@ -141,11 +150,7 @@ async fn rpc_spans_continue_the_callers_trace_to_the_collector_and_the_logs() {
     // being installed and cached them as uninteresting to it; ask every callsite again.
     tracing::callsite::rebuild_interest_cache();
 
-    let mut request = fixtures::admin().req(proto::ListPoolsRequest::default());
-    let traceparent = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
-    let metadata = request.metadata_mut();
-    metadata.insert("traceparent", traceparent.parse().expect("ascii"));
-    app.pools().list_pools(request).await.expect("list pools");
+    list_pools_in_the_callers_trace(&app).await;
 
     let span = exported_rpc_span(&provider, &mut received, &lines).await;
     assert_eq!(hex(&span.trace_id), CALLER_TRACE);
@@ -201,11 +206,7 @@ async fn logs_carry_the_callers_trace_even_when_no_traces_are_exported() {
     let app = TestApp::spawn().await;
     tracing::callsite::rebuild_interest_cache();
 
-    let mut request = fixtures::admin().req(proto::ListPoolsRequest::default());
-    let traceparent = format!("00-{CALLER_TRACE}-{CALLER_SPAN}-01");
-    let metadata = request.metadata_mut();
-    metadata.insert("traceparent", traceparent.parse().expect("ascii"));
-    app.pools().list_pools(request).await.expect("list pools");
+    list_pools_in_the_callers_trace(&app).await;
     let untraced = fixtures::admin().req(proto::ListPoolsRequest::default());
     app.pools().list_pools(untraced).await.expect("list pools");
 

@@ -26,14 +26,7 @@ const RATIO_GOAL: f64 = 2.0;
 const RSS_GROWTH_GOAL_MIB: f64 = 16.0;
 
 pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
-    let leads = cli.size(100_000, 10_000);
-    let plan = seed::Plan {
-        leads,
-        members: cli.size(200, 50),
-        cap: None,
-        owned_every: 1,
-    };
-    seed::seed(&db.pool, plan).await?;
+    let leads = seed_owned(cli, db).await?;
     make_overdue(db).await?;
     let baseline = baseline(db, "l.follow_up_deadline <= now()").await?;
 
@@ -67,6 +60,20 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
     Ok(report(
         leads, sweep_time, baseline, &memory, checks, &binary,
     ))
+}
+
+/// The sweeps' fixture (`recycle`, `sla`): one pool of 100,000 leads (10,000 quick), every one
+/// owned, by 200 members (50 quick) without a cap; how many leads.
+pub async fn seed_owned(cli: &Cli, db: &BenchDb) -> Result<i64> {
+    let leads = cli.size(100_000, 10_000);
+    let plan = seed::Plan {
+        leads,
+        members: cli.size(200, 50),
+        cap: None,
+        owned_every: 1,
+    };
+    seed::seed(&db.pool, plan).await?;
+    Ok(leads)
 }
 
 /// The service's memory (MiB) before and during the sweep.

@@ -26,14 +26,7 @@ const RATIO_GOAL: f64 = 3.0;
 const BATCH: u32 = 1_000;
 
 pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
-    let leads = cli.size(100_000, 10_000);
-    let plan = seed::Plan {
-        leads,
-        members: cli.size(200, 50),
-        cap: None,
-        owned_every: 1,
-    };
-    seed::seed(&db.pool, plan).await?;
+    let leads = recycle::seed_owned(cli, db).await?;
     make_missed(db).await?;
     let baseline = recycle::baseline(db, "l.accept_deadline <= now()").await?;
 
