@@ -22,7 +22,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Ordered maps encode deterministically, so a request's bytes identify it (idempotency keys).
     config.btree_map(["."]);
     let protos: Vec<PathBuf> = PROTOS.iter().map(PathBuf::from).collect();
-    let includes = [PathBuf::from("proto"), protoc_bin_vendored::include_path()?];
+    // Our files, the googleapis files they import (`proto/vendor`), and protobuf's own.
+    let includes = [
+        PathBuf::from("proto"),
+        PathBuf::from("proto/vendor"),
+        protoc_bin_vendored::include_path()?,
+    ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("leadpool_descriptor.bin"))
         .compile_with_config(config, &protos, &includes)?;

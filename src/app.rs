@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
+use tonic::service::{Routes, RoutesBuilder};
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::{Health, HealthServer};
@@ -18,10 +19,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::api::auth::{AuthConfigError, AuthLayer, Authentication};
 use crate::api::deadline::DeadlineLayer;
-use crate::api::wire_errors;
 use crate::api::{
     AssignmentApi, AvailabilityApi, CalendarApi, EventApi, LeadApi, PoolApi, RecycleApi,
 };
+use crate::api::{web, wire_errors};
 use crate::config::Settings;
 use crate::metrics::rpc::RpcMetricsLayer;
 use crate::proto::assignment_service_server::AssignmentServiceServer;
@@ -174,7 +175,7 @@ impl App {
         Ok(result?)
     }
 
-    /// Our services plus `services` on our listener, behind tracing, metrics and auth, until
+    /// Our services plus `services` on our listener, behind gRPC-Web, tracing, metrics and auth, until
     /// `shutdown` completes and the calls in flight have finished.
     async fn serve_grpc<H, R, A>(
         self,
@@ -193,45 +194,23 @@ impl App {
             .make_span_with(telemetry::rpc_span)
             .on_response(telemetry::rpc_response)
             .on_failure(());
-        // Outermost first: every call, refused callers included, is logged and timed (with
-        // tonic's own failures already in the contract's terms); the caller's deadline bounds
-        // the call inside.
         let limit = self.settings.max_message_bytes;
-        // Every service of ours decodes requests up to the configured size.
-        macro_rules! limited {
-            ($server:expr) => {
-                $server.max_decoding_message_size(limit)
-            };
-        }
+        let routes = services.routes(&self.ctx, &self.settings);
+        // Outermost first: CORS answers browsers' preflights, and tonic-web turns gRPC-Web
+        // (HTTP/1.1 too) into plain gRPC, so the layers inside see no difference. Then every
+        // call, refused callers included, is logged and timed (with tonic's own failures
+        // already in the contract's terms); the caller's deadline bounds the call inside.
         tonic::transport::Server::builder()
+            .accept_http1(true)
+            .layer(web::cors(&self.settings.grpc_web_origins))
+            .layer(web::ReadWholeLayer::new(limit))
+            .layer(tonic_web::GrpcWebLayer::new())
             .layer(trace)
             .layer(RpcMetricsLayer::new(self.ctx.metrics.clone()))
             .layer(MapResponseLayer::new(wire_errors::translate))
             .layer(AuthLayer::new(self.authentication))
             .layer(DeadlineLayer)
-            .add_service(services.health)
-            .add_service(services.reflection)
-            .add_service(services.reflection_alpha)
-            .add_service(limited!(PoolServiceServer::new(PoolApi::new(
-                self.ctx.clone()
-            ))))
-            .add_service(limited!(LeadServiceServer::new(LeadApi::new(
-                self.ctx.clone()
-            ))))
-            .add_service(limited!(AssignmentServiceServer::new(AssignmentApi::new(
-                self.ctx.clone()
-            ))))
-            .add_service(limited!(CalendarServiceServer::new(CalendarApi::new(
-                self.ctx.clone()
-            ))))
-            .add_service(limited!(AvailabilityServiceServer::new(
-                AvailabilityApi::new(self.ctx.clone())
-            )))
-            .add_service(limited!(RecycleServiceServer::new(RecycleApi::new(
-                self.ctx,
-                self.settings.recycle,
-            ))))
-            .add_service(limited!(EventServiceServer::new(services.events)))
+            .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await
     }
@@ -244,6 +223,47 @@ struct Services<H, R, A> {
     reflection: v1::ServerReflectionServer<R>,
     reflection_alpha: v1alpha::ServerReflectionServer<A>,
     events: EventApi,
+}
+
+impl<H, R, A> Services<H, R, A>
+where
+    H: Health,
+    R: v1::ServerReflection,
+    A: v1alpha::ServerReflection,
+{
+    /// These and our API's services, each of ours decoding requests up to the configured size.
+    fn routes(self, ctx: &Context, settings: &Settings) -> Routes {
+        let limit = settings.max_message_bytes;
+        let mut routes = RoutesBuilder::default();
+        routes
+            .add_service(self.health)
+            .add_service(self.reflection)
+            .add_service(self.reflection_alpha)
+            .add_service(
+                PoolServiceServer::new(PoolApi::new(ctx.clone())).max_decoding_message_size(limit),
+            )
+            .add_service(
+                LeadServiceServer::new(LeadApi::new(ctx.clone())).max_decoding_message_size(limit),
+            )
+            .add_service(
+                AssignmentServiceServer::new(AssignmentApi::new(ctx.clone()))
+                    .max_decoding_message_size(limit),
+            )
+            .add_service(
+                CalendarServiceServer::new(CalendarApi::new(ctx.clone()))
+                    .max_decoding_message_size(limit),
+            )
+            .add_service(
+                AvailabilityServiceServer::new(AvailabilityApi::new(ctx.clone()))
+                    .max_decoding_message_size(limit),
+            )
+            .add_service(
+                RecycleServiceServer::new(RecycleApi::new(ctx.clone(), settings.recycle))
+                    .max_decoding_message_size(limit),
+            )
+            .add_service(EventServiceServer::new(self.events).max_decoding_message_size(limit));
+        routes.routes()
+    }
 }
 
 /// The tasks that run beside the server until `stop`: idempotency-key purge, the schedulers,

@@ -15,6 +15,7 @@ mod page_token;
 mod pool_service;
 mod recycle_service;
 pub mod status;
+pub mod web;
 pub mod wire_errors;
 
 pub use assignment_service::AssignmentApi;

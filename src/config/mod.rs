@@ -142,6 +142,16 @@ pub struct Config {
     )]
     pub metrics_listen: OptionalAddr,
 
+    /// Origins whose browser pages may call over gRPC-Web (CORS allow-list), comma-separated,
+    /// each `scheme://host[:port]` exactly as browsers send it; empty: none.
+    #[arg(
+        long,
+        env = "LEADPOOL_GRPC_WEB_ORIGINS",
+        value_delimiter = ',',
+        value_parser = parse_origin
+    )]
+    pub grpc_web_origins: Vec<http::HeaderValue>,
+
     /// OTLP/gRPC collector to export traces to (e.g. http://otel-collector:4317); unset: none.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
@@ -178,6 +188,24 @@ pub struct Config {
     /// The aud every bearer token must carry; unset: not checked.
     #[arg(long, env = "LEADPOOL_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
+}
+
+/// An origin as browsers send it in `Origin`: `http` or `https`, a host, perhaps a port, no path
+/// (a trailing `/` or a `*` would never match, so it is refused at start rather than ignored).
+fn parse_origin(value: &str) -> Result<http::HeaderValue, String> {
+    let value = value.trim();
+    let explain = || format!("`{value}` is not an origin like https://admin.example.com[:port]");
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(explain)?;
+    let host_port = rest
+        .parse::<http::uri::Authority>()
+        .map_err(|_| explain())?;
+    if host_port.as_str() != rest || rest.contains(['@', '*']) {
+        return Err(explain());
+    }
+    http::HeaderValue::from_str(value).map_err(|_| explain())
 }
 
 /// A listen address where an empty value turns the listener off.
@@ -229,6 +257,7 @@ impl Config {
             metrics_listen: self.metrics_listen.0,
             max_message_bytes: self.max_message_bytes.max(64 * 1024),
             auth: self.auth()?,
+            grpc_web_origins: self.grpc_web_origins.clone(),
         })
     }
 
@@ -295,6 +324,33 @@ mod tests {
         let trusted = parse(&["--jwt-hs256-secret", ""]).expect("empty secret");
         let mode = trusted.settings().expect("settings").auth;
         assert_eq!(mode, AuthSettings::TrustedMetadata);
+    }
+
+    #[test]
+    fn grpc_web_origins_are_exact_origins_and_none_by_default() {
+        assert!(parse(&[]).expect("defaults").grpc_web_origins.is_empty());
+        let two = parse(&[
+            "--grpc-web-origins",
+            "https://admin.example.com,http://localhost:5173",
+        ])
+        .expect("two origins");
+        let origins: Vec<_> = two
+            .grpc_web_origins
+            .iter()
+            .map(|o| o.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            origins,
+            ["https://admin.example.com", "http://localhost:5173"]
+        );
+        for wrong in [
+            "admin.example.com",
+            "https://admin.example.com/",
+            "*",
+            "https://*.example.com",
+        ] {
+            assert!(parse(&["--grpc-web-origins", wrong]).is_err(), "{wrong}");
+        }
     }
 
     #[test]

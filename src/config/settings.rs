@@ -32,6 +32,9 @@ pub struct Settings {
     pub max_message_bytes: usize,
     /// Trusted metadata, or verified bearer tokens.
     pub auth: AuthSettings,
+    /// Origins (`https://admin.example.com`) whose browser pages may call over gRPC-Web;
+    /// empty: gRPC-Web still answers non-browser callers, no page of another origin may call.
+    pub grpc_web_origins: Vec<http::HeaderValue>,
 }
 
 impl Default for Settings {
@@ -46,6 +49,7 @@ impl Default for Settings {
             metrics_listen: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             auth: AuthSettings::TrustedMetadata,
+            grpc_web_origins: Vec::new(),
         }
     }
 }

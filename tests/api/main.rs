@@ -15,6 +15,7 @@ mod calendars;
 mod claim;
 mod claim_batch;
 mod claim_next;
+mod client_crate;
 mod concurrency;
 mod distribute;
 mod distribute_auto;

@@ -28,9 +28,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTO_DIR = ROOT / "proto"
+# The googleapis files the contract imports (google/api/field_behavior.proto, google/rpc/…).
+VENDOR_PROTO_DIR = PROTO_DIR / "vendor"
 # Generous: the private PostgreSQL's initdb and the migrations come first.
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 60
+# The origin whose browser pages the session's server lets call over gRPC-Web.
+WEB_ORIGIN = "http://admin.leadpool.test"
 
 
 def pytest_configure(config):
@@ -45,13 +49,18 @@ def pytest_unconfigure(config):
 
 
 def generate_stubs(out: Path):
+    """Stubs of our own files only: the googleapis files they import (proto/vendor) come from
+    the installed googleapis-common-protos (`google.rpc.error_details_pb2`, `google.api`), which
+    generated copies would shadow."""
     from grpc_tools import protoc
 
     well_known = resources.files("grpc_tools") / "_proto"
-    protos = sorted(str(p.relative_to(PROTO_DIR)) for p in PROTO_DIR.rglob("*.proto"))
+    ours = PROTO_DIR / "leadpool"
+    protos = sorted(str(p.relative_to(PROTO_DIR)) for p in ours.rglob("*.proto"))
     args = [
         "grpc_tools.protoc",
         f"-I{PROTO_DIR}",
+        f"-I{VENDOR_PROTO_DIR}",
         f"-I{well_known}",
         f"--python_out={out}",
         f"--grpc_python_out={out}",
@@ -154,6 +163,7 @@ def server(database_env, tmp_path_factory):
         "LEADPOOL_LOG": "info,sqlx=warn",
         "LEADPOOL_HEALTH_INTERVAL_SECONDS": "1",
         "LEADPOOL_HEARTBEAT_INTERVAL_MS": "300",
+        "LEADPOOL_GRPC_WEB_ORIGINS": WEB_ORIGIN,
     }
     with log.open("w") as out:
         process = subprocess.Popen(

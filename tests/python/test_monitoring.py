@@ -8,10 +8,12 @@ import shutil
 import subprocess
 import urllib.request
 
+import kubernetes_validate
 import pytest
 import yaml
 
 from conftest import ROOT
+from test_k8s import KUBERNETES_VERSIONS
 
 # Names our queries may use: the conventional gRPC ones, the process ones and our own.
 METRIC = re.compile(r"\b((?:grpc_server|process|leadpool)_[a-z0-9_]+)")
@@ -19,14 +21,37 @@ SUFFIXES = ("_total", "_bucket", "_sum", "_count", "_created")
 
 
 @pytest.fixture(scope="module")
-def monitoring():
+def rendered() -> str:
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl (with its built-in kustomize) is needed to render k8s/monitoring"
-    rendered = subprocess.run(
+    return subprocess.run(
         [kubectl, "kustomize", str(ROOT / "k8s" / "monitoring")],
         check=True, capture_output=True, text=True,
     ).stdout
+
+
+@pytest.fixture(scope="module")
+def monitoring(rendered):
     return {m["kind"]: m for m in yaml.safe_load_all(rendered)}
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_resource_matches_its_schema(rendered, monitoring, version):
+    """Kubernetes kinds against the API's schemas; the Prometheus Operator's kinds against their
+    CRDs' schemas (tests/crds, from npm), which fails on any kind it has no schema for."""
+    for manifest in monitoring.values():
+        if manifest["apiVersion"] == "v1":
+            kubernetes_validate.validate(manifest, version, strict=True)
+    crds = ROOT / "tests" / "crds"
+    assert (crds / "node_modules").is_dir(), "run `npm ci --prefix tests/crds`"
+    checked = subprocess.run(
+        [shutil.which("node") or "node", str(crds / "validate.mjs")],
+        input=rendered, capture_output=True, text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert sorted(checked.stdout.split()) == [
+        "PodMonitor/leadpool", "PrometheusRule/leadpool", "valid:", "valid:",
+    ]
 
 
 def base_pod():
