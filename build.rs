@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "proto/leadpool/v1/assignment_service.proto",
     "proto/leadpool/v1/calendar_service.proto",
     "proto/leadpool/v1/availability_service.proto",
+    "proto/leadpool/v1/report_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -20,7 +20,7 @@ use tower_http::trace::TraceLayer;
 use crate::api::auth::{AuthConfigError, AuthLayer, Authentication};
 use crate::api::deadline::DeadlineLayer;
 use crate::api::{
-    AssignmentApi, AvailabilityApi, CalendarApi, EventApi, LeadApi, PoolApi, RecycleApi,
+    AssignmentApi, AvailabilityApi, CalendarApi, EventApi, LeadApi, PoolApi, RecycleApi, ReportApi,
 };
 use crate::api::{web, wire_errors};
 use crate::config::Settings;
@@ -32,6 +32,7 @@ use crate::proto::event_service_server::EventServiceServer;
 use crate::proto::lead_service_server::LeadServiceServer;
 use crate::proto::pool_service_server::PoolServiceServer;
 use crate::proto::recycle_service_server::RecycleServiceServer;
+use crate::proto::report_service_server::ReportServiceServer;
 use crate::service::Context;
 use crate::wakeups;
 use crate::{metrics, scheduler, store, telemetry};
@@ -47,6 +48,7 @@ const HEALTH_NAMES: &[&str] = &[
     "leadpool.v1.AssignmentService",
     "leadpool.v1.CalendarService",
     "leadpool.v1.AvailabilityService",
+    "leadpool.v1.ReportService",
 ];
 
 /// The name that is `SERVING` as long as the server answers at all, whatever the database does:
@@ -261,6 +263,10 @@ where
                 RecycleServiceServer::new(RecycleApi::new(ctx.clone(), settings.recycle))
                     .max_decoding_message_size(limit),
             )
+            .add_service(
+                ReportServiceServer::new(ReportApi::new(ctx.clone()))
+                    .max_decoding_message_size(limit),
+            )
             .add_service(EventServiceServer::new(self.events).max_decoding_message_size(limit));
         routes.routes()
     }
@@ -295,6 +301,11 @@ impl Background {
             tokio::spawn(scheduler::reroute::run(
                 ctx.clone(),
                 settings.reroute,
+                stop.clone(),
+            )),
+            tokio::spawn(scheduler::reports::run(
+                ctx.clone(),
+                settings.report,
                 stop.clone(),
             )),
             tokio::spawn(wakeups::listen(

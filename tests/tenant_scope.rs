@@ -38,6 +38,11 @@ const GLOBAL: &[(&str, &str)] = &[
          runs names its tenant",
     ),
     (
+        "SELECT DISTINCT tenant_id AS \"tenant_id!\" FROM pools",
+        "the report aggregator's round finds every tenant; each batch it then folds names its \
+         tenant (checkpoint, events, rollups)",
+    ),
+    (
         "FROM recycle_candidates(",
         "the recycle sweep's dry run takes an optional tenant (NULL: the scheduler's sweep over \
          every tenant); RunRecycle always passes the caller's",

@@ -14,6 +14,7 @@ mod lead_service;
 mod page_token;
 mod pool_service;
 mod recycle_service;
+mod report_service;
 pub mod status;
 pub mod web;
 pub mod wire_errors;
@@ -25,6 +26,7 @@ pub use event_service::EventApi;
 pub use lead_service::LeadApi;
 pub use pool_service::PoolApi;
 pub use recycle_service::RecycleApi;
+pub use report_service::ReportApi;
 
 pub use crate::service::Context;
 

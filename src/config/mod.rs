@@ -11,7 +11,7 @@ mod settings;
 
 pub use settings::{
     AuthSettings, DEFAULT_MAX_MESSAGE_BYTES, DistributeSettings, FollowSettings, KeySource,
-    LogFormat, Otlp, RecycleSettings, RerouteSettings, Settings,
+    LogFormat, Otlp, RecycleSettings, ReportSettings, RerouteSettings, Settings,
 };
 
 /// What `leadpool <command>` does instead of serving.
@@ -127,6 +127,15 @@ pub struct Config {
     /// Leads a reroute sweep passes on per transaction.
     #[arg(long, env = "LEADPOOL_REROUTE_BATCH", default_value_t = 1_000)]
     pub reroute_batch: u32,
+
+    /// Seconds between the report aggregator's rounds (new events folded into the report
+    /// rollups; a report catches up on its own when called); 0 turns it off.
+    #[arg(long, env = "LEADPOOL_REPORT_INTERVAL_SECONDS", default_value_t = 10)]
+    pub report_interval_seconds: u64,
+
+    /// Events the report aggregator folds per transaction.
+    #[arg(long, env = "LEADPOOL_REPORT_BATCH", default_value_t = 5_000)]
+    pub report_batch: u32,
 
     /// The largest request message (bytes) a service decodes; larger ones are refused with
     /// RESOURCE_EXHAUSTED/MESSAGE_TOO_LARGE naming the limit.
@@ -253,6 +262,10 @@ impl Config {
             reroute: RerouteSettings {
                 interval: Duration::from_secs(self.reroute_interval_seconds),
                 batch: self.reroute_batch.max(1),
+            },
+            report: ReportSettings {
+                interval: Duration::from_secs(self.report_interval_seconds),
+                batch: self.report_batch.clamp(1, 100_000),
             },
             metrics_listen: self.metrics_listen.0,
             max_message_bytes: self.max_message_bytes.max(64 * 1024),

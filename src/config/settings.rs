@@ -25,6 +25,9 @@ pub struct Settings {
     pub distribute: DistributeSettings,
     /// The reroute sweep's interval (zero: off) and batch size.
     pub reroute: RerouteSettings,
+    /// The report aggregator's interval (zero: off; reports still catch up when called) and
+    /// batch size.
+    pub report: ReportSettings,
     /// Where `/metrics` is served; `None`: nowhere.
     pub metrics_listen: Option<SocketAddr>,
     /// The largest request message a service decodes; larger ones are refused with
@@ -46,6 +49,7 @@ impl Default for Settings {
             recycle: RecycleSettings::default(),
             distribute: DistributeSettings::default(),
             reroute: RerouteSettings::default(),
+            report: ReportSettings::default(),
             metrics_listen: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             auth: AuthSettings::TrustedMetadata,
@@ -135,6 +139,25 @@ impl Default for RerouteSettings {
         Self {
             interval: Duration::from_secs(15),
             batch: 1_000,
+        }
+    }
+}
+
+/// How often the report aggregator folds new events into the rollups, and how many events
+/// per transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportSettings {
+    /// Time between rounds; zero turns the background aggregator off.
+    pub interval: Duration,
+    /// Events per transaction.
+    pub batch: u32,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(10),
+            batch: 5_000,
         }
     }
 }

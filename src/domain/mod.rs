@@ -26,6 +26,7 @@ pub mod page;
 pub mod pool;
 pub mod quota;
 pub mod recycle;
+pub mod report;
 pub mod validate;
 
 pub use error::{DomainError, Result};

@@ -3,6 +3,7 @@
 
 pub mod distribute;
 pub mod recycle;
+pub mod reports;
 pub mod reroute;
 
 use std::future::Future;

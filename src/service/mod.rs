@@ -17,6 +17,7 @@ pub mod members;
 pub mod pools;
 pub mod preview;
 pub mod recycle;
+pub mod reports;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

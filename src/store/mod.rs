@@ -11,6 +11,7 @@ pub mod leads;
 pub mod members;
 pub mod pools;
 pub mod recycle;
+pub mod reports;
 pub mod schema;
 
 use std::time::Duration;

@@ -13,6 +13,7 @@ use leadpool::proto::event_service_client::EventServiceClient;
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::pool_service_client::PoolServiceClient;
 use leadpool::proto::recycle_service_client::RecycleServiceClient;
+use leadpool::proto::report_service_client::ReportServiceClient;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 
@@ -96,6 +97,10 @@ pub trait Services {
 
     fn availability(&self) -> AvailabilityServiceClient<Channel> {
         AvailabilityServiceClient::new(self.channel())
+    }
+
+    fn reports(&self) -> ReportServiceClient<Channel> {
+        ReportServiceClient::new(self.channel())
     }
 }
 
@@ -351,6 +356,16 @@ calls! {
     pending_acceptance, try_pending_acceptance(request: proto::ListPendingAcceptanceRequest)
         -> proto::ListPendingAcceptanceResponse
         = leads.list_pending_acceptance(request) => |r| r;
+
+    pool_report, try_pool_report(request: proto::GetPoolReportRequest)
+        -> proto::GetPoolReportResponse
+        = reports.get_pool_report(request) => |r| r;
+    member_report, try_member_report(request: proto::GetMemberReportRequest)
+        -> Vec<proto::MemberReportRow>
+        = reports.get_member_report(request) => |r| r.members;
+    fairness, try_fairness(request: proto::GetDistributionFairnessRequest)
+        -> proto::GetDistributionFairnessResponse
+        = reports.get_distribution_fairness(request) => |r| r;
 }
 
 lead_calls! {

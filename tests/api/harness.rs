@@ -19,7 +19,7 @@ use tonic_types::StatusExt;
 
 use leadpool::app::App;
 use leadpool::config::{
-    DistributeSettings, FollowSettings, RecycleSettings, RerouteSettings, Settings,
+    DistributeSettings, FollowSettings, RecycleSettings, ReportSettings, RerouteSettings, Settings,
 };
 use leadpool::domain::clock::{Clock, ManualClock};
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
@@ -128,7 +128,8 @@ pub struct TestApp {
 }
 
 /// Short intervals, so tests see heartbeats and polls promptly (they never sleep for them);
-/// metrics on a port of their own; identity from trusted metadata. The schedulers are off: tests
+/// metrics on a port of their own; identity from trusted metadata. The schedulers (and the
+/// report aggregator: reports catch up when called) are off: tests
 /// sweep with `RunRecycle` and distribute through the API after moving the clock.
 pub fn test_settings() -> Settings {
     Settings {
@@ -149,6 +150,10 @@ pub fn test_settings() -> Settings {
         reroute: RerouteSettings {
             interval: Duration::ZERO,
             ..RerouteSettings::default()
+        },
+        report: ReportSettings {
+            interval: Duration::ZERO,
+            ..ReportSettings::default()
         },
         metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
         ..Settings::default()

@@ -45,5 +45,7 @@ mod recycle_race;
 mod refusals;
 mod release;
 mod replicas;
+mod report_recount;
+mod reports;
 mod server;
 mod traces;

@@ -47,6 +47,7 @@ from leadpool.v1 import (
     pool_service_pb2,
     pool_service_pb2_grpc,
     recycle_service_pb2,
+    report_service_pb2,
     types_pb2,
 )
 
@@ -490,6 +491,15 @@ BASELINES: dict[str, Callable[[World], Message]] = {
         lead_id=w.lead["decline"], reason="不在我的区域 not my region", request_id=rid()),
     "LeadService.ListPendingAcceptance": lambda w: lead_service_pb2.ListPendingAcceptanceRequest(
         pool_id=w.pool["sla"], all_owners=True, page_size=5),
+
+    "ReportService.GetPoolReport": lambda w: report_service_pb2.GetPoolReportRequest(
+        pool_id=w.pool["pull"], from_date="2026-01-01", to_date="2026-04-01",
+        bucket=report_service_pb2.REPORT_BUCKET_WEEK),
+    "ReportService.GetMemberReport": lambda w: report_service_pb2.GetMemberReportRequest(
+        pool_id=w.pool["pull"], from_date="2026-01-01", to_date="2026-04-01"),
+    "ReportService.GetDistributionFairness": lambda w:
+        report_service_pb2.GetDistributionFairnessRequest(
+            pool_id=w.pool["pull"], from_date="2026-01-01", to_date="2026-04-01"),
 
     "AvailabilityService.SetAway": lambda w: w.away_request(),
     "AvailabilityService.ClearAway": lambda w: availability_service_pb2.ClearAwayRequest(

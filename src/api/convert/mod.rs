@@ -18,6 +18,7 @@ pub mod lead;
 mod member;
 mod pool;
 pub mod recycle;
+pub mod report;
 
 pub use event::{
     event, heartbeat, list_events_query, list_events_response, watch_events_query, watched_event,

@@ -1,0 +1,211 @@
+//! Reports: the aggregator that folds each tenant's events into daily rollups (the scheduler's
+//! sweep, and a catch-up before every report so it counts every event committed before the
+//! call), and the three reports read from the rollups.
+
+use std::collections::{HashMap, HashSet};
+
+use uuid::Uuid;
+
+use super::{Context, access};
+use crate::domain::Result;
+use crate::domain::access::Actor;
+use crate::domain::event::{EventKind, StreamFilter};
+use crate::domain::pool::Pool;
+use crate::domain::report::{
+    self, Bucket, Fairness, Fold, MemberRow, Metric, POOL_ROW, Period, PoolBucket, PoolReportRows,
+};
+use crate::store;
+use crate::store::reports::Rows;
+
+/// Events one aggregation transaction folds.
+pub const BATCH: usize = 5_000;
+
+/// Folds the tenant's next batch of events into the rollups, in one transaction with the
+/// checkpoint. `wait`: queue behind another aggregator of the tenant rather than skip.
+/// Returns how many events it folded; fewer than `batch` means it has caught up.
+pub async fn aggregate(ctx: &Context, tenant_id: &str, batch: usize, wait: bool) -> Result<usize> {
+    let mut tx = ctx.begin().await?;
+    let Some(after) = store::reports::lock_checkpoint(&mut tx, tenant_id, wait).await? else {
+        return Ok(0);
+    };
+    let filter = StreamFilter::default();
+    let page = store::events::stream_page(&ctx.db, tenant_id, &filter, after, batch).await?;
+    let next = page.next_position(after, batch);
+    if next == after {
+        return Ok(0);
+    }
+    let mut fold = prepare(&mut tx, tenant_id, &page.events).await?;
+    for event in &page.events {
+        fold.apply(event);
+    }
+    store::reports::save_facts(&mut *tx, tenant_id, &fold.facts).await?;
+    store::reports::add(&mut tx, tenant_id, &fold.tally).await?;
+    store::reports::move_checkpoint(&mut *tx, tenant_id, next).await?;
+    ctx.commit(tx).await?;
+    Ok(page.events.len())
+}
+
+/// The fold for a batch: its leads' facts, its pools' zones, and who could receive the leads it
+/// distributes.
+async fn prepare(
+    tx: &mut sqlx::PgConnection,
+    tenant_id: &str,
+    events: &[crate::domain::event::LeadEvent],
+) -> Result<Fold> {
+    let leads: Vec<Uuid> = events.iter().filter_map(|e| e.lead_id).collect();
+    let pools: HashSet<Uuid> = events
+        .iter()
+        .flat_map(|e| [Some(e.pool_id), e.to_pool_id])
+        .flatten()
+        .collect();
+    let pools: Vec<Uuid> = pools.into_iter().collect();
+    let distributed: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Distributed)
+        .collect();
+    let eligibility = match (distributed.first(), distributed.last()) {
+        (Some(first), Some(last)) => {
+            let (from, until) = (first.occurred_at, last.occurred_at);
+            store::reports::eligibility(tx, tenant_id, &pools, from, until).await?
+        }
+        _ => Default::default(),
+    };
+    Ok(Fold {
+        facts: store::reports::facts(&mut *tx, tenant_id, &leads).await?,
+        zones: store::reports::zones(&mut *tx, tenant_id, &pools).await?,
+        eligibility,
+        tally: Default::default(),
+    })
+}
+
+/// Folds every event of the tenant committed so far (waiting for another aggregator of the
+/// tenant rather than passing it), so a report counts them all.
+async fn catch_up(ctx: &Context, tenant_id: &str) -> Result<()> {
+    while aggregate(ctx, tenant_id, BATCH, true).await? >= BATCH {}
+    Ok(())
+}
+
+/// The scheduler's round: every tenant's pending events, skipping tenants another replica is
+/// folding. Returns the events folded.
+pub async fn sweep(ctx: &Context, batch: usize) -> Result<usize> {
+    let mut folded = 0;
+    for tenant_id in store::reports::tenants(&ctx.db).await? {
+        loop {
+            let n = aggregate(ctx, &tenant_id, batch, false).await?;
+            folded += n;
+            if n < batch {
+                break;
+            }
+        }
+    }
+    Ok(folded)
+}
+
+/// Whose rows the caller may read: managers, admins and services everyone's (or the one they
+/// ask for); a member only their own.
+async fn readable_rows<'a>(
+    ctx: &Context,
+    actor: &'a Actor,
+    pool_id: Uuid,
+    asked: Option<&'a str>,
+) -> Result<(Pool, Option<&'a str>)> {
+    let access = access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
+    actor.require_pool_reader(pool_id, access.membership)?;
+    if actor.roles.service || actor.manages(access.membership) {
+        return Ok((access.pool, asked));
+    }
+    match asked {
+        Some(user) if user != actor.user_id => {
+            actor.require_manager(pool_id, access.membership)?;
+            Ok((access.pool, asked))
+        }
+        _ => Ok((access.pool, Some(actor.user_id.as_str()))),
+    }
+}
+
+/// `GetPoolReport`: the pool's buckets over `period` (managers, admins and services).
+pub async fn pool_report(
+    ctx: &Context,
+    actor: &Actor,
+    pool_id: Uuid,
+    period: Period,
+    bucket: Bucket,
+) -> Result<(Pool, Vec<PoolBucket>)> {
+    let access = access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
+    if !actor.roles.service {
+        actor.require_manager(pool_id, access.membership)?;
+    }
+    catch_up(ctx, &actor.tenant_id).await?;
+    let mut tx = ctx.begin().await?;
+    let tenant = actor.tenant_id.as_str();
+    let before =
+        store::reports::deltas_before(&mut *tx, tenant, pool_id, period.from, Rows::Pool).await?;
+    let at = |metric| {
+        before
+            .get(&(POOL_ROW.to_owned(), metric))
+            .copied()
+            .unwrap_or(0)
+    };
+    let rows = PoolReportRows {
+        counts: store::reports::counts(&mut *tx, tenant, pool_id, period, Rows::Pool).await?,
+        bins: store::reports::histogram_rows(&mut *tx, tenant, pool_id, period, Rows::Pool).await?,
+        in_pool_before: at(Metric::InPoolDelta),
+        owned_before: at(Metric::OwnedDelta),
+    };
+    ctx.commit(tx).await?;
+    Ok((access.pool, report::pool_report(period, bucket, &rows)))
+}
+
+/// `GetMemberReport`: each member's row the caller may read (or the one asked for).
+pub async fn member_report(
+    ctx: &Context,
+    actor: &Actor,
+    pool_id: Uuid,
+    period: Period,
+    asked: Option<&str>,
+) -> Result<Vec<MemberRow>> {
+    let (_, member) = readable_rows(ctx, actor, pool_id, asked).await?;
+    catch_up(ctx, &actor.tenant_id).await?;
+    let mut tx = ctx.begin().await?;
+    let tenant = actor.tenant_id.as_str();
+    let rows = Rows::Members(member);
+    let counts = store::reports::counts(&mut *tx, tenant, pool_id, period, rows).await?;
+    let bins = store::reports::histogram_rows(&mut *tx, tenant, pool_id, period, rows).await?;
+    let before =
+        store::reports::deltas_before(&mut *tx, tenant, pool_id, period.from, rows).await?;
+    let members = match member {
+        Some(user) => vec![user.to_owned()],
+        None => store::reports::member_ids(&mut *tx, tenant, pool_id).await?,
+    };
+    ctx.commit(tx).await?;
+    let held_before: HashMap<String, i64> = before
+        .into_iter()
+        .filter(|((_, metric), _)| *metric == Metric::HeldDelta)
+        .map(|((user, _), held)| (user, held))
+        .collect();
+    Ok(report::member_report(
+        period,
+        &counts,
+        &bins,
+        &held_before,
+        &members,
+    ))
+}
+
+/// `GetDistributionFairness`: received against entitled, for the rows the caller may read.
+pub async fn fairness(
+    ctx: &Context,
+    actor: &Actor,
+    pool_id: Uuid,
+    period: Period,
+) -> Result<Fairness> {
+    let (_, member) = readable_rows(ctx, actor, pool_id, None).await?;
+    catch_up(ctx, &actor.tenant_id).await?;
+    let mut tx = ctx.begin().await?;
+    let tenant = actor.tenant_id.as_str();
+    let mut counts =
+        store::reports::counts(&mut *tx, tenant, pool_id, period, Rows::Members(member)).await?;
+    counts.extend(store::reports::counts(&mut *tx, tenant, pool_id, period, Rows::Pool).await?);
+    ctx.commit(tx).await?;
+    Ok(report::fairness(&counts))
+}
