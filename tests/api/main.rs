@@ -47,5 +47,6 @@ mod release;
 mod replicas;
 mod report_recount;
 mod reports;
+mod search;
 mod server;
 mod traces;

@@ -101,8 +101,12 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a LeadFilter) {
             .push_bind(std::slice::from_ref(tag));
     }
     if let Some(text) = &f.query {
+        // The gram index finds every lead whose name or company could contain the text (in
+        // Chinese too: migrations/20261205000001_search_grams.sql); ILIKE keeps those that do.
         let pattern = listing::contains_pattern(text);
-        q.push(" AND (l.name ILIKE ")
+        q.push(" AND lead_search_grams(l.name, l.company) @> search_query_grams(")
+            .push_bind(text)
+            .push(") AND (l.name ILIKE ")
             .push_bind(pattern.clone())
             .push(" OR l.company ILIKE ")
             .push_bind(pattern)

@@ -1,0 +1,91 @@
+//! Substring search over name and company in Chinese, Latin and both: 1- and 2-character
+//! Chinese queries (a surname, a given name, a city) find exactly the leads containing them,
+//! and the gram index can serve every kind of query.
+
+use leadpool::proto;
+
+use crate::fixtures::{self, list_all_leads};
+use crate::harness::TestApp;
+
+const LEADS: &[(&str, &str)] = &[
+    ("王伟", "杭州西湖茶业有限公司"),
+    ("王芳", "苏州丝绸"),
+    ("李伟", "Hangzhou Tea Co"),
+    ("Wang Wei", "O'Brien & Co."),
+    ("张三", "上海王氏贸易"),
+    ("Zoë Müller", "Café Zürich"),
+];
+
+async fn search(app: &TestApp, pool_id: &str, text: &str) -> Vec<String> {
+    let request = proto::ListLeadsRequest {
+        pool_id: pool_id.into(),
+        query: text.into(),
+        page_size: 2,
+        ..Default::default()
+    };
+    let mut names: Vec<String> = list_all_leads(&app.as_admin(), request)
+        .await
+        .into_iter()
+        .map(|lead| lead.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn chinese_latin_and_mixed_queries_find_exactly_the_leads_containing_them() {
+    let app = TestApp::spawn().await;
+    let pool = fixtures::pool(&app, "搜索", None).await;
+    for (name, company) in LEADS {
+        let lead = proto::NewLead {
+            company: (*company).into(),
+            ..fixtures::new_lead(name)
+        };
+        app.as_service().create_in(&pool.id, lead).await;
+    }
+    for (text, expected) in [
+        ("王", &["张三", "王伟", "王芳"][..]),
+        ("王伟", &["王伟"]),
+        ("伟", &["李伟", "王伟"]),
+        ("杭州", &["王伟"]),
+        ("西湖茶业", &["王伟"]),
+        ("湖茶业有限", &["王伟"]),
+        ("西茶", &[]),
+        ("hangzhou", &["李伟"]),
+        ("Tea C", &["李伟"]),
+        ("wan", &["Wang Wei"]),
+        ("g W", &["Wang Wei"]),
+        ("o'b", &["Wang Wei"]),
+        ("Zürich", &["Zoë Müller"]),
+        ("王伟 Hangzhou", &[]),
+        ("xyz", &[]),
+    ] {
+        assert_eq!(
+            search(&app, &pool.id, text).await,
+            expected,
+            "query {text:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_gram_index_serves_one_and_two_character_chinese_and_latin_queries() {
+    let app = TestApp::spawn().await;
+    let mut tx = app.db.begin().await.expect("transaction");
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    for text in ["王", "王伟", "杭州西湖", "wa", "hangzhou"] {
+        let plan: Vec<String> = sqlx::query_scalar(
+            "EXPLAIN SELECT id FROM leads
+             WHERE lead_search_grams(name, company) @> search_query_grams($1)",
+        )
+        .bind(text)
+        .fetch_all(&mut *tx)
+        .await
+        .expect("plan");
+        let plan = plan.join("\n");
+        assert!(plan.contains("leads_search_grams_idx"), "{text:?}:\n{plan}");
+    }
+}
