@@ -4,6 +4,7 @@ metadata for identity, and failures read as `grpc.StatusCode` plus `google.rpc.E
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import grpc
 import pytest
@@ -305,3 +306,48 @@ def test_follow_events_by_pages_then_live(stubs, team):
         metadata=bob, timeout=DEADLINE_S,
     )
     assert list(after.events) == []
+
+
+def test_reports_count_what_happened_and_a_member_sees_only_their_row(stubs, team, server):
+    from leadpool.v1 import report_service_pb2, report_service_pb2_grpc
+
+    _, leads, _ = stubs
+    reports = report_service_pb2_grpc.ReportServiceStub(server.channel)
+    tenant, pool = team
+    alice = tenant.as_user("alice")
+    wang_id, li_id = (r.lead_id for r in import_leads(leads, tenant, pool, [WANG, LI]).results)
+    leads.ClaimLead(lead_service_pb2.ClaimLeadRequest(lead_id=wang_id), metadata=alice,
+                    timeout=DEADLINE_S)
+    leads.ReleaseLead(lead_service_pb2.ReleaseLeadRequest(lead_id=wang_id, reason="NO_BUDGET"),
+                      metadata=alice, timeout=DEADLINE_S)
+    leads.ClaimLead(lead_service_pb2.ClaimLeadRequest(lead_id=li_id), metadata=alice,
+                    timeout=DEADLINE_S)
+
+    # Yesterday to tomorrow in Shanghai (the pool's days), so a call across midnight counts too.
+    shanghai = datetime.now(timezone(timedelta(hours=8))).date()
+    days = {"from_date": (shanghai - timedelta(days=1)).isoformat(),
+            "to_date": (shanghai + timedelta(days=2)).isoformat()}
+    report = reports.GetPoolReport(
+        report_service_pb2.GetPoolReportRequest(
+            pool_id=pool.id, bucket=report_service_pb2.REPORT_BUCKET_WEEK, **days),
+        metadata=tenant.admin(), timeout=DEADLINE_S,
+    )
+    assert report.timezone == "Asia/Shanghai"
+    total = lambda figure: sum(figure(b) for b in report.buckets)  # noqa: E731
+    assert total(lambda b: b.entered.created) == 2 and total(lambda b: b.claimed) == 2
+    assert total(lambda b: b.entered.released) == 1
+    assert [(r.reason, r.count) for b in report.buckets for r in b.released_by_reason] == [
+        ("NO_BUDGET", 1)]
+    assert (report.buckets[-1].in_pool_at_end, report.buckets[-1].owned_at_end) == (1, 1)
+    assert total(lambda b: b.time_to_owner.count) == 2
+
+    mine = reports.GetMemberReport(
+        report_service_pb2.GetMemberReportRequest(pool_id=pool.id, **days),
+        metadata=alice, timeout=DEADLINE_S,
+    ).members
+    assert [(m.user_id, m.acquired.claim, m.released) for m in mine] == [("alice", 2, 1)]
+    refused = failure(reports.GetPoolReport,
+                      report_service_pb2.GetPoolReportRequest(pool_id=pool.id, **days), alice)
+    assert (refused.code, refused.info.reason) == (
+        grpc.StatusCode.PERMISSION_DENIED, "MANAGER_REQUIRED",
+    )
