@@ -15,6 +15,11 @@ const GLOBAL: &[(&str, &str)] = &[
          (on Citus, read on the node holding the tenant: see docs/scaling.md)",
     ),
     (
+        "pg_snapshot_xmax(pg_current_snapshot())",
+        "the next transaction id, which a report waits for the stream's horizon to reach: a \
+         property of the database server, like the horizon",
+    ),
+    (
         "SELECT pg_notify(",
         "the cross-replica wake-up of event followers: no table is read",
     ),

@@ -194,6 +194,17 @@ pub async fn announce(db: &PgPool) -> Result<()> {
         .map_err(db_error)
 }
 
+/// The first transaction id not yet started: every transaction that has committed by now has
+/// a smaller one, so the stream has all of their events once its horizon reaches this.
+pub async fn next_transaction(db: &PgPool) -> Result<i64> {
+    sqlx::query_scalar!(
+        r#"SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS "xmax!""#
+    )
+    .fetch_one(db)
+    .await
+    .map_err(db_error)
+}
+
 /// The present position of the stream: before every event not yet readable.
 #[tracing::instrument(skip_all)]
 pub async fn horizon(db: &PgPool) -> Result<EventPosition> {

@@ -27,6 +27,21 @@ pub async fn tenants(db: &PgPool) -> Result<Vec<String>> {
         .map_err(db_error)
 }
 
+/// Where the tenant's aggregator is, read without a lock (`START` before its first batch).
+pub async fn checkpoint(db: impl PgExecutor<'_>, tenant_id: &str) -> Result<EventPosition> {
+    let row = sqlx::query!(
+        "SELECT xid, seq FROM report_checkpoints WHERE tenant_id = $1",
+        tenant_id
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?;
+    Ok(row.map_or(EventPosition::START, |r| EventPosition {
+        xid: r.xid,
+        seq: r.seq,
+    }))
+}
+
 /// The tenant's checkpoint, locked until the transaction ends; `None` when `wait` is false and
 /// another aggregator holds it.
 pub async fn lock_checkpoint(
