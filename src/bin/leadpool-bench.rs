@@ -37,6 +37,8 @@ mod load;
 mod recycle;
 #[path = "leadpool-bench/report.rs"]
 mod report;
+#[path = "leadpool-bench/reports.rs"]
+mod reports;
 #[path = "leadpool-bench/rush.rs"]
 mod rush;
 #[path = "leadpool-bench/seed.rs"]
@@ -110,6 +112,7 @@ async fn run_one(cli: &Cli, server: &DbServer, scenario: Scenario) -> Result<Rep
         Scenario::Distribute => distribute::run(cli, &db).await,
         Scenario::Rush => rush::run(cli, &db).await,
         Scenario::Sla => sla::run(cli, &db).await,
+        Scenario::Report => reports::run(cli, &db).await,
         Scenario::All => Err("`all` is expanded into its scenarios before they run".into()),
     };
     if cli.keep_db {

@@ -56,12 +56,13 @@ pub enum Scenario {
     Watch,
     Rush,
     Sla,
+    Report,
     All,
 }
 
 impl Scenario {
     /// What `all` runs, in this order.
-    pub const EVERY: [Scenario; 10] = [
+    pub const EVERY: [Scenario; 11] = [
         Self::Claim,
         Self::Contention,
         Self::List,
@@ -72,6 +73,7 @@ impl Scenario {
         Self::Distribute,
         Self::Rush,
         Self::Sla,
+        Self::Report,
     ];
 
     pub fn name(self) -> &'static str {
@@ -86,6 +88,7 @@ impl Scenario {
             Self::Watch => "watch",
             Self::Rush => "rush",
             Self::Sla => "sla",
+            Self::Report => "report",
             Self::All => "all",
         }
     }
