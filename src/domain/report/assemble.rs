@@ -304,30 +304,57 @@ pub struct Fairness {
     pub distributed: i64,
 }
 
-/// The ledger from the range's `Received`, `EntitledMicro` and pool `Distributed` rows.
+/// The ledger from the range's `Received`, `EntitledMicro` and pool `Distributed` rows. Shares
+/// are summed as whole millionths and divided once, so the answer does not depend on the order
+/// the rows come in.
 pub fn fairness(counts: &[CountRow]) -> Fairness {
-    let mut rows: BTreeMap<&str, FairnessRow> = BTreeMap::new();
+    let mut sums: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
     let mut distributed = 0;
     for row in counts {
         match (row.metric, row.member_id.as_str()) {
             (Metric::Distributed, POOL_ROW) => distributed += row.value,
-            (Metric::Received | Metric::EntitledMicro, user) if user != POOL_ROW => {
-                let entry = rows.entry(user).or_insert_with(|| FairnessRow {
-                    user_id: user.to_owned(),
-                    received: 0,
-                    entitled: 0.0,
-                });
-                if row.metric == Metric::Received {
-                    entry.received += row.value;
-                } else {
-                    entry.entitled += row.value as f64 / 1_000_000.0;
-                }
+            (Metric::Received, user) if user != POOL_ROW => {
+                sums.entry(user).or_default().0 += row.value
+            }
+            (Metric::EntitledMicro, user) if user != POOL_ROW => {
+                sums.entry(user).or_default().1 += row.value;
             }
             _ => {}
         }
     }
-    Fairness {
-        rows: rows.into_values().collect(),
-        distributed,
+    let rows = sums
+        .into_iter()
+        .map(|(user, (received, micro))| FairnessRow {
+            user_id: user.to_owned(),
+            received,
+            entitled: micro as f64 / 1_000_000.0,
+        })
+        .collect();
+    Fairness { rows, distributed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fairness_ledger_does_not_depend_on_the_order_of_its_rows() {
+        let day = "2026-03-02".parse().unwrap();
+        let share = |value| CountRow {
+            day,
+            member_id: "alice".into(),
+            metric: Metric::EntitledMicro,
+            reason: String::new(),
+            value,
+        };
+        // Thirds of a lead: summed as floats these come out differently in different orders.
+        let mut rows: Vec<CountRow> = [333_333, 333_334, 333_333, 1, 999_999, 142_857]
+            .into_iter()
+            .map(share)
+            .collect();
+        let forward = fairness(&rows);
+        rows.reverse();
+        assert_eq!(fairness(&rows), forward);
+        assert_eq!(forward.rows[0].entitled, 2.142857);
     }
 }
