@@ -2,7 +2,7 @@
 //! sweep, and a catch-up before every report so it counts every event committed before the
 //! call), and the three reports read from the rollups.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -13,10 +13,10 @@ use crate::domain::access::Actor;
 use crate::domain::event::{EventKind, StreamFilter};
 use crate::domain::pool::Pool;
 use crate::domain::report::{
-    self, Bucket, Fairness, Fold, MemberRow, Metric, POOL_ROW, Period, PoolBucket, PoolReportRows,
+    self, Bucket, Fairness, Fold, MemberReportRows, MemberRow, Metric, Period, PoolBucket,
+    PoolReportRows,
 };
 use crate::store;
-use crate::store::reports::Rows;
 
 /// Events one aggregation transaction folds.
 pub const BATCH: usize = 5_000;
@@ -162,19 +162,13 @@ pub async fn pool_report(
     catch_up(ctx, &actor.tenant_id).await?;
     let mut tx = ctx.begin().await?;
     let tenant = actor.tenant_id.as_str();
-    let before =
-        store::reports::deltas_before(&mut *tx, tenant, pool_id, period.from, Rows::Pool).await?;
-    let at = |metric| {
-        before
-            .get(&(POOL_ROW.to_owned(), metric))
-            .copied()
-            .unwrap_or(0)
-    };
+    let (in_pool_before, owned_before) =
+        store::reports::pool_sizes_before(&mut *tx, tenant, pool_id, period.from).await?;
     let rows = PoolReportRows {
-        counts: store::reports::counts(&mut *tx, tenant, pool_id, period, Rows::Pool).await?,
-        bins: store::reports::histogram_rows(&mut *tx, tenant, pool_id, period, Rows::Pool).await?,
-        in_pool_before: at(Metric::InPoolDelta),
-        owned_before: at(Metric::OwnedDelta),
+        counts: store::reports::pool_counts(&mut *tx, tenant, pool_id, period).await?,
+        bins: store::reports::pool_bins(&mut *tx, tenant, pool_id, period).await?,
+        in_pool_before,
+        owned_before,
     };
     ctx.commit(tx).await?;
     Ok((access.pool, report::pool_report(period, bucket, &rows)))
@@ -192,28 +186,18 @@ pub async fn member_report(
     catch_up(ctx, &actor.tenant_id).await?;
     let mut tx = ctx.begin().await?;
     let tenant = actor.tenant_id.as_str();
-    let rows = Rows::Members(member);
-    let counts = store::reports::counts(&mut *tx, tenant, pool_id, period, rows).await?;
-    let bins = store::reports::histogram_rows(&mut *tx, tenant, pool_id, period, rows).await?;
-    let before =
-        store::reports::deltas_before(&mut *tx, tenant, pool_id, period.from, rows).await?;
-    let members = match member {
-        Some(user) => vec![user.to_owned()],
-        None => store::reports::member_ids(&mut *tx, tenant, pool_id).await?,
+    let rows = MemberReportRows {
+        totals: store::reports::member_totals(&mut *tx, tenant, pool_id, period, member).await?,
+        bins: store::reports::member_bins(&mut *tx, tenant, pool_id, period, member).await?,
+        held_before: store::reports::held_before(&mut *tx, tenant, pool_id, period.from, member)
+            .await?,
+        members: match member {
+            Some(user) => vec![user.to_owned()],
+            None => store::reports::member_ids(&mut *tx, tenant, pool_id).await?,
+        },
     };
     ctx.commit(tx).await?;
-    let held_before: HashMap<String, i64> = before
-        .into_iter()
-        .filter(|((_, metric), _)| *metric == Metric::HeldDelta)
-        .map(|((user, _), held)| (user, held))
-        .collect();
-    Ok(report::member_report(
-        period,
-        &counts,
-        &bins,
-        &held_before,
-        &members,
-    ))
+    Ok(report::member_report(period, &rows))
 }
 
 /// `GetDistributionFairness`: received against entitled, for the rows the caller may read.
@@ -227,9 +211,9 @@ pub async fn fairness(
     catch_up(ctx, &actor.tenant_id).await?;
     let mut tx = ctx.begin().await?;
     let tenant = actor.tenant_id.as_str();
-    let mut counts =
-        store::reports::counts(&mut *tx, tenant, pool_id, period, Rows::Members(member)).await?;
-    counts.extend(store::reports::counts(&mut *tx, tenant, pool_id, period, Rows::Pool).await?);
+    let totals = store::reports::member_totals(&mut *tx, tenant, pool_id, period, member).await?;
+    let distributed =
+        store::reports::pool_total(&mut *tx, tenant, pool_id, period, Metric::Distributed).await?;
     ctx.commit(tx).await?;
-    Ok(report::fairness(&counts))
+    Ok(report::fairness(&totals, distributed))
 }

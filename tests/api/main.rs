@@ -45,6 +45,7 @@ mod recycle_race;
 mod refusals;
 mod release;
 mod replicas;
+mod report_months;
 mod report_recount;
 mod reports;
 mod search;

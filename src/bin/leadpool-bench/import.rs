@@ -1,11 +1,14 @@
 //! `import`: leads through one `ImportLeadsStream` call, chunk by chunk, with the duplicate checks
-//! of the service; the baseline is psql's `\copy` of the same rows into a bare table.
+//! of the service. The baseline is psql's `\copy` of the rows the service creates into a copy of
+//! `leads` with all its indexes and constraints (the same schema's cost of storing a row); the
+//! `\copy` into a bare table is reported beside it.
 
 use std::path::Path;
 use std::time::Instant;
 
 use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
+use uuid::Uuid;
 
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::{ImportLeadsStreamRequest, ImportLeadsStreamResponse, NewLead};
@@ -22,7 +25,7 @@ use crate::{BoxError, Result};
 const CHUNK: usize = 1_000;
 /// Every `DUPLICATE_EVERY`-th row repeats the previous row's phone: a duplicate to detect.
 const DUPLICATE_EVERY: usize = 50;
-const RATIO_GOAL: f64 = 0.3;
+const RATIO_GOAL: f64 = 0.6;
 
 /// Row `i` of the import file.
 fn row(i: usize) -> NewLead {
@@ -59,7 +62,7 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
     let (rss, hwm) = rss_mib("self")?;
     service.stop().await?;
     let summary = summary?;
-    let copy_secs = copy_baseline(cli, db, rows).await?;
+    let copy_secs = copy_baseline(cli, db, rows, fx.pool_id).await?;
 
     let mut checks = invariants::check(&db.pool, None).await?;
     checks.extend(import_checks(db, rows, &summary).await?);
@@ -67,18 +70,19 @@ pub async fn run(cli: &Cli, db: &BenchDb) -> Result<Report> {
     Ok(report(rows, &summary, seconds, (rss, hwm), checks))
 }
 
-/// `seconds`: the service's and the baseline's; `(rss, hwm)`: the bench process's, in MiB.
+/// `seconds`: the service's and the two copies'; `(rss, hwm)`: the bench process's, in MiB.
 fn report(
     rows: usize,
     summary: &ImportLeadsStreamResponse,
-    (service_secs, copy_secs): (f64, f64),
+    (service_secs, copy_secs): (f64, CopySeconds),
     (rss, hwm): (f64, f64),
     checks: Vec<Check>,
 ) -> Report {
     let mut report = Report::new("import", vec!["figure", "value"]);
     report.invariants("import", checks);
     let service_rate = rows as f64 / service_secs;
-    let copy_rate = rows as f64 / copy_secs;
+    let copy_rate = summary.created as f64 / copy_secs.same_schema;
+    let bare_rate = rows as f64 / copy_secs.bare;
     let ratio = service_rate / copy_rate;
     report.figure_rows([
         ("rows streamed", rows.to_string()),
@@ -90,15 +94,19 @@ fn report(
             ),
         ),
         ("service rows/s (ImportLeadsStream)", f1(service_rate)),
-        ("baseline rows/s (\\copy into a bare table)", f1(copy_rate)),
-        ("**ratio** service ÷ \\copy", f2(ratio)),
+        (
+            "baseline rows/s (\\copy of the created rows into a same-schema table)",
+            f1(copy_rate),
+        ),
+        ("**ratio** service ÷ same-schema \\copy", f2(ratio)),
+        ("beside it: \\copy into a bare table, rows/s", f1(bare_rate)),
         (
             "bench process RSS / peak (MiB), service + client",
             format!("{} / {}", f1(rss), f1(hwm)),
         ),
     ]);
     report.goals.push(Goal::new(
-        format!("rows/s ÷ \\copy rows/s ≥ {RATIO_GOAL}"),
+        format!("rows/s ÷ same-schema \\copy rows/s ≥ {RATIO_GOAL}"),
         f2(ratio),
         ratio >= RATIO_GOAL,
     ));
@@ -109,7 +117,8 @@ fn report(
         "rows": rows,
         "chunk": CHUNK,
         "service": { "seconds": service_secs, "rows_per_s": service_rate, "created": summary.created, "duplicates": summary.duplicates, "invalid": summary.invalid },
-        "copy": { "seconds": copy_secs, "rows_per_s": copy_rate },
+        "copy": { "seconds": copy_secs.same_schema, "rows_per_s": copy_rate },
+        "bare_copy": { "seconds": copy_secs.bare, "rows_per_s": bare_rate },
         "ratio": ratio,
         "rss_mib": { "bench_process": rss, "bench_process_peak": hwm },
     });
@@ -153,38 +162,76 @@ async fn stream_rows(
     Ok(response?.into_inner())
 }
 
-/// Seconds for psql to `\copy` the same rows (as CSV) into a table without indexes.
-async fn copy_baseline(cli: &Cli, db: &BenchDb, rows: usize) -> Result<f64> {
-    std::fs::create_dir_all(&cli.out_dir)?;
-    let csv = cli.out_dir.join("import_rows.csv");
-    write_csv(&csv, rows)?;
-    let script = cli.out_dir.join("import_copy.sql");
-    std::fs::write(
-        &script,
-        format!(
-            "CREATE TABLE bench_import_copy (name text, company text, phone text, email text,
-                                             source text, region text, grade text);
-             \\copy bench_import_copy FROM '{}' WITH (FORMAT csv)\n",
-            csv.display()
-        ),
-    )?;
-    let started = Instant::now();
-    baseline::psql(db, &script).await?;
-    let secs = started.elapsed().as_secs_f64();
-    std::fs::remove_file(&csv)?;
-    Ok(secs)
+/// Seconds for psql's `\copy`s.
+#[derive(Debug, Clone, Copy)]
+struct CopySeconds {
+    same_schema: f64,
+    bare: f64,
 }
 
-fn write_csv(path: &Path, rows: usize) -> Result<()> {
+/// Times psql's `\copy` of the rows the service creates (not the planted duplicates: the copy
+/// of `leads` keeps its unique keys) into `LIKE leads INCLUDING ALL`, with the columns a new lead
+/// gets; then of every row's fields into a table without indexes.
+async fn copy_baseline(cli: &Cli, db: &BenchDb, rows: usize, pool_id: Uuid) -> Result<CopySeconds> {
+    std::fs::create_dir_all(&cli.out_dir)?;
+    let csv = cli.out_dir.join("import_rows.csv");
+    write_csv(&csv, rows, Some(pool_id))?;
+    let same_schema = timed_copy(
+        cli,
+        db,
+        r"CREATE TABLE bench_import_same (LIKE leads INCLUDING ALL);
+         \copy bench_import_same (tenant_id, pool_id, id, name, company, phone, email, source, region, grade, phone_normalized, email_normalized, state, pool_entered_at, created_at, updated_at) FROM '{csv}' WITH (FORMAT csv)",
+        &csv,
+    )
+    .await?;
+    write_csv(&csv, rows, None)?;
+    let bare = timed_copy(
+        cli,
+        db,
+        r"CREATE TABLE bench_import_copy (name text, company text, phone text, email text,
+                                         source text, region text, grade text);
+         \copy bench_import_copy FROM '{csv}' WITH (FORMAT csv)",
+        &csv,
+    )
+    .await?;
+    std::fs::remove_file(&csv)?;
+    Ok(CopySeconds { same_schema, bare })
+}
+
+/// Seconds psql takes to run `script` with `{csv}` replaced by the file's path.
+async fn timed_copy(cli: &Cli, db: &BenchDb, script: &str, csv: &Path) -> Result<f64> {
+    let file = cli.out_dir.join("import_copy.sql");
+    let script = script.replace("{csv}", &csv.display().to_string());
+    std::fs::write(&file, format!("{script}\n"))?;
+    let started = Instant::now();
+    baseline::psql(db, &file).await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The import's rows as CSV: with a pool, the rows the service creates with every column the
+/// same-schema copy needs; without, every row's fields.
+fn write_csv(path: &Path, rows: usize, pool_id: Option<Uuid>) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     for i in 0..rows {
         let r = row(i);
-        writeln!(
-            out,
-            "{},{},{},{},{},{},{}",
-            r.name, r.company, r.phone, r.email, r.source, r.region, r.grade
-        )?;
+        let fields = [
+            &r.name, &r.company, &r.phone, &r.email, &r.source, &r.region, &r.grade,
+        ];
+        let fields = fields.map(String::as_str).join(",");
+        match pool_id {
+            None => writeln!(out, "{fields}")?,
+            Some(_) if i % DUPLICATE_EVERY == DUPLICATE_EVERY - 1 => {}
+            Some(pool) => {
+                let phone: String = r.phone.chars().filter(char::is_ascii_digit).collect();
+                let (id, now) = (Uuid::now_v7(), "2026-12-04 00:00:00+00");
+                writeln!(
+                    out,
+                    "{TENANT},{pool},{id},{fields},{phone},{},IN_POOL,{now},{now},{now}",
+                    r.email
+                )?;
+            }
+        }
     }
     out.flush()?;
     Ok(())

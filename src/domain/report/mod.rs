@@ -5,15 +5,19 @@ mod assemble;
 mod eligibility;
 mod fold;
 pub mod histogram;
+mod members;
 mod period;
 
 pub use assemble::{
-    CountRow, Fairness, FairnessRow, HistogramRow, MemberRow, Percentiles, PoolBucket,
-    PoolReportRows, fairness, member_report, pool_report, rate,
+    CountRow, HistogramRow, Percentiles, PoolBucket, PoolReportRows, pool_report, rate,
 };
 pub use eligibility::{Absence, Eligibility, EligibleMember};
 pub use fold::{BinKey, CountKey, FactState, Fold, LeadFacts, Tally};
-pub use period::{Bucket, MAX_DAYS, Period};
+pub use members::{
+    Fairness, FairnessRow, MemberBin, MemberReportRows, MemberRow, MemberTotal, fairness,
+    member_report,
+};
+pub use period::{Bucket, MAX_DAYS, Period, month_start};
 
 macro_rules! metrics {
     ($($metric:ident => $name:literal),* $(,)?) => {

@@ -31,9 +31,31 @@ impl Period {
         Ok(Self { from, to })
     }
 
-    pub fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
-        self.from.iter_days().take_while(|day| *day < self.to)
+    /// How many days the range covers.
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days()
     }
+
+    /// The whole calendar months inside the range, as `[first, end)` of their first days: the
+    /// reads take these from the month rollups and the days before and after from the day
+    /// rollups. `(to, to)` when the range holds no whole month.
+    pub fn whole_months(&self) -> (NaiveDate, NaiveDate) {
+        let first = match month_start(self.from) {
+            start if start == self.from => start,
+            start => start + Months::new(1),
+        };
+        let end = month_start(self.to);
+        if first < end {
+            (first, end)
+        } else {
+            (self.to, self.to)
+        }
+    }
+}
+
+/// The first day of `day`'s month.
+pub fn month_start(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
 }
 
 fn invalid(field: &str, message: &str) -> DomainError {
@@ -56,7 +78,7 @@ impl Bucket {
         match self {
             Self::Day => day,
             Self::Week => day - Days::new(u64::from(day.weekday().num_days_from_monday())),
-            Self::Month => day.with_day(1).unwrap_or(day),
+            Self::Month => month_start(day),
         }
     }
 
@@ -110,6 +132,22 @@ mod tests {
             ]
         );
         assert_eq!(Bucket::Day.split(period).len(), 34);
+    }
+
+    #[test]
+    fn whole_months_are_those_wholly_inside_the_range() {
+        let months = |from, to| Period::new(date(from), date(to)).unwrap().whole_months();
+        let (mar, jun) = (date("2026-03-01"), date("2026-06-01"));
+        assert_eq!(months("2026-02-15", "2026-06-10"), (mar, jun));
+        assert_eq!(months("2026-03-01", "2026-06-01"), (mar, jun));
+        assert_eq!(months("2026-03-01", "2026-04-01").1, date("2026-04-01"));
+        // No whole month: every day from the day rows.
+        let none = date("2026-04-30");
+        assert_eq!(months("2026-03-02", "2026-04-30"), (none, none));
+        assert_eq!(
+            months("2026-03-15", "2026-04-10"),
+            (date("2026-04-10"), date("2026-04-10"))
+        );
     }
 
     #[test]

@@ -14,10 +14,13 @@ use super::db_error;
 use crate::domain::Result;
 use crate::domain::event::EventPosition;
 use crate::domain::report::{
-    Absence, Eligibility, EligibleMember, FactState, LeadFacts, Metric, Tally,
+    Absence, Eligibility, EligibleMember, FactState, LeadFacts, Metric, Tally, month_start,
 };
 
-pub use read::{Rows, counts, deltas_before, histogram_rows, member_ids};
+pub use read::{
+    held_before, member_bins, member_ids, member_totals, pool_bins, pool_counts, pool_sizes_before,
+    pool_total,
+};
 
 /// Every tenant with a pool: the background aggregator's round.
 pub async fn tenants(db: &PgPool) -> Result<Vec<String>> {
@@ -177,19 +180,34 @@ pub async fn add(tx: &mut sqlx::PgConnection, tenant_id: &str, tally: &Tally) ->
     let counts: Vec<_> = tally.counts.iter().collect();
     let pools: Vec<Uuid> = counts.iter().map(|((p, ..), _)| *p).collect();
     let days: Vec<_> = counts.iter().map(|((_, d, ..), _)| *d).collect();
+    let months: Vec<_> = days.iter().map(|d| month_start(*d)).collect();
     let members: Vec<&str> = counts.iter().map(|((_, _, m, ..), _)| m.as_str()).collect();
     let metrics: Vec<&str> = counts.iter().map(|((.., m, _), _)| m.as_str()).collect();
     let reasons: Vec<&str> = counts.iter().map(|((.., r), _)| r.as_str()).collect();
     let values: Vec<i64> = counts.iter().map(|(_, v)| **v).collect();
     sqlx::query!(
-        r#"INSERT INTO report_counts (tenant_id, pool_id, day, member_id, metric, reason, value)
-           SELECT $1, c.* FROM UNNEST($2::uuid[], $3::date[], $4::text[], $5::text[], $6::text[],
-                                      $7::bigint[]) AS c
-           ON CONFLICT (tenant_id, pool_id, day, member_id, metric, reason) DO UPDATE
-           SET value = report_counts.value + EXCLUDED.value"#,
+        r#"WITH c AS (
+             SELECT * FROM UNNEST($2::uuid[], $3::date[], $4::date[], $5::text[], $6::text[],
+                                  $7::text[], $8::bigint[])
+                    AS c (pool_id, day, month, member_id, metric, reason, value)
+           ), days AS (
+             INSERT INTO report_counts (tenant_id, pool_id, day, member_id, metric, reason, value)
+             SELECT $1, pool_id, day, member_id, metric, reason, value FROM c
+             ON CONFLICT (tenant_id, pool_id, day, member_id, metric, reason) DO UPDATE
+             SET value = report_counts.value + EXCLUDED.value
+           )
+           INSERT INTO report_month_counts
+                  (tenant_id, pool_id, month, member_id, metric, reason, value, day_weighted)
+           SELECT $1, pool_id, month, member_id, metric, reason, sum(value),
+                  sum(value * (day - month))
+           FROM c GROUP BY pool_id, month, member_id, metric, reason
+           ON CONFLICT (tenant_id, pool_id, month, member_id, metric, reason) DO UPDATE
+           SET value = report_month_counts.value + EXCLUDED.value,
+               day_weighted = report_month_counts.day_weighted + EXCLUDED.day_weighted"#,
         tenant_id,
         &pools,
         &days,
+        &months,
         &members as &[&str],
         &metrics as &[&str],
         &reasons as &[&str],
@@ -205,6 +223,7 @@ async fn add_bins(tx: &mut sqlx::PgConnection, tenant_id: &str, tally: &Tally) -
     let bins: Vec<_> = tally.bins.iter().collect();
     let pools: Vec<Uuid> = bins.iter().map(|((p, ..), _)| *p).collect();
     let days: Vec<_> = bins.iter().map(|((_, d, ..), _)| *d).collect();
+    let months: Vec<_> = days.iter().map(|d| month_start(*d)).collect();
     let members: Vec<&str> = bins.iter().map(|((_, _, m, ..), _)| m.as_str()).collect();
     let metrics: Vec<&str> = bins
         .iter()
@@ -213,14 +232,25 @@ async fn add_bins(tx: &mut sqlx::PgConnection, tenant_id: &str, tally: &Tally) -
     let numbers: Vec<i32> = bins.iter().map(|((.., b), _)| *b).collect();
     let counts: Vec<i64> = bins.iter().map(|(_, c)| **c).collect();
     sqlx::query!(
-        r#"INSERT INTO report_histograms (tenant_id, pool_id, day, member_id, metric, bin, count)
-           SELECT $1, b.* FROM UNNEST($2::uuid[], $3::date[], $4::text[], $5::text[], $6::int[],
-                                      $7::bigint[]) AS b
-           ON CONFLICT (tenant_id, pool_id, day, member_id, metric, bin) DO UPDATE
-           SET count = report_histograms.count + EXCLUDED.count"#,
+        r#"WITH b AS (
+             SELECT * FROM UNNEST($2::uuid[], $3::date[], $4::date[], $5::text[], $6::text[],
+                                  $7::int[], $8::bigint[])
+                    AS b (pool_id, day, month, member_id, metric, bin, count)
+           ), days AS (
+             INSERT INTO report_histograms (tenant_id, pool_id, day, member_id, metric, bin, count)
+             SELECT $1, pool_id, day, member_id, metric, bin, count FROM b
+             ON CONFLICT (tenant_id, pool_id, day, member_id, metric, bin) DO UPDATE
+             SET count = report_histograms.count + EXCLUDED.count
+           )
+           INSERT INTO report_month_histograms (tenant_id, pool_id, month, member_id, metric, bin, count)
+           SELECT $1, pool_id, month, member_id, metric, bin, sum(count)
+           FROM b GROUP BY pool_id, month, member_id, metric, bin
+           ON CONFLICT (tenant_id, pool_id, month, member_id, metric, bin) DO UPDATE
+           SET count = report_month_histograms.count + EXCLUDED.count"#,
         tenant_id,
         &pools,
         &days,
+        &months,
         &members as &[&str],
         &metrics as &[&str],
         &numbers,

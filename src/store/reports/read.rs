@@ -1,5 +1,8 @@
-//! The reads of the reports: a pool's rollup rows over a range of days, and the sums of the
-//! size and holding deltas before it.
+//! The reads of the reports. A pool's own rows (`member_id = ''`) come by day, for its buckets;
+//! its members' come summed over the range, whole months from the month rollups, so a report
+//! over months reads a few rows per member and month and ships a few per member.
+//! The pool's and the members' rows are separate statements: one statement for both would be
+//! planned once for either and lose the index to a generic plan.
 
 use std::collections::HashMap;
 
@@ -9,45 +12,24 @@ use uuid::Uuid;
 
 use super::db_error;
 use crate::domain::Result;
-use crate::domain::report::{CountRow, HistogramRow, Metric, Period};
+use crate::domain::report::{
+    CountRow, HistogramRow, MemberBin, MemberTotal, Metric, Period, month_start,
+};
 
-/// Whose rows a read takes: the pool's own, or its members' (all, or one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rows<'a> {
-    Pool,
-    Members(Option<&'a str>),
-}
-
-impl<'a> Rows<'a> {
-    /// The statements' parameters: the pool's rows only, and one member or all.
-    fn params(self) -> (bool, Option<&'a str>) {
-        match self {
-            Self::Pool => (true, None),
-            Self::Members(member) => (false, member),
-        }
-    }
-}
-
-/// The counts of the range's days.
-pub async fn counts(
+/// The pool's counts of the range's days.
+pub async fn pool_counts(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
     pool_id: Uuid,
     period: Period,
-    rows: Rows<'_>,
 ) -> Result<Vec<CountRow>> {
-    let (pool_only, member) = rows.params();
     let found = sqlx::query!(
-        r#"SELECT day, member_id, metric, reason, value FROM report_counts
-           WHERE tenant_id = $1 AND pool_id = $2 AND day >= $3 AND day < $4
-             AND CASE WHEN $5 THEN member_id = ''
-                      ELSE member_id <> '' AND ($6::text IS NULL OR member_id = $6) END"#,
+        "SELECT day, metric, reason, value FROM report_counts
+         WHERE tenant_id = $1 AND pool_id = $2 AND member_id = '' AND day >= $3 AND day < $4",
         tenant_id,
         pool_id,
         period.from,
         period.to,
-        pool_only,
-        member
     )
     .fetch_all(db)
     .await
@@ -57,7 +39,6 @@ pub async fn counts(
         .map(|r| {
             Ok(CountRow {
                 day: r.day,
-                member_id: r.member_id,
                 metric: Metric::try_from(r.metric.as_str())?,
                 reason: r.reason,
                 value: r.value,
@@ -66,26 +47,20 @@ pub async fn counts(
         .collect()
 }
 
-/// The histogram bins of the range's days.
-pub async fn histogram_rows(
+/// The pool's histogram bins of the range's days.
+pub async fn pool_bins(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
     pool_id: Uuid,
     period: Period,
-    rows: Rows<'_>,
 ) -> Result<Vec<HistogramRow>> {
-    let (pool_only, member) = rows.params();
     let found = sqlx::query!(
-        r#"SELECT day, member_id, metric, bin, count FROM report_histograms
-           WHERE tenant_id = $1 AND pool_id = $2 AND day >= $3 AND day < $4
-             AND CASE WHEN $5 THEN member_id = ''
-                      ELSE member_id <> '' AND ($6::text IS NULL OR member_id = $6) END"#,
+        "SELECT day, metric, bin, count FROM report_histograms
+         WHERE tenant_id = $1 AND pool_id = $2 AND member_id = '' AND day >= $3 AND day < $4",
         tenant_id,
         pool_id,
         period.from,
         period.to,
-        pool_only,
-        member
     )
     .fetch_all(db)
     .await
@@ -95,6 +70,153 @@ pub async fn histogram_rows(
         .map(|r| {
             Ok(HistogramRow {
                 day: r.day,
+                metric: Metric::try_from(r.metric.as_str())?,
+                bin: r.bin,
+                count: r.count,
+            })
+        })
+        .collect()
+}
+
+/// The pool's size when `before` began: (leads in the pool, leads owned). Whole months before
+/// it come from the month rows.
+pub async fn pool_sizes_before(
+    db: impl PgExecutor<'_>,
+    tenant_id: &str,
+    pool_id: Uuid,
+    before: NaiveDate,
+) -> Result<(i64, i64)> {
+    let row = sqlx::query!(
+        r#"SELECT coalesce(sum(value) FILTER (WHERE metric = 'in_pool_delta'), 0)::bigint AS "in_pool!",
+                  coalesce(sum(value) FILTER (WHERE metric = 'owned_delta'), 0)::bigint AS "owned!"
+           FROM (SELECT metric, value FROM report_month_counts
+                 WHERE tenant_id = $1 AND pool_id = $2 AND member_id = '' AND month < $3
+                   AND metric IN ('in_pool_delta', 'owned_delta')
+                 UNION ALL
+                 SELECT metric, value FROM report_counts
+                 WHERE tenant_id = $1 AND pool_id = $2 AND member_id = '' AND day >= $3
+                   AND day < $4 AND metric IN ('in_pool_delta', 'owned_delta')) d"#,
+        tenant_id,
+        pool_id,
+        month_start(before),
+        before,
+    )
+    .fetch_one(db)
+    .await
+    .map_err(db_error)?;
+    Ok((row.in_pool, row.owned))
+}
+
+/// The pool's total of `metric` over the range.
+pub async fn pool_total(
+    db: impl PgExecutor<'_>,
+    tenant_id: &str,
+    pool_id: Uuid,
+    period: Period,
+    metric: Metric,
+) -> Result<i64> {
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(sum(value), 0)::bigint AS "total!" FROM report_counts
+           WHERE tenant_id = $1 AND pool_id = $2 AND member_id = '' AND day >= $3 AND day < $4
+             AND metric = $5"#,
+        tenant_id,
+        pool_id,
+        period.from,
+        period.to,
+        metric.as_str(),
+    )
+    .fetch_one(db)
+    .await
+    .map_err(db_error)
+}
+
+/// Each member's totals over the range (every member, or the one given): whole months from the
+/// month rows, the days around them from the day rows. A holding change on a day counts on the
+/// `to - day` days of the range from it on.
+pub async fn member_totals(
+    db: impl PgExecutor<'_>,
+    tenant_id: &str,
+    pool_id: Uuid,
+    period: Period,
+    member: Option<&str>,
+) -> Result<Vec<MemberTotal>> {
+    let (first_month, end_month) = period.whole_months();
+    let found = sqlx::query!(
+        r#"SELECT member_id AS "member_id!", metric AS "metric!", sum(value)::bigint AS "total!",
+                  coalesce(sum(held_days) FILTER (WHERE metric = 'held_delta'), 0)::bigint
+                    AS "held_days!"
+           FROM (SELECT member_id, metric, value, value * ($4 - day) AS held_days
+                 FROM report_counts
+                 WHERE tenant_id = $1 AND pool_id = $2 AND member_id <> ''
+                   AND ($7::text IS NULL OR member_id = $7)
+                   AND ((day >= $3 AND day < $5) OR (day >= $6 AND day < $4))
+                 UNION ALL
+                 SELECT member_id, metric, value, value * ($4 - month) - day_weighted
+                 FROM report_month_counts
+                 WHERE tenant_id = $1 AND pool_id = $2 AND member_id <> ''
+                   AND ($7::text IS NULL OR member_id = $7) AND month >= $5 AND month < $6) r
+           GROUP BY member_id, metric"#,
+        tenant_id,
+        pool_id,
+        period.from,
+        period.to,
+        first_month,
+        end_month,
+        member,
+    )
+    .fetch_all(db)
+    .await
+    .map_err(db_error)?;
+    found
+        .into_iter()
+        .map(|r| {
+            Ok(MemberTotal {
+                member_id: r.member_id,
+                metric: Metric::try_from(r.metric.as_str())?,
+                total: r.total,
+                held_days: r.held_days,
+            })
+        })
+        .collect()
+}
+
+/// Each member's histogram bins summed over the range (every member, or the one given), read
+/// as [`member_totals`] reads.
+pub async fn member_bins(
+    db: impl PgExecutor<'_>,
+    tenant_id: &str,
+    pool_id: Uuid,
+    period: Period,
+    member: Option<&str>,
+) -> Result<Vec<MemberBin>> {
+    let (first_month, end_month) = period.whole_months();
+    let found = sqlx::query!(
+        r#"SELECT member_id AS "member_id!", metric AS "metric!", bin AS "bin!",
+                  sum(count)::bigint AS "count!"
+           FROM (SELECT member_id, metric, bin, count FROM report_histograms
+                 WHERE tenant_id = $1 AND pool_id = $2 AND member_id <> ''
+                   AND ($7::text IS NULL OR member_id = $7)
+                   AND ((day >= $3 AND day < $5) OR (day >= $6 AND day < $4))
+                 UNION ALL
+                 SELECT member_id, metric, bin, count FROM report_month_histograms
+                 WHERE tenant_id = $1 AND pool_id = $2 AND member_id <> ''
+                   AND ($7::text IS NULL OR member_id = $7) AND month >= $5 AND month < $6) b
+           GROUP BY member_id, metric, bin"#,
+        tenant_id,
+        pool_id,
+        period.from,
+        period.to,
+        first_month,
+        end_month,
+        member,
+    )
+    .fetch_all(db)
+    .await
+    .map_err(db_error)?;
+    found
+        .into_iter()
+        .map(|r| {
+            Ok(MemberBin {
                 member_id: r.member_id,
                 metric: Metric::try_from(r.metric.as_str())?,
                 bin: r.bin,
@@ -104,36 +226,35 @@ pub async fn histogram_rows(
         .collect()
 }
 
-/// The sums of the size and holding deltas (`in_pool_delta`, `owned_delta`, `held_delta`)
-/// of every day before `before`, by member ('' for the pool) and metric.
-pub async fn deltas_before(
+/// What each member held when `before` began (every member, or the one given): whole months
+/// before it from the month rows.
+pub async fn held_before(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
     pool_id: Uuid,
     before: NaiveDate,
-    rows: Rows<'_>,
-) -> Result<HashMap<(String, Metric), i64>> {
-    let (pool_only, member) = rows.params();
+    member: Option<&str>,
+) -> Result<HashMap<String, i64>> {
     let found = sqlx::query!(
-        r#"SELECT member_id, metric, sum(value)::bigint AS "total!" FROM report_counts
-           WHERE tenant_id = $1 AND pool_id = $2 AND day < $3
-             AND metric IN ('in_pool_delta', 'owned_delta', 'held_delta')
-             AND CASE WHEN $4 THEN member_id = ''
-                      ELSE member_id <> '' AND ($5::text IS NULL OR member_id = $5) END
-           GROUP BY member_id, metric"#,
+        r#"SELECT member_id AS "member_id!", sum(value)::bigint AS "held!"
+           FROM (SELECT member_id, value FROM report_month_counts
+                 WHERE tenant_id = $1 AND pool_id = $2 AND metric = 'held_delta' AND month < $3
+                   AND member_id <> '' AND ($5::text IS NULL OR member_id = $5)
+                 UNION ALL
+                 SELECT member_id, value FROM report_counts
+                 WHERE tenant_id = $1 AND pool_id = $2 AND metric = 'held_delta' AND day >= $3
+                   AND day < $4 AND member_id <> '' AND ($5::text IS NULL OR member_id = $5)) h
+           GROUP BY member_id"#,
         tenant_id,
         pool_id,
+        month_start(before),
         before,
-        pool_only,
-        member
+        member,
     )
     .fetch_all(db)
     .await
     .map_err(db_error)?;
-    found
-        .into_iter()
-        .map(|r| Ok(((r.member_id, Metric::try_from(r.metric.as_str())?), r.total)))
-        .collect()
+    Ok(found.into_iter().map(|r| (r.member_id, r.held)).collect())
 }
 
 /// The pool's members, by user id.

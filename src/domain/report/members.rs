@@ -1,0 +1,192 @@
+//! The member report and the fairness ledger, assembled from each member's totals over a range
+//! (summed by the store: a member report over months reads a few rows per member, not one per
+//! member, metric and day).
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::assemble::{Figures, Percentiles};
+use super::period::Period;
+use super::{Metric, POOL_ROW};
+
+/// A member's total of one metric over a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberTotal {
+    pub member_id: String,
+    pub metric: Metric,
+    pub total: i64,
+    /// For `HeldDelta`: the sum of each day's change times the days of the range from that day
+    /// on, so the holdings of every day of the range add up without a row per day.
+    pub held_days: i64,
+}
+
+/// A member's count in one histogram bin over a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberBin {
+    pub member_id: String,
+    pub metric: Metric,
+    pub bin: i32,
+    pub count: i64,
+}
+
+/// What a member report is made of.
+#[derive(Debug, Clone, Default)]
+pub struct MemberReportRows {
+    pub totals: Vec<MemberTotal>,
+    pub bins: Vec<MemberBin>,
+    /// Each member's holdings when the range began.
+    pub held_before: HashMap<String, i64>,
+    /// Listed even without rows.
+    pub members: Vec<String>,
+}
+
+/// One member's results over a range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRow {
+    pub user_id: String,
+    /// Claim, assign, distribute, transfer in, cover.
+    pub acquired: [i64; 5],
+    pub released: i64,
+    pub recycled_away: i64,
+    pub converted: i64,
+    pub follow_ups: i64,
+    pub time_to_first_follow_up: Percentiles,
+    pub average_held: f64,
+}
+
+/// Every member's row over `period`, by user id.
+pub fn member_report(period: Period, rows: &MemberReportRows) -> Vec<MemberRow> {
+    let mut figures: BTreeMap<&str, (Figures, i64)> = BTreeMap::new();
+    for user in rows.members.iter().chain(rows.held_before.keys()) {
+        figures.entry(user).or_default();
+    }
+    for row in rows.totals.iter().filter(|r| r.member_id != POOL_ROW) {
+        let (f, held_days) = figures.entry(&row.member_id).or_default();
+        *f.counts.entry((row.metric, String::new())).or_default() += row.total;
+        if row.metric == Metric::HeldDelta {
+            *held_days += row.held_days;
+        }
+    }
+    for row in rows.bins.iter().filter(|r| r.member_id != POOL_ROW) {
+        let (f, _) = figures.entry(&row.member_id).or_default();
+        f.histograms
+            .entry(row.metric)
+            .or_default()
+            .add(row.bin, row.count);
+    }
+    let days = period.days();
+    figures
+        .into_iter()
+        .map(|(user, (f, held_days))| {
+            let before = rows.held_before.get(user).copied().unwrap_or(0);
+            let average_held = (before * days + held_days) as f64 / days as f64;
+            member_row(user, &f, average_held)
+        })
+        .collect()
+}
+
+fn member_row(user: &str, f: &Figures, average_held: f64) -> MemberRow {
+    MemberRow {
+        user_id: user.to_owned(),
+        acquired: [
+            Metric::AcquiredClaim,
+            Metric::AcquiredAssign,
+            Metric::AcquiredDistribute,
+            Metric::AcquiredTransfer,
+            Metric::AcquiredCover,
+        ]
+        .map(|m| f.get(m)),
+        released: f.get(Metric::Released),
+        recycled_away: f.get(Metric::Recycled),
+        converted: f.get(Metric::Converted),
+        follow_ups: f.get(Metric::FollowUps),
+        time_to_first_follow_up: f.percentiles(Metric::FirstFollowUp),
+        average_held,
+    }
+}
+
+/// A member's received and entitled leads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FairnessRow {
+    pub user_id: String,
+    pub received: i64,
+    pub entitled: f64,
+}
+
+/// The fairness ledger: rows by user id, and the leads distributed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fairness {
+    pub rows: Vec<FairnessRow>,
+    pub distributed: i64,
+}
+
+/// The ledger from the members' `Received` and `EntitledMicro` totals and the pool's leads
+/// distributed. Shares are summed as whole millionths and divided once, so the answer does not
+/// depend on the order the rows come in.
+pub fn fairness(totals: &[MemberTotal], distributed: i64) -> Fairness {
+    let mut sums: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for row in totals.iter().filter(|r| r.member_id != POOL_ROW) {
+        match row.metric {
+            Metric::Received => sums.entry(&row.member_id).or_default().0 += row.total,
+            Metric::EntitledMicro => sums.entry(&row.member_id).or_default().1 += row.total,
+            _ => {}
+        }
+    }
+    let rows = sums
+        .into_iter()
+        .map(|(user, (received, micro))| FairnessRow {
+            user_id: user.to_owned(),
+            received,
+            entitled: micro as f64 / 1_000_000.0,
+        })
+        .collect();
+    Fairness { rows, distributed }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn total(member: &str, metric: Metric, total: i64, held_days: i64) -> MemberTotal {
+        MemberTotal {
+            member_id: member.into(),
+            metric,
+            total,
+            held_days,
+        }
+    }
+
+    #[test]
+    fn the_fairness_ledger_does_not_depend_on_the_order_of_its_rows() {
+        // Thirds of a lead: summed as floats these come out differently in different orders.
+        let mut rows: Vec<MemberTotal> = [333_333, 333_334, 333_333, 1, 999_999, 142_857]
+            .into_iter()
+            .map(|micro| total("alice", Metric::EntitledMicro, micro, 0))
+            .collect();
+        let forward = fairness(&rows, 3);
+        rows.reverse();
+        assert_eq!(fairness(&rows, 3), forward);
+        assert_eq!(forward.rows[0].entitled, 2.142857);
+        assert_eq!(forward.distributed, 3);
+    }
+
+    #[test]
+    fn average_holdings_count_the_holdings_before_the_range_on_every_day() {
+        let period =
+            Period::new("2026-03-01".parse().unwrap(), "2026-03-05".parse().unwrap()).unwrap();
+        // Alice held 2 before; +3 on the 2nd day (held for 3 of the 4 days), -1 on the 4th (1 day):
+        // 2, 5, 5, 4 → 16 / 4.
+        let rows = MemberReportRows {
+            totals: vec![total("alice", Metric::HeldDelta, 2, 3 * 3 - 1)],
+            held_before: HashMap::from([("alice".to_owned(), 2)]),
+            members: vec!["alice".into(), "bob".into()],
+            ..Default::default()
+        };
+        let report = member_report(period, &rows);
+        assert_eq!(report.len(), 2);
+        assert_eq!(report[0].average_held, 4.0);
+        assert_eq!(
+            (report[1].user_id.as_str(), report[1].average_held),
+            ("bob", 0.0)
+        );
+    }
+}
