@@ -184,9 +184,8 @@ async fn seed_leads(db: &PgPool, pool_id: Uuid, plan: Plan, names: Names) -> Res
     Ok(())
 }
 
-/// Held counts and `CREATED` events for the leads seeded with an owner, as `CreateLead` with an
-/// owner would have left them.
-async fn count_owned(db: &PgPool) -> Result<()> {
+/// Every member's held count set to the leads they own, after a seed wrote `leads` directly.
+pub async fn recount_held(db: impl sqlx::PgExecutor<'_>) -> Result<()> {
     sqlx::query(
         "UPDATE members m SET held_count = o.n
          FROM (SELECT pool_id, owner_id, count(*) AS n FROM leads
@@ -196,6 +195,13 @@ async fn count_owned(db: &PgPool) -> Result<()> {
     .bind(TENANT)
     .execute(db)
     .await?;
+    Ok(())
+}
+
+/// Held counts and `CREATED` events for the leads seeded with an owner, as `CreateLead` with an
+/// owner would have left them.
+async fn count_owned(db: &PgPool) -> Result<()> {
+    recount_held(db).await?;
     sqlx::query(
         "INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, to_owner, actor, occurred_at)
          SELECT tenant_id, id, pool_id, 'CREATED', owner_id, 'bench-seed', created_at

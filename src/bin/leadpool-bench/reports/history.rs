@@ -62,15 +62,7 @@ pub async fn seed_history(conn: &mut PgConnection, target: i64, members: i64) ->
         events += written;
         bar.inc(u64::try_from(last - first + 1)?);
     }
-    sqlx::query(
-        "UPDATE members m SET held_count = o.n
-         FROM (SELECT pool_id, owner_id, count(*) AS n FROM leads
-               WHERE tenant_id = $1 AND owner_id IS NOT NULL GROUP BY pool_id, owner_id) o
-         WHERE m.tenant_id = $1 AND m.pool_id = o.pool_id AND m.user_id = o.owner_id",
-    )
-    .bind(TENANT)
-    .execute(&mut *conn)
-    .await?;
+    seed::recount_held(&mut *conn).await?;
     let took = started.elapsed();
     bar.finish_and_clear();
     settle(conn, "pools, members, leads, lead_events").await?;
