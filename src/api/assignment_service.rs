@@ -4,14 +4,16 @@ use tonic::{Request, Response};
 
 use super::Reply;
 use super::convert::assignment as convert;
-use super::{Context, auth};
+use super::convert::lead::with_lead;
+use super::{Context, auth, unary};
+use crate::domain::access::Actor;
 use crate::proto::assignment_service_server::AssignmentService;
 use crate::proto::{
     AssignLeadRequest, AssignLeadResponse, DistributeRequest, DistributeResponse,
     OffboardMemberRequest, OffboardMemberResponse, PreviewDistributionRequest,
     PreviewDistributionResponse, TransferLeadsRequest, TransferLeadsResponse,
 };
-use crate::service::assignment;
+use crate::service::assignment::{self, Transferred};
 
 #[derive(Debug, Clone)]
 pub struct AssignmentApi {
@@ -28,12 +30,9 @@ impl AssignmentApi {
 impl AssignmentService for AssignmentApi {
     #[tracing::instrument(skip_all, fields(rpc = "AssignLead"))]
     async fn assign_lead(&self, request: Request<AssignLeadRequest>) -> Reply<AssignLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::assign(request.get_ref())?;
-        let view = assignment::assign(&self.ctx, &actor, command).await?;
-        Ok(Response::new(AssignLeadResponse {
-            lead: convert::shown_lead(&actor, view),
-        }))
+        let parse = convert::assign;
+        let respond = with_lead(|lead| AssignLeadResponse { lead });
+        unary(&self.ctx, request, parse, assignment::assign, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "TransferLeads"))]
@@ -41,23 +40,21 @@ impl AssignmentService for AssignmentApi {
         &self,
         request: Request<TransferLeadsRequest>,
     ) -> Reply<TransferLeadsResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::transfer(request.get_ref())?;
-        let done = assignment::transfer(&self.ctx, &actor, command).await?;
-        Ok(Response::new(TransferLeadsResponse {
+        let parse = convert::transfer;
+        let respond = |_: &Actor, done: Transferred| TransferLeadsResponse {
             lead_ids: done.lead_ids.iter().map(ToString::to_string).collect(),
             transferred: i32::try_from(done.transferred).unwrap_or(i32::MAX),
-        }))
+        };
+        unary(&self.ctx, request, parse, assignment::transfer, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "Distribute"))]
     async fn distribute(&self, request: Request<DistributeRequest>) -> Reply<DistributeResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::distribute(request.get_ref())?;
-        let plan = assignment::distribute(&self.ctx, &actor, command).await?;
-        Ok(Response::new(DistributeResponse {
+        let parse = convert::distribute;
+        let respond = |_: &Actor, plan| DistributeResponse {
             plan: Some(convert::plan(plan)),
-        }))
+        };
+        unary(&self.ctx, request, parse, assignment::distribute, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "PreviewDistribution"))]

@@ -3,8 +3,9 @@
 use tonic::{Request, Response};
 
 use crate::api::Reply;
-use crate::api::auth;
 use crate::api::convert::absence as convert;
+use crate::api::{auth, unary};
+use crate::domain::access::Actor;
 use crate::proto::availability_service_server::AvailabilityService;
 use crate::proto::{
     ClearAwayRequest, ClearAwayResponse, ListAwayRequest, ListAwayResponse, SetAwayRequest,
@@ -36,10 +37,9 @@ impl AvailabilityService for AvailabilityApi {
 
     #[tracing::instrument(skip_all, fields(rpc = "ClearAway"))]
     async fn clear_away(&self, request: Request<ClearAwayRequest>) -> Reply<ClearAwayResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::parse_clear_away(request.get_ref())?;
-        let ended = absences::clear_away(&self.ctx, &actor, command).await?;
-        Ok(Response::new(convert::clear_away_response(ended)))
+        let parse = convert::parse_clear_away;
+        let respond = |_: &Actor, ended| convert::clear_away_response(ended);
+        unary(&self.ctx, request, parse, absences::clear_away, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListAway"))]

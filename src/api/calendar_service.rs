@@ -3,8 +3,10 @@
 use tonic::{Request, Response};
 
 use crate::api::Reply;
-use crate::api::auth;
 use crate::api::convert::calendar as convert;
+use crate::api::convert::id;
+use crate::api::{auth, unary};
+use crate::domain::access::Actor;
 use crate::proto::calendar_service_server::CalendarService;
 use crate::proto::{
     CreateCalendarRequest, CreateCalendarResponse, DeleteCalendarRequest, DeleteCalendarResponse,
@@ -32,11 +34,11 @@ impl CalendarService for CalendarApi {
         &self,
         request: Request<CreateCalendarRequest>,
     ) -> Reply<CreateCalendarResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::parse_create(request.get_ref())?;
-        let named = calendars::create(&self.ctx, &actor, command).await?;
-        let calendar = Some(convert::calendar(named));
-        Ok(Response::new(CreateCalendarResponse { calendar }))
+        let parse = convert::parse_create;
+        let respond = |_: &Actor, named| CreateCalendarResponse {
+            calendar: Some(convert::calendar(named)),
+        };
+        unary(&self.ctx, request, parse, calendars::create, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetCalendar"))]
@@ -44,11 +46,11 @@ impl CalendarService for CalendarApi {
         &self,
         request: Request<GetCalendarRequest>,
     ) -> Reply<GetCalendarResponse> {
-        let actor = auth::actor(&request)?;
-        let calendar_id = convert::calendar_id(&request.get_ref().calendar_id)?;
-        let named = calendars::get(&self.ctx, &actor, calendar_id).await?;
-        let calendar = Some(convert::calendar(named));
-        Ok(Response::new(GetCalendarResponse { calendar }))
+        let parse = |r: &GetCalendarRequest| id("calendar_id", &r.calendar_id);
+        let respond = |_: &Actor, named| GetCalendarResponse {
+            calendar: Some(convert::calendar(named)),
+        };
+        unary(&self.ctx, request, parse, calendars::get, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListCalendars"))]
@@ -67,10 +69,9 @@ impl CalendarService for CalendarApi {
         &self,
         request: Request<UpdateCalendarRequest>,
     ) -> Reply<UpdateCalendarResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::parse_update(request.get_ref())?;
-        let updated = calendars::update(&self.ctx, &actor, command).await?;
-        Ok(Response::new(convert::update_response(updated)))
+        let parse = convert::parse_update;
+        let respond = |_: &Actor, updated| convert::update_response(updated);
+        unary(&self.ctx, request, parse, calendars::update, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "DeleteCalendar"))]
@@ -78,10 +79,9 @@ impl CalendarService for CalendarApi {
         &self,
         request: Request<DeleteCalendarRequest>,
     ) -> Reply<DeleteCalendarResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::parse_delete(request.get_ref())?;
-        calendars::delete(&self.ctx, &actor, command).await?;
-        Ok(Response::new(DeleteCalendarResponse {}))
+        let parse = convert::parse_delete;
+        let respond = |_: &Actor, ()| DeleteCalendarResponse {};
+        unary(&self.ctx, request, parse, calendars::delete, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "PreviewDeadlines"))]
@@ -89,9 +89,15 @@ impl CalendarService for CalendarApi {
         &self,
         request: Request<PreviewDeadlinesRequest>,
     ) -> Reply<PreviewDeadlinesResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::parse_preview(request.get_ref())?;
-        let preview = preview::preview_deadlines(&self.ctx, &actor, command).await?;
-        Ok(Response::new(convert::preview_response(preview)))
+        let parse = convert::parse_preview;
+        let respond = |_: &Actor, preview| convert::preview_response(preview);
+        unary(
+            &self.ctx,
+            request,
+            parse,
+            preview::preview_deadlines,
+            respond,
+        )
+        .await
     }
 }

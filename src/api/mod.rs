@@ -30,5 +30,24 @@ pub use report_service::ReportApi;
 
 pub use crate::service::Context;
 
+use crate::domain::DomainError;
+use crate::domain::access::Actor;
+
 /// What a handler answers: the response, or the status its refusal or failure maps to.
 type Reply<T> = Result<tonic::Response<T>, tonic::Status>;
+
+/// One unary call the way every handler runs it: the caller the auth layer settled, the request
+/// validated whole by `parse` before any work starts, one use case, and `respond` mapping its
+/// result (the caller is passed on, since some responses show leads as the caller may see them).
+async fn unary<Req, Command, Out, Resp>(
+    ctx: &Context,
+    request: tonic::Request<Req>,
+    parse: impl FnOnce(&Req) -> Result<Command, DomainError>,
+    run: impl AsyncFnOnce(&Context, &Actor, Command) -> Result<Out, DomainError>,
+    respond: impl FnOnce(&Actor, Out) -> Resp,
+) -> Reply<Resp> {
+    let actor = auth::actor(&request)?;
+    let command = parse(request.get_ref())?;
+    let out = run(ctx, &actor, command).await?;
+    Ok(tonic::Response::new(respond(&actor, out)))
+}

@@ -3,7 +3,8 @@
 use tonic::{Request, Response};
 
 use super::Reply;
-use super::{Context, auth, convert};
+use super::{Context, auth, convert, unary};
+use crate::domain::access::Actor;
 use crate::proto::pool_service_server::PoolService;
 use crate::proto::{
     AddMemberRequest, AddMemberResponse, ArchivePoolRequest, ArchivePoolResponse,
@@ -39,12 +40,11 @@ impl PoolService for PoolApi {
 
     #[tracing::instrument(skip_all, fields(rpc = "GetPool"))]
     async fn get_pool(&self, request: Request<GetPoolRequest>) -> Reply<GetPoolResponse> {
-        let actor = auth::actor(&request)?;
-        let pool_id = convert::get_pool_id(request.get_ref())?;
-        let pool = pools::get(&self.ctx, &actor, pool_id).await?;
-        Ok(Response::new(GetPoolResponse {
+        let parse = |r: &GetPoolRequest| convert::id("pool_id", &r.pool_id);
+        let respond = |_: &Actor, pool| GetPoolResponse {
             pool: Some(convert::pool(pool)),
-        }))
+        };
+        unary(&self.ctx, request, parse, pools::get, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListPools"))]
@@ -59,12 +59,11 @@ impl PoolService for PoolApi {
 
     #[tracing::instrument(skip_all, fields(rpc = "AddMember"))]
     async fn add_member(&self, request: Request<AddMemberRequest>) -> Reply<AddMemberResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::add_member_command(request.get_ref())?;
-        let member = members::add(&self.ctx, &actor, command).await?;
-        Ok(Response::new(AddMemberResponse {
+        let parse = convert::add_member_command;
+        let respond = |_: &Actor, member| AddMemberResponse {
             member: Some(convert::member(member)),
-        }))
+        };
+        unary(&self.ctx, request, parse, members::add, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListMembers"))]
@@ -82,10 +81,9 @@ impl PoolService for PoolApi {
 
     #[tracing::instrument(skip_all, fields(rpc = "UpdatePool"))]
     async fn update_pool(&self, request: Request<UpdatePoolRequest>) -> Reply<UpdatePoolResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::update_pool_command(request.get_ref())?;
-        let updated = pools::update(&self.ctx, &actor, command).await?;
-        Ok(Response::new(convert::update_pool_response(updated)))
+        let parse = convert::update_pool_command;
+        let respond = |_: &Actor, updated| convert::update_pool_response(updated);
+        unary(&self.ctx, request, parse, pools::update, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ArchivePool"))]
@@ -93,12 +91,11 @@ impl PoolService for PoolApi {
         &self,
         request: Request<ArchivePoolRequest>,
     ) -> Reply<ArchivePoolResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::archive_pool_command(request.get_ref())?;
-        let pool = pools::archive(&self.ctx, &actor, command).await?;
-        Ok(Response::new(ArchivePoolResponse {
+        let parse = convert::archive_pool_command;
+        let respond = |_: &Actor, pool| ArchivePoolResponse {
             pool: Some(convert::pool(pool)),
-        }))
+        };
+        unary(&self.ctx, request, parse, pools::archive, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "UpdateMember"))]
@@ -106,12 +103,11 @@ impl PoolService for PoolApi {
         &self,
         request: Request<UpdateMemberRequest>,
     ) -> Reply<UpdateMemberResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::update_member_command(request.get_ref())?;
-        let member = members::update(&self.ctx, &actor, command).await?;
-        Ok(Response::new(UpdateMemberResponse {
+        let parse = convert::update_member_command;
+        let respond = |_: &Actor, member| UpdateMemberResponse {
             member: Some(convert::member(member)),
-        }))
+        };
+        unary(&self.ctx, request, parse, members::update, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "RemoveMember"))]
@@ -119,10 +115,9 @@ impl PoolService for PoolApi {
         &self,
         request: Request<RemoveMemberRequest>,
     ) -> Reply<RemoveMemberResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::remove_member_command(request.get_ref())?;
-        let released = members::remove(&self.ctx, &actor, command).await?;
-        Ok(Response::new(convert::remove_member_response(released)))
+        let parse = convert::remove_member_command;
+        let respond = |_: &Actor, released| convert::remove_member_response(released);
+        unary(&self.ctx, request, parse, members::remove, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetMemberStats"))]

@@ -7,9 +7,9 @@ use tonic::{Request, Response};
 use uuid::Uuid;
 
 use super::Reply;
-use super::convert::assignment::shown_lead;
+use super::convert::lead::with_lead;
 use super::convert::recycle as convert;
-use super::{Context, auth, page_token};
+use super::{Context, auth, page_token, unary};
 use crate::config::RecycleSettings;
 use crate::proto::recycle_service_server::RecycleService;
 use crate::proto::{
@@ -96,11 +96,8 @@ impl RecycleService for RecycleApi {
         &self,
         request: Request<ExtendDeadlineRequest>,
     ) -> Reply<ExtendDeadlineResponse> {
-        let actor = auth::actor(&request)?;
-        let command = convert::extend_deadline(request.get_ref(), self.ctx.clock.now())?;
-        let view = recycle::extend_deadline(&self.ctx, &actor, command).await?;
-        Ok(Response::new(ExtendDeadlineResponse {
-            lead: shown_lead(&actor, view),
-        }))
+        let parse = |r: &ExtendDeadlineRequest| convert::extend_deadline(r, self.ctx.clock.now());
+        let respond = with_lead(|lead| ExtendDeadlineResponse { lead });
+        unary(&self.ctx, request, parse, recycle::extend_deadline, respond).await
     }
 }

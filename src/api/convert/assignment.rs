@@ -5,20 +5,12 @@ use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
 use super::{optional_time, strategy, strategy_choice};
-use crate::api::lead_service::lead_message;
 use crate::domain::DomainError;
-use crate::domain::access::Actor;
 use crate::domain::assignment::OffboardMode;
 use crate::domain::distribution::{MethodOverride, Plan, Selection, Skip};
-use crate::domain::lead::LeadView;
 use crate::domain::validate::{MAX_BATCH_ITEMS, MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
 use crate::proto;
 use crate::service::assignment::{Assign, Distribute, Offboard, OffboardReport, Transfer};
-
-/// The lead as `actor` sees it (contacts masked where they may not see them).
-pub fn shown_lead(actor: &Actor, view: LeadView) -> Option<proto::Lead> {
-    Some(lead_message(actor, view))
-}
 
 pub fn assign(req: &proto::AssignLeadRequest) -> Result<Assign, DomainError> {
     let mut v = Validator::new();

@@ -113,12 +113,6 @@ pub fn parse_delete(req: &proto::DeleteCalendarRequest) -> Result<DeleteCalendar
     })
 }
 
-pub fn calendar_id(id: &str) -> Result<Uuid, DomainError> {
-    let mut v = Validator::new();
-    let id = v.uuid("calendar_id", id);
-    v.finish(id)
-}
-
 pub fn list_query(
     req: &proto::ListCalendarsRequest,
 ) -> Result<(Option<CalendarKey>, PageSize), DomainError> {

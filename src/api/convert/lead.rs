@@ -101,6 +101,14 @@ pub(crate) fn lead_message(actor: &Actor, view: LeadView) -> proto::Lead {
     }
 }
 
+/// The response of a call that answers with one lead: `wrap` puts the lead, as the caller may
+/// see it, into the response message.
+pub fn with_lead<R>(
+    wrap: impl FnOnce(Option<proto::Lead>) -> R,
+) -> impl FnOnce(&Actor, LeadView) -> R {
+    move |actor, view| wrap(Some(lead_message(actor, view)))
+}
+
 /// The caller's fields of a `NewLead`, as sent.
 pub fn fields(lead: proto::NewLead) -> LeadFields {
     LeadFields {

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use prost_types::Timestamp;
+use uuid::Uuid;
 
+use crate::domain::DomainError;
 use crate::domain::pool::RawDuration;
 use crate::domain::validate::Validator;
 
@@ -30,10 +32,17 @@ pub use member::{
     update_member_command,
 };
 pub use pool::{
-    archive_pool_command, create_pool_command, distribution_draft, get_pool_id, list_pools_query,
+    archive_pool_command, create_pool_command, distribution_draft, list_pools_query,
     list_pools_response, pool, strategy, strategy_choice, update_pool_command,
     update_pool_response,
 };
+
+/// A request's one id, validated; `field` names it in the violation.
+pub fn id(field: &str, value: &str) -> Result<Uuid, DomainError> {
+    let mut v = Validator::new();
+    let id = v.uuid(field, value);
+    v.finish(id)
+}
 
 pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
     Timestamp {

@@ -260,13 +260,6 @@ pub fn archive_pool_command(req: &proto::ArchivePoolRequest) -> Result<ArchivePo
     })
 }
 
-/// A `GetPool` request's pool id, validated.
-pub fn get_pool_id(req: &proto::GetPoolRequest) -> Result<Uuid, DomainError> {
-    let mut v = Validator::new();
-    let pool_id = v.uuid("pool_id", &req.pool_id);
-    v.finish(pool_id)
-}
-
 /// Pool listings are keyed by name and id; a token is bound to whose pools were listed.
 type PoolKey = (String, Uuid);
 

@@ -8,9 +8,11 @@ use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use super::convert::lead::lead_message;
 use super::convert::{self, acceptance, follow_up, import, lead};
-use super::{Context, auth, page_token};
+use super::{Context, auth, page_token, unary};
 use crate::api::Reply;
+use crate::domain::access::Actor;
 use crate::domain::page::PageSize;
 use crate::domain::validate::Validator;
 use crate::proto::lead_service_server::LeadService;
@@ -28,9 +30,6 @@ use crate::proto::{
     UnlockLeadResponse, UpdateLeadRequest, UpdateLeadResponse,
 };
 use crate::service::{self, leads};
-
-// Other services show leads as this one does.
-pub(super) use super::convert::lead::lead_message;
 
 #[derive(Debug, Clone)]
 pub struct LeadApi {
@@ -65,14 +64,9 @@ impl LeadService for LeadApi {
 
     #[tracing::instrument(skip_all, fields(rpc = "GetLead"))]
     async fn get_lead(&self, request: Request<GetLeadRequest>) -> Reply<GetLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let mut v = Validator::new();
-        let lead_id = v.uuid("lead_id", &request.get_ref().lead_id);
-        v.finish(())?;
-        let view = leads::get(&self.ctx, &actor, lead_id).await?;
-        Ok(Response::new(GetLeadResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let parse = |r: &GetLeadRequest| convert::id("lead_id", &r.lead_id);
+        let respond = lead::with_lead(|lead| GetLeadResponse { lead });
+        unary(&self.ctx, request, parse, leads::get, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListLeads"))]
@@ -101,32 +95,29 @@ impl LeadService for LeadApi {
 
     #[tracing::instrument(skip_all, fields(rpc = "ClaimLead"))]
     async fn claim_lead(&self, request: Request<ClaimLeadRequest>) -> Reply<ClaimLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let command = lead::parse_claim(request.get_ref())?;
-        let view = leads::claim(&self.ctx, &actor, command).await?;
-        Ok(Response::new(ClaimLeadResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let respond = lead::with_lead(|lead| ClaimLeadResponse { lead });
+        unary(&self.ctx, request, lead::parse_claim, leads::claim, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ClaimNext"))]
     async fn claim_next(&self, request: Request<ClaimNextRequest>) -> Reply<ClaimNextResponse> {
-        let actor = auth::actor(&request)?;
-        let command = lead::parse_claim_next(request.get_ref())?;
-        let view = leads::claim_next(&self.ctx, &actor, command).await?;
-        Ok(Response::new(ClaimNextResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let parse = lead::parse_claim_next;
+        let respond = lead::with_lead(|lead| ClaimNextResponse { lead });
+        unary(&self.ctx, request, parse, leads::claim_next, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "AcceptLead"))]
     async fn accept_lead(&self, request: Request<AcceptLeadRequest>) -> Reply<AcceptLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let command = acceptance::parse_accept(request.get_ref())?;
-        let view = service::acceptance::accept_lead(&self.ctx, &actor, command).await?;
-        Ok(Response::new(AcceptLeadResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let parse = acceptance::parse_accept;
+        let respond = lead::with_lead(|lead| AcceptLeadResponse { lead });
+        unary(
+            &self.ctx,
+            request,
+            parse,
+            service::acceptance::accept_lead,
+            respond,
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "DeclineLead"))]
@@ -134,10 +125,16 @@ impl LeadService for LeadApi {
         &self,
         request: Request<DeclineLeadRequest>,
     ) -> Reply<DeclineLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let command = acceptance::parse_decline(request.get_ref())?;
-        let outcome = service::acceptance::decline_lead(&self.ctx, &actor, command).await?;
-        Ok(Response::new(acceptance::declined(outcome)))
+        let parse = acceptance::parse_decline;
+        let respond = |_: &Actor, outcome| acceptance::declined(outcome);
+        unary(
+            &self.ctx,
+            request,
+            parse,
+            service::acceptance::decline_lead,
+            respond,
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListPendingAcceptance"))]
@@ -169,10 +166,9 @@ impl LeadService for LeadApi {
 
     #[tracing::instrument(skip_all, fields(rpc = "ClaimLeads"))]
     async fn claim_leads(&self, request: Request<ClaimLeadsRequest>) -> Reply<ClaimLeadsResponse> {
-        let actor = auth::actor(&request)?;
-        let command = lead::parse_claim_many(request.get_ref())?;
-        let results = leads::claim_many(&self.ctx, &actor, command).await?;
-        Ok(Response::new(lead::claim_leads_response(&actor, results)))
+        let parse = lead::parse_claim_many;
+        let respond = lead::claim_leads_response;
+        unary(&self.ctx, request, parse, leads::claim_many, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ReleaseLead"))]
@@ -180,12 +176,9 @@ impl LeadService for LeadApi {
         &self,
         request: Request<ReleaseLeadRequest>,
     ) -> Reply<ReleaseLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let command = lead::parse_release(request.get_ref())?;
-        let view = leads::release(&self.ctx, &actor, command).await?;
-        Ok(Response::new(ReleaseLeadResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let parse = lead::parse_release;
+        let respond = lead::with_lead(|lead| ReleaseLeadResponse { lead });
+        unary(&self.ctx, request, parse, leads::release, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetLeadHistory"))]
@@ -209,24 +202,18 @@ impl LeadService for LeadApi {
 
     #[tracing::instrument(skip_all, fields(rpc = "LockLead"))]
     async fn lock_lead(&self, request: Request<LockLeadRequest>) -> Reply<LockLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let req = request.get_ref();
-        let command = lead::parse_transition(&req.lead_id, &req.note, &req.request_id)?;
-        let view = leads::lock(&self.ctx, &actor, command).await?;
-        Ok(Response::new(LockLeadResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let parse =
+            |r: &LockLeadRequest| lead::parse_transition(&r.lead_id, &r.note, &r.request_id);
+        let respond = lead::with_lead(|lead| LockLeadResponse { lead });
+        unary(&self.ctx, request, parse, leads::lock, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "UnlockLead"))]
     async fn unlock_lead(&self, request: Request<UnlockLeadRequest>) -> Reply<UnlockLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let req = request.get_ref();
-        let command = lead::parse_transition(&req.lead_id, &req.note, &req.request_id)?;
-        let view = leads::unlock(&self.ctx, &actor, command).await?;
-        Ok(Response::new(UnlockLeadResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let parse =
+            |r: &UnlockLeadRequest| lead::parse_transition(&r.lead_id, &r.note, &r.request_id);
+        let respond = lead::with_lead(|lead| UnlockLeadResponse { lead });
+        unary(&self.ctx, request, parse, leads::unlock, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ConvertLead"))]
@@ -234,13 +221,10 @@ impl LeadService for LeadApi {
         &self,
         request: Request<ConvertLeadRequest>,
     ) -> Reply<ConvertLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let req = request.get_ref();
-        let command = lead::parse_transition(&req.lead_id, &req.note, &req.request_id)?;
-        let view = leads::convert(&self.ctx, &actor, command).await?;
-        Ok(Response::new(ConvertLeadResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let parse =
+            |r: &ConvertLeadRequest| lead::parse_transition(&r.lead_id, &r.note, &r.request_id);
+        let respond = lead::with_lead(|lead| ConvertLeadResponse { lead });
+        unary(&self.ctx, request, parse, leads::convert, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "DiscardLead"))]
@@ -248,33 +232,24 @@ impl LeadService for LeadApi {
         &self,
         request: Request<DiscardLeadRequest>,
     ) -> Reply<DiscardLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let command = lead::parse_discard(request.get_ref())?;
-        let view = leads::discard(&self.ctx, &actor, command).await?;
-        Ok(Response::new(DiscardLeadResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let parse = lead::parse_discard;
+        let respond = lead::with_lead(|lead| DiscardLeadResponse { lead });
+        unary(&self.ctx, request, parse, leads::discard, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ReopenLead"))]
     async fn reopen_lead(&self, request: Request<ReopenLeadRequest>) -> Reply<ReopenLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let req = request.get_ref();
-        let command = lead::parse_transition(&req.lead_id, &req.note, &req.request_id)?;
-        let view = leads::reopen(&self.ctx, &actor, command).await?;
-        Ok(Response::new(ReopenLeadResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let parse =
+            |r: &ReopenLeadRequest| lead::parse_transition(&r.lead_id, &r.note, &r.request_id);
+        let respond = lead::with_lead(|lead| ReopenLeadResponse { lead });
+        unary(&self.ctx, request, parse, leads::reopen, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "MoveLead"))]
     async fn move_lead(&self, request: Request<MoveLeadRequest>) -> Reply<MoveLeadResponse> {
-        let actor = auth::actor(&request)?;
-        let command = lead::parse_move(request.get_ref())?;
-        let view = leads::move_to_pool(&self.ctx, &actor, command).await?;
-        Ok(Response::new(MoveLeadResponse {
-            lead: Some(lead_message(&actor, view)),
-        }))
+        let parse = lead::parse_move;
+        let respond = lead::with_lead(|lead| MoveLeadResponse { lead });
+        unary(&self.ctx, request, parse, leads::move_to_pool, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "UpdateLead"))]
@@ -292,13 +267,12 @@ impl LeadService for LeadApi {
         &self,
         request: Request<RecordFollowUpRequest>,
     ) -> Reply<RecordFollowUpResponse> {
-        let actor = auth::actor(&request)?;
-        let command = follow_up::parse_record(request.get_ref(), self.ctx.clock.now())?;
-        let recorded = leads::record_follow_up(&self.ctx, &actor, command).await?;
-        Ok(Response::new(RecordFollowUpResponse {
+        let parse = |r: &RecordFollowUpRequest| follow_up::parse_record(r, self.ctx.clock.now());
+        let respond = |actor: &Actor, recorded: leads::FollowUpRecorded| RecordFollowUpResponse {
             follow_up: Some(follow_up::follow_up(recorded.follow_up)),
-            lead: Some(lead_message(&actor, recorded.lead)),
-        }))
+            lead: Some(lead_message(actor, recorded.lead)),
+        };
+        unary(&self.ctx, request, parse, leads::record_follow_up, respond).await
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListFollowUps"))]
