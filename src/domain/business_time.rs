@@ -121,15 +121,7 @@ mod tests {
     fn parsed(raw: RawBusinessTime, least: i32) -> (Option<BusinessSpan>, Vec<String>) {
         let mut v = Validator::new();
         let span = BusinessSpan::parse(&mut v, "rule", Some(raw), least);
-        let fields = match v.finish(()) {
-            Ok(()) => Vec::new(),
-            Err(err) => err
-                .field_violations()
-                .iter()
-                .map(|f| f.field.clone())
-                .collect(),
-        };
-        (span, fields)
+        (span, v.rejected_fields())
     }
 
     #[test]
@@ -189,14 +181,8 @@ mod tests {
                 ),
             ],
         );
-        let err = v.finish(()).expect_err("refused");
-        let fields: Vec<_> = err
-            .field_violations()
-            .iter()
-            .map(|f| f.field.clone())
-            .collect();
         assert_eq!(
-            fields,
+            v.rejected_fields(),
             [
                 "follow_up_business_time",
                 "follow_up_business_time",

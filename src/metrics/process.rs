@@ -28,14 +28,12 @@ impl Collector for ProcessCollector {
         let Some(sample) = read() else {
             return Ok(());
         };
-        let cpu = ConstCounter::new(sample.cpu_seconds);
-        let help = "Total user and system CPU time spent in seconds";
-        cpu.encode(encoder.encode_descriptor(
+        encode_one(
+            &mut encoder,
             "process_cpu_seconds",
-            help,
-            None,
-            cpu.metric_type(),
-        )?)?;
+            "Total user and system CPU time spent in seconds",
+            ConstCounter::new(sample.cpu_seconds),
+        )?;
         let gauges = [
             (
                 "process_resident_memory_bytes",
@@ -49,18 +47,25 @@ impl Collector for ProcessCollector {
             ),
         ];
         for (name, help, value) in gauges {
-            let gauge = ConstGauge::new(value);
-            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+            encode_one(&mut encoder, name, help, ConstGauge::new(value))?;
         }
-        let start = ConstGauge::new(sample.start_time_seconds);
-        let help = "Start time of the process since unix epoch in seconds";
-        start.encode(encoder.encode_descriptor(
+        encode_one(
+            &mut encoder,
             "process_start_time_seconds",
-            help,
-            None,
-            start.metric_type(),
-        )?)
+            "Start time of the process since unix epoch in seconds",
+            ConstGauge::new(sample.start_time_seconds),
+        )
     }
+}
+
+/// One metric with no labels, under `name` and `help`.
+fn encode_one(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric: impl EncodeMetric,
+) -> Result<(), std::fmt::Error> {
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
 fn read() -> Option<Sample> {
