@@ -145,11 +145,7 @@ fn fill(
         f2(ratio),
         ratio >= RATIO_GOAL,
     ));
-    report.goals.push(Goal::new(
-        format!("p99 < {P99_GOAL_MS} ms"),
-        format!("{} ms", f2(p99)),
-        p99 < P99_GOAL_MS,
-    ));
+    report.goals.push(Goal::under_ms("p99", p99, P99_GOAL_MS));
     report.notes.push(
         "the service runs in-process with no log subscriber; its clients share the 2-core runtime"
             .into(),

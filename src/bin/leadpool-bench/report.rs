@@ -27,6 +27,15 @@ impl Goal {
             pass,
         }
     }
+
+    /// A latency goal: `what` (`p99`, `lag p99`) under `limit_ms`.
+    pub fn under_ms(what: &str, ms: f64, limit_ms: f64) -> Self {
+        Self::new(
+            format!("{what} < {limit_ms} ms"),
+            format!("{} ms", f2(ms)),
+            ms < limit_ms,
+        )
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -39,7 +39,7 @@ use crate::cli::Cli;
 use crate::dbserver::BenchDb;
 use crate::invariants::Check;
 use crate::load::Tally;
-use crate::report::{Goal, Report, f1, f2};
+use crate::report::{Goal, Report, f1};
 use crate::seed::{self, TENANT};
 use crate::service::{Caller, InProcess, connect};
 use history::{Seeded, history_checks, seed_history};
@@ -388,11 +388,10 @@ fn report(run: &Run, calls: &Calls, checks: Vec<Check>) -> Report {
             format!("**{name}** {from}..{to} ({rows}): calls, p50 / p90 / p99 / max (ms)"),
             format!("{}, {}", tally.calls(), latencies(tally)),
         ]);
-        report.goals.push(Goal::new(
-            format!("{name} p99 < {GOAL_P99_MS} ms"),
-            format!("{} ms", f2(tally.ms(0.99))),
-            tally.ms(0.99) < GOAL_P99_MS,
-        ));
+        let p99 = tally.ms(0.99);
+        report
+            .goals
+            .push(Goal::under_ms(&format!("{name} p99"), p99, GOAL_P99_MS));
     }
     report.figure_rows([(
         "figures recounted from lead_events",

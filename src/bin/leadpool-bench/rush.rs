@@ -172,11 +172,7 @@ fn report(rush: &Rush, base: &Pgbench, checks: Vec<Check>, leads: usize) -> Repo
         f2(ratio),
         ratio >= RATIO_GOAL,
     ));
-    report.goals.push(Goal::new(
-        format!("p99 < {P99_GOAL_MS} ms"),
-        format!("{} ms", f2(p99)),
-        p99 < P99_GOAL_MS,
-    ));
+    report.goals.push(Goal::under_ms("p99", p99, P99_GOAL_MS));
     report.invariants("rush", checks);
     report.notes.push(format!(
         "the service runs in-process; {CLIENTS} clients, each its own connection and member; the baseline is pgbench with {} clients, as in the claim scenario",
