@@ -42,6 +42,27 @@ pub struct BenchDb {
     pub pg_bin: Option<PathBuf>,
 }
 
+impl BenchDb {
+    /// Runs the set-based `statements` that prepare a scenario's pools, members and leads, then
+    /// analyses those tables. Without a statement timeout: over every lead they run longer than
+    /// it at full size.
+    pub async fn rewrite_leads(&self, statements: &str) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::raw_sql("SET statement_timeout = 0")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::raw_sql(statements).execute(&mut *conn).await?;
+        // On its own: several statements in one call share a transaction, which VACUUM refuses.
+        sqlx::raw_sql("VACUUM (ANALYZE) pools, members, leads")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::raw_sql("RESET statement_timeout")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
 impl DbServer {
     pub async fn start(cli: &Cli) -> Result<Self> {
         let url = std::env::var("DATABASE_URL")

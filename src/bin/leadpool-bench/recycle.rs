@@ -155,12 +155,7 @@ fn report(
 /// starts and ends them before recycling, so the events replayed include the cover's.
 async fn make_overdue(db: &BenchDb) -> Result<()> {
     let spinner = seed::spinner("deadlines");
-    // Set-based over every lead: longer than the service's statement timeout at full size.
-    let mut conn = db.pool.acquire().await?;
-    sqlx::raw_sql("SET statement_timeout = 0")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::raw_sql(&format!(
+    db.rewrite_leads(&format!(
         "UPDATE pools SET follow_up_timeout_seconds = 86400 WHERE tenant_id = '{TENANT}';
          INSERT INTO calendars (tenant_id, id, name, definition, created_at, updated_at)
          VALUES ('{TENANT}', gen_random_uuid(), '中国大陆 2027',
@@ -199,15 +194,7 @@ async fn make_overdue(db: &BenchDb) -> Result<()> {
                 '年假', 'bench', now()
          FROM generate_series(1, 8, 2) AS g;"
     ))
-    .execute(&mut *conn)
     .await?;
-    // On its own: several statements in one call share a transaction, which VACUUM refuses.
-    sqlx::raw_sql("VACUUM (ANALYZE) pools, members, leads")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::raw_sql("RESET statement_timeout")
-        .execute(&mut *conn)
-        .await?;
     spinner.finish_and_clear();
     Ok(())
 }

@@ -80,25 +80,14 @@ fn report(leads: i64, sweep: Duration, baseline: Duration, checks: Vec<Check>) -
 /// and missed a minute ago.
 async fn make_missed(db: &BenchDb) -> Result<()> {
     let spinner = seed::spinner("accept deadlines");
-    let mut conn = db.pool.acquire().await?;
-    sqlx::raw_sql("SET statement_timeout = 0")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::raw_sql(&format!(
+    db.rewrite_leads(&format!(
         "UPDATE pools SET accept_within_seconds = 3600, max_reroutes = 2
          WHERE tenant_id = '{TENANT}';
          UPDATE leads SET accept_deadline = now() - interval '1 minute',
                           accept_chain = ARRAY[owner_id], acquired_via = 'DISTRIBUTE'
          WHERE tenant_id = '{TENANT}' AND state = 'OWNED';"
     ))
-    .execute(&mut *conn)
     .await?;
-    sqlx::raw_sql("VACUUM (ANALYZE) pools, members, leads")
-        .execute(&mut *conn)
-        .await?;
-    sqlx::raw_sql("RESET statement_timeout")
-        .execute(&mut *conn)
-        .await?;
     spinner.finish_and_clear();
     Ok(())
 }
