@@ -78,14 +78,86 @@ async fn the_gram_index_serves_one_and_two_character_chinese_and_latin_queries()
         .expect("set");
     for text in ["王", "王伟", "杭州西湖", "wa", "hangzhou"] {
         let plan: Vec<String> = sqlx::query_scalar(
-            "EXPLAIN SELECT id FROM leads
-             WHERE lead_search_grams(name, company) @> search_query_grams($1)",
+            "EXPLAIN SELECT lead_id FROM lead_search WHERE grams @> search_query_grams($1)",
         )
         .bind(text)
         .fetch_all(&mut *tx)
         .await
         .expect("plan");
         let plan = plan.join("\n");
-        assert!(plan.contains("leads_search_grams_idx"), "{text:?}:\n{plan}");
+        assert!(plan.contains("lead_search_grams_idx"), "{text:?}:\n{plan}");
     }
+}
+
+/// Leads whose search row is missing or stale against their name, company and tags.
+async fn stale_search_rows(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM leads l
+         LEFT JOIN lead_search s ON s.tenant_id = l.tenant_id AND s.lead_id = l.id
+         WHERE s.lead_id IS NULL OR s.grams <> lead_search_grams(l.name, l.company)
+            OR s.tags <> l.tags",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("search rows")
+}
+
+async fn tagged(app: &TestApp, pool_id: &str, tag: &str) -> Vec<String> {
+    let request = proto::ListLeadsRequest {
+        pool_id: pool_id.into(),
+        tag: tag.into(),
+        ..Default::default()
+    };
+    let mut names: Vec<String> = list_all_leads(&app.as_admin(), request)
+        .await
+        .into_iter()
+        .map(|lead| lead.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn search_follows_creates_imports_edits_and_ownership_changes() {
+    let (app, _, lead) = fixtures::app_with_lead(None).await;
+    let pool_id = lead.pool_id.clone();
+    app.as_service()
+        .import_leads(proto::ImportLeadsRequest {
+            pool_id: pool_id.clone(),
+            leads: vec![proto::NewLead {
+                tags: vec!["vip".into()],
+                ..fixtures::new_lead("李娜")
+            }],
+            ..Default::default()
+        })
+        .await;
+    let owned = app.as_member("alice").claim(&lead.id).await;
+    app.as_member("alice")
+        .update_lead(
+            proto::Lead {
+                name: "赵敏".into(),
+                company: "苏州丝绸".into(),
+                tags: vec!["新客".into()],
+                ..owned
+            },
+            &["name", "company", "tags"],
+        )
+        .await;
+    assert_eq!(
+        search(&app, &pool_id, "Wang Wei").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(search(&app, &pool_id, "丝绸").await, ["赵敏"]);
+    assert_eq!(search(&app, &pool_id, "赵敏").await, ["赵敏"]);
+    assert_eq!(search(&app, &pool_id, "李").await, ["李娜"]);
+    assert_eq!(tagged(&app, &pool_id, "新客").await, ["赵敏"]);
+    assert_eq!(tagged(&app, &pool_id, "vip").await, ["李娜"]);
+    let north = fixtures::pool(&app, "North", None).await;
+    fixtures::member(&app, &north.id, "alice", proto::MemberRole::Member).await;
+    app.as_member("alice")
+        .release_to(&lead.id, "NO_BUDGET", &north.id)
+        .await;
+    assert_eq!(search(&app, &pool_id, "赵敏").await, Vec::<String>::new());
+    assert_eq!(search(&app, &north.id, "赵敏").await, ["赵敏"]);
+    assert_eq!(stale_search_rows(&app).await, 0);
 }

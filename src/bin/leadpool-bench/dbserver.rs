@@ -53,7 +53,7 @@ impl BenchDb {
             .await?;
         sqlx::raw_sql(statements).execute(&mut *conn).await?;
         // On its own: several statements in one call share a transaction, which VACUUM refuses.
-        sqlx::raw_sql("VACUUM (ANALYZE) pools, members, leads")
+        sqlx::raw_sql("VACUUM (ANALYZE) pools, members, leads, lead_search")
             .execute(&mut *conn)
             .await?;
         sqlx::raw_sql("RESET statement_timeout")

@@ -217,7 +217,7 @@ async fn count_owned(db: &PgPool) -> Result<()> {
 /// index-only scans are those of a database in service rather than of a fresh bulk load.
 async fn analyze(db: &PgPool) -> Result<()> {
     let spinner = spinner("VACUUM ANALYZE");
-    sqlx::raw_sql("VACUUM (ANALYZE) pools, members, leads, lead_events")
+    sqlx::raw_sql("VACUUM (ANALYZE) pools, members, leads, lead_search, lead_events")
         .execute(db)
         .await?;
     spinner.finish_and_clear();

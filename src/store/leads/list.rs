@@ -65,6 +65,11 @@ pub fn statement<'a>(
            ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = ",
     );
     q.push_bind(&actor.user_id);
+    if filter.tag.is_some() || filter.query.is_some() {
+        // The terms' GIN indexes live beside the lead, one row a lead
+        // (migrations/20261207000000_lead_search.sql).
+        q.push(" JOIN lead_search s ON s.tenant_id = l.tenant_id AND s.lead_id = l.id");
+    }
     q.push(" WHERE l.tenant_id = ").push_bind(&actor.tenant_id);
     if !actor.reads_everything() {
         // Members read their pools; anyone reads the leads they own.
@@ -97,14 +102,14 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a LeadFilter) {
         }
     }
     if let Some(tag) = &f.tag {
-        q.push(" AND l.tags @> ")
+        q.push(" AND s.tags @> ")
             .push_bind(std::slice::from_ref(tag));
     }
     if let Some(text) = &f.query {
         // The gram index finds every lead whose name or company could contain the text (in
         // Chinese too: migrations/20261205000001_search_grams.sql); ILIKE keeps those that do.
         let pattern = listing::contains_pattern(text);
-        q.push(" AND lead_search_grams(l.name, l.company) @> search_query_grams(")
+        q.push(" AND s.grams @> search_query_grams(")
             .push_bind(text)
             .push(") AND (l.name ILIKE ")
             .push_bind(pattern.clone())

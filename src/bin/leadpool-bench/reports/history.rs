@@ -65,7 +65,7 @@ pub async fn seed_history(conn: &mut PgConnection, target: i64, members: i64) ->
     seed::recount_held(&mut *conn).await?;
     let took = started.elapsed();
     bar.finish_and_clear();
-    settle(conn, "pools, members, leads, lead_events").await?;
+    settle(conn, "pools, members, leads, lead_search, lead_events").await?;
     Ok(Seeded {
         pool_id,
         leads,
