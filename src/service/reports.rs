@@ -48,8 +48,9 @@ pub async fn aggregate(ctx: &Context, tenant_id: &str, batch: usize, wait: bool)
     for event in &page.events {
         fold.apply(event);
     }
-    store::reports::save_facts(&mut *tx, tenant_id, &fold.facts).await?;
-    store::reports::add(&mut tx, tenant_id, &fold.tally).await?;
+    let (facts, tally) = fold.finish();
+    store::reports::save_facts(&mut *tx, tenant_id, &facts).await?;
+    store::reports::add(&mut tx, tenant_id, &tally).await?;
     store::reports::move_checkpoint(&mut *tx, tenant_id, next).await?;
     ctx.commit(tx).await?;
     Ok(page.events.len())
@@ -80,12 +81,11 @@ async fn prepare(
         }
         _ => Default::default(),
     };
-    Ok(Fold {
-        facts: store::reports::facts(&mut *tx, tenant_id, &leads).await?,
-        zones: store::reports::zones(&mut *tx, tenant_id, &pools).await?,
+    Ok(Fold::new(
+        store::reports::facts(&mut *tx, tenant_id, &leads).await?,
+        store::reports::zones(&mut *tx, tenant_id, &pools).await?,
         eligibility,
-        tally: Default::default(),
-    })
+    ))
 }
 
 /// How long a report waits for transactions that were running when it was called.

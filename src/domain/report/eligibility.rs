@@ -37,26 +37,25 @@ impl Eligibility {
             .is_some_and(|spans| spans.iter().any(|a| a.from <= at && at < a.until))
     }
 
-    /// Each member able to receive a lead of `pool_id` at `at` (active, joined, not away) with
-    /// their weight's share of the eligible weights, in millionths of a lead.
-    pub fn shares(&self, pool_id: Uuid, at: DateTime<Utc>) -> Vec<(String, i64)> {
-        let eligible: Vec<&EligibleMember> = self
+    /// Each member able to receive a lead of `pool_id` at `at` (active, joined, not away), as
+    /// an index into [`Self::members`]`[pool_id]`, with their weight's share of the eligible
+    /// weights, in millionths of a lead.
+    pub fn shares(&self, pool_id: Uuid, at: DateTime<Utc>) -> Vec<(usize, i64)> {
+        let eligible: Vec<(usize, &EligibleMember)> = self
             .members
             .get(&pool_id)
             .into_iter()
             .flatten()
-            .filter(|m| m.active && m.joined_at <= at && !self.away(&m.user_id, at))
+            .enumerate()
+            .filter(|(_, m)| m.active && m.joined_at <= at && !self.away(&m.user_id, at))
             .collect();
-        let total: i64 = eligible.iter().map(|m| i64::from(m.weight)).sum();
+        let total: i64 = eligible.iter().map(|(_, m)| i64::from(m.weight)).sum();
         if total == 0 {
             return Vec::new();
         }
         eligible
             .into_iter()
-            .map(|m| {
-                let share = (i64::from(m.weight) * 1_000_000 + total / 2) / total;
-                (m.user_id.clone(), share)
-            })
+            .map(|(i, m)| (i, (i64::from(m.weight) * 1_000_000 + total / 2) / total))
             .collect()
     }
 }
@@ -90,10 +89,7 @@ mod tests {
                 member("carol", 5, false),
             ],
         );
-        assert_eq!(
-            who.shares(pool, at(9)),
-            [("alice".to_owned(), 750_000), ("bob".to_owned(), 250_000)]
-        );
+        assert_eq!(who.shares(pool, at(9)), [(0, 750_000), (1, 250_000)]);
         who.absences.insert(
             "alice".into(),
             vec![Absence {
@@ -101,7 +97,7 @@ mod tests {
                 until: at(10),
             }],
         );
-        assert_eq!(who.shares(pool, at(9)), [("bob".to_owned(), 1_000_000)]);
+        assert_eq!(who.shares(pool, at(9)), [(1, 1_000_000)]);
         assert_eq!(who.shares(pool, at(10)).len(), 2);
         assert!(who.shares(Uuid::max(), at(9)).is_empty());
     }

@@ -79,10 +79,42 @@ pub struct Fold {
     pub facts: HashMap<Uuid, LeadFacts>,
     pub zones: HashMap<Uuid, Tz>,
     pub eligibility: Eligibility,
-    pub tally: Tally,
+    tally: Tally,
+    /// Entitlements per pool and day, by the member's index in `eligibility.members[pool]`:
+    /// every distributed lead entitles each eligible member (hundreds), so they are summed
+    /// here and enter the tally once per member in [`Fold::finish`].
+    /// `None` for a member eligible for none of them (they get no row).
+    entitled: HashMap<(Uuid, NaiveDate), Vec<Option<i64>>>,
 }
 
 impl Fold {
+    pub fn new(
+        facts: HashMap<Uuid, LeadFacts>,
+        zones: HashMap<Uuid, Tz>,
+        eligibility: Eligibility,
+    ) -> Self {
+        Self {
+            facts,
+            zones,
+            eligibility,
+            ..Self::default()
+        }
+    }
+
+    /// The leads' facts after the batch, and what the batch adds to the rollups.
+    pub fn finish(mut self) -> (HashMap<Uuid, LeadFacts>, Tally) {
+        let eligibility = std::mem::take(&mut self.eligibility);
+        for ((pool, day), shares) in std::mem::take(&mut self.entitled) {
+            let members = eligibility.members.get(&pool).into_iter().flatten();
+            for (member, share) in members.zip(shares) {
+                if let Some(share) = share {
+                    self.count(pool, day, &member.user_id, Metric::EntitledMicro, "", share);
+                }
+            }
+        }
+        (self.facts, self.tally)
+    }
+
     /// Folds `event` in; events must come in stream order.
     pub fn apply(&mut self, event: &LeadEvent) {
         let Some(lead_id) = event.lead_id else {
@@ -298,8 +330,17 @@ impl Fold {
         if let Some(owner) = event.to_owner.as_deref() {
             self.count(pool, day, owner, Metric::Received, "", 1);
         }
-        for (user, share) in self.eligibility.shares(pool, event.occurred_at) {
-            self.count(pool, day, &user, Metric::EntitledMicro, "", share);
+        let shares = self.eligibility.shares(pool, event.occurred_at);
+        if shares.is_empty() {
+            return;
+        }
+        let members = self.eligibility.members.get(&pool).map_or(0, Vec::len);
+        let entitled = self
+            .entitled
+            .entry((pool, day))
+            .or_insert_with(|| vec![None; members]);
+        for (member, share) in shares {
+            *entitled[member].get_or_insert(0) += share;
         }
     }
 
