@@ -130,11 +130,14 @@ impl Plan {
     }
 
     /// The leads come from an index: never a sequential scan of `leads`, and in index order
-    /// (no sort) unless a text search picked them by its trigram index, whose matches have no
-    /// order and are sorted. (A small table such as `members` may be read whole when the planner
-    /// finds it cheaper.)
+    /// (no sort) unless a text search picked them by the gram index of their search terms
+    /// (`lead_search`), whose matches have no order and are sorted. (A small table such as
+    /// `members` may be read whole when the planner finds it cheaper.)
     pub fn index_served(&self) -> bool {
-        let bitmap = self.nodes.iter().any(|n| n == "Bitmap Heap Scan leads");
+        let bitmap = self
+            .nodes
+            .iter()
+            .any(|n| n == "Bitmap Heap Scan leads" || n == "Bitmap Heap Scan lead_search");
         !self
             .nodes
             .iter()
