@@ -23,6 +23,11 @@ async fn search(app: &TestApp, pool_id: &str, text: &str) -> Vec<String> {
         page_size: 2,
         ..Default::default()
     };
+    names(app, request).await
+}
+
+/// The names of every lead the listing finds, sorted.
+async fn names(app: &TestApp, request: proto::ListLeadsRequest) -> Vec<String> {
     let mut names: Vec<String> = list_all_leads(&app.as_admin(), request)
         .await
         .into_iter()
@@ -108,13 +113,7 @@ async fn tagged(app: &TestApp, pool_id: &str, tag: &str) -> Vec<String> {
         tag: tag.into(),
         ..Default::default()
     };
-    let mut names: Vec<String> = list_all_leads(&app.as_admin(), request)
-        .await
-        .into_iter()
-        .map(|lead| lead.name)
-        .collect();
-    names.sort();
-    names
+    names(app, request).await
 }
 
 #[tokio::test]
