@@ -62,6 +62,9 @@ async fn chinese_latin_and_mixed_queries_find_exactly_the_leads_containing_them(
         ("g W", &["Wang Wei"]),
         ("o'b", &["Wang Wei"]),
         ("Zürich", &["Zoë Müller"]),
+        ("ZÜRICH", &["Zoë Müller"]),
+        ("HANGZHOU", &["李伟"]),
+        ("州H", &[]),
         ("王伟 Hangzhou", &[]),
         ("xyz", &[]),
     ] {

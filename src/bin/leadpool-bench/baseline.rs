@@ -5,7 +5,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
+use sqlx::{PgPool, Row};
 use tokio::process::Command;
+
+use leadpool::domain::access::Actor;
+use leadpool::domain::listing::LeadFilter;
+use leadpool::store::leads::list::{Page, statement};
 
 use crate::Result;
 use crate::dbserver::{BenchDb, tool};
@@ -174,6 +179,42 @@ fn walk(node: &Value, out: &mut Vec<String>) {
     {
         walk(child, out);
     }
+}
+
+/// Runs of each EXPLAIN ANALYZE; the median is reported.
+pub const EXPLAIN_RUNS: usize = 5;
+
+/// The median of `EXPLAIN_RUNS` runs of `EXPLAIN (ANALYZE, BUFFERS)` of the service's listing
+/// statement (the first warms the cache), unprepared: what it measures is the execution; and one
+/// more run's plan as text.
+pub async fn explain_listing(
+    db: &PgPool,
+    actor: &Actor,
+    filter: &LeadFilter,
+    page: &Page,
+) -> Result<(Plan, String)> {
+    let mut plans = Vec::new();
+    for _ in 0..EXPLAIN_RUNS {
+        let row = statement(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ",
+            actor,
+            filter,
+            page,
+        )
+        .build()
+        .persistent(false)
+        .fetch_one(db)
+        .await?;
+        let json: Value = row.try_get(0)?;
+        plans.push(Plan::from_explain(&json)?);
+    }
+    plans.sort_by(|a, b| a.execution_ms.total_cmp(&b.execution_ms));
+    let text: Vec<String> = statement("EXPLAIN (ANALYZE, BUFFERS) ", actor, filter, page)
+        .build_query_scalar()
+        .persistent(false)
+        .fetch_all(db)
+        .await?;
+    Ok((plans.swap_remove(EXPLAIN_RUNS / 2), text.join("\n")))
 }
 
 #[cfg(test)]

@@ -150,6 +150,16 @@ async fn wait_for_horizon(conn: &mut PgConnection) -> Result<()> {
     }
 }
 
+/// The reports of every event in the database, folded before a scenario starts the service, as
+/// a running service keeps them.
+pub async fn catch_up_seeded(db: &BenchDb) -> Result<()> {
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM lead_events")
+        .fetch_one(&db.pool)
+        .await?;
+    catch_up(db, events).await?;
+    Ok(())
+}
+
 /// The aggregator's catch-up over every seeded event: its batches as the scheduler's sweep runs
 /// them, on the bench's connections. (events folded, time)
 async fn catch_up(db: &BenchDb, events: i64) -> Result<(i64, Duration)> {

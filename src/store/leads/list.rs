@@ -3,8 +3,13 @@
 //! The only statement built at run time: eleven optional filters and eight orders would be
 //! hundreds of fixed statements, and a fixed statement with `($n IS NULL OR …)` filters cannot
 //! use the right index once PostgreSQL caches a generic plan. So the statement names only the
-//! filters asked for, and runs unprepared (`persistent(false)`) so each page is planned for its
-//! own values. Its shape is covered by the listing tests, which run every filter and order.
+//! filters asked for. Its shape is covered by the listing tests, which run every filter and order.
+//!
+//! Whether it is prepared depends on its filters ([`plan_fits_any_values`]): planning costs more
+//! than running a one-pool page (0.3–0.5 ms against 0.15 ms at 1M leads), so a statement whose best
+//! plan is the same for any values is prepared and its plan reused; one whose best plan depends
+//! on its values (how many leads a text, a tag or a time bound finds) runs unprepared
+//! (`persistent(false)`), planned for its own values each time.
 
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -42,10 +47,24 @@ pub async fn list(
 ) -> Result<Vec<LeadView>> {
     let rows = statement("", actor, filter, page)
         .build_query_as::<LeadRow>()
-        .persistent(false)
+        .persistent(plan_fits_any_values(filter))
         .fetch_all(db)
         .await;
     views_of(rows)
+}
+
+/// Whether one plan serves a statement of this filter whatever its values: equality filters on
+/// the pool, owner, grade, region and industry narrow an index the page is read in order of
+/// (the state is written as a literal: each state is its own statement, since `IN_POOL` holds
+/// most of a pool and `CONVERTED` a few of it). A text, a tag or a time bound can find a few
+/// leads or most of them, and the plan that reads a few through an index and sorts them is the
+/// wrong one for most: those are planned per call.
+fn plan_fits_any_values(filter: &LeadFilter) -> bool {
+    filter.tag.is_none()
+        && filter.query.is_none()
+        && filter.deadline_before.is_none()
+        && filter.created_after.is_none()
+        && filter.created_before.is_none()
 }
 
 /// The statement of [`list`] after `prefix` (the benchmark EXPLAINs it with an `EXPLAIN …`).
@@ -90,7 +109,8 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a LeadFilter) {
         q.push(" AND l.owner_id = ").push_bind(owner_id);
     }
     if let Some(state) = f.state {
-        q.push(" AND l.state = ").push_bind(state.as_str());
+        // A literal from the enum, not a parameter: see plan_fits_any_values.
+        q.push(format_args!(" AND l.state = '{}'", state.as_str()));
     }
     for (column, value) in [
         ("l.grade", &f.grade),
@@ -108,14 +128,10 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a LeadFilter) {
     if let Some(text) = &f.query {
         // The gram index finds every lead whose name or company could contain the text (in
         // Chinese too: migrations/20261205000001_search_grams.sql); ILIKE keeps those that do.
-        let pattern = listing::contains_pattern(text);
         q.push(" AND s.grams @> search_query_grams(")
             .push_bind(text)
-            .push(") AND (l.name ILIKE ")
-            .push_bind(pattern.clone())
-            .push(" OR l.company ILIKE ")
-            .push_bind(pattern)
             .push(")");
+        push_contains(q, text);
     }
     if let Some(before) = f.deadline_before {
         // `owner_id IS NOT NULL` is the predicate of the partial deadline index.
@@ -128,6 +144,26 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a LeadFilter) {
     if let Some(before) = f.created_before {
         q.push(" AND l.created_at < ").push_bind(before);
     }
+}
+
+/// Name or company contains `text`, case-insensitively. ILIKE lower-cases every row's name and
+/// company (in a UTF-8 database) before matching; text that lower- and upper-cases to itself
+/// (Chinese, digits) matches alike with LIKE, at about half the cost (bench `list`, 杭州: 540 →
+/// 900 statements/s). PostgreSQL's own `lower` and `upper` decide, so the choice agrees with
+/// ILIKE's folding; the statement is planned for its values, so the planner keeps one branch.
+fn push_contains<'a>(q: &mut QueryBuilder<'a, Postgres>, text: &'a str) {
+    let pattern = listing::contains_pattern(text);
+    q.push(" AND CASE WHEN lower(").push_bind(text);
+    q.push(") = ").push_bind(text);
+    q.push(" AND upper(").push_bind(text);
+    q.push(") = ").push_bind(text);
+    for (branch, operator) in [("THEN", "LIKE"), ("ELSE", "ILIKE")] {
+        q.push(format_args!(" {branch} l.name {operator} "))
+            .push_bind(pattern.clone());
+        q.push(format_args!(" OR l.company {operator} "))
+            .push_bind(pattern.clone());
+    }
+    q.push(" END");
 }
 
 /// The keyset condition, the order and the limit.
