@@ -71,6 +71,13 @@ async fn serve(
     } else {
         require_schema(&db).await?;
     }
+    if !store::schema::folds_unicode_case(&db).await? {
+        tracing::warn!(
+            "the database's LC_CTYPE is C: case-insensitive search folds ASCII letters only \
+             (MÜLLER will not find Müller); create the database with a UTF-8 LC_CTYPE such as \
+             C.UTF-8"
+        );
+    }
     let ctx = Context::new(db.clone(), Arc::new(SystemClock));
     let app = App::bind(config.listen, ctx, settings).await?;
     let authentication = app.authentication().to_string();

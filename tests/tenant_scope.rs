@@ -28,6 +28,10 @@ const GLOBAL: &[(&str, &str)] = &[
         "start-up: whether the service's database exists",
     ),
     (
+        "SELECT lower('MÜLLER')",
+        "start-up: whether the database folds the case of letters beyond ASCII; no table is read",
+    ),
+    (
         "DELETE FROM idempotency_keys WHERE ctid",
         "the retention purge of old idempotency records across tenants (a fan-out on Citus, \
          batched and off the request path)",

@@ -44,36 +44,54 @@ async fn server_running(tools: &PgTools, layout: &Layout) -> Result<bool> {
     }
 }
 
+/// The cluster's locale, in the order tried: C's collation (code point order, compared byte by
+/// byte) with C.UTF-8's character classes, so `lower`, `upper` and ILIKE fold the case of every
+/// script; C's own fold ASCII letters only, and a search for `ZÜRICH` would not find `Zürich`.
+/// A machine without C.UTF-8 gets C.
+const LOCALES: [&[&str]; 2] = [&["--locale=C", "--lc-ctype=C.UTF-8"], &["--no-locale"]];
+
 /// initdb writes PG_VERSION before it finishes, so it runs in a scratch dir
 /// that is renamed into place only on success; a crash mid-way can then
 /// never leave a half-made cluster that looks complete.
 async fn init_cluster(tools: &PgTools, layout: &Layout) -> Result<()> {
     let scratch = layout.base.join("pgdata.initdb");
-    match tokio::fs::remove_dir_all(&scratch).await {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            return Err(io_err(format!("removing leftover {}", scratch.display()))(
-                e,
-            ));
-        }
-        _ => {}
-    }
     tracing::info!(pgdata = %layout.pgdata.display(), "creating a new PostgreSQL cluster");
-    let args: Vec<OsString> = vec![
-        "-D".into(),
-        scratch.clone().into_os_string(),
-        "-U".into(),
-        SUPERUSER.into(),
-        "--auth=trust".into(),
-        "--encoding=UTF8".into(),
-        "--no-locale".into(),
-    ];
-    tools.run_checked("initdb", &args, None).await?;
+    for (tried, locale) in LOCALES.into_iter().enumerate() {
+        remove_scratch(&scratch).await?;
+        let mut args: Vec<OsString> = vec![
+            "-D".into(),
+            scratch.clone().into_os_string(),
+            "-U".into(),
+            SUPERUSER.into(),
+            "--auth=trust".into(),
+            "--encoding=UTF8".into(),
+        ];
+        args.extend(locale.iter().map(OsString::from));
+        match tools.run_checked("initdb", &args, None).await {
+            Ok(_) => break,
+            Err(e) if tried + 1 < LOCALES.len() => tracing::warn!(
+                error = %e,
+                "initdb failed with {locale:?}; trying the next locale (with C, case-insensitive search folds ASCII letters only)"
+            ),
+            Err(e) => return Err(e),
+        }
+    }
     tokio::fs::rename(&scratch, &layout.pgdata)
         .await
         .map_err(io_err(format!(
             "moving the new cluster to {}",
             layout.pgdata.display()
         )))
+}
+
+async fn remove_scratch(scratch: &Path) -> Result<()> {
+    match tokio::fs::remove_dir_all(scratch).await {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(format!(
+            "removing leftover {}",
+            scratch.display()
+        ))(e)),
+        _ => Ok(()),
+    }
 }
 
 async fn start_server(tools: &PgTools, layout: &Layout) -> Result<()> {

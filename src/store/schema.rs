@@ -15,6 +15,14 @@ pub async fn migrate(db: &PgPool) -> Result<(), MigrateError> {
     MIGRATOR.run(db).await
 }
 
+/// Whether the database's `lower` folds letters beyond ASCII, as ILIKE and the search terms
+/// need for `MÜLLER` to find `Müller`: not when its LC_CTYPE is C.
+pub async fn folds_unicode_case(db: &PgPool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT lower('MÜLLER') = 'müller' AS "folds!""#)
+        .fetch_one(db)
+        .await
+}
+
 /// How a database's applied migrations compare with this binary's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SchemaStatus {
