@@ -127,7 +127,8 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a LeadFilter) {
     }
     if let Some(text) = &f.query {
         // The gram index finds every lead whose name or company could contain the text (in
-        // Chinese too: migrations/20261205000001_search_grams.sql); ILIKE keeps those that do.
+        // Chinese too: migrations/20261205000001_search_grams.sql); push_contains keeps those
+        // that do.
         q.push(" AND s.grams @> search_query_grams(")
             .push_bind(text)
             .push(")");
