@@ -14,6 +14,7 @@ const LEADS: &[(&str, &str)] = &[
     ("Wang Wei", "O'Brien & Co."),
     ("张三", "上海王氏贸易"),
     ("Zoë Müller", "Café Zürich"),
+    ("赵六", "3M 中国"),
 ];
 
 async fn search(app: &TestApp, pool_id: &str, text: &str) -> Vec<String> {
@@ -62,9 +63,12 @@ async fn chinese_latin_and_mixed_queries_find_exactly_the_leads_containing_them(
         ("g W", &["Wang Wei"]),
         ("o'b", &["Wang Wei"]),
         ("Zürich", &["Zoë Müller"]),
+        // Cased text matches whatever its case; text without case forms (Chinese, digits)
+        // matches as it is.
         ("ZÜRICH", &["Zoë Müller"]),
         ("HANGZHOU", &["李伟"]),
-        ("州H", &[]),
+        ("3m 中", &["赵六"]),
+        ("3", &["赵六"]),
         ("王伟 Hangzhou", &[]),
         ("xyz", &[]),
     ] {
