@@ -83,26 +83,13 @@ pub async fn deactivate(app: &TestApp, pool_id: &str, user_id: &str) {
 
 /// `n` pool leads created in order (so their ids are in creation order), with `region`.
 pub async fn leads(app: &TestApp, pool_id: &str, n: usize, region: &str) -> Vec<String> {
-    let mut ids = Vec::with_capacity(n);
     let rows: Vec<proto::NewLead> = (0..n)
         .map(|i| proto::NewLead {
             region: region.into(),
             ..fixtures::new_lead(&format!("Lead {i}"))
         })
         .collect();
-    for chunk in rows.chunks(1_000) {
-        let results = app
-            .as_service()
-            .import_leads(proto::ImportLeadsRequest {
-                pool_id: pool_id.into(),
-                leads: chunk.to_vec(),
-                ..Default::default()
-            })
-            .await
-            .results;
-        ids.extend(results.into_iter().map(|r| r.lead_id));
-    }
-    ids
+    fixtures::import_all(app, pool_id, rows).await
 }
 
 pub fn all_leads(pool_id: &str) -> proto::DistributeRequest {

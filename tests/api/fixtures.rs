@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::future::Future;
 
 use futures::future::join_all;
+use leadpool::domain::import::MAX_BATCH_ROWS;
 use leadpool::proto;
 use tonic::Code;
 
@@ -107,6 +108,25 @@ pub async fn leads(app: &TestApp, pool_id: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         ids.push(lead(app, pool_id, &format!("L{i}")).await.id);
+    }
+    ids
+}
+
+/// `rows` imported into the pool through ImportLeads, a full batch at a time, every one created;
+/// the new leads' ids, in order.
+pub async fn import_all(app: &TestApp, pool_id: &str, rows: Vec<proto::NewLead>) -> Vec<String> {
+    let mut ids = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(MAX_BATCH_ROWS) {
+        let response = app
+            .as_service()
+            .import_leads(proto::ImportLeadsRequest {
+                pool_id: pool_id.into(),
+                leads: chunk.to_vec(),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(response.created as usize, chunk.len(), "rows created");
+        ids.extend(response.results.into_iter().map(|row| row.lead_id));
     }
     ids
 }

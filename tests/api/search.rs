@@ -3,6 +3,7 @@
 //! and the gram index can serve every kind of query.
 
 use leadpool::proto;
+use leadpool::store::leads::list::{FEW_HITS, RARE_HITS};
 
 use crate::fixtures::{self, list_all_leads};
 use crate::harness::TestApp;
@@ -166,4 +167,94 @@ async fn search_follows_creates_imports_edits_and_ownership_changes() {
     assert_eq!(search(&app, &pool_id, "赵敏").await, Vec::<String>::new());
     assert_eq!(search(&app, &north.id, "赵敏").await, ["赵敏"]);
     assert_eq!(stale_search_rows(&app).await, 0);
+}
+
+/// `count` new leads named `{prefix}{i}` of companies `{company}{i}`.
+fn numbered(prefix: &str, company: &str, count: usize) -> Vec<proto::NewLead> {
+    (0..count)
+        .map(|i| proto::NewLead {
+            company: format!("{company}{i}"),
+            ..fixtures::new_lead(&format!("{prefix}{i:05}"))
+        })
+        .collect()
+}
+
+/// Every shape of a text search (store/leads/list/search.rs) finds exactly the leads that
+/// contain the text, in the order asked for, page by page, and only in the pool asked for: a
+/// text in more leads than `RARE_HITS` by the statistics walks the page's order (and, where the
+/// walk runs out, counts more than `FEW_HITS` gram matches and walks on); a rare text sorts its
+/// matches by creation time, or in another order fetches and sorts them all.
+#[tokio::test]
+async fn a_query_matching_more_leads_than_the_listing_fetches_pages_through_them_in_order() {
+    let app = TestApp::spawn().await;
+    let pool = fixtures::pool(&app, "杭州客户", None).await;
+    let beside = fixtures::pool(&app, "隔壁", None).await;
+    let many = RARE_HITS as usize + 200;
+    let mut leads = numbered("杭州客户", "西湖茶业", many);
+    leads.extend(numbered("苏州客户", "丝绸", 300));
+    // Every trigram of `arci` (arc, rci) without the text itself: the grams find them, the
+    // text check drops them.
+    leads.extend(numbered("Marc Rcia ", "Co", 5));
+    leads.extend(numbered("Garcia ", "Arcis Ltd", 40));
+    fixtures::import_all(&app, &pool.id, leads).await;
+    fixtures::import_all(&app, &beside.id, numbered("杭州别人", "杭州", 50)).await;
+    // What autovacuum would do after such an import: the estimate reads the statistics.
+    sqlx::query("ANALYZE lead_search")
+        .execute(&app.db)
+        .await
+        .expect("analyze");
+    let estimate = |text: &'static str| {
+        sqlx::query_scalar::<_, Option<i64>>("SELECT search_hits_estimate($1, $2)")
+            .bind(fixtures::TENANT)
+            .bind(text)
+            .fetch_one(&app.db)
+    };
+    let common = estimate("杭州").await.expect("estimate");
+    let rare = estimate("arci").await.expect("estimate");
+    assert!(common.is_some_and(|n| n > RARE_HITS), "{common:?}");
+    assert!(rare.is_some_and(|n| n <= RARE_HITS), "{rare:?}");
+    let hits: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM lead_search WHERE grams @> search_query_grams('杭州')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("hits");
+    assert!(hits > i64::from(FEW_HITS), "{hits} gram matches");
+
+    let reader = app.as_admin();
+    for (text, order_by, page_size, wanted) in [
+        ("杭州", "created_at asc", 97, many),
+        ("杭州", "follow_up_deadline desc", 250, many),
+        ("arci", "created_at desc", 7, 40),
+        ("arci", "grade asc", 7, 40),
+    ] {
+        let everything = proto::ListLeadsRequest {
+            pool_id: pool.id.clone(),
+            order_by: order_by.into(),
+            page_size: 250,
+            ..Default::default()
+        };
+        let want: Vec<String> = list_all_leads(&reader, everything.clone())
+            .await
+            .into_iter()
+            .filter(|lead| {
+                [&lead.name, &lead.company]
+                    .iter()
+                    .any(|s| s.to_lowercase().contains(text))
+            })
+            .map(|lead| lead.id)
+            .collect();
+        let searched = proto::ListLeadsRequest {
+            query: text.into(),
+            page_size,
+            ..everything
+        };
+        let got: Vec<String> = list_all_leads(&reader, searched)
+            .await
+            .into_iter()
+            .map(|lead| lead.id)
+            .collect();
+        assert_eq!(got.len(), wanted, "{text:?} {order_by}");
+        assert_eq!(got, want, "{text:?} {order_by}");
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use chrono::DateTime;
 use serde_json::{Value, json};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use leadpool::api::convert;
@@ -16,7 +16,7 @@ use leadpool::domain::lead::LeadState as DomainState;
 use leadpool::domain::listing::{LeadFilter, LeadOrder, SortValue};
 use leadpool::proto::lead_service_client::LeadServiceClient;
 use leadpool::proto::{Lead, ListLeadsRequest};
-use leadpool::store::leads::list::{Page, statement};
+use leadpool::store::leads::list::{self, Page, statements};
 
 use crate::baseline::{self, Plan};
 use crate::cli::Cli;
@@ -395,12 +395,17 @@ async fn matches(db: &PgPool, fx: &Fixture, case: &Case, leads: i64) -> Result<i
         after: None,
         limit: i64::MAX,
     };
-    let mut count = statement("SELECT count(*) FROM (", &actor, &filter, &page);
+    // The last statement of a listing answers alone; the ones before it may stop short.
+    let conn = &mut *db.acquire().await?;
+    let (mut count, _) = statements(conn, "SELECT count(*) FROM (", &actor, &filter, &page)
+        .await?
+        .pop()
+        .ok_or("a listing has a statement")?;
     count.push(") AS matched");
     let matched: i64 = count
         .build_query_scalar()
         .persistent(false)
-        .fetch_one(db)
+        .fetch_one(&mut *conn)
         .await?;
     let share = matched as f64 / leads as f64;
     let (least, most) = case.share;
@@ -450,17 +455,12 @@ async fn baseline(
         after,
         limit: i64::from(PAGE_SIZE) + 1,
     };
-    // Unprepared: planned for its own values, whatever the service reuses.
-    let rows = statement("", &actor, &filter, &page)
-        .build()
-        .persistent(false)
-        .fetch_all(db)
-        .await?;
+    let rows = list::list(&mut *db.acquire().await?, &actor, &filter, &page).await?;
     let direct: Vec<Uuid> = rows
         .iter()
         .take(PAGE_SIZE as usize)
-        .map(|row| row.try_get("id"))
-        .collect::<Result<_, _>>()?;
+        .map(|view| view.lead.id)
+        .collect();
     let served: Vec<Uuid> = leads.iter().filter_map(|l| l.id.parse().ok()).collect();
     if direct != served {
         return Err(format!(

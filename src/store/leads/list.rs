@@ -1,23 +1,27 @@
 //! `ListLeads`: one keyset page of the leads an actor may read.
 //!
-//! The only statement built at run time: eleven optional filters and eight orders would be
+//! The only statements built at run time: eleven optional filters and eight orders would be
 //! hundreds of fixed statements, and a fixed statement with `($n IS NULL OR …)` filters cannot
-//! use the right index once PostgreSQL caches a generic plan. So the statement names only the
-//! filters asked for. Its shape is covered by the listing tests, which run every filter and order.
+//! use the right index once PostgreSQL caches a generic plan. So a statement names only the
+//! filters asked for. Their shapes are covered by the listing and search tests, which run every
+//! filter and order, and text found in few leads and in many.
 //!
-//! Whether it is prepared depends on its filters ([`plan_fits_any_values`]): planning costs more
+//! Whether one is prepared depends on its filters ([`plan_fits_any_values`]): planning costs more
 //! than running a one-pool page (0.3–0.5 ms against 0.15 ms at 1M leads), so a statement whose best
 //! plan is the same for any values is prepared and its plan reused; one whose best plan depends
 //! on its values (how many leads a text, a tag or a time bound finds) runs unprepared
 //! (`persistent(false)`), planned for its own values each time.
 
-use sqlx::{PgExecutor, Postgres, QueryBuilder};
+mod search;
+
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{LeadRow, LeadView, views_of};
 use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::listing::{self, LeadFilter, LeadOrder, OrderKey, SortValue};
+pub use search::{FEW_HITS, RARE_HITS};
 
 /// One page of a listing: its order, where it starts and how many rows to fetch.
 #[derive(Debug, Clone)]
@@ -38,67 +42,133 @@ fn key_sql(key: OrderKey) -> &'static str {
     }
 }
 
+/// One page: the listing's [`statements`] in turn, until one fails or fills the page.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id))]
 pub async fn list(
-    db: impl PgExecutor<'_>,
+    db: &mut PgConnection,
     actor: &Actor,
     filter: &LeadFilter,
     page: &Page,
 ) -> Result<Vec<LeadView>> {
-    let rows = statement("", actor, filter, page)
-        .build_query_as::<LeadRow>()
-        .persistent(plan_fits_any_values(filter))
-        .fetch_all(db)
-        .await;
+    let mut rows = Ok(Vec::new());
+    for (mut stage, prepared) in statements(&mut *db, "", actor, filter, page).await? {
+        rows = stage
+            .build_query_as::<LeadRow>()
+            .persistent(prepared)
+            .fetch_all(&mut *db)
+            .await;
+        if !matches!(&rows, Ok(found) if (found.len() as i64) < page.limit) {
+            break;
+        }
+    }
     views_of(rows)
 }
 
 /// Whether one plan serves a statement of this filter whatever its values: equality filters on
 /// the pool, owner, grade, region and industry narrow an index the page is read in order of
 /// (the state is written as a literal: each state is its own statement, since `IN_POOL` holds
-/// most of a pool and `CONVERTED` a few of it). A text, a tag or a time bound can find a few
-/// leads or most of them, and the plan that reads a few through an index and sorts them is the
-/// wrong one for most: those are planned per call.
+/// most of a pool and `CONVERTED` a few of it). A tag or a time bound can find a few leads or
+/// most of them, and the plan that reads a few through an index and sorts them is the wrong
+/// one for most: those are planned per call. (So are a text query's gram searches.)
 fn plan_fits_any_values(filter: &LeadFilter) -> bool {
     filter.tag.is_none()
-        && filter.query.is_none()
         && filter.deadline_before.is_none()
         && filter.created_after.is_none()
         && filter.created_before.is_none()
 }
 
-/// The statement of [`list`] after `prefix` (the benchmark EXPLAINs it with an `EXPLAIN …`).
-pub fn statement<'a>(
+/// The statements of [`list`] after `prefix` (the benchmark EXPLAINs them with an `EXPLAIN …`),
+/// run in turn until one fills the page (the last answers with what it finds), each with
+/// whether it is prepared. A text query asks first how many leads it could find
+/// ([`search::statements`]).
+pub async fn statements<'a>(
+    db: &mut PgConnection,
     prefix: &str,
     actor: &'a Actor,
     filter: &'a LeadFilter,
     page: &'a Page,
-) -> QueryBuilder<'a, Postgres> {
-    let mut q = QueryBuilder::<Postgres>::new(prefix);
-    q.push(
-        "SELECT l.*, m.role AS viewer_role, m.active AS viewer_active,
-                p.mask_contacts AS pool_masks_contacts
-         FROM leads l
-         JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
-         LEFT JOIN members m
-           ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = ",
-    );
-    q.push_bind(&actor.user_id);
-    if filter.tag.is_some() || filter.query.is_some() {
-        // The terms' GIN indexes live beside the lead, one row a lead
-        // (migrations/20261207000000_lead_search.sql).
-        q.push(" JOIN lead_search s ON s.tenant_id = l.tenant_id AND s.lead_id = l.id");
+) -> Result<Vec<(QueryBuilder<'a, Postgres>, bool)>> {
+    let listing = Listing {
+        actor,
+        filter,
+        page,
+    };
+    let Some(text) = &filter.query else {
+        let mut q = QueryBuilder::new(prefix);
+        listing.select(&mut q, Source::Leads, |_| {}, None, page.limit);
+        return Ok(vec![(q, plan_fits_any_values(filter))]);
+    };
+    search::statements(db, prefix, listing, text).await
+}
+
+/// One listing request: who asks, for which leads, which page.
+#[derive(Clone, Copy)]
+struct Listing<'a> {
+    actor: &'a Actor,
+    filter: &'a LeadFilter,
+    page: &'a Page,
+}
+
+/// Where a SELECT reads its leads: `leads` in the index order the planner picks, or the leads
+/// whose grams contain a text's, in creation order ([`search::push_sorted_hits`]).
+enum Source<'a> {
+    Leads,
+    SortedHits(&'a str),
+}
+
+impl<'a> Listing<'a> {
+    /// One SELECT of at most `limit` leads, of those the filter and `condition` (it pushes SQL)
+    /// admit and, with `text`, whose name or company contains it.
+    fn select(
+        self,
+        q: &mut QueryBuilder<'a, Postgres>,
+        source: Source<'a>,
+        condition: impl FnOnce(&mut QueryBuilder<'a, Postgres>),
+        text: Option<&'a str>,
+        limit: i64,
+    ) {
+        let Listing {
+            actor,
+            filter,
+            page,
+        } = self;
+        q.push(
+            "SELECT l.*, m.role AS viewer_role, m.active AS viewer_active,
+                    p.mask_contacts AS pool_masks_contacts FROM ",
+        );
+        match source {
+            Source::Leads => {
+                q.push("leads l");
+                if filter.tag.is_some() {
+                    // The tags' GIN index lives beside the lead, one row a lead
+                    // (migrations/20261207000000_lead_search.sql).
+                    q.push(" JOIN lead_search s ON s.tenant_id = l.tenant_id AND s.lead_id = l.id");
+                }
+            }
+            Source::SortedHits(text) => search::push_sorted_hits(q, self, text),
+        }
+        q.push(
+            " JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
+             LEFT JOIN members m
+               ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = ",
+        );
+        q.push_bind(&actor.user_id);
+        q.push(" WHERE l.tenant_id = ").push_bind(&actor.tenant_id);
+        if !actor.reads_everything() {
+            // Members read their pools; anyone reads the leads they own.
+            q.push(" AND (m.user_id IS NOT NULL OR l.owner_id = ")
+                .push_bind(&actor.user_id)
+                .push(")");
+        }
+        push_filters(q, filter);
+        push_after(q, page);
+        condition(q);
+        if let Some(text) = text {
+            q.push(" AND");
+            push_contains(q, text);
+        }
+        push_order(q, page, limit);
     }
-    q.push(" WHERE l.tenant_id = ").push_bind(&actor.tenant_id);
-    if !actor.reads_everything() {
-        // Members read their pools; anyone reads the leads they own.
-        q.push(" AND (m.user_id IS NOT NULL OR l.owner_id = ")
-            .push_bind(&actor.user_id)
-            .push(")");
-    }
-    push_filters(&mut q, filter);
-    push_page(&mut q, page);
-    q
 }
 
 fn push_filters<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a LeadFilter) {
@@ -125,15 +195,6 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a LeadFilter) {
         q.push(" AND s.tags @> ")
             .push_bind(std::slice::from_ref(tag));
     }
-    if let Some(text) = &f.query {
-        // The gram index finds every lead whose name or company could contain the text (in
-        // Chinese too: migrations/20261205000001_search_grams.sql); push_contains keeps those
-        // that do.
-        q.push(" AND s.grams @> search_query_grams(")
-            .push_bind(text)
-            .push(")");
-        push_contains(q, text);
-    }
     if let Some(before) = f.deadline_before {
         // `owner_id IS NOT NULL` is the predicate of the partial deadline index.
         q.push(" AND l.owner_id IS NOT NULL AND LEAST(l.follow_up_deadline, l.close_deadline) < ")
@@ -154,7 +215,7 @@ fn push_filters<'a>(q: &mut QueryBuilder<'a, Postgres>, f: &'a LeadFilter) {
 /// ILIKE's folding; the statement is planned for its values, so the planner keeps one branch.
 fn push_contains<'a>(q: &mut QueryBuilder<'a, Postgres>, text: &'a str) {
     let pattern = listing::contains_pattern(text);
-    q.push(" AND CASE WHEN lower(").push_bind(text);
+    q.push(" CASE WHEN lower(").push_bind(text);
     q.push(") = ").push_bind(text);
     q.push(" AND upper(").push_bind(text);
     q.push(") = ").push_bind(text);
@@ -167,30 +228,37 @@ fn push_contains<'a>(q: &mut QueryBuilder<'a, Postgres>, text: &'a str) {
     q.push(" END");
 }
 
-/// The keyset condition, the order and the limit.
-fn push_page<'a>(q: &mut QueryBuilder<'a, Postgres>, page: &'a Page) {
-    let key = key_sql(page.order.key);
-    let (direction, beyond) = if page.order.descending {
-        ("DESC", "<")
-    } else {
-        ("ASC", ">")
+/// The keyset condition: the leads after the previous page's last.
+fn push_after<'a>(q: &mut QueryBuilder<'a, Postgres>, page: &'a Page) {
+    push_keyset(q, page, key_sql(page.order.key), "l.id");
+}
+
+/// `(key, id)` beyond the previous page's last, in the page's direction.
+fn push_keyset<'a>(q: &mut QueryBuilder<'a, Postgres>, page: &'a Page, key: &str, id: &str) {
+    let Some((value, last_id)) = &page.after else {
+        return;
     };
-    if let Some((value, id)) = &page.after {
-        q.push(format_args!(" AND ({key}, l.id) {beyond} ("));
-        match value {
-            SortValue::Time(at) => {
-                q.push("COALESCE(")
-                    .push_bind(*at)
-                    .push("::timestamptz, 'infinity'::timestamptz)");
-            }
-            SortValue::Text(text) => {
-                q.push_bind(text).push("::text");
-            }
+    let beyond = if page.order.descending { "<" } else { ">" };
+    q.push(format_args!(" AND ({key}, {id}) {beyond} ("));
+    match value {
+        SortValue::Time(at) => {
+            q.push("COALESCE(")
+                .push_bind(*at)
+                .push("::timestamptz, 'infinity'::timestamptz)");
         }
-        q.push(", ").push_bind(*id).push(")");
+        SortValue::Text(text) => {
+            q.push_bind(text).push("::text");
+        }
     }
+    q.push(", ").push_bind(*last_id).push(")");
+}
+
+/// The page's order, and a limit.
+fn push_order(q: &mut QueryBuilder<'_, Postgres>, page: &Page, limit: i64) {
+    let key = key_sql(page.order.key);
+    let direction = if page.order.descending { "DESC" } else { "ASC" };
     q.push(format_args!(
         " ORDER BY {key} {direction}, l.id {direction} LIMIT "
     ))
-    .push_bind(page.limit);
+    .push_bind(limit);
 }
