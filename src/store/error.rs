@@ -20,6 +20,9 @@ fn unique_violation(constraint: &str) -> Option<DomainError> {
     }
 }
 
+/// PostgreSQL's refusal of a cached statement whose result a schema change altered.
+const STALE_PLAN: &str = "cached plan must not change result type";
+
 pub fn db_error(err: sqlx::Error) -> DomainError {
     match &err {
         sqlx::Error::Database(db) => {
@@ -33,6 +36,12 @@ pub fn db_error(err: sqlx::Error) -> DomainError {
                 Some("57014") => DomainError::DeadlineExceeded,
                 // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
                 Some("57P01" | "57P02" | "57P03" | "53300") => DomainError::DatabaseUnavailable,
+                // feature_not_supported, for a cached statement whose table a migration changed
+                // (a rolling update): nothing ran, and a retry gets a fresh connection.
+                Some("0A000") if db.message().contains(STALE_PLAN) => {
+                    super::stale_plans::seen();
+                    DomainError::DatabaseUnavailable
+                }
                 _ => internal(err),
             }
         }

@@ -13,6 +13,7 @@ pub mod pools;
 pub mod recycle;
 pub mod reports;
 pub mod schema;
+pub mod stale_plans;
 
 use std::time::Duration;
 
@@ -49,6 +50,8 @@ pub async fn connect(
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // A connection that may hold statements a migration made stale is closed, not lent.
+        .before_acquire(|_, meta| Box::pin(async move { Ok(!stale_plans::may_be_held(meta.age)) }))
         .connect_with(options)
         .await
 }

@@ -187,7 +187,7 @@ pub async fn create(
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16,
                    $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31,
                    $32, $33, $34, $35, $36)
-           RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
+           RETURNING NULL::text AS "member_role?", NULL::boolean AS "member_active?", *"#,
         tenant_id,
         Uuid::now_v7(),
         pool.name,
@@ -241,7 +241,7 @@ pub async fn access(
 ) -> Result<PoolAccess> {
     sqlx::query_as!(
         PoolRow,
-        r#"SELECT p.*, m.role AS "member_role?", m.active AS "member_active?"
+        r#"SELECT m.role AS "member_role?", m.active AS "member_active?", p.*
            FROM pools p
            LEFT JOIN members m ON m.tenant_id = p.tenant_id AND m.pool_id = p.id AND m.user_id = $3
            WHERE p.tenant_id = $1 AND p.id = $2"#,
@@ -269,7 +269,7 @@ pub async fn list(
     let (after_name, after_id) = after.unzip();
     sqlx::query_as!(
         PoolRow,
-        r#"SELECT p.*, NULL::text AS "member_role?", NULL::boolean AS "member_active?"
+        r#"SELECT NULL::text AS "member_role?", NULL::boolean AS "member_active?", p.*
            FROM pools p
            WHERE p.tenant_id = $1
              AND ($2::text IS NULL OR EXISTS (
@@ -319,7 +319,7 @@ pub async fn update(
                accept_within_workdays = $34, accept_within_open_seconds = $35,
                max_reroutes = $36, sla_on_assign = $37, version = version + 1, updated_at = $16
            WHERE tenant_id = $1 AND id = $2 AND version = $17
-           RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
+           RETURNING NULL::text AS "member_role?", NULL::boolean AS "member_active?", *"#,
         tenant_id,
         pool.id,
         pool.name,
@@ -445,7 +445,7 @@ pub async fn archive(
                version = version + CASE WHEN archived_at IS NULL THEN 1 ELSE 0 END,
                updated_at = CASE WHEN archived_at IS NULL THEN $3 ELSE updated_at END
            WHERE tenant_id = $1 AND id = $2
-           RETURNING *, NULL::text AS "member_role?", NULL::boolean AS "member_active?""#,
+           RETURNING NULL::text AS "member_role?", NULL::boolean AS "member_active?", *"#,
         tenant_id,
         pool_id,
         now,

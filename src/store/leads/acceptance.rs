@@ -39,8 +39,8 @@ pub async fn accept(
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
            LEFT JOIN members v ON v.tenant_id = $1 AND v.pool_id = t.pool_id AND v.user_id = $3
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, v.role AS "viewer_role?", v.active AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING v.role AS "viewer_role?", v.active AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         lead_id,
         actor.user_id,
@@ -72,8 +72,8 @@ pub async fn pending(
     let (after_deadline, after_id) = query.after.unzip();
     let rows = sqlx::query_as!(
         LeadRow,
-        r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?",
-                  p.mask_contacts AS pool_masks_contacts
+        r#"SELECT m.role AS "viewer_role?", m.active AS "viewer_active?",
+                  p.mask_contacts AS pool_masks_contacts, l.*
            FROM leads l
            JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
            LEFT JOIN members m

@@ -93,8 +93,8 @@ pub async fn claim_many(
            JOIN counted k ON k.pool_id = c.pool_id
            JOIN pools p ON p.tenant_id = $1 AND p.id = c.pool_id
            WHERE l.tenant_id = $1 AND l.id = c.id
-           RETURNING l.*, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         lead_ids,
         actor.user_id,

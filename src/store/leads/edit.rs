@@ -70,8 +70,8 @@ pub async fn update(
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
            LEFT JOIN members v ON v.tenant_id = $1 AND v.pool_id = t.pool_id AND v.user_id = $4
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, v.role AS "viewer_role?", v.active AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING v.role AS "viewer_role?", v.active AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         edit.lead_id,
         edit.expected_version,

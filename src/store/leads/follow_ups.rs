@@ -49,8 +49,8 @@ pub async fn record(
            FROM target t
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         follow_up.lead_id,
         actor.user_id,

@@ -47,8 +47,8 @@ pub async fn set_lock(
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
            LEFT JOIN members v ON v.tenant_id = $1 AND v.pool_id = t.pool_id AND v.user_id = $4
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, v.role AS "viewer_role?", v.active AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING v.role AS "viewer_role?", v.active AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         change.lead_id,
         locked,
@@ -97,8 +97,8 @@ pub async fn convert(
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
            LEFT JOIN members v ON v.tenant_id = $1 AND v.pool_id = t.pool_id AND v.user_id = $3
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, v.role AS "viewer_role?", v.active AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING v.role AS "viewer_role?", v.active AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         change.lead_id,
         actor.user_id,
@@ -152,8 +152,8 @@ pub async fn discard(
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
            LEFT JOIN members v ON v.tenant_id = $1 AND v.pool_id = t.pool_id AND v.user_id = $3
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, v.role AS "viewer_role?", v.active AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING v.role AS "viewer_role?", v.active AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         change.lead_id,
         actor.user_id,
@@ -193,8 +193,8 @@ pub async fn reopen(
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.pool_id
            LEFT JOIN members v ON v.tenant_id = $1 AND v.pool_id = t.pool_id AND v.user_id = $3
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, v.role AS "viewer_role?", v.active AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING v.role AS "viewer_role?", v.active AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         change.lead_id,
         actor.user_id,
@@ -233,8 +233,8 @@ pub async fn move_to_pool(
            JOIN pools p ON p.tenant_id = $1 AND p.id = $7
            LEFT JOIN members v ON v.tenant_id = $1 AND v.pool_id = $7 AND v.user_id = $3
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, v.role AS "viewer_role?", v.active AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING v.role AS "viewer_role?", v.active AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         change.lead_id,
         actor.user_id,

@@ -133,8 +133,8 @@ impl<'a> Listing<'a> {
             page,
         } = self;
         q.push(
-            "SELECT l.*, m.role AS viewer_role, m.active AS viewer_active,
-                    p.mask_contacts AS pool_masks_contacts FROM ",
+            "SELECT m.role AS viewer_role, m.active AS viewer_active,
+                    p.mask_contacts AS pool_masks_contacts, l.* FROM ",
         );
         match source {
             Source::Leads => {

@@ -216,9 +216,9 @@ pub async fn create(
                   $19, $20, (SELECT id FROM duplicate), $5, $5
            FROM gate, pools p
            WHERE p.tenant_id = $1 AND p.id = $2
-           RETURNING *, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
+           RETURNING NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
                      (SELECT p.mask_contacts FROM pools p WHERE p.tenant_id = $1 AND p.id = $2)
-                         AS "pool_masks_contacts!""#,
+                         AS "pool_masks_contacts!", *"#,
         actor.tenant_id,
         create.pool_id,
         Uuid::now_v7(),
@@ -300,8 +300,8 @@ pub async fn get_many(
 ) -> Result<Vec<LeadView>> {
     let rows = sqlx::query_as!(
         LeadRow,
-        r#"SELECT l.*, m.role AS "viewer_role?", m.active AS "viewer_active?",
-                  p.mask_contacts AS pool_masks_contacts
+        r#"SELECT m.role AS "viewer_role?", m.active AS "viewer_active?",
+                  p.mask_contacts AS pool_masks_contacts, l.*
            FROM leads l
            JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
            LEFT JOIN members m
@@ -394,8 +394,8 @@ pub async fn claim(
                cooldown_until = NULL, version = l.version + 1, updated_at = $4
            FROM counted c JOIN pools p ON p.tenant_id = $1 AND p.id = c.pool_id, target t
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         lead_id,
         actor.user_id,
@@ -471,8 +471,8 @@ pub async fn release(
            JOIN pools p ON p.tenant_id = $1 AND p.id = t.destination
            LEFT JOIN members v ON v.tenant_id = $1 AND v.pool_id = t.destination AND v.user_id = $3
            WHERE l.tenant_id = $1 AND l.id = t.id
-           RETURNING l.*, v.role AS "viewer_role?", v.active AS "viewer_active?",
-                     p.mask_contacts AS pool_masks_contacts"#,
+           RETURNING v.role AS "viewer_role?", v.active AS "viewer_active?",
+                     p.mask_contacts AS pool_masks_contacts, l.*"#,
         actor.tenant_id,
         release.lead_id,
         actor.user_id,
