@@ -21,28 +21,31 @@ BEGIN
 END
 $$;
 
--- How many of a tenant's leads the gram index would find for `q`, as the planner estimates it
--- for the query's least frequent gram: an upper bound of the leads containing `q`, read from
--- the statistics without touching the index. (The planner's estimate for all the grams at once
--- takes them as independent, and they are not: `arci` was estimated at 249 leads and found
--- 13,764.) NULL for a query without a gram. ListLeads decides by it whether to sort the matches
--- or walk the page's order (store/leads/list/search.rs). At most 8 of a long text's grams are
--- asked about (each costs a plan, ~50 µs): the least of some is still an upper bound.
--- Volatile, the default: PostgreSQL runs EXPLAIN only in a volatile function.
-CREATE FUNCTION search_hits_estimate(tenant text, q text) RETURNS bigint
+-- How many of a tenant's leads the gram index would find for `q` (`hits`), as the planner
+-- estimates it for the query's least frequent gram: an upper bound of the leads containing `q`,
+-- read from the statistics without touching the index (the planner's estimate for all the grams
+-- at once takes them as independent, and they are not: `arci` was estimated at 249 leads and
+-- found 13,764); NULL for a query without a gram. And how many leads the tenant has (`leads`).
+-- ListLeads decides by them whether to sort the matches or walk the page's order
+-- (store/leads/list/search.rs). At most 8 of a long text's grams are asked about (each costs a
+-- plan, ~50 µs): the least of some is still an upper bound. Volatile, the default: PostgreSQL
+-- runs EXPLAIN only in a volatile function.
+CREATE FUNCTION search_hits_estimate(tenant text, q text, OUT hits bigint, OUT leads bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     gram text;
     plan json;
-    least_hits bigint;
 BEGIN
+    EXECUTE format('EXPLAIN (FORMAT JSON) SELECT 1 FROM lead_search WHERE tenant_id = %L',
+                   tenant)
+        INTO plan;
+    leads := (plan -> 0 -> 'Plan' ->> 'Plan Rows')::bigint;
     FOR gram IN SELECT DISTINCT g FROM unnest(search_query_grams(q)) AS g LIMIT 8 LOOP
         EXECUTE format('EXPLAIN (FORMAT JSON) SELECT 1 FROM lead_search
                         WHERE tenant_id = %L AND grams @> ARRAY[%L]', tenant, gram)
             INTO plan;
-        least_hits := LEAST(least_hits, (plan -> 0 -> 'Plan' ->> 'Plan Rows')::bigint);
+        hits := LEAST(hits, (plan -> 0 -> 'Plan' ->> 'Plan Rows')::bigint);
     END LOOP;
-    RETURN least_hits;
 END
 $$;
 

@@ -32,7 +32,7 @@ const GLOBAL: &[(&str, &str)] = &[
         "start-up: whether the database folds the case of letters beyond ASCII; no table is read",
     ),
     (
-        "SELECT search_hits_estimate($1, $2)",
+        "FROM search_hits_estimate($1, $2)",
         "ListLeads' estimate of a text's matches: the tenant is its first argument, and it reads \
          the planner's statistics (EXPLAIN), no rows",
     ),

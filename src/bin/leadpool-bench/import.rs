@@ -184,8 +184,9 @@ async fn copy_baseline(cli: &Cli, db: &BenchDb, rows: usize, pool_id: Uuid) -> R
         r"CREATE TABLE bench_import_same (LIKE leads INCLUDING ALL);
          \copy bench_import_same (tenant_id, pool_id, id, name, company, phone, email, source, region, grade, phone_normalized, email_normalized, state, pool_entered_at, created_at, updated_at) FROM '{csv}' WITH (FORMAT csv)
          CREATE TABLE bench_import_same_search (LIKE lead_search INCLUDING ALL);
-         INSERT INTO bench_import_same_search
-             SELECT tenant_id, id, lead_search_grams(name, company), tags FROM bench_import_same;",
+         INSERT INTO bench_import_same_search (tenant_id, lead_id, grams, tags, created_at)
+             SELECT tenant_id, id, lead_search_grams(name, company), tags, created_at
+             FROM bench_import_same;",
         &csv,
     )
     .await?;

@@ -21,7 +21,7 @@ use super::{LeadRow, LeadView, views_of};
 use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::listing::{self, LeadFilter, LeadOrder, OrderKey, SortValue};
-pub use search::{FEW_HITS, RARE_HITS};
+pub use search::{FEW_HITS, few_enough_to_sort};
 
 /// One page of a listing: its order, where it starts and how many rows to fetch.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@
 //! 13,764 of 1M). So the listing asks first ([`search_hits_estimate`]: the estimate for the
 //! text's least frequent gram, an upper bound), then runs one of three shapes, measured at 1M
 //! leads (bench `list`):
-//! - Few: the matches are sorted in `lead_search` by creation time and a page of them fetched
+//! - Few ([`few_enough_to_sort`]): the matches are sorted in `lead_search` by creation time and a page of them fetched
 //!   ([`push_sorted_hits`]; 司马, 500 leads: 1.8 ms a call against ~5 ms fetching all 500).
 //! - Many: the page's order is walked, each lead checked for the text ([`push_walk`]; 杭州,
 //!   5% of leads: ~1,000 read for a page of 51).
@@ -21,10 +21,13 @@ use crate::domain::Result;
 use crate::domain::listing::OrderKey;
 use crate::store::db_error;
 
-/// At most this many leads by the estimate, a text's matches are few enough to sort: reading
-/// one from `lead_search` costs ~2 µs, so 5,000 take ~10 ms at worst, where a walk of the order
-/// finding 50 of 5,000 in 1M leads reads 10,000 leads.
-pub const RARE_HITS: i64 = 5_000;
+/// Whether a text's matches are few enough to sort: `hits` of the tenant's `leads` by the
+/// estimate. Sorting reads every match from `lead_search` (~2 µs each); a walk of the order reads
+/// about `page × leads ÷ hits` leads (~1 µs each). For a page of 50 the two cost the same at
+/// `hits ≈ 5 × √leads`: 5,000 of 1M leads, 700 of 20,000.
+pub fn few_enough_to_sort(hits: i64, leads: i64) -> bool {
+    hits as f64 <= 5.0 * (leads.max(0) as f64).sqrt()
+}
 
 /// How many leads a text query's walk reads in the page's order. A page of 51 is found within
 /// them when more than 1.3% of the leads read contain the text (at 1M leads: 杭州, 王, Gar and
@@ -46,9 +49,8 @@ pub(super) async fn statements<'a>(
     text: &'a str,
 ) -> Result<Vec<(QueryBuilder<'a, Postgres>, bool)>> {
     let builder = || QueryBuilder::<Postgres>::new(prefix);
-    let rare = search_hits_estimate(db, listing, text)
-        .await?
-        .is_some_and(|hits| hits <= RARE_HITS);
+    let (hits, leads) = search_hits_estimate(db, listing, text).await?;
+    let rare = hits.is_some_and(|hits| few_enough_to_sort(hits, leads));
     let filter = listing.filter;
     if rare && listing.page.order.key == OrderKey::CreatedAt {
         let mut q = builder();
@@ -71,21 +73,23 @@ pub(super) async fn statements<'a>(
     ])
 }
 
-/// The planner's estimate of how many of the tenant's leads hold the text's least frequent
-/// gram; `None` for a text without a gram (every lead's grams hold it).
+/// The planner's estimates of how many of the tenant's leads hold the text's least frequent
+/// gram (`None` for a text without a gram: every lead's grams hold it), and of how many leads
+/// the tenant has.
 async fn search_hits_estimate(
     db: &mut PgConnection,
     listing: Listing<'_>,
     text: &str,
-) -> Result<Option<i64>> {
-    sqlx::query_scalar!(
-        "SELECT search_hits_estimate($1, $2)",
+) -> Result<(Option<i64>, i64)> {
+    let estimate = sqlx::query!(
+        r#"SELECT hits, leads AS "leads!" FROM search_hits_estimate($1, $2)"#,
         listing.actor.tenant_id,
         text
     )
     .fetch_one(db)
     .await
-    .map_err(db_error)
+    .map_err(db_error)?;
+    Ok((estimate.hits, estimate.leads))
 }
 
 /// Few matches: the leads whose grams hold the text's, sorted by creation time in
