@@ -116,6 +116,8 @@ pub struct Plan {
     pub shared_read: u64,
     /// The rows the statement returned.
     pub rows: f64,
+    /// The most rows any Sort node of the plan read.
+    pub sorted_rows: f64,
 }
 
 impl Plan {
@@ -133,10 +135,8 @@ impl Plan {
                 .unwrap_or(f64::NAN),
             shared_hit: blocks("Shared Hit Blocks"),
             shared_read: blocks("Shared Read Blocks"),
-            rows: root
-                .get("Actual Rows")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
+            rows: actual_rows(root),
+            sorted_rows: most_sorted(root),
         })
     }
 
@@ -147,21 +147,21 @@ impl Plan {
         self.shared_hit += next.shared_hit;
         self.shared_read += next.shared_read;
         self.rows = next.rows;
+        self.sorted_rows = self.sorted_rows.max(next.sorted_rows);
     }
 
     /// The leads come from an index: never a sequential scan of `leads`, and in index order
-    /// (no sort) unless a text search picked them by the gram index of their search terms
-    /// (`lead_search`), whose matches have no order and are sorted. (A small table such as
-    /// `members` may be read whole when the planner finds it cheaper.)
-    pub fn index_served(&self) -> bool {
+    /// (no sort of more than the page's `page_rows`) unless a text search picked them by the
+    /// gram index of their search terms (`lead_search`), whose matches have no order and are
+    /// sorted. (A small table such as `members` may be read whole when the planner finds it
+    /// cheaper.)
+    pub fn index_served(&self, page_rows: f64) -> bool {
         let bitmap = self
             .nodes
             .iter()
             .any(|n| n == "Bitmap Heap Scan leads" || n == "Bitmap Heap Scan lead_search");
-        !self
-            .nodes
-            .iter()
-            .any(|n| n == "Seq Scan leads" || (n.starts_with("Sort") && !bitmap))
+        let sorts_matches = self.sorted_rows > page_rows && !bitmap;
+        !sorts_matches && !self.nodes.iter().any(|n| n == "Seq Scan leads")
     }
 
     /// The scans only, e.g. `Index Scan leads_pool_created_idx, Index Scan members_pkey`.
@@ -174,6 +174,24 @@ impl Plan {
             .collect();
         scans.join(", ")
     }
+}
+
+/// A node's actual rows over all its loops.
+fn actual_rows(node: &Value) -> f64 {
+    let field = |key| node.get(key).and_then(Value::as_f64);
+    field("Actual Rows").unwrap_or(0.0) * field("Actual Loops").unwrap_or(1.0)
+}
+
+/// The most rows a Sort node below `node` (or `node` itself) read from its input.
+fn most_sorted(node: &Value) -> f64 {
+    let children = node.get("Plans").and_then(Value::as_array);
+    let children = children.map(Vec::as_slice).unwrap_or_default();
+    let here = if node.get("Node Type").and_then(Value::as_str) == Some("Sort") {
+        children.iter().map(actual_rows).sum()
+    } else {
+        0.0
+    };
+    children.iter().map(most_sorted).fold(here, f64::max)
 }
 
 fn walk(node: &Value, out: &mut Vec<String>) {
