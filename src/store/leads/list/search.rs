@@ -7,8 +7,9 @@
 //! 13,764 of 1M). So the listing asks first ([`search_hits_estimate`]: the estimate for the
 //! text's least frequent gram, an upper bound), then runs one of three shapes, measured at 1M
 //! leads (bench `list`):
-//! - Few ([`few_enough_to_sort`]): the matches are sorted in `lead_search` by creation time and a page of them fetched
-//!   ([`push_sorted_hits`]; 司马, 500 leads: 1.8 ms a call against ~5 ms fetching all 500).
+//! - Few ([`few_enough_to_sort`]): the matches are sorted in `lead_search` by creation time and
+//!   a page of them fetched ([`push_sorted_hits`]; 司马, 500 leads: 1.8 ms a call against ~5 ms
+//!   fetching all 500).
 //! - Many: the page's order is walked, each lead checked for the text ([`push_walk`]; 杭州,
 //!   5% of leads: ~1,000 read for a page of 51).
 //! - Between, or a walk that ran out: the gram index is counted up to [`FEW_HITS`] and the
