@@ -32,9 +32,15 @@ pub fn seen() {
 /// Whether a connection opened `age` ago may hold a refused statement: it was opened before the
 /// last refusal was seen.
 pub fn may_be_held(age: Duration) -> bool {
-    let seen_at = SEEN_AT.load(Ordering::Relaxed);
     let opened = Instant::now().checked_sub(age).unwrap_or_else(start);
-    seen_at != 0 && micros_since_start(opened) <= seen_at
+    opened_before(micros_since_start(opened), SEEN_AT.load(Ordering::Relaxed))
+}
+
+/// Whether a connection opened at `opened` preceded the refusal seen at `seen` (0: none seen),
+/// both in microseconds after `start()`. The same microsecond counts as before: such a
+/// connection may hold the refused statement.
+fn opened_before(opened: u64, seen: u64) -> bool {
+    seen != 0 && opened <= seen
 }
 
 #[cfg(test)]
@@ -43,10 +49,11 @@ mod tests {
 
     #[test]
     fn connections_opened_before_a_refusal_are_dropped_and_later_ones_kept() {
-        let old = Duration::from_secs(3600);
+        assert!(!opened_before(5, 0), "no refusal seen");
+        assert!(opened_before(5, 10));
+        assert!(opened_before(10, 10));
+        assert!(!opened_before(11, 10));
         seen();
-        assert!(may_be_held(old));
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(!may_be_held(Duration::ZERO));
+        assert!(may_be_held(Duration::from_secs(3600)));
     }
 }
