@@ -1,6 +1,9 @@
 //! The one place where database failures become domain errors: constraint names map to the
 //! reason a caller can act on, lost connections to `DATABASE_UNAVAILABLE`.
 
+use sqlx::error::DatabaseError;
+use sqlx::postgres::PgDatabaseError;
+
 use crate::domain::DomainError;
 
 /// Unique constraints whose violation is the caller's doing, by the reason they mean.
@@ -20,8 +23,13 @@ fn unique_violation(constraint: &str) -> Option<DomainError> {
     }
 }
 
-/// PostgreSQL's refusal of a cached statement whose result a schema change altered.
-const STALE_PLAN: &str = "cached plan must not change result type";
+/// PostgreSQL's refusal of a cached statement whose result a schema change altered ("cached
+/// plan must not change result type", in the server's language): known by the routine that
+/// raises it, since `feature_not_supported` has other causes.
+fn is_stale_plan(db: &dyn DatabaseError) -> bool {
+    let pg = db.try_downcast_ref::<PgDatabaseError>();
+    pg.and_then(PgDatabaseError::routine) == Some("RevalidateCachedQuery")
+}
 
 pub fn db_error(err: sqlx::Error) -> DomainError {
     match &err {
@@ -38,7 +46,7 @@ pub fn db_error(err: sqlx::Error) -> DomainError {
                 Some("57P01" | "57P02" | "57P03" | "53300") => DomainError::DatabaseUnavailable,
                 // feature_not_supported, for a cached statement whose table a migration changed
                 // (a rolling update): nothing ran, and a retry gets a fresh connection.
-                Some("0A000") if db.message().contains(STALE_PLAN) => {
+                Some("0A000") if is_stale_plan(db.as_ref()) => {
                     super::stale_plans::seen();
                     DomainError::DatabaseUnavailable
                 }
