@@ -27,8 +27,10 @@ pub async fn list(
     after: Option<(SortValue, Uuid)>,
     limit: i64,
 ) -> Result<Vec<LeadView>> {
+    // One connection for the check and the page: each lending pings the server.
+    let mut conn = ctx.acquire().await?;
     if let Some(pool_id) = filter.pool_id {
-        let access = access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
+        let access = access::pool(&mut *conn, actor, pool_id).await?;
         // Without access to the pool, a member may still list the leads they own in it.
         if filter.owner_id.as_deref() != Some(actor.user_id.as_str()) {
             actor.require_pool_reader(pool_id, access.membership)?;
@@ -39,7 +41,7 @@ pub async fn list(
         after,
         limit,
     };
-    store::leads::list::list(&mut *ctx.acquire().await?, actor, filter, &page).await
+    store::leads::list::list(&mut conn, actor, filter, &page).await
 }
 
 /// The ownership history of a lead whose notes the actor may read, oldest first, after the event

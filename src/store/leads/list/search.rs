@@ -32,8 +32,9 @@ pub fn few_enough_to_sort(hits: i64, leads: i64) -> bool {
 
 /// How many leads a text query's walk reads in the page's order. A page of 51 is found within
 /// them when more than 1.3% of the leads read contain the text (at 1M leads: 杭州, 王, Gar and
-/// arci of bench `list`, each within 4,000 leads). Reading one costs ~0.6 µs with LIKE, ~1 µs
-/// with ILIKE (pgbench at 1M leads), so a walk that runs out loses 2.5–4 ms.
+/// arci of bench `list`, each within 4,000 leads). Reading one costs ~0.25 µs with LIKE, ~0.5 µs
+/// when its name and company are lower-cased (pgbench at 1M leads), so a walk that runs out
+/// loses 1–2 ms.
 const WALK_LEADS: i64 = 4_096;
 
 /// How many leads the gram index may find for a text query before the probe stops reading
