@@ -13,6 +13,7 @@ use leadpool::config::{Command, Config, Settings};
 use leadpool::domain::clock::SystemClock;
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
 use leadpool::service::Context;
+use leadpool::store::PoolSize;
 use leadpool::{store, telemetry};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -65,7 +66,11 @@ async fn serve(
     options: PgConnectOptions,
     exports_traces: bool,
 ) -> Result<(), BoxError> {
-    let db = connect(options, config.db_max_connections).await?;
+    let size = PoolSize {
+        max: config.db_max_connections,
+        min: config.db_min_connections()?,
+    };
+    let db = connect(options, size).await?;
     if config.migrate_on_start {
         store::schema::migrate(&db).await?;
     } else {
@@ -97,7 +102,7 @@ async fn serve(
 }
 
 /// Connects, saying which server failed and what to check when it does.
-async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<PgPool, BoxError> {
+async fn connect(options: PgConnectOptions, size: PoolSize) -> Result<PgPool, BoxError> {
     let at = format!(
         "{}:{} (database {})",
         options.get_host(),
@@ -106,20 +111,22 @@ async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<PgPo
             .get_database()
             .unwrap_or("of the same name as the user")
     );
-    store::connect(options, max_connections)
-        .await
-        .map_err(|err| {
-            format!(
-                "cannot connect to PostgreSQL at {at}: {err}; check DATABASE_URL and that the \
+    store::connect(options, size).await.map_err(|err| {
+        format!(
+            "cannot connect to PostgreSQL at {at}: {err}; check DATABASE_URL and that the \
              server is running and reachable from here"
-            )
-            .into()
-        })
+        )
+        .into()
+    })
 }
 
 /// `leadpool migrate`: applies the pending migrations, or with `check` only compares.
 async fn migrate(config: &Config, options: PgConnectOptions, check: bool) -> Result<(), BoxError> {
-    let db = connect(options, config.db_max_connections.min(2)).await?;
+    let db = connect(
+        options,
+        PoolSize::on_demand(config.db_max_connections.min(2)),
+    )
+    .await?;
     let result = if check {
         require_up_to_date(&db).await
     } else {
@@ -197,7 +204,7 @@ async fn database(
     })
     .await?;
     tracing::info!(dir = %pg.base_dir().display(), "private PostgreSQL running");
-    let admin = store::connect(pg.connect_options(), 1).await?;
+    let admin = store::connect(pg.connect_options(), PoolSize::on_demand(1)).await?;
     let created = store::ensure_database(&admin, EMBEDDED_DATABASE).await;
     admin.close().await;
     created?;

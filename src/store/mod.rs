@@ -29,11 +29,22 @@ pub use error::db_error;
 const STATEMENT_TIMEOUT: &str = "10s";
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "15s";
 
+/// How many connections a pool may hold, and how many it keeps open while idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSize {
+    pub max: u32,
+    pub min: u32,
+}
+
+impl PoolSize {
+    /// Connections opened when needed and closed when idle: for tools, tests and the bench.
+    pub fn on_demand(max: u32) -> Self {
+        Self { max, min: 0 }
+    }
+}
+
 /// Opens the connection pool with the session settings every statement relies on.
-pub async fn connect(
-    options: PgConnectOptions,
-    max_connections: u32,
-) -> Result<PgPool, sqlx::Error> {
+pub async fn connect(options: PgConnectOptions, size: PoolSize) -> Result<PgPool, sqlx::Error> {
     let options = options.application_name("leadpool").options([
         ("statement_timeout", STATEMENT_TIMEOUT),
         (
@@ -48,7 +59,8 @@ pub async fn connect(
         ("max_parallel_workers_per_gather", "0"),
     ]);
     PgPoolOptions::new()
-        .max_connections(max_connections)
+        .max_connections(size.max)
+        .min_connections(size.min)
         .acquire_timeout(Duration::from_secs(5))
         // A connection that may hold statements a migration made stale is closed, not lent.
         .before_acquire(|_, meta| Box::pin(async move { Ok(!stale_plans::may_be_held(meta.age)) }))

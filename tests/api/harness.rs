@@ -25,6 +25,7 @@ use leadpool::domain::clock::{Clock, ManualClock};
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
 use leadpool::service::Context;
 use leadpool::service::assignment::distribute;
+use leadpool::store::PoolSize;
 
 /// Where test databases are created: `DATABASE_URL` if set, else a private PostgreSQL.
 struct Server {
@@ -232,7 +233,7 @@ impl Scheduler {
 
 /// Connects to a database as the server does at start.
 pub async fn connect(options: PgConnectOptions, max_connections: u32) -> PgPool {
-    leadpool::store::connect(options, max_connections)
+    leadpool::store::connect(options, PoolSize::on_demand(max_connections))
         .await
         .expect("connect")
 }

@@ -9,7 +9,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
-use leadpool::store;
+use leadpool::store::{self, PoolSize};
 
 use crate::Result;
 use crate::cli::Cli;
@@ -117,7 +117,7 @@ impl DbServer {
         self.admin_exec(&format!("CREATE DATABASE {name}")).await?;
         eprintln!("fresh database {name}");
         let options = self.admin.clone().database(&name);
-        let pool = store::connect(options.clone(), BENCH_CONNECTIONS).await?;
+        let pool = store::connect(options.clone(), PoolSize::on_demand(BENCH_CONNECTIONS)).await?;
         store::schema::migrate(&pool).await?;
         Ok(BenchDb {
             uri: self.uri(&name),

@@ -23,12 +23,13 @@ use leadpool::app::{App, AppError};
 use leadpool::config::Settings;
 use leadpool::domain::clock::SystemClock;
 use leadpool::service::Context;
-use leadpool::store;
+use leadpool::store::{self, PoolSize};
 
 use crate::Result;
 
-/// The service's connection pool, as `LEADPOOL_DB_MAX_CONNECTIONS` defaults it.
-const SERVICE_DB_CONNECTIONS: u32 = 20;
+/// The service's connection pool, as `LEADPOOL_DB_MAX_CONNECTIONS` and
+/// `LEADPOOL_DB_MIN_CONNECTIONS` default it: all open from the start.
+const SERVICE_DB_CONNECTIONS: PoolSize = PoolSize { max: 20, min: 20 };
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The service running inside the bench process on 127.0.0.1:0 with the system clock.
