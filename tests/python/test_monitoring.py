@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 import urllib.request
 
 import kubernetes_validate
@@ -107,3 +108,21 @@ def test_every_queried_metric_is_exported(monitoring, server):
         if family not in exported:
             missing.append(name)
     assert not missing, f"queried but not exported: {missing}"
+
+
+def test_a_started_server_holds_its_whole_connection_pool_open(server):
+    """LEADPOOL_DB_MIN_CONNECTIONS defaults to the maximum: the pool opens every connection as
+    the server starts and keeps them, so a burst of calls never waits for one to open."""
+    deadline = time.monotonic() + 15
+    while True:
+        with urllib.request.urlopen(server.metrics_url(), timeout=10) as response:
+            scrape = response.read().decode()
+        gauges = dict(re.findall(r"^(leadpool_db_pool_(?:max_)?connections) (\d+)", scrape,
+                                 re.MULTILINE))
+        opened, limit = (int(gauges[name]) for name in ("leadpool_db_pool_connections",
+                                                        "leadpool_db_pool_max_connections"))
+        if opened == limit or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert limit == 20, f"the default pool is 20 connections, the server says {limit}"
+    assert opened == limit, f"{opened} of {limit} connections open 15 s after the start"
