@@ -122,19 +122,13 @@ pub async fn stats(
     user_id: Option<String>,
 ) -> Result<Standing> {
     let user_id = user_id.unwrap_or_else(|| actor.user_id.clone());
-    let access = access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
+    let mut conn = ctx.acquire().await?;
+    let access = access::pool(&mut *conn, actor, pool_id).await?;
     if user_id != actor.user_id && !actor.roles.service {
         actor.require_manager(pool_id, access.membership)?;
     }
     let now = ctx.clock.now();
-    let stats = store::members::stats(
-        &mut *ctx.acquire().await?,
-        &actor.tenant_id,
-        pool_id,
-        &user_id,
-        now,
-    )
-    .await?;
+    let stats = store::members::stats(&mut *conn, &actor.tenant_id, pool_id, &user_id, now).await?;
     Ok(Standing {
         pool_id,
         resets_at: quota::resets_at(now, &stats.timezone),

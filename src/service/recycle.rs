@@ -172,17 +172,10 @@ pub async fn upcoming(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> Result<Vec<Upcoming>> {
-    require_reader(ctx, actor, filter.pool_id).await?;
+    let mut conn = ctx.acquire().await?;
+    require_reader(&mut conn, actor, filter.pool_id).await?;
     let now = ctx.clock.now();
-    store::recycle::upcoming(
-        &mut *ctx.acquire().await?,
-        &actor.tenant_id,
-        filter,
-        now,
-        after,
-        limit,
-    )
-    .await
+    store::recycle::upcoming(&mut *conn, &actor.tenant_id, filter, now, after, limit).await
 }
 
 /// A pool's recycles, newest first, of one previous owner or all, before the event `before_seq`
@@ -195,9 +188,10 @@ pub async fn recycled(
     before_seq: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Recycled>> {
-    require_reader(ctx, actor, Some(pool_id)).await?;
+    let mut conn = ctx.acquire().await?;
+    require_reader(&mut conn, actor, Some(pool_id)).await?;
     store::recycle::recycled(
-        &mut *ctx.acquire().await?,
+        &mut *conn,
         &actor.tenant_id,
         pool_id,
         previous_owner_id,
@@ -207,10 +201,15 @@ pub async fn recycled(
     .await
 }
 
-/// Checks the actor may read `pool_id` (when given).
-async fn require_reader(ctx: &Context, actor: &Actor, pool_id: Option<Uuid>) -> Result<()> {
+/// Checks the actor may read `pool_id` (when given), on the connection the read goes on: each
+/// lending of one pings the server.
+async fn require_reader(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    pool_id: Option<Uuid>,
+) -> Result<()> {
     if let Some(pool_id) = pool_id {
-        access::readable_pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
+        access::readable_pool(&mut *conn, actor, pool_id).await?;
     }
     Ok(())
 }
