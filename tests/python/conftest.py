@@ -153,7 +153,15 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(database_env, tmp_path_factory):
-    log = tmp_path_factory.mktemp("server") / "leadpool.log"
+    with started_server(database_env, tmp_path_factory.mktemp("server")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def started_server(database_env: dict, log_dir: Path):
+    """The binary serving on `database_env`'s database, stopped (and checked to stop cleanly)
+    afterwards."""
+    log = log_dir / "leadpool.log"
     env = {
         **os.environ,
         **database_env,
