@@ -763,7 +763,9 @@ def import_leads(replica: Replica, stubs: Stubs, tenant: Tenant, pool_id: str, n
 # A Distribute's transaction, open, once the statement that moves the leads (and writes their
 # events and held counts) has begun: it holds lead_events' ROW EXCLUSIVE lock from then until it
 # ends. `moving`: that statement is still running; else it has run and COMMIT has not happened.
-# (Nothing else writes events while check B runs.)
+# The scheduler's sweeps take the same lock on lead_events (even when they find nothing due), so
+# the transaction is told apart by the distribution_state row it locks first, which only a
+# Distribute does: a sweep caught instead would be a backend of the replica that lives on.
 MOVE_STATEMENT = "WITH plan AS (%UNNEST($2::uuid[], $3::text[], $4::text[])%"
 OPEN_DISTRIBUTION = """
 SELECT a.pid, a.state, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 40),
@@ -771,6 +773,8 @@ SELECT a.pid, a.state, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 40),
 FROM pg_stat_activity a JOIN pg_locks k ON k.pid = a.pid
 WHERE a.application_name = 'leadpool' AND a.xact_start IS NOT NULL
   AND k.relation = 'lead_events'::regclass AND k.mode = 'RowExclusiveLock' AND k.granted
+  AND EXISTS (SELECT 1 FROM pg_locks d WHERE d.pid = a.pid
+              AND d.relation = 'distribution_state'::regclass AND d.granted)
   AND {phase}
 """
 MOVING = f"a.state = 'active' AND a.query LIKE '{MOVE_STATEMENT}'"
