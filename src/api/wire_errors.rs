@@ -24,7 +24,7 @@ fn contract_error(code: Code, message: &str) -> Option<DomainError> {
     }
 }
 
-/// The limit tonic's size refusal names ("… the limit is: 33554432 bytes"): the server's
+/// The limit tonic's size refusal names ("… the limit is: 4194304 bytes"): the server's
 /// configured `max_message_bytes`, whichever service refused.
 fn limit_of(message: &str) -> Option<usize> {
     let (_, rest) = message.split_once("the limit is: ")?;

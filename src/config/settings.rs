@@ -58,10 +58,10 @@ impl Default for Settings {
     }
 }
 
-/// 32 MiB: an `ImportLeads` of 300 rows each with 50 attributes of 490 characters (7.5 MB in
-/// Latin text, 22 MB in Chinese) fits; 1,000 rows of such size go through `ImportLeadsStream` in
-/// smaller chunks. Clients' own receive and send limits (often 4 MiB) apply on their side.
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+/// 4 MiB, as `shared/api.md` sets it and as most gRPC clients receive by default: a
+/// 1,000-row `ImportLeads` of everyday leads fits many times over; rows with many long
+/// attributes go through `ImportLeadsStream` in smaller chunks.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// How `WatchEvents` streams wait for news.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

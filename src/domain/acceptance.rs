@@ -125,27 +125,13 @@ pub fn plan_reroutes(
 /// Why `AcceptLead` changed nothing. `Ok`: the lead is the actor's and not waiting (claimed,
 /// or accepted already): a lead they own is accepted, so the call answers with it.
 pub fn explain_accept_refusal(lead: &Lead, actor: &str) -> Result<(), DomainError> {
-    match refusal(lead, actor) {
-        Some(refused) => Err(refused),
-        None => Ok(()),
-    }
-}
-
-/// Why `DeclineLead` changed nothing: only a lead waiting for the actor's acceptance can be
-/// declined (a lead they hold otherwise is released instead).
-pub fn explain_decline_refusal(lead: &Lead, actor: &str) -> DomainError {
-    refusal(lead, actor).unwrap_or(DomainError::NotPendingAcceptance(lead.id))
-}
-
-/// What keeps the actor from acting on the lead as its owner; `None` when they own it.
-fn refusal(lead: &Lead, actor: &str) -> Option<DomainError> {
     match lead.state {
-        LeadState::Converted | LeadState::Discarded => Some(DomainError::LeadClosed(lead.id)),
-        LeadState::InPool => Some(DomainError::LeadNotOwned(lead.id)),
+        LeadState::Converted | LeadState::Discarded => Err(DomainError::LeadClosed(lead.id)),
+        LeadState::InPool => Err(DomainError::LeadNotOwned(lead.id)),
         LeadState::Owned if lead.owner_id.as_deref() != Some(actor) => {
-            Some(DomainError::NotLeadOwner { lead_id: lead.id })
+            Err(DomainError::NotLeadOwner { lead_id: lead.id })
         }
-        LeadState::Owned => None,
+        LeadState::Owned => Ok(()),
     }
 }
 

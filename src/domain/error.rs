@@ -55,7 +55,8 @@ pub enum DomainError {
     #[error("Only a tenant admin may do this.")]
     AdminRequired,
     #[error(
-        "Only {user_id} themselves, a manager of one of their pools, or a tenant admin may do this."
+        "Only {} themselves, a manager of one of their pools, or a tenant admin may do this.",
+        quoted(.user_id)
     )]
     UserNotManaged { user_id: String },
     #[error("Only the lead's owner or a manager of its pool may do this.")]
@@ -72,13 +73,13 @@ pub enum DomainError {
     CalendarInUse(Uuid),
     #[error("Lead {0} does not exist.")]
     LeadNotFound(Uuid),
-    #[error("User {user_id} is not a member of pool {pool_id}.")]
+    #[error("User {} is not a member of pool {pool_id}.", quoted(.user_id))]
     MemberNotFound { pool_id: Uuid, user_id: String },
-    #[error("User {user_id} is not a member of any pool of this tenant.")]
+    #[error("User {} is not a member of any pool of this tenant.", quoted(.user_id))]
     UserNotMember { user_id: String },
     #[error("Another pool of this tenant is already named like that; pick another name.")]
     PoolNameTaken,
-    #[error("User {user_id} is already a member of pool {pool_id}.")]
+    #[error("User {} is already a member of pool {pool_id}.", quoted(.user_id))]
     MemberExists { pool_id: Uuid, user_id: String },
     #[error("A live lead of this tenant already has this phone or e-mail{}; set allow_duplicate to keep both.", .existing_lead_id.map(|id| format!(" ({id})")).unwrap_or_default())]
     DuplicateLead { existing_lead_id: Option<Uuid> },
@@ -86,15 +87,15 @@ pub enum DomainError {
     ExternalRefTaken { existing_lead_id: Option<Uuid> },
     #[error("Lead {0} is not in the public pool: someone owns it.")]
     LeadNotInPool(Uuid),
-    #[error("Lead {0} is not owned by anyone, so it cannot be released.")]
+    #[error("Lead {0} is in the pool: nobody owns it.")]
     LeadNotOwned(Uuid),
     #[error("Lead {0} is locked; a manager must unlock it first.")]
     LeadLocked(Uuid),
     #[error("Lead {0} is converted or discarded and out of circulation.")]
     LeadClosed(Uuid),
-    #[error("User {user_id} is an inactive member of pool {pool_id}.")]
+    #[error("User {} is an inactive member of pool {pool_id}.", quoted(.user_id))]
     MemberInactive { pool_id: Uuid, user_id: String },
-    #[error("User {user_id} already holds {held} leads of this pool, the limit is {limit}.")]
+    #[error("User {} already holds {held} leads of this pool, the limit is {limit}.", quoted(.user_id))]
     HeldLimitReached {
         user_id: String,
         limit: i32,
@@ -118,7 +119,7 @@ pub enum DomainError {
     NoClaimableLead(Uuid),
     #[error("Lead {0} is not waiting for your acceptance.")]
     NotPendingAcceptance(Uuid),
-    #[error("User {user_id} is away{}; set override_away to give them leads anyway.", .away_until.map(|at| format!(" until {}", rfc3339(at))).unwrap_or_default())]
+    #[error("User {} is away{}; set override_away to give them leads anyway.", quoted(.user_id), .away_until.map(|at| format!(" until {}", rfc3339(at))).unwrap_or_default())]
     MemberAway {
         user_id: String,
         away_until: Option<DateTime<Utc>>,
@@ -326,6 +327,20 @@ impl DomainError {
         }
     }
 
+    /// This error as part of a larger request whose `prefix` holds the validated message
+    /// (`calendar_change.`): its bad fields named by their paths in that request.
+    pub fn nested_in(self, prefix: &str) -> Self {
+        match self {
+            Self::ValidationFailed(violations) => Self::ValidationFailed(
+                violations
+                    .into_iter()
+                    .map(|v| FieldViolation::new(format!("{prefix}{}", v.field), v.description))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// The bad fields, for `google.rpc.BadRequest`: every `INVALID_ARGUMENT` names its field.
     pub fn field_violations(&self) -> Cow<'_, [FieldViolation]> {
         let field = match self {
@@ -342,4 +357,55 @@ impl DomainError {
 /// A time as RFC 3339 in UTC, as error messages and metadata carry it.
 pub fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::validate::MAX_QUOTED_CHARS;
+
+    /// A user id may be 128 characters; a message names at most 64 of them (shared/api.md).
+    #[test]
+    fn messages_quote_at_most_64_characters_of_a_user_id() {
+        let user_id = "用".repeat(128);
+        let pool_id = Uuid::nil();
+        let errors = [
+            DomainError::UserNotManaged {
+                user_id: user_id.clone(),
+            },
+            DomainError::MemberNotFound {
+                pool_id,
+                user_id: user_id.clone(),
+            },
+            DomainError::UserNotMember {
+                user_id: user_id.clone(),
+            },
+            DomainError::MemberExists {
+                pool_id,
+                user_id: user_id.clone(),
+            },
+            DomainError::MemberInactive {
+                pool_id,
+                user_id: user_id.clone(),
+            },
+            DomainError::HeldLimitReached {
+                user_id: user_id.clone(),
+                limit: 1,
+                held: 1,
+            },
+            DomainError::MemberAway {
+                user_id: user_id.clone(),
+                away_until: None,
+            },
+        ];
+        let quoted_run = "用".repeat(MAX_QUOTED_CHARS);
+        for error in errors {
+            let message = error.to_string();
+            assert!(message.contains(&format!("\"{quoted_run}\"…")), "{message}");
+            assert!(
+                !message.contains(&"用".repeat(MAX_QUOTED_CHARS + 1)),
+                "{message}"
+            );
+        }
+    }
 }

@@ -103,6 +103,18 @@ impl LeadOrder {
     pub fn position_after(self, lead: &Lead) -> (SortValue, Uuid) {
         (self.key.value_of(lead), lead.id)
     }
+
+    /// Whether `value` is of this order's key: a time for the time keys, a text for `grade`.
+    pub fn fits(self, value: &SortValue) -> bool {
+        matches!(
+            (self.key, value),
+            (OrderKey::Grade, SortValue::Text(_))
+                | (
+                    OrderKey::CreatedAt | OrderKey::PoolEnteredAt | OrderKey::FollowUpDeadline,
+                    SortValue::Time(_)
+                )
+        )
+    }
 }
 
 /// `text` as an ILIKE pattern matching it anywhere, its wildcards taken literally.

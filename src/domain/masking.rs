@@ -2,6 +2,7 @@
 //! the pool see `138****5678` and `j***@example.com`.
 
 use super::access::Actor;
+use super::lead::phone_digits;
 use super::member::Membership;
 
 /// Whether this reader sees a lead's real phone and e-mail. Owners, managers, tenant admins and
@@ -21,7 +22,7 @@ pub fn sees_contacts(
 /// Keeps the first 3 and last 4 digits: `+86 138-1234-5678` → `138****5678`. Shorter numbers,
 /// which those digits would give away, are masked whole.
 pub fn mask_phone(phone: &str) -> String {
-    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    let digits: Vec<char> = phone_digits(phone).collect();
     let digits = match digits.as_slice() {
         ['8', '6', rest @ ..] if rest.len() == 11 => rest,
         all => all,
@@ -60,6 +61,7 @@ mod tests {
         assert_eq!(mask_phone("13812345678"), "138****5678");
         assert_eq!(mask_phone("+86 138-1234-5678"), "138****5678");
         assert_eq!(mask_phone("021 5555 0000"), "021****0000");
+        assert_eq!(mask_phone("１３８１２３４５６７８"), "138****5678");
         assert_eq!(mask_phone("12345"), "****");
         assert_eq!(mask_phone(""), "");
     }

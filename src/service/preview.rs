@@ -91,7 +91,9 @@ async fn apply(
                 reschedule_owned: true,
                 ..update.clone()
             };
-            let updated = pools::apply_update(conn, actor, &update, now).await?;
+            let updated = pools::apply_update(conn, actor, &update, now)
+                .await
+                .map_err(|e| e.nested_in("pool_change."))?;
             Ok(updated.rescheduled_leads)
         }
         ProposedChange::Calendar(update) => {
@@ -99,7 +101,9 @@ async fn apply(
                 reschedule_owned: false,
                 ..update.clone()
             };
-            let updated = calendars::apply_update(conn, actor, &update, now).await?;
+            let updated = calendars::apply_update(conn, actor, &update, now)
+                .await
+                .map_err(|e| e.nested_in("calendar_change."))?;
             let (tenant_id, calendar_id) = (&actor.tenant_id, updated.calendar.id);
             let naming = store::pools::naming_calendar(&mut *conn, tenant_id, calendar_id).await?;
             if !naming.contains(&command.pool_id) {

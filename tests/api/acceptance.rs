@@ -284,7 +284,8 @@ async fn refused_accepts_and_declines_say_why_and_change_nothing() {
         .assert_refused(rep2.try_accept(&lead), "NOT_LEAD_OWNER")
         .await;
     assert_eq!(metadata["lead_id"], lead);
-    app.assert_refused(rep2.try_decline(&lead, "no"), "NOT_LEAD_OWNER")
+    // Not waiting for rep2: whoever holds it, rep2 may not decline it.
+    app.assert_refused(rep2.try_decline(&lead, "no"), "NOT_PENDING_ACCEPTANCE")
         .await;
     let fields = app.invalid_fields(rep1.try_decline(&lead, "  ")).await;
     assert_eq!(fields, ["reason"]);
@@ -328,6 +329,8 @@ async fn refused_accepts_and_declines_say_why_and_change_nothing() {
         .create_in(&pool.id, fixtures::new_lead("赵磊"))
         .await;
     app.assert_refused(rep1.try_accept(&pooled.id), "LEAD_NOT_OWNED")
+        .await;
+    app.assert_refused(rep1.try_decline(&pooled.id, "no"), "NOT_PENDING_ACCEPTANCE")
         .await;
 }
 

@@ -43,7 +43,12 @@ type SameContact = (
 const SAME_CONTACTS: [SameContact; 2] = [
     (
         ("+86 138-0000-1234", ""),
-        &[("13800001234", ""), ("0086 138 0000 1234", "")],
+        &[
+            ("13800001234", ""),
+            ("0086 138 0000 1234", ""),
+            // Full-width, as a Chinese input method types them.
+            ("１３８ ００００ １２３４", ""),
+        ],
     ),
     (("", "jane@example.com"), &[("", "  JANE@Example.com ")]),
 ];

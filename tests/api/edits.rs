@@ -35,7 +35,9 @@ async fn update_changes_masked_fields_at_the_read_version() {
             proto::Lead {
                 company: "Hangzhou Tea Co".into(),
                 tags: vec!["hot".into()],
-                name: String::new(), // not in the mask: ignored
+                name: String::new(),    // not in the mask: ignored
+                source: "web\0".into(), // not in the mask: neither checked nor written
+                attributes: [("渠道\0".to_owned(), "\0".to_owned())].into(),
                 ..owned.clone()
             },
             &["company", "tags"],
@@ -44,6 +46,10 @@ async fn update_changes_masked_fields_at_the_read_version() {
     assert_eq!(changed.company, "Hangzhou Tea Co");
     assert_eq!(changed.tags, ["hot"]);
     assert_eq!(changed.name, "Wang Wei");
+    assert_eq!(
+        (changed.source.as_str(), &changed.attributes),
+        (owned.source.as_str(), &owned.attributes)
+    );
     assert_eq!(changed.version, owned.version + 1);
     let note: Option<String> = sqlx::query_scalar(
         "SELECT note FROM lead_events WHERE kind = 'UPDATED' AND lead_id = $1::uuid",
@@ -99,6 +105,14 @@ async fn update_refuses_bad_input_strangers_and_duplicates() {
                 .await
         ),
         ["lead.name", "lead.version", "update_mask"]
+    );
+    let bad_tag = proto::Lead {
+        tags: vec!["ok".into(), "\u{7}".into()],
+        ..lead.clone()
+    };
+    assert_eq!(
+        bad_fields(app.as_service().try_update_lead(bad_tag, &["tags"]).await),
+        ["lead.tags[1]"]
     );
     assert_error(
         app.as_member("bob")

@@ -98,24 +98,27 @@ async fn identities_that_cannot_be_ids_are_invalid_not_missing() {
 }
 
 #[tokio::test]
-async fn requests_over_the_32_mib_limit_are_resource_exhausted_with_the_limit() {
+async fn requests_over_the_4_mib_limit_are_resource_exhausted_with_the_limit() {
     let (app, team) = fixtures::app_with_team(None).await;
+    let before = app.fingerprint().await;
     let lead = proto::NewLead {
-        name: "长".repeat(12_000_000),
+        name: "长".repeat(1_500_000),
         ..fixtures::new_lead("x")
     };
     let created = app.as_service().try_create_in(&team.pool.id, lead).await;
     let metadata = assert_error(created, "MESSAGE_TOO_LARGE");
-    assert_eq!(metadata["limit_bytes"], "33554432");
+    assert_eq!(metadata["limit_bytes"], "4194304");
+    assert_eq!(app.fingerprint().await, before);
 }
 
 #[tokio::test]
-async fn an_import_of_300_rows_with_50_long_attributes_each_fits_the_limit() {
+async fn an_import_of_1000_rows_with_chinese_attributes_fits_the_limit() {
     let (app, team) = fixtures::app_with_team(None).await;
-    let rows: Vec<proto::NewLead> = (0..300)
+    let rows: Vec<proto::NewLead> = (0..1_000)
         .map(|i| proto::NewLead {
-            attributes: (0..50)
-                .map(|k| (format!("field{k}"), "备注".repeat(245)))
+            company: format!("杭州云栖网络科技有限公司第{i}分公司"),
+            attributes: (0..11)
+                .map(|k| (format!("字段{k}"), "客户备注".repeat(25)))
                 .collect(),
             ..fixtures::new_lead(&format!("客户 {i}"))
         })
@@ -126,11 +129,11 @@ async fn an_import_of_300_rows_with_50_long_attributes_each_fits_the_limit() {
         ..Default::default()
     };
     assert!(
-        prost::Message::encoded_len(&request) > 20_000_000,
-        "a 22 MB request"
+        (3_000_000..4 * 1024 * 1024).contains(&prost::Message::encoded_len(&request)),
+        "a request of 3 to 4 MiB"
     );
     let imported = app.as_service().import_leads(request).await;
-    assert_eq!(imported.results.len(), 300);
+    assert_eq!(imported.results.len(), 1_000);
     assert!(
         imported
             .results

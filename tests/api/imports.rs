@@ -197,11 +197,15 @@ async fn streamed_import_commits_chunk_by_chunk_and_sums_up() {
     let chunks = vec![
         proto::ImportLeadsStreamRequest {
             pool_id: team.pool.id.clone(),
-            leads: rows(0, 1_500),
+            leads: rows(0, 1_000),
             ..Default::default()
         },
         proto::ImportLeadsStreamRequest {
-            leads: rows(1_500, 2_400),
+            leads: rows(1_000, 1_900),
+            ..Default::default()
+        },
+        proto::ImportLeadsStreamRequest {
+            leads: rows(1_900, 2_400),
             ..Default::default()
         },
         proto::ImportLeadsStreamRequest {
@@ -254,6 +258,20 @@ async fn streamed_import_needs_a_pool_first() {
         .import_leads_stream(service().req(tokio_stream::iter(chunks)))
         .await;
     assert_eq!(bad_fields(result), ["pool_id", "request_id"]);
+    assert_eq!(lead_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_streamed_chunk_holds_at_most_a_thousand_rows() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let mut chunks = keyed_chunks(&team.pool.id, "", 1_001);
+    chunks.truncate(1);
+    let result = app
+        .leads()
+        .import_leads_stream(service().req(tokio_stream::iter(chunks)))
+        .await;
+    assert_eq!(bad_fields(result), ["leads"]);
     assert_eq!(lead_count(&app).await, 0);
 }
 

@@ -114,6 +114,17 @@ async fn create_lead_names_every_bad_field() {
         )
         .await;
     assert_eq!(bad_fields(long_name), ["lead.name"]);
+    let bad_tags = app
+        .as_service()
+        .try_create_in(
+            &team.pool.id,
+            proto::NewLead {
+                tags: vec!["重点".into(), " ".into(), "标".repeat(51)],
+                ..new_lead("王伟")
+            },
+        )
+        .await;
+    assert_eq!(bad_fields(bad_tags), ["lead.tags[1]", "lead.tags[2]"]);
     assert_eq!(app.fingerprint().await, before);
 }
 

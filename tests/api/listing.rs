@@ -348,6 +348,47 @@ async fn a_token_is_refused_with_another_filter_or_order() {
             .await;
         assert_error(result, "BAD_PAGE_TOKEN");
     }
+    // The same token edited by hand to hold what no lead can: a time for the grade order, a
+    // NUL, a time PostgreSQL cannot hold.
+    for forged_after in [
+        serde_json::json!({"Time": "2020-01-01T00:00:00Z"}),
+        serde_json::json!({"Text": "B\0"}),
+    ] {
+        let result = mia
+            .try_list_leads(proto::ListLeadsRequest {
+                page_token: with_position(&token, forged_after),
+                ..request.clone()
+            })
+            .await;
+        assert_error(result, "BAD_PAGE_TOKEN");
+    }
+    let by_creation = proto::ListLeadsRequest {
+        order_by: "created_at".into(),
+        ..request.clone()
+    };
+    let token = mia.list_leads(by_creation.clone()).await.next_page_token;
+    for forged_after in [
+        serde_json::json!({"Text": "zzz"}),
+        serde_json::json!({"Time": "-4714-01-01T00:00:00Z"}),
+    ] {
+        let result = mia
+            .try_list_leads(proto::ListLeadsRequest {
+                page_token: with_position(&token, forged_after),
+                ..by_creation.clone()
+            })
+            .await;
+        assert_error(result, "BAD_PAGE_TOKEN");
+    }
+}
+
+/// `token` with its sort value replaced, as a caller who decoded it might forge one.
+fn with_position(token: &str, sort_value: serde_json::Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let json = URL_SAFE_NO_PAD.decode(token).expect("base64");
+    let mut decoded: serde_json::Value = serde_json::from_slice(&json).expect("json");
+    decoded["after"][0] = sort_value;
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&decoded).expect("json"))
 }
 
 #[tokio::test]

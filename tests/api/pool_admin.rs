@@ -78,6 +78,21 @@ async fn update_pool_refuses_bad_masks_values_and_callers() {
         .try_update_pool(negative, &["daily_claim_limit", "timezone"])
         .await;
     assert_eq!(bad_fields(bad), ["pool.timezone", "pool.daily_claim_limit"]);
+    // A bad item of a list is named by its index; a list outside the mask is not checked.
+    let bad_items = proto::Pool {
+        release_reasons: vec!["NO_BUDGET".into(), "原".repeat(129)],
+        pull_order: vec![String::new()],
+        exempt_grades: vec!["A\0".into()],
+        ..id_only.clone()
+    };
+    let bad = app
+        .as_admin()
+        .try_update_pool(bad_items, &["release_reasons", "pull_order"])
+        .await;
+    assert_eq!(
+        bad_fields(bad),
+        ["pool.release_reasons[1]", "pool.pull_order[0]"]
+    );
     let taken = proto::Pool {
         name: "TAKEN".into(),
         ..id_only.clone()
@@ -249,6 +264,19 @@ async fn update_member_refuses_bad_input_and_plain_members() {
                 .await
         ),
         ["member.role", "member.weight"]
+    );
+    let bad_regions = proto::Member {
+        regions: vec!["华东".into(), "区".repeat(129)],
+        grades: vec!["\u{1b}".into()],
+        ..bob.clone()
+    };
+    assert_eq!(
+        bad_fields(
+            app.as_member("mia")
+                .try_update_member(bad_regions, &["regions", "grades"])
+                .await
+        ),
+        ["member.regions[1]", "member.grades[0]"]
     );
     assert_eq!(
         bad_fields(

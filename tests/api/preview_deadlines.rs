@@ -79,6 +79,23 @@ async fn a_calendar_change_is_previewed_per_member_and_day_and_matches_applying_
         .await
         .expect("a preview");
     assert_eq!(app.fingerprint().await, before, "a preview keeps nothing");
+    // A holiday over the stored make-up day clashes only once merged with the stored calendar;
+    // still named by its path in this request.
+    let mut clash = two_more_days_off(&calendar_id);
+    let proposed = clash.calendar.as_mut().unwrap();
+    proposed.holidays = vec!["2027-02-06..2027-02-20".into()];
+    proposed.make_up_workdays.clear();
+    let refused = preview(
+        &app.as_member("mia"),
+        &pool.id,
+        Change::CalendarChange(clash),
+    )
+    .await;
+    assert_eq!(
+        bad_fields(refused),
+        ["calendar_change.calendar.make_up_workdays[0]"]
+    );
+    assert_eq!(app.fingerprint().await, before);
     // Tue 2nd, Fri 5th, then the holiday week: the third workday is Monday the 15th.
     assert_eq!(
         days(&previewed),

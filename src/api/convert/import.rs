@@ -54,6 +54,23 @@ pub fn parse_stream_import(
     })
 }
 
+/// The rows of one message of a streamed import: at most [`MAX_BATCH_ROWS`], as `ImportLeads`
+/// takes (what came before is committed; the caller resumes with the same `request_id`).
+pub fn chunk_rows(
+    message: proto::ImportLeadsStreamRequest,
+) -> Result<Vec<LeadFields>, DomainError> {
+    if message.leads.len() > MAX_BATCH_ROWS {
+        return Err(DomainError::ValidationFailed(vec![FieldViolation::new(
+            "leads",
+            format!(
+                "must have at most {MAX_BATCH_ROWS} rows a message, got {}",
+                message.leads.len()
+            ),
+        )]));
+    }
+    Ok(rows(message.leads))
+}
+
 pub fn rows(leads: Vec<proto::NewLead>) -> Vec<LeadFields> {
     leads.into_iter().map(fields).collect()
 }

@@ -12,7 +12,7 @@ use crate::domain::listing::{LeadFilter, LeadOrder};
 use crate::domain::masking;
 use crate::domain::page::PageSize;
 use crate::domain::validate::{
-    MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_TAG_CHARS, Validator,
+    MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_TAG_CHARS, Validator, field_root,
 };
 use crate::proto;
 use crate::service::leads::{
@@ -126,20 +126,31 @@ pub fn fields(lead: proto::NewLead) -> LeadFields {
     }
 }
 
-/// The fields a caller may set of a whole `Lead` (an update sends one), as sent.
-fn settable_fields(lead: proto::Lead) -> LeadFields {
+/// The fields of a whole `Lead` (an update sends one) that `paths` names, as sent; the others
+/// are left empty: neither checked nor written, so nothing sent there reaches the database.
+fn settable_fields(lead: proto::Lead, paths: &[String]) -> LeadFields {
+    let masked = |path: &str| paths.iter().any(|p| p == path);
+    let take = |path: &str, value: String| if masked(path) { value } else { String::new() };
     fields(proto::NewLead {
-        external_ref: lead.external_ref,
-        name: lead.name,
-        company: lead.company,
-        phone: lead.phone,
-        email: lead.email,
-        source: lead.source,
-        region: lead.region,
-        industry: lead.industry,
-        grade: lead.grade,
-        tags: lead.tags,
-        attributes: lead.attributes,
+        external_ref: take("external_ref", lead.external_ref),
+        name: take("name", lead.name),
+        company: take("company", lead.company),
+        phone: take("phone", lead.phone),
+        email: take("email", lead.email),
+        source: take("source", lead.source),
+        region: take("region", lead.region),
+        industry: take("industry", lead.industry),
+        grade: take("grade", lead.grade),
+        tags: if masked("tags") {
+            lead.tags
+        } else {
+            Vec::new()
+        },
+        attributes: if masked("attributes") {
+            lead.attributes
+        } else {
+            Default::default()
+        },
     })
 }
 
@@ -168,9 +179,9 @@ pub fn parse_update(req: proto::UpdateLeadRequest) -> Result<Update, DomainError
     let lead = req.lead.unwrap_or_default();
     let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
     let (id, version) = (lead.id.clone(), lead.version);
-    let values = NewLead::parse(&mut v, "lead.", &settable_fields(lead));
+    let values = NewLead::parse(&mut v, "lead.", &settable_fields(lead, &paths));
     v.retain_fields(|field| {
-        let name = field.strip_prefix("lead.").unwrap_or(field);
+        let name = field_root(field.strip_prefix("lead.").unwrap_or(field));
         paths.iter().any(|path| path == name)
     });
     let lead_id = v.uuid("lead.id", &id);

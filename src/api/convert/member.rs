@@ -8,7 +8,7 @@ use crate::api::page_token;
 use crate::domain::DomainError;
 use crate::domain::member::{Member, MemberDraft, MemberMask, MemberRole, NewMember};
 use crate::domain::page::PageSize;
-use crate::domain::validate::{MAX_CODE_CHARS, Validator};
+use crate::domain::validate::{MAX_CODE_CHARS, Validator, field_root};
 use crate::proto;
 use crate::service::members::{AddMember, RemoveMember, Standing, UpdateMember};
 
@@ -119,7 +119,7 @@ pub fn update_member_command(
     });
     v.retain_fields(|field| {
         let field = field.trim_start_matches("member.");
-        masked(field) || field == "pool_id" || field == "user_id"
+        masked(field_root(field)) || field == "pool_id" || field == "user_id"
     });
     v.field_mask(paths, MEMBER_FIELDS);
     let request_id = v.optional_uuid("request_id", &req.request_id);

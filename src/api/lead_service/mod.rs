@@ -12,7 +12,9 @@ use super::convert::lead::lead_message;
 use super::convert::{self, acceptance, follow_up, import, lead};
 use super::{Context, auth, page_token, unary};
 use crate::api::Reply;
+use crate::domain::DomainError;
 use crate::domain::access::Actor;
+use crate::domain::listing::SortValue;
 use crate::domain::page::PageSize;
 use crate::domain::validate::Validator;
 use crate::proto::lead_service_server::LeadService;
@@ -79,7 +81,10 @@ impl LeadService for LeadApi {
             page,
         } = lead::parse_listing(&req, &actor)?;
         let scope = (filter, order);
-        let after = page_token::decode(&req.page_token, &scope)?;
+        let after: Option<(SortValue, Uuid)> = page_token::decode(&req.page_token, &scope)?;
+        if after.as_ref().is_some_and(|(value, _)| !order.fits(value)) {
+            return Err(DomainError::BadPageToken.into());
+        }
         let limit = page.fetch_limit();
         let views = leads::list(&self.ctx, &actor, &scope.0, order, after, limit).await?;
         let (views, next_page_token) =

@@ -16,5 +16,5 @@ pub fn rows(
 ) -> impl Stream<Item = Result<Vec<LeadFields>, Status>> {
     stream::iter(first.map(Ok))
         .chain(rest)
-        .map_ok(|message| import::rows(message.leads))
+        .and_then(|message| async { import::chunk_rows(message).map_err(Status::from) })
 }

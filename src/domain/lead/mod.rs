@@ -104,11 +104,21 @@ pub struct Lead {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The phone's digits as ASCII: a Chinese input method types full-width ones (`１３８`), which
+/// are the same number.
+pub fn phone_digits(phone: &str) -> impl Iterator<Item = char> + '_ {
+    phone.chars().filter_map(|c| match c {
+        '0'..='9' => Some(c),
+        '０'..='９' => char::from_digit(u32::from(c) - u32::from('０'), 10),
+        _ => None,
+    })
+}
+
 /// The phone as duplicates are compared: its digits, without a Chinese country code
-/// (`+86 138-0000-1234` and `13800001234` are the same number).
+/// (`+86 138-0000-1234`, `＋８６ １３８００００１２３４` and `13800001234` are the same number).
 pub fn normalize_phone(phone: &str) -> String {
-    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
-    let international = phone.trim_start().starts_with('+');
+    let digits: String = phone_digits(phone).collect();
+    let international = phone.trim_start().starts_with(['+', '＋']);
     if let Some(rest) = digits.strip_prefix("0086") {
         rest.to_owned()
     } else if let Some(rest) = digits

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::DomainError;
 use super::business_time::{self, BusinessSpan, RawBusinessTime};
 use super::distribution::{DistributionDraft, DistributionRule};
-use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator, is_clean, quoted};
+use super::validate::{MAX_CODE_CHARS, MAX_NAME_CHARS, Validator, field_root, is_clean, quoted};
 
 pub const DEFAULT_TIMEZONE: &str = "UTC";
 const MAX_RULE_CODES: usize = 100;
@@ -445,7 +445,7 @@ impl Pool {
 /// Whether a violation of `field` concerns one of the masked paths (`grade_overrides[A]`
 /// belongs to `grade_overrides`, `distribution.strategy` to `distribution`).
 pub fn in_mask(mask: &[String], field: &str) -> bool {
-    let root = field.split(['[', '.']).next().unwrap_or(field);
+    let root = field_root(field);
     mask.iter().any(|path| path == root)
 }
 
