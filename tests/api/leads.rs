@@ -120,11 +120,19 @@ async fn create_lead_names_every_bad_field() {
             &team.pool.id,
             proto::NewLead {
                 tags: vec!["重点".into(), " ".into(), "标".repeat(51)],
+                attributes: [
+                    ("来源".to_owned(), "展会".to_owned()),
+                    ("备注".to_owned(), "长".repeat(501)),
+                ]
+                .into(),
                 ..new_lead("王伟")
             },
         )
         .await;
-    assert_eq!(bad_fields(bad_tags), ["lead.tags[1]", "lead.tags[2]"]);
+    assert_eq!(
+        bad_fields(bad_tags),
+        ["lead.tags[1]", "lead.tags[2]", "lead.attributes[备注]"]
+    );
     assert_eq!(app.fingerprint().await, before);
 }
 

@@ -103,21 +103,20 @@ fn parse_attributes(
             ),
         );
     }
-    if let Some((key, _)) = attributes.iter().find(|(k, val)| {
-        k.is_empty()
-            || k.chars().count() > MAX_CODE_CHARS
-            || val.chars().count() > MAX_ATTRIBUTE_CHARS
-            || !is_clean(k, false)
-            || !is_clean(val, true)
-    }) {
-        v.violation(
-            field,
-            format!(
-                "keys must be 1 to {MAX_CODE_CHARS} characters and values at most {MAX_ATTRIBUTE_CHARS}, \
-                 without control characters (values may keep line breaks and tabs); {} is not",
-                quoted(key)
-            ),
-        );
+    for (key, value) in &attributes {
+        if key.is_empty() || key.chars().count() > MAX_CODE_CHARS || !is_clean(key, false) {
+            // A bad key is quoted (cut short, escaped), never echoed whole as a path.
+            v.violation(
+                field,
+                format!(
+                    "keys must be 1 to {MAX_CODE_CHARS} characters without control characters; \
+                     {} is not",
+                    quoted(key)
+                ),
+            );
+        } else {
+            v.max_chars(&format!("{field}[{key}]"), value, MAX_ATTRIBUTE_CHARS);
+        }
     }
     attributes
 }
