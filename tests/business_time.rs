@@ -703,3 +703,46 @@ fn the_horizon_is_the_reference_horizon() {
         );
     }
 }
+
+/// A walk ends after a century of days in all, in SQL as in the reference: ten years of open
+/// time in a calendar open one minute a day (a valid rule, five million days away) is no
+/// deadline, found at once, where 36,000 minutes still is one.
+#[test]
+fn a_walk_ends_after_a_century_as_the_reference_does() {
+    let rt = runtime();
+    let mut db = rt.block_on(TestDb::create());
+    let draft = CalendarDraft {
+        timezone: "UTC".to_owned(),
+        workdays: vec![1, 2, 3, 4, 5, 6, 7],
+        business_hours: Some(BusinessHoursDraft {
+            start: "23:58".to_owned(),
+            end: "23:59".to_owned(),
+        }),
+        holidays: Vec::new(),
+        make_up_workdays: Vec::new(),
+    };
+    let start = NaiveDate::from_ymd_opt(2027, 3, 1)
+        .and_then(|day| day.and_hms_opt(12, 0, 0))
+        .expect("a time")
+        .and_utc();
+    let open = |minutes: i64, backwards: bool| Query {
+        at: start,
+        duration: BusinessDuration::Open(TimeDelta::minutes(minutes)),
+        backwards,
+    };
+    let queries = [
+        open(36_000, false),
+        open(36_000, true),
+        open(40_000, false),
+        open(40_000, true),
+        open(315_360_000 / 60, false),
+    ];
+    let got = rt.block_on(async {
+        let id = db.insert(&draft).await;
+        db.evaluate(id, chrono_tz::UTC, &queries).await
+    });
+    compare(&reference(&draft, chrono_tz::UTC), &queries, &got)
+        .unwrap_or_else(|report| panic!("{report}"));
+    let found: Vec<bool> = got.iter().map(Option::is_some).collect();
+    assert_eq!(found, [true, true, false, false, false]);
+}

@@ -31,6 +31,19 @@ pub fn quoted(value: &str) -> String {
     }
 }
 
+/// A calendar date written `YYYY-MM-DD`, exactly: four digits of a year from 0001 to 9999 (the
+/// years every stored time lies in), never a sign, a fifth digit or a short month.
+pub fn iso_date(text: &str) -> Option<chrono::NaiveDate> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    (shaped && chrono::Datelike::year(&date) >= 1).then_some(date)
+}
+
 /// The field a violation's path starts with: `tags` of `tags[3]`, `distribution` of
 /// `distribution.strategy`; what a field mask names.
 pub fn field_root(path: &str) -> &str {
@@ -274,6 +287,28 @@ impl Validator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_four_digit_years_months_and_days() {
+        let day = chrono::NaiveDate::from_ymd_opt(2027, 2, 6);
+        assert_eq!(iso_date("2027-02-06"), day);
+        assert_eq!(
+            iso_date("0001-01-01"),
+            chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+        );
+        for bad in [
+            "-4713-01-01",
+            "0000-01-01",
+            "+2027-01-01",
+            "2027-1-1",
+            "+10000-01-01",
+            "2027-02-30",
+            " 2027-02-06",
+            "２０２７-02-06",
+        ] {
+            assert_eq!(iso_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn reports_every_bad_field_at_once() {

@@ -37,6 +37,14 @@ pub fn db_error(err: sqlx::Error) -> DomainError {
             if let Some(mapped) = db.constraint().and_then(unique_violation) {
                 return mapped;
             }
+            // PostgreSQL checks a new row's CHECK constraints before it finds that the row was
+            // changed by a transaction that committed while the statement waited for a lead's
+            // lock (it would then recompute from the new row). A held count lowered from the
+            // value read at the start (0, where the row now holds more) so fails `held_count >=
+            // 0` in a race that changed nothing: the caller re-reads and retries.
+            if db.constraint() == Some("members_held_count_check") {
+                return DomainError::ConcurrentModification;
+            }
             match db.code().as_deref() {
                 // serialization_failure, deadlock_detected
                 Some("40001" | "40P01") => DomainError::ConcurrentModification,

@@ -5,7 +5,7 @@ use futures::future::join_all;
 use tonic::Code;
 
 use crate::fixtures;
-use crate::harness::TestApp;
+use crate::harness::{TestApp, assert_error};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_members_racing_for_the_same_leads_never_break_one_owner_or_caps() {
@@ -84,6 +84,54 @@ async fn concurrent_claims_and_releases_keep_counts_and_history_consistent() {
         .map(|(i, member)| tokio::spawn(fixtures::churn(member, i, leads.clone(), 6)));
     for task in join_all(tasks).await {
         task.expect("task");
+    }
+    fixtures::assert_consistent(&app).await;
+}
+
+/// A discard that waited for the lock of a lead being transferred from alice to bob (who held
+/// none) lowers bob's count as it read it before the wait: PostgreSQL checks `held_count >= 0`
+/// on that row before it notices the newer one. The race is `ABORTED`, never `INTERNAL`; the
+/// retry discards and every count is right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discard_that_waited_out_a_transfer_is_aborted_and_its_retry_discards() {
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
+    app.as_member("alice").claim(&lead.id).await;
+    // The transfer's writes, as TransferLeads makes them, in a transaction held open.
+    let mut transfer = app.db.begin().await.expect("begin");
+    for statement in [
+        "SELECT 1 FROM leads WHERE id = $1::uuid FOR UPDATE",
+        "UPDATE members m SET held_count = held_count + CASE user_id WHEN 'bob' THEN 1 ELSE -1 END
+         FROM leads l WHERE l.id = $1::uuid AND m.pool_id = l.pool_id
+           AND m.user_id IN ('alice', 'bob')",
+        "UPDATE leads SET owner_id = 'bob', version = version + 1 WHERE id = $1::uuid",
+        "INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, from_owner, to_owner, actor,
+                                  occurred_at)
+         SELECT tenant_id, id, pool_id, 'TRANSFERRED', 'alice', 'bob', 'mia', now()
+         FROM leads WHERE id = $1::uuid",
+    ] {
+        sqlx::query(statement)
+            .bind(&lead.id)
+            .execute(&mut *transfer)
+            .await
+            .expect(statement);
+    }
+    let mia = app.as_member("mia");
+    let discard = tokio::spawn({
+        let (mia, lead_id) = (mia.clone(), lead.id.clone());
+        async move { mia.try_discard(&lead_id, "WRONG_NUMBER").await }
+    });
+    app.until_a_statement_waits_on_a_lock().await;
+    transfer.commit().await.expect("commit");
+    assert_error(discard.await.expect("task"), "CONCURRENT_MODIFICATION");
+
+    let discarded = mia.discard(&lead.id, "WRONG_NUMBER").await;
+    assert_eq!(discarded.state(), leadpool::proto::LeadState::Discarded);
+    for user in ["alice", "bob"] {
+        assert_eq!(
+            fixtures::held_count(&app, &team.pool.id, user).await,
+            0,
+            "{user}"
+        );
     }
     fixtures::assert_consistent(&app).await;
 }

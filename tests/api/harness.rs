@@ -398,6 +398,24 @@ impl TestApp {
         body.to_owned()
     }
 
+    /// Returns once a statement of this test's database waits for a lock: a call the test
+    /// holds up with a transaction of its own has reached it.
+    pub async fn until_a_statement_waits_on_a_lock(&self) {
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&self.db)
+            .await
+            .expect("activity");
+            if waiting > 0 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// A digest of every row of every table, to prove a failed call changed nothing.
     pub async fn fingerprint(&self) -> String {
         sqlx::query_scalar(

@@ -426,6 +426,10 @@ async fn refused_report_requests_name_their_field_and_change_nothing() {
         (ask("2026-03-02", "2028-03-05", 1), "to_date"),
         (ask("", "2026-03-05", 1), "from_date"),
         (ask("2026/03/02", "2026-03-05", 1), "from_date"),
+        // Before year 1 PostgreSQL cannot hold it; signed and short forms are no YYYY-MM-DD.
+        (ask("-4713-01-01", "2026-03-05", 1), "from_date"),
+        (ask("+2026-03-02", "2026-03-05", 1), "from_date"),
+        (ask("2026-03-02", "+10000-01-01", 3), "to_date"),
         (ask("2026-03-02", "2026-03-05", 9), "bucket"),
         (
             proto::GetPoolReportRequest {

@@ -164,19 +164,7 @@ async fn shutdown_finishes_in_flight_calls_and_stops_serving() {
             .await
     });
     // Wait until the claim is really waiting on the lock, then begin the shutdown.
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&app.db)
-        .await
-        .expect("activity");
-        if waiting > 0 {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    app.until_a_statement_waits_on_a_lock().await;
     app.begin_shutdown();
     blocker.rollback().await.expect("release the lock");
     let claimed = in_flight

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::domain::DomainError;
 use crate::domain::report::{Bucket, Fairness, MemberRow, Percentiles, Period, PoolBucket, rate};
-use crate::domain::validate::{MAX_CODE_CHARS, Validator};
+use crate::domain::validate::{MAX_CODE_CHARS, Validator, iso_date};
 use crate::proto;
 
 /// What every report asks: a pool and a range of days.
@@ -21,7 +21,7 @@ fn date(v: &mut Validator, field: &str, value: &str) -> Option<NaiveDate> {
         v.violation(field, "is required: a date, YYYY-MM-DD");
         return None;
     }
-    let parsed = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
+    let parsed = iso_date(value);
     if parsed.is_none() {
         v.violation(field, "must be a date, YYYY-MM-DD");
     }

@@ -22,7 +22,9 @@ pub enum BusinessDuration {
 
 impl Calendar {
     /// `start` moved forward by `duration`; `None` when the walk meets
-    /// [`HORIZON_DAYS`](super::HORIZON_DAYS) days in a row without open time (or runs past the dates chrono can represent).
+    /// [`HORIZON_DAYS`](super::HORIZON_DAYS) days in a row without open time, or
+    /// [`WALK_LIMIT_DAYS`](super::WALK_LIMIT_DAYS) days in all: a deadline a century away is none
+    /// (or it runs past the dates chrono can represent).
     ///
     /// - `Wall(d)`: `start + d`.
     /// - `Workdays(n)`: the start's business day is the workday whose open time holds `start`,

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 
+use crate::domain::validate::iso_date;
+
 /// The dates `first..=last`, written `2027-02-06..2027-02-12`, or `2027-02-20` for one date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DateRange {
@@ -52,10 +54,7 @@ impl FromStr for DateRange {
     type Err = DateRangeError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let date = |part: &str| {
-            NaiveDate::parse_from_str(part.trim(), "%Y-%m-%d")
-                .map_err(|_| DateRangeError::Malformed)
-        };
+        let date = |part: &str| iso_date(part.trim()).ok_or(DateRangeError::Malformed);
         match text.split_once("..") {
             None => date(text).map(Self::day),
             Some((first, last)) => {

@@ -10,6 +10,12 @@ use super::local::{closing, opening, wall_clock};
 /// a calendar whose holidays cover the future answers `None` instead of looping.
 pub const HORIZON_DAYS: u32 = 3_660;
 
+/// How many days a walk crosses at all before it gives up: a century, so a deadline further
+/// away is none (never due), and a valid rule that would reach it (ten years of open time in a
+/// calendar open one minute a day: five million days) costs a bounded walk. The database's
+/// `business_add`/`business_sub` stop at the same day.
+pub const WALK_LIMIT_DAYS: u32 = 36_600;
+
 /// The open time of one workday, `[open, close)`, as instants. Intervals of different days
 /// never overlap and follow each other in date order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +64,7 @@ impl Calendar {
 
     /// The open time from `from` on, in order: the interval holding `from` cut to start there
     /// (when `from` is open), then every later one. Ends after [`HORIZON_DAYS`] days in a row
-    /// without open time.
+    /// without open time, or [`WALK_LIMIT_DAYS`] days in all.
     pub fn open_intervals(&self, from: DateTime<Utc>) -> impl Iterator<Item = OpenInterval> + '_ {
         let first_day = self.local_date(from).pred_opt();
         self.days(first_day, NaiveDate::succ_opt)
@@ -106,6 +112,7 @@ impl Calendar {
             next: start,
             step,
             closed_in_a_row: 0,
+            walked: 0,
         }
     }
 }
@@ -116,13 +123,15 @@ struct Workdays<'a> {
     next: Option<NaiveDate>,
     step: fn(&NaiveDate) -> Option<NaiveDate>,
     closed_in_a_row: u32,
+    walked: u32,
 }
 
 impl Iterator for Workdays<'_> {
     type Item = OpenInterval;
 
     fn next(&mut self) -> Option<OpenInterval> {
-        while self.closed_in_a_row < HORIZON_DAYS {
+        while self.closed_in_a_row < HORIZON_DAYS && self.walked < WALK_LIMIT_DAYS {
+            self.walked += 1;
             let day = self.next?;
             self.next = (self.step)(&day);
             match self.calendar.interval_of(day) {

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 pub use arithmetic::BusinessDuration;
 pub use dates::{DateRange, DateRangeError};
 pub use draft::{BusinessHoursDraft, CalendarDraft, FIRST_YEAR, LAST_YEAR, MAX_CALENDAR_RANGES};
-pub use intervals::{HORIZON_DAYS, OpenInterval};
+pub use intervals::{HORIZON_DAYS, OpenInterval, WALK_LIMIT_DAYS};
 pub use named::{NamedCalendar, UPDATABLE_FIELDS};
 
 use dates::DateRanges;
