@@ -64,6 +64,12 @@ fn trim(value: &str, free_text: bool) -> &str {
     value.trim_matches(|c: char| c.is_whitespace() && allowed_char(c, free_text))
 }
 
+/// Whether `value` is at most `max` characters, none of them refused: what
+/// [`Validator::max_chars`] lets through.
+pub fn fits(value: &str, max: usize) -> bool {
+    value.chars().count() <= max && is_clean(value, max > MAX_CODE_CHARS)
+}
+
 /// Whether every character of `text` is allowed (see `allowed_char`): for keys and values of
 /// maps, which are checked as a whole rather than field by field.
 pub fn is_clean(text: &str, free_text: bool) -> bool {
@@ -148,7 +154,7 @@ impl Validator {
         trimmed.to_owned()
     }
 
-    /// At most `max` characters, none of them a control character. Texts of code length (ids,
+    /// At most `max` characters, none of them a control character (see [`fits`]). Texts of code length (ids,
     /// codes, reasons: at most [`MAX_CODE_CHARS`]) refuse every control character; longer free
     /// texts (names, notes) may keep line breaks and tabs.
     pub fn max_chars(&mut self, field: &str, value: &str, max: usize) {
@@ -201,11 +207,12 @@ impl Validator {
         let mut codes = Vec::with_capacity(values.len());
         for (i, value) in values.iter().enumerate() {
             let code = trim(value, false);
-            let item = format!("{field}[{i}]");
+            // The item's path is written only for a bad item: an import checks a million rows.
             if code.is_empty() {
-                self.violation(&item, "must not be empty");
+                self.violation(&format!("{field}[{i}]"), "must not be empty");
+            } else if !fits(code, max_chars) {
+                self.max_chars(&format!("{field}[{i}]"), code, max_chars);
             }
-            self.max_chars(&item, code, max_chars);
             codes.push(code.to_owned());
         }
         codes

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::normalize_phone;
 use crate::domain::validate::{
     MAX_ATTRIBUTE_CHARS, MAX_ATTRIBUTES, MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_TAG_CHARS, MAX_TAGS,
-    Validator, is_clean, quoted,
+    Validator, fits, is_clean, quoted,
 };
 
 /// The caller-provided fields of a lead, before validation.
@@ -114,7 +114,7 @@ fn parse_attributes(
                     quoted(key)
                 ),
             );
-        } else {
+        } else if !fits(value, MAX_ATTRIBUTE_CHARS) {
             v.max_chars(&format!("{field}[{key}]"), value, MAX_ATTRIBUTE_CHARS);
         }
     }
