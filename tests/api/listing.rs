@@ -348,33 +348,35 @@ async fn a_token_is_refused_with_another_filter_or_order() {
             .await;
         assert_error(result, "BAD_PAGE_TOKEN");
     }
-    // The same token edited by hand to hold what no lead can: a time for the grade order, a
-    // NUL, a time PostgreSQL cannot hold.
-    for forged_after in [
-        serde_json::json!({"Time": "2020-01-01T00:00:00Z"}),
-        serde_json::json!({"Text": "B\0"}),
-    ] {
-        let result = mia
-            .try_list_leads(proto::ListLeadsRequest {
-                page_token: with_position(&token, forged_after),
-                ..request.clone()
-            })
-            .await;
-        assert_error(result, "BAD_PAGE_TOKEN");
-    }
+    // Tokens edited by hand to hold what no lead can: a time for the grade order, a NUL, a
+    // text for a time order, a time PostgreSQL cannot hold.
     let by_creation = proto::ListLeadsRequest {
         order_by: "created_at".into(),
         ..request.clone()
     };
-    let token = mia.list_leads(by_creation.clone()).await.next_page_token;
-    for forged_after in [
-        serde_json::json!({"Text": "zzz"}),
-        serde_json::json!({"Time": "-4714-01-01T00:00:00Z"}),
+    let creation_token = mia.list_leads(by_creation.clone()).await.next_page_token;
+    for (listing, token, forged_after) in [
+        (
+            &request,
+            &token,
+            serde_json::json!({"Time": "2020-01-01T00:00:00Z"}),
+        ),
+        (&request, &token, serde_json::json!({"Text": "B\0"})),
+        (
+            &by_creation,
+            &creation_token,
+            serde_json::json!({"Text": "zzz"}),
+        ),
+        (
+            &by_creation,
+            &creation_token,
+            serde_json::json!({"Time": "-4714-01-01T00:00:00Z"}),
+        ),
     ] {
         let result = mia
             .try_list_leads(proto::ListLeadsRequest {
-                page_token: with_position(&token, forged_after),
-                ..by_creation.clone()
+                page_token: with_position(token, forged_after),
+                ..listing.clone()
             })
             .await;
         assert_error(result, "BAD_PAGE_TOKEN");
