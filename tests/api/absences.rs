@@ -263,6 +263,39 @@ async fn a_covered_lead_returns_on_the_end_date_unless_the_colleague_released_it
     fixtures::assert_consistent(&app).await;
 }
 
+/// A lead the colleague converts while covering is the owner's conversion in the member report
+/// (`covered_owner_id`: reports credit the right person); the colleague acquired it by cover.
+#[tokio::test]
+async fn a_conversion_by_the_covering_colleague_is_credited_to_the_owner() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    let leads = alices_leads(&app, &pool, 2).await;
+    let t0 = app.clock_now();
+    app.as_member("alice")
+        .set_away(cover("", "bob", t0, t0 + Duration::hours(20)))
+        .await;
+    sweep(&app, &pool).await;
+    app.as_member("bob").convert(&leads[0]).await;
+
+    let day = |offset: i64| (t0 + Duration::days(offset)).date_naive().to_string();
+    let rows = app
+        .as_admin()
+        .member_report(proto::GetMemberReportRequest {
+            pool_id: pool.id.clone(),
+            from_date: day(-2),
+            to_date: day(2),
+            user_id: String::new(),
+        })
+        .await;
+    let row = |user: &str| {
+        let row = rows.iter().find(|r| r.user_id == user).expect("a row");
+        let cover = row.acquired.as_ref().expect("acquired").cover;
+        (row.converted, cover)
+    };
+    assert_eq!(row("alice"), (1, 0));
+    assert_eq!(row("bob"), (0, 2));
+}
+
 #[tokio::test]
 async fn a_cover_beyond_the_colleagues_cap_leaves_the_excess_paused_with_the_owner() {
     let app = TestApp::spawn().await;

@@ -38,6 +38,10 @@ pub struct LeadFacts {
     pub awaiting_follow_up: bool,
     /// Released or recycled at least once.
     pub returned: bool,
+    /// While a colleague covers the lead: its owner, who is credited with the conversion if
+    /// the colleague converts it (domain.md: `covered_owner_id`, "so reports credit the right
+    /// person").
+    pub covered_owner: Option<String>,
 }
 
 /// How an acquisition came about, for the member's "acquired by way".
@@ -153,9 +157,12 @@ impl Fold {
             }
             EventKind::Rerouted => self.acquire_to(event, facts, Way::Distribute, None),
             EventKind::Transferred => self.acquire_to(event, facts, Way::Transfer, None),
-            EventKind::CoverStarted | EventKind::CoverEnded => {
+            EventKind::CoverStarted => {
+                let owner = facts.owner_id.clone();
                 self.acquire_to(event, facts, Way::Cover, None);
+                facts.covered_owner = owner;
             }
+            EventKind::CoverEnded => self.acquire_to(event, facts, Way::Cover, None),
             EventKind::Offboarded => match to {
                 Some(owner) => self.acquire(event, facts, owner, Way::Transfer, None),
                 None => self.enter(event, facts, Entry::Offboarded),
@@ -223,6 +230,7 @@ impl Fold {
         facts.owner_id = Some(owner);
         facts.acquired_at = Some(event.occurred_at);
         facts.awaiting_follow_up = true;
+        facts.covered_owner = None;
     }
 
     /// The lead enters a pool (its own, or the one it is recycled to).
@@ -268,11 +276,15 @@ impl Fold {
         facts.entered_pool_at = Some(event.occurred_at);
     }
 
-    /// Converted or discarded: counted for the pool and, when it had one, the owner.
+    /// Converted or discarded: counted for the pool and, when it had one, the owner (the
+    /// covered owner, for a lead a colleague converts while covering).
     fn close(&mut self, event: &LeadEvent, facts: &mut LeadFacts, metric: Metric) {
         let pool = facts.pool_id;
         let day = self.day(event, pool);
-        let owner = facts.owner_id.clone();
+        let owner = facts
+            .covered_owner
+            .clone()
+            .or_else(|| facts.owner_id.clone());
         self.count(pool, day, POOL_ROW, metric, "", 1);
         if metric == Metric::Converted {
             if facts.returned {
@@ -304,6 +316,7 @@ impl Fold {
         }
         facts.acquired_at = None;
         facts.awaiting_follow_up = false;
+        facts.covered_owner = None;
     }
 
     /// A follow-up; the owner's first since acquiring the lead gives a sample.
@@ -387,6 +400,7 @@ fn first_facts(event: &LeadEvent) -> LeadFacts {
         acquired_at: None,
         awaiting_follow_up: false,
         returned: false,
+        covered_owner: None,
     }
 }
 

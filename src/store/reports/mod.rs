@@ -107,7 +107,7 @@ pub async fn facts(
 ) -> Result<HashMap<Uuid, LeadFacts>> {
     let rows = sqlx::query!(
         r#"SELECT lead_id, pool_id, state, owner_id, entered_pool_at, acquired_at,
-                  awaiting_follow_up, returned
+                  awaiting_follow_up, returned, covered_owner_id
            FROM report_lead_facts WHERE tenant_id = $1 AND lead_id = ANY($2)"#,
         tenant_id,
         lead_ids
@@ -125,6 +125,7 @@ pub async fn facts(
                 acquired_at: r.acquired_at,
                 awaiting_follow_up: r.awaiting_follow_up,
                 returned: r.returned,
+                covered_owner: r.covered_owner_id,
             };
             Ok((r.lead_id, facts))
         })
@@ -148,17 +149,22 @@ pub async fn save_facts(
         ids.iter().map(|id| column(id).acquired_at).collect();
     let awaiting: Vec<bool> = ids.iter().map(|id| column(id).awaiting_follow_up).collect();
     let returned: Vec<bool> = ids.iter().map(|id| column(id).returned).collect();
+    let covered: Vec<Option<String>> = ids
+        .iter()
+        .map(|id| column(id).covered_owner.clone())
+        .collect();
     sqlx::query!(
         r#"INSERT INTO report_lead_facts (tenant_id, lead_id, pool_id, state, owner_id,
                                           entered_pool_at, acquired_at, awaiting_follow_up,
-                                          returned)
+                                          returned, covered_owner_id)
            SELECT $1, f.* FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::text[],
                                       $6::timestamptz[], $7::timestamptz[], $8::bool[],
-                                      $9::bool[]) AS f
+                                      $9::bool[], $10::text[]) AS f
            ON CONFLICT (tenant_id, lead_id) DO UPDATE
            SET pool_id = EXCLUDED.pool_id, state = EXCLUDED.state, owner_id = EXCLUDED.owner_id,
                entered_pool_at = EXCLUDED.entered_pool_at, acquired_at = EXCLUDED.acquired_at,
-               awaiting_follow_up = EXCLUDED.awaiting_follow_up, returned = EXCLUDED.returned"#,
+               awaiting_follow_up = EXCLUDED.awaiting_follow_up, returned = EXCLUDED.returned,
+               covered_owner_id = EXCLUDED.covered_owner_id"#,
         tenant_id,
         &ids,
         &pools,
@@ -168,6 +174,7 @@ pub async fn save_facts(
         &acquired as &[Option<DateTime<Utc>>],
         &awaiting,
         &returned,
+        &covered as &[Option<String>],
     )
     .execute(db)
     .await
