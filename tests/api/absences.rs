@@ -263,6 +263,31 @@ async fn a_covered_lead_returns_on_the_end_date_unless_the_colleague_released_it
     fixtures::assert_consistent(&app).await;
 }
 
+/// An absence that began in a pool ends there too, even after the user left it meanwhile: a
+/// follower never sees an absence begin that does not end.
+#[tokio::test]
+async fn every_pool_told_an_absence_began_is_told_it_ended() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    let t0 = app.clock_now();
+    app.as_member("alice")
+        .set_away(pause("", t0, t0 + Duration::hours(5)))
+        .await;
+    sweep(&app, &pool).await;
+    let alice = proto::Member {
+        pool_id: pool.id.clone(),
+        user_id: "alice".into(),
+        active: false,
+        ..Default::default()
+    };
+    app.as_member("mia").update_member(alice, &["active"]).await;
+    app.clock.advance(Duration::hours(5));
+    sweep(&app, &pool).await;
+    let events = "SELECT count(*) FROM lead_events WHERE user_id = 'alice' AND kind = ";
+    assert_eq!(count(&app, &format!("{events}'AWAY_STARTED'")).await, 1);
+    assert_eq!(count(&app, &format!("{events}'AWAY_ENDED'")).await, 1);
+}
+
 /// A lead the colleague converts while covering is the owner's conversion in the member report
 /// (`covered_owner_id`: reports credit the right person); the colleague acquired it by cover.
 #[tokio::test]

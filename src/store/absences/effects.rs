@@ -11,7 +11,9 @@ use crate::domain::absence::Absence;
 use crate::domain::event::EventKind;
 use crate::store::db_error;
 
-/// One AWAY_STARTED or AWAY_ENDED event for each pool the user is an active member of.
+/// One AWAY_STARTED event for each pool the user is an active member of; one AWAY_ENDED for
+/// each pool whose latest AWAY event of theirs is an AWAY_STARTED, so every start a follower saw
+/// ends, even in a pool the user has left meanwhile.
 pub async fn announce(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -24,9 +26,16 @@ pub async fn announce(
     sqlx::query!(
         r#"INSERT INTO lead_events (tenant_id, lead_id, pool_id, kind, user_id, actor, reason,
                                     occurred_at, request_id)
-           SELECT $1, NULL, m.pool_id, $3, $2, $4, NULLIF($5, ''), $6, $7
-           FROM members m WHERE m.tenant_id = $1 AND m.user_id = $2 AND m.active
-           ORDER BY m.pool_id"#,
+           SELECT $1, NULL, p.pool_id, $3, $2, $4, NULLIF($5, ''), $6, $7
+           FROM (SELECT m.pool_id FROM members m
+                 WHERE $3 = 'AWAY_STARTED' AND m.tenant_id = $1 AND m.user_id = $2 AND m.active
+                 UNION ALL
+                 SELECT latest.pool_id
+                 FROM (SELECT DISTINCT ON (e.pool_id) e.pool_id, e.kind FROM lead_events e
+                       WHERE $3 = 'AWAY_ENDED' AND e.tenant_id = $1 AND e.user_id = $2
+                       ORDER BY e.pool_id, e.seq DESC) latest
+                 WHERE latest.kind = 'AWAY_STARTED') p
+           ORDER BY p.pool_id"#,
         tenant_id,
         absence.user_id,
         kind.as_str(),
