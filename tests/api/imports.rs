@@ -273,6 +273,20 @@ async fn a_streamed_chunk_holds_at_most_a_thousand_rows() {
         .await;
     assert_eq!(bad_fields(result), ["leads"]);
     assert_eq!(lead_count(&app).await, 0);
+    // Past the first message, the refusal says which message and that those before it count.
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let mut chunks = keyed_chunks(&team.pool.id, &request_id, 10);
+    chunks[1].leads = keyed_chunks("", "", 1_001).remove(1).leads;
+    let result = app
+        .leads()
+        .import_leads_stream(service().req(tokio_stream::iter(chunks)))
+        .await;
+    let refused = result.expect_err("a message too large");
+    assert!(
+        refused.message().contains("message 1 (0-based)"),
+        "{refused:?}"
+    );
+    assert_eq!(lead_count(&app).await, 10, "the first message was imported");
 }
 
 /// Five chunks of `per_chunk` rows with distinct phones; the first names the pool and carries

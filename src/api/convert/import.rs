@@ -54,21 +54,25 @@ pub fn parse_stream_import(
     })
 }
 
-/// The rows of one message of a streamed import: at most [`MAX_BATCH_ROWS`], as `ImportLeads`
-/// takes (what came before is committed; the caller resumes with the same `request_id`).
+/// The rows of message `index` (0-based) of a streamed import: at most [`MAX_BATCH_ROWS`], as
+/// `ImportLeads` takes. The messages before it are committed, so the refusal says where to
+/// resume (the same `request_id` skips them).
 pub fn chunk_rows(
+    index: usize,
     message: proto::ImportLeadsStreamRequest,
 ) -> Result<Vec<LeadFields>, DomainError> {
-    if message.leads.len() > MAX_BATCH_ROWS {
+    let rows = message.leads.len();
+    if rows > MAX_BATCH_ROWS {
         return Err(DomainError::ValidationFailed(vec![FieldViolation::new(
             "leads",
             format!(
-                "must have at most {MAX_BATCH_ROWS} rows a message, got {}",
-                message.leads.len()
+                "must have at most {MAX_BATCH_ROWS} rows a message, got {rows} in message \
+                 {index} (0-based); the messages before it were imported: send the stream \
+                 again with that message split and the same request_id, which skips them"
             ),
         )]));
     }
-    Ok(rows(message.leads))
+    Ok(self::rows(message.leads))
 }
 
 pub fn rows(leads: Vec<proto::NewLead>) -> Vec<LeadFields> {

@@ -1,6 +1,6 @@
 //! The rows of a streamed import, one client message at a time.
 
-use futures_util::{Stream, StreamExt, TryStreamExt, stream};
+use futures_util::{Stream, StreamExt, stream};
 use tonic::{Status, Streaming};
 
 use crate::api::convert::import;
@@ -16,5 +16,8 @@ pub fn rows(
 ) -> impl Stream<Item = Result<Vec<LeadFields>, Status>> {
     stream::iter(first.map(Ok))
         .chain(rest)
-        .and_then(|message| async { import::chunk_rows(message).map_err(Status::from) })
+        .enumerate()
+        .map(|(index, message)| {
+            message.and_then(|message| import::chunk_rows(index, message).map_err(Status::from))
+        })
 }
