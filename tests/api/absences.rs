@@ -213,16 +213,22 @@ async fn alices_leads(app: &TestApp, pool: &proto::Pool, n: usize) -> Vec<String
     leads
 }
 
-#[tokio::test]
-async fn a_covered_lead_returns_on_the_end_date_unless_the_colleague_released_it() {
+/// alice's `n` leads, held by bob since `t0` while alice is away for 20 hours.
+async fn covered_by_bob(n: usize) -> (TestApp, proto::Pool, Vec<String>, DateTime<Utc>) {
     let app = TestApp::spawn().await;
     let pool = two_day_pool(&app, None).await;
-    let leads = alices_leads(&app, &pool, 3).await;
+    let leads = alices_leads(&app, &pool, n).await;
     let t0 = app.clock_now();
     app.as_member("alice")
         .set_away(cover("", "bob", t0, t0 + Duration::hours(20)))
         .await;
     sweep(&app, &pool).await;
+    (app, pool, leads, t0)
+}
+
+#[tokio::test]
+async fn a_covered_lead_returns_on_the_end_date_unless_the_colleague_released_it() {
+    let (app, pool, leads, _) = covered_by_bob(3).await;
     for id in &leads {
         let lead = lead_of(&app, id).await;
         assert_eq!(
@@ -292,14 +298,7 @@ async fn every_pool_told_an_absence_began_is_told_it_ended() {
 /// (`covered_owner_id`: reports credit the right person); the colleague acquired it by cover.
 #[tokio::test]
 async fn a_conversion_by_the_covering_colleague_is_credited_to_the_owner() {
-    let app = TestApp::spawn().await;
-    let pool = two_day_pool(&app, None).await;
-    let leads = alices_leads(&app, &pool, 2).await;
-    let t0 = app.clock_now();
-    app.as_member("alice")
-        .set_away(cover("", "bob", t0, t0 + Duration::hours(20)))
-        .await;
-    sweep(&app, &pool).await;
+    let (app, pool, leads, t0) = covered_by_bob(2).await;
     app.as_member("bob").convert(&leads[0]).await;
 
     let day = |offset: i64| (t0 + Duration::days(offset)).date_naive().to_string();
