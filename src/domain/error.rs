@@ -26,6 +26,11 @@ impl FieldViolation {
             description: description.into(),
         }
     }
+
+    /// This violation of a field of a message that `prefix` names in the request (`pool.`).
+    pub fn under(self, prefix: &str) -> Self {
+        Self::new(format!("{prefix}{}", self.field), self.description)
+    }
 }
 
 /// Serializable, so a batch's per-item refusals can be stored as an idempotent result; an
@@ -331,12 +336,9 @@ impl DomainError {
     /// (`calendar_change.`): its bad fields named by their paths in that request.
     pub fn nested_in(self, prefix: &str) -> Self {
         match self {
-            Self::ValidationFailed(violations) => Self::ValidationFailed(
-                violations
-                    .into_iter()
-                    .map(|v| FieldViolation::new(format!("{prefix}{}", v.field), v.description))
-                    .collect(),
-            ),
+            Self::ValidationFailed(violations) => {
+                Self::ValidationFailed(violations.into_iter().map(|v| v.under(prefix)).collect())
+            }
             other => other,
         }
     }

@@ -64,10 +64,16 @@ fn trim(value: &str, free_text: bool) -> &str {
     value.trim_matches(|c: char| c.is_whitespace() && allowed_char(c, free_text))
 }
 
+/// Whether a text of at most `max` characters is free text (a name, a note), which may keep line
+/// breaks and tabs, rather than an id or a code.
+fn is_free_text(max: usize) -> bool {
+    max > MAX_CODE_CHARS
+}
+
 /// Whether `value` is at most `max` characters, none of them refused: what
 /// [`Validator::max_chars`] lets through.
 pub fn fits(value: &str, max: usize) -> bool {
-    value.chars().count() <= max && is_clean(value, max > MAX_CODE_CHARS)
+    value.chars().count() <= max && is_clean(value, is_free_text(max))
 }
 
 /// Whether every character of `text` is allowed (see `allowed_char`): for keys and values of
@@ -138,7 +144,7 @@ impl Validator {
 
     /// A required text of at most `max` characters; returned trimmed.
     pub fn required_text(&mut self, field: &str, value: &str, max: usize) -> String {
-        let trimmed = trim(value, max > MAX_CODE_CHARS);
+        let trimmed = trim(value, is_free_text(max));
         if trimmed.is_empty() {
             self.violation(field, "is required");
         } else {
@@ -149,14 +155,14 @@ impl Validator {
 
     /// An optional text of at most `max` characters; returned trimmed.
     pub fn optional_text(&mut self, field: &str, value: &str, max: usize) -> String {
-        let trimmed = trim(value, max > MAX_CODE_CHARS);
+        let trimmed = trim(value, is_free_text(max));
         self.max_chars(field, trimmed, max);
         trimmed.to_owned()
     }
 
-    /// At most `max` characters, none of them a control character (see [`fits`]). Texts of code length (ids,
-    /// codes, reasons: at most [`MAX_CODE_CHARS`]) refuse every control character; longer free
-    /// texts (names, notes) may keep line breaks and tabs.
+    /// At most `max` characters, none of them a control character (see [`fits`]). Texts of code
+    /// length (ids, codes, reasons: at most [`MAX_CODE_CHARS`]) refuse every control character;
+    /// longer free texts (names, notes) may keep line breaks and tabs.
     pub fn max_chars(&mut self, field: &str, value: &str, max: usize) {
         let chars = value.chars().count();
         if chars > max {
@@ -165,7 +171,7 @@ impl Validator {
                 format!("must be at most {max} characters, got {chars}"),
             );
         }
-        let free_text = max > MAX_CODE_CHARS;
+        let free_text = is_free_text(max);
         if let Some(bad) = value.chars().find(|c| !allowed_char(*c, free_text)) {
             let allowed = if free_text {
                 " other than line breaks and tabs"
@@ -243,12 +249,7 @@ impl Validator {
         let mut inner = Validator::new();
         let value = parse(&mut inner);
         self.violations
-            .extend(inner.violations.into_iter().map(|violation| {
-                FieldViolation::new(
-                    format!("{prefix}{}", violation.field),
-                    violation.description,
-                )
-            }));
+            .extend(inner.violations.into_iter().map(|v| v.under(prefix)));
         value
     }
 
