@@ -202,8 +202,12 @@ impl App {
         // (HTTP/1.1 too) into plain gRPC, so the layers inside see no difference. Then every
         // call, refused callers included, is logged and timed (with tonic's own failures
         // already in the contract's terms); the caller's deadline bounds the call inside.
+        // hyper's default 16 KiB of headers would answer a longer metadata with a bare HTTP 431
+        // (no gRPC status); up to the message limit the call reaches the identity checks.
+        let header_limit = u32::try_from(limit).unwrap_or(u32::MAX);
         tonic::transport::Server::builder()
             .accept_http1(true)
+            .http2_max_header_list_size(header_limit)
             .layer(web::cors(&self.settings.grpc_web_origins))
             .layer(web::ReadWholeLayer::new(limit))
             .layer(tonic_web::GrpcWebLayer::new())

@@ -9,9 +9,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::retry::Runs;
 use super::{Context, deadline};
 use crate::domain::DomainError;
 use crate::domain::Result;
@@ -27,6 +28,16 @@ pub enum Run {
     Replayed,
 }
 
+/// How the statements of a call without a `request_id` and without a deadline run (with either,
+/// they share the call's transaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Statements {
+    /// Each commits as it runs: one round trip for a one-statement change.
+    AsSent,
+    /// In one transaction, so that a mutation that fails leaves nothing of its statements.
+    Together,
+}
+
 /// Runs `mutation` on one connection, at most once per `(tenant, actor, method, request_id)`:
 /// `method` names the use case, `"<resource>.<use_case>"` (e.g. `"lead.claim"`).
 pub async fn once<Out>(
@@ -34,35 +45,29 @@ pub async fn once<Out>(
     actor: &Actor,
     key: (&str, Option<Uuid>),
     command: &impl Serialize,
-    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out> + Clone,
 ) -> Result<Out>
 where
     Out: Serialize + DeserializeOwned,
 {
-    let (response, _) = once_telling(ctx, actor, key, command, mutation).await?;
-    Ok(response)
+    let run = run(ctx, actor, key, command, Statements::AsSent, mutation);
+    Ok(run.await?.0)
 }
 
-/// [`once`], with `mutation`'s statements in a transaction of their own: a savepoint inside an
-/// idempotent call, else the transaction that keeps them together (committed only while the
-/// call's deadline allows). A mutation that fails leaves nothing of its statements.
+/// [`once`], with `mutation`'s statements always in one transaction (committed only while the
+/// call's deadline allows): a mutation that fails leaves nothing of its statements.
 pub async fn once_atomic<Out>(
     ctx: &Context,
     actor: &Actor,
     key: (&str, Option<Uuid>),
     command: &impl Serialize,
-    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out> + Clone,
 ) -> Result<Out>
 where
     Out: Serialize + DeserializeOwned,
 {
-    once(ctx, actor, key, command, async |conn| {
-        let mut tx = conn.begin().await.map_err(db_error)?;
-        let response = mutation(&mut tx).await?;
-        ctx.commit(tx).await?;
-        Ok(response)
-    })
-    .await
+    let run = run(ctx, actor, key, command, Statements::Together, mutation);
+    Ok(run.await?.0)
 }
 
 /// [`once`], telling whether the response was replayed (a streamed import reports the chunks
@@ -70,19 +75,59 @@ where
 pub async fn once_telling<Out>(
     ctx: &Context,
     actor: &Actor,
+    key: (&str, Option<Uuid>),
+    command: &impl Serialize,
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out> + Clone,
+) -> Result<(Out, Run)>
+where
+    Out: Serialize + DeserializeOwned,
+{
+    run(ctx, actor, key, command, Statements::AsSent, mutation).await
+}
+
+/// Runs the call, and runs it again after a conflict with a concurrent change ([`Runs`]).
+async fn run<Out>(
+    ctx: &Context,
+    actor: &Actor,
     (method, request_id): (&str, Option<Uuid>),
     command: &impl Serialize,
-    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
+    statements: Statements,
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out> + Clone,
 ) -> Result<(Out, Run)>
 where
     Out: Serialize + DeserializeOwned,
 {
     let Some(request_id) = request_id else {
-        return Ok((once_as_sent(ctx, mutation).await?, Run::Fresh));
+        let mut runs = Runs::new();
+        loop {
+            let outcome = once_as_sent(ctx, statements, mutation.clone()).await;
+            if !runs.again(&outcome).await {
+                return outcome.map(|response| (response, Run::Fresh));
+            }
+        }
     };
     let (key, hash) = key(actor, method, request_id, command)?;
+    let mut runs = Runs::new();
+    loop {
+        let outcome = once_keyed(ctx, key, &hash, mutation.clone()).await;
+        if !runs.again(&outcome).await {
+            return outcome;
+        }
+    }
+}
+
+/// One run of a call with a `request_id`: the key is claimed in the change's transaction.
+async fn once_keyed<Out>(
+    ctx: &Context,
+    key: Key<'_>,
+    hash: &[u8],
+    mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
+) -> Result<(Out, Run)>
+where
+    Out: Serialize + DeserializeOwned,
+{
     let mut tx = ctx.begin().await?;
-    let claimed = idempotency::claim(&mut tx, key, &hash, ctx.clock.now()).await?;
+    let claimed = idempotency::claim(&mut tx, key, hash, ctx.clock.now()).await?;
     if let Some(response) = replay(claimed)? {
         return Ok((response, Run::Replayed));
     }
@@ -94,14 +139,15 @@ where
     Ok((response, Run::Fresh))
 }
 
-/// A call without a `request_id`. Without a deadline its statements commit as they run (one
-/// round trip for a one-statement change); with one they run in a transaction that is not
-/// committed once the deadline has passed, so a call that timed out changed nothing.
+/// One run of a call without a `request_id`. With a deadline, its statements run in a
+/// transaction that is not committed once the deadline has passed, so a call that timed out
+/// changed nothing; without one, as `statements` says.
 async fn once_as_sent<Out>(
     ctx: &Context,
+    statements: Statements,
     mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
 ) -> Result<Out> {
-    let response = if deadline::remaining().is_some() {
+    let response = if deadline::remaining().is_some() || statements == Statements::Together {
         let mut tx = ctx.begin().await?;
         let response = mutation(&mut tx).await?;
         ctx.commit(tx).await?;

@@ -18,6 +18,7 @@ pub mod pools;
 pub mod preview;
 pub mod recycle;
 pub mod reports;
+mod retry;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,16 +91,30 @@ impl Context {
     /// A transaction whose statements the server cancels when the call's deadline passes;
     /// committed only through [`Context::commit`].
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
-        let Some(left) = deadline::remaining() else {
-            return self.note_reached(self.db.begin().await.map_err(db_error));
-        };
+        let left = deadline::remaining();
         // One round trip: BEGIN and the statement timeout as one simple query.
-        let millis = left.as_millis().max(1);
-        let begin = format!("BEGIN; SET LOCAL statement_timeout = {millis}");
-        match tokio::time::timeout(left, self.db.begin_with(begin)).await {
-            Ok(tx) => self.note_reached(tx.map_err(db_error)),
-            Err(_) => Err(self.out_of_time()),
-        }
+        let statement = match left {
+            None => "BEGIN".to_owned(),
+            Some(left) => format!(
+                "BEGIN; SET LOCAL statement_timeout = {}",
+                left.as_millis().max(1)
+            ),
+        };
+        // sqlx forgets a BEGIN cut off before its answer, and the connection would go back to
+        // the pool inside that transaction: a later call's statements would run in it and never
+        // commit. So the BEGIN runs to its end in a task of its own; when the call has gone by
+        // then, the transaction is dropped there, and rolled back.
+        let db = self.db.clone();
+        let begin = tokio::spawn(async move { db.begin_with(statement).await });
+        let begun = match left {
+            None => begin.await,
+            Some(left) => match tokio::time::timeout(left, begin).await {
+                Ok(begun) => begun,
+                Err(_) => return Err(self.out_of_time()),
+            },
+        };
+        let tx = begun.map_err(DomainError::internal_from)?;
+        self.note_reached(tx.map_err(db_error))
     }
 
     /// Commits `tx`, unless the call's deadline leaves no time for it: then it rolls back.

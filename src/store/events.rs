@@ -144,7 +144,7 @@ pub async fn stream_page(
                WHERE ev.tenant_id = $1
                  AND ev.xid < h.xmin
                  AND (ev.xid, ev.seq) > ($2::bigint::text::xid8, $3::bigint)
-                 AND ($4::uuid IS NULL OR ev.pool_id = $4)
+                 AND ($4::uuid IS NULL OR ev.pool_id = $4 OR ev.to_pool_id = $4)
                  AND (cardinality($5::text[]) = 0 OR ev.kind = ANY($5))
                ORDER BY ev.xid, ev.seq
                LIMIT $6

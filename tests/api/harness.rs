@@ -367,8 +367,13 @@ impl TestApp {
 
     pub fn scheduler(&self) -> Scheduler {
         Scheduler {
-            ctx: Context::new(self.db.clone(), self.clock.clone()),
+            ctx: self.context(),
         }
+    }
+
+    /// The use cases' context over the test's database and clock, as the server has it.
+    pub fn context(&self) -> Context {
+        Context::new(self.db.clone(), self.clock.clone())
     }
 
     pub fn clock_now(&self) -> DateTime<Utc> {

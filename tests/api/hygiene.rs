@@ -10,7 +10,10 @@ use tonic::codegen::http::uri::PathAndQuery;
 
 use crate::caller::Services;
 use crate::fixtures::{self, TENANT};
-use crate::harness::{Caller, assert_error};
+use crate::harness::{Caller, TestApp, assert_error};
+use crate::slow_link;
+use leadpool::service::{Context, deadline};
+use sqlx::Connection;
 
 #[tokio::test]
 async fn nul_and_control_characters_are_refused_in_every_text() {
@@ -84,8 +87,11 @@ async fn errors_quote_at_most_64_characters_of_the_input() {
 async fn identities_that_cannot_be_ids_are_invalid_not_missing() {
     let (app, team, lead) = fixtures::app_with_lead(None).await;
     let long = "a".repeat(129);
+    // Beyond HTTP/2's usual 16 KiB of headers, still a status with the header named.
+    let huge = "a".repeat(20_000);
     for caller in [
         Caller::new(TENANT, &long, ""),
+        Caller::new(TENANT, &huge, ""),
         Caller::new("ac me", "alice", ""),
     ] {
         let fields = app
@@ -251,4 +257,41 @@ async fn with_the_database_unreachable_a_call_is_unavailable_within_its_deadline
         "answered after {:?}",
         started.elapsed()
     );
+}
+
+/// A `BEGIN` cut off by the caller's deadline before its answer came must not leave its
+/// transaction open on the pooled connection: the next call on that connection would run inside
+/// it, and a statement meant to commit on its own would never commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_cut_off_as_it_begins_is_not_left_open() {
+    let app = TestApp::spawn().await;
+    // Every answer of the server arrives 100 ms late, so a 20 ms deadline always passes while
+    // the BEGIN is on the wire.
+    let slow = slow_link::pool_behind(&app.db, Duration::from_millis(100)).await;
+    let ctx = Context::new(slow.clone(), app.clock.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(20);
+    let begun = deadline::within(Some(deadline), ctx.begin()).await;
+    assert!(begun.is_err(), "the deadline passed during the BEGIN");
+
+    // The pool's one connection, once back, commits a statement sent on its own.
+    sqlx::query("CREATE TABLE after_the_cut_off (id int)")
+        .execute(&slow)
+        .await
+        .expect("a statement of its own");
+    let mut watcher = sqlx::PgConnection::connect_with(&app.db.connect_options())
+        .await
+        .expect("connect");
+    let (committed, open): (bool, i64) = sqlx::query_as(
+        "SELECT to_regclass('after_the_cut_off') IS NOT NULL,
+                (SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND state LIKE 'idle in transaction%')",
+    )
+    .fetch_one(&mut watcher)
+    .await
+    .expect("look");
+    assert!(
+        committed,
+        "the statement ran inside the cut-off transaction"
+    );
+    assert_eq!(open, 0, "connections left inside a transaction");
 }

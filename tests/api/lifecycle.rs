@@ -176,15 +176,22 @@ async fn move_needs_both_pools_managed_and_a_pool_lead() {
     assert_eq!(moved.pool_id, west.id);
     let again = app.as_member("mia").move_to(&lead.id, &west.id).await;
     assert_eq!(again.version, moved.version, "no second change");
-    let (pool_id, to_pool_id): (String, Option<String>) = sqlx::query_as(
-        "SELECT pool_id::text, to_pool_id::text FROM lead_events WHERE kind = 'MOVED'",
-    )
-    .fetch_one(&app.db)
-    .await
-    .expect("event");
+    // A follower of the pool the lead went to sees it arrive.
+    let followed = app
+        .as_member("mia")
+        .list_events(proto::ListEventsRequest {
+            pool_id: west.id.clone(),
+            ..Default::default()
+        })
+        .await;
+    let arrivals: Vec<_> = followed
+        .events
+        .iter()
+        .map(|e| (e.kind(), e.pool_id.as_str(), e.to_pool_id.as_str()))
+        .collect();
     assert_eq!(
-        (pool_id, to_pool_id),
-        (team.pool.id.clone(), Some(west.id.clone()))
+        arrivals,
+        [(proto::EventKind::Moved, &*team.pool.id, &*west.id)]
     );
 
     let owned = fixtures::lead(&app, &team.pool.id, "Owned").await;

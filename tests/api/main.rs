@@ -4,6 +4,7 @@ mod caller;
 mod distribution_fixtures;
 mod fixtures;
 mod harness;
+mod slow_link;
 mod streams;
 
 mod absences;

@@ -54,7 +54,9 @@ pub struct Distribute {
 /// call names); the plan as applied.
 pub async fn distribute(ctx: &Context, actor: &Actor, command: Distribute) -> Result<Plan> {
     let key = ("assignment.distribute", command.request_id);
-    idempotency::once(ctx, actor, key, &command, async |conn| {
+    // In the call's transaction, so that the distribution's own is a savepoint: a BEGIN the
+    // caller cuts off is then never left open on a pooled connection (`Context::begin`).
+    idempotency::once_atomic(ctx, actor, key, &command, async |conn| {
         let plan = managed(conn, ctx, actor, &command, Mode::Apply).await?;
         ctx.metrics
             .distributions
@@ -70,8 +72,9 @@ pub async fn preview_distribution(
     actor: &Actor,
     command: &Distribute,
 ) -> Result<Plan> {
-    let mut conn = ctx.acquire().await?;
-    managed(&mut conn, ctx, actor, command, Mode::Preview).await
+    // A transaction of the call's, for the same reason as `distribute`'s; it changed nothing.
+    let mut tx = ctx.begin().await?;
+    managed(&mut tx, ctx, actor, command, Mode::Preview).await
 }
 
 /// One pass of automatic distribution over the due pools; how many leads were distributed.

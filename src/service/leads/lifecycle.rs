@@ -68,7 +68,7 @@ async fn change_lead(
     actor: &Actor,
     asked: Asked<'_>,
     command: &impl Serialize,
-    act: impl AsyncFnOnce(&mut PgConnection, LeadView, Change<'_>) -> Result<LeadView>,
+    act: impl AsyncFnOnce(&mut PgConnection, LeadView, Change<'_>) -> Result<LeadView> + Clone,
 ) -> Result<LeadView> {
     let key = (asked.method, asked.request_id);
     idempotency::once(ctx, actor, key, command, async |conn| {

@@ -1,0 +1,107 @@
+//! A use case that lost a race in the database runs again before the caller hears of it.
+//!
+//! `CONCURRENT_MODIFICATION` means the change was rolled back whole because another transaction
+//! got in its way: a serialization failure, a deadlock, a row that changed between the
+//! statement's read and its write, or a refusal whose explanation found no rule broken (the
+//! lead changed in between). Running the whole use case again, on a fresh transaction, reads
+//! the new state and either succeeds or refuses for a reason the caller can act on. Only when
+//! the conflict persists does the caller get `ABORTED` (api.md: "after retries").
+
+use std::time::Duration;
+
+use super::deadline;
+use crate::domain::{DomainError, Result};
+
+/// Runs of a use case, the first included.
+const ATTEMPTS: u32 = 3;
+
+/// The runs of one call: after each, whether to run it again.
+#[derive(Debug)]
+pub struct Runs {
+    done: u32,
+}
+
+impl Runs {
+    pub fn new() -> Self {
+        Self { done: 0 }
+    }
+
+    /// After a run that ended in `outcome`: whether to run again. Only a conflict is run again,
+    /// at most [`ATTEMPTS`] runs in all, after a pause a little longer each time so that the
+    /// transaction in the way can finish. A pause the caller's deadline cannot afford is not
+    /// taken: the conflict is the answer.
+    pub async fn again<Out>(&mut self, outcome: &Result<Out>) -> bool {
+        self.done += 1;
+        if !matches!(outcome, Err(DomainError::ConcurrentModification)) || self.done >= ATTEMPTS {
+            return false;
+        }
+        let pause = Duration::from_millis(5 * u64::from(self.done));
+        if deadline::remaining().is_some_and(|left| left <= pause) {
+            return false;
+        }
+        tracing::debug!(
+            runs = self.done,
+            "conflict with a concurrent change; running it again"
+        );
+        tokio::time::sleep(pause).await;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `attempt` as a use case is run: again while [`Runs::again`] says so.
+    async fn run<Out>(mut attempt: impl FnMut() -> Result<Out>) -> Result<Out> {
+        let mut runs = Runs::new();
+        loop {
+            let outcome = attempt();
+            if !runs.again(&outcome).await {
+                return outcome;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_conflict_runs_the_use_case_again_and_its_success_is_the_answer() {
+        let mut runs = 0;
+        let outcome = run(|| {
+            runs += 1;
+            if runs < ATTEMPTS {
+                Err(DomainError::ConcurrentModification)
+            } else {
+                Ok(runs)
+            }
+        })
+        .await;
+        assert_eq!(outcome.ok(), Some(ATTEMPTS));
+    }
+
+    #[tokio::test]
+    async fn a_conflict_that_persists_is_the_answer_after_the_last_run() {
+        let mut runs = 0;
+        let outcome: Result<()> = run(|| {
+            runs += 1;
+            Err(DomainError::ConcurrentModification)
+        })
+        .await;
+        assert!(matches!(outcome, Err(DomainError::ConcurrentModification)));
+        assert_eq!(runs, ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_answered_at_once() {
+        let mut runs = 0;
+        let outcome: Result<()> = run(|| {
+            runs += 1;
+            Err(DomainError::VersionConflict {
+                lead_id: uuid::Uuid::nil(),
+                current_version: 2,
+            })
+        })
+        .await;
+        assert!(matches!(outcome, Err(DomainError::VersionConflict { .. })));
+        assert_eq!(runs, 1);
+    }
+}
