@@ -86,7 +86,7 @@ pub enum DomainError {
     PoolNameTaken,
     #[error("User {} is already a member of pool {pool_id}.", quoted(.user_id))]
     MemberExists { pool_id: Uuid, user_id: String },
-    #[error("A live lead of this tenant already has this phone or e-mail{}; set allow_duplicate to keep both.", .existing_lead_id.map(|id| format!(" ({id})")).unwrap_or_default())]
+    #[error("A live lead of this tenant already has this phone or e-mail{}; work on that lead (creating and importing may set allow_duplicate to keep both).", .existing_lead_id.map(|id| format!(" ({id})")).unwrap_or_default())]
     DuplicateLead { existing_lead_id: Option<Uuid> },
     #[error("Another lead of this tenant already has this external_ref{}.", .existing_lead_id.map(|id| format!(" ({id})")).unwrap_or_default())]
     ExternalRefTaken { existing_lead_id: Option<Uuid> },
@@ -100,15 +100,15 @@ pub enum DomainError {
     LeadClosed(Uuid),
     #[error("User {} is an inactive member of pool {pool_id}.", quoted(.user_id))]
     MemberInactive { pool_id: Uuid, user_id: String },
-    #[error("User {} already holds {held} leads of this pool, the limit is {limit}.", quoted(.user_id))]
+    #[error("User {} holds {held} leads of this pool and may hold at most {limit}: this call would pass that.", quoted(.user_id))]
     HeldLimitReached {
         user_id: String,
         limit: i32,
         held: i32,
     },
-    #[error("You released or lost lead {lead_id} recently; you may claim it again from {}.", rfc3339(*.until))]
+    #[error("Lead {lead_id} left its previous owner recently; they may take it again from {}.", rfc3339(*.until))]
     ReclaimCooldown { lead_id: Uuid, until: DateTime<Utc> },
-    #[error("You have used today's {limit} claims in this pool; the quota resets at {}.", rfc3339(*.resets_at))]
+    #[error("This would pass today's quota of {limit} claims in this pool; it resets at {}.", rfc3339(*.resets_at))]
     DailyClaimLimitReached {
         limit: i32,
         resets_at: DateTime<Utc>,

@@ -98,7 +98,16 @@ async fn return_to_pool_releases_every_unlocked_lead_and_keeps_the_locked_ones_f
         (0, 0)
     );
     assert_eq!(again.kept_locked_lead_ids.len(), 2);
-    assert!(!office.east.id.is_empty() && !office.west.id.is_empty());
+    // A manager hands the kept leads over by offboarding her again to a colleague.
+    let handed = app.as_admin().offboard("alice", M::TransferTo, "bob").await;
+    assert_eq!((handed.transferred, handed.memberships_deactivated), (2, 0));
+    assert!(handed.kept_locked_lead_ids.is_empty());
+    assert_eq!(df::held(&app).await.get("alice"), None);
+    for pool in [&office.east, &office.west] {
+        assert_eq!(fixtures::held_count(&app, &pool.id, "alice").await, 0);
+    }
+    let last = app.as_admin().offboard("alice", M::TransferTo, "bob").await;
+    assert_eq!(last.transferred, 0);
     fixtures::assert_consistent(&app).await;
 }
 
