@@ -20,12 +20,18 @@ pub fn is_code(value: &str) -> bool {
 }
 
 /// The caller's identity. A missing or empty header is `UNAUTHENTICATED`/`MISSING_IDENTITY`;
-/// one that is set but cannot be an id (too long, spaces, control or non-ASCII characters) is
-/// `INVALID_ARGUMENT`/`VALIDATION_FAILED` naming it. Values are taken exactly as sent, never
-/// trimmed: an id that differs from the one the caller meant is refused, not guessed at.
+/// one that is set but cannot be an id (too long, spaces, control or non-ASCII characters), or
+/// is sent more than once, is `INVALID_ARGUMENT`/`VALIDATION_FAILED` naming it. Values are taken
+/// exactly as sent, never trimmed: an id that differs from the one the caller meant is refused,
+/// not guessed at; of two values neither is picked (a proxy that appends instead of replacing
+/// would otherwise let the caller's own value win).
 pub fn from_metadata(headers: &HeaderMap) -> Result<Actor, DomainError> {
     let mut missing = Vec::new();
-    let mut malformed = Vec::new();
+    let mut malformed: Vec<_> = [TENANT_HEADER, ACTOR_HEADER, ROLES_HEADER]
+        .into_iter()
+        .filter(|name| headers.get_all(*name).iter().nth(1).is_some())
+        .map(|name| FieldViolation::new(name, "is sent more than once; send one value"))
+        .collect();
     let mut header = |name: &str| match headers.get(name).map(|v| v.to_str()) {
         None => missing_id(&mut missing, name),
         Some(Ok(blank)) if blank.trim().is_empty() => missing_id(&mut missing, name),
@@ -94,6 +100,20 @@ mod tests {
             let err = from_metadata(&headers).expect_err("not an id");
             assert_eq!(err.reason(), "VALIDATION_FAILED", "{bad:?}");
             assert_eq!(err.field_violations()[0].field, TENANT_HEADER);
+        }
+    }
+
+    #[test]
+    fn a_header_sent_twice_is_refused_whichever_it_is() {
+        for twice in [TENANT_HEADER, ACTOR_HEADER, ROLES_HEADER] {
+            let mut headers = HeaderMap::new();
+            headers.insert(TENANT_HEADER, "acme".parse().expect("ascii"));
+            headers.insert(ACTOR_HEADER, "alice".parse().expect("ascii"));
+            headers.insert(ROLES_HEADER, "service".parse().expect("ascii"));
+            headers.append(twice, "admin".parse().expect("ascii"));
+            let err = from_metadata(&headers).expect_err("two values");
+            assert_eq!(err.reason(), "VALIDATION_FAILED", "{twice}");
+            assert_eq!(err.field_violations()[0].field, twice);
         }
     }
 

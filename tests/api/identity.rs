@@ -86,3 +86,23 @@ async fn another_tenants_ids_are_not_found() {
     assert!(pools.pools.is_empty(), "another tenant sees no pools");
     assert_eq!(app.fingerprint().await, before);
 }
+
+#[tokio::test]
+async fn a_role_header_sent_twice_grants_nothing_and_is_refused() {
+    let (app, team) = fixtures::app_with_team(None).await;
+    // As a mesh that appends instead of replacing would pass it on: the caller's `admin` after
+    // the mesh's `service`.
+    let mut request = fixtures::user("alice").req(proto::ArchivePoolRequest {
+        pool_id: team.pool.id.clone(),
+        ..Default::default()
+    });
+    request
+        .metadata_mut()
+        .insert("x-actor-roles", "service".parse().unwrap());
+    request
+        .metadata_mut()
+        .append("x-actor-roles", "admin".parse().unwrap());
+    let mut pools = app.pools();
+    let fields = app.invalid_fields(pools.archive_pool(request)).await;
+    assert_eq!(fields, ["x-actor-roles"]);
+}
