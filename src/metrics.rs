@@ -57,6 +57,8 @@ pub struct Metrics {
     pub distributions: Counter,
     /// Pushed leads passed on to the next member after a miss or a decline.
     pub reroutes: Counter,
+    /// Use cases run again after losing a race to a concurrent change (`service::retry`).
+    pub conflict_retries: Counter,
     /// Seconds one sweep of a scheduler took; see [`Metrics::record_sweep`].
     sweep_duration: Histograms<SweepLabels>,
     /// Sweeps that failed, and when each scheduler last finished one: for stall alerts.
@@ -105,6 +107,10 @@ impl Metrics {
             "reroutes",
             "Pushed leads passed on after a missed or declined acceptance",
         );
+        let conflict_retries = counter(
+            "conflict_retries",
+            "Calls run again after a conflict with a concurrent change (deadlock, serialization)",
+        );
         let sweeps = "Duration of one scheduler sweep, by scheduler";
         let lag = "Age of the oldest event of each page a WatchEvents stream reads";
         let latency = || Histograms::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS));
@@ -130,6 +136,7 @@ impl Metrics {
             recycles,
             distributions,
             reroutes,
+            conflict_retries,
             sweep_duration,
             sweep_failures,
             sweep_last_success,

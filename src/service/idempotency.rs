@@ -98,7 +98,7 @@ where
     Out: Serialize + DeserializeOwned,
 {
     let Some(request_id) = request_id else {
-        let mut runs = Runs::new();
+        let mut runs = Runs::new(&ctx.metrics.conflict_retries);
         loop {
             let outcome = once_as_sent(ctx, statements, mutation.clone()).await;
             if !runs.again(&outcome).await {
@@ -107,7 +107,7 @@ where
         }
     };
     let (key, hash) = key(actor, method, request_id, command)?;
-    let mut runs = Runs::new();
+    let mut runs = Runs::new(&ctx.metrics.conflict_retries);
     loop {
         let outcome = once_keyed(ctx, key, &hash, mutation.clone()).await;
         if !runs.again(&outcome).await {

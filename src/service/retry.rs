@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
+
 use super::deadline;
 use crate::domain::{DomainError, Result};
 
@@ -17,13 +19,15 @@ const ATTEMPTS: u32 = 3;
 
 /// The runs of one call: after each, whether to run it again.
 #[derive(Debug)]
-pub struct Runs {
+pub struct Runs<'a> {
     done: u32,
+    /// Counts the runs again, for operators (`leadpool_conflict_retries_total`).
+    retried: &'a Counter,
 }
 
-impl Runs {
-    pub fn new() -> Self {
-        Self { done: 0 }
+impl<'a> Runs<'a> {
+    pub fn new(retried: &'a Counter) -> Self {
+        Self { done: 0, retried }
     }
 
     /// After a run that ended in `outcome`: whether to run again. Only a conflict is run again,
@@ -43,6 +47,7 @@ impl Runs {
             runs = self.done,
             "conflict with a concurrent change; running it again"
         );
+        self.retried.inc();
         tokio::time::sleep(pause).await;
         true
     }
@@ -54,7 +59,8 @@ mod tests {
 
     /// Runs `attempt` as a use case is run: again while [`Runs::again`] says so.
     async fn run<Out>(mut attempt: impl FnMut() -> Result<Out>) -> Result<Out> {
-        let mut runs = Runs::new();
+        let retried = Counter::default();
+        let mut runs = Runs::new(&retried);
         loop {
             let outcome = attempt();
             if !runs.again(&outcome).await {
@@ -76,6 +82,15 @@ mod tests {
         })
         .await;
         assert_eq!(outcome.ok(), Some(ATTEMPTS));
+    }
+
+    #[tokio::test]
+    async fn every_run_again_is_counted() {
+        let retried = Counter::default();
+        let mut runs = Runs::new(&retried);
+        let conflict: Result<()> = Err(DomainError::ConcurrentModification);
+        while runs.again(&conflict).await {}
+        assert_eq!(retried.get(), u64::from(ATTEMPTS - 1));
     }
 
     #[tokio::test]

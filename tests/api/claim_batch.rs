@@ -108,6 +108,8 @@ async fn all_or_nothing_fails_with_the_first_refusal_and_changes_nothing() {
     let result = app.as_member("alice").try_claim_leads(&ids, true).await;
     let metadata = assert_error(result, "HELD_LIMIT_REACHED");
     assert_eq!(metadata["limit"], "2");
+    // What alice holds once the batch's two claims are undone, not while they stood.
+    assert_eq!(metadata["held"], "0");
     assert_eq!(
         app.fingerprint().await,
         before,

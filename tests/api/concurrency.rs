@@ -139,3 +139,40 @@ async fn a_discard_that_waited_out_a_transfer_runs_again_and_discards() {
     }
     fixtures::assert_consistent(&app).await;
 }
+
+/// Transfers that swap leads between alice and bob at the same time lock the two members' rows
+/// in one order, so neither waits for the other (PostgreSQL would find a deadlock after a
+/// second and abort one, which the service would then run again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crossing_transfers_never_deadlock() {
+    const ROUNDS: usize = 20;
+    let (app, team) = fixtures::app_with_team(None).await;
+    let mut held = Vec::new();
+    for owner in ["alice", "bob"] {
+        let mut leads = Vec::new();
+        for i in 0..ROUNDS {
+            let lead = fixtures::lead(&app, &team.pool.id, &format!("{owner} {i}")).await;
+            app.as_member(owner).claim(&lead.id).await;
+            leads.push(lead.id);
+        }
+        held.push(leads);
+    }
+    let mia = app.as_member("mia");
+    for (alices, bobs) in held[0].iter().zip(&held[1]) {
+        let (to_bob, to_alice) = ([alices.as_str()], [bobs.as_str()]);
+        tokio::join!(
+            mia.transfer(&to_bob, "bob"),
+            mia.transfer(&to_alice, "alice")
+        );
+    }
+    let scrape = app.scrape_metrics().await;
+    assert!(
+        scrape.contains("\nleadpool_conflict_retries_total 0\n"),
+        "a transfer was run again after a conflict"
+    );
+    for user in ["alice", "bob"] {
+        let count = fixtures::held_count(&app, &team.pool.id, user).await;
+        assert_eq!(count, ROUNDS as i32, "{user}");
+    }
+    fixtures::assert_consistent(&app).await;
+}

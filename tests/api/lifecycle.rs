@@ -4,6 +4,7 @@ use leadpool::proto;
 
 use crate::fixtures;
 use crate::harness::{TestApp, assert_error};
+use crate::streams;
 
 #[tokio::test]
 async fn locked_leads_refuse_claim_and_release_until_unlocked() {
@@ -176,22 +177,18 @@ async fn move_needs_both_pools_managed_and_a_pool_lead() {
     assert_eq!(moved.pool_id, west.id);
     let again = app.as_member("mia").move_to(&lead.id, &west.id).await;
     assert_eq!(again.version, moved.version, "no second change");
-    // A follower of the pool the lead went to sees it arrive.
-    let followed = app
+    // A follower of the pool the lead went to sees it arrive: its first event.
+    let mut west_events = app
         .as_member("mia")
-        .list_events(proto::ListEventsRequest {
+        .watch(proto::WatchEventsRequest {
             pool_id: west.id.clone(),
             ..Default::default()
         })
         .await;
-    let arrivals: Vec<_> = followed
-        .events
-        .iter()
-        .map(|e| (e.kind(), e.pool_id.as_str(), e.to_pool_id.as_str()))
-        .collect();
+    let arrival = streams::next_event(&mut west_events).await;
     assert_eq!(
-        arrivals,
-        [(proto::EventKind::Moved, &*team.pool.id, &*west.id)]
+        (arrival.kind(), &*arrival.pool_id, &*arrival.to_pool_id),
+        (proto::EventKind::Moved, &*team.pool.id, &*west.id)
     );
 
     let owned = fixtures::lead(&app, &team.pool.id, "Owned").await;

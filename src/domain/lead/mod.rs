@@ -6,7 +6,7 @@ mod refusals;
 pub use fields::{LeadFields, NewLead, UPDATABLE_FIELDS};
 pub use refusals::{
     ClaimSnapshot, Claimant, ClaimantStanding, ReleaseSnapshot, explain_claim_refusal,
-    explain_owner_refusal, explain_release_refusal, explain_update_refusal,
+    explain_owner_refusal, explain_release_refusal, explain_update_refusal, refusal_after_undoing,
 };
 
 use std::collections::BTreeMap;

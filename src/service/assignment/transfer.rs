@@ -17,7 +17,7 @@ use crate::service::Context;
 use crate::service::absences::require_present;
 use crate::service::idempotency;
 use crate::store::assignment::moves::{self, Move};
-use crate::store::assignment::transfer::held_leads;
+use crate::store::assignment::transfer::{held_leads, lock_members};
 
 /// A transfer, validated: distinct leads, in the order asked.
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +83,7 @@ async fn hand_over(
         let now = ctx.clock.now();
         require_present(conn, &actor.tenant_id, to_user, command.override_away, now).await?;
     }
+    lock_giver_and_receiver(conn, &actor.tenant_id, &moves, &incoming).await?;
     require_room(conn, &actor.tenant_id, to_user, incoming).await?;
     let changes = handover(
         actor,
@@ -94,4 +95,21 @@ async fn hand_over(
     );
     moves::apply(conn, &moves, changes).await?;
     Ok(moves.len())
+}
+
+/// The member rows every move changes, givers' and receiver's, locked in one order before any
+/// of them is written.
+async fn lock_giver_and_receiver(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    moves: &[Move],
+    incoming: &BTreeMap<Uuid, i32>,
+) -> Result<()> {
+    let pools: Vec<Uuid> = incoming.keys().copied().collect();
+    let users: Vec<String> = moves
+        .iter()
+        .flat_map(|m| [m.from_owner.clone(), m.to_owner.clone()])
+        .flatten()
+        .collect();
+    lock_members(conn, tenant_id, &pools, &users).await
 }

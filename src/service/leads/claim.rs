@@ -129,26 +129,38 @@ pub async fn claim_many(
         let now = ctx.clock.now();
         let claimed =
             store::leads::batch::claim_many(&mut *tx, actor, lead_ids, request_id, now).await?;
-        let results = results(tx, actor, lead_ids, claimed, now).await?;
+        let mut taken: HashMap<Uuid, i32> = HashMap::new();
+        for view in &claimed {
+            *taken.entry(view.lead.pool_id).or_default() += 1;
+        }
+        let (results, refused_in) = results(tx, actor, lead_ids, claimed, now).await?;
         if all_or_nothing && results.iter().any(|r| r.outcome.is_err()) {
-            let refusal = results.into_iter().find_map(|r| r.outcome.err());
-            return Err(refusal.unwrap_or_else(|| {
-                DomainError::internal("an all-or-nothing claim failed without a refusal")
-            }));
+            let refused = results
+                .into_iter()
+                .find_map(|r| Some((r.lead_id, r.outcome.err()?)));
+            let Some((lead_id, refusal)) = refused else {
+                return Err(DomainError::internal(
+                    "an all-or-nothing claim failed without a refusal",
+                ));
+            };
+            let pool_id = refused_in.get(&lead_id);
+            let taken_there = pool_id.and_then(|p| taken.get(p)).copied().unwrap_or(0);
+            return Err(lead::refusal_after_undoing(refusal, taken_there));
         }
         Ok(results)
     })
     .await
 }
 
-/// The result of each requested lead of a batch claim, in request order.
+/// The result of each requested lead of a batch claim, in request order, and the pool of each
+/// refused lead.
 async fn results(
     conn: &mut PgConnection,
     actor: &Actor,
     lead_ids: &[Uuid],
     claimed: Vec<LeadView>,
     now: DateTime<Utc>,
-) -> Result<Vec<ClaimResult>> {
+) -> Result<(Vec<ClaimResult>, HashMap<Uuid, Uuid>)> {
     let mut owned: HashMap<Uuid, LeadView> = claimed
         .into_iter()
         .map(|view| (view.lead.id, view))
@@ -159,12 +171,14 @@ async fn results(
         .copied()
         .collect();
     let mut refused = HashMap::new();
+    let mut refused_in = HashMap::new();
     let mut owned_before = Vec::new();
     if !unclaimed.is_empty() {
         for snapshot in store::leads::claim_snapshots(&mut *conn, actor, &unclaimed, now).await? {
             match lead::explain_claim_refusal(&snapshot, &actor.user_id, now) {
                 Ok(()) => owned_before.push(snapshot.lead_id),
                 Err(refusal) => {
+                    refused_in.insert(snapshot.lead_id, snapshot.claimant.pool_id);
                     refused.insert(snapshot.lead_id, refusal);
                 }
             }
@@ -175,7 +189,7 @@ async fn results(
             owned.insert(view.lead.id, view);
         }
     }
-    Ok(lead_ids
+    let results = lead_ids
         .iter()
         .map(|&lead_id| ClaimResult {
             lead_id,
@@ -186,5 +200,6 @@ async fn results(
                     .unwrap_or(DomainError::LeadNotFound(lead_id))),
             },
         })
-        .collect())
+        .collect();
+    Ok((results, refused_in))
 }

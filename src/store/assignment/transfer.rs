@@ -78,6 +78,31 @@ pub async fn held_leads(
         .collect()
 }
 
+/// Locks the member rows of `users` in `pools`, in (pool, user) order. A transfer changes the
+/// held counts of the giving and the receiving members; two transfers between the same two
+/// members in opposite directions, each locking its receiver first, waited on each other until
+/// PostgreSQL broke the deadlock a second later.
+pub async fn lock_members(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    pools: &[Uuid],
+    users: &[String],
+) -> Result<()> {
+    sqlx::query!(
+        r#"SELECT 1 AS "locked!" FROM members
+           WHERE tenant_id = $1 AND pool_id = ANY ($2) AND user_id = ANY ($3)
+           ORDER BY pool_id, user_id
+           FOR UPDATE"#,
+        tenant_id,
+        pools,
+        users,
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
 /// A user's standing in each of `pools` they belong to, their member rows locked (in pool order)
 /// so the room checked is the room the moves find.
 pub async fn standings(
