@@ -113,19 +113,11 @@ impl Claimant {
 /// An all-or-nothing batch's refusal as the caller will find things: the batch's claims are
 /// undone, so the cap's `held` is what the member held before the call, not with the `taken`
 /// leads the batch had claimed in that pool when it was refused.
-pub fn refusal_after_undoing(refusal: DomainError, taken: i32) -> DomainError {
-    match refusal {
-        DomainError::HeldLimitReached {
-            user_id,
-            limit,
-            held,
-        } => DomainError::HeldLimitReached {
-            user_id,
-            limit,
-            held: held - taken,
-        },
-        other => other,
+pub fn refusal_after_undoing(mut refusal: DomainError, taken: i32) -> DomainError {
+    if let DomainError::HeldLimitReached { held, .. } = &mut refusal {
+        *held -= taken;
     }
+    refusal
 }
 
 /// Explains why a claim changed nothing, in the order of `domain.md`: membership, state,
