@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -25,7 +25,6 @@ use crate::store;
 use crate::store::assignment::distribute::{LockedState, Wait, lock_state, recipients, save_state};
 use crate::store::assignment::moves::{self, Changes, Move};
 use crate::store::assignment::reroute;
-use crate::store::db_error;
 use crate::store::leads::acceptance::PendingQuery;
 
 /// An acceptance, validated.
@@ -186,8 +185,7 @@ async fn reroute_pool(
     let now = ctx.clock.now();
     let mut handled = 0;
     while !stop.is_cancelled() {
-        let mut conn = ctx.acquire().await?;
-        let mut tx = conn.begin().await.map_err(db_error)?;
+        let mut tx = ctx.begin().await?;
         let Some(locked) = lock_state(&mut tx, tenant_id, pool_id, now, Wait::Skip).await? else {
             break;
         };
@@ -207,7 +205,7 @@ async fn reroute_pool(
             now,
         };
         let reroutes = pass_on(&mut tx, pass, locked, &missed).await?;
-        tx.commit().await.map_err(db_error)?;
+        ctx.commit(tx).await?;
         ctx.wakeups.written();
         ctx.metrics.reroutes.inc_by(reroutes.passes.len() as u64);
         handled += missed.len() as u64;

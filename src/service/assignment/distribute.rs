@@ -110,7 +110,7 @@ async fn auto_distribute_pool(
     };
     let mut distributed = 0;
     while !stop.is_cancelled() {
-        let mut conn = ctx.acquire().await?;
+        let mut tx = ctx.begin().await?;
         let call = Call {
             tenant_id: &pool.tenant_id,
             pool_id: pool.pool_id,
@@ -120,10 +120,11 @@ async fn auto_distribute_pool(
             request_id: None,
             now,
         };
-        let Some(done) = run(&mut conn, call, Mode::Apply, Wait::Skip).await? else {
+        let Some(done) = run(&mut tx, call, Mode::Apply, Wait::Skip).await? else {
             // Another replica is distributing this pool right now.
             break;
         };
+        ctx.commit(tx).await?;
         if !done.plan.assignments.is_empty() {
             ctx.wakeups.written();
         }
@@ -189,7 +190,7 @@ struct Distribution {
     last: Option<(DateTime<Utc>, Uuid)>,
 }
 
-/// Distributes (or previews) in its own transaction, a savepoint inside the caller's. `None`:
+/// Distributes (or previews) in a savepoint of the caller's transaction. `None`:
 /// another distributor holds the pool and `wait` said not to wait.
 #[tracing::instrument(skip_all, fields(tenant_id = %call.tenant_id, pool_id = %call.pool_id, ?mode))]
 async fn run(
