@@ -25,7 +25,14 @@ pub struct TenantRoles {
 impl TenantRoles {
     /// Parses a comma-separated role list; unknown roles grant nothing.
     pub fn parse(list: &str) -> Self {
-        list.split(',')
+        Self::named(list.split(','))
+    }
+
+    /// The roles among `names`, matched case-insensitively and without surrounding spaces;
+    /// other names grant nothing.
+    pub fn named<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        names
+            .into_iter()
             .map(str::trim)
             .fold(Self::default(), |roles, role| Self {
                 admin: roles.admin || role.eq_ignore_ascii_case("admin"),

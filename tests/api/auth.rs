@@ -239,6 +239,28 @@ async fn malformed_tokens_are_refused() {
     let roles_as_text = with("roles", json!("admin"));
     let token = Some(hs256(&roles_as_text, SECRET));
     s.refused(token, &[], "INVALID_TOKEN", "claims").await;
+    // A `nbf` that is not a number is malformed, not skipped.
+    for nbf in [json!("4102444800"), json!("soon"), json!(true)] {
+        let token = Some(hs256(&with("nbf", nbf), SECRET));
+        s.refused(token, &[], "INVALID_TOKEN", "claims").await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_not_valid_yet_are_refused_whatever_number_names_the_time() {
+    let s = setup(KeySource::Hs256Secret(SECRET.into())).await;
+    let in_an_hour = jsonwebtoken::get_current_timestamp() + 3600;
+    // Beyond what a whole number of seconds holds, or with a fraction: still a time to wait for.
+    for nbf in [
+        json!(in_an_hour),
+        json!(2f64.powi(64)),
+        json!(1.5e300),
+        json!(in_an_hour as f64 + 0.5),
+    ] {
+        let token = Some(hs256(&with("nbf", nbf.clone()), SECRET));
+        s.refused(token, &[], "INVALID_TOKEN", "not valid yet")
+            .await;
+    }
 }
 
 #[tokio::test]

@@ -177,7 +177,8 @@ fn invalid(problem: impl Into<String>) -> DomainError {
     DomainError::InvalidToken(problem.into())
 }
 
-/// The claims naming the caller. `exp`, `nbf`, `iss` and `aud` are checked by `Validation`.
+/// The claims naming the caller. `exp`, `iss` and `aud` are checked by `Validation`; so is
+/// `nbf`, but only when it reads it as a whole number of seconds, so it is read here too.
 #[derive(Debug, Deserialize)]
 struct Claims {
     #[serde(default)]
@@ -186,6 +187,9 @@ struct Claims {
     sub: String,
     #[serde(default)]
     roles: Vec<String>,
+    /// A NumericDate: any JSON number (RFC 7519 allows fractions); anything else is malformed.
+    #[serde(default)]
+    nbf: Option<f64>,
 }
 
 impl Claims {
@@ -193,12 +197,13 @@ impl Claims {
     fn actor(self, headers: &HeaderMap) -> Result<Actor, DomainError> {
         code_claim("tenant_id", &self.tenant_id)?;
         code_claim("sub", &self.sub)?;
-        let roles = self.roles.join(",");
-        let listed = !self.roles.iter().any(|r| r.contains(',')) && is_code(&roles);
-        if !(listed || self.roles.is_empty()) {
-            return Err(invalid("its roles claim is not a short list of role names"));
+        if let Some(nbf) = self.nbf {
+            let latest = jsonwebtoken::get_current_timestamp() + LEEWAY_SECONDS;
+            if nbf > latest as f64 {
+                return Err(invalid(refusal(&ErrorKind::ImmatureSignature)));
+            }
         }
-        let granted = TenantRoles::parse(&roles);
+        let granted = TenantRoles::named(self.roles.iter().map(String::as_str));
         agree(headers, TENANT_HEADER, "tenant_id", |sent| {
             sent == self.tenant_id
         })?;
@@ -232,15 +237,18 @@ fn agree(
     claim: &str,
     same: impl Fn(&str) -> bool,
 ) -> Result<(), DomainError> {
-    let Some(sent) = headers.get(name) else {
-        return Ok(());
+    // Every value, if the header came more than once: any of them could be the one read.
+    let agrees = |sent: &http::HeaderValue| match sent.to_str().map(str::trim) {
+        Ok("") => true,
+        Ok(sent) => same(sent),
+        Err(_) => false,
     };
-    match sent.to_str().map(str::trim) {
-        Ok("") => Ok(()),
-        Ok(sent) if same(sent) => Ok(()),
-        _ => Err(invalid(format!(
+    if headers.get_all(name).iter().all(agrees) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
             "{name} metadata disagrees with its {claim} claim"
-        ))),
+        )))
     }
 }
 
@@ -262,9 +270,13 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, DomainError> {
         .ok_or_else(|| invalid("the authorization metadata is not `Bearer <JWT>`"))
 }
 
+/// How far `exp` and `nbf` may be off, for clocks that differ a little.
+const LEEWAY_SECONDS: u64 = 60;
+
 fn validation(algorithm: Algorithm, issuer: Option<&str>, audience: Option<&str>) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.validate_nbf = true;
+    validation.leeway = LEEWAY_SECONDS;
     let mut required = vec!["exp", "sub"];
     if let Some(issuer) = issuer {
         validation.set_issuer(&[issuer]);
@@ -363,7 +375,27 @@ mod tests {
             tenant_id: tenant.into(),
             sub: sub.into(),
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            nbf: None,
         }
+    }
+
+    #[test]
+    fn any_list_of_role_names_is_read_and_only_known_ones_grant() {
+        let provider = ["Lead Manager", "管理者", " Admin ", &"x".repeat(200), ""];
+        let actor = claims("acme", "alice", &provider)
+            .actor(&HeaderMap::new())
+            .expect("a list of strings");
+        assert!(actor.roles.admin && !actor.roles.service);
+    }
+
+    #[test]
+    fn every_value_of_a_header_sent_twice_must_agree() {
+        let mut sent = headers(&[(TENANT_HEADER, "acme")]);
+        sent.append(TENANT_HEADER, HeaderValue::from_static("globex"));
+        let err = claims("acme", "alice", &[])
+            .actor(&sent)
+            .expect_err("one value disagrees");
+        assert_eq!(err.reason(), "INVALID_TOKEN");
     }
 
     #[test]
