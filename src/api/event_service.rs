@@ -12,13 +12,14 @@ use tonic::{Request, Response, Status};
 use super::Reply;
 use super::{Context, auth, convert};
 use crate::config::FollowSettings;
+use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::event::{EventPosition, StreamFilter};
 use crate::proto::event_service_server::EventService;
 use crate::proto::{
     ListEventsRequest, ListEventsResponse, WatchEventsRequest, WatchEventsResponse,
 };
-use crate::service::events;
+use crate::service::{deadline, events};
 use crate::wakeups::Wakeups;
 
 /// Events one stream reads at a time; it reads the next page only once these are handed to
@@ -83,6 +84,7 @@ impl EventService for EventApi {
             wake: self.wakeups.subscribe(),
             settings: self.settings,
             stop: self.stop.clone(),
+            ends_at: deadline::remaining().map(|left| Instant::now() + left),
         };
         tokio::spawn(follower.run());
         Ok(Response::new(ReceiverStream::new(receiver)))
@@ -104,6 +106,8 @@ struct Follower {
     wake: watch::Receiver<u64>,
     settings: FollowSettings,
     stop: CancellationToken,
+    /// The caller's deadline, which bounds the whole call, a stream too.
+    ends_at: Option<Instant>,
 }
 
 /// Why an idle follower stopped waiting.
@@ -114,8 +118,28 @@ enum Woken {
 }
 
 impl Follower {
-    async fn run(mut self) {
+    /// Follows until the caller leaves, the server stops, or the caller's deadline passes: then
+    /// the stream ends with `DEADLINE_EXCEEDED`.
+    async fn run(self) {
         let _following = self.ctx.metrics.follow();
+        let Some(ends_at) = self.ends_at else {
+            return self.follow().await;
+        };
+        let (items, stop) = (self.items.clone(), self.stop.clone());
+        tokio::select! {
+            () = self.follow() => {}
+            () = tokio::time::sleep_until(ends_at) => {
+                let ended = items.send(Err(DomainError::DeadlineExceeded.into()));
+                tokio::select! {
+                    // A caller that left has no use for the answer.
+                    _ = ended => {}
+                    () = stop.cancelled() => {}
+                }
+            }
+        }
+    }
+
+    async fn follow(mut self) {
         let mut last_sent = Instant::now();
         while !self.stop.is_cancelled() {
             // Marked before reading, so a wake-up during the read means another read.

@@ -397,6 +397,35 @@ async fn an_idle_stream_sends_heartbeats_that_carry_a_resumable_cursor() {
 }
 
 #[tokio::test]
+async fn a_stream_ends_with_deadline_exceeded_at_the_callers_deadline() {
+    let app = TestApp::spawn().await;
+    let mut request = Caller::service(fixtures::TENANT).req(proto::WatchEventsRequest {
+        from_now: true,
+        ..Default::default()
+    });
+    // Sent as `grpc-timeout`; the client does not end the call itself, the server must.
+    request.set_timeout(std::time::Duration::from_millis(300));
+    let mut stream = app
+        .events()
+        .watch_events(request)
+        .await
+        .expect("open")
+        .into_inner();
+    let ended = within("the stream's end", async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return None,
+                Err(status) => return Some(status),
+            }
+        }
+    })
+    .await;
+    let status = ended.expect("the stream ends with a status, not OK");
+    assert_error(Err::<(), _>(status), "DEADLINE_EXCEEDED");
+}
+
+#[tokio::test]
 async fn streams_end_cleanly_when_the_server_shuts_down() {
     let (mut app, team) = fixtures::app_with_team(None).await;
     fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
