@@ -6,6 +6,10 @@
 //! lead changed in between). Running the whole use case again, on a fresh transaction, reads
 //! the new state and either succeeds or refuses for a reason the caller can act on. Only when
 //! the conflict persists does the caller get `ABORTED` (api.md: "after retries").
+//!
+//! Running again is safe because the run that failed committed nothing: a use case writes in
+//! one statement (`idempotency::once` without a transaction) or in one transaction
+//! (`idempotency::once_atomic`, or any call with a `request_id` or a deadline).
 
 use std::time::Duration;
 
