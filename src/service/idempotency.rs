@@ -97,19 +97,17 @@ async fn run<Out>(
 where
     Out: Serialize + DeserializeOwned,
 {
-    let Some(request_id) = request_id else {
-        let mut runs = Runs::new(&ctx.metrics.conflict_retries);
-        loop {
-            let outcome = once_as_sent(ctx, statements, mutation.clone()).await;
-            if !runs.again(&outcome).await {
-                return outcome.map(|response| (response, Run::Fresh));
-            }
-        }
-    };
-    let (key, hash) = key(actor, method, request_id, command)?;
+    let keyed = request_id
+        .map(|id| key(actor, method, id, command))
+        .transpose()?;
     let mut runs = Runs::new(&ctx.metrics.conflict_retries);
     loop {
-        let outcome = once_keyed(ctx, key, &hash, mutation.clone()).await;
+        let outcome = match &keyed {
+            Some((key, hash)) => once_keyed(ctx, *key, hash, mutation.clone()).await,
+            None => once_as_sent(ctx, statements, mutation.clone())
+                .await
+                .map(|response| (response, Run::Fresh)),
+        };
         if !runs.again(&outcome).await {
             return outcome;
         }
