@@ -91,7 +91,8 @@ impl Actor {
     /// Reading a lead's follow-up notes and history: its owner, whoever manages its pool and
     /// services always; the pool's other members only while the lead is in the pool, so the
     /// next rep sees what came before (退回公海后信息不丢失) but nobody reads the live notes of a
-    /// lead a colleague works.
+    /// lead a colleague works. A converted or discarded lead has no owner: the member who held
+    /// it last (its `previous_owner_id`) keeps reading the record of their own work.
     pub fn require_notes_reader(
         &self,
         lead: &Lead,
@@ -99,8 +100,11 @@ impl Actor {
     ) -> Result<(), DomainError> {
         let owner_id = lead.owner_id.as_deref();
         self.require_lead_reader(lead.pool_id, owner_id, membership)?;
-        let owns = owner_id == Some(self.user_id.as_str());
+        let me = Some(self.user_id.as_str());
+        let owns = owner_id == me;
+        let closed_it = lead.state.is_closed() && lead.previous_owner_id.as_deref() == me;
         if owns
+            || closed_it
             || self.reads_everything()
             || self.manages(membership)
             || lead.state == LeadState::InPool

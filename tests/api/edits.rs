@@ -303,4 +303,19 @@ async fn a_colleagues_notes_are_read_only_while_the_lead_is_in_the_pool() {
     assert_error(alice.try_follow_ups(&lead.id).await, "NOT_LEAD_OWNER");
     assert_error(alice.try_history(&lead.id).await, "NOT_LEAD_OWNER");
     assert_eq!(bob.follow_ups(&lead.id).await.len(), 1);
+
+    // Once bob converts it the lead has no owner: bob keeps reading the record of his work,
+    // alice, who lost it before, still does not; the manager does.
+    bob.convert(&lead.id).await;
+    assert_eq!(bob.follow_ups(&lead.id).await.len(), 1);
+    let kinds: Vec<_> = bob
+        .history(&lead.id)
+        .await
+        .iter()
+        .map(|e| e.kind())
+        .collect();
+    assert!(kinds.contains(&proto::EventKind::Converted), "{kinds:?}");
+    assert_error(alice.try_follow_ups(&lead.id).await, "NOT_LEAD_OWNER");
+    assert_error(alice.try_history(&lead.id).await, "NOT_LEAD_OWNER");
+    assert_eq!(app.as_member("mia").follow_ups(&lead.id).await.len(), 1);
 }
