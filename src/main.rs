@@ -112,12 +112,21 @@ async fn connect(options: PgConnectOptions, size: PoolSize) -> Result<PgPool, Bo
             .unwrap_or("of the same name as the user")
     );
     store::connect(options, size).await.map_err(|err| {
-        format!(
-            "cannot connect to PostgreSQL at {at}: {err}; check DATABASE_URL and that the \
-             server is running and reachable from here"
-        )
-        .into()
+        let check = if is_out_of_connection_slots(&err) {
+            "lower LEADPOOL_DB_MAX_CONNECTIONS (of this and the other processes using it) or \
+             raise the server's max_connections"
+        } else {
+            "check DATABASE_URL and that the server is running and reachable from here"
+        };
+        format!("cannot connect to PostgreSQL at {at}: {err}; {check}").into()
     })
+}
+
+/// PostgreSQL's `too_many_connections`: no slot left on the server, or for the role or database.
+fn is_out_of_connection_slots(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "53300")
 }
 
 /// `leadpool migrate`: applies the pending migrations, or with `check` only compares.

@@ -17,8 +17,9 @@ pub mod stale_plans;
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
 use crate::domain::Result;
 
@@ -28,6 +29,8 @@ pub use error::db_error;
 /// nor stall event followers waiting on the oldest open transaction.
 const STATEMENT_TIMEOUT: &str = "10s";
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "15s";
+/// How long a call may wait for a connection (a call's own deadline may cut it shorter).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many connections a pool may hold, and how many it keeps open while idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +47,56 @@ impl PoolSize {
 }
 
 /// Opens the connection pool with the session settings every statement relies on.
+///
+/// It fails only when not one connection opens, with the server's own reason. Of the `min`
+/// connections it keeps, it opens at once as many as the server allows: a pod that starts while
+/// PostgreSQL's connection slots are short (a rolling update over a tight `max_connections`)
+/// serves with fewer and says so, where insisting on all of them kept it from starting at all.
 pub async fn connect(options: PgConnectOptions, size: PoolSize) -> Result<PgPool, sqlx::Error> {
-    let options = options.application_name("leadpool").options([
+    let options = with_session_settings(options);
+    let pool = PgPoolOptions::new()
+        .max_connections(size.max)
+        .min_connections(size.min)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A connection that may hold statements a migration made stale is closed, not lent.
+        .before_acquire(|_, meta| Box::pin(async move { Ok(!stale_plans::may_be_held(meta.age)) }))
+        .connect_lazy_with(options.clone());
+    let opened = open_connections(&pool, size.min.max(1)).await;
+    if opened.is_empty() {
+        return Err(why_refused(&options).await);
+    }
+    if opened.len() < size.min as usize {
+        // Asked while this process still holds what it got, the server says why it refuses more.
+        let refusal = why_refused(&options).await;
+        tracing::warn!(
+            opened = opened.len(),
+            wanted = size.min,
+            %refusal,
+            "PostgreSQL refused some of the connections this process keeps open; it serves with \
+             fewer and opens more when calls need them. Lower LEADPOOL_DB_MIN_CONNECTIONS or \
+             LEADPOOL_DB_MAX_CONNECTIONS, or raise the server's max_connections"
+        );
+    }
+    return_to_pool(&pool, opened).await;
+    Ok(pool)
+}
+
+/// Gives the connections back and waits (a second at most) until they are idle in the pool:
+/// a dropped connection goes back in a task of its own, and a call that finds none idle opens
+/// another, which a server short of slots refuses until the call times out.
+async fn return_to_pool(pool: &PgPool, connections: Vec<PoolConnection<Postgres>>) {
+    let wanted = connections.len();
+    drop(connections);
+    let idle = async {
+        while pool.num_idle() < wanted {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), idle).await;
+}
+
+fn with_session_settings(options: PgConnectOptions) -> PgConnectOptions {
+    options.application_name("leadpool").options([
         ("statement_timeout", STATEMENT_TIMEOUT),
         (
             "idle_in_transaction_session_timeout",
@@ -57,15 +108,36 @@ pub async fn connect(options: PgConnectOptions, size: PoolSize) -> Result<PgPool
         // Listing pages walk an index and stop after 50 rows; parallel workers cost ~12 ms to
         // start (a 5%-of-rows text search took 17 ms with two, 2.1 ms without; bench `list`).
         ("max_parallel_workers_per_gather", "0"),
-    ]);
-    PgPoolOptions::new()
-        .max_connections(size.max)
-        .min_connections(size.min)
-        .acquire_timeout(Duration::from_secs(5))
-        // A connection that may hold statements a migration made stale is closed, not lent.
-        .before_acquire(|_, meta| Box::pin(async move { Ok(!stale_plans::may_be_held(meta.age)) }))
-        .connect_with(options)
-        .await
+    ])
+}
+
+/// Opens up to `n` connections at once (each acquire finds none idle, so it opens one) and
+/// returns the ones that opened; dropping them leaves them idle in the pool.
+async fn open_connections(pool: &PgPool, n: u32) -> Vec<PoolConnection<Postgres>> {
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let pool = pool.clone();
+        opening.spawn(async move { pool.acquire().await });
+    }
+    let mut opened = Vec::new();
+    while let Some(result) = opening.join_next().await {
+        opened.extend(result.ok().and_then(Result::ok));
+    }
+    opened
+}
+
+/// The pool reports a refused connection as a timeout (it retries "too many clients" until its
+/// acquire timeout); one connection of our own, as patient, gets the server's reason.
+async fn why_refused(options: &PgConnectOptions) -> sqlx::Error {
+    let attempt = PgConnection::connect_with(options);
+    match tokio::time::timeout(ACQUIRE_TIMEOUT, attempt).await {
+        Ok(Err(refused)) => refused,
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            sqlx::Error::PoolTimedOut
+        }
+        Err(_) => sqlx::Error::PoolTimedOut,
+    }
 }
 
 /// Whether the database answers, for the health service.

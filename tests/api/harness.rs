@@ -486,6 +486,17 @@ impl EmptyDatabase {
     }
 }
 
+impl EmptyDatabase {
+    /// Runs `sql` as the server's superuser (roles and limits are set this way).
+    pub async fn as_superuser(&self, sql: &str) {
+        let mut conn = PgConnection::connect_with(&self.admin)
+            .await
+            .expect("connect");
+        exec(&mut conn, sql).await;
+        conn.close().await.expect("close");
+    }
+}
+
 impl Drop for EmptyDatabase {
     fn drop(&mut self) {
         drop_database(&self.admin, std::mem::take(&mut self.db_name));

@@ -13,7 +13,8 @@ use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 use crate::caller::Services;
-use crate::harness::{LIVENESS, TestApp, shutdown_delay_settings};
+use crate::harness::{EmptyDatabase, LIVENESS, TestApp, shutdown_delay_settings};
+use leadpool::store::PoolSize;
 
 /// Follows the health of `service` until it reports `status`.
 async fn wait_for_health(app: &TestApp, service: &str, status: ServingStatus) {
@@ -173,4 +174,44 @@ async fn shutdown_finishes_in_flight_calls_and_stops_serving() {
         .expect("in-flight claim completes");
     assert_eq!(claimed.into_inner().lead.expect("lead").owner_id, "alice");
     app.stopped().await.expect("server returns cleanly");
+}
+
+/// A process that starts while PostgreSQL has fewer free connection slots than it keeps open
+/// (a rolling update over a tight `max_connections`) starts with the ones it gets; with none, it
+/// fails with the server's reason, not a pool timeout. A role's connection limit stands in for
+/// the server's (superusers are exempt from both).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_opens_the_connections_the_server_allows_and_names_a_refusal() {
+    let database = EmptyDatabase::create().await;
+    let role = format!("leadpool_limited_{}", uuid::Uuid::now_v7().simple());
+    database
+        .as_superuser(&format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 3"))
+        .await;
+    let options = database.options.clone().username(&role);
+    let wanted = PoolSize { max: 10, min: 10 };
+
+    let pool = leadpool::store::connect(options.clone(), wanted)
+        .await
+        .expect("starts with the 3 connections the server allows");
+    assert_eq!(pool.size(), 3);
+    let answer: i32 = sqlx::query_scalar("SELECT 7")
+        .fetch_one(&pool)
+        .await
+        .expect("serves");
+    assert_eq!(answer, 7);
+    pool.close().await;
+
+    database
+        .as_superuser(&format!("ALTER ROLE {role} CONNECTION LIMIT 0"))
+        .await;
+    let refused = leadpool::store::connect(options, wanted)
+        .await
+        .expect_err("no connection can open");
+    let code = refused.as_database_error().and_then(|e| e.code());
+    assert_eq!(code.as_deref(), Some("53300"), "{refused}");
+    assert!(
+        refused.to_string().contains("too many connections"),
+        "{refused}"
+    );
+    database.as_superuser(&format!("DROP ROLE {role}")).await;
 }
