@@ -24,7 +24,8 @@ fn code(err: &DomainError) -> Code {
         | E::ManagerRequired { .. }
         | E::UserNotManaged { .. }
         | E::AdminRequired
-        | E::NotLeadOwner { .. } => Code::PermissionDenied,
+        | E::NotLeadOwner { .. }
+        | E::OwnerOnly { .. } => Code::PermissionDenied,
         E::PoolNotFound(_)
         | E::CalendarNotFound(_)
         | E::AbsenceNotFound(_)

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::DomainError;
 use super::distribution::{self, Candidate, DistributionState, Method, Recipient};
+use super::error::OwnerAct;
 use super::lead::{Lead, LeadState};
 
 /// Whether the members a batch of moves hands leads to must accept them.
@@ -129,9 +130,25 @@ pub fn explain_accept_refusal(lead: &Lead, actor: &str) -> Result<(), DomainErro
         LeadState::Converted | LeadState::Discarded => Err(DomainError::LeadClosed(lead.id)),
         LeadState::InPool => Err(DomainError::LeadNotOwned(lead.id)),
         LeadState::Owned if lead.owner_id.as_deref() != Some(actor) => {
-            Err(DomainError::NotLeadOwner { lead_id: lead.id })
+            Err(DomainError::OwnerOnly {
+                lead_id: lead.id,
+                act: OwnerAct::Accept,
+            })
         }
         LeadState::Owned => Ok(()),
+    }
+}
+
+/// Why a decline took nothing. A lead pushed to the actor that a manager locked stays with them
+/// (a decline would reroute or recycle it, and locked leads are neither). Any other lead, in
+/// whatever state, was not waiting for the actor: that is what they learn (a lead they hold is
+/// released, not declined).
+pub fn explain_decline_refusal(lead: &Lead, actor: &str) -> DomainError {
+    let pushed_to_actor = lead.owner_id.as_deref() == Some(actor) && lead.accept_deadline.is_some();
+    if pushed_to_actor && lead.locked {
+        DomainError::LeadLocked(lead.id)
+    } else {
+        DomainError::NotPendingAcceptance(lead.id)
     }
 }
 

@@ -33,6 +33,28 @@ impl FieldViolation {
     }
 }
 
+/// What only a lead's owner may do, as its refusal says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OwnerAct {
+    RecordFollowUp,
+    Accept,
+}
+
+impl std::fmt::Display for OwnerAct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::RecordFollowUp => {
+                "Only the lead's owner records its follow-ups; a manager may extend its deadline \
+                 (ExtendDeadline) instead."
+            }
+            Self::Accept => {
+                "Only the member the lead was pushed to may accept it; a manager may assign it \
+                 to someone else."
+            }
+        })
+    }
+}
+
 /// Serializable, so a batch's per-item refusals can be stored as an idempotent result; an
 /// internal error is never stored (serializing it fails).
 #[derive(Debug, thiserror::Error, Serialize, Deserialize)]
@@ -66,6 +88,9 @@ pub enum DomainError {
     UserNotManaged { user_id: String },
     #[error("Only the lead's owner or a manager of its pool may do this.")]
     NotLeadOwner { lead_id: Uuid },
+    /// `NOT_LEAD_OWNER` where not even a manager may act for the owner.
+    #[error("{act}")]
+    OwnerOnly { lead_id: Uuid, act: OwnerAct },
     #[error("Pool {0} does not exist.")]
     PoolNotFound(Uuid),
     #[error("Calendar {0} does not exist.")]
@@ -203,7 +228,7 @@ impl DomainError {
             Self::NotPoolMember { .. } => "NOT_POOL_MEMBER",
             Self::ManagerRequired { .. } | Self::UserNotManaged { .. } => "MANAGER_REQUIRED",
             Self::AdminRequired => "ADMIN_REQUIRED",
-            Self::NotLeadOwner { .. } => "NOT_LEAD_OWNER",
+            Self::NotLeadOwner { .. } | Self::OwnerOnly { .. } => "NOT_LEAD_OWNER",
             Self::PoolNotFound(_) => "POOL_NOT_FOUND",
             Self::CalendarNotFound(_) => "CALENDAR_NOT_FOUND",
             Self::CalendarNameTaken => "CALENDAR_NAME_TAKEN",
@@ -249,6 +274,7 @@ impl DomainError {
                 vec![("calendar_id", id.to_string())]
             }
             Self::NotLeadOwner { lead_id: id }
+            | Self::OwnerOnly { lead_id: id, .. }
             | Self::LeadNotFound(id)
             | Self::LeadNotInPool(id)
             | Self::LeadNotOwned(id)

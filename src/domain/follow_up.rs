@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::DomainError;
+use super::error::OwnerAct;
 use super::lead::{Lead, LeadState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,9 +42,10 @@ pub fn explain_follow_up_refusal(lead: &Lead, actor: &str) -> DomainError {
     match lead.state {
         LeadState::Converted | LeadState::Discarded => DomainError::LeadClosed(lead.id),
         LeadState::InPool => DomainError::LeadNotOwned(lead.id),
-        LeadState::Owned if lead.owner_id.as_deref() != Some(actor) => {
-            DomainError::NotLeadOwner { lead_id: lead.id }
-        }
+        LeadState::Owned if lead.owner_id.as_deref() != Some(actor) => DomainError::OwnerOnly {
+            lead_id: lead.id,
+            act: OwnerAct::RecordFollowUp,
+        },
         LeadState::Owned => DomainError::ConcurrentModification,
     }
 }

@@ -103,10 +103,12 @@ pub async fn decline_lead(ctx: &Context, actor: &Actor, command: DeclineLead) ->
             .ok_or(DomainError::ConcurrentModification)?;
         let taken =
             reroute::take_declined(&mut *conn, tenant_id, &actor.user_id, command.lead_id).await?;
-        // Whatever the lead's state, it was not waiting for the actor: that is what they learn
-        // (a lead they hold is released, not declined).
         let Some(pending) = taken else {
-            return Err(DomainError::NotPendingAcceptance(command.lead_id));
+            let view = store::leads::get(&mut *conn, actor, command.lead_id).await?;
+            return Err(acceptance::explain_decline_refusal(
+                &view.lead,
+                &actor.user_id,
+            ));
         };
         let pass = Pass {
             tenant_id,

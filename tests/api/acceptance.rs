@@ -13,7 +13,7 @@ use crate::business_deadlines::shanghai;
 use crate::caller::{Client, Services};
 use crate::distribution_fixtures::{self as df, join, rep, rule};
 use crate::fixtures;
-use crate::harness::{SCHEDULER_ACTOR, TestApp};
+use crate::harness::{SCHEDULER_ACTOR, TestApp, assert_error};
 
 const HOUR: i64 = 3_600;
 
@@ -284,6 +284,14 @@ async fn refused_accepts_and_declines_say_why_and_change_nothing() {
         .assert_refused(rep2.try_accept(&lead), "NOT_LEAD_OWNER")
         .await;
     assert_eq!(metadata["lead_id"], lead);
+    // Not even an admin accepts for rep1, and the refusal does not say otherwise.
+    let by_admin = app.as_admin().try_accept(&lead).await;
+    let message = by_admin.as_ref().map_err(|s| s.message().to_owned());
+    assert!(
+        message.is_err_and(|m| m.contains("pushed to")),
+        "{by_admin:?}"
+    );
+    assert_error(by_admin, "NOT_LEAD_OWNER");
     // Not waiting for rep2: whoever holds it, rep2 may not decline it.
     app.assert_refused(rep2.try_decline(&lead, "no"), "NOT_PENDING_ACCEPTANCE")
         .await;
@@ -315,6 +323,15 @@ async fn refused_accepts_and_declines_say_why_and_change_nothing() {
     let listed = app.as_member("mia").pending_acceptance(others).await.leads;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].owner_id, "rep1");
+
+    // A lead a manager locked is neither rerouted nor recycled: declining it is refused.
+    let mia = app.as_member("mia");
+    mia.lock(&lead).await;
+    let metadata = app
+        .assert_refused(rep1.try_decline(&lead, "不是我的客户"), "LEAD_LOCKED")
+        .await;
+    assert_eq!(metadata["lead_id"], lead);
+    mia.unlock(&lead).await;
 
     rep1.accept(&lead).await;
     let metadata = app
@@ -535,4 +552,41 @@ async fn pending_leads_are_listed_soonest_deadline_first_page_by_page() {
     let mut listed = listed;
     listed.sort();
     assert_eq!(listed, all);
+}
+
+/// A reroute passes over a member still in their cooldown for the lead, as a distribution does:
+/// the cooldown a release started outlives the pushes after it.
+#[tokio::test]
+async fn a_reroute_passes_over_a_member_in_their_cooldown() {
+    let app = TestApp::spawn().await;
+    let hour = Some(WireDuration {
+        seconds: HOUR,
+        nanos: 0,
+    });
+    let rules = proto::CreatePoolRequest {
+        accept_within: hour,
+        reclaim_cooldown: hour,
+        ..Default::default()
+    };
+    let pool = pool_of(&app, &["rep1", "rep2"], rules).await;
+    let lead = app
+        .as_service()
+        .create_in(&pool.id, fixtures::new_lead("赵敏"))
+        .await;
+    let rep1 = app.as_member("rep1");
+    rep1.claim(&lead.id).await;
+    rep1.release(&lead.id, "预算不足").await;
+
+    let plan = app
+        .as_member("mia")
+        .distribute(df::all_leads(&pool.id))
+        .await;
+    assert_eq!(df::recipients(&plan), ["rep2"], "rep1 is in their cooldown");
+    let outcome = app
+        .as_member("rep2")
+        .decline(&lead.id, "不在我的区域")
+        .await;
+    assert_eq!(outcome, proto::DeclineOutcome::ReturnedToPool);
+    assert_eq!(owner(&app, &lead.id).await, None);
+    fixtures::assert_consistent(&app).await;
 }

@@ -241,6 +241,14 @@ async fn only_the_owner_records_follow_ups_and_never_in_the_future() {
         follow_up(&app, "bob", &lead.id, None).await,
         "NOT_LEAD_OWNER",
     );
+    // Not even the manager records one for alice, and the refusal does not say otherwise.
+    let by_manager = follow_up(&app, "mia", &lead.id, None).await;
+    let message = by_manager.as_ref().map_err(|s| s.message().to_owned());
+    assert!(
+        message.is_err_and(|m| m.contains("Only the lead's owner records")),
+        "{by_manager:?}"
+    );
+    assert_error(by_manager, "NOT_LEAD_OWNER");
     let tomorrow = Timestamp {
         seconds: app.clock_now().timestamp() + 86_400,
         nanos: 0,

@@ -299,32 +299,32 @@ fn max_reroutes(v: &mut Validator, sent: Option<i32>) -> Option<i32> {
 
 /// A non-negative whole-second duration that fits the database's 32-bit seconds.
 pub fn duration(v: &mut Validator, field: &str, raw: Option<RawDuration>) -> Option<i32> {
+    seconds_from(v, field, raw, 0)
+}
+
+/// A rule's length (a deadline, an embargo, an alert): like [`duration`] but positive, since a
+/// zero one would act at once; unset is how a caller says "none".
+fn timeout(v: &mut Validator, field: &str, raw: Option<RawDuration>) -> Option<i32> {
+    seconds_from(v, field, raw, 1)
+}
+
+fn seconds_from(v: &mut Validator, field: &str, raw: Option<RawDuration>, min: i32) -> Option<i32> {
     let raw = raw?;
     if raw.nanos != 0 {
         v.violation(field, "must be whole seconds");
     }
     match i32::try_from(raw.seconds) {
-        Ok(seconds) if seconds >= 0 => Some(seconds),
+        Ok(seconds) if seconds >= min => Some(seconds),
         _ => {
+            let unset = if min > 0 { ", or unset for none" } else { "" };
+            let (max, got) = (i32::MAX, raw.seconds);
             v.violation(
                 field,
-                format!("must be 0 to {} seconds, got {}", i32::MAX, raw.seconds),
+                format!("must be {min} to {max} seconds{unset}, got {got}"),
             );
             None
         }
     }
-}
-
-/// A deadline timeout: like [`duration`] but positive, since a zero timeout would recycle at once.
-fn timeout(v: &mut Validator, field: &str, raw: Option<RawDuration>) -> Option<i32> {
-    let seconds = duration(v, field, raw)?;
-    if seconds == 0 {
-        v.violation(
-            field,
-            "must be longer than 0 seconds; leave it unset for no deadline",
-        );
-    }
-    Some(seconds)
 }
 
 /// A validated request to create a pool.

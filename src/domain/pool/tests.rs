@@ -96,3 +96,25 @@ fn empty_reason_list_allows_free_text() {
     assert!(coded.allows_reason("NO_BUDGET"));
     assert!(!coded.allows_reason("BORED"));
 }
+
+#[test]
+fn a_rule_length_of_zero_or_less_names_its_true_range() {
+    for seconds in [0, -1] {
+        let mut v = Validator::new();
+        let rules = RulesDraft {
+            new_lead_embargo: Some(RawDuration { seconds, nanos: 0 }),
+            ..Default::default()
+        };
+        PoolRules::parse(&mut v, &rules);
+        let Err(DomainError::ValidationFailed(violations)) = v.finish(()) else {
+            panic!("{seconds} s is refused");
+        };
+        let described: Vec<_> = violations.iter().map(|f| &f.description).collect();
+        assert_eq!(
+            described,
+            [&format!(
+                "must be 1 to 2147483647 seconds, or unset for none, got {seconds}"
+            )]
+        );
+    }
+}

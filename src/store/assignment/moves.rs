@@ -102,7 +102,8 @@ pub async fn apply(
                    pool_id = t.destination,
                    previous_owner_id = CASE WHEN t.to_owner IS NULL THEN t.from_owner
                                             ELSE l.previous_owner_id END,
-                   cooldown_until = CASE WHEN t.to_owner IS NULL THEN t.cooldown_until END,
+                   cooldown_until = CASE WHEN t.to_owner IS NULL THEN t.cooldown_until
+                                         ELSE l.cooldown_until END,
                    acquired_at = CASE WHEN t.to_owner IS NULL THEN NULL ELSE $10 END,
                    acquired_via = CASE WHEN t.to_owner IS NULL THEN NULL ELSE $6 END,
                    follow_up_deadline = CASE WHEN t.to_owner IS NULL THEN NULL

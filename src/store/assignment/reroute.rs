@@ -124,7 +124,7 @@ pub async fn take_declined(
                   l.accept_deadline AS "accept_deadline!", p.max_reroutes
            FROM leads l JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
            WHERE l.tenant_id = $1 AND l.id = $2 AND l.owner_id = $3
-             AND l.accept_deadline IS NOT NULL
+             AND l.accept_deadline IS NOT NULL AND NOT l.locked
            FOR UPDATE OF l"#,
         tenant_id,
         lead_id,
