@@ -583,3 +583,43 @@ async fn two_replicas_running_the_scheduler_start_and_end_each_absence_once() {
     assert_eq!(twice, 0);
     fixtures::assert_consistent(&app).await;
 }
+
+/// A cover that ends gives the owner back only what fits under her cap: she may have claimed
+/// while away, and nobody ever holds more than the cap. The rest stay with the colleague.
+#[tokio::test]
+async fn a_cover_that_ends_returns_no_more_than_the_owners_cap_allows() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, Some(2)).await;
+    let leads = alices_leads(&app, &pool, 2).await;
+    let t0 = app.clock_now();
+    let alice = app.as_member("alice");
+    alice
+        .set_away(cover("", "bob", t0, t0 + Duration::hours(20)))
+        .await;
+    sweep(&app, &pool).await;
+    assert_eq!(fixtures::held_count(&app, &pool.id, "alice").await, 0);
+    let claimed_while_away = app
+        .as_service()
+        .create_in(&pool.id, fixtures::new_lead("孙丽"))
+        .await;
+    alice.claim(&claimed_while_away.id).await;
+
+    app.clock.advance(Duration::hours(20));
+    sweep(&app, &pool).await;
+    let owners: Vec<_> = futures::future::join_all(leads.iter().map(|id| lead_of(&app, id)))
+        .await
+        .into_iter()
+        .map(|lead| (lead.owner_id, lead.covered_owner_id))
+        .collect();
+    assert_eq!(
+        owners,
+        [
+            ("alice".into(), String::new()),
+            ("bob".into(), String::new())
+        ],
+        "one comes back, the other stays with bob"
+    );
+    assert_eq!(fixtures::held_count(&app, &pool.id, "alice").await, 2);
+    assert_eq!(fixtures::held_count(&app, &pool.id, "bob").await, 1);
+    fixtures::assert_consistent(&app).await;
+}

@@ -121,9 +121,9 @@ pub async fn cover(
 }
 
 /// Gives the owner back the leads a colleague still covers for them (COVER_ENDED each, held
-/// counts moved back), in the pools the owner is still an active member of; in the others the
-/// leads stay with the colleague. `actor`/`request_id` say who ended the absence. How many
-/// came back.
+/// counts moved back), in the pools the owner is still an active member of and as many as fit
+/// under the owner's cap there (they may have claimed while away); the others stay with the
+/// colleague. `actor`/`request_id` say who ended the absence. How many came back.
 pub async fn end_cover(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
@@ -133,15 +133,25 @@ pub async fn end_cover(
     now: DateTime<Utc>,
 ) -> Result<i64> {
     sqlx::query_scalar!(
-        r#"WITH covered AS (
-               SELECT l.id, l.pool_id, l.owner_id AS colleague,
-                      EXISTS (SELECT 1 FROM members m
-                              WHERE m.tenant_id = $1 AND m.pool_id = l.pool_id
-                                AND m.user_id = $2 AND m.active) AS returns
-               FROM leads l
+        r#"WITH room AS (
+               SELECT m.pool_id,
+                      COALESCE(m.max_held, p.max_held_per_member, 2147483647) - m.held_count
+                          AS free
+               FROM members m JOIN pools p ON p.tenant_id = m.tenant_id AND p.id = m.pool_id
+               WHERE m.tenant_id = $1 AND m.user_id = $2 AND m.active
+               FOR UPDATE OF m
+           ),
+           locked AS (
+               SELECT l.id, l.pool_id, l.owner_id AS colleague FROM leads l
                WHERE l.tenant_id = $1 AND l.covered_owner_id = $2 AND l.state = 'OWNED'
                ORDER BY l.id
                FOR UPDATE OF l
+           ),
+           covered AS (
+               SELECT k.id, k.pool_id, k.colleague,
+                      COALESCE(row_number() OVER (PARTITION BY k.pool_id ORDER BY k.id)
+                                   <= r.free, false) AS returns
+               FROM locked k LEFT JOIN room r ON r.pool_id = k.pool_id
            ),
            settled AS (
                UPDATE leads l
