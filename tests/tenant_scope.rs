@@ -20,6 +20,16 @@ const GLOBAL: &[(&str, &str)] = &[
          property of the database server, like the horizon",
     ),
     (
+        "SELECT clock_timestamp() AS",
+        "the database server's clock, which the reschedule's second pass compares transactions' \
+         start times with; no table is read",
+    ),
+    (
+        "FROM pg_stat_activity",
+        "whether transactions that began before a rules change committed still run (the \
+         reschedule's second pass waits for them): the server's sessions, not a tenant's rows",
+    ),
+    (
         "SELECT pg_notify(",
         "the cross-replica wake-up of event followers: no table is read",
     ),

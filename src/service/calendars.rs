@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::Context;
 use super::idempotency;
+use super::reschedule::{self, Rescheduled};
 use crate::domain::access::Actor;
 use crate::domain::calendar::{Calendar, CalendarDraft, NamedCalendar};
 use crate::domain::page::PageSize;
@@ -90,10 +91,15 @@ pub async fn update(
     actor.require_admin()?;
     let key = ("calendar.update", command.request_id);
     // One transaction keeps the calendar and the deadlines it implies together.
-    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
+    let updated = idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
         apply_update(tx, actor, &command, ctx.clock.now()).await
     })
-    .await
+    .await?;
+    if command.reschedule_owned {
+        let scope = Rescheduled::Calendar(command.calendar_id);
+        reschedule::again_after_commit(ctx, actor, scope, command.request_id).await;
+    }
+    Ok(updated)
 }
 
 /// The update's statements, in the caller's transaction (which `PreviewDeadlines` rolls back).

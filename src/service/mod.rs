@@ -18,6 +18,7 @@ pub mod pools;
 pub mod preview;
 pub mod recycle;
 pub mod reports;
+mod reschedule;
 mod retry;
 
 use std::sync::Arc;

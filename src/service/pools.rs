@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::Context;
 use super::idempotency;
+use super::reschedule::{self, Rescheduled};
 use crate::domain::DomainError;
 use crate::domain::Result;
 use crate::domain::access::Actor;
@@ -88,10 +89,15 @@ pub async fn update(ctx: &Context, actor: &Actor, command: UpdatePool) -> Result
     actor.require_admin()?;
     let key = ("pool.update", command.request_id);
     // One transaction keeps the rules and the deadlines they imply together.
-    idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
+    let updated = idempotency::once_atomic(ctx, actor, key, &command, async |tx| {
         apply_update(tx, actor, &command, ctx.clock.now()).await
     })
-    .await
+    .await?;
+    if command.reschedule_owned {
+        let scope = Rescheduled::Pool(command.pool_id);
+        reschedule::again_after_commit(ctx, actor, scope, command.request_id).await;
+    }
+    Ok(updated)
 }
 
 /// The update's statements, in the caller's transaction (which `PreviewDeadlines` rolls back).

@@ -2,6 +2,7 @@
 //! concurrency (one owner per lead, caps) are enforced inside the statements here.
 
 pub mod absences;
+pub mod activity;
 pub mod assignment;
 pub mod calendars;
 pub mod error;

@@ -376,22 +376,23 @@ pub async fn reschedule(
     now: DateTime<Utc>,
 ) -> Result<i64> {
     sqlx::query_scalar!(
-        r#"WITH due AS (
-               SELECT l.id, l.owner_id,
-                      follow_up_deadline(p, l.grade, GREATEST(l.acquired_at, l.last_follow_up_at))
-                          AS follow_up_deadline,
-                      close_deadline(p, l.grade, l.acquired_at) AS close_deadline
-               FROM leads l JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
-               WHERE l.tenant_id = $1 AND l.pool_id = $2 AND l.state = 'OWNED'
-           ),
-           changed AS (
+        r#"WITH changed AS (
+               -- The deadlines are computed from the updated row itself, so a follow-up that
+               -- commits while this waits for its row is counted from, not overwritten.
                UPDATE leads l
-               SET follow_up_deadline = d.follow_up_deadline, close_deadline = d.close_deadline,
+               SET follow_up_deadline = follow_up_deadline(p, l.grade,
+                                                           GREATEST(l.acquired_at,
+                                                                    l.last_follow_up_at)),
+                   close_deadline = close_deadline(p, l.grade, l.acquired_at),
                    version = l.version + 1, updated_at = $4
-               FROM due d
-               WHERE l.tenant_id = $1 AND l.id = d.id
-                 AND (l.follow_up_deadline IS DISTINCT FROM d.follow_up_deadline
-                      OR l.close_deadline IS DISTINCT FROM d.close_deadline)
+               FROM pools p
+               WHERE l.tenant_id = $1 AND l.pool_id = $2 AND l.state = 'OWNED'
+                 AND p.tenant_id = $1 AND p.id = $2
+                 AND (l.follow_up_deadline IS DISTINCT FROM
+                          follow_up_deadline(p, l.grade,
+                                             GREATEST(l.acquired_at, l.last_follow_up_at))
+                      OR l.close_deadline IS DISTINCT FROM
+                          close_deadline(p, l.grade, l.acquired_at))
                RETURNING l.id, l.owner_id
            ),
            event AS (

@@ -49,6 +49,7 @@ mod replicas;
 mod report_months;
 mod report_recount;
 mod reports;
+mod reschedule_race;
 mod search;
 mod server;
 mod traces;
