@@ -1,6 +1,7 @@
 //! CalendarService: a tenant's business calendars, and pools naming them.
 
 use leadpool::proto;
+use tonic_types::StatusExt;
 
 use crate::fixtures;
 use crate::harness::{Caller, TestApp, assert_error};
@@ -77,6 +78,19 @@ async fn an_update_changes_the_masked_fields_and_keeps_the_calendar_valid() {
         .invalid_fields(admin.try_update_calendar(clash, &["make_up_workdays"]))
         .await;
     assert_eq!(fields, ["calendar.make_up_workdays[0]"]);
+    let clash = proto::Calendar {
+        id: created.id.clone(),
+        holidays: vec!["2027-01-01".into(), "2027-02-19..2027-02-21".into()],
+        ..Default::default()
+    };
+    let fields = app
+        .invalid_fields(admin.try_update_calendar(clash, &["holidays"]))
+        .await;
+    assert_eq!(
+        fields,
+        ["calendar.holidays[1]"],
+        "the list the change touched"
+    );
     let unknown = proto::Calendar {
         id: uuid::Uuid::now_v7().to_string(),
         name: "x".into(),
@@ -86,6 +100,100 @@ async fn an_update_changes_the_masked_fields_and_keeps_the_calendar_valid() {
         admin.try_update_calendar(unknown, &["name"]).await,
         "CALENDAR_NOT_FOUND",
     );
+}
+
+#[tokio::test]
+async fn an_update_is_validated_as_the_calendar_it_makes() {
+    let app = TestApp::spawn().await;
+    let admin = app.as_admin();
+    let created = admin.create_calendar(fixtures::spring_festival()).await;
+    let id_only = || proto::Calendar {
+        id: created.id.clone(),
+        ..Default::default()
+    };
+    // No weekday is a workday any more; the stored make-up day keeps it open, as a created
+    // calendar with the same fields would be.
+    let updated = admin.update_calendar(id_only(), &["workdays"]).await;
+    assert!(updated.workdays.is_empty());
+    assert_eq!(updated.make_up_workdays, ["2027-02-20"]);
+    let mut same = fixtures::spring_festival();
+    (same.name, same.workdays) = ("Make-up days only".into(), vec![]);
+    admin.create_calendar(same).await;
+
+    // Emptying what keeps it open names the field the update changed.
+    let fields = app
+        .invalid_fields(admin.try_update_calendar(id_only(), &["make_up_workdays"]))
+        .await;
+    assert_eq!(fields, ["calendar.make_up_workdays"]);
+    let both = &["workdays", "make_up_workdays"];
+    let fields = app
+        .invalid_fields(admin.try_update_calendar(id_only(), both))
+        .await;
+    assert_eq!(fields, ["calendar.workdays"]);
+    assert_eq!(admin.get_calendar(&created.id).await, updated);
+}
+
+/// The fields a refused call's `BadRequest` names, each with its description.
+fn violations(result: Result<proto::Calendar, tonic::Status>) -> Vec<(String, String)> {
+    let status = result.expect_err("the call should fail");
+    let details = status.get_error_details();
+    let bad_request = details.bad_request().expect("BadRequest details");
+    (bad_request.field_violations.iter())
+        .map(|v| (v.field.clone(), v.description.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn business_hours_are_hh_mm_to_the_minute() {
+    let app = TestApp::spawn().await;
+    let admin = app.as_admin();
+    let with_hours = |name: &str, start: &str, end: &str| proto::Calendar {
+        name: name.into(),
+        business_hours: Some(proto::BusinessHours {
+            start: start.into(),
+            end: end.into(),
+        }),
+        ..fixtures::spring_festival()
+    };
+    let (start, end) = (
+        "calendar.business_hours.start",
+        "calendar.business_hours.end",
+    );
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("08:00:59", "23:00:30", &[start, end]),
+        ("09:00", "23:59:59", &[end]),
+        ("9:0", "18:0", &[start, end]),
+        ("09:00:00", "18:00", &[start]),
+        (" 09:00", "18:00 ", &[start, end]),
+        ("09:00", "24:00", &[end]),
+        ("-1:00", "23:60", &[start, end]),
+        ("０９:００", "18:00", &[start]),
+    ];
+    for &(from, until, expected) in cases {
+        let sent = with_hours("Bad hours", from, until);
+        let fields = app.invalid_fields(admin.try_create_calendar(sent)).await;
+        assert_eq!(fields, expected, "{from}–{until}");
+    }
+    let refused = admin.try_create_calendar(with_hours("x", "08:00:59", "18:00"));
+    let (_, description) = &violations(refused.await)[0];
+    assert!(description.contains("HH:MM"), "{description}");
+    assert!(description.contains("\"08:00:59\""), "{description}");
+
+    let created = admin
+        .create_calendar(with_hours("Late", "00:00", "23:59"))
+        .await;
+    let hours = created.business_hours.clone().expect("hours");
+    assert_eq!(
+        (hours.start.as_str(), hours.end.as_str()),
+        ("00:00", "23:59")
+    );
+    let mut patch = with_hours("", "09:00:30", "18:00");
+    patch.id = created.id.clone();
+    let fields = app
+        .invalid_fields(admin.try_update_calendar(patch, &["business_hours"]))
+        .await;
+    assert_eq!(fields, [start]);
+    assert_eq!(admin.get_calendar(&created.id).await, created);
 }
 
 #[tokio::test]

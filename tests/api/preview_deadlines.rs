@@ -80,7 +80,7 @@ async fn a_calendar_change_is_previewed_per_member_and_day_and_matches_applying_
         .expect("a preview");
     assert_eq!(app.fingerprint().await, before, "a preview keeps nothing");
     // A holiday over the stored make-up day clashes only once merged with the stored calendar;
-    // still named by its path in this request.
+    // named by its path in this request, the list the change touched.
     let mut clash = two_more_days_off(&calendar_id);
     let proposed = clash.calendar.as_mut().unwrap();
     proposed.holidays = vec!["2027-02-06..2027-02-20".into()];
@@ -93,7 +93,7 @@ async fn a_calendar_change_is_previewed_per_member_and_day_and_matches_applying_
     .await;
     assert_eq!(
         bad_fields(refused),
-        ["calendar_change.calendar.make_up_workdays[0]"]
+        ["calendar_change.calendar.holidays[0]"]
     );
     assert_eq!(app.fingerprint().await, before);
     // Tue 2nd, Fri 5th, then the holiday week: the third workday is Monday the 15th.
@@ -159,6 +159,15 @@ async fn a_rule_change_is_previewed_and_bad_previews_are_refused() {
         fields,
         ["pool_change.pool.follow_up_business_time.workdays"]
     );
+    let calendar_id = app.as_admin().get_pool(&pool.id).await.calendar_id;
+    let mut seconds = two_more_days_off(&calendar_id);
+    seconds.calendar.as_mut().unwrap().business_hours = Some(proto::BusinessHours {
+        start: "09:00:00".into(),
+        end: "18:00".into(),
+    });
+    seconds.update_mask.as_mut().unwrap().paths = vec!["business_hours".into()];
+    let fields = bad_fields(preview(&mia, &pool.id, Change::CalendarChange(seconds)).await);
+    assert_eq!(fields, ["calendar_change.calendar.business_hours.start"]);
     let no_change = proto::PreviewDeadlinesRequest {
         pool_id: pool.id.clone(),
         ..Default::default()

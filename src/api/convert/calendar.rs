@@ -69,8 +69,9 @@ pub fn parse_create(req: &proto::CreateCalendarRequest) -> Result<CreateCalendar
     })
 }
 
-/// An `UpdateCalendar`, validated for the masked fields (the service validates the calendar
-/// they make together).
+/// An `UpdateCalendar`, its masked fields validated each on its own: the rules between
+/// fields judge the calendar they make with the stored one (`NamedCalendar::updated`), since
+/// the request's other fields were not sent.
 pub fn parse_update(req: &proto::UpdateCalendarRequest) -> Result<UpdateCalendar, DomainError> {
     let mut v = Validator::new();
     let sent = req.calendar.clone().unwrap_or_default();
@@ -81,7 +82,7 @@ pub fn parse_update(req: &proto::UpdateCalendarRequest) -> Result<UpdateCalendar
         .unwrap_or_default();
     let name = v.required_text("calendar.name", &sent.name, MAX_NAME_CHARS);
     let patch = draft(&sent);
-    v.nested("calendar.", |v| Calendar::parse(v, &patch));
+    v.nested("calendar.", |v| Calendar::check_fields(v, &patch));
     v.retain_fields(|field| in_mask(paths, field.trim_start_matches("calendar.")));
     let calendar_id = v.uuid("calendar.id", &sent.id);
     let mask = v.field_mask(paths, calendar::UPDATABLE_FIELDS);

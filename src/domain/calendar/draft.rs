@@ -2,6 +2,7 @@
 //! names are relative; the API nests them (`calendar.holidays[3]`) with `Validator::nested`.
 
 use chrono::{Datelike, NaiveTime, Timelike, Weekday, WeekdaySet};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::dates::{DateRange, DateRanges};
@@ -35,50 +36,155 @@ pub struct CalendarDraft {
     pub make_up_workdays: Vec<String>,
 }
 
-/// Local times `HH:MM` (or `HH:MM:SS`); the window is `[start, end)`.
+/// Local times `HH:MM`; the window is `[start, end)`. A stored calendar may hold `HH:MM:SS`:
+/// requests could carry seconds before they were held to `HH:MM`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusinessHoursDraft {
     pub start: String,
     pub end: String,
 }
 
-impl Calendar {
-    /// Validates `draft`, recording every invalid field in `v`. The calendar returned when
-    /// `v` holds violations is a placeholder that [`Validator::finish`] never lets through.
-    pub fn parse(v: &mut Validator, draft: &CalendarDraft) -> Self {
-        let timezone = parse_timezone(v, &draft.timezone)
-            .parse()
-            .unwrap_or(chrono_tz::UTC);
-        let workdays = workdays(v, &draft.workdays);
-        let business_hours = draft
-            .business_hours
-            .as_ref()
-            .and_then(|hours| business_hours(v, hours));
-        let holidays = date_ranges(v, "holidays", &draft.holidays);
-        let make_ups = date_ranges(v, "make_up_workdays", &draft.make_up_workdays);
-        let holidays = DateRanges::merged(holidays.into_iter().map(|(_, r)| r).collect());
-        for (i, range) in &make_ups {
-            if holidays.overlaps(*range) {
-                v.violation(
-                    &format!("make_up_workdays[{i}]"),
-                    format!("{range} is also a holiday; a date cannot be both"),
-                );
-            }
+/// Where a draft's fields come from. Those a caller sent are read as a request must write them
+/// (clock times `HH:MM`), the stored ones as they were accepted; a rule between two fields
+/// names the one the caller sent.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Source<'a> {
+    /// A whole calendar a caller sent (`CreateCalendar`).
+    Request,
+    /// A stored calendar whose fields named in an `UpdateCalendar` mask the caller sent.
+    Update(&'a [String]),
+    /// A stored calendar, read back.
+    Stored,
+}
+
+impl Source<'_> {
+    fn sent(self, field: &str) -> bool {
+        match self {
+            Self::Request => true,
+            Self::Update(mask) => mask.iter().any(|path| path == field),
+            Self::Stored => false,
         }
-        if workdays.is_empty() && make_ups.is_empty() {
-            v.violation(
-                "workdays",
-                "must name at least one ISO weekday (1 = Monday … 7 = Sunday) unless the \
-                 calendar has make-up workdays; otherwise it is never open",
-            );
+    }
+
+    /// The field a rule between `preferred` and `other` names: `preferred`, unless only
+    /// `other` was sent.
+    fn names<'f>(self, preferred: &'f str, other: &'f str) -> &'f str {
+        if !self.sent(preferred) && self.sent(other) {
+            other
+        } else {
+            preferred
+        }
+    }
+}
+
+/// A calendar's fields, each checked on its own; an invalid one is recorded and left out.
+/// Ranges keep their index in the draft, to name them in the rules between fields.
+struct Fields {
+    timezone: Tz,
+    workdays: WeekdaySet,
+    business_hours: Option<BusinessHours>,
+    holidays: Vec<(usize, DateRange)>,
+    make_ups: Vec<(usize, DateRange)>,
+}
+
+impl Fields {
+    fn parse(v: &mut Validator, draft: &CalendarDraft, source: Source) -> Self {
+        let sent_hours = source.sent("business_hours");
+        Self {
+            timezone: parse_timezone(v, &draft.timezone)
+                .parse()
+                .unwrap_or(chrono_tz::UTC),
+            workdays: workdays(v, &draft.workdays),
+            business_hours: (draft.business_hours.as_ref())
+                .and_then(|hours| business_hours(v, hours, sent_hours)),
+            holidays: date_ranges(v, "holidays", &draft.holidays),
+            make_ups: date_ranges(v, "make_up_workdays", &draft.make_up_workdays),
+        }
+    }
+}
+
+impl Calendar {
+    /// Validates `draft` as a caller sent it, recording every invalid field in `v`. The
+    /// calendar returned when `v` holds violations is a placeholder that [`Validator::finish`]
+    /// never lets through.
+    pub fn parse(v: &mut Validator, draft: &CalendarDraft) -> Self {
+        Self::parse_from(v, draft, Source::Request)
+    }
+
+    /// Validates each field of `draft` on its own, as a caller sent it: what an update's patch
+    /// must pass before the rules between fields judge the calendar it makes
+    /// ([`NamedCalendar::updated`](super::NamedCalendar::updated)).
+    pub fn check_fields(v: &mut Validator, draft: &CalendarDraft) {
+        Fields::parse(v, draft, Source::Request);
+    }
+
+    /// As [`Calendar::parse`], for a draft whose fields come from `source`.
+    pub(super) fn parse_from(v: &mut Validator, draft: &CalendarDraft, source: Source) -> Self {
+        let fields = Fields::parse(v, draft, source);
+        let merged = |ranges: &[(usize, DateRange)]| {
+            DateRanges::merged(ranges.iter().map(|&(_, range)| range).collect())
+        };
+        let (holidays, make_ups) = (merged(&fields.holidays), merged(&fields.make_ups));
+        no_date_both_holiday_and_make_up(v, &fields, (&holidays, &make_ups), source);
+        if fields.workdays.is_empty() && make_ups.as_slice().is_empty() {
+            never_open(v, source);
         }
         Self {
-            timezone,
-            workdays,
-            business_hours,
+            timezone: fields.timezone,
+            workdays: fields.workdays,
+            business_hours: fields.business_hours,
             holidays,
-            make_up_workdays: DateRanges::merged(make_ups.into_iter().map(|(_, r)| r).collect()),
+            make_up_workdays: make_ups,
         }
+    }
+}
+
+/// A date both a holiday and a make-up workday is refused, named in the list the caller sent
+/// (the make-up days when they sent both).
+fn no_date_both_holiday_and_make_up(
+    v: &mut Validator,
+    fields: &Fields,
+    (holidays, make_ups): (&DateRanges, &DateRanges),
+    source: Source,
+) {
+    let (field, named, others, clash) = match source.names("make_up_workdays", "holidays") {
+        "make_up_workdays" => (
+            "make_up_workdays",
+            &fields.make_ups,
+            holidays,
+            "is also a holiday",
+        ),
+        _ => (
+            "holidays",
+            &fields.holidays,
+            make_ups,
+            "has a make-up workday",
+        ),
+    };
+    for (i, range) in named {
+        if others.overlaps(*range) {
+            v.violation(
+                &format!("{field}[{i}]"),
+                format!("{range} {clash}; a date cannot be both a holiday and a make-up workday"),
+            );
+        }
+    }
+}
+
+/// A calendar with neither workdays nor make-up workdays is refused, named in the list the
+/// caller sent (the workdays when they sent both).
+fn never_open(v: &mut Validator, source: Source) {
+    match source.names("workdays", "make_up_workdays") {
+        "workdays" => v.violation(
+            "workdays",
+            "must name at least one ISO weekday (1 = Monday … 7 = Sunday) unless the \
+             calendar has make-up workdays; otherwise it is never open",
+        ),
+        field => v.violation(
+            field,
+            "must keep at least one date while the calendar has no workdays; otherwise it is \
+             never open",
+        ),
     }
 }
 
@@ -102,9 +208,14 @@ fn workdays(v: &mut Validator, numbers: &[i32]) -> WeekdaySet {
     set
 }
 
-fn business_hours(v: &mut Validator, draft: &BusinessHoursDraft) -> Option<BusinessHours> {
-    let start = time_of_day(v, "business_hours.start", &draft.start);
-    let end = time_of_day(v, "business_hours.end", &draft.end);
+/// `sent`: the hours come from a request, so their times must be `HH:MM`.
+fn business_hours(
+    v: &mut Validator,
+    draft: &BusinessHoursDraft,
+    sent: bool,
+) -> Option<BusinessHours> {
+    let start = time_of_day(v, "business_hours.start", &draft.start, sent);
+    let end = time_of_day(v, "business_hours.end", &draft.end, sent);
     let hours = BusinessHours::new(start?, end?);
     if hours.is_none() {
         v.violation(
@@ -118,22 +229,41 @@ fn business_hours(v: &mut Validator, draft: &BusinessHoursDraft) -> Option<Busin
     hours
 }
 
-fn time_of_day(v: &mut Validator, field: &str, text: &str) -> Option<NaiveTime> {
-    let text = text.trim();
-    let time = NaiveTime::parse_from_str(text, "%H:%M:%S")
-        .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
-        .ok()
-        .filter(|time| time.nanosecond() == 0); // no leap second 23:59:60
+fn time_of_day(v: &mut Validator, field: &str, text: &str, sent: bool) -> Option<NaiveTime> {
+    let time = if sent { hh_mm(text) } else { stored_time(text) };
     if time.is_none() {
         v.violation(
             field,
             format!(
-                "must be a local time HH:MM from 00:00 to 23:59, got {}",
+                "must be a local time HH:MM (24-hour clock, two digits each, no seconds) from \
+                 00:00 to 23:59, got {}",
                 quoted(text)
             ),
         );
     }
     time
+}
+
+/// `HH:MM` exactly: two ASCII digits, a colon, two ASCII digits, from 00:00 to 23:59.
+fn hh_mm(text: &str) -> Option<NaiveTime> {
+    let digit = |b: u8| b.is_ascii_digit().then(|| u32::from(b - b'0'));
+    match *text.as_bytes() {
+        [h1, h2, b':', m1, m2] => NaiveTime::from_hms_opt(
+            digit(h1)? * 10 + digit(h2)?,
+            digit(m1)? * 10 + digit(m2)?,
+            0,
+        ),
+        _ => None,
+    }
+}
+
+/// A stored time, read as it was accepted: `HH:MM` or `HH:MM:SS`, without a leap second.
+fn stored_time(text: &str) -> Option<NaiveTime> {
+    let text = text.trim();
+    NaiveTime::parse_from_str(text, "%H:%M:%S")
+        .or_else(|_| NaiveTime::parse_from_str(text, "%H:%M"))
+        .ok()
+        .filter(|time| time.nanosecond() == 0) // no leap second 23:59:60
 }
 
 /// The valid ranges of `texts`, each with its index for later violations.
@@ -174,7 +304,7 @@ impl TryFrom<CalendarDraft> for Calendar {
     /// invariants lookups rely on.
     fn try_from(draft: CalendarDraft) -> Result<Self, DomainError> {
         let mut v = Validator::new();
-        let calendar = Calendar::parse(&mut v, &draft);
+        let calendar = Calendar::parse_from(&mut v, &draft, Source::Stored);
         v.finish(calendar)
     }
 }
@@ -204,7 +334,7 @@ impl From<Calendar> for CalendarDraft {
     }
 }
 
-/// `09:00`, or `09:00:30` when the seconds matter.
+/// `09:00`, or `09:00:30` for a calendar stored with seconds.
 fn clock_time(time: NaiveTime) -> String {
     let format = if time.second() == 0 {
         "%H:%M"

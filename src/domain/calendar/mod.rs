@@ -26,6 +26,8 @@ mod named;
 mod properties;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod validation;
 
 use chrono::{Datelike, NaiveDate, NaiveTime, WeekdaySet};
 use chrono_tz::Tz;

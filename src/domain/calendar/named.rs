@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::draft::Source;
 use super::{Calendar, CalendarDraft};
 use crate::domain::DomainError;
 use crate::domain::validate::Validator;
@@ -32,7 +33,9 @@ pub const UPDATABLE_FIELDS: &[&str] = &[
 impl NamedCalendar {
     /// This calendar with the fields named in `mask` taken from `name` and `patch`. The result
     /// is validated whole, since fields constrain each other (a holiday added on a make-up
-    /// day); its violations are named as `UpdateCalendar` names them (`calendar.holidays[3]`).
+    /// day, the workdays emptied of a calendar without make-up days); its violations are named
+    /// as `UpdateCalendar` names them (`calendar.holidays[3]`), a rule between two fields in
+    /// the one the mask names. Fields not in the mask are read as stored.
     pub fn updated(
         &self,
         name: &str,
@@ -52,7 +55,8 @@ impl NamedCalendar {
             }
         }
         let mut v = Validator::new();
-        next.calendar = v.nested("calendar.", |v| Calendar::parse(v, &draft));
+        let source = Source::Update(mask);
+        next.calendar = v.nested("calendar.", |v| Calendar::parse_from(v, &draft, source));
         v.finish(next)
     }
 }

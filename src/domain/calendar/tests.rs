@@ -326,7 +326,7 @@ fn opening_is_open_and_close_is_not() {
     assert!(!cal.is_open(utc(6, 12, 0)));
 }
 
-fn rejected(draft: &CalendarDraft) -> Vec<String> {
+pub(super) fn rejected(draft: &CalendarDraft) -> Vec<String> {
     let mut v = Validator::new();
     v.nested("calendar.", |v| Calendar::parse(v, draft));
     v.rejected_fields()
