@@ -339,6 +339,9 @@ calls! {
     run_recycle, try_run_recycle(pool_id: &str, dry_run: bool) -> proto::RunRecycleResponse
         = recycles.run_recycle(with!(RunRecycleRequest { pool_id: pool_id.into(), dry_run }))
         => |r| r;
+    /// Moves a lead's deadline (a manager of its pool, or `admin`).
+    extend_deadline, try_extend_deadline(request: proto::ExtendDeadlineRequest) -> proto::Lead
+        = recycles.extend_deadline(request) => |r| present(r.lead);
 
     set_away, try_set_away(request: proto::SetAwayRequest) -> proto::Absence
         = availability.set_away(request) => |r| present(r.absence);

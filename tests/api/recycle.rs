@@ -725,6 +725,35 @@ async fn bad_requests_are_refused_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn an_until_that_is_no_valid_time_is_named_once() {
+    let app = TestApp::spawn().await;
+    let pool = pool_with(&app, "Weekly", weekly_rules()).await;
+    let lead = owned_lead(&app, &pool.id, "alice", "B").await;
+    let mia = app.as_member("mia");
+    // 10000-01-01 and 0000-12-31: not valid times, so not "in the past" either.
+    for seconds in [253_402_300_800, -62_135_596_801] {
+        let request = proto::ExtendDeadlineRequest {
+            lead_id: lead.id.clone(),
+            deadline: proto::DeadlineKind::FollowUp.into(),
+            until: Some(Timestamp { seconds, nanos: 0 }),
+            reason: "BIG_DEAL".into(),
+            ..Default::default()
+        };
+        let fields = app.invalid_fields(mia.try_extend_deadline(request)).await;
+        assert_eq!(fields, ["until"], "{seconds}");
+    }
+    let past = proto::ExtendDeadlineRequest {
+        lead_id: lead.id.clone(),
+        deadline: proto::DeadlineKind::FollowUp.into(),
+        until: ts(start_time() - Duration::seconds(1)),
+        reason: "BIG_DEAL".into(),
+        ..Default::default()
+    };
+    let fields = app.invalid_fields(mia.try_extend_deadline(past)).await;
+    assert_eq!(fields, ["until"], "a valid time in the past");
+}
+
+#[tokio::test]
 async fn only_admins_sweep_and_only_managers_extend_deadlines() {
     let app = TestApp::spawn().await;
     let pool = pool_with(&app, "Weekly", weekly_rules()).await;

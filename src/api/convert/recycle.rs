@@ -40,7 +40,7 @@ pub fn upcoming_filter(
     let filter = UpcomingFilter {
         pool_id,
         owner_id,
-        until,
+        until: until.unwrap_or(DateTime::UNIX_EPOCH),
     };
     v.finish((filter, page))
 }
@@ -76,13 +76,14 @@ pub fn extend_deadline(
     let lead_id = v.uuid("lead_id", &req.lead_id);
     let kind = deadline_kind(&mut v, req.deadline);
     let until = required_time(&mut v, "until", req.until.as_ref());
-    if req.until.is_some() && until <= now {
+    // Only a valid time can be in the past: an invalid one has its violation already.
+    if until.is_some_and(|until| until <= now) {
         v.violation("until", "must be in the future");
     }
     let command = ExtendDeadline {
         lead_id,
         kind,
-        until,
+        until: until.unwrap_or(DateTime::UNIX_EPOCH),
         reason: v.required_text("reason", &req.reason, MAX_CODE_CHARS),
         note: Some(v.optional_text("note", &req.note, MAX_NOTE_CHARS)).filter(|n| !n.is_empty()),
         request_id: v.optional_uuid("request_id", &req.request_id),
@@ -91,14 +92,14 @@ pub fn extend_deadline(
 }
 
 /// A time the caller must send, at PostgreSQL's microsecond resolution (so a retry compares
-/// equal to what was stored). When absent or invalid the violation is recorded.
-fn required_time(v: &mut Validator, field: &str, at: Option<&Timestamp>) -> DateTime<Utc> {
+/// equal to what was stored). When absent or invalid the violation is recorded and `None`
+/// returned, so no further rule judges a time that is not one.
+fn required_time(v: &mut Validator, field: &str, at: Option<&Timestamp>) -> Option<DateTime<Utc>> {
     if at.is_none() {
         v.violation(field, "is required");
     }
     optional_time(v, field, at)
         .and_then(|at| at.with_nanosecond(at.nanosecond() - at.nanosecond() % 1_000))
-        .unwrap_or(DateTime::UNIX_EPOCH)
 }
 
 /// A user filter: empty means none, `me` the caller.
