@@ -143,7 +143,19 @@ async fn an_embargo_keeps_a_new_lead_from_claims_but_not_from_a_manager() {
     let claimable_at = entered + Duration::minutes(10);
     let rfc3339 = claimable_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     assert_eq!(metadata["claimable_at"], rfc3339);
+    // ClaimNext names the lead it would give once the embargo ends, and when; with a filter
+    // no lead matches, embargoed or not, no lead fits.
     let refused = claim_next(&alice, next(&pool.id)).await;
+    let metadata = app
+        .assert_refused(async { refused }, "LEAD_EMBARGOED")
+        .await;
+    assert_eq!(metadata["lead_id"], lead.id);
+    assert_eq!(metadata["claimable_at"], rfc3339);
+    let north = proto::ClaimNextRequest {
+        region: "north".into(),
+        ..next(&pool.id)
+    };
+    let refused = claim_next(&alice, north).await;
     app.assert_refused(async { refused }, "NO_CLAIMABLE_LEAD")
         .await;
     let batch = alice

@@ -103,10 +103,18 @@ pub async fn claim_next(ctx: &Context, actor: &Actor, command: ClaimNext) -> Res
             return Ok(view);
         }
         // The pick admits only a claimant the claim would: no lead means none fits, unless the
-        // caller may claim nothing at all.
+        // caller may claim nothing at all, or one would fit but for its embargo.
         let claimant = store::leads::claimant(&mut *conn, actor, pool_id, now).await?;
         claimant.explain_refusal(&actor.user_id, now)?;
-        Err(DomainError::NoClaimableLead(pool_id))
+        let wanted = (command.region.as_deref(), command.industry.as_deref());
+        let embargoed = store::leads::first_embargoed(&mut *conn, actor, pool_id, wanted, now);
+        Err(match embargoed.await? {
+            Some((lead_id, claimable_at)) => DomainError::LeadEmbargoed {
+                lead_id,
+                claimable_at,
+            },
+            None => DomainError::NoClaimableLead(pool_id),
+        })
     })
     .await
 }

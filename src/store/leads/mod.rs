@@ -26,7 +26,9 @@ use crate::domain::lead::{
 use crate::domain::member::Membership;
 use crate::store::db_error;
 
-pub use snapshots::{claim_snapshot, claim_snapshots, claimant, release_snapshot, standing};
+pub use snapshots::{
+    claim_snapshot, claim_snapshots, claimant, first_embargoed, release_snapshot, standing,
+};
 
 pub use crate::domain::lead::LeadView;
 

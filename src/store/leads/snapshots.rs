@@ -200,3 +200,41 @@ pub async fn release_snapshot(
         release_reasons: row.release_reasons,
     })
 }
+
+/// When `ClaimNext` found nothing: the lead the caller could claim first once its embargo ends
+/// (in the pool, unlocked, out of the caller's cooldown, of the wanted region and industry), and
+/// when. Only leads still under embargo are read, through the pool's queue index.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %pool_id))]
+pub async fn first_embargoed(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    pool_id: Uuid,
+    wanted: (Option<&str>, Option<&str>),
+    now: DateTime<Utc>,
+) -> Result<Option<(Uuid, DateTime<Utc>)>> {
+    let (region, industry) = wanted;
+    let row = sqlx::query!(
+        r#"SELECT l.id, embargo_ends(p, l.pool_entered_at) AS "claimable_at!"
+           FROM pools p
+           JOIN leads l ON l.tenant_id = p.tenant_id AND l.pool_id = p.id
+           WHERE p.tenant_id = $1 AND p.id = $2 AND p.new_lead_embargo_seconds IS NOT NULL
+             AND l.state = 'IN_POOL' AND NOT l.locked
+             AND l.pool_entered_at > $4::timestamptz - make_interval(secs => p.new_lead_embargo_seconds)
+             AND (l.cooldown_until IS NULL OR l.cooldown_until <= $4
+                  OR l.previous_owner_id IS DISTINCT FROM $3)
+             AND ($5::text IS NULL OR l.region = $5)
+             AND ($6::text IS NULL OR l.industry = $6)
+           ORDER BY l.pool_entered_at, l.id
+           LIMIT 1"#,
+        actor.tenant_id,
+        pool_id,
+        actor.user_id,
+        now,
+        region,
+        industry,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?;
+    Ok(row.map(|r| (r.id, r.claimable_at)))
+}
