@@ -15,7 +15,7 @@ use crate::streams::{next_event, watch_from_now};
 
 const DAY: i64 = 86_400;
 
-fn at(time: DateTime<Utc>) -> Option<Timestamp> {
+pub(crate) fn at(time: DateTime<Utc>) -> Option<Timestamp> {
     Some(Timestamp {
         seconds: time.timestamp(),
         nanos: 0,
@@ -27,7 +27,7 @@ fn time(at: Option<Timestamp>) -> Option<DateTime<Utc>> {
 }
 
 /// A pool (alice, bob, mia) whose leads must be followed up within two days.
-async fn two_day_pool(app: &TestApp, cap: Option<i32>) -> proto::Pool {
+pub(crate) async fn two_day_pool(app: &TestApp, cap: Option<i32>) -> proto::Pool {
     let rules = proto::CreatePoolRequest {
         follow_up_timeout: Some(WireDuration {
             seconds: 2 * DAY,
@@ -40,7 +40,11 @@ async fn two_day_pool(app: &TestApp, cap: Option<i32>) -> proto::Pool {
 }
 
 /// `user` away from `from` until `until`, paused, set by themselves.
-fn pause(user: &str, from: DateTime<Utc>, until: DateTime<Utc>) -> proto::SetAwayRequest {
+pub(crate) fn pause(
+    user: &str,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> proto::SetAwayRequest {
     proto::SetAwayRequest {
         user_id: user.into(),
         away_from: at(from),
@@ -52,7 +56,7 @@ fn pause(user: &str, from: DateTime<Utc>, until: DateTime<Utc>) -> proto::SetAwa
 }
 
 /// `user` away from `from` until `until`, `colleague` covering.
-fn cover(
+pub(crate) fn cover(
     user: &str,
     colleague: &str,
     from: DateTime<Utc>,
@@ -66,7 +70,7 @@ fn cover(
 }
 
 /// Runs the scheduler's sweep (absences, then recycling) of the pool now, as an admin.
-async fn sweep(app: &TestApp, pool: &proto::Pool) -> proto::RunRecycleResponse {
+pub(crate) async fn sweep(app: &TestApp, pool: &proto::Pool) -> proto::RunRecycleResponse {
     app.as_admin().run_recycle(&pool.id, false).await
 }
 
@@ -265,6 +269,47 @@ async fn a_covered_lead_returns_on_the_end_date_unless_the_colleague_released_it
         ]
     );
     assert_eq!(fixtures::held_count(&app, &pool.id, "alice").await, 2);
+    assert_eq!(fixtures::held_count(&app, &pool.id, "bob").await, 0);
+    fixtures::assert_consistent(&app).await;
+}
+
+/// Back to back: bob covers alice until the hour carl's cover of her begins. The sweep at that
+/// hour ends bob's cover before starting carl's, so her leads come back and go on to carl (the
+/// later absence is planned first, as when a trip is booked before the leave around it).
+#[tokio::test]
+async fn back_to_back_covers_hand_the_leads_from_the_first_colleague_to_the_next() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    fixtures::member(&app, &pool.id, "carl", proto::MemberRole::Member).await;
+    let leads = alices_leads(&app, &pool, 2).await;
+    let t0 = app.clock_now();
+    let (handover, back) = (t0 + Duration::hours(3), t0 + Duration::hours(30));
+    let alice = app.as_member("alice");
+    alice.set_away(cover("", "carl", handover, back)).await;
+    alice.set_away(cover("", "bob", t0, handover)).await;
+    sweep(&app, &pool).await;
+    assert_eq!(lead_of(&app, &leads[0]).await.owner_id, "bob");
+
+    app.clock.set(handover);
+    sweep(&app, &pool).await;
+    let states: Vec<_> = alice
+        .list_away(include_ended())
+        .await
+        .absences
+        .iter()
+        .map(|a| a.state())
+        .collect();
+    let (ended, active) = (proto::AbsenceState::Ended, proto::AbsenceState::Active);
+    assert_eq!(states, [ended, active]);
+    for id in &leads {
+        let lead = lead_of(&app, id).await;
+        let holder = (lead.owner_id.as_str(), lead.covered_owner_id.as_str());
+        assert_eq!(holder, ("carl", "alice"), "lead {id}");
+        let kinds = fixtures::event_kinds(&app, id).await;
+        let covered = ["COVER_STARTED", "COVER_ENDED", "COVER_STARTED"];
+        assert_eq!(kinds[2..], covered, "lead {id}");
+    }
+    assert_eq!(fixtures::held_count(&app, &pool.id, "carl").await, 2);
     assert_eq!(fixtures::held_count(&app, &pool.id, "bob").await, 0);
     fixtures::assert_consistent(&app).await;
 }

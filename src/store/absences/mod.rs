@@ -255,7 +255,10 @@ pub async fn away_until(
 }
 
 /// The next absence due to start or end at `now` (of one tenant, or all), locked; absences
-/// another replica holds are skipped, not waited for.
+/// another replica holds are skipped, not waited for. Ends come before starts: of back-to-back
+/// absences (one ends when the next begins, the same user's or a colleague's), the first must
+/// hand the leads back before the next moves them on. A start waits, too, while an end due in its
+/// tenant is still being applied by another replica (the row still reads ACTIVE).
 #[tracing::instrument(skip_all)]
 pub async fn lock_next_due(
     conn: &mut PgConnection,
@@ -267,9 +270,13 @@ pub async fn lock_next_due(
                   state, created_by, created_at, started_at, ended_at
            FROM absences
            WHERE ($1::text IS NULL OR tenant_id = $1)
-             AND ((state = 'SCHEDULED' AND away_from <= $2)
+             AND ((state = 'SCHEDULED' AND away_from <= $2
+                   AND NOT EXISTS (SELECT 1 FROM absences ending
+                                   WHERE ending.tenant_id = absences.tenant_id
+                                     AND ending.state = 'ACTIVE' AND ending.away_until <= $2))
                   OR (state = 'ACTIVE' AND away_until <= $2))
-           ORDER BY LEAST(CASE WHEN state = 'SCHEDULED' THEN away_from END, away_until)
+           ORDER BY state = 'SCHEDULED',
+                    CASE WHEN state = 'SCHEDULED' THEN away_from ELSE away_until END
            LIMIT 1
            FOR UPDATE SKIP LOCKED"#,
         tenant_id,
