@@ -29,7 +29,8 @@ impl AvailabilityService for AvailabilityApi {
     #[tracing::instrument(skip_all, fields(rpc = "SetAway"))]
     async fn set_away(&self, request: Request<SetAwayRequest>) -> Reply<SetAwayResponse> {
         let actor = auth::actor(&request)?;
-        let command = convert::parse_set_away(request.get_ref(), &actor)?;
+        let now = self.ctx.clock.now();
+        let command = convert::parse_set_away(request.get_ref(), &actor, now)?;
         let absence = absences::set_away(&self.ctx, &actor, command).await?;
         let absence = Some(convert::absence(absence));
         Ok(Response::new(SetAwayResponse { absence }))

@@ -31,7 +31,8 @@ fn code(err: &DomainError) -> Code {
         | E::AbsenceNotFound(_)
         | E::LeadNotFound(_)
         | E::MemberNotFound { .. }
-        | E::UserNotMember { .. } => Code::NotFound,
+        | E::UserNotMember { .. }
+        | E::UserNotActiveMember { .. } => Code::NotFound,
         E::PoolNameTaken
         | E::CalendarNameTaken
         | E::MemberExists { .. }
@@ -46,6 +47,7 @@ fn code(err: &DomainError) -> Code {
         | E::PoolArchived(_)
         | E::CalendarInUse(_)
         | E::MemberAway { .. }
+        | E::AbsenceOverlaps { .. }
         | E::LeadEmbargoed { .. }
         | E::NoClaimableLead(_)
         | E::NotPendingAcceptance(_)

@@ -75,8 +75,8 @@ pub struct Absence {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
-/// A planned absence, validated: `away_from` before `away_until`, at most [`MAX_AWAY_DAYS`]
-/// apart, and nobody covering for themselves.
+/// A planned absence, validated: ending ahead of now, after `away_from`, at most
+/// [`MAX_AWAY_DAYS`] after it, and nobody covering for themselves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AwayPlan {
     pub user_id: String,
@@ -87,24 +87,46 @@ pub struct AwayPlan {
 }
 
 impl AwayPlan {
-    /// Checks the plan's times and colleague, naming the fields of `SetAwayRequest`.
-    pub fn check(&self, v: &mut Validator) {
-        if self.away_until <= self.away_from {
-            v.violation(
-                "away_until",
-                "must be after away_from (or now, when it is unset)",
-            );
-        } else if self.away_until - self.away_from > Duration::days(MAX_AWAY_DAYS) {
-            v.violation(
-                "away_until",
-                format!("must be at most {MAX_AWAY_DAYS} days after away_from"),
-            );
-        }
-        if let AwayMode::Cover { colleague } = &self.mode
-            && *colleague == self.user_id
-        {
-            v.violation("cover_user_id", "must be someone other than the away user");
-        }
+    /// Checks the plan's times (at `now`) and colleague, naming the fields of `SetAwayRequest`.
+    pub fn check(&self, v: &mut Validator, now: DateTime<Utc>) {
+        check_times(v, self.away_from, self.away_until, now);
+        check_colleague(v, &self.user_id, &self.mode);
+    }
+}
+
+/// Checks an absence's times, naming `away_until`: after `away_from` (now, when the caller left
+/// it unset), still ahead of `now` whatever `away_from` is (an absence over before it is planned
+/// would start after it ended, its events out of order), and at most [`MAX_AWAY_DAYS`] long.
+pub fn check_times(
+    v: &mut Validator,
+    away_from: DateTime<Utc>,
+    away_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) {
+    if away_until <= away_from {
+        v.violation(
+            "away_until",
+            "must be after away_from (or now, when it is unset)",
+        );
+    } else if away_until <= now {
+        v.violation(
+            "away_until",
+            "must be in the future: an absence that has already ended cannot be planned",
+        );
+    } else if away_until - away_from > Duration::days(MAX_AWAY_DAYS) {
+        v.violation(
+            "away_until",
+            format!("must be at most {MAX_AWAY_DAYS} days after away_from"),
+        );
+    }
+}
+
+/// Checks that a covering colleague is someone other than the away user.
+pub fn check_colleague(v: &mut Validator, user_id: &str, mode: &AwayMode) {
+    if let AwayMode::Cover { colleague } = mode
+        && colleague == user_id
+    {
+        v.violation("cover_user_id", "must be someone other than the away user");
     }
 }
 
@@ -138,7 +160,7 @@ mod tests {
 
     fn violations(plan: &AwayPlan) -> Vec<String> {
         let mut v = Validator::new();
-        plan.check(&mut v);
+        plan.check(&mut v, plan.away_from);
         v.rejected_fields()
     }
 
@@ -148,6 +170,38 @@ mod tests {
         assert_eq!(violations(&plan(0, AwayMode::Pause)), ["away_until"]);
         assert_eq!(violations(&plan(-1, AwayMode::Pause)), ["away_until"]);
         assert_eq!(violations(&plan(24 * 367, AwayMode::Pause)), ["away_until"]);
+    }
+
+    #[test]
+    fn a_plan_ends_in_the_future_whenever_it_begins() {
+        let past = plan(8, AwayMode::Pause);
+        let check = |now| {
+            let mut v = Validator::new();
+            past.check(&mut v, now);
+            v.rejected_fields()
+        };
+        assert!(check(past.away_until - Duration::seconds(1)).is_empty());
+        assert_eq!(check(past.away_until), ["away_until"]);
+        assert_eq!(check(past.away_until + Duration::days(300)), ["away_until"]);
+    }
+
+    #[test]
+    fn every_bad_field_of_a_plan_is_named_once() {
+        let mut too_long_and_own_cover = plan(
+            24 * 400,
+            AwayMode::Cover {
+                colleague: "wang".into(),
+            },
+        );
+        assert_eq!(
+            violations(&too_long_and_own_cover),
+            ["away_until", "cover_user_id"]
+        );
+        too_long_and_own_cover.away_until = too_long_and_own_cover.away_from;
+        assert_eq!(
+            violations(&too_long_and_own_cover),
+            ["away_until", "cover_user_id"]
+        );
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub enum DomainError {
     MemberNotFound { pool_id: Uuid, user_id: String },
     #[error("User {} is not a member of any pool of this tenant.", quoted(.user_id))]
     UserNotMember { user_id: String },
+    /// No active membership: none at all, or only inactive ones (`MEMBER_NOT_FOUND` all the same).
+    #[error("User {} is not an active member of any pool of this tenant.", quoted(.user_id))]
+    UserNotActiveMember { user_id: String },
     #[error("Another pool of this tenant is already named like that; pick another name.")]
     PoolNameTaken,
     #[error("User {} is already a member of pool {pool_id}.", quoted(.user_id))]
@@ -151,6 +154,12 @@ pub enum DomainError {
     NotPendingAcceptance(Uuid),
     #[error("User {} is away{}; set override_away to give them leads anyway.", quoted(.user_id), .away_until.map(|at| format!(" until {}", rfc3339(at))).unwrap_or_default())]
     MemberAway {
+        user_id: String,
+        away_until: Option<DateTime<Utc>>,
+    },
+    /// A planned absence overlapping one of the user's that has not ended (`MEMBER_AWAY`).
+    #[error("User {} already has an absence{} that overlaps this one; plan this one outside it, or clear that one first.", quoted(.user_id), .away_until.map(|at| format!(" until {}", rfc3339(at))).unwrap_or_default())]
+    AbsenceOverlaps {
         user_id: String,
         away_until: Option<DateTime<Utc>>,
     },
@@ -234,7 +243,9 @@ impl DomainError {
             Self::CalendarNameTaken => "CALENDAR_NAME_TAKEN",
             Self::CalendarInUse(_) => "CALENDAR_IN_USE",
             Self::LeadNotFound(_) => "LEAD_NOT_FOUND",
-            Self::MemberNotFound { .. } | Self::UserNotMember { .. } => "MEMBER_NOT_FOUND",
+            Self::MemberNotFound { .. }
+            | Self::UserNotMember { .. }
+            | Self::UserNotActiveMember { .. } => "MEMBER_NOT_FOUND",
             Self::PoolNameTaken => "POOL_NAME_TAKEN",
             Self::MemberExists { .. } => "MEMBER_EXISTS",
             Self::ExternalRefTaken { .. } => "EXTERNAL_REF_TAKEN",
@@ -249,7 +260,7 @@ impl DomainError {
             Self::LeadEmbargoed { .. } => "LEAD_EMBARGOED",
             Self::NoClaimableLead(_) => "NO_CLAIMABLE_LEAD",
             Self::NotPendingAcceptance(_) => "NOT_PENDING_ACCEPTANCE",
-            Self::MemberAway { .. } => "MEMBER_AWAY",
+            Self::MemberAway { .. } | Self::AbsenceOverlaps { .. } => "MEMBER_AWAY",
             Self::AbsenceNotFound(_) => "ABSENCE_NOT_FOUND",
             Self::AbsenceEnded(_) => "ABSENCE_ENDED",
             Self::VersionConflict { .. } => "VERSION_CONFLICT",
@@ -342,10 +353,14 @@ impl DomainError {
     /// The metadata of the refusals about users and their absences.
     fn people_metadata(&self) -> Vec<(&'static str, String)> {
         match self {
-            Self::UserNotMember { user_id } | Self::UserNotManaged { user_id } => {
-                vec![("user_id", user_id.clone())]
-            }
+            Self::UserNotMember { user_id }
+            | Self::UserNotActiveMember { user_id }
+            | Self::UserNotManaged { user_id } => vec![("user_id", user_id.clone())],
             Self::MemberAway {
+                user_id,
+                away_until,
+            }
+            | Self::AbsenceOverlaps {
                 user_id,
                 away_until,
             } => std::iter::once(("user_id", user_id.clone()))
@@ -408,6 +423,9 @@ mod tests {
             DomainError::UserNotMember {
                 user_id: user_id.clone(),
             },
+            DomainError::UserNotActiveMember {
+                user_id: user_id.clone(),
+            },
             DomainError::MemberExists {
                 pool_id,
                 user_id: user_id.clone(),
@@ -422,6 +440,10 @@ mod tests {
                 held: 1,
             },
             DomainError::MemberAway {
+                user_id: user_id.clone(),
+                away_until: None,
+            },
+            DomainError::AbsenceOverlaps {
                 user_id: user_id.clone(),
                 away_until: None,
             },

@@ -70,7 +70,7 @@ pub async fn set_away(ctx: &Context, actor: &Actor, command: SetAway) -> Result<
             reason: command.reason.clone(),
         };
         let mut v = Validator::new();
-        plan.check(&mut v);
+        plan.check(&mut v, now);
         v.finish(())?;
         require_manager_of(conn, actor, &plan.user_id).await?;
         require_active_member(conn, &actor.tenant_id, &plan.user_id).await?;
@@ -273,7 +273,7 @@ async fn require_active_member(
     if store::absences::is_active_member(&mut *conn, tenant_id, user_id).await? {
         Ok(())
     } else {
-        Err(DomainError::UserNotMember {
+        Err(DomainError::UserNotActiveMember {
             user_id: user_id.to_owned(),
         })
     }

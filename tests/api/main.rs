@@ -11,6 +11,7 @@ mod absences;
 mod acceptance;
 mod assign;
 mod auth;
+mod away_refusals;
 mod business_deadlines;
 mod calendars;
 mod claim;

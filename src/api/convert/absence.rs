@@ -1,9 +1,11 @@
 //! Absences (leave and cover).
 
+use chrono::{DateTime, Utc};
+
 use super::{optional_time, optional_timestamp, timestamp};
 use crate::api::page_token;
 use crate::domain::DomainError;
-use crate::domain::absence::{Absence, AbsenceState, AwayMode};
+use crate::domain::absence::{self, Absence, AbsenceState, AwayMode};
 use crate::domain::access::Actor;
 use crate::domain::page::PageSize;
 use crate::domain::validate::{MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
@@ -40,8 +42,14 @@ pub fn absence(absence: Absence) -> proto::Absence {
     }
 }
 
-/// A `SetAway`: the user (the caller when empty), the times, the mode with its colleague.
-pub fn parse_set_away(req: &proto::SetAwayRequest, actor: &Actor) -> Result<SetAway, DomainError> {
+/// A `SetAway`: the user (the caller when empty), the times, the mode with its colleague. Every
+/// bad field is named at once, the plan's rules (`absence::check_times`, checked at `now`, and
+/// `absence::check_colleague`) included.
+pub fn parse_set_away(
+    req: &proto::SetAwayRequest,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<SetAway, DomainError> {
     let mut v = Validator::new();
     let user_id = match v.optional_text("user_id", &req.user_id, MAX_CODE_CHARS) {
         user if user.is_empty() => actor.user_id.clone(),
@@ -52,8 +60,17 @@ pub fn parse_set_away(req: &proto::SetAwayRequest, actor: &Actor) -> Result<SetA
     if req.away_until.is_none() {
         v.violation("away_until", "is required");
     }
+    // A malformed away_from is named already; the times are checked against it once it parses.
+    if let Some(until) = away_until
+        && (req.away_from.is_none() || away_from.is_some())
+    {
+        absence::check_times(&mut v, away_from.unwrap_or(now), until, now);
+    }
     let colleague = v.optional_text("cover_user_id", &req.cover_user_id, MAX_CODE_CHARS);
     let mode = away_mode(&mut v, req.mode, colleague);
+    if let Some(mode) = &mode {
+        absence::check_colleague(&mut v, &user_id, mode);
+    }
     let command = SetAway {
         user_id,
         away_from,

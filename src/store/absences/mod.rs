@@ -53,7 +53,7 @@ fn absences(rows: Vec<AbsenceRow>) -> Result<Vec<Absence>> {
 }
 
 /// Plans the absence unless another of the user's open absences overlaps it: `MEMBER_AWAY`
-/// with when that one ends (the exclusion constraint catches a concurrent plan).
+/// (`AbsenceOverlaps`) with when that one ends (the exclusion constraint catches a concurrent plan).
 #[tracing::instrument(skip_all, fields(tenant_id, user_id = %plan.user_id))]
 pub async fn insert(
     conn: &mut PgConnection,
@@ -90,7 +90,7 @@ pub async fn insert(
     .map_err(|err| overlap(err, &plan.user_id))?;
     match row {
         Some(row) => Absence::try_from(row),
-        None => Err(DomainError::MemberAway {
+        None => Err(DomainError::AbsenceOverlaps {
             user_id: plan.user_id.clone(),
             away_until: overlapping_until(conn, tenant_id, plan).await?,
         }),
@@ -101,7 +101,7 @@ pub async fn insert(
 fn overlap(err: sqlx::Error, user_id: &str) -> DomainError {
     let constraint = err.as_database_error().and_then(|db| db.constraint());
     if constraint == Some("absences_no_overlap") {
-        DomainError::MemberAway {
+        DomainError::AbsenceOverlaps {
             user_id: user_id.to_owned(),
             away_until: None,
         }
