@@ -117,6 +117,16 @@ pub fn check_transfer(lead: &HeldLead, actor: &str, to: &str) -> Result<Step, Do
     Ok(Step::Move)
 }
 
+/// Whether a caller's `override_away` lets leads go to a member who is away: only a manager of
+/// every pool the leads move in (or a tenant admin) may override, as shared/domain.md says; for
+/// an owner passing on their own leads it is as if unset, so they hear `MEMBER_AWAY`.
+pub fn away_overridden<'a>(
+    override_away: bool,
+    moving: impl IntoIterator<Item = &'a HeldLead>,
+) -> bool {
+    override_away && moving.into_iter().all(|lead| lead.actor_manages)
+}
+
 /// Whether `user_id` may receive `incoming` more leads of a pool: an active member with room
 /// under their cap for all of them.
 pub fn check_recipient(
@@ -313,6 +323,19 @@ mod tests {
             check_transfer(&locked, "alice", "bob"),
             Err(DomainError::LeadLocked(_))
         ));
+    }
+
+    #[test]
+    fn only_a_manager_of_every_moving_lead_overrides_an_absence() {
+        let own = owned_by("alice");
+        let managed = HeldLead {
+            actor_manages: true,
+            ..owned_by("carl")
+        };
+        assert!(!away_overridden(true, [&own]), "an owner may not override");
+        assert!(away_overridden(true, [&managed]));
+        assert!(!away_overridden(true, [&managed, &own]));
+        assert!(!away_overridden(false, [&managed]));
     }
 
     #[test]

@@ -146,7 +146,8 @@ pub async fn list_away(ctx: &Context, actor: &Actor, query: ListAway) -> Result<
     .await
 }
 
-/// `MEMBER_AWAY` when the user is away now, unless the manager overrides it.
+/// `MEMBER_AWAY` when the user is away now, unless overridden (by a manager of the leads' pools or
+/// an admin: [`crate::domain::assignment::away_overridden`]).
 pub(crate) async fn require_present(
     conn: &mut PgConnection,
     tenant_id: &str,

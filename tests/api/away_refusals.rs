@@ -1,12 +1,13 @@
 //! What SetAway refuses and how it says so (every bad field at once, an absence already over,
-//! an overlap, an inactive user or colleague).
+//! an overlap, an inactive user or colleague), and who may give leads to someone away.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use leadpool::domain::validate::MAX_NOTE_CHARS;
 use leadpool::proto;
 use tonic::Status;
 
-use crate::absences::{at, cover, pause, two_day_pool};
+use crate::absences::{at, cover, pause, sweep, two_day_pool};
+use crate::fixtures;
 use crate::harness::{TestApp, assert_error};
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -123,4 +124,35 @@ async fn an_inactive_user_or_colleague_is_refused_as_no_active_member() {
         .refused_message(mia.try_set_away(bob_away), "MEMBER_NOT_FOUND")
         .await;
     assert!(message.contains("not an active member"), "{message}");
+}
+
+/// shared/domain.md: an away member gets no lead "unless the manager sets override_away". A
+/// member passing on her own lead may not override; she hears MEMBER_AWAY as without it.
+#[tokio::test]
+async fn only_a_manager_overrides_an_absence_to_give_leads() {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    let t0 = app.clock_now();
+    let lead = fixtures::held_leads(&app, &pool.id, "alice", 1)
+        .await
+        .remove(0);
+    app.as_member("bob")
+        .set_away(pause("", t0, t0 + Duration::days(2)))
+        .await;
+    sweep(&app, &pool).await;
+    let alice = app.as_member("alice");
+    let ids = [lead.as_str()];
+    let refused = alice.try_transfer_overriding_away(&ids, "bob");
+    let metadata = app.assert_refused(refused, "MEMBER_AWAY").await;
+    assert_eq!(metadata["user_id"], "bob");
+    let free = fixtures::lead(&app, &pool.id, "L").await;
+    let refused = alice.try_assign_overriding_away(&free.id, "bob");
+    app.assert_refused(refused, "MANAGER_REQUIRED").await;
+
+    let moved = app
+        .as_member("mia")
+        .transfer_overriding_away(&ids, "bob")
+        .await;
+    assert_eq!(moved.lead_ids, [lead]);
+    fixtures::assert_consistent(&app).await;
 }

@@ -326,6 +326,20 @@ calls! {
             lead_ids: lead_ids.iter().map(|id| id.to_string()).collect(),
             to_user_id: to_user_id.into()
         })) => |r| r;
+    /// As `transfer`, to a member even while they are away (`override_away`).
+    transfer_overriding_away, try_transfer_overriding_away(lead_ids: &[&str], to_user_id: &str)
+        -> proto::TransferLeadsResponse
+        = assignments.transfer_leads(with!(TransferLeadsRequest {
+            lead_ids: lead_ids.iter().map(|id| id.to_string()).collect(),
+            to_user_id: to_user_id.into(),
+            override_away: true
+        })) => |r| r;
+    /// As `assign`, to a member even while they are away (`override_away`).
+    assign_overriding_away, try_assign_overriding_away(lead_id: &str, user_id: &str)
+        -> proto::Lead
+        = assignments.assign_lead(with!(AssignLeadRequest {
+            lead_id: lead_id.into(), user_id: user_id.into(), override_away: true
+        })) => |r| present(r.lead);
     /// Moves all of `user_id`'s leads as `mode` says (`to_user_id`: the colleague, if any).
     offboard, try_offboard(user_id: &str, mode: proto::OffboardMode, to_user_id: &str)
         -> proto::OffboardMemberResponse

@@ -65,7 +65,8 @@ async fn hand_over(
     {
         return Ok(());
     }
-    require_present(conn, &actor.tenant_id, to_user, command.override_away, now).await?;
+    let overridden = assignment::away_overridden(command.override_away, [&lead]);
+    require_present(conn, &actor.tenant_id, to_user, overridden, now).await?;
     require_room(
         conn,
         &actor.tenant_id,

@@ -24,7 +24,8 @@ use crate::store::assignment::transfer::{held_leads, lock_members};
 pub struct Transfer {
     pub lead_ids: Vec<Uuid>,
     pub to_user_id: String,
-    /// The manager moves the leads to a member who is away.
+    /// The manager moves the leads to a member who is away (for a caller who does not manage
+    /// every lead's pool it is as if unset).
     pub override_away: bool,
     pub note: Option<String>,
     pub request_id: Option<Uuid>,
@@ -66,23 +67,29 @@ async fn hand_over(
         .into_iter()
         .map(|lead| (lead.lead_id, lead))
         .collect();
-    let mut moves = Vec::new();
-    let mut incoming: BTreeMap<Uuid, i32> = BTreeMap::new();
+    let mut moving = Vec::new();
     for id in &command.lead_ids {
         let lead = held.get(id).ok_or(DomainError::LeadNotFound(*id))?;
         if assignment::check_transfer(lead, &actor.user_id, to_user)? == Step::Move {
-            *incoming.entry(lead.pool_id).or_default() += 1;
-            moves.push(Move {
-                lead_id: *id,
-                from_owner: lead.owner_id.clone(),
-                to_owner: Some(to_user.to_owned()),
-            });
+            moving.push(lead);
         }
     }
-    if !moves.is_empty() {
-        let now = ctx.clock.now();
-        require_present(conn, &actor.tenant_id, to_user, command.override_away, now).await?;
+    if !moving.is_empty() {
+        let overridden = assignment::away_overridden(command.override_away, moving.clone());
+        require_present(conn, &actor.tenant_id, to_user, overridden, ctx.clock.now()).await?;
     }
+    let mut incoming: BTreeMap<Uuid, i32> = BTreeMap::new();
+    for lead in &moving {
+        *incoming.entry(lead.pool_id).or_default() += 1;
+    }
+    let moves: Vec<Move> = moving
+        .iter()
+        .map(|lead| Move {
+            lead_id: lead.lead_id,
+            from_owner: lead.owner_id.clone(),
+            to_owner: Some(to_user.to_owned()),
+        })
+        .collect();
     lock_giver_and_receiver(conn, &actor.tenant_id, &moves, &incoming).await?;
     require_room(conn, &actor.tenant_id, to_user, incoming).await?;
     let changes = handover(
