@@ -668,3 +668,43 @@ async fn a_cover_that_ends_returns_no_more_than_the_owners_cap_allows() {
     assert_eq!(fixtures::held_count(&app, &pool.id, "bob").await, 1);
     fixtures::assert_consistent(&app).await;
 }
+
+/// A colleague who covers and then goes away with a cover of their own does not pass the leads
+/// they cover on: they stay (paused) with them, still the first owner's, and come back to her
+/// when her absence ends; the second colleague never gets them.
+#[tokio::test]
+async fn a_covering_colleague_gone_away_keeps_the_cover_for_the_owner() {
+    let (app, pool, leads, t0) = covered_by_bob(2).await;
+    let bobs_own = fixtures::held_leads(&app, &pool.id, "bob", 1).await;
+    app.clock.advance(Duration::hours(1));
+    app.as_member("bob")
+        .set_away(cover(
+            "",
+            "mia",
+            t0 + Duration::hours(1),
+            t0 + Duration::hours(10),
+        ))
+        .await;
+    sweep(&app, &pool).await;
+    let holders = async || {
+        let mut holders = Vec::new();
+        for id in &leads {
+            let lead = lead_of(&app, id).await;
+            holders.push((lead.owner_id, lead.covered_owner_id));
+        }
+        holders
+    };
+    let with = |owner: &str, covered: &str| vec![(owner.to_owned(), covered.to_owned()); 2];
+    assert_eq!(holders().await, with("bob", "alice"));
+    assert_eq!(
+        lead_of(&app, &bobs_own[0]).await.owner_id,
+        "mia",
+        "bob's own lead moves"
+    );
+
+    app.clock.set(t0 + Duration::hours(20));
+    sweep(&app, &pool).await;
+    assert_eq!(holders().await, with("alice", ""));
+    assert_eq!(fixtures::held_count(&app, &pool.id, "alice").await, 2);
+    fixtures::assert_consistent(&app).await;
+}

@@ -75,6 +75,9 @@ pub async fn cover(
                SELECT l.id, l.pool_id, LEAST(l.follow_up_deadline, l.close_deadline) AS due
                FROM leads l
                WHERE l.tenant_id = $1 AND l.owner_id = $2 AND l.state = 'OWNED' AND NOT l.locked
+                 -- A lead the owner covers for someone else is not passed on: it stays theirs
+                 -- (paused here) until their own absence ends and it returns to them.
+                 AND l.covered_owner_id IS NULL
                  AND l.pool_id IN (SELECT pool_id FROM colleague)
                ORDER BY l.id
                FOR UPDATE OF l
