@@ -174,7 +174,8 @@ pub async fn pool_report(
     Ok((access.pool, report::pool_report(period, bucket, &rows)))
 }
 
-/// `GetMemberReport`: each member's row the caller may read (or the one asked for).
+/// `GetMemberReport`: each member's row the caller may read (or the one asked for:
+/// `MEMBER_NOT_FOUND` when that user has no row, never in the pool nor active in the range).
 pub async fn member_report(
     ctx: &Context,
     actor: &Actor,
@@ -191,13 +192,13 @@ pub async fn member_report(
         bins: store::reports::member_bins(&mut *tx, tenant, pool_id, period, member).await?,
         held_before: store::reports::held_before(&mut *tx, tenant, pool_id, period.from, member)
             .await?,
-        members: match member {
-            Some(user) => vec![user.to_owned()],
-            None => store::reports::member_ids(&mut *tx, tenant, pool_id).await?,
-        },
+        members: store::reports::member_ids(&mut *tx, tenant, pool_id, member).await?,
     };
     ctx.commit(tx).await?;
-    Ok(report::member_report(period, &rows))
+    match member {
+        Some(user) => report::member_report_of(pool_id, period, &rows, user),
+        None => Ok(report::member_report(period, &rows)),
+    }
 }
 
 /// `GetDistributionFairness`: received against entitled, for the rows the caller may read.

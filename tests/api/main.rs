@@ -49,6 +49,7 @@ mod release;
 mod replicas;
 mod report_months;
 mod report_recount;
+mod report_rows;
 mod reports;
 mod reschedule_race;
 mod search;

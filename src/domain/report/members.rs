@@ -4,9 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use uuid::Uuid;
+
 use super::assemble::{Figures, Percentiles};
 use super::period::Period;
 use super::{Metric, POOL_ROW};
+use crate::domain::{DomainError, Result};
 
 /// A member's total of one metric over a range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +38,19 @@ pub struct MemberReportRows {
     pub bins: Vec<MemberBin>,
     /// Each member's holdings when the range began.
     pub held_before: HashMap<String, i64>,
-    /// Listed even without rows.
+    /// The pool's members (active or not), listed even without rows.
     pub members: Vec<String>,
+}
+
+impl MemberReportRows {
+    /// Whether `user` has a row: a member of the pool, or a former holder active in the range
+    /// (figures in it, or leads held when it began).
+    fn lists(&self, user: &str) -> bool {
+        self.members.iter().any(|m| m == user)
+            || self.totals.iter().any(|r| r.member_id == user)
+            || self.bins.iter().any(|r| r.member_id == user)
+            || self.held_before.get(user).is_some_and(|&held| held != 0)
+    }
 }
 
 /// One member's results over a range.
@@ -82,6 +96,26 @@ pub fn member_report(period: Period, rows: &MemberReportRows) -> Vec<MemberRow> 
             member_row(user, &f, average_held)
         })
         .collect()
+}
+
+/// `user`'s row over `period` (`rows` read for them alone); `MEMBER_NOT_FOUND` when they have
+/// none: a user who never was in the pool (a typo) is not a rep with a quiet range.
+pub fn member_report_of(
+    pool_id: Uuid,
+    period: Period,
+    rows: &MemberReportRows,
+    user: &str,
+) -> Result<Vec<MemberRow>> {
+    if !rows.lists(user) {
+        return Err(DomainError::MemberNotFound {
+            pool_id,
+            user_id: user.to_owned(),
+        });
+    }
+    Ok(member_report(period, rows)
+        .into_iter()
+        .filter(|r| r.user_id == user)
+        .collect())
 }
 
 fn member_row(user: &str, f: &Figures, average_held: f64) -> MemberRow {
@@ -188,5 +222,38 @@ mod tests {
             (report[1].user_id.as_str(), report[1].average_held),
             ("bob", 0.0)
         );
+    }
+
+    #[test]
+    fn a_user_has_a_row_as_a_member_or_a_former_holder_active_in_the_range() {
+        let period =
+            Period::new("2026-03-01".parse().unwrap(), "2026-03-08".parse().unwrap()).unwrap();
+        let pool = Uuid::nil();
+        let ask = |rows: &MemberReportRows, user: &str| {
+            member_report_of(pool, period, rows, user)
+                .ok()
+                .map(|r| r.len())
+        };
+        let member = MemberReportRows {
+            members: vec!["alice".into()],
+            ..Default::default()
+        };
+        assert_eq!(ask(&member, "alice"), Some(1));
+        let ghost = member_report_of(pool, period, &member, "alicee");
+        assert!(
+            matches!(&ghost, Err(DomainError::MemberNotFound { user_id, .. }) if user_id == "alicee"),
+            "{ghost:?}"
+        );
+        let released = MemberReportRows {
+            totals: vec![total("bob", Metric::Released, 1, 0)],
+            ..Default::default()
+        };
+        assert_eq!(ask(&released, "bob"), Some(1));
+        let holding = |held| MemberReportRows {
+            held_before: HashMap::from([("bob".to_owned(), held)]),
+            ..Default::default()
+        };
+        assert_eq!(ask(&holding(2), "bob"), Some(1));
+        assert_eq!(ask(&holding(0), "bob"), None, "held nothing, did nothing");
     }
 }

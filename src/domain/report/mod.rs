@@ -15,7 +15,7 @@ pub use eligibility::{Absence, Eligibility, EligibleMember};
 pub use fold::{BinKey, CountKey, FactState, Fold, LeadFacts, Tally};
 pub use members::{
     Fairness, FairnessRow, MemberBin, MemberReportRows, MemberRow, MemberTotal, fairness,
-    member_report,
+    member_report, member_report_of,
 };
 pub use period::{Bucket, MAX_DAYS, Period, month_start};
 

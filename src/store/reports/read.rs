@@ -257,16 +257,20 @@ pub async fn held_before(
     Ok(found.into_iter().map(|r| (r.member_id, r.held)).collect())
 }
 
-/// The pool's members, by user id.
+/// The pool's members, active or not (every one, or the one given), by user id.
 pub async fn member_ids(
     db: impl PgExecutor<'_>,
     tenant_id: &str,
     pool_id: Uuid,
+    member: Option<&str>,
 ) -> Result<Vec<String>> {
     sqlx::query_scalar!(
-        "SELECT user_id FROM members WHERE tenant_id = $1 AND pool_id = $2 ORDER BY user_id",
+        "SELECT user_id FROM members
+         WHERE tenant_id = $1 AND pool_id = $2 AND ($3::text IS NULL OR user_id = $3)
+         ORDER BY user_id",
         tenant_id,
-        pool_id
+        pool_id,
+        member,
     )
     .fetch_all(db)
     .await
