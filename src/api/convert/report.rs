@@ -183,26 +183,20 @@ pub fn member_row(m: MemberRow) -> proto::MemberReportRow {
 }
 
 pub fn fairness_response(f: Fairness) -> proto::GetDistributionFairnessResponse {
-    let members: Vec<proto::FairnessRow> = f
-        .rows
-        .into_iter()
-        .map(|r| proto::FairnessRow {
-            deviation: r.received as f64 - r.entitled,
-            user_id: r.user_id,
-            received: r.received,
-            entitled: r.entitled,
-        })
-        .collect();
-    let largest = members.iter().max_by(|a, b| {
-        a.deviation
-            .abs()
-            .total_cmp(&b.deviation.abs())
-            .then_with(|| b.user_id.cmp(&a.user_id))
-    });
+    let (largest_deviation_user_id, largest_deviation) = f.largest.unwrap_or_default();
     proto::GetDistributionFairnessResponse {
         distributed: f.distributed,
-        largest_deviation: largest.map_or(0.0, |r| r.deviation),
-        largest_deviation_user_id: largest.map(|r| r.user_id.clone()).unwrap_or_default(),
-        members,
+        largest_deviation,
+        largest_deviation_user_id,
+        members: f
+            .rows
+            .into_iter()
+            .map(|r| proto::FairnessRow {
+                user_id: r.user_id,
+                received: r.received,
+                entitled: r.entitled,
+                deviation: r.deviation,
+            })
+            .collect(),
     }
 }

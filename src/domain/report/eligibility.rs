@@ -38,25 +38,21 @@ impl Eligibility {
     }
 
     /// Each member able to receive a lead of `pool_id` at `at` (active, joined, not away), as
-    /// an index into [`Self::members`]`[pool_id]`, with their weight's share of the eligible
-    /// weights, in millionths of a lead.
-    pub fn shares(&self, pool_id: Uuid, at: DateTime<Utc>) -> Vec<(usize, i64)> {
-        let eligible: Vec<(usize, &EligibleMember)> = self
+    /// an index into [`Self::members`]`[pool_id]` with their weight, and the total of their
+    /// weights: a member's share of the lead is weight ÷ total, kept as that fraction so shares
+    /// add up exactly.
+    pub fn shares(&self, pool_id: Uuid, at: DateTime<Utc>) -> (i64, Vec<(usize, i64)>) {
+        let eligible: Vec<(usize, i64)> = self
             .members
             .get(&pool_id)
             .into_iter()
             .flatten()
             .enumerate()
             .filter(|(_, m)| m.active && m.joined_at <= at && !self.away(&m.user_id, at))
+            .map(|(i, m)| (i, i64::from(m.weight)))
             .collect();
-        let total: i64 = eligible.iter().map(|(_, m)| i64::from(m.weight)).sum();
-        if total == 0 {
-            return Vec::new();
-        }
-        eligible
-            .into_iter()
-            .map(|(i, m)| (i, (i64::from(m.weight) * 1_000_000 + total / 2) / total))
-            .collect()
+        let total = eligible.iter().map(|(_, weight)| weight).sum();
+        (total, eligible)
     }
 }
 
@@ -89,7 +85,7 @@ mod tests {
                 member("carol", 5, false),
             ],
         );
-        assert_eq!(who.shares(pool, at(9)), [(0, 750_000), (1, 250_000)]);
+        assert_eq!(who.shares(pool, at(9)), (4, vec![(0, 3), (1, 1)]));
         who.absences.insert(
             "alice".into(),
             vec![Absence {
@@ -97,8 +93,8 @@ mod tests {
                 until: at(10),
             }],
         );
-        assert_eq!(who.shares(pool, at(9)), [(1, 1_000_000)]);
-        assert_eq!(who.shares(pool, at(10)).len(), 2);
-        assert!(who.shares(Uuid::max(), at(9)).is_empty());
+        assert_eq!(who.shares(pool, at(9)), (1, vec![(1, 1)]));
+        assert_eq!(who.shares(pool, at(10)).1.len(), 2);
+        assert_eq!(who.shares(Uuid::max(), at(9)), (0, vec![]));
     }
 }

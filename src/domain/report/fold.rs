@@ -74,6 +74,11 @@ pub type BinKey = (Uuid, NaiveDate, String, Metric, i32);
 pub struct Tally {
     pub counts: HashMap<CountKey, i64>,
     pub bins: HashMap<BinKey, i64>,
+    /// The `weight` of `EntitledMicro` rows: the member's weight summed over the leads
+    /// distributed, whose reason is the eligible weights' total; their share is weight ÷
+    /// total exactly. (Their count is that share in millionths, what the previous release
+    /// reads.)
+    pub weights: HashMap<CountKey, i64>,
 }
 
 /// The fold over one batch: the facts of its leads (loaded before, saved after), the pools'
@@ -84,11 +89,12 @@ pub struct Fold {
     pub zones: HashMap<Uuid, Tz>,
     pub eligibility: Eligibility,
     tally: Tally,
-    /// Entitlements per pool and day, by the member's index in `eligibility.members[pool]`:
-    /// every distributed lead entitles each eligible member (hundreds), so they are summed
-    /// here and enter the tally once per member in [`Fold::finish`].
+    /// Entitlements per pool, day and eligible weights' total, as the member's weight summed,
+    /// by the member's index in `eligibility.members[pool]`: every distributed lead entitles
+    /// each eligible member (hundreds), so they are summed here and enter the tally once per
+    /// member and total in [`Fold::finish`].
     /// `None` for a member eligible for none of them (they get no row).
-    entitled: HashMap<(Uuid, NaiveDate), Vec<Option<i64>>>,
+    entitled: HashMap<(Uuid, NaiveDate, i64), Vec<Option<i64>>>,
 }
 
 impl Fold {
@@ -108,11 +114,15 @@ impl Fold {
     /// The leads' facts after the batch, and what the batch adds to the rollups.
     pub fn finish(mut self) -> (HashMap<Uuid, LeadFacts>, Tally) {
         let eligibility = std::mem::take(&mut self.eligibility);
-        for ((pool, day), shares) in std::mem::take(&mut self.entitled) {
+        for ((pool, day, total), weights) in std::mem::take(&mut self.entitled) {
             let members = eligibility.members.get(&pool).into_iter().flatten();
-            for (member, share) in members.zip(shares) {
-                if let Some(share) = share {
-                    self.count(pool, day, &member.user_id, Metric::EntitledMicro, "", share);
+            for (member, weight) in members.zip(weights) {
+                if let Some(weight) = weight {
+                    let user = member.user_id.clone();
+                    let key = (pool, day, user, Metric::EntitledMicro, total.to_string());
+                    *self.tally.weights.entry(key.clone()).or_default() += weight;
+                    *self.tally.counts.entry(key).or_default() +=
+                        (weight * 1_000_000 + total / 2) / total;
                 }
             }
         }
@@ -343,17 +353,17 @@ impl Fold {
         if let Some(owner) = event.to_owner.as_deref() {
             self.count(pool, day, owner, Metric::Received, "", 1);
         }
-        let shares = self.eligibility.shares(pool, event.occurred_at);
-        if shares.is_empty() {
+        let (total, weights) = self.eligibility.shares(pool, event.occurred_at);
+        if total == 0 {
             return;
         }
         let members = self.eligibility.members.get(&pool).map_or(0, Vec::len);
         let entitled = self
             .entitled
-            .entry((pool, day))
+            .entry((pool, day, total))
             .or_insert_with(|| vec![None; members]);
-        for (member, share) in shares {
-            *entitled[member].get_or_insert(0) += share;
+        for (member, weight) in weights {
+            *entitled[member].get_or_insert(0) += weight;
         }
     }
 

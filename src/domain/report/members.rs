@@ -20,6 +20,11 @@ pub struct MemberTotal {
     /// For `HeldDelta`: the sum of each day's change times the days of the range from that day
     /// on, so the holdings of every day of the range add up without a row per day.
     pub held_days: i64,
+    /// For `EntitledMicro`: the eligible weights' total the member's shares are of, and their
+    /// weight summed over the leads (their share: `weight ÷ out_of`). `out_of` 0: rows folded
+    /// before shares were kept exactly, `total` millionths only.
+    pub out_of: i64,
+    pub weight: i64,
 }
 
 /// A member's count in one histogram bin over a range.
@@ -144,6 +149,8 @@ pub struct FairnessRow {
     pub user_id: String,
     pub received: i64,
     pub entitled: f64,
+    /// `received − entitled`; exactly 0 when they received their share.
+    pub deviation: f64,
 }
 
 /// The fairness ledger: rows by user id, and the leads distributed.
@@ -151,29 +158,81 @@ pub struct FairnessRow {
 pub struct Fairness {
     pub rows: Vec<FairnessRow>,
     pub distributed: i64,
+    /// The largest deviation in absolute value and whose it is: among equal ones the first by
+    /// user id; `None` when every deviation is 0 (nobody's).
+    pub largest: Option<(String, f64)>,
+}
+
+/// What a member's entitlement rows add up to: millionths (rows folded before shares were
+/// kept exactly) and, per eligible weights' total, the member's weight summed.
+#[derive(Debug, Default)]
+struct Entitled {
+    micro: i64,
+    weights: BTreeMap<i64, i64>,
+}
+
+impl Entitled {
+    /// The sum of the fractions, exact to 1e-9: whole leads are summed as integers and only
+    /// the fractions left over (one per total, in the totals' order) in floating point, so the
+    /// error does not grow with the leads, a sum that is whole comes out whole, and the
+    /// answer does not depend on the order the rows come in.
+    fn leads(&self) -> f64 {
+        let parts = self.weights.iter().map(|(&total, &weight)| (weight, total));
+        let (mut whole, mut fraction) = (0, 0.0);
+        for (weight, total) in parts.chain([(self.micro, 1_000_000)]) {
+            whole += weight.div_euclid(total);
+            fraction += weight.rem_euclid(total) as f64 / total as f64;
+        }
+        // In whole billionths, divided once: the nearest double to the rounded sum.
+        let billionths = whole * 1_000_000_000 + (fraction * 1e9).round() as i64;
+        billionths as f64 / 1e9
+    }
 }
 
 /// The ledger from the members' `Received` and `EntitledMicro` totals and the pool's leads
-/// distributed. Shares are summed as whole millionths and divided once, so the answer does not
-/// depend on the order the rows come in.
+/// distributed.
 pub fn fairness(totals: &[MemberTotal], distributed: i64) -> Fairness {
-    let mut sums: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-    for row in totals.iter().filter(|r| r.member_id != POOL_ROW) {
-        match row.metric {
-            Metric::Received => sums.entry(&row.member_id).or_default().0 += row.total,
-            Metric::EntitledMicro => sums.entry(&row.member_id).or_default().1 += row.total,
-            _ => {}
+    let mut sums: BTreeMap<&str, (i64, Entitled)> = BTreeMap::new();
+    let ledger_rows = |r: &&MemberTotal| {
+        r.member_id != POOL_ROW && matches!(r.metric, Metric::Received | Metric::EntitledMicro)
+    };
+    for row in totals.iter().filter(ledger_rows) {
+        let (received, entitled) = sums.entry(&row.member_id).or_default();
+        match (row.metric, row.out_of) {
+            (Metric::Received, _) => *received += row.total,
+            (_, 0) => entitled.micro += row.total,
+            (_, out_of) => *entitled.weights.entry(out_of).or_default() += row.weight,
         }
     }
-    let rows = sums
+    let rows: Vec<FairnessRow> = sums
         .into_iter()
-        .map(|(user, (received, micro))| FairnessRow {
-            user_id: user.to_owned(),
-            received,
-            entitled: micro as f64 / 1_000_000.0,
+        .map(|(user, (received, entitled))| {
+            let entitled = entitled.leads();
+            FairnessRow {
+                user_id: user.to_owned(),
+                received,
+                entitled,
+                deviation: received as f64 - entitled,
+            }
         })
         .collect();
-    Fairness { rows, distributed }
+    Fairness {
+        largest: largest_deviation(&rows),
+        rows,
+        distributed,
+    }
+}
+
+/// The largest deviation in absolute value, the first by user id among equals; none when all
+/// are 0.
+fn largest_deviation(rows: &[FairnessRow]) -> Option<(String, f64)> {
+    let mut largest: Option<&FairnessRow> = None;
+    for row in rows.iter().filter(|r| r.deviation != 0.0) {
+        if largest.is_none_or(|l| row.deviation.abs() > l.deviation.abs()) {
+            largest = Some(row);
+        }
+    }
+    largest.map(|r| (r.user_id.clone(), r.deviation))
 }
 
 #[cfg(test)]
@@ -186,7 +245,67 @@ mod tests {
             metric,
             total,
             held_days,
+            out_of: 0,
+            weight: 0,
         }
+    }
+
+    /// `member`'s entitlement rows: `weight` out of `out_of`, and `received`.
+    fn entitled(member: &str, shares: &[(i64, i64)], received: i64) -> Vec<MemberTotal> {
+        let share = |&(weight, out_of)| MemberTotal {
+            out_of,
+            weight,
+            ..total(member, Metric::EntitledMicro, 0, 0)
+        };
+        let mut rows: Vec<MemberTotal> = shares.iter().map(share).collect();
+        rows.push(total(member, Metric::Received, received, 0));
+        rows
+    }
+
+    fn ledger(f: &Fairness) -> Vec<(&str, i64, f64, f64)> {
+        f.rows
+            .iter()
+            .map(|r| (r.user_id.as_str(), r.received, r.entitled, r.deviation))
+            .collect()
+    }
+
+    #[test]
+    fn entitlements_add_up_exactly_and_an_exact_share_deviates_by_nothing() {
+        // A third of each of 3 leads; a seventh of each of 14; a third of 2 then a half of 1.
+        let mut rows = entitled("ana", &[(3, 3)], 1);
+        rows.extend(entitled("ben", &[(14, 7)], 2));
+        rows.extend(entitled("cai", &[(2, 3), (1, 2), (0, 5)], 1));
+        let f = fairness(&rows, 6);
+        // 2/3 + 1/2, to 1e-9 of a lead.
+        let cai = 1.166_666_667;
+        let want = [
+            ("ana", 1, 1.0, 0.0),
+            ("ben", 2, 2.0, 0.0),
+            ("cai", 1, cai, 1.0 - cai),
+        ];
+        assert_eq!(ledger(&f), want);
+        assert_eq!(f.largest, Some(("cai".into(), 1.0 - cai)));
+        // Rows folded before shares were exact (millionths) add to the exact ones.
+        rows.push(total("ana", Metric::EntitledMicro, 1_000_000, 0));
+        assert_eq!(fairness(&rows, 7).rows[0].entitled, 2.0);
+    }
+
+    #[test]
+    fn the_largest_deviation_is_the_first_by_user_id_among_equals_and_nobodys_when_none() {
+        let mut rows = entitled("ana", &[(3, 3)], 1);
+        rows.extend(entitled("ben", &[(3, 3)], 1));
+        rows.push(total("cai", Metric::FollowUps, 4, 0));
+        let even = fairness(&rows, 2);
+        assert_eq!(even.largest, None);
+        assert_eq!(even.rows.len(), 2, "cai was neither entitled nor given any");
+        // Weights 1 and 2, three leads: entitled 1 and 2, received 2 and 1.
+        let mut rows = entitled("dai", &[(3, 3)], 2);
+        rows.extend(entitled("eli", &[(6, 3)], 1));
+        let f = fairness(&rows, 3);
+        assert_eq!(ledger(&f), [("dai", 2, 1.0, 1.0), ("eli", 1, 2.0, -1.0)]);
+        assert_eq!(f.largest, Some(("dai".into(), 1.0)));
+        rows.reverse();
+        assert_eq!(fairness(&rows, 3), f);
     }
 
     #[test]

@@ -192,25 +192,33 @@ pub async fn add(tx: &mut sqlx::PgConnection, tenant_id: &str, tally: &Tally) ->
     let metrics: Vec<&str> = counts.iter().map(|((.., m, _), _)| m.as_str()).collect();
     let reasons: Vec<&str> = counts.iter().map(|((.., r), _)| r.as_str()).collect();
     let values: Vec<i64> = counts.iter().map(|(_, v)| **v).collect();
+    let weights: Vec<i64> = counts
+        .iter()
+        .map(|(key, _)| tally.weights.get(*key).copied().unwrap_or(0))
+        .collect();
     sqlx::query!(
         r#"WITH c AS (
              SELECT * FROM UNNEST($2::uuid[], $3::date[], $4::date[], $5::text[], $6::text[],
-                                  $7::text[], $8::bigint[])
-                    AS c (pool_id, day, month, member_id, metric, reason, value)
+                                  $7::text[], $8::bigint[], $9::bigint[])
+                    AS c (pool_id, day, month, member_id, metric, reason, value, weight)
            ), days AS (
-             INSERT INTO report_counts (tenant_id, pool_id, day, member_id, metric, reason, value)
-             SELECT $1, pool_id, day, member_id, metric, reason, value FROM c
+             INSERT INTO report_counts
+                    (tenant_id, pool_id, day, member_id, metric, reason, value, weight)
+             SELECT $1, pool_id, day, member_id, metric, reason, value, weight FROM c
              ON CONFLICT (tenant_id, pool_id, day, member_id, metric, reason) DO UPDATE
-             SET value = report_counts.value + EXCLUDED.value
+             SET value = report_counts.value + EXCLUDED.value,
+                 weight = report_counts.weight + EXCLUDED.weight
            )
            INSERT INTO report_month_counts
-                  (tenant_id, pool_id, month, member_id, metric, reason, value, day_weighted)
+                  (tenant_id, pool_id, month, member_id, metric, reason, value, day_weighted,
+                   weight)
            SELECT $1, pool_id, month, member_id, metric, reason, sum(value),
-                  sum(value * (day - month))
+                  sum(value * (day - month)), sum(weight)
            FROM c GROUP BY pool_id, month, member_id, metric, reason
            ON CONFLICT (tenant_id, pool_id, month, member_id, metric, reason) DO UPDATE
            SET value = report_month_counts.value + EXCLUDED.value,
-               day_weighted = report_month_counts.day_weighted + EXCLUDED.day_weighted"#,
+               day_weighted = report_month_counts.day_weighted + EXCLUDED.day_weighted,
+               weight = report_month_counts.weight + EXCLUDED.weight"#,
         tenant_id,
         &pools,
         &days,
@@ -219,6 +227,7 @@ pub async fn add(tx: &mut sqlx::PgConnection, tenant_id: &str, tally: &Tally) ->
         &metrics as &[&str],
         &reasons as &[&str],
         &values,
+        &weights,
     )
     .execute(&mut *tx)
     .await

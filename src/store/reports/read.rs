@@ -144,18 +144,26 @@ pub async fn member_totals(
     let found = sqlx::query!(
         r#"SELECT member_id AS "member_id!", metric AS "metric!", sum(value)::bigint AS "total!",
                   coalesce(sum(held_days) FILTER (WHERE metric = 'held_delta'), 0)::bigint
-                    AS "held_days!"
-           FROM (SELECT member_id, metric, value, value * ($4 - day) AS held_days
+                    AS "held_days!",
+                  out_of AS "out_of!", sum(weight)::bigint AS "weight!"
+           FROM (SELECT member_id, metric, value, value * ($4 - day) AS held_days, reason, weight
                  FROM report_counts
                  WHERE tenant_id = $1 AND pool_id = $2 AND member_id <> ''
                    AND ($7::text IS NULL OR member_id = $7)
                    AND ((day >= $3 AND day < $5) OR (day >= $6 AND day < $4))
                  UNION ALL
-                 SELECT member_id, metric, value, value * ($4 - month) - day_weighted
+                 SELECT member_id, metric, value, value * ($4 - month) - day_weighted, reason,
+                        weight
                  FROM report_month_counts
                  WHERE tenant_id = $1 AND pool_id = $2 AND member_id <> ''
                    AND ($7::text IS NULL OR member_id = $7) AND month >= $5 AND month < $6) r
-           GROUP BY member_id, metric"#,
+           -- Entitlements stay apart per eligible weights' total (their reason; '' before
+           -- shares were kept exactly): a share is weight ÷ that total.
+           CROSS JOIN LATERAL (
+             SELECT CASE WHEN metric = 'entitled_micro' AND reason <> '' THEN reason::bigint
+                         ELSE 0 END AS out_of
+           ) o
+           GROUP BY member_id, metric, out_of"#,
         tenant_id,
         pool_id,
         period.from,
@@ -175,6 +183,8 @@ pub async fn member_totals(
                 metric: Metric::try_from(r.metric.as_str())?,
                 total: r.total,
                 held_days: r.held_days,
+                out_of: r.out_of,
+                weight: r.weight,
             })
         })
         .collect()

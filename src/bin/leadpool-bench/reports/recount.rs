@@ -306,7 +306,7 @@ impl Recount {
     }
 
     /// Every member could receive every lead (active, joined before the year, never away):
-    /// entitled = distributed × the member's share in millionths, as the aggregator rounds it.
+    /// entitled = distributed × the member's weight ÷ the weights' total.
     fn compare_fairness(&self, answer: Option<&GetDistributionFairnessResponse>) -> Compare {
         let mut fair = Compare::new("GetDistributionFairness = recount");
         let Some(answer) = answer else {
@@ -329,8 +329,7 @@ impl Recount {
             .collect();
         let mut largest: f64 = 0.0;
         for (user, weight) in &self.weights {
-            let share = (i64::from(*weight) * 1_000_000 + total / 2) / total.max(1);
-            let entitled = (distributed * share) as f64 / 1_000_000.0;
+            let entitled = (distributed * i64::from(*weight)) as f64 / total.max(1) as f64;
             let Some(row) = rows.get(user.as_str()) else {
                 fair.eq(|| format!("{user}'s row"), 0, 1);
                 continue;
