@@ -4,7 +4,7 @@ use chrono::Duration;
 use leadpool::proto;
 use prost_types::Timestamp;
 
-use crate::caller::Services;
+use crate::caller::{Client, Services};
 use crate::fixtures;
 use crate::harness::{TestApp, assert_error, bad_fields};
 
@@ -269,6 +269,11 @@ async fn only_the_owner_records_follow_ups_and_never_in_the_future() {
     assert_eq!(app.fingerprint().await, claimed);
 }
 
+async fn history_kinds(reader: &Client, lead_id: &str) -> Vec<proto::EventKind> {
+    let events = reader.history(lead_id).await;
+    events.iter().map(|e| e.kind()).collect()
+}
+
 /// Notes and history: the owner, the pool's managers, admins and services read them always;
 /// another member only while the lead is in the pool (so the next rep sees what came before),
 /// never while a colleague owns it.
@@ -299,12 +304,7 @@ async fn a_colleagues_notes_are_read_only_while_the_lead_is_in_the_pool() {
     let notes = bob.follow_ups(&lead.id).await;
     assert_eq!(notes.len(), 1, "the next rep sees the note");
     assert_eq!(notes[0].note, "asked for a quote");
-    let kinds: Vec<_> = bob
-        .history(&lead.id)
-        .await
-        .iter()
-        .map(|e| e.kind())
-        .collect();
+    let kinds = history_kinds(&bob, &lead.id).await;
     assert!(kinds.contains(&proto::EventKind::Released), "{kinds:?}");
 
     bob.claim(&lead.id).await;
@@ -316,12 +316,7 @@ async fn a_colleagues_notes_are_read_only_while_the_lead_is_in_the_pool() {
     // alice, who lost it before, still does not; the manager does.
     bob.convert(&lead.id).await;
     assert_eq!(bob.follow_ups(&lead.id).await.len(), 1);
-    let kinds: Vec<_> = bob
-        .history(&lead.id)
-        .await
-        .iter()
-        .map(|e| e.kind())
-        .collect();
+    let kinds = history_kinds(&bob, &lead.id).await;
     assert!(kinds.contains(&proto::EventKind::Converted), "{kinds:?}");
     assert_error(alice.try_follow_ups(&lead.id).await, "NOT_LEAD_OWNER");
     assert_error(alice.try_history(&lead.id).await, "NOT_LEAD_OWNER");
