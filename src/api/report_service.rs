@@ -46,7 +46,7 @@ impl ReportService for ReportApi {
         request: Request<GetMemberReportRequest>,
     ) -> Reply<GetMemberReportResponse> {
         let actor = auth::actor(&request)?;
-        let (scope, user) = convert::member_report_query(request.get_ref())?;
+        let (scope, user) = convert::member_report_query(request.get_ref(), &actor)?;
         let rows = reports::member_report(
             &self.ctx,
             &actor,

@@ -122,10 +122,13 @@ async fn a_member_report_for_a_user_never_in_the_pool_is_member_not_found() {
     let stats = admin.try_member_stats(&team.pool.id, "alicee");
     app.assert_refused(stats, "MEMBER_NOT_FOUND").await;
 
-    // A member with nothing in the range has their (empty) row, inactive or not.
+    // A member with nothing in the range has their (empty) row, inactive or not; "me" is the
+    // caller, as in GetMemberStats.
     let alice = admin.member_report(ask("alice")).await;
     assert_eq!(alice.len(), 1);
     assert_eq!(alice[0].user_id, "alice");
+    let mine = app.as_member("alice").member_report(ask("me")).await;
+    assert_eq!(mine, alice);
     let inactive = proto::Member {
         pool_id: team.pool.id.clone(),
         user_id: "alice".into(),

@@ -1,5 +1,6 @@
 //! Accept or reroute: requests to the commands of `service::acceptance`, and its answers.
 
+use super::OWNER_ME;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
 use crate::domain::page::PageSize;
@@ -8,7 +9,6 @@ use crate::proto;
 use crate::service::acceptance::{AcceptLead, DeclineLead, Declined, PendingFilter};
 
 /// `owner_id` value that means the caller.
-const OWNER_ME: &str = "me";
 
 pub fn parse_accept(req: &proto::AcceptLeadRequest) -> Result<AcceptLead, DomainError> {
     let mut v = Validator::new();

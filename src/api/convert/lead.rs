@@ -1,6 +1,7 @@
 //! Leads: requests to the commands of `service::leads`, and leads to messages (masked for
 //! the reader).
 
+use super::OWNER_ME;
 use super::{optional_time, optional_timestamp, timestamp};
 use crate::api::status;
 use crate::domain::DomainError;
@@ -20,7 +21,6 @@ use crate::service::leads::{
 };
 
 /// `owner_id` value that means the caller.
-const OWNER_ME: &str = "me";
 
 pub fn lead_state(state: LeadState) -> proto::LeadState {
     match state {

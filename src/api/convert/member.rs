@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::OWNER_ME;
 use super::{optional_timestamp, timestamp};
 use crate::api::page_token;
 use crate::domain::DomainError;
@@ -197,7 +198,7 @@ pub fn member_stats_query(
     let mut v = Validator::new();
     let pool_id = v.uuid("pool_id", &req.pool_id);
     let user_id = match v.optional_text("user_id", &req.user_id, MAX_CODE_CHARS) {
-        user if user.is_empty() || user == "me" => None,
+        user if user.is_empty() || user == OWNER_ME => None,
         user => Some(user),
     };
     v.finish((pool_id, user_id))

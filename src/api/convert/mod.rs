@@ -9,6 +9,9 @@ use crate::domain::DomainError;
 use crate::domain::pool::RawDuration;
 use crate::domain::validate::Validator;
 
+/// The word a caller uses for themselves where a user id goes (`owner_id`, `user_id`).
+const OWNER_ME: &str = "me";
+
 pub mod absence;
 pub mod acceptance;
 pub mod assignment;

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Timelike, Utc};
 use prost_types::Timestamp;
 
+use super::OWNER_ME;
 use super::{optional_time, timestamp};
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
@@ -15,7 +16,6 @@ use crate::proto;
 use crate::service::recycle::{ExtendDeadline, RunRecycle, Swept};
 
 /// `owner_id` value that means the caller.
-const OWNER_ME: &str = "me";
 
 /// Whose upcoming recycles to list, and one page's size.
 pub fn upcoming_filter(

@@ -3,7 +3,9 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
+use super::OWNER_ME;
 use crate::domain::DomainError;
+use crate::domain::access::Actor;
 use crate::domain::report::{Bucket, Fairness, MemberRow, Percentiles, Period, PoolBucket, rate};
 use crate::domain::validate::{MAX_CODE_CHARS, Validator, iso_date};
 use crate::proto;
@@ -77,13 +79,19 @@ pub fn pool_report_query(
     Ok((scope, bucket))
 }
 
+/// The report's scope and the one member asked for, if any (`me`: the caller, as in
+/// `GetMemberStats` and `ListLeads`).
 pub fn member_report_query(
     r: &proto::GetMemberReportRequest,
+    actor: &Actor,
 ) -> Result<(ReportScope, Option<String>), DomainError> {
     let mut user = None;
     let scope = report_scope(&r.pool_id, &r.from_date, &r.to_date, |v| {
-        user =
-            Some(v.optional_text("user_id", &r.user_id, MAX_CODE_CHARS)).filter(|u| !u.is_empty());
+        user = match v.optional_text("user_id", &r.user_id, MAX_CODE_CHARS) {
+            u if u.is_empty() => None,
+            u if u == OWNER_ME => Some(actor.user_id.clone()),
+            u => Some(u),
+        };
     })?;
     Ok((scope, user))
 }
