@@ -8,8 +8,6 @@ use crate::domain::validate::{MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
 use crate::proto;
 use crate::service::acceptance::{AcceptLead, DeclineLead, Declined, PendingFilter};
 
-/// `owner_id` value that means the caller.
-
 pub fn parse_accept(req: &proto::AcceptLeadRequest) -> Result<AcceptLead, DomainError> {
     let mut v = Validator::new();
     let command = AcceptLead {

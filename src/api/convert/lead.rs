@@ -20,8 +20,6 @@ use crate::service::leads::{
     Claim, ClaimMany, ClaimNext, ClaimResult, Create, Discard, Move, Release, Transition, Update,
 };
 
-/// `owner_id` value that means the caller.
-
 pub fn lead_state(state: LeadState) -> proto::LeadState {
     match state {
         LeadState::InPool => proto::LeadState::InPool,

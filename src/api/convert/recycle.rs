@@ -15,8 +15,6 @@ use crate::domain::validate::{MAX_CODE_CHARS, MAX_NOTE_CHARS, Validator};
 use crate::proto;
 use crate::service::recycle::{ExtendDeadline, RunRecycle, Swept};
 
-/// `owner_id` value that means the caller.
-
 /// Whose upcoming recycles to list, and one page's size.
 pub fn upcoming_filter(
     actor: &Actor,
