@@ -84,7 +84,7 @@ impl EventService for EventApi {
             wake: self.wakeups.subscribe(),
             settings: self.settings,
             stop: self.stop.clone(),
-            ends_at: deadline::remaining().map(|left| Instant::now() + left),
+            ends_at: deadline::instant(),
         };
         tokio::spawn(follower.run());
         Ok(Response::new(ReceiverStream::new(receiver)))

@@ -31,6 +31,13 @@ pub async fn within<F: Future>(deadline: Option<Instant>, call: F) -> F::Output 
     }
 }
 
+/// This call's deadline, if it has one. A wait bounded by it ends at the same instant as the
+/// edge's own timer (a wait of [`remaining`] would end later by the time taken to start it, and
+/// under load the edge's `DEADLINE_EXCEEDED` then won over the wait's own answer).
+pub fn instant() -> Option<Instant> {
+    DEADLINE.try_with(|deadline| *deadline).ok()
+}
+
 /// The time left before this call's deadline, if it has one.
 pub fn remaining() -> Option<Duration> {
     DEADLINE

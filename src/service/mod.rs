@@ -61,9 +61,9 @@ impl Context {
     /// A connection, waited for no longer than the call's deadline allows (nothing was done
     /// when it passes: see [`Context::out_of_time`]).
     pub async fn acquire(&self) -> Result<PoolConnection<Postgres>> {
-        let acquired = match deadline::remaining() {
+        let acquired = match deadline::instant() {
             None => self.db.acquire().await,
-            Some(left) => match tokio::time::timeout(left, self.db.acquire()).await {
+            Some(at) => match tokio::time::timeout_at(at, self.db.acquire()).await {
                 Ok(conn) => conn,
                 Err(_) => return Err(self.out_of_time()),
             },
