@@ -39,6 +39,17 @@ pub(crate) async fn two_day_pool(app: &TestApp, cap: Option<i32>) -> proto::Pool
     fixtures::pool_with(app, "East China", rules).await
 }
 
+/// A two-day pool in which alice holds one lead, claimed now (`t0`).
+pub(crate) async fn alice_holding_one_lead() -> (TestApp, proto::Pool, String, DateTime<Utc>) {
+    let app = TestApp::spawn().await;
+    let pool = two_day_pool(&app, None).await;
+    let t0 = app.clock_now();
+    let lead = fixtures::held_leads(&app, &pool.id, "alice", 1)
+        .await
+        .remove(0);
+    (app, pool, lead, t0)
+}
+
 /// `user` away from `from` until `until`, paused, set by themselves.
 pub(crate) fn pause(
     user: &str,
@@ -84,12 +95,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn a_paused_owners_deadlines_move_by_exactly_the_time_away() {
-    let app = TestApp::spawn().await;
-    let pool = two_day_pool(&app, None).await;
-    let t0 = app.clock_now();
-    let lead = fixtures::held_leads(&app, &pool.id, "alice", 1)
-        .await
-        .remove(0);
+    let (app, pool, lead, t0) = alice_holding_one_lead().await;
     let due = time(lead_of(&app, &lead).await.follow_up_deadline).expect("a deadline");
     assert_eq!(due, t0 + Duration::days(2));
     let alice = app.as_member("alice");
@@ -176,12 +182,7 @@ fn include_ended() -> proto::ListAwayRequest {
 
 #[tokio::test]
 async fn clearing_an_absence_early_moves_deadlines_by_the_time_actually_away() {
-    let app = TestApp::spawn().await;
-    let pool = two_day_pool(&app, None).await;
-    let t0 = app.clock_now();
-    let lead = fixtures::held_leads(&app, &pool.id, "alice", 1)
-        .await
-        .remove(0);
+    let (app, pool, lead, t0) = alice_holding_one_lead().await;
     let mia = app.as_member("mia");
     let absence = mia
         .set_away(pause(

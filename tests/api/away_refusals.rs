@@ -6,7 +6,7 @@ use leadpool::domain::validate::MAX_NOTE_CHARS;
 use leadpool::proto;
 use tonic::Status;
 
-use crate::absences::{at, cover, pause, sweep, two_day_pool};
+use crate::absences::{alice_holding_one_lead, at, cover, pause, sweep, two_day_pool};
 use crate::fixtures;
 use crate::harness::{TestApp, assert_error};
 
@@ -130,12 +130,7 @@ async fn an_inactive_user_or_colleague_is_refused_as_no_active_member() {
 /// member passing on her own lead may not override; she hears MEMBER_AWAY as without it.
 #[tokio::test]
 async fn only_a_manager_overrides_an_absence_to_give_leads() {
-    let app = TestApp::spawn().await;
-    let pool = two_day_pool(&app, None).await;
-    let t0 = app.clock_now();
-    let lead = fixtures::held_leads(&app, &pool.id, "alice", 1)
-        .await
-        .remove(0);
+    let (app, pool, lead, t0) = alice_holding_one_lead().await;
     app.as_member("bob")
         .set_away(pause("", t0, t0 + Duration::days(2)))
         .await;
