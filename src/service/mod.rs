@@ -107,9 +107,9 @@ impl Context {
         // then, the transaction is dropped there, and rolled back.
         let db = self.db.clone();
         let begin = tokio::spawn(async move { db.begin_with(statement).await });
-        let begun = match left {
+        let begun = match deadline::instant() {
             None => begin.await,
-            Some(left) => match tokio::time::timeout(left, begin).await {
+            Some(at) => match tokio::time::timeout_at(at, begin).await {
                 Ok(begun) => begun,
                 Err(_) => return Err(self.out_of_time()),
             },
