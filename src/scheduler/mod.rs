@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::Result;
+use crate::domain::{DomainError, Result};
 use crate::metrics::Metrics;
 
 /// Runs `sweep` every `interval` until `stop`, the first time at once, recording each sweep's
@@ -45,8 +45,17 @@ pub async fn every<F, Sweep>(
         let started = Instant::now();
         let swept = sweep(stop.clone()).await;
         metrics.record_sweep(name, started.elapsed(), swept.is_ok());
-        if let Err(err) = swept {
-            tracing::warn!(scheduler = name, error = %err, "sweep failed; retrying at the next tick");
+        match swept {
+            Ok(()) => {}
+            // A concurrent change got in the way and the batch rolled back whole: expected under
+            // load, not a fault.
+            Err(DomainError::ConcurrentModification) => tracing::info!(
+                scheduler = name,
+                "a concurrent change got in the way; the sweep runs again at the next tick"
+            ),
+            Err(err) => {
+                tracing::warn!(scheduler = name, error = %err, "sweep failed; retrying at the next tick");
+            }
         }
     }
 }

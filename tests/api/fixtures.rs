@@ -319,13 +319,14 @@ pub async fn event_kinds(app: &TestApp, lead_id: &str) -> Vec<String> {
         .expect("events")
 }
 
-/// Replays every lead's events and compares the resulting owner with the table, and checks
-/// each member's held count against the leads they own.
+/// Replays every lead's events in the order followers read them, (xid, seq), and compares the
+/// resulting owner with the table, and checks each member's held count against the leads they
+/// own.
 pub async fn assert_consistent(app: &TestApp) {
     // AWAY_STARTED and AWAY_ENDED are about a user and name no lead.
     let events: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT lead_id::text, kind, to_owner FROM lead_events WHERE lead_id IS NOT NULL
-         ORDER BY seq",
+         ORDER BY xid, seq",
     )
     .fetch_all(&app.db)
     .await

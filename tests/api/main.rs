@@ -24,6 +24,7 @@ mod distribute_auto;
 mod distribute_races;
 mod duplicates;
 mod edits;
+mod event_order;
 mod events;
 mod history;
 mod hygiene;
