@@ -19,11 +19,18 @@ pub fn explain_lock_refusal(lead: &Lead, locked: bool) -> Result<(), DomainError
     }
 }
 
-/// Convert: `Ok` when it is already converted.
+/// Whether a call that finds the lead already closed is a retry of the actor's own close: only
+/// someone who could have closed it (a manager, or the rep who held it last) hears `Ok`; anyone
+/// else is told the lead is closed (domain.md: "already in the wanted state by the same actor").
+fn closed_by_them(lead: &Lead, actor: &str, manages: bool) -> bool {
+    manages || lead.previous_owner_id.as_deref() == Some(actor)
+}
+
+/// Convert: `Ok` when it is already converted, to someone who could have converted it.
 pub fn explain_convert_refusal(lead: &Lead, actor: &str, manages: bool) -> Result<(), DomainError> {
     match lead.state {
-        LeadState::Converted => Ok(()),
-        LeadState::Discarded => Err(DomainError::LeadClosed(lead.id)),
+        LeadState::Converted if closed_by_them(lead, actor, manages) => Ok(()),
+        LeadState::Converted | LeadState::Discarded => Err(DomainError::LeadClosed(lead.id)),
         LeadState::InPool => Err(DomainError::LeadNotOwned(lead.id)),
         LeadState::Owned if !manages && lead.owner_id.as_deref() != Some(actor) => {
             Err(DomainError::NotLeadOwner { lead_id: lead.id })
@@ -32,8 +39,9 @@ pub fn explain_convert_refusal(lead: &Lead, actor: &str, manages: bool) -> Resul
     }
 }
 
-/// Discard: `Ok` when it is already discarded. Managers discard any live lead; an owner only
-/// their own unlocked one; the reason must be one of the pool's codes when it has any.
+/// Discard: `Ok` when it is already discarded, to someone who could have discarded it. Managers
+/// discard any live lead; an owner only their own unlocked one; the reason must be one of the
+/// pool's codes when it has any.
 pub fn explain_discard_refusal(
     lead: &Lead,
     rules: &PoolRules,
@@ -43,8 +51,8 @@ pub fn explain_discard_refusal(
 ) -> Result<(), DomainError> {
     let owns = lead.owner_id.as_deref() == Some(actor);
     match lead.state {
-        LeadState::Discarded => Ok(()),
-        LeadState::Converted => Err(DomainError::LeadClosed(lead.id)),
+        LeadState::Discarded if closed_by_them(lead, actor, manages) => Ok(()),
+        LeadState::Discarded | LeadState::Converted => Err(DomainError::LeadClosed(lead.id)),
         _ if !manages && !owns && lead.state == LeadState::Owned => {
             Err(DomainError::NotLeadOwner { lead_id: lead.id })
         }

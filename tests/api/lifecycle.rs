@@ -70,6 +70,14 @@ async fn owners_and_managers_convert_owned_leads() {
         "converted leads leave the owner's holdings"
     );
     assert_error(app.as_member("bob").try_claim(l1).await, "LEAD_CLOSED");
+    // A repeat is a retry only for someone who could have closed it: bob never held it.
+    let closed = app.fingerprint().await;
+    assert_error(app.as_member("bob").try_convert(l1).await, "LEAD_CLOSED");
+    assert_error(
+        app.as_member("bob").try_discard(l1, "WRONG_NUMBER").await,
+        "LEAD_CLOSED",
+    );
+    assert_eq!(app.fingerprint().await, closed, "refusals change nothing");
 
     let pooled = fixtures::lead(&app, &team.pool.id, "L3").await;
     assert_error(
