@@ -305,7 +305,20 @@ pub async fn update(
     let [follow_up, close, warn, accept] = business_columns(rules);
     sqlx::query_as!(
         PoolRow,
-        r#"UPDATE pools
+        r#"WITH carried AS (
+               -- A new time zone carries the claims of the old zone's day into its own: a
+               -- claim counts when made, so none is given back, though a claim made before the
+               -- new zone's midnight then counts until it (quotas are an invariant). `old` is
+               -- the pool as this statement found it (its snapshot), before the update below;
+               -- when the update finds a newer version, the caller's transaction rolls back.
+               UPDATE members m SET claims_day = ($16::timestamptz AT TIME ZONE $4)::date
+               FROM pools old
+               WHERE old.tenant_id = $1 AND old.id = $2 AND old.version = $17
+                 AND old.timezone <> $4
+                 AND m.tenant_id = $1 AND m.pool_id = $2
+                 AND m.claims_day = ($16::timestamptz AT TIME ZONE old.timezone)::date
+           )
+           UPDATE pools
            SET name = $3, timezone = $4, max_held_per_member = $5, daily_claim_limit = $6,
                reclaim_cooldown_seconds = $7, mask_contacts = $8, release_reasons = $9,
                exempt_grades = $10, follow_up_timeout_seconds = $11, close_timeout_seconds = $12,

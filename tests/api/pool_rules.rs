@@ -121,6 +121,34 @@ async fn daily_quota_stops_the_next_claim_and_resets_at_local_midnight() {
     app.as_member("alice").claim(&ids[2]).await;
 }
 
+/// A pool that moves to another time zone keeps the claims of the day: at 20:00 UTC it is
+/// already tomorrow in Shanghai and still today in London, and the claim made a moment ago falls
+/// on today in both.
+#[tokio::test]
+async fn a_new_time_zone_keeps_the_claims_already_made_today() {
+    let app = TestApp::spawn().await;
+    let (mut pool, ids) = rules_pool(&app, |r| r.daily_claim_limit = Some(1), 2).await;
+    app.clock.set("2026-03-02T20:00:00Z".parse().unwrap());
+    app.as_member("alice").claim(&ids[0]).await;
+
+    pool.timezone = "Europe/London".into();
+    app.as_admin()
+        .update_pool(pool.clone(), &["timezone"])
+        .await;
+    let stats = app.as_member("alice").member_stats(&pool.id, "me").await;
+    assert_eq!((stats.claims_today, stats.quota_left), (1, Some(0)));
+    let md = app
+        .assert_refused(
+            app.as_member("alice").try_claim(&ids[1]),
+            "DAILY_CLAIM_LIMIT_REACHED",
+        )
+        .await;
+    assert_eq!(
+        md["resets_at"], "2026-03-03T00:00:00Z",
+        "midnight in London"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn quota_holds_under_32_parallel_claims() {
     let app = TestApp::spawn().await;
