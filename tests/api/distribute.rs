@@ -458,3 +458,74 @@ async fn rule_match_sets_take_turns_however_their_leads_interleave() {
     );
     fixtures::assert_consistent(&app).await;
 }
+
+/// Under RULE_MATCH with the WEIGHTED fallback each matching set keeps its own current weights,
+/// as each keeps its own round-robin place: with one set of weights for the pool, a member in two
+/// sets gained and lost weight in both, and the 华南 set below got li.na 3, maria.garcia 1,
+/// wang.fang 0 of its four leads (audit distrib, bug 2). Each set now follows nginx's sequence
+/// on its own, across separate Distribute calls, and each preview is the plan then applied.
+#[tokio::test]
+async fn rule_match_weighted_keeps_current_weights_per_matching_set() {
+    let app = TestApp::spawn().await;
+    let weighted = proto::DistributionRule {
+        fallback: S::Weighted.into(),
+        ..rule(S::RuleMatch)
+    };
+    let pool = pool_with(&app, "Regions", None, weighted).await;
+    let members = [
+        ("zhang.wei", 3, &["华东"][..]),
+        ("li.na", 1, &[][..]),
+        ("maria.garcia", 1, &["华南"][..]),
+        ("wang.fang", 2, &["华东", "华南"][..]),
+    ];
+    for (who, weight, regions) in members {
+        let member = df::Rep {
+            weight,
+            regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+            ..rep(who)
+        };
+        join(&app, &pool.id, member).await;
+        // Join order is the order above, not the names' order.
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+    let mut order = Vec::new();
+    for region in [
+        "华东", "华东", "华东", "华南", "华东", "华南", "华南", "华东", "华南",
+    ] {
+        leads(&app, &pool.id, 1, region).await;
+        let preview = app
+            .assignments()
+            .preview_distribution(admin().req(proto::PreviewDistributionRequest {
+                pool_id: pool.id.clone(),
+                ..Default::default()
+            }))
+            .await
+            .expect("preview")
+            .into_inner()
+            .plan
+            .expect("plan");
+        let plan = app.as_admin().distribute(all_leads(&pool.id)).await;
+        assert_eq!(plan, preview);
+        order.extend(df::recipients(&plan).into_iter().map(str::to_owned));
+    }
+    // 华东 {zhang.wei 3, li.na 1, wang.fang 2}, current weights after adding the weights:
+    // (3,1,2) zhang.wei; (0,2,4) wang.fang; (3,3,0) zhang.wei, the earlier of the tie;
+    // (0,4,2) li.na; (3,-1,4) wang.fang.
+    // 华南 {li.na 1, maria.garcia 1, wang.fang 2}: (1,1,2) wang.fang; (2,2,0) li.na;
+    // (-1,3,2) maria.garcia; (0,0,4) wang.fang.
+    assert_eq!(
+        order,
+        [
+            "zhang.wei",
+            "wang.fang",
+            "zhang.wei",
+            "wang.fang",
+            "li.na",
+            "li.na",
+            "maria.garcia",
+            "wang.fang",
+            "wang.fang"
+        ]
+    );
+    fixtures::assert_consistent(&app).await;
+}

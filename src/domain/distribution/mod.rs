@@ -119,6 +119,9 @@ pub struct DistributionState {
     pub current_weights: BTreeMap<String, i64>,
     /// Under `RULE_MATCH`, the last recipient of each matching set ([`turns`]).
     pub group_cursors: BTreeMap<String, Cursor>,
+    /// Under `RULE_MATCH` with the `WEIGHTED` fallback, each matching set's current weights
+    /// ([`turns`]); a set whose weights are all 0 is absent.
+    pub group_weights: BTreeMap<String, BTreeMap<String, i64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,7 +164,8 @@ pub fn plan(
     now: DateTime<Utc>,
 ) -> Plan {
     recipients.sort_by(|a, b| (a.joined_at, &a.user_id).cmp(&(b.joined_at, &b.user_id)));
-    let mut weights = weighted::Weights::load(&state.current_weights, recipients);
+    let mut pool_weights = weighted::Weights::load(&state.current_weights, recipients);
+    let mut set_weights = weighted::SetWeights::default();
     let mut plan = Plan {
         method,
         assignments: Vec::with_capacity(leads.len()),
@@ -177,10 +181,11 @@ pub fn plan(
                     .as_ref()
                     .and_then(|key| state.group_cursors.get(key))
                     .or(state.cursor.as_ref());
-                (
-                    pick(method, cursor, &mut weights, recipients, &eligible),
-                    group,
-                )
+                let weights = match &group {
+                    Some(key) => set_weights.of(key, &state.group_weights, recipients),
+                    None => &mut pool_weights,
+                };
+                (pick(method, cursor, weights, recipients, &eligible), group)
             }
             Err(exclusions) => {
                 plan.undistributed.push(Undistributed {
@@ -201,7 +206,8 @@ pub fn plan(
             user_id: recipient.user_id.clone(),
         });
     }
-    state.current_weights = weights.save(recipients);
+    state.current_weights = pool_weights.save(recipients);
+    set_weights.save(&mut state.group_weights, recipients);
     plan
 }
 

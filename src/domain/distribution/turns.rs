@@ -3,13 +3,16 @@
 //! junior matching B, A and B leads arriving alternately would put the cursor on the junior before
 //! every A lead, and every A lead would go to senior 1. So the round-robin place is remembered per
 //! matching set (keyed by a hash of its members), and each set stays within one lead of even.
+//! The `WEIGHTED` fallback keeps its current weights per set the same way
+//! ([`super::weighted::SetWeights`]).
 
 use std::collections::BTreeMap;
 
-use super::{Cursor, Recipient};
+use super::Recipient;
 
 /// How many matching sets a pool remembers; past it the oldest key is forgotten (that set then
-/// continues from the pool's cursor), so the state stays small whatever the rule mix.
+/// continues from the pool's cursor, or from zero weights), so the state stays small whatever
+/// the rule mix.
 const MAX_GROUPS: usize = 512;
 
 /// The key of the set of `eligible` members: an FNV-1a hash of their ids, stable across runs.
@@ -23,10 +26,10 @@ pub fn group_key(recipients: &[Recipient], eligible: &[usize]) -> String {
     format!("{hash:016x}")
 }
 
-/// Remembers `place` as the last recipient of the set `key`.
-pub fn remember(groups: &mut BTreeMap<String, Cursor>, key: String, place: Cursor) {
+/// Remembers what the set `key` needs next time: its last recipient, or its current weights.
+pub fn remember<T>(groups: &mut BTreeMap<String, T>, key: String, value: T) {
     if groups.len() >= MAX_GROUPS && !groups.contains_key(&key) {
         groups.pop_first();
     }
-    groups.insert(key, place);
+    groups.insert(key, value);
 }

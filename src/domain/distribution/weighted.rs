@@ -16,7 +16,7 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
-use super::Recipient;
+use super::{Recipient, turns};
 
 /// The current weights, one per recipient, in the recipients' order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,5 +59,43 @@ impl Weights {
             .unwrap_or(eligible[0]);
         current[chosen] -= total;
         chosen
+    }
+}
+
+/// Under `RULE_MATCH`, the current weights of each set of matching members, kept apart as each
+/// set's round-robin place is ([`turns`]): one set of weights for the pool let a member in two
+/// sets gain and lose weight in both, and a set's light members took its heavy ones' turns.
+/// Loaded as a plan first meets a set, saved when the plan ends.
+#[derive(Debug, Default)]
+pub struct SetWeights(BTreeMap<String, Weights>);
+
+impl SetWeights {
+    /// The current weights of the set `key`, from `saved` the first time.
+    pub fn of(
+        &mut self,
+        key: &str,
+        saved: &BTreeMap<String, BTreeMap<String, i64>>,
+        recipients: &[Recipient],
+    ) -> &mut Weights {
+        static NONE: BTreeMap<String, i64> = BTreeMap::new();
+        self.0
+            .entry(key.to_owned())
+            .or_insert_with(|| Weights::load(saved.get(key).unwrap_or(&NONE), recipients))
+    }
+
+    /// Writes the sets' weights back into `saved`; a set back at all zeros is forgotten.
+    pub fn save(
+        self,
+        saved: &mut BTreeMap<String, BTreeMap<String, i64>>,
+        recipients: &[Recipient],
+    ) {
+        for (key, weights) in self.0 {
+            let weights = weights.save(recipients);
+            if weights.is_empty() {
+                saved.remove(&key);
+            } else {
+                turns::remember(saved, key, weights);
+            }
+        }
     }
 }

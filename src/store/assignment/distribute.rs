@@ -60,7 +60,7 @@ pub async fn lock_state(
         Wait::Block => sqlx::query_as!(
             StateRow,
             r#"SELECT s.cursor_joined_at, s.cursor_user_id, s.current_weights, s.group_cursors,
-                      p.distribution_strategy, p.distribution_fallback, p.assign_unmatched,
+                      s.group_weights, p.distribution_strategy, p.distribution_fallback, p.assign_unmatched,
                       p.archived_at IS NOT NULL AS "archived!"
                FROM distribution_state s
                JOIN pools p ON p.tenant_id = s.tenant_id AND p.id = s.pool_id
@@ -75,7 +75,7 @@ pub async fn lock_state(
         Wait::Skip => sqlx::query_as!(
             StateRow,
             r#"SELECT s.cursor_joined_at, s.cursor_user_id, s.current_weights, s.group_cursors,
-                      p.distribution_strategy, p.distribution_fallback, p.assign_unmatched,
+                      s.group_weights, p.distribution_strategy, p.distribution_fallback, p.assign_unmatched,
                       p.archived_at IS NOT NULL AS "archived!"
                FROM distribution_state s
                JOIN pools p ON p.tenant_id = s.tenant_id AND p.id = s.pool_id
@@ -96,6 +96,7 @@ struct StateRow {
     cursor_user_id: Option<String>,
     current_weights: serde_json::Value,
     group_cursors: serde_json::Value,
+    group_weights: serde_json::Value,
     distribution_strategy: String,
     distribution_fallback: String,
     assign_unmatched: bool,
@@ -114,11 +115,14 @@ impl TryFrom<StateRow> for LockedState {
             serde_json::from_value(row.current_weights).map_err(DomainError::internal_from)?;
         let group_cursors: BTreeMap<String, Cursor> =
             serde_json::from_value(row.group_cursors).map_err(DomainError::internal_from)?;
+        let group_weights: BTreeMap<String, BTreeMap<String, i64>> =
+            serde_json::from_value(row.group_weights).map_err(DomainError::internal_from)?;
         Ok(Self {
             state: DistributionState {
                 cursor,
                 current_weights,
                 group_cursors,
+                group_weights,
             },
             method: Method {
                 strategy: Strategy::try_from(row.distribution_strategy.as_str())?,
@@ -140,6 +144,8 @@ pub async fn save_state(
     let weights =
         serde_json::to_value(&state.current_weights).map_err(DomainError::internal_from)?;
     let groups = serde_json::to_value(&state.group_cursors).map_err(DomainError::internal_from)?;
+    let group_weights =
+        serde_json::to_value(&state.group_weights).map_err(DomainError::internal_from)?;
     let (joined_at, user_id) = state
         .cursor
         .as_ref()
@@ -148,7 +154,7 @@ pub async fn save_state(
     sqlx::query!(
         r#"UPDATE distribution_state
            SET cursor_joined_at = $3, cursor_user_id = $4, current_weights = $5,
-               group_cursors = $7, updated_at = $6
+               group_cursors = $7, group_weights = $8, updated_at = $6
            WHERE tenant_id = $1 AND pool_id = $2"#,
         tenant_id,
         pool_id,
@@ -157,6 +163,7 @@ pub async fn save_state(
         weights,
         now,
         groups,
+        group_weights,
     )
     .execute(&mut *conn)
     .await
