@@ -85,8 +85,9 @@ pub fn check_assign(
     Ok(Step::Move)
 }
 
-/// Transferring an owned lead to `to`: by its owner or a manager of its pool, never a locked
-/// one, never to its owner (unless this caller's own transfer already put it there: a retry).
+/// Transferring an owned lead to `to`: by its owner or a manager of its pool, never to its owner
+/// (unless this caller's own transfer already put it there: a retry). Its lock is checked after
+/// the recipient ([`check_unlocked`]).
 pub fn check_transfer(lead: &HeldLead, actor: &str, to: &str) -> Result<Step, DomainError> {
     let lead_id = lead.lead_id;
     if lead.state.is_closed() {
@@ -111,10 +112,18 @@ pub fn check_transfer(lead: &HeldLead, actor: &str, to: &str) -> Result<Step, Do
     if lead.owner_id.as_deref() != Some(actor) && !lead.actor_manages {
         return Err(DomainError::NotLeadOwner { lead_id });
     }
-    if lead.locked {
-        return Err(DomainError::LeadLocked(lead_id));
-    }
     Ok(Step::Move)
+}
+
+/// A transfer's last check, after the recipient's (shared/domain.md: "b active member, b's cap,
+/// not locked"): the first locked lead of those moving, in request order, stops it.
+pub fn check_unlocked<'a>(
+    moving: impl IntoIterator<Item = &'a HeldLead>,
+) -> Result<(), DomainError> {
+    match moving.into_iter().find(|lead| lead.locked) {
+        Some(lead) => Err(DomainError::LeadLocked(lead.lead_id)),
+        None => Ok(()),
+    }
 }
 
 /// Whether a caller's `override_away` lets leads go to a member who is away: only a manager of
@@ -302,7 +311,7 @@ mod tests {
     }
 
     #[test]
-    fn transfer_needs_the_owner_or_a_manager_and_an_owned_unlocked_lead() {
+    fn transfer_needs_the_owner_or_a_manager_and_an_owned_lead() {
         assert!(matches!(
             check_transfer(&owned_by("carl"), "alice", "bob"),
             Err(DomainError::NotLeadOwner { .. })
@@ -315,12 +324,23 @@ mod tests {
             check_transfer(&in_pool(), "mia", "bob"),
             Err(DomainError::LeadNotOwned(_))
         ));
+    }
+
+    #[test]
+    fn transfer_checks_the_lock_of_every_moving_lead_last() {
         let locked = HeldLead {
             locked: true,
             ..owned_by("alice")
         };
+        // The lock does not stop the checks before the recipient's.
+        assert_eq!(
+            check_transfer(&locked, "alice", "bob").ok(),
+            Some(Step::Move)
+        );
+        let free = owned_by("alice");
+        assert!(check_unlocked([&free]).is_ok());
         assert!(matches!(
-            check_transfer(&locked, "alice", "bob"),
+            check_unlocked([&free, &locked]),
             Err(DomainError::LeadLocked(_))
         ));
     }

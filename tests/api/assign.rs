@@ -169,8 +169,9 @@ async fn transfer_is_all_or_nothing_and_says_which_lead_or_member_stops_it() {
     app.as_admin().lock(&alices[2]).await;
     let before = app.fingerprint().await;
     let a = app.as_member("alice");
+    // mia has room for both; the locked one stops them.
     let md = assert_error(
-        a.try_transfer(&[&alices[0], &alices[2]], "bob").await,
+        a.try_transfer(&[&alices[0], &alices[2]], "mia").await,
         "LEAD_LOCKED",
     );
     assert_eq!(md["lead_id"], alices[2]);
@@ -198,6 +199,31 @@ async fn transfer_is_all_or_nothing_and_says_which_lead_or_member_stops_it() {
     assert_eq!(bad_fields(bad), ["lead_ids[0]", "to_user_id"]);
     let none = a.try_transfer(&[], "bob").await;
     assert_eq!(bad_fields(none), ["lead_ids"]);
+    assert_eq!(app.fingerprint().await, before);
+}
+
+/// shared/domain.md orders a transfer's checks "b active member, b's cap, not locked": a locked
+/// lead sent to someone who may not take it hears about the recipient. It heard `LEAD_LOCKED`
+/// whoever the recipient was (audit distrib, bug 3).
+#[tokio::test]
+async fn transfer_judges_the_recipient_before_the_lock() {
+    let (app, team) = fixtures::app_with_team(Some(2)).await;
+    let pool_id = &team.pool.id;
+    let locked = fixtures::held_leads(&app, pool_id, "alice", 1).await;
+    app.as_admin().lock(&locked[0]).await;
+    fixtures::held_leads(&app, pool_id, "bob", 2).await;
+    join(&app, pool_id, rep("carl")).await;
+    df::deactivate(&app, pool_id, "carl").await;
+    let before = app.fingerprint().await;
+    let mia = app.as_member("mia");
+    for (to, reason) in [
+        ("carl", "MEMBER_INACTIVE"),
+        ("nobody", "MEMBER_NOT_FOUND"),
+        ("bob", "HELD_LIMIT_REACHED"),
+        ("mia", "LEAD_LOCKED"),
+    ] {
+        assert_error(mia.try_transfer(&[&locked[0]], to).await, reason);
+    }
     assert_eq!(app.fingerprint().await, before);
 }
 

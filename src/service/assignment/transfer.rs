@@ -53,7 +53,8 @@ pub async fn transfer(ctx: &Context, actor: &Actor, command: Transfer) -> Result
     .await
 }
 
-/// Locks the leads, checks each and the recipient's room, and moves those not there yet.
+/// Locks the leads, checks each, then the recipient (present, member, active, room), then the
+/// leads' locks, and moves those not there yet.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, leads = command.lead_ids.len()))]
 async fn hand_over(
     conn: &mut PgConnection,
@@ -92,6 +93,7 @@ async fn hand_over(
         .collect();
     lock_giver_and_receiver(conn, &actor.tenant_id, &moves, &incoming).await?;
     require_room(conn, &actor.tenant_id, to_user, incoming).await?;
+    assignment::check_unlocked(moving.iter().copied())?;
     let changes = handover(
         actor,
         EventKind::Transferred,
