@@ -286,6 +286,68 @@ async fn each_filter_selects_exactly_the_matching_leads() {
     }
 }
 
+/// PostgreSQL keeps microseconds, and a bound sent with nanoseconds was cut to its microsecond:
+/// a lead created at T was listed for `created_after` T + 1 ns and missing for `created_before`
+/// T + 999 ns, and a deadline D missing for `deadline_before` D + 999 ns (audit leaddata,
+/// repro 01). Each bound keeps its meaning to the nanosecond.
+#[tokio::test]
+async fn time_bounds_between_two_microseconds_keep_their_meaning() {
+    let app = TestApp::spawn().await;
+    let (team, all) = world(&app).await;
+    let plus = |at: Option<Timestamp>, nanos: i32| {
+        at.map(|t| Timestamp {
+            nanos: t.nanos + nanos,
+            ..t
+        })
+    };
+    let created = all[2].created_at;
+    let deadline = all
+        .iter()
+        .filter_map(|l| l.follow_up_deadline)
+        .max_by_key(|t| t.seconds);
+    let mut wrong = Vec::new();
+    for nanos in [1, 999] {
+        let (after, before) = (plus(created, nanos), plus(deadline, nanos));
+        let cases = [
+            (
+                proto::ListLeadsRequest {
+                    created_after: after,
+                    ..base(&team)
+                },
+                expected(&all, |l| {
+                    by_time(l.created_at.as_ref(), after.as_ref()) != Ordering::Less
+                }),
+            ),
+            (
+                proto::ListLeadsRequest {
+                    created_before: after,
+                    ..base(&team)
+                },
+                expected(&all, |l| {
+                    by_time(l.created_at.as_ref(), after.as_ref()) == Ordering::Less
+                }),
+            ),
+            (
+                proto::ListLeadsRequest {
+                    deadline_before: before,
+                    ..base(&team)
+                },
+                expected(&all, |l| {
+                    !l.owner_id.is_empty()
+                        && by_time(l.follow_up_deadline.as_ref(), before.as_ref()) == Ordering::Less
+                }),
+            ),
+        ];
+        for (request, want) in cases {
+            let got = walk(&app.as_member("mia"), request.clone(), 100).await;
+            if names(&got) != want {
+                wrong.push(format!("{request:?}: got {:?}, want {want:?}", names(&got)));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
 #[tokio::test]
 async fn filters_keep_masking_for_members() {
     let app = TestApp::spawn().await;

@@ -41,6 +41,21 @@ fn two_more_days_off(calendar_id: &str) -> proto::UpdateCalendarRequest {
     }
 }
 
+/// The pool's follow-up rule made one workday.
+fn one_workday(pool_id: &str) -> proto::UpdatePoolRequest {
+    proto::UpdatePoolRequest {
+        pool: Some(proto::Pool {
+            id: pool_id.into(),
+            follow_up_business_time: workdays(1),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["follow_up_business_time".into()],
+        }),
+        ..Default::default()
+    }
+}
+
 fn days(response: &proto::PreviewDeadlinesResponse) -> Vec<(&str, &str, i32, i32)> {
     response
         .days
@@ -128,17 +143,6 @@ async fn a_rule_change_is_previewed_and_bad_previews_are_refused() {
     let pool = follow_up_pool(&app, 3).await;
     app.clock.set(shanghai(2027, 2, 1, 10, 0));
     fixtures::held_leads(&app, &pool.id, "alice", 1).await;
-    let one_workday = |id: &str| proto::UpdatePoolRequest {
-        pool: Some(proto::Pool {
-            id: id.into(),
-            follow_up_business_time: workdays(1),
-            ..Default::default()
-        }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["follow_up_business_time".into()],
-        }),
-        ..Default::default()
-    };
     let mia = app.as_member("mia");
     let previewed = preview(&mia, &pool.id, Change::PoolChange(one_workday(&pool.id)))
         .await
@@ -186,4 +190,36 @@ async fn a_rule_change_is_previewed_and_bad_previews_are_refused() {
         before,
         "refused previews change nothing"
     );
+}
+
+/// A deadline D is before `due_before` D + 1 ns: the bound was cut to its microsecond, D, and
+/// the lead was left out (as ListLeads' time filters left leads out, audit leaddata repro 01).
+#[tokio::test]
+async fn a_lead_due_a_nanosecond_before_due_before_is_counted() {
+    let app = TestApp::spawn().await;
+    let pool = follow_up_pool(&app, 3).await;
+    app.clock.set(shanghai(2027, 2, 1, 10, 0)); // Monday: due Thursday the 4th, 18:00
+    let held = fixtures::held_leads(&app, &pool.id, "alice", 1).await;
+    let deadline = app.as_admin().get_lead(&held[0]).await.follow_up_deadline;
+    let mia = app.as_member("mia");
+    for nanos in [1, 999] {
+        let request = proto::PreviewDeadlinesRequest {
+            pool_id: pool.id.clone(),
+            change: Some(Change::PoolChange(one_workday(&pool.id))),
+            due_before: deadline.map(|d| prost_types::Timestamp {
+                nanos: d.nanos + nanos,
+                ..d
+            }),
+        };
+        let previewed = mia
+            .calendars()
+            .preview_deadlines(mia.req(request))
+            .await
+            .expect("a preview")
+            .into_inner();
+        assert_eq!(
+            days(&previewed),
+            [("2027-02-02", "alice", 0, 1), ("2027-02-04", "alice", 1, 0)]
+        );
+    }
 }

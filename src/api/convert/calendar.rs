@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{optional_time, timestamp, update_pool_command};
+use super::{optional_time, round_up_to_micros, timestamp, update_pool_command};
 use crate::api::page_token;
 use crate::domain::DomainError;
 use crate::domain::calendar::{self, BusinessHoursDraft, Calendar, CalendarDraft, NamedCalendar};
@@ -147,7 +147,8 @@ pub fn parse_preview(
     use proto::preview_deadlines_request::Change;
     let mut v = Validator::new();
     let pool_id = v.uuid("pool_id", &req.pool_id);
-    let due_before = optional_time(&mut v, "due_before", req.due_before.as_ref());
+    let due_before =
+        optional_time(&mut v, "due_before", req.due_before.as_ref()).map(round_up_to_micros);
     let change = match &req.change {
         Some(Change::PoolChange(update)) => {
             nested(&mut v, "pool_change.", update_pool_command(update)).map(ProposedChange::Pool)

@@ -2,7 +2,7 @@
 //! the reader).
 
 use super::OWNER_ME;
-use super::{optional_time, optional_timestamp, timestamp};
+use super::{optional_time, optional_timestamp, round_up_to_micros, timestamp};
 use crate::api::status;
 use crate::domain::DomainError;
 use crate::domain::access::Actor;
@@ -347,7 +347,7 @@ fn list_filter(v: &mut Validator, req: &proto::ListLeadsRequest, actor: &Actor) 
             owner
         }
     });
-    let filter = LeadFilter {
+    let mut filter = LeadFilter {
         pool_id: v.optional_uuid("pool_id", &req.pool_id),
         owner_id,
         grade: text(v, "grade", &req.grade, MAX_CODE_CHARS),
@@ -364,6 +364,14 @@ fn list_filter(v: &mut Validator, req: &proto::ListLeadsRequest, actor: &Actor) 
         && after >= before
     {
         v.violation("created_before", "must be later than created_after");
+    }
+    // All three are compared with stored times: `created_after` at or after, the others before.
+    for bound in [
+        &mut filter.deadline_before,
+        &mut filter.created_after,
+        &mut filter.created_before,
+    ] {
+        *bound = bound.map(round_up_to_micros);
     }
     filter
 }

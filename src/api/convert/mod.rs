@@ -1,7 +1,7 @@
 //! Domain values to their proto messages and back, one module per resource; wire times and
 //! durations here.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use prost_types::Timestamp;
 use uuid::Uuid;
 
@@ -71,6 +71,17 @@ pub fn optional_time(
         v.violation(field, "is not a valid time between years 0001 and 9999");
     }
     time
+}
+
+/// A bound on stored times, rounded up to PostgreSQL's microseconds. Stored times are whole
+/// microseconds, so one is at or after `at` (or before it) exactly when it is at or after (or
+/// before) the rounded bound; sent as it is, the bound is cut to its microsecond, and a time T
+/// counted as at or after T + 1 ns and not as before T + 999 ns.
+pub(super) fn round_up_to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    match at.nanosecond() % 1_000 {
+        0 => at,
+        part => at + TimeDelta::nanoseconds(i64::from(1_000 - part)),
+    }
 }
 
 pub(super) fn optional_timestamp(at: Option<DateTime<Utc>>) -> Option<Timestamp> {
