@@ -2,7 +2,7 @@
 //! the pool see `138****5678` and `j***@example.com`.
 
 use super::access::Actor;
-use super::lead::phone_digits;
+use super::lead::normalize_phone;
 use super::member::Membership;
 
 /// Whether this reader sees a lead's real phone and e-mail. Owners, managers, tenant admins and
@@ -19,14 +19,11 @@ pub fn sees_contacts(
         || actor.manages(viewer)
 }
 
-/// Keeps the first 3 and last 4 digits: `+86 138-1234-5678` → `138****5678`. Shorter numbers,
-/// which those digits would give away, are masked whole.
+/// Keeps the first 3 and last 4 digits of the national number, the country code dropped as
+/// duplicates drop it: `+86 138-1234-5678` and `0086 138 1234 5678` → `138****5678`. Shorter
+/// numbers, which those digits would give away, are masked whole.
 pub fn mask_phone(phone: &str) -> String {
-    let digits: Vec<char> = phone_digits(phone).collect();
-    let digits = match digits.as_slice() {
-        ['8', '6', rest @ ..] if rest.len() == 11 => rest,
-        all => all,
-    };
+    let digits: Vec<char> = normalize_phone(phone).chars().collect();
     if phone.is_empty() {
         String::new()
     } else if digits.len() < 8 {
@@ -64,6 +61,22 @@ mod tests {
         assert_eq!(mask_phone("１３８１２３４５６７８"), "138****5678");
         assert_eq!(mask_phone("12345"), "****");
         assert_eq!(mask_phone(""), "");
+    }
+
+    /// The audit (leaddata repro 03) saw `0086 139 1234 5678` masked `008****5678`: the
+    /// country code is dropped as duplicates drop it, whichever way it is written.
+    #[test]
+    fn phones_mask_the_national_number_however_the_country_code_is_written() {
+        for phone in [
+            "+86 139 1234 5678",
+            "0086 139 1234 5678",
+            "86 139 1234 5678",
+            "8613912345678",
+            "＋８６ 139 1234 5678",
+        ] {
+            assert_eq!(mask_phone(phone), "139****5678", "{phone}");
+        }
+        assert_eq!(mask_phone("0086 1234567"), "****");
     }
 
     #[test]

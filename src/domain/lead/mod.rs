@@ -106,7 +106,7 @@ pub struct Lead {
 
 /// The phone's digits as ASCII: a Chinese input method types full-width ones (`１３８`), which
 /// are the same number.
-pub fn phone_digits(phone: &str) -> impl Iterator<Item = char> + '_ {
+fn phone_digits(phone: &str) -> impl Iterator<Item = char> + '_ {
     phone.chars().filter_map(|c| match c {
         '0'..='9' => Some(c),
         '０'..='９' => char::from_digit(u32::from(c) - u32::from('０'), 10),
