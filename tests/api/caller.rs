@@ -348,6 +348,11 @@ calls! {
         })) => |r| r;
     distribute, try_distribute(request: proto::DistributeRequest) -> proto::DistributionPlan
         = assignments.distribute(request) => |r| present(r.plan);
+    /// The plan `Distribute` would apply now for the pool, applying nothing.
+    preview_distribution, try_preview_distribution(pool_id: &str) -> proto::DistributionPlan
+        = assignments.preview_distribution(with!(PreviewDistributionRequest {
+            pool_id: pool_id.into()
+        })) => |r| present(r.plan);
 
     /// Sweeps a pool now, or only says what it would do with `dry_run`.
     run_recycle, try_run_recycle(pool_id: &str, dry_run: bool) -> proto::RunRecycleResponse

@@ -8,7 +8,7 @@ use crate::caller::Services;
 use crate::distribution_fixtures::{
     self as df, all_leads, join, leads, pool_with, rep, rule, tally,
 };
-use crate::fixtures::{self, admin, user};
+use crate::fixtures::{self, user};
 use crate::harness::{TestApp, assert_error};
 
 #[tokio::test]
@@ -205,17 +205,7 @@ async fn preview_is_exactly_the_plan_distribute_then_applies_and_changes_nothing
     }
     leads(&app, &pool.id, 12, "east").await;
     let before = app.fingerprint().await;
-    let preview = app
-        .assignments()
-        .preview_distribution(admin().req(proto::PreviewDistributionRequest {
-            pool_id: pool.id.clone(),
-            ..Default::default()
-        }))
-        .await
-        .expect("preview")
-        .into_inner()
-        .plan
-        .expect("plan");
+    let preview = app.as_admin().preview_distribution(&pool.id).await;
     assert_eq!(app.fingerprint().await, before, "a preview changes nothing");
     let applied = app.as_admin().distribute(all_leads(&pool.id)).await;
     assert_eq!(applied, preview);
@@ -493,17 +483,7 @@ async fn rule_match_weighted_keeps_current_weights_per_matching_set() {
         "华东", "华东", "华东", "华南", "华东", "华南", "华南", "华东", "华南",
     ] {
         leads(&app, &pool.id, 1, region).await;
-        let preview = app
-            .assignments()
-            .preview_distribution(admin().req(proto::PreviewDistributionRequest {
-                pool_id: pool.id.clone(),
-                ..Default::default()
-            }))
-            .await
-            .expect("preview")
-            .into_inner()
-            .plan
-            .expect("plan");
+        let preview = app.as_admin().preview_distribution(&pool.id).await;
         let plan = app.as_admin().distribute(all_leads(&pool.id)).await;
         assert_eq!(plan, preview);
         order.extend(df::recipients(&plan).into_iter().map(str::to_owned));
