@@ -73,13 +73,13 @@ impl EventService for EventApi {
     ) -> Reply<Self::WatchEventsStream> {
         let actor = auth::actor(&request)?;
         let following = convert::watch_events_query(request.get_ref(), &actor)?;
-        let position = events::start(&self.ctx, &actor, &following).await?;
+        let feed = events::start(&self.ctx, &actor, &following).await?;
         let (items, receiver) = mpsc::channel(STREAM_BUFFER);
         let follower = Follower {
             ctx: self.ctx.clone(),
             actor,
-            filter: following.filter,
-            position,
+            filter: feed.filter,
+            position: feed.position,
             items,
             wake: self.wakeups.subscribe(),
             settings: self.settings,

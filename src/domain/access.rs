@@ -5,8 +5,18 @@
 use uuid::Uuid;
 
 use super::DomainError;
-use super::lead::{Lead, LeadState};
 use super::member::{MemberRole, Membership};
+
+/// What decides whether a user reads a lead's notes and history: the lead's pool and owner, the
+/// user's membership of that pool, and whether `reads_lead_notes` names the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotesAccess {
+    pub lead_id: Uuid,
+    pub pool_id: Uuid,
+    pub owner_id: Option<String>,
+    pub membership: Option<Membership>,
+    pub member_reads: bool,
+}
 
 /// The caller of one RPC, already authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,31 +98,30 @@ impl Actor {
         }
     }
 
-    /// Reading a lead's follow-up notes and history: its owner, whoever manages its pool and
-    /// services always; the pool's other members only while the lead is in the pool, so the
-    /// next rep sees what came before (退回公海后信息不丢失) but nobody reads the live notes of a
-    /// lead a colleague works. A converted or discarded lead has no owner: the member who held
-    /// it last (its `previous_owner_id`) keeps reading the record of their own work.
-    pub fn require_notes_reader(
-        &self,
-        lead: &Lead,
-        membership: Option<Membership>,
-    ) -> Result<(), DomainError> {
-        let owner_id = lead.owner_id.as_deref();
-        self.require_lead_reader(lead.pool_id, owner_id, membership)?;
-        let me = Some(self.user_id.as_str());
-        let owns = owner_id == me;
-        let closed_it = lead.state.is_closed() && lead.previous_owner_id.as_deref() == me;
-        if owns
-            || closed_it
-            || self.reads_everything()
-            || self.manages(membership)
-            || lead.state == LeadState::InPool
-        {
+    /// Reading a lead's follow-up notes and history: whoever may read the lead and either has
+    /// a tenant role (`admin`, `service`) or is one of the users the SQL function
+    /// `reads_lead_notes` names (its owner, the pool's managers, the pool's other members only
+    /// while the lead is in the pool, so the next rep sees what came before (退回公海后信息不丢失)
+    /// but nobody reads the live notes of a lead a colleague works; for a converted or discarded
+    /// lead, the member who held it last). That function is the rule's one definition: the event
+    /// feed filters a plain member's events with it.
+    pub fn require_notes_reader(&self, lead: &NotesAccess) -> Result<(), DomainError> {
+        self.require_lead_reader(lead.pool_id, lead.owner_id.as_deref(), lead.membership)?;
+        if self.reads_everything() || lead.member_reads {
             Ok(())
         } else {
-            Err(DomainError::NotLeadOwner { lead_id: lead.id })
+            Err(DomainError::NotLeadOwner {
+                lead_id: lead.lead_id,
+            })
         }
+    }
+
+    /// Whose right to read lead histories bounds the actor's events of a pool: `None` for those
+    /// who read every lead's history there (admins, services, the pool's managers); a plain
+    /// member reads only the events of leads whose history they may read now
+    /// ([`Self::require_notes_reader`]).
+    pub fn feed_notes_reader(&self, membership: Option<Membership>) -> Option<&str> {
+        (!self.reads_everything() && !self.manages(membership)).then_some(self.user_id.as_str())
     }
 
     /// Whether the actor acts on everything in the pool: an active manager or a tenant admin.
@@ -185,6 +194,23 @@ mod tests {
         assert!(actor("").require_manager(pool, Some(MANAGER)).is_ok());
         assert!(actor("").require_manager(pool, Some(inactive)).is_err());
         assert!(actor("admin").require_manager(pool, None).is_ok());
+    }
+
+    #[test]
+    fn only_a_plain_members_feed_is_bound_by_their_notes_rights() {
+        let member = Membership {
+            role: MemberRole::Member,
+            active: true,
+        };
+        let demoted = Membership {
+            active: false,
+            ..MANAGER
+        };
+        assert_eq!(actor("").feed_notes_reader(Some(member)), Some("u1"));
+        assert_eq!(actor("").feed_notes_reader(Some(demoted)), Some("u1"));
+        assert_eq!(actor("").feed_notes_reader(Some(MANAGER)), None);
+        assert_eq!(actor("admin").feed_notes_reader(None), None);
+        assert_eq!(actor("service").feed_notes_reader(None), None);
     }
 
     #[test]

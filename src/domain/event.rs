@@ -94,12 +94,16 @@ pub struct LeadEvent {
     pub request_id: Option<Uuid>,
 }
 
-/// Which of a tenant's events a follower wants.
+/// Which of a tenant's events a follower wants, and may read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamFilter {
     pub pool_id: Option<Uuid>,
     /// Empty: every kind.
     pub kinds: Vec<EventKind>,
+    /// Only the events of leads whose history this user may read at the time of the read
+    /// (`reads_lead_notes`, as `GetLeadHistory`), and those about no lead: a pool's plain
+    /// member's feed ([`Actor::feed_notes_reader`](super::access::Actor::feed_notes_reader)).
+    pub notes_reader: Option<String>,
 }
 
 /// A page of the stream and the horizon it was read below.

@@ -1,7 +1,7 @@
 //! The tenant's ownership history for other services: pages of it, and the reads behind a
 //! live stream, both resumable from a position.
 
-use super::Context;
+use super::{Context, access};
 use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::event::{EventPosition, LeadEvent, StreamFilter, StreamPage};
@@ -22,17 +22,31 @@ pub struct EventPage {
     pub next: EventPosition,
 }
 
-/// Where a follower starts: checks the actor may follow the filter's pool (any pool needs the
-/// admin or service role, which the request's validation asks for) and resolves "now" to the
-/// present position of the stream.
-pub async fn start(ctx: &Context, actor: &Actor, following: &Following) -> Result<EventPosition> {
-    if let Some(pool_id) = following.filter.pool_id {
-        super::pools::get(ctx, actor, pool_id).await?;
+/// A follower as it starts: where it reads from, and what it reads once its access is settled.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub position: EventPosition,
+    pub filter: StreamFilter,
+}
+
+/// Where a follower starts and what it reads: checks the actor may follow the filter's pool (any
+/// pool needs the admin or service role, which the request's validation asks for), bounds a plain
+/// member's events by their right to read each lead's history
+/// ([`Actor::feed_notes_reader`]), and resolves "now" to the present position of the stream.
+pub async fn start(ctx: &Context, actor: &Actor, following: &Following) -> Result<Feed> {
+    let mut filter = following.filter.clone();
+    if let Some(pool_id) = filter.pool_id {
+        let access = access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
+        actor.require_pool_reader(pool_id, access.membership)?;
+        filter.notes_reader = actor
+            .feed_notes_reader(access.membership)
+            .map(str::to_owned);
     }
-    match following.start {
-        Some(position) => Ok(position),
-        None => store::events::horizon(&ctx.db).await,
-    }
+    let position = match following.start {
+        Some(position) => position,
+        None => store::events::horizon(&ctx.db).await?,
+    };
+    Ok(Feed { position, filter })
 }
 
 /// One page of events from where `following` starts; starting from now, the page is empty and
@@ -43,23 +57,23 @@ pub async fn list(
     following: &Following,
     page: PageSize,
 ) -> Result<EventPage> {
-    let start = start(ctx, actor, following).await?;
+    let feed = start(ctx, actor, following).await?;
     if following.start.is_none() {
         return Ok(EventPage {
             events: Vec::new(),
-            next: start,
+            next: feed.position,
         });
     }
-    let events = page_after(ctx, actor, start, &following.filter, page.get()).await?;
+    let events = page_after(ctx, actor, feed.position, &feed.filter, page.get()).await?;
     Ok(EventPage {
-        next: events.next_position(start, page.get()),
+        next: events.next_position(feed.position, page.get()),
         events: events.events,
     })
 }
 
 /// Up to `limit` of the tenant's events after `position` that `filter` keeps, read below the
-/// horizon so none can still appear before them. The actor's access to the filter was checked
-/// by [`start`].
+/// horizon so none can still appear before them. The actor's access to the filter was checked,
+/// and the filter bound to it, by [`start`].
 pub async fn page_after(
     ctx: &Context,
     actor: &Actor,

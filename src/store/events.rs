@@ -114,7 +114,9 @@ impl StreamRow {
 
 /// The tenant's events after `after` in (xid, seq) order, only those written by transactions
 /// below the snapshot's xmin: all of those have finished, so no row can still appear before
-/// the last one returned. The horizon comes from the same snapshot as the rows.
+/// the last one returned. The horizon comes from the same snapshot as the rows. The filter,
+/// a plain member's right to read each lead's history included, applies before the limit, so
+/// a page is short only when nothing else below the horizon matches.
 #[tracing::instrument(skip_all, fields(tenant_id, xid = after.xid, seq = after.seq))]
 pub async fn stream_page(
     db: &PgPool,
@@ -146,6 +148,10 @@ pub async fn stream_page(
                  AND (ev.xid, ev.seq) > ($2::bigint::text::xid8, $3::bigint)
                  AND ($4::uuid IS NULL OR ev.pool_id = $4 OR ev.to_pool_id = $4)
                  AND (cardinality($5::text[]) = 0 OR ev.kind = ANY($5))
+                 AND ($7::text IS NULL OR ev.lead_id IS NULL OR EXISTS (
+                       SELECT 1 FROM leads l
+                       WHERE l.tenant_id = ev.tenant_id AND l.id = ev.lead_id
+                         AND reads_lead_notes(l, $7)))
                ORDER BY ev.xid, ev.seq
                LIMIT $6
            ) e ON true
@@ -156,6 +162,7 @@ pub async fn stream_page(
         filter.pool_id,
         &kinds as &[&str],
         i64::try_from(limit).unwrap_or(i64::MAX),
+        filter.notes_reader,
     )
     .fetch_all(db)
     .await

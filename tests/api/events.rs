@@ -12,22 +12,29 @@ use crate::streams::{expect_heartbeat, next_event, next_item, watch, within};
 
 /// Every readable event after `cursor`, page by page, and the cursor to continue from.
 async fn list_all(who: &Client, cursor: &str, page_size: i32) -> (Vec<proto::LeadEvent>, String) {
+    let request = proto::ListEventsRequest {
+        cursor: cursor.to_owned(),
+        page_size,
+        ..Default::default()
+    };
+    list_pages(who, request).await
+}
+
+/// Every readable event `request` asks for, page by page until a page is not full, and the
+/// cursor to continue from.
+async fn list_pages(
+    who: &Client,
+    mut request: proto::ListEventsRequest,
+) -> (Vec<proto::LeadEvent>, String) {
     let mut events = Vec::new();
-    let mut cursor = cursor.to_owned();
     loop {
-        let page = who
-            .list_events(proto::ListEventsRequest {
-                cursor: cursor.clone(),
-                page_size,
-                ..Default::default()
-            })
-            .await;
+        let page = who.list_events(request.clone()).await;
         assert!(!page.next_cursor.is_empty(), "next_cursor is always set");
-        cursor = page.next_cursor;
-        let full = page.events.len() == page_size as usize;
+        request.cursor = page.next_cursor;
+        let full = page.events.len() == request.page_size as usize;
         events.extend(page.events);
         if !full {
-            return (events, cursor);
+            return (events, request.cursor);
         }
     }
 }
@@ -361,6 +368,103 @@ async fn only_admins_services_and_pool_members_may_follow() {
     assert_eq!(leads, [lead.id.as_str()]);
     let (everything, _) = list_all(&app.as_admin(), "", 50).await;
     assert_eq!(everything.len(), 2);
+}
+
+/// The lead and kind of each event, and the note of the notes that were there.
+fn summary(events: &[proto::LeadEvent]) -> Vec<(&str, proto::EventKind, &str)> {
+    events
+        .iter()
+        .map(|e| (e.lead_id.as_str(), e.kind(), e.note.as_str()))
+        .collect()
+}
+
+/// A plain member follows a pool as GetLeadHistory lets them read it: not the events of a lead
+/// a colleague holds (its notes least of all), which its owner, the pool's managers, admins and
+/// services do read; its whole history once it is back in the pool. Events left out take no
+/// room in a page (a full page stays full) and every cursor moves past them: a follower never
+/// stalls on them and never gets one twice.
+#[tokio::test]
+async fn plain_members_follow_only_the_leads_whose_history_they_may_read() {
+    let (app, team) = fixtures::app_with_team(None).await;
+    let held = fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
+    let open = fixtures::lead(&app, &team.pool.id, "Li Na").await;
+    let (alice, bob, mia) = (
+        app.as_member("alice"),
+        app.as_member("bob"),
+        app.as_member("mia"),
+    );
+    alice.claim(&held.id).await;
+    let note = "budget 2M, signs on Wednesday";
+    alice
+        .record_follow_up(proto::RecordFollowUpRequest {
+            lead_id: held.id.clone(),
+            channel: proto::FollowUpChannel::Call.into(),
+            note: note.into(),
+            ..Default::default()
+        })
+        .await;
+    mia.lock(&held.id).await;
+    let later = fixtures::lead(&app, &team.pool.id, "Zhang Min").await;
+    wait_until_readable(&app, fixtures::TENANT).await;
+    let of_pool = |page_size| proto::ListEventsRequest {
+        page_size,
+        ..fixtures::scoped(&team.pool.id)
+    };
+    use proto::EventKind as K;
+
+    assert_error(bob.try_history(&held.id).await, "NOT_LEAD_OWNER");
+    let readable = [
+        (open.id.as_str(), K::Created, ""),
+        (later.id.as_str(), K::Created, ""),
+    ];
+    for page_size in [1, 2, 50] {
+        let (events, cursor) = list_pages(&bob, of_pool(page_size)).await;
+        assert_eq!(summary(&events), readable, "pages of {page_size}");
+        let after = bob
+            .list_events(proto::ListEventsRequest {
+                cursor,
+                ..of_pool(page_size)
+            })
+            .await;
+        assert!(after.events.is_empty(), "{:?}", after.events);
+    }
+    let mut stream = bob.watch(fixtures::scoped(&team.pool.id)).await;
+    assert_eq!(next_event(&mut stream).await.lead_id, open.id);
+    assert_eq!(next_event(&mut stream).await.lead_id, later.id);
+    expect_heartbeat(&mut stream).await;
+
+    for reader in [&alice, &mia, &app.as_admin(), &app.as_service()] {
+        let (events, _) = list_pages(reader, of_pool(50)).await;
+        let noted = (held.id.as_str(), K::FollowedUp, note);
+        assert!(summary(&events).contains(&noted), "{:?}", reader.caller);
+    }
+
+    // Back in the pool, the lead's history is the next rep's, the note with it.
+    mia.unlock(&held.id).await;
+    alice.release(&held.id, "NO_BUDGET").await;
+    let mut arrived = next_event(&mut stream).await;
+    if arrived.kind() == K::Unlocked {
+        // Read once the release had committed: the lead was back in the pool by then.
+        arrived = next_event(&mut stream).await;
+    }
+    assert_eq!(
+        (arrived.kind(), arrived.lead_id.as_str()),
+        (K::Released, held.id.as_str())
+    );
+    let (events, _) = list_pages(&bob, of_pool(50)).await;
+    let kinds: Vec<_> = summary(&events)
+        .into_iter()
+        .filter(|(lead, ..)| *lead == held.id)
+        .map(|(_, kind, _)| kind)
+        .collect();
+    let history: Vec<_> = bob
+        .history(&held.id)
+        .await
+        .iter()
+        .map(|e| e.kind())
+        .collect();
+    assert_eq!(kinds, history);
+    assert!(summary(&events).contains(&(held.id.as_str(), K::FollowedUp, note)));
 }
 
 #[tokio::test]

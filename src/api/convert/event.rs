@@ -91,7 +91,12 @@ fn following(
     let page = PageSize::parse(&mut v, page_size);
     let following = Following {
         start,
-        filter: StreamFilter { pool_id, kinds },
+        // Whose notes bound the feed is settled when it starts (`service::events::start`).
+        filter: StreamFilter {
+            pool_id,
+            kinds,
+            notes_reader: None,
+        },
     };
     v.finish((following, page))
 }

@@ -44,8 +44,8 @@ async fn readable(db: impl PgExecutor<'_>, actor: &Actor, lead_id: Uuid) -> Resu
 /// A lead whose follow-up notes and history the actor may read (see
 /// [`Actor::require_notes_reader`]).
 async fn notes_readable(db: impl PgExecutor<'_>, actor: &Actor, lead_id: Uuid) -> Result<()> {
-    let view = store::leads::get(db, actor, lead_id).await?;
-    actor.require_notes_reader(&view.lead, view.viewer)
+    let access = store::leads::follow_ups::notes_access(db, actor, lead_id).await?;
+    actor.require_notes_reader(&access)
 }
 
 /// The lead after a change: the changed lead, or, when the statement changed nothing, the

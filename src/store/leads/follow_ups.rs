@@ -1,13 +1,15 @@
-//! Follow-ups: recorded by the owner together with the lead's new follow-up deadline.
+//! Follow-ups: recorded by the owner together with the lead's new follow-up deadline, and
+//! listed for the users who may read a lead's notes.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::{LeadRow, LeadView, view_of};
-use crate::domain::Result;
-use crate::domain::access::Actor;
+use crate::domain::access::{Actor, NotesAccess};
 use crate::domain::follow_up::{Channel, FollowUp};
+use crate::domain::member::Membership;
+use crate::domain::{DomainError, Result};
 use crate::store::db_error;
 
 /// Records the follow-up if the actor owns the lead, in one statement with the lead's
@@ -105,4 +107,42 @@ pub async fn list(
             })
         })
         .collect()
+}
+
+/// What decides whether the actor reads the lead's notes and history
+/// ([`Actor::require_notes_reader`]), `reads_lead_notes` included; `LEAD_NOT_FOUND` for unknown
+/// or foreign ids.
+#[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, %lead_id))]
+pub async fn notes_access(
+    db: impl PgExecutor<'_>,
+    actor: &Actor,
+    lead_id: Uuid,
+) -> Result<NotesAccess> {
+    let row = sqlx::query!(
+        r#"SELECT l.pool_id, l.owner_id, m.role AS "role?", m.active AS "active?",
+                  reads_lead_notes(l, $3) AS "member_reads!"
+           FROM leads l
+           LEFT JOIN members m
+             ON m.tenant_id = l.tenant_id AND m.pool_id = l.pool_id AND m.user_id = $3
+           WHERE l.tenant_id = $1 AND l.id = $2"#,
+        actor.tenant_id,
+        lead_id,
+        actor.user_id,
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(db_error)?
+    .ok_or(DomainError::LeadNotFound(lead_id))?;
+    let membership = row
+        .role
+        .zip(row.active)
+        .map(|(role, active)| Membership::stored(&role, active))
+        .transpose()?;
+    Ok(NotesAccess {
+        lead_id,
+        pool_id: row.pool_id,
+        owner_id: row.owner_id,
+        membership,
+        member_reads: row.member_reads,
+    })
 }
