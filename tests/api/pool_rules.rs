@@ -255,6 +255,30 @@ async fn masked_pool_hides_contacts_from_plain_members_only() {
     assert_eq!(released.phone, "138****5678");
 }
 
+/// The manager who creates a lead reads it as every other read shows it to them: unmasked,
+/// whether it goes to the pool or straight to a rep.
+#[tokio::test]
+async fn masked_pool_shows_contacts_to_the_manager_who_creates_a_lead() {
+    let app = TestApp::spawn().await;
+    let (pool, _) = rules_pool(&app, |r| r.mask_contacts = true, 0).await;
+    let mia = app.as_member("mia");
+    for (name, owner, phone) in [
+        ("Jane Doe", "", "+86 139-8765-7100"),
+        ("Zhao Min", "alice", "+86 139-8765-7101"),
+    ] {
+        let mut fields = fixtures::new_lead(name);
+        fields.phone = phone.into();
+        fields.email = format!("{}@example.cn", name.to_lowercase().replace(' ', "."));
+        let created = mia.create_owned(&pool.id, fields.clone(), owner).await;
+        assert!(!created.contact_masked, "owner {owner:?}");
+        assert_eq!(
+            (created.phone.as_str(), created.email.as_str()),
+            (fields.phone.as_str(), fields.email.as_str())
+        );
+        assert_eq!(created, mia.get_lead(&created.id).await);
+    }
+}
+
 #[tokio::test]
 async fn release_reason_must_be_one_of_the_pools_codes() {
     let app = TestApp::spawn().await;

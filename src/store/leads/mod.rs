@@ -169,6 +169,7 @@ pub struct CreateLead<'a> {
 
 /// Creates the lead and its `CREATED` event. With an owner, the owner must be an active member
 /// within their cap, checked and counted in the same statement. `None`: the owner was refused.
+/// The lead comes back as its creator reads it: with their membership of the pool, as every read.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, pool_id = %create.pool_id))]
 pub async fn create(
     db: impl PgExecutor<'_>,
@@ -218,7 +219,12 @@ pub async fn create(
                   $19, $20, (SELECT id FROM duplicate), $5, $5
            FROM gate, pools p
            WHERE p.tenant_id = $1 AND p.id = $2
-           RETURNING NULL::text AS "viewer_role?", NULL::boolean AS "viewer_active?",
+           RETURNING (SELECT v.role FROM members v
+                      WHERE v.tenant_id = $1 AND v.pool_id = $2 AND v.user_id = $6)
+                         AS "viewer_role?",
+                     (SELECT v.active FROM members v
+                      WHERE v.tenant_id = $1 AND v.pool_id = $2 AND v.user_id = $6)
+                         AS "viewer_active?",
                      (SELECT p.mask_contacts FROM pools p WHERE p.tenant_id = $1 AND p.id = $2)
                          AS "pool_masks_contacts!", *"#,
         actor.tenant_id,
