@@ -74,10 +74,11 @@ impl Setup {
             let value = authorization.parse().expect("ascii");
             request.metadata_mut().insert("authorization", value);
         }
+        // Appended: a name given again (or `authorization` beside the token) is sent twice.
         for (name, value) in metadata {
             request
                 .metadata_mut()
-                .insert(*name, value.parse().expect("ascii"));
+                .append(*name, value.parse().expect("ascii"));
         }
         let response = self.leads().claim_lead(request).await?;
         Ok(response.into_inner().lead.expect("lead"))
@@ -283,6 +284,32 @@ async fn metadata_that_contradicts_the_token_is_refused() {
         s.refused(token(), &[(name, value)], "INVALID_TOKEN", name)
             .await;
     }
+}
+
+/// Two `authorization` entries are two identities: neither is picked, in either order, even
+/// when both verify (a gateway that checked one of them must not let the other act).
+#[tokio::test]
+async fn a_call_with_two_authorization_entries_is_refused() {
+    let s = setup(KeySource::Hs256Secret(SECRET.into())).await;
+    let alice = hs256(&alice(), SECRET);
+    let admin = hs256(&with("roles", json!(["admin"])), SECRET);
+    let globex = hs256(&with("tenant_id", json!("globex")), SECRET);
+    for (first, second) in [
+        (&alice, &admin),
+        (&admin, &alice),
+        (&globex, &alice),
+        (&alice, &alice),
+    ] {
+        let again = [("authorization", second.as_str())];
+        s.refused(
+            Some(first.clone()),
+            &again,
+            "INVALID_TOKEN",
+            "more than once",
+        )
+        .await;
+    }
+    s.claim(Some(alice), &[]).await.expect("one token");
 }
 
 #[tokio::test]

@@ -252,14 +252,22 @@ fn agree(
     }
 }
 
-/// The token of `authorization: Bearer <token>`; no `authorization` at all is no identity.
+/// The token of `authorization: Bearer <token>`; no `authorization` at all is no identity. Of
+/// two entries neither is picked (as of a duplicated identity header in trusted mode): which
+/// one counts would depend on their order, and a gateway may have checked the other.
 fn bearer_token(headers: &HeaderMap) -> Result<&str, DomainError> {
-    let Some(value) = headers.get(AUTHORIZATION) else {
+    let mut sent = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = sent.next() else {
         return Err(DomainError::MissingIdentity(vec![FieldViolation::new(
             AUTHORIZATION,
             "must be `Bearer <JWT>`: this service accepts signed tokens only",
         )]));
     };
+    if sent.next().is_some() {
+        return Err(invalid(
+            "the authorization metadata is sent more than once; send one `Bearer <JWT>`",
+        ));
+    }
     value
         .to_str()
         .ok()
@@ -437,6 +445,13 @@ mod tests {
         assert_eq!(refused.reason(), "INVALID_TOKEN");
         let missing = bearer_token(&HeaderMap::new()).expect_err("missing");
         assert_eq!(missing.reason(), "MISSING_IDENTITY");
+        let mut twice = bearer.clone();
+        twice.append(
+            AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc.def.ghi"),
+        );
+        let refused = bearer_token(&twice).expect_err("two entries");
+        assert_eq!(refused.reason(), "INVALID_TOKEN");
     }
 
     #[test]
