@@ -2,7 +2,9 @@
 //! database work (`service::deadline`), a little before the caller's own, so the answer
 //! `DEADLINE_EXCEEDED` (with ErrorInfo) is ours and is sent only for calls that committed
 //! nothing: the transaction is not committed past the deadline and rolls back as the call is
-//! dropped.
+//! dropped. A call that commits in parts (a streamed import, a recycle sweep) records each part
+//! it committed, and its answer names them instead (`service::deadline::owned_up`, applied where
+//! every error becomes a status).
 
 use std::task::{Context, Poll};
 use std::time::Duration;

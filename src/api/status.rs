@@ -9,6 +9,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::domain::DomainError;
 use crate::proto;
+use crate::service::deadline;
 
 pub const ERROR_DOMAIN: &str = "leadpool.v1";
 
@@ -56,7 +57,7 @@ fn code(err: &DomainError) -> Code {
         E::DailyClaimLimitReached { .. } | E::MessageTooLarge { .. } => Code::ResourceExhausted,
         E::ConcurrentModification | E::VersionConflict { .. } => Code::Aborted,
         E::DatabaseUnavailable => Code::Unavailable,
-        E::DeadlineExceeded => Code::DeadlineExceeded,
+        E::DeadlineExceeded | E::DeadlineExceededAfter(_) => Code::DeadlineExceeded,
         E::Internal(_) => Code::Internal,
     }
 }
@@ -90,6 +91,8 @@ impl std::fmt::Display for ErrorChain<'_> {
 
 impl From<DomainError> for Status {
     fn from(err: DomainError) -> Self {
+        // A call that commits in parts says what stays done when its deadline passes.
+        let err = deadline::owned_up(err);
         log(&err);
         let metadata: HashMap<String, String> = err
             .metadata()

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::committed::Committed;
 use super::validate::quoted;
 
 /// What a rule or a use case gives: its value, or the refusal or failure that stopped it.
@@ -177,6 +178,9 @@ pub enum DomainError {
     DatabaseUnavailable,
     #[error("The call ran out of time before the database answered; nothing was changed.")]
     DeadlineExceeded,
+    /// The deadline passed after part of a call that commits in parts had committed.
+    #[error("{0}")]
+    DeadlineExceededAfter(Committed),
     #[error(
         "The request is larger than the {limit_bytes} bytes this server accepts; send it in smaller parts (ImportLeadsStream for large imports)."
     )]
@@ -266,7 +270,7 @@ impl DomainError {
             Self::VersionConflict { .. } => "VERSION_CONFLICT",
             Self::ConcurrentModification => "CONCURRENT_MODIFICATION",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
-            Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Self::DeadlineExceeded | Self::DeadlineExceededAfter(_) => "DEADLINE_EXCEEDED",
             Self::MessageTooLarge { .. } => "MESSAGE_TOO_LARGE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -324,6 +328,7 @@ impl DomainError {
                 vec![("reason", reason.clone()), ("allowed", allowed.clone())]
             }
             Self::MessageTooLarge { limit_bytes } => vec![("limit_bytes", limit_bytes.to_string())],
+            Self::DeadlineExceededAfter(committed) => committed.metadata(),
             Self::DailyClaimLimitReached { limit, resets_at } => vec![
                 ("limit", limit.to_string()),
                 ("resets_at", rfc3339(*resets_at)),

@@ -11,6 +11,7 @@ pub mod assignment;
 pub mod business_time;
 pub mod calendar;
 pub mod clock;
+pub mod committed;
 pub mod distribution;
 pub mod due;
 pub mod error;

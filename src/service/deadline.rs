@@ -1,12 +1,15 @@
 //! The caller's deadline (`grpc-timeout`) bounds the database work of a call: waiting for a
 //! connection, every statement (`statement_timeout`), and the commit, which is not sent once
-//! the deadline has passed, so a call that answers `DEADLINE_EXCEEDED` committed nothing.
+//! the deadline has passed, so a call that answers `DEADLINE_EXCEEDED` committed nothing; or,
+//! for the calls that commit in parts (a streamed import, a recycle sweep), only the parts it
+//! records with [`committed`], which its answer then names ([`owned_up`]).
 //!
 //! The edge sets the deadline for the call's task ([`within`]); use cases reach the database
 //! through [`Context::acquire`](super::Context::acquire) and [`Context::begin`](super::Context::begin),
 //! which read it. Calls without a deadline (and the scheduler) are bounded by the pool's
 //! acquire timeout and the session's `statement_timeout` only.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::time::Duration;
 
@@ -14,9 +17,12 @@ use tokio::time::Instant;
 
 use crate::domain::DomainError;
 use crate::domain::Result;
+use crate::domain::committed::Committed;
 
 tokio::task_local! {
     static DEADLINE: Instant;
+    /// What a call that commits in parts has committed so far.
+    static COMMITTED: RefCell<Option<Committed>>;
 }
 
 /// The time a commit is given: one is not started with less than this left, so it finishes
@@ -26,8 +32,29 @@ pub const COMMIT_RESERVE: Duration = Duration::from_millis(10);
 /// Runs `call` with `deadline` as the deadline of its database work.
 pub async fn within<F: Future>(deadline: Option<Instant>, call: F) -> F::Output {
     match deadline {
-        Some(deadline) => DEADLINE.scope(deadline, call).await,
+        Some(deadline) => {
+            let call = COMMITTED.scope(RefCell::new(None), call);
+            DEADLINE.scope(deadline, call).await
+        }
         None => call.await,
+    }
+}
+
+/// Records what this call has committed so far (replacing the last record), so that a deadline
+/// passing later says so. A call without a deadline has no record to keep (no scope).
+pub fn committed(so_far: Committed) {
+    let _ = COMMITTED.try_with(|committed| committed.replace(Some(so_far)));
+}
+
+/// `err`, unless it is a `DEADLINE_EXCEEDED` of a call that recorded committed parts: then the
+/// error that names them, since they stay done.
+pub fn owned_up(err: DomainError) -> DomainError {
+    let DomainError::DeadlineExceeded = err else {
+        return err;
+    };
+    match COMMITTED.try_with(|committed| committed.borrow().clone()) {
+        Ok(Some(so_far)) => DomainError::DeadlineExceededAfter(so_far),
+        _ => DomainError::DeadlineExceeded,
     }
 }
 

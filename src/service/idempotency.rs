@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::Context;
 use super::retry::Runs;
-use super::{Context, deadline};
 use crate::domain::DomainError;
 use crate::domain::Result;
 use crate::domain::access::Actor;
@@ -145,13 +145,9 @@ async fn once_as_sent<Out>(
     statements: Statements,
     mutation: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
 ) -> Result<Out> {
-    let response = if deadline::remaining().is_some() || statements == Statements::Together {
-        let mut tx = ctx.begin().await?;
-        let response = mutation(&mut tx).await?;
-        ctx.commit(tx).await?;
-        response
-    } else {
-        mutation(&mut *ctx.acquire().await?).await?
+    let response = match statements {
+        Statements::Together => ctx.transaction(mutation).await?,
+        Statements::AsSent => ctx.as_sent(mutation).await?,
     };
     ctx.wakeups.written();
     Ok(response)

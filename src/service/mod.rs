@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::domain::DomainError;
 use crate::domain::Result;
@@ -122,5 +122,29 @@ impl Context {
     pub async fn commit(&self, tx: Transaction<'_, Postgres>) -> Result<()> {
         deadline::check_before_commit()?;
         tx.commit().await.map_err(db_error)
+    }
+
+    /// Runs `change` in a transaction of its own ([`Context::begin`], [`Context::commit`]).
+    pub async fn transaction<Out>(
+        &self,
+        change: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
+    ) -> Result<Out> {
+        let mut tx = self.begin().await?;
+        let out = change(&mut tx).await?;
+        self.commit(tx).await?;
+        Ok(out)
+    }
+
+    /// Runs `change` with each statement committing as it runs (one round trip for one
+    /// statement), unless the call has a deadline: then in a [`Context::transaction`], so that
+    /// a statement the deadline cuts off rolls back rather than commits after the answer.
+    pub async fn as_sent<Out>(
+        &self,
+        change: impl AsyncFnOnce(&mut PgConnection) -> Result<Out>,
+    ) -> Result<Out> {
+        match deadline::remaining() {
+            Some(_) => self.transaction(change).await,
+            None => change(&mut *self.acquire().await?).await,
+        }
     }
 }

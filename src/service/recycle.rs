@@ -11,9 +11,11 @@ use uuid::Uuid;
 
 use super::Context;
 use super::absences;
+use super::deadline;
 use super::idempotency;
 use crate::domain::Result;
 use crate::domain::access::Actor;
+use crate::domain::committed::Committed;
 use crate::domain::lead::LeadView;
 use crate::domain::recycle::{
     self, Action, DeadlineKind, MAX_REPORTED_STEPS, Recycled, SCHEDULER_ACTOR, SweepReport,
@@ -107,22 +109,27 @@ pub async fn run_recycle(
 
 /// Warns, then recycles, what is due at `scope.now`, a batch per statement, until a batch finds
 /// nothing left (or only leads other sweeps hold) or `stop` is cancelled. Memory stays constant:
-/// the report keeps counts and the first steps only.
+/// the report keeps counts and the first steps only. Every step commits on its own (under a
+/// deadline, each in a transaction it cuts off), so a deadline that passes midway is answered
+/// with what the committed batches did ([`deadline::committed`]).
 async fn sweep(ctx: &Context, scope: &Sweep<'_>, stop: &CancellationToken) -> Result<SweepReport> {
+    let mut report = SweepReport::default();
+    let done = |report: &SweepReport| Committed::Swept {
+        warned: report.warned,
+        recycled: report.recycled,
+    };
+    deadline::committed(done(&report));
     // Absences first: a paused owner's leads must not be recycled for a stopped deadline.
     absences::apply_due(ctx, scope.tenant_id, stop).await?;
     alert_aging(ctx, scope, stop).await?;
-    let mut report = SweepReport::default();
     for action in [Action::Warn, Action::Recycle] {
         while !stop.is_cancelled() {
-            let steps = match action {
-                Action::Warn => {
-                    store::recycle::warn_batch(&mut *ctx.acquire().await?, scope).await?
-                }
-                Action::Recycle => {
-                    store::recycle::recycle_batch(&mut *ctx.acquire().await?, scope).await?
-                }
-            };
+            let steps = ctx
+                .as_sent(async |conn| match action {
+                    Action::Warn => store::recycle::warn_batch(conn, scope).await,
+                    Action::Recycle => store::recycle::recycle_batch(conn, scope).await,
+                })
+                .await?;
             if steps.is_empty() {
                 break;
             }
@@ -131,6 +138,7 @@ async fn sweep(ctx: &Context, scope: &Sweep<'_>, stop: &CancellationToken) -> Re
                 ctx.metrics.recycles.inc_by(steps.len() as u64);
             }
             steps.into_iter().for_each(|step| report.record(step));
+            deadline::committed(done(&report));
         }
     }
     Ok(report)
@@ -140,7 +148,9 @@ async fn sweep(ctx: &Context, scope: &Sweep<'_>, stop: &CancellationToken) -> Re
 /// statement, until a batch comes back short or `stop` is cancelled.
 async fn alert_aging(ctx: &Context, scope: &Sweep<'_>, stop: &CancellationToken) -> Result<()> {
     while !stop.is_cancelled() {
-        let alerted = store::recycle::alert_aging(&mut *ctx.acquire().await?, scope).await?;
+        let alerted = ctx
+            .as_sent(async |conn| store::recycle::alert_aging(conn, scope).await)
+            .await?;
         if alerted > 0 {
             ctx.wakeups.written();
         }

@@ -394,3 +394,51 @@ async fn a_retried_stream_skips_the_chunks_it_committed() {
         "replays and refusals change nothing"
     );
 }
+
+/// A stream whose caller's deadline passes after two of its messages were committed answers
+/// `DEADLINE_EXCEEDED` saying so, not "nothing was changed": they stay imported, and the same
+/// `request_id` then skips them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_cut_off_by_its_deadline_says_which_messages_were_imported() {
+    let app = TestApp::spawn().await;
+    let team = fixtures::team(&app, None).await;
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let chunks = keyed_chunks(&team.pool.id, &request_id, 40);
+
+    let mut created = streams::watch_from_now(&app.as_admin(), proto::EventKind::Created).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let mut request = service().req(tokio_stream::wrappers::ReceiverStream::new(rx));
+    request.set_timeout(std::time::Duration::from_secs(1));
+    let mut leads = app.leads();
+    let call = tokio::spawn(async move { leads.import_leads_stream(request).await });
+    for chunk in &chunks[..2] {
+        tx.send(chunk.clone()).await.expect("the call is open");
+    }
+    for _ in 0..80 {
+        streams::next_event(&mut created).await;
+    }
+    // The third message does not come before the deadline.
+    let answered = call.await.expect("the call's task");
+    let message = answered
+        .as_ref()
+        .map_or_else(|s| s.message().to_owned(), |_| String::new());
+    let metadata = assert_error(answered, "DEADLINE_EXCEEDED");
+    assert_eq!(metadata["imported_messages"], "2");
+    assert!(
+        message.contains("first 2 messages were imported"),
+        "{message}"
+    );
+    assert!(!message.contains("nothing was changed"), "{message}");
+    drop(tx);
+    assert_eq!(lead_count(&app).await, 80, "what the answer says");
+
+    let retried = app
+        .leads()
+        .import_leads_stream(service().req(tokio_stream::iter(chunks)))
+        .await
+        .expect("the stream again")
+        .into_inner();
+    assert_eq!(retried.replayed_chunks, [0, 1]);
+    assert_eq!(retried.created, 200);
+    assert_eq!(lead_count(&app).await, 200, "nothing imported twice");
+}

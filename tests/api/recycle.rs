@@ -829,3 +829,73 @@ async fn run_recycle_replays_its_response_for_a_retried_request_id() {
     .expect("events");
     assert_eq!(stamped, 1, "the sweep's events carry its request_id");
 }
+
+/// A sweep cut off by the caller's deadline answers `DEADLINE_EXCEEDED` with what its committed
+/// batches did, not "nothing was changed": here the warning batch committed, and the recycle
+/// batch waited (on the recycle pool's row, which a transaction of the test holds) until the
+/// deadline cut it off and rolled it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_cut_off_by_its_deadline_says_what_its_committed_batches_did() {
+    let app = TestApp::spawn().await;
+    let bin = fixtures::pool(&app, "Recycled", None).await;
+    let rules = proto::CreatePoolRequest {
+        recycle_to_pool_id: bin.id.clone(),
+        ..weekly_rules()
+    };
+    let pool = pool_with(&app, "Weekly", rules).await;
+    let due = owned_lead(&app, &pool.id, "alice", "B").await;
+    app.clock.set(start_time() + Duration::days(1));
+    let warned = owned_lead(&app, &pool.id, "bob", "B").await;
+    assert_eq!(sweep_at(&app, Duration::days(6)).await, (1, 0));
+    // On day 7 `due` is to be recycled (warned on day 6) and `warned` to be warned.
+    app.clock.set(start_time() + Duration::days(7));
+
+    // A recycle into the recycle pool checks that pool's row; this transaction holds it.
+    let mut holder = app.db.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM pools WHERE id = $1::uuid FOR UPDATE")
+        .bind(&bin.id)
+        .execute(&mut *holder)
+        .await
+        .expect("lock the recycle pool");
+    let mut request = admin().req(proto::RunRecycleRequest {
+        pool_id: pool.id.clone(),
+        ..Default::default()
+    });
+    request.set_timeout(std::time::Duration::from_secs(1));
+    let answered = app.recycles().run_recycle(request).await;
+    let message = answered
+        .as_ref()
+        .map_or_else(|s| s.message().to_owned(), |_| String::new());
+    let metadata = assert_error(answered, "DEADLINE_EXCEEDED");
+    assert_eq!(
+        (metadata["warned"].as_str(), metadata["recycled"].as_str()),
+        ("1", "0")
+    );
+    assert!(
+        message.contains("0 leads recycled and 1 warned"),
+        "{message}"
+    );
+    holder.rollback().await.expect("release the pool");
+
+    // A recycle statement still waiting would be granted the lead before this read.
+    let mut check = app.db.begin().await.expect("begin");
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM leads WHERE id = $1::uuid FOR UPDATE")
+            .bind(&due.id)
+            .fetch_one(&mut *check)
+            .await
+            .expect("state");
+    check.rollback().await.expect("rollback");
+    assert_eq!(state, "OWNED", "the cut-off batch rolled back");
+    assert_eq!(
+        recycle_events(&app, &warned.id).await,
+        [warning("FOLLOW_UP_OVERDUE")],
+        "the committed batch stays"
+    );
+    assert_eq!(
+        run(&app, false).await.recycled,
+        1,
+        "run again, it sweeps the rest"
+    );
+    fixtures::assert_consistent(&app).await;
+}

@@ -12,10 +12,11 @@ use super::require_lead_creator;
 use crate::domain::DomainError;
 use crate::domain::Result;
 use crate::domain::access::Actor;
+use crate::domain::committed::Committed;
 use crate::domain::import::{self, MAX_BATCH_ROWS, RowCheck, RowOutcome};
 use crate::domain::lead::LeadFields;
-use crate::service::Context;
 use crate::service::idempotency::{self, Run};
+use crate::service::{Context, deadline};
 use crate::store;
 use crate::store::leads::import::{Batch, ImportRow};
 
@@ -105,7 +106,8 @@ pub async fn import(ctx: &Context, actor: &Actor, command: Import) -> Result<Vec
 /// Imports the chunks of rows of `chunks`, to its end, into a pool the actor may create leads
 /// in; each chunk is committed on its own, at most once per `(request_id, chunk index)`, so a
 /// stream retried from the start after a cut skips what was committed. Only the tally is
-/// returned.
+/// returned; a deadline that passes after a chunk committed is answered with how many did
+/// ([`deadline::committed`]).
 pub async fn import_stream<E: From<DomainError>>(
     ctx: &Context,
     actor: &Actor,
@@ -126,6 +128,9 @@ pub async fn import_stream<E: From<DomainError>>(
             rows: &rows,
         };
         let (outcomes, run) = import_chunk(ctx, actor, import.request_id, chunk).await?;
+        deadline::committed(Committed::ImportedMessages {
+            messages: index + 1,
+        });
         if run == Run::Replayed {
             summary.replayed_chunks.push(index);
         }
