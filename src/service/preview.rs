@@ -62,11 +62,10 @@ pub async fn preview_deadlines(
         }
         ProposedChange::Calendar(_) => pool.timezone.clone(),
     };
-    let due_now = store::pools::due_by_owner_day(&mut *tx, tenant_id, pool_id, &timezone, before);
+    let due_now = store::due::by_owner_day(&mut *tx, tenant_id, pool_id, &timezone, before);
     let due_now = due_now.await?;
     let changed_leads = apply(&mut tx, actor, &command, now).await?;
-    let with_change =
-        store::pools::due_by_owner_day(&mut *tx, tenant_id, pool_id, &timezone, before);
+    let with_change = store::due::by_owner_day(&mut *tx, tenant_id, pool_id, &timezone, before);
     let with_change = with_change.await?;
     // Nothing of the change is kept: it ran only to be counted.
     tx.rollback().await.map_err(db_error)?;

@@ -5,6 +5,7 @@ pub mod absences;
 pub mod activity;
 pub mod assignment;
 pub mod calendars;
+pub mod due;
 pub mod error;
 pub mod events;
 pub mod idempotency;
