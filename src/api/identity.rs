@@ -6,18 +6,11 @@ use http::HeaderMap;
 use crate::domain::DomainError;
 use crate::domain::access::{Actor, TenantRoles};
 use crate::domain::error::FieldViolation;
-use crate::domain::validate::MAX_CODE_CHARS;
+use crate::domain::validate::{MAX_CODE_CHARS, is_identity};
 
 pub const TENANT_HEADER: &str = "x-tenant-id";
 pub const ACTOR_HEADER: &str = "x-actor-id";
 pub const ROLES_HEADER: &str = "x-actor-roles";
-
-/// Whether `value` can be a tenant id, user id or role list: 1 to 128 visible ASCII characters.
-pub fn is_code(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() <= MAX_CODE_CHARS
-        && value.chars().all(|c| c.is_ascii_graphic())
-}
 
 /// The caller's identity. A missing or empty header is `UNAUTHENTICATED`/`MISSING_IDENTITY`;
 /// one that is set but cannot be an id (too long, spaces, control or non-ASCII characters), or
@@ -35,7 +28,7 @@ pub fn from_metadata(headers: &HeaderMap) -> Result<Actor, DomainError> {
     let mut header = |name: &str| match headers.get(name).map(|v| v.to_str()) {
         None => missing_id(&mut missing, name),
         Some(Ok(blank)) if blank.trim().is_empty() => missing_id(&mut missing, name),
-        Some(Ok(value)) if is_code(value) => value.to_owned(),
+        Some(Ok(value)) if is_identity(value) => value.to_owned(),
         Some(_) => {
             malformed.push(FieldViolation::new(
                 name,

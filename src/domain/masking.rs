@@ -37,7 +37,9 @@ pub fn mask_phone(phone: &str) -> String {
 
 /// Keeps the first character and the domain: `jane@example.com` → `j***@example.com`.
 pub fn mask_email(email: &str) -> String {
-    match email.split_once('@') {
+    // By the last `@`: whatever stands before it is hidden, even in a value stored before
+    // e-mail addresses were checked.
+    match email.rsplit_once('@') {
         _ if email.is_empty() => String::new(),
         Some((local, domain)) => {
             let first: String = local.chars().take(1).collect();
@@ -84,6 +86,11 @@ mod tests {
         assert_eq!(mask_email("jane@example.com"), "j***@example.com");
         assert_eq!(mask_email("王@例子.中国"), "王***@例子.中国");
         assert_eq!(mask_email("not-an-email"), "***");
+        // Stored before addresses were checked: nothing before the last `@` shows.
+        assert_eq!(
+            mask_email("john@gmail.com; jane.secret@corp.cn"),
+            "j***@corp.cn"
+        );
         assert_eq!(mask_email(""), "");
     }
 

@@ -89,7 +89,7 @@ pub struct MemberDraft<'a> {
 impl NewMember {
     pub fn parse(v: &mut Validator, draft: MemberDraft<'_>) -> Self {
         let pool_id = v.uuid("pool_id", draft.pool_id);
-        let user_id = v.required_text("user_id", draft.user_id, MAX_CODE_CHARS);
+        let user_id = v.user_id("user_id", draft.user_id);
         let weight = match draft.weight {
             0 => DEFAULT_WEIGHT,
             w if (1..=MAX_WEIGHT).contains(&w) => w,

@@ -82,6 +82,14 @@ pub fn is_clean(text: &str, free_text: bool) -> bool {
     text.chars().all(|c| allowed_char(c, free_text))
 }
 
+/// Whether `value` can be a tenant id, user id or role list as callers present them
+/// (`x-actor-id`, a token's `sub`): 1 to 128 visible ASCII characters.
+pub fn is_identity(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_CODE_CHARS
+        && value.chars().all(|c| c.is_ascii_graphic())
+}
+
 #[derive(Debug, Default)]
 pub struct Validator {
     violations: Vec<FieldViolation>,
@@ -140,6 +148,24 @@ impl Validator {
             }
         }
         ids
+    }
+
+    /// A user id as callers present it ([`is_identity`]), exactly as sent: a member no caller
+    /// could ever act as would hold leads nobody can work.
+    pub fn user_id(&mut self, field: &str, value: &str) -> String {
+        if value.is_empty() {
+            self.violation(field, "is required");
+        } else if !is_identity(value) {
+            self.violation(
+                field,
+                format!(
+                    "must be 1 to {MAX_CODE_CHARS} visible ASCII characters without spaces, as \
+                     callers present it in x-actor-id or a token's sub; got {}",
+                    quoted(value)
+                ),
+            );
+        }
+        value.to_owned()
     }
 
     /// A required text of at most `max` characters; returned trimmed.

@@ -167,17 +167,18 @@ pub(crate) async fn require_present(
     }
 }
 
-/// Starts and ends, one per transaction, the absences due at now (of one tenant, or all),
+/// Starts and ends, one per transaction, the absences due at `now` (of one tenant, or all),
 /// until none is left or `stop` is cancelled; how many steps it took. Each absence is locked
-/// and moved on by a conditional update, so concurrent sweeps never apply one twice.
+/// and moved on by a conditional update, so concurrent sweeps never apply one twice. `now` is
+/// the recycle sweep's moment: the events it writes then never read earlier than these.
 pub async fn apply_due(
     ctx: &Context,
     tenant_id: Option<&str>,
+    now: DateTime<Utc>,
     stop: &CancellationToken,
 ) -> Result<u64> {
     let mut steps = 0;
     while !stop.is_cancelled() {
-        let now = ctx.clock.now();
         let mut tx = ctx.begin().await?;
         let Some((tenant, due)) = store::absences::lock_next_due(&mut tx, tenant_id, now).await?
         else {

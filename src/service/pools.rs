@@ -53,6 +53,8 @@ pub async fn create(ctx: &Context, actor: &Actor, command: CreatePool) -> Result
     actor.require_admin()?;
     let key = ("pool.create", command.request_id);
     idempotency::once(ctx, actor, key, &command, async |conn| {
+        let named = command.pool.rules.recycle_to_pool_id;
+        require_open_recycle_pool(&mut *conn, actor, named, None).await?;
         store::pools::create(conn, &actor.tenant_id, &command.pool, ctx.clock.now()).await
     })
     .await
@@ -110,6 +112,11 @@ pub(crate) async fn apply_update(
     let current = access::pool(&mut *conn, actor, command.pool_id).await?;
     let next = current.pool.updated(command.patch.clone(), &command.mask);
     next.require_consistent_rules()?;
+    let (named, before) = (
+        next.rules.recycle_to_pool_id,
+        current.pool.rules.recycle_to_pool_id,
+    );
+    require_open_recycle_pool(&mut *conn, actor, named, before).await?;
     let pool = store::pools::update(&mut *conn, &actor.tenant_id, &next, now)
         .await?
         .ok_or(DomainError::ConcurrentModification)?;
@@ -122,6 +129,26 @@ pub(crate) async fn apply_update(
         pool,
         rescheduled_leads,
     })
+}
+
+/// `POOL_ARCHIVED` when the rules newly name an archived pool as the recycle pool: it would take
+/// no leads (they stay in their own pool, `recycle_destination`), so naming it is a mistake the
+/// admin hears of. A recycle pool archived after it was named does not block other changes.
+async fn require_open_recycle_pool(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    named: Option<Uuid>,
+    named_before: Option<Uuid>,
+) -> Result<()> {
+    match named {
+        Some(id) if named != named_before => match access::pool(conn, actor, id).await {
+            Ok(target) => access::require_open(&target.pool),
+            // An unknown id is refused by the write's foreign key, as before.
+            Err(DomainError::PoolNotFound(_)) => Ok(()),
+            Err(err) => Err(err),
+        },
+        _ => Ok(()),
+    }
 }
 
 /// Archives a pool (admins only); archiving an archived pool changes nothing.

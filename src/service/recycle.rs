@@ -120,7 +120,7 @@ async fn sweep(ctx: &Context, scope: &Sweep<'_>, stop: &CancellationToken) -> Re
     };
     deadline::committed(done(&report));
     // Absences first: a paused owner's leads must not be recycled for a stopped deadline.
-    absences::apply_due(ctx, scope.tenant_id, stop).await?;
+    absences::apply_due(ctx, scope.tenant_id, scope.now, stop).await?;
     alert_aging(ctx, scope, stop).await?;
     for action in [Action::Warn, Action::Recycle] {
         while !stop.is_cancelled() {

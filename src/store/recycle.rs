@@ -163,7 +163,7 @@ pub async fn alert_aging(db: impl PgExecutor<'_>, sweep: &Sweep<'_>) -> Result<i
     .map_err(db_error)
 }
 
-/// Recycles up to `batch` due leads: back to `IN_POOL` in the pool's recycle pool (else their
+/// Recycles up to `batch` due leads: back to `IN_POOL` in the pool's live recycle pool (else their
 /// own), with `previous_owner_id`, the pool's cooldown and a `RECYCLED` event each; the owners'
 /// held counts drop in the same statement. The owners' member rows are locked with the leads,
 /// `SKIP LOCKED` too: a sweep never waits, so it can deadlock with nothing (a lead whose owner is
@@ -176,7 +176,7 @@ pub async fn recycle_batch(db: impl PgExecutor<'_>, sweep: &Sweep<'_>) -> Result
            target AS (
                SELECT (l.lead).tenant_id, (l.lead).id, (l.lead).pool_id, (l.lead).owner_id,
                       s.reason, s.deadline,
-                      COALESCE(p.recycle_to_pool_id, (l.lead).pool_id) AS destination,
+                      recycle_destination(p) AS destination,
                       $1 + make_interval(secs => p.reclaim_cooldown_seconds) AS cooldown_until
                FROM due c
                JOIN pools p ON p.tenant_id = c.tenant_id AND p.id = c.pool_id

@@ -296,4 +296,30 @@ async fn grade_overrides_count_in_either_time() {
         bad_fields(app.as_admin().try_create_pool(no_calendar).await),
         ["grade_overrides[A].close_business_time"]
     );
+    // A bad wall-clock duration is named down to the field, as its business-time twin is.
+    let zero = Some(prost_types::Duration::default());
+    let fraction = Some(prost_types::Duration {
+        seconds: 60,
+        nanos: 5,
+    });
+    let bad_walls = proto::CreatePoolRequest {
+        name: "Bad walls".into(),
+        grade_overrides: [(
+            "A".to_owned(),
+            proto::GradeDeadlines {
+                follow_up_timeout: zero,
+                close_timeout: fraction,
+                ..Default::default()
+            },
+        )]
+        .into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        bad_fields(app.as_admin().try_create_pool(bad_walls).await),
+        [
+            "grade_overrides[A].follow_up_timeout",
+            "grade_overrides[A].close_timeout"
+        ]
+    );
 }

@@ -203,23 +203,38 @@ async fn a_claim_whose_deadline_passes_while_it_waits_commits_nothing() {
     assert_eq!(fixtures::held_count(&app, &team.pool.id, "alice").await, 0);
 }
 
+/// A phone must hold 5 to 20 digits; an e-mail must be one address (a cell with two would be
+/// masked and de-duplicated as the first alone).
 #[tokio::test]
-async fn a_phone_must_hold_5_to_20_digits_in_creates_and_imports() {
+async fn a_phone_must_hold_5_to_20_digits_and_an_email_be_one_address() {
     let (app, team) = fixtures::app_with_team(None).await;
-    let phoned = |phone: &str| proto::NewLead {
+    let contact = |phone: &str, email: &str| proto::NewLead {
         phone: phone.into(),
+        email: email.into(),
         ..fixtures::new_lead("x")
     };
-    for bad in ["not-a-phone", "+86 12", "1234567890123456789012"] {
+    let bad = [
+        ("not-a-phone", "", "lead.phone"),
+        ("+86 12", "", "lead.phone"),
+        ("1234567890123456789012", "", "lead.phone"),
+        ("", "not-an-email", "lead.email"),
+        ("", "john@gmail.com; jane.secret@corp.cn", "lead.email"),
+        ("", "王伟 <wang@example.com>", "lead.email"),
+    ];
+    for (phone, email, field) in bad {
         let service = app.as_service();
-        let created = service.try_create_in(&team.pool.id, phoned(bad));
-        assert_eq!(app.invalid_fields(created).await, ["lead.phone"], "{bad}");
+        let created = service.try_create_in(&team.pool.id, contact(phone, email));
+        assert_eq!(app.invalid_fields(created).await, [field], "{phone}{email}");
     }
     let imported = app
         .as_service()
         .import_leads(proto::ImportLeadsRequest {
             pool_id: team.pool.id.clone(),
-            leads: vec![phoned("not-a-phone"), phoned("+86 139 0000 0001")],
+            leads: vec![
+                contact("not-a-phone", ""),
+                contact("", "wang@hangzhou-tea.cn,li@hangzhou-tea.cn"),
+                contact("+86 139 0000 0001", "Wang.Wei@hangzhou-tea.cn"),
+            ],
             ..Default::default()
         })
         .await;
@@ -232,6 +247,7 @@ async fn a_phone_must_hold_5_to_20_digits_in_creates_and_imports() {
         outcomes,
         [
             (proto::ImportOutcome::Invalid, "phone"),
+            (proto::ImportOutcome::Invalid, "email"),
             (proto::ImportOutcome::Created, ""),
         ]
     );

@@ -85,15 +85,22 @@ async fn add_member_refuses_bad_fields_and_unknown_pool() {
         .await,
         ["role", "user_id", "weight", "max_held"]
     );
-    assert_eq!(
-        app.invalid_fields(app.as_admin().try_add_member(proto::AddMemberRequest {
+    // A user id no caller could present (x-actor-id, a token's sub) would hold leads nobody
+    // can work.
+    for user_id in [
+        "u".repeat(129),
+        "张三".into(),
+        "a b".into(),
+        " alice".into(),
+    ] {
+        let admin = app.as_admin();
+        let added = admin.try_add_member(proto::AddMemberRequest {
             pool_id: pool.id.clone(),
-            user_id: "u".repeat(129),
+            user_id: user_id.clone(),
             ..Default::default()
-        }))
-        .await,
-        ["user_id"]
-    );
+        });
+        assert_eq!(app.invalid_fields(added).await, ["user_id"], "{user_id}");
+    }
     app.assert_refused(
         app.as_admin().try_add_member(proto::AddMemberRequest {
             pool_id: uuid::Uuid::now_v7().to_string(),

@@ -374,6 +374,70 @@ async fn released_leads_go_to_the_recycle_pool() {
 }
 
 #[tokio::test]
+async fn a_recycle_pool_archived_later_takes_no_leads() {
+    let app = TestApp::spawn().await;
+    let (pool, recycled) = pool_recycling_elsewhere(&app).await;
+    app.as_admin().archive_pool(&recycled.id).await;
+    let ids = fixtures::leads(&app, &pool.id, 1).await;
+    app.as_member("alice").claim(&ids[0]).await;
+    let released = app.as_member("alice").release(&ids[0], "NO_BUDGET").await;
+    assert_eq!(
+        (released.pool_id.as_str(), released.state()),
+        (pool.id.as_str(), proto::LeadState::InPool),
+        "back in its own pool, where it can be claimed again"
+    );
+    app.as_member("bob").claim(&ids[0]).await;
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
+async fn naming_an_archived_pool_as_the_recycle_pool_is_refused() {
+    let app = TestApp::spawn().await;
+    let (pool, recycled) = pool_recycling_elsewhere(&app).await;
+    let closed = fixtures::pool(&app, "Closed", None).await;
+    app.as_admin().archive_pool(&closed.id).await;
+    let to_closed = proto::Pool {
+        id: pool.id.clone(),
+        recycle_to_pool_id: closed.id.clone(),
+        ..Default::default()
+    };
+    let md = app
+        .assert_refused(
+            app.as_admin()
+                .try_update_pool(to_closed, &["recycle_to_pool_id"]),
+            "POOL_ARCHIVED",
+        )
+        .await;
+    assert_eq!(md["pool_id"], closed.id);
+    let create = proto::CreatePoolRequest {
+        name: "Into the closed one".into(),
+        recycle_to_pool_id: closed.id.clone(),
+        ..Default::default()
+    };
+    let md = app
+        .assert_refused(app.as_admin().try_create_pool(create), "POOL_ARCHIVED")
+        .await;
+    assert_eq!(md["pool_id"], closed.id);
+    // A recycle pool archived after it was named does not block changing other rules.
+    app.as_admin().archive_pool(&recycled.id).await;
+    let quota = proto::Pool {
+        id: pool.id.clone(),
+        daily_claim_limit: Some(3),
+        ..Default::default()
+    };
+    let updated = app
+        .as_admin()
+        .update_pool(quota, &["daily_claim_limit"])
+        .await
+        .pool
+        .expect("the updated pool");
+    assert_eq!(
+        (updated.daily_claim_limit, updated.recycle_to_pool_id),
+        (Some(3), recycled.id)
+    );
+}
+
+#[tokio::test]
 async fn a_release_may_name_a_pool_its_owner_may_use() {
     let app = TestApp::spawn().await;
     let (pool, _recycled) = pool_recycling_elsewhere(&app).await;

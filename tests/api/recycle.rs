@@ -180,6 +180,29 @@ async fn recycles_after_the_deadline_into_the_recycle_pool_with_cooldown() {
 }
 
 #[tokio::test]
+async fn a_lead_recycles_into_its_own_pool_once_the_recycle_pool_is_archived() {
+    let app = TestApp::spawn().await;
+    let bin = fixtures::pool(&app, "Recycled", None).await;
+    let rules = proto::CreatePoolRequest {
+        recycle_to_pool_id: bin.id.clone(),
+        ..weekly_rules()
+    };
+    let pool = pool_with(&app, "Weekly", rules).await;
+    let lead = owned_lead(&app, &pool.id, "alice", "B").await;
+    app.as_admin().archive_pool(&bin.id).await;
+
+    assert_eq!(sweep_at(&app, Duration::days(6)).await, (1, 0));
+    assert_eq!(sweep_at(&app, Duration::days(7)).await, (0, 1));
+    let recycled = get(&app, &lead.id).await;
+    assert_eq!(
+        (recycled.pool_id.as_str(), recycled.state()),
+        (pool.id.as_str(), proto::LeadState::InPool),
+        "an archived pool takes no leads"
+    );
+    fixtures::assert_consistent(&app).await;
+}
+
+#[tokio::test]
 async fn a_follow_up_postpones_the_follow_up_recycle_but_not_the_close_recycle() {
     let app = TestApp::spawn().await;
     let rules = proto::CreatePoolRequest {

@@ -10,12 +10,12 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicK
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
-use super::identity::{ACTOR_HEADER, ROLES_HEADER, TENANT_HEADER, is_code};
+use super::identity::{ACTOR_HEADER, ROLES_HEADER, TENANT_HEADER};
 use crate::config::KeySource;
 use crate::domain::DomainError;
 use crate::domain::access::{Actor, TenantRoles};
 use crate::domain::error::FieldViolation;
-use crate::domain::validate::MAX_CODE_CHARS;
+use crate::domain::validate::{MAX_CODE_CHARS, is_identity};
 
 const AUTHORIZATION: &str = "authorization";
 /// RFC 7518 §3.2: an HS256 key is at least as long as the hash.
@@ -221,7 +221,7 @@ impl Claims {
 
 /// A tenant or user id claim: as identity metadata accepts them.
 fn code_claim(claim: &str, value: &str) -> Result<(), DomainError> {
-    if is_code(value) {
+    if is_identity(value) {
         Ok(())
     } else {
         Err(invalid(format!(

@@ -55,7 +55,7 @@ impl NewLead {
             name: v.required_text(&field("name"), &draft.name, MAX_NAME_CHARS),
             company: v.optional_text(&field("company"), &draft.company, MAX_NAME_CHARS),
             phone: phone(v, &field("phone"), &draft.phone),
-            email: code(v, "email", &draft.email),
+            email: email(v, &field("email"), &draft.email),
             source: code(v, "source", &draft.source),
             region: code(v, "region", &draft.region),
             industry: code(v, "industry", &draft.industry),
@@ -86,6 +86,33 @@ fn phone(v: &mut Validator, field: &str, value: &str) -> String {
         );
     }
     phone
+}
+
+/// An optional e-mail address: empty, or one address `local@domain` whose domain has a dot, with
+/// no spaces and none of the characters that join or quote several addresses (`,;<>()[]"\`).
+/// A cell holding two addresses would otherwise be de-duplicated by the whole text and masked
+/// as if it were the first alone, showing the second to every member.
+fn email(v: &mut Validator, field: &str, value: &str) -> String {
+    let email = v.optional_text(field, value, MAX_CODE_CHARS);
+    if !email.is_empty() && !is_one_address(&email) {
+        v.violation(
+            field,
+            format!(
+                "must be one e-mail address such as name@example.com, got {}",
+                quoted(&email)
+            ),
+        );
+    }
+    email
+}
+
+fn is_one_address(text: &str) -> bool {
+    let bad = |c: char| c.is_whitespace() || "@,;<>()[]\"\\".contains(c);
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let labels_ok = domain.split('.').count() > 1 && domain.split('.').all(|l| !l.is_empty());
+    !local.is_empty() && !local.contains(bad) && !domain.contains(bad) && labels_ok
 }
 
 fn parse_attributes(
@@ -135,3 +162,35 @@ pub const UPDATABLE_FIELDS: &[&str] = &[
     "tags",
     "attributes",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::is_one_address;
+
+    #[test]
+    fn an_email_is_one_address_with_a_dotted_domain() {
+        for good in [
+            "jane@example.com",
+            "wang.wei+crm@hangzhou-tea.cn",
+            "王@例子.中国",
+        ] {
+            assert!(is_one_address(good), "{good}");
+        }
+        let bad = [
+            "not-an-email",
+            "@example.com",
+            "jane@",
+            "jane@localhost",
+            "jane@example..com",
+            "jane@.example.com",
+            "a@b@example.com",
+            "john@gmail.com; jane@corp.cn",
+            "john@gmail.com,jane@corp.cn",
+            "王伟 <wang@example.com>",
+            "jane doe@example.com",
+        ];
+        for text in bad {
+            assert!(!is_one_address(text), "{text}");
+        }
+    }
+}

@@ -274,9 +274,11 @@ fn grade_overrides(v: &mut Validator, draft: &RulesDraft<'_>) -> BTreeMap<String
             let business = |v: &mut Validator, name: &str, raw| {
                 BusinessSpan::parse(v, &format!("{field}.{name}"), raw, 0)
             };
+            let wall =
+                |v: &mut Validator, name: &str, raw| timeout(v, &format!("{field}.{name}"), raw);
             let deadlines = GradeDeadlines {
-                follow_up_timeout_seconds: timeout(v, &field, sent.follow_up),
-                close_timeout_seconds: timeout(v, &field, sent.close),
+                follow_up_timeout_seconds: wall(v, "follow_up_timeout", sent.follow_up),
+                close_timeout_seconds: wall(v, "close_timeout", sent.close),
                 follow_up_business: business(v, "follow_up_business_time", sent.follow_up_business),
                 close_business: business(v, "close_business_time", sent.close_business),
             };

@@ -62,7 +62,7 @@ pub async fn apply(
            ),
            target AS (
                SELECT l.id, l.pool_id, p.from_owner, p.to_owner,
-                      CASE WHEN p.to_owner IS NULL THEN COALESCE(po.recycle_to_pool_id, l.pool_id)
+                      CASE WHEN p.to_owner IS NULL THEN recycle_destination(po)
                            ELSE l.pool_id END AS destination,
                       $10::timestamptz + make_interval(secs => po.reclaim_cooldown_seconds)
                           AS cooldown_until,

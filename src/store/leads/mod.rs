@@ -431,9 +431,10 @@ pub struct Release<'a> {
 
 /// Releases an owned, unlocked lead in one statement, if the actor is its owner or manages its
 /// pool and the reason is one the pool allows. The lead goes to the named pool if its owner is an
-/// active member of it, else to the pool's `recycle_to_pool_id` (else stays in its pool), with
-/// the ex-owner's cooldown; the ex-owner's held count drops and the `RELEASED` event is written
-/// with it. `None`: nothing changed; [`release_snapshot`] explains why.
+/// active member of it, else to the pool's `recycle_to_pool_id` while that pool is live (else
+/// stays in its pool), with the ex-owner's cooldown; the ex-owner's held count drops and the
+/// `RELEASED` event is written with it. `None`: nothing changed; [`release_snapshot`] explains
+/// why.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id, lead_id = %release.lead_id))]
 pub async fn release(
     db: impl PgExecutor<'_>,
@@ -444,7 +445,7 @@ pub async fn release(
         LeadRow,
         r#"WITH target AS (
                SELECT l.id, l.pool_id, l.owner_id,
-                      COALESCE($9, p.recycle_to_pool_id, l.pool_id) AS destination,
+                      COALESCE($9, recycle_destination(p)) AS destination,
                       $5::timestamptz + make_interval(secs => p.reclaim_cooldown_seconds)
                           AS cooldown_until
                FROM leads l JOIN pools p ON p.tenant_id = l.tenant_id AND p.id = l.pool_id
