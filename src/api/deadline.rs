@@ -2,7 +2,8 @@
 //! database work (`service::deadline`), a little before the caller's own, so the answer
 //! `DEADLINE_EXCEEDED` (with ErrorInfo) is ours and is sent only for calls that committed
 //! nothing: the transaction is not committed past the deadline and rolls back as the call is
-//! dropped. A call that commits in parts (a streamed import, a recycle sweep) records each part
+//! dropped. A call that sent its commit before the deadline is not dropped: its commit may
+//! take effect, so its own answer is awaited ([`finish_committing`]). A call that commits in parts (a streamed import, a recycle sweep) records each part
 //! it committed, and its answer names them instead (`service::deadline::owned_up`, applied where
 //! every error becomes a status).
 
@@ -82,11 +83,32 @@ where
             return Box::pin(call);
         };
         Box::pin(deadline::within(Some(deadline), async move {
-            match tokio::time::timeout_at(deadline, call).await {
+            let mut call = std::pin::pin!(call);
+            match tokio::time::timeout_at(deadline, call.as_mut()).await {
                 Ok(answered) => answered,
+                Err(_) if deadline::commit_started() => finish_committing(call).await,
                 Err(_) => Ok(tonic::Status::from(DomainError::DeadlineExceeded).into_http()),
             }
         }))
+    }
+}
+
+/// How long a call that sent its commit is waited for past its deadline. A commit normally
+/// answers in milliseconds; one that does not within this has lost its database.
+const COMMIT_GRACE: Duration = Duration::from_secs(5);
+
+/// The answer of a call whose deadline passed after it sent a commit: its own, however late, so
+/// a change that committed is never denied by a `DEADLINE_EXCEEDED` saying nothing changed (the
+/// caller that gave up meanwhile retries with the same `request_id` and gets it). Past the grace
+/// the outcome is unknown: `UNAVAILABLE`, which callers retry with the same `request_id`.
+async fn finish_committing<F, R, E>(call: std::pin::Pin<&mut F>) -> Result<http::Response<R>, E>
+where
+    F: std::future::Future<Output = Result<http::Response<R>, E>>,
+    R: Default,
+{
+    match tokio::time::timeout(COMMIT_GRACE, call).await {
+        Ok(answered) => answered,
+        Err(_) => Ok(tonic::Status::from(DomainError::DatabaseUnavailable).into_http()),
     }
 }
 
@@ -98,6 +120,34 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.insert("grpc-timeout", value.parse().expect("ascii"));
         grpc_timeout(&headers)
+    }
+
+    /// The layer's answer to a call of 100 ms whose work takes 300 ms in all, with or without
+    /// sending its commit at 5 ms.
+    async fn answer_of_a_slow_call(sends_commit: bool) -> http::Response<String> {
+        let inner = tower::service_fn(move |_: http::Request<()>| async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if sends_commit {
+                deadline::check_before_commit().expect("time left to commit");
+            }
+            tokio::time::sleep(Duration::from_millis(295)).await;
+            Ok::<_, std::convert::Infallible>(http::Response::new("done".to_owned()))
+        });
+        let mut request = http::Request::new(());
+        let timeout = "100m".parse().expect("ascii");
+        request.headers_mut().insert("grpc-timeout", timeout);
+        let answered = DeadlineLayer.layer(inner).call(request).await;
+        answered.expect("infallible")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_sent_its_commit_gives_its_own_answer_however_late() {
+        let committed = answer_of_a_slow_call(true).await;
+        assert_eq!(committed.body(), "done");
+        assert_eq!(committed.headers().get("grpc-status"), None);
+        let cut = answer_of_a_slow_call(false).await;
+        assert_eq!(cut.headers()["grpc-status"], "4", "DEADLINE_EXCEEDED");
+        assert_eq!(cut.body(), "");
     }
 
     #[test]

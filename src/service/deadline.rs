@@ -1,6 +1,7 @@
 //! The caller's deadline (`grpc-timeout`) bounds the database work of a call: waiting for a
 //! connection, every statement (`statement_timeout`), and the commit, which is not sent once
-//! the deadline has passed, so a call that answers `DEADLINE_EXCEEDED` committed nothing; or,
+//! the deadline is near (and, once sent, is waited for: [`commit_started`]), so a call that
+//! answers `DEADLINE_EXCEEDED` committed nothing; or,
 //! for the calls that commit in parts (a streamed import, a recycle sweep), only the parts it
 //! records with [`committed`], which its answer then names ([`owned_up`]).
 //!
@@ -9,7 +10,7 @@
 //! which read it. Calls without a deadline (and the scheduler) are bounded by the pool's
 //! acquire timeout and the session's `statement_timeout` only.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::time::Duration;
 
@@ -23,6 +24,9 @@ tokio::task_local! {
     static DEADLINE: Instant;
     /// What a call that commits in parts has committed so far.
     static COMMITTED: RefCell<Option<Committed>>;
+    /// Whether the call has sent a commit: from then on its own answer, not the deadline's,
+    /// says what happened ([`commit_started`]).
+    static COMMIT_SENT: Cell<bool>;
 }
 
 /// The time a commit is given: one is not started with less than this left, so it finishes
@@ -33,6 +37,7 @@ pub const COMMIT_RESERVE: Duration = Duration::from_millis(10);
 pub async fn within<F: Future>(deadline: Option<Instant>, call: F) -> F::Output {
     match deadline {
         Some(deadline) => {
+            let call = COMMIT_SENT.scope(Cell::new(false), call);
             let call = COMMITTED.scope(RefCell::new(None), call);
             DEADLINE.scope(deadline, call).await
         }
@@ -72,10 +77,20 @@ pub fn remaining() -> Option<Duration> {
         .ok()
 }
 
-/// Refuses to start a commit the deadline would cut off.
+/// Refuses to start a commit the deadline would cut off; else records that one is sent.
 pub fn check_before_commit() -> Result<()> {
     match remaining() {
         Some(left) if left < COMMIT_RESERVE => Err(DomainError::DeadlineExceeded),
-        _ => Ok(()),
+        _ => {
+            let _ = COMMIT_SENT.try_with(|sent| sent.set(true));
+            Ok(())
+        }
     }
+}
+
+/// Whether this call has sent a commit. A commit cut off on our side may still take effect on
+/// the server, so once one is sent the deadline no longer answers for the call: the edge waits
+/// for the call's own answer (success, or an error that says what stays done).
+pub fn commit_started() -> bool {
+    COMMIT_SENT.try_with(Cell::get).unwrap_or(false)
 }

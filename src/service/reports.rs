@@ -156,6 +156,8 @@ pub async fn pool_report(
     bucket: Bucket,
 ) -> Result<(Pool, Vec<PoolBucket>)> {
     let access = access::pool(&mut *ctx.acquire().await?, actor, pool_id).await?;
+    // As the other reports: an outsider hears `NOT_POOL_MEMBER`, a member `MANAGER_REQUIRED`.
+    actor.require_pool_reader(pool_id, access.membership)?;
     if !actor.roles.service {
         actor.require_manager(pool_id, access.membership)?;
     }

@@ -253,6 +253,62 @@ async fn a_phone_must_hold_5_to_20_digits_and_an_email_be_one_address() {
     );
 }
 
+/// A commit sent before the deadline may take effect after it. The call is then not answered
+/// `DEADLINE_EXCEEDED` "nothing was changed": it runs on to its own answer, which the caller
+/// gets if it comes in time (else transport's own timeout ends the call, saying nothing of
+/// what it did), and a retry with the same `request_id` gets what it did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_whose_commit_outlasts_the_deadline_never_says_nothing_changed() {
+    let (app, _team, lead) = fixtures::app_with_lead(None).await;
+    // The claim's statement takes 300 ms; its commit then waits for a lock this test holds.
+    sqlx::raw_sql(
+        r#"CREATE FUNCTION test_slow_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$;
+           CREATE TRIGGER test_slow_statement AFTER INSERT ON lead_events
+               FOR EACH STATEMENT EXECUTE FUNCTION test_slow_statement();
+           CREATE FUNCTION test_slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN PERFORM pg_advisory_xact_lock_shared(7244); RETURN NULL; END $$;
+           CREATE CONSTRAINT TRIGGER test_slow_commit AFTER INSERT ON lead_events
+               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_slow_commit();"#,
+    )
+    .execute(&app.db)
+    .await
+    .expect("slow triggers");
+    let mut holder = app.db.acquire().await.expect("connection");
+    sqlx::query("SELECT pg_advisory_lock(7244)")
+        .execute(&mut *holder)
+        .await
+        .expect("hold the commit");
+    let claim = proto::ClaimLeadRequest {
+        lead_id: lead.id.clone(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let mut request: Request<_> = fixtures::user("alice").req(claim.clone());
+    // Our deadline is 950 ms away: the commit is sent at about 300 ms and waits past the
+    // caller's own (1 s), until the lock is let go at 1.1 s.
+    request.set_timeout(Duration::from_millis(1000));
+    let mut leads = app.leads();
+    let call = tokio::spawn(async move { leads.claim_lead(request).await });
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sqlx::query("SELECT pg_advisory_unlock(7244)")
+        .execute(&mut *holder)
+        .await
+        .expect("let the commit finish");
+    if let Err(status) = call.await.expect("joined") {
+        assert!(
+            !status.message().contains("nothing was changed"),
+            "a committed claim was denied: {status:?}"
+        );
+    }
+    let retried = app
+        .leads()
+        .claim_lead(fixtures::user("alice").req(claim))
+        .await;
+    let owner = retried.expect("the stored answer").into_inner().lead;
+    assert_eq!(owner.map(|l| l.owner_id).as_deref(), Some("alice"));
+    fixtures::assert_consistent(&app).await;
+}
+
 #[tokio::test]
 async fn with_the_database_unreachable_a_call_is_unavailable_within_its_deadline() {
     let (channel, _server) = crate::harness::spawn_without_database().await;

@@ -409,6 +409,12 @@ async fn check_fairness(app: &TestApp, pool: &str) {
         .try_pool_report(pool_request(pool, proto::ReportBucket::Day))
         .await;
     crate::harness::assert_error(refused, "MANAGER_REQUIRED");
+    // Someone outside the pool hears so, as from the other reports.
+    let outsider = app
+        .as_member("zoe")
+        .try_pool_report(pool_request(pool, proto::ReportBucket::Day))
+        .await;
+    crate::harness::assert_error(outsider, "NOT_POOL_MEMBER");
 }
 
 #[tokio::test]
