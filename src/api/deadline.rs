@@ -86,7 +86,7 @@ where
             let mut call = std::pin::pin!(call);
             match tokio::time::timeout_at(deadline, call.as_mut()).await {
                 Ok(answered) => answered,
-                Err(_) if deadline::commit_started() => finish_committing(call).await,
+                Err(_) if deadline::commit_in_flight() => finish_committing(call).await,
                 Err(_) => Ok(tonic::Status::from(DomainError::DeadlineExceeded).into_http()),
             }
         }))
@@ -122,13 +122,25 @@ mod tests {
         grpc_timeout(&headers)
     }
 
-    /// The layer's answer to a call of 100 ms whose work takes 300 ms in all, with or without
-    /// sending its commit at 5 ms.
-    async fn answer_of_a_slow_call(sends_commit: bool) -> http::Response<String> {
+    /// What the call of [`answer_of_a_slow_call`] does at 5 ms.
+    #[derive(Clone, Copy)]
+    enum At5Ms {
+        Nothing,
+        /// Sends a commit that answers at 300 ms.
+        SendsCommit,
+        /// Commits, then goes on with other work until 300 ms.
+        Commits,
+    }
+
+    /// The layer's answer to a call of 100 ms whose work takes 300 ms in all.
+    async fn answer_of_a_slow_call(at_5_ms: At5Ms) -> http::Response<String> {
         let inner = tower::service_fn(move |_: http::Request<()>| async move {
             tokio::time::sleep(Duration::from_millis(5)).await;
-            if sends_commit {
+            if !matches!(at_5_ms, At5Ms::Nothing) {
                 deadline::check_before_commit().expect("time left to commit");
+            }
+            if matches!(at_5_ms, At5Ms::Commits) {
+                deadline::commit_answered(true);
             }
             tokio::time::sleep(Duration::from_millis(295)).await;
             Ok::<_, std::convert::Infallible>(http::Response::new("done".to_owned()))
@@ -141,13 +153,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_call_that_sent_its_commit_gives_its_own_answer_however_late() {
-        let committed = answer_of_a_slow_call(true).await;
-        assert_eq!(committed.body(), "done");
-        assert_eq!(committed.headers().get("grpc-status"), None);
-        let cut = answer_of_a_slow_call(false).await;
+    async fn a_call_whose_commit_is_under_way_gives_its_own_answer_however_late() {
+        let committing = answer_of_a_slow_call(At5Ms::SendsCommit).await;
+        assert_eq!(committing.body(), "done");
+        assert_eq!(committing.headers().get("grpc-status"), None);
+        let cut = answer_of_a_slow_call(At5Ms::Nothing).await;
         assert_eq!(cut.headers()["grpc-status"], "4", "DEADLINE_EXCEEDED");
-        assert_eq!(cut.body(), "");
+        assert!(message_of(&cut).contains("nothing was changed"));
+        // Committed and then out of time: the answer says the change stays done.
+        let after = answer_of_a_slow_call(At5Ms::Commits).await;
+        assert_eq!(after.headers()["grpc-status"], "4", "DEADLINE_EXCEEDED");
+        assert!(message_of(&after).contains("was committed"), "{after:?}");
+    }
+
+    /// `grpc-message`, its spaces as sent percent-encoded (the messages here are ASCII).
+    fn message_of(answer: &http::Response<String>) -> String {
+        let sent = answer.headers()["grpc-message"].to_str().expect("ascii");
+        sent.replace("%20", " ")
     }
 
     #[test]

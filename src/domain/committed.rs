@@ -15,6 +15,8 @@ pub enum Committed {
     /// `RunRecycle`: the sweep had begun; its batches commit one by one, and those that
     /// committed warned and recycled these many leads.
     Swept { warned: u64, recycled: u64 },
+    /// Any other call: its change committed, and the deadline passed in what came after.
+    Change,
 }
 
 impl Committed {
@@ -28,6 +30,7 @@ impl Committed {
                 ("warned", warned.to_string()),
                 ("recycled", recycled.to_string()),
             ],
+            Self::Change => vec![("committed", "true".to_owned())],
         }
     }
 }
@@ -53,6 +56,10 @@ impl fmt::Display for Committed {
                  the committed ones did stays done: {recycled} leads recycled and {warned} warned, \
                  after any absences and pool-aging alerts that were due. Run it again to sweep the \
                  rest."
+            ),
+            Self::Change => f.write_str(
+                "The call ran out of time after its change was committed; it stays done: send \
+                 the call again with the same request_id to get its answer.",
             ),
         }
     }
@@ -81,5 +88,7 @@ mod tests {
             swept.metadata(),
             [("warned", "2".to_owned()), ("recycled", "1000".to_owned())]
         );
+        let change = Committed::Change.to_string();
+        assert!(change.contains("was committed") && change.contains("same request_id"));
     }
 }

@@ -1,6 +1,6 @@
 //! The caller's deadline (`grpc-timeout`) bounds the database work of a call: waiting for a
 //! connection, every statement (`statement_timeout`), and the commit, which is not sent once
-//! the deadline is near (and, once sent, is waited for: [`commit_started`]), so a call that
+//! the deadline is near (and, once sent, is waited for: [`commit_in_flight`]), so a call that
 //! answers `DEADLINE_EXCEEDED` committed nothing; or,
 //! for the calls that commit in parts (a streamed import, a recycle sweep), only the parts it
 //! records with [`committed`], which its answer then names ([`owned_up`]).
@@ -24,9 +24,14 @@ tokio::task_local! {
     static DEADLINE: Instant;
     /// What a call that commits in parts has committed so far.
     static COMMITTED: RefCell<Option<Committed>>;
-    /// Whether the call has sent a commit: from then on its own answer, not the deadline's,
-    /// says what happened ([`commit_started`]).
-    static COMMIT_SENT: Cell<bool>;
+    /// This call's commits: whether one is under way, and whether one took effect.
+    static COMMITS: Cell<Commits>;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Commits {
+    in_flight: bool,
+    done: bool,
 }
 
 /// The time a commit is given: one is not started with less than this left, so it finishes
@@ -37,7 +42,7 @@ pub const COMMIT_RESERVE: Duration = Duration::from_millis(10);
 pub async fn within<F: Future>(deadline: Option<Instant>, call: F) -> F::Output {
     match deadline {
         Some(deadline) => {
-            let call = COMMIT_SENT.scope(Cell::new(false), call);
+            let call = COMMITS.scope(Cell::new(Commits::default()), call);
             let call = COMMITTED.scope(RefCell::new(None), call);
             DEADLINE.scope(deadline, call).await
         }
@@ -59,6 +64,7 @@ pub fn owned_up(err: DomainError) -> DomainError {
     };
     match COMMITTED.try_with(|committed| committed.borrow().clone()) {
         Ok(Some(so_far)) => DomainError::DeadlineExceededAfter(so_far),
+        _ if commits().done => DomainError::DeadlineExceededAfter(Committed::Change),
         _ => DomainError::DeadlineExceeded,
     }
 }
@@ -77,20 +83,42 @@ pub fn remaining() -> Option<Duration> {
         .ok()
 }
 
-/// Refuses to start a commit the deadline would cut off; else records that one is sent.
+/// Refuses to start a commit the deadline would cut off; else records that one is under way
+/// until [`commit_answered`].
 pub fn check_before_commit() -> Result<()> {
     match remaining() {
         Some(left) if left < COMMIT_RESERVE => Err(DomainError::DeadlineExceeded),
         _ => {
-            let _ = COMMIT_SENT.try_with(|sent| sent.set(true));
+            update_commits(|c| c.in_flight = true);
             Ok(())
         }
     }
 }
 
-/// Whether this call has sent a commit. A commit cut off on our side may still take effect on
-/// the server, so once one is sent the deadline no longer answers for the call: the edge waits
-/// for the call's own answer (success, or an error that says what stays done).
-pub fn commit_started() -> bool {
-    COMMIT_SENT.try_with(Cell::get).unwrap_or(false)
+/// Records a commit's answer: no longer under way, and whether it took effect.
+pub fn commit_answered(took_effect: bool) {
+    update_commits(|c| {
+        c.in_flight = false;
+        c.done |= took_effect;
+    });
+}
+
+/// Whether a commit of this call is under way. One cut off on our side may still take effect
+/// on the server, so while it is the deadline does not answer for the call: the edge waits for
+/// the call's own answer.
+pub fn commit_in_flight() -> bool {
+    commits().in_flight
+}
+
+fn commits() -> Commits {
+    COMMITS.try_with(Cell::get).unwrap_or_default()
+}
+
+/// A call without a deadline has no record to keep (no scope).
+fn update_commits(change: impl FnOnce(&mut Commits)) {
+    let _ = COMMITS.try_with(|cell| {
+        let mut commits = cell.get();
+        change(&mut commits);
+        cell.set(commits);
+    });
 }

@@ -121,7 +121,9 @@ impl Context {
     /// Commits `tx`, unless the call's deadline leaves no time for it: then it rolls back.
     pub async fn commit(&self, tx: Transaction<'_, Postgres>) -> Result<()> {
         deadline::check_before_commit()?;
-        tx.commit().await.map_err(db_error)
+        let committed = tx.commit().await;
+        deadline::commit_answered(committed.is_ok());
+        committed.map_err(db_error)
     }
 
     /// Runs `change` in a transaction of its own ([`Context::begin`], [`Context::commit`]).
