@@ -179,15 +179,20 @@ async fn recycles_after_the_deadline_into_the_recycle_pool_with_cooldown() {
     fixtures::assert_consistent(&app).await;
 }
 
-#[tokio::test]
-async fn a_lead_recycles_into_its_own_pool_once_the_recycle_pool_is_archived() {
-    let app = TestApp::spawn().await;
-    let bin = fixtures::pool(&app, "Recycled", None).await;
+/// A pool with the weekly rules whose recycled leads go to a second pool, the bin.
+async fn weekly_pool_recycling_to_a_bin(app: &TestApp) -> (proto::Pool, proto::Pool) {
+    let bin = fixtures::pool(app, "Recycled", None).await;
     let rules = proto::CreatePoolRequest {
         recycle_to_pool_id: bin.id.clone(),
         ..weekly_rules()
     };
-    let pool = pool_with(&app, "Weekly", rules).await;
+    (pool_with(app, "Weekly", rules).await, bin)
+}
+
+#[tokio::test]
+async fn a_lead_recycles_into_its_own_pool_once_the_recycle_pool_is_archived() {
+    let app = TestApp::spawn().await;
+    let (pool, bin) = weekly_pool_recycling_to_a_bin(&app).await;
     let lead = owned_lead(&app, &pool.id, "alice", "B").await;
     app.as_admin().archive_pool(&bin.id).await;
 
@@ -860,12 +865,7 @@ async fn run_recycle_replays_its_response_for_a_retried_request_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_cut_off_by_its_deadline_says_what_its_committed_batches_did() {
     let app = TestApp::spawn().await;
-    let bin = fixtures::pool(&app, "Recycled", None).await;
-    let rules = proto::CreatePoolRequest {
-        recycle_to_pool_id: bin.id.clone(),
-        ..weekly_rules()
-    };
-    let pool = pool_with(&app, "Weekly", rules).await;
+    let (pool, bin) = weekly_pool_recycling_to_a_bin(&app).await;
     let due = owned_lead(&app, &pool.id, "alice", "B").await;
     app.clock.set(start_time() + Duration::days(1));
     let warned = owned_lead(&app, &pool.id, "bob", "B").await;
