@@ -55,7 +55,7 @@ impl PoolSize {
 /// PostgreSQL's connection slots are short (a rolling update over a tight `max_connections`)
 /// serves with fewer and says so, where insisting on all of them kept it from starting at all.
 pub async fn connect(options: PgConnectOptions, size: PoolSize) -> Result<PgPool, sqlx::Error> {
-    let options = with_session_settings(options);
+    let options = session_settings(options);
     let pool = PgPoolOptions::new()
         .max_connections(size.max)
         .min_connections(size.min)
@@ -97,7 +97,9 @@ async fn return_to_pool(pool: &PgPool, connections: Vec<PoolConnection<Postgres>
     let _ = tokio::time::timeout(Duration::from_secs(1), idle).await;
 }
 
-fn with_session_settings(options: PgConnectOptions) -> PgConnectOptions {
+/// `options` with the settings every connection of the service runs with: its statement and
+/// idle-in-transaction timeouts, and the planner settings its statements are measured with.
+pub fn session_settings(options: PgConnectOptions) -> PgConnectOptions {
     options.application_name("leadpool").options([
         ("statement_timeout", STATEMENT_TIMEOUT),
         (

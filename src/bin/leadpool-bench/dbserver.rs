@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 
 use leadpool::embedded_pg::{EmbeddedPgOptions, EmbeddedPostgres};
-use leadpool::store::{self, PoolSize};
+use leadpool::store;
 
 use crate::Result;
 use crate::cli::Cli;
@@ -44,19 +44,12 @@ pub struct BenchDb {
 
 impl BenchDb {
     /// Runs the set-based `statements` that prepare a scenario's pools, members and leads, then
-    /// analyses those tables. Without a statement timeout: over every lead they run longer than
-    /// it at full size.
+    /// analyses those tables.
     pub async fn rewrite_leads(&self, statements: &str) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
-        sqlx::raw_sql("SET statement_timeout = 0")
-            .execute(&mut *conn)
-            .await?;
         sqlx::raw_sql(statements).execute(&mut *conn).await?;
         // On its own: several statements in one call share a transaction, which VACUUM refuses.
         sqlx::raw_sql("VACUUM (ANALYZE) pools, members, leads, lead_search")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::raw_sql("RESET statement_timeout")
             .execute(&mut *conn)
             .await?;
         Ok(())
@@ -117,7 +110,14 @@ impl DbServer {
         self.admin_exec(&format!("CREATE DATABASE {name}")).await?;
         eprintln!("fresh database {name}");
         let options = self.admin.clone().database(&name);
-        let pool = store::connect(options.clone(), PoolSize::on_demand(BENCH_CONNECTIONS)).await?;
+        // The service's settings (the EXPLAIN baselines plan as the service does) without its
+        // statement timeout: seeding a full-size scenario on a slow day takes longer than it.
+        let unbounded =
+            store::session_settings(options.clone()).options([("statement_timeout", "0")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(BENCH_CONNECTIONS)
+            .connect_with(unbounded)
+            .await?;
         store::schema::migrate(&pool).await?;
         Ok(BenchDb {
             uri: self.uri(&name),

@@ -216,12 +216,8 @@ pub async fn baseline(db: &BenchDb, due: &str) -> Result<Duration> {
         .await?;
     spinner.set_message("baseline");
     let started = Instant::now();
-    // Without the service's 10 s statement timeout: on a slow day the baseline itself takes
-    // about that long (9.6 s on 2026-12-06), and the figure must not depend on a guard of ours.
     sqlx::raw_sql(&format!(
-        "BEGIN;
-         SET LOCAL statement_timeout = 0;
-         WITH recycled AS (
+        "WITH recycled AS (
              UPDATE baseline_leads l
              SET state = 'IN_POOL', owner_id = NULL, previous_owner_id = l.owner_id,
                  acquired_at = NULL, acquired_via = NULL, follow_up_deadline = NULL,
@@ -233,8 +229,7 @@ pub async fn baseline(db: &BenchDb, due: &str) -> Result<Duration> {
                                       reason, occurred_at)
          SELECT tenant_id, id, pool_id, 'RECYCLED', previous_owner_id, 'baseline',
                 'FOLLOW_UP_OVERDUE', now()
-         FROM recycled;
-         COMMIT;"
+         FROM recycled"
     ))
     .execute(&db.pool)
     .await?;
