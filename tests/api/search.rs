@@ -68,6 +68,9 @@ async fn chinese_latin_and_mixed_queries_find_exactly_the_leads_containing_them(
         // matches as it is.
         ("ZÜRICH", &["Zoë Müller"]),
         ("HANGZHOU", &["李伟"]),
+        // ASCII text against rows with other letters too, whatever the case of either.
+        ("zO", &["Zoë Müller"]),
+        ("tEA c", &["李伟"]),
         ("3m 中", &["赵六"]),
         ("3", &["赵六"]),
         ("王伟 Hangzhou", &[]),

@@ -17,7 +17,7 @@
 
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
-use super::{Listing, Source, push_contains, push_keyset, push_order};
+use super::{Listing, Planning, Source, push_contains, push_keyset, push_order};
 use crate::domain::Result;
 use crate::domain::listing::OrderKey;
 use crate::store::db_error;
@@ -49,7 +49,7 @@ pub(super) async fn statements<'a>(
     prefix: &str,
     listing: Listing<'a>,
     text: &'a str,
-) -> Result<Vec<(QueryBuilder<'a, Postgres>, bool)>> {
+) -> Result<Vec<(QueryBuilder<'a, Postgres>, Planning)>> {
     let builder = || QueryBuilder::<Postgres>::new(prefix);
     let (hits, leads) = search_hits_estimate(db, listing, text).await?;
     let rare = hits.is_some_and(|hits| few_enough_to_sort(hits, leads));
@@ -58,20 +58,23 @@ pub(super) async fn statements<'a>(
         let mut q = builder();
         let limit = listing.page.limit;
         listing.select(&mut q, Source::SortedHits(text), |_| {}, Some(text), limit);
-        return Ok(vec![(q, false)]);
+        // Its plan is the same whatever the text: few hits, sorted, each joined to its lead.
+        // Planned per call it cost 1.3 ms to plan and 0.4 to parse for 2.8 ms to run (司马 at 1M
+        // leads; 诸葛, which finds none, 0.25 ms to run).
+        return Ok(vec![(q, Planning::Generic)]);
     }
     let mut probe = builder();
     push_probe(&mut probe, listing, text);
     // A walk needs an index in the page's order: within a pool or an owner's leads.
     let ordered = filter.pool_id.is_some() || filter.owner_id.is_some();
     if rare || !ordered || filter.tag.is_some() {
-        return Ok(vec![(probe, false)]);
+        return Ok(vec![(probe, Planning::PerCall)]);
     }
     let mut walk = builder();
     push_walk(&mut walk, listing, text);
     Ok(vec![
-        (walk, super::plan_fits_any_values(filter)),
-        (probe, false),
+        (walk, super::planning(filter)),
+        (probe, Planning::PerCall),
     ])
 }
 
