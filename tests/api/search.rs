@@ -71,6 +71,9 @@ async fn chinese_latin_and_mixed_queries_find_exactly_the_leads_containing_them(
         // ASCII text against rows with other letters too, whatever the case of either.
         ("zO", &["Zoë Müller"]),
         ("tEA c", &["李伟"]),
+        // Wildcards in ASCII text are taken literally (unescaped, both would find `Wang Wei`).
+        ("g_W", &[]),
+        ("G%w", &[]),
         ("3m 中", &["赵六"]),
         ("3", &["赵六"]),
         ("王伟 Hangzhou", &[]),
