@@ -4,6 +4,8 @@ use leadpool::proto;
 use leadpool::proto::DistributionStrategy as S;
 use leadpool::proto::OffboardMode as M;
 
+use crate::absences::pause;
+use crate::caller::Services;
 use crate::distribution_fixtures::{self as df, join, leads, pool_with, rep, rule};
 use crate::fixtures;
 use crate::harness::{TestApp, assert_error, bad_fields};
@@ -150,6 +152,49 @@ async fn transfer_to_a_colleague_without_room_fails_and_changes_nothing() {
     )
     .await;
     assert_eq!(active_memberships(&app, "alice").await, 2);
+}
+
+#[tokio::test]
+async fn transfer_to_an_away_colleague_needs_an_override_and_changes_nothing_without_it() {
+    let app = TestApp::spawn().await;
+    office(&app, None, 2).await;
+    let t0 = app.clock_now();
+    let back = t0 + chrono::Duration::days(3);
+    app.as_member("bob").set_away(pause("", t0, back)).await;
+    let md = app
+        .assert_refused(
+            app.as_admin().try_offboard("alice", M::TransferTo, "bob"),
+            "MEMBER_AWAY",
+        )
+        .await;
+    assert_eq!(md["user_id"], "bob");
+    assert_eq!(
+        md["away_until"],
+        back.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+    assert_eq!(active_memberships(&app, "alice").await, 2);
+
+    let admin = app.as_admin();
+    let overridden = |mode: M, to_user_id: &str| {
+        let request = admin.req(proto::OffboardMemberRequest {
+            user_id: "alice".into(),
+            mode: mode.into(),
+            to_user_id: to_user_id.into(),
+            override_away: true,
+            ..Default::default()
+        });
+        let mut client = admin.assignments();
+        async move { client.offboard_member(request).await }
+    };
+    let fields = app.invalid_fields(overridden(M::ReturnToPool, "")).await;
+    assert_eq!(fields, ["override_away"], "only a handover may override");
+    let done = overridden(M::TransferTo, "bob")
+        .await
+        .expect("a handover to an away colleague, overridden")
+        .into_inner();
+    assert_eq!((done.transferred, done.memberships_deactivated), (4, 2));
+    assert_eq!(df::held(&app).await, [("bob".into(), 4)].into());
+    fixtures::assert_consistent(&app).await;
 }
 
 #[tokio::test]

@@ -72,6 +72,7 @@ pub fn offboard(req: &proto::OffboardMemberRequest) -> Result<Offboard, DomainEr
         user_id,
         note: note(&mut v, &req.note),
         request_id: v.optional_uuid("request_id", &req.request_id),
+        override_away: req.override_away,
     };
     v.finish(command)
 }
@@ -227,6 +228,12 @@ fn offboard_mode(
             "is only for OFFBOARD_MODE_TRANSFER_TO; leave it empty",
         ),
         _ => {}
+    }
+    if req.override_away && !matches!(mode, OffboardMode::TransferTo(_)) {
+        v.violation(
+            "override_away",
+            "is only for OFFBOARD_MODE_TRANSFER_TO: the other modes give nobody away a lead",
+        );
     }
     mode
 }

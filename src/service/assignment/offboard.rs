@@ -19,6 +19,7 @@ use crate::domain::distribution::{self, Candidate};
 use crate::domain::event::EventKind;
 use crate::domain::lead::AcquiredVia;
 use crate::service::Context;
+use crate::service::absences::require_present;
 use crate::service::idempotency;
 use crate::store::assignment::distribute::{LockedState, Wait, lock_state, recipients, save_state};
 use crate::store::assignment::moves::{self, Changes, Move};
@@ -34,6 +35,10 @@ pub struct Offboard {
     pub mode: OffboardMode,
     pub note: Option<String>,
     pub request_id: Option<Uuid>,
+    /// Hand the leads to a colleague who is away (the actor manages every pool concerned, or
+    /// could not offboard). Left out of the request's hash when unset, as before it existed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub override_away: bool,
 }
 
 /// What moved where.
@@ -86,7 +91,11 @@ async fn take_out(
     let moves = match &command.mode {
         OffboardMode::ReturnToPool => movable.iter().map(|o| to(o, user_id, None)).collect(),
         OffboardMode::TransferTo(colleague) => {
-            hand_to(conn, tenant_id, user_id, colleague, &movable).await?
+            let colleague = Colleague {
+                user_id: colleague,
+                override_away: command.override_away,
+            };
+            hand_to(conn, tenant_id, user_id, colleague, &movable, now).await?
         }
         OffboardMode::Redistribute => {
             redistribute(conn, tenant_id, user_id, &movable, states, now).await?
@@ -116,22 +125,41 @@ async fn take_out(
     })
 }
 
-/// Every lead to the colleague, who must have room for them in each pool.
+/// The colleague who takes every lead with `TRANSFER_TO`.
+struct Colleague<'a> {
+    user_id: &'a str,
+    override_away: bool,
+}
+
+/// Every lead to the colleague, who must be present (unless overridden) and have room for them
+/// in each pool: checked in that order, as a transfer checks its recipient.
 async fn hand_to(
     conn: &mut PgConnection,
     tenant_id: &str,
     user_id: &str,
-    colleague: &str,
+    colleague: Colleague<'_>,
     leads: &[Owned],
+    now: DateTime<Utc>,
 ) -> Result<Vec<Move>> {
+    if leads.is_empty() {
+        return Ok(Vec::new());
+    }
+    require_present(
+        conn,
+        tenant_id,
+        colleague.user_id,
+        colleague.override_away,
+        now,
+    )
+    .await?;
     let mut incoming: BTreeMap<Uuid, i32> = BTreeMap::new();
     for o in leads {
         *incoming.entry(o.pool_id).or_default() += 1;
     }
-    require_room(conn, tenant_id, colleague, incoming).await?;
+    require_room(conn, tenant_id, colleague.user_id, incoming).await?;
     Ok(leads
         .iter()
-        .map(|o| to(o, user_id, Some(colleague.to_owned())))
+        .map(|o| to(o, user_id, Some(colleague.user_id.to_owned())))
         .collect())
 }
 
