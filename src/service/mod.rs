@@ -20,6 +20,7 @@ pub mod recycle;
 pub mod reports;
 mod reschedule;
 mod retry;
+mod search_estimates;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,15 +34,18 @@ use crate::domain::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::store::db_error;
 use crate::wakeups::Wakeups;
+use search_estimates::SearchEstimates;
 
-/// What every use case needs: the database, the clock, the wake-ups of event followers, and
-/// the metrics it counts in.
+/// What every use case needs: the database, the clock, the wake-ups of event followers, the
+/// metrics it counts in, and what the process keeps of the planner's estimates.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub db: PgPool,
     pub clock: SharedClock,
     pub wakeups: Wakeups,
     pub metrics: Arc<Metrics>,
+    /// The planner's estimates of recent text queries ([`SearchEstimates`]).
+    search_estimates: Arc<SearchEstimates>,
     /// Whether the last wait for a connection got one: tells a deadline that passed while
     /// waiting on a healthy database from one spent on an unreachable one.
     reached: Arc<AtomicBool>,
@@ -54,6 +58,7 @@ impl Context {
             clock,
             wakeups: Wakeups::default(),
             metrics: Arc::new(Metrics::new()),
+            search_estimates: Arc::default(),
             reached: Arc::new(AtomicBool::new(false)),
         }
     }

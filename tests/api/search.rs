@@ -267,3 +267,42 @@ async fn a_query_matching_more_leads_than_the_listing_fetches_pages_through_them
         assert_eq!(got, want, "{text:?} {order_by}");
     }
 }
+
+/// The service keeps a text's estimate for a minute (service/search_estimates.rs): one read when
+/// the text was rare still lists every match, in order, after the pool filled with them.
+#[tokio::test]
+async fn an_estimate_kept_from_before_an_import_still_lists_every_match() {
+    let app = TestApp::spawn().await;
+    let pool = fixtures::pool(&app, "杭州客户", None).await;
+    let reader = app.as_admin();
+    let listed = async |order_by: &str, query: &str| {
+        let request = proto::ListLeadsRequest {
+            pool_id: pool.id.clone(),
+            order_by: order_by.into(),
+            query: query.into(),
+            page_size: 40,
+            ..Default::default()
+        };
+        let leads = list_all_leads(&reader, request).await.into_iter();
+        let found = leads.filter(|lead| lead.name.contains("杭州"));
+        found.map(|lead| lead.id).collect::<Vec<_>>()
+    };
+    fixtures::import_all(&app, &pool.id, numbered("杭州早", "西湖", 3)).await;
+    let analyze = async || {
+        sqlx::query("ANALYZE lead_search")
+            .execute(&app.db)
+            .await
+            .expect("analyze")
+    };
+    analyze().await;
+    assert_eq!(listed("", "杭州").await.len(), 3);
+    let late = numbered("杭州晚", "西湖", FEW_HITS as usize + 150);
+    fixtures::import_all(&app, &pool.id, late).await;
+    fixtures::import_all(&app, &pool.id, numbered("苏州", "丝绸", 20)).await;
+    analyze().await;
+    for order_by in ["created_at asc", "created_at desc"] {
+        let every = listed(order_by, "").await;
+        assert_eq!(every.len(), FEW_HITS as usize + 153);
+        assert_eq!(listed(order_by, "杭州").await, every, "{order_by}");
+    }
+}

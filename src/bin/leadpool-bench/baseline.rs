@@ -232,7 +232,7 @@ pub async fn explain_listing(
     for _ in 0..EXPLAIN_RUNS {
         let mut total = Plan::default();
         let json_plans = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ";
-        for (mut stage, _) in statements(conn, json_plans, actor, filter, page).await? {
+        for (mut stage, _) in statements(conn, json_plans, actor, filter, page, None).await? {
             let row = stage
                 .build()
                 .persistent(false)
@@ -251,7 +251,7 @@ pub async fn explain_listing(
     plans.sort_by(|a, b| a.execution_ms.total_cmp(&b.execution_ms));
     let mut text = Vec::new();
     let text_plans = "EXPLAIN (ANALYZE, BUFFERS) ";
-    for (mut stage, _) in statements(conn, text_plans, actor, filter, page).await? {
+    for (mut stage, _) in statements(conn, text_plans, actor, filter, page, None).await? {
         let lines: Vec<String> = stage
             .build_query_scalar()
             .persistent(false)

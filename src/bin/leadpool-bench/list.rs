@@ -402,7 +402,7 @@ async fn matches(db: &PgPool, fx: &Fixture, case: &Case, leads: i64) -> Result<i
     };
     // The last statement of a listing answers alone; the ones before it may stop short.
     let conn = &mut *db.acquire().await?;
-    let (mut count, _) = statements(conn, "SELECT count(*) FROM (", &actor, &filter, &page)
+    let (mut count, _) = statements(conn, "SELECT count(*) FROM (", &actor, &filter, &page, None)
         .await?
         .pop()
         .ok_or("a listing has a statement")?;
@@ -460,7 +460,7 @@ async fn baseline(
         after,
         limit: i64::from(PAGE_SIZE) + 1,
     };
-    let rows = list::list(&mut *db.acquire().await?, &actor, &filter, &page).await?;
+    let rows = list::list(&mut *db.acquire().await?, &actor, &filter, &page, None).await?;
     let direct: Vec<Uuid> = rows
         .iter()
         .take(PAGE_SIZE as usize)

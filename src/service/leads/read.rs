@@ -41,7 +41,15 @@ pub async fn list(
         after,
         limit,
     };
-    store::leads::list::list(&mut conn, actor, filter, &page).await
+    let estimate = match &filter.query {
+        Some(text) => Some(
+            ctx.search_estimates
+                .of(&mut conn, &actor.tenant_id, text)
+                .await?,
+        ),
+        None => None,
+    };
+    store::leads::list::list(&mut conn, actor, filter, &page, estimate).await
 }
 
 /// The ownership history of a lead whose notes the actor may read, oldest first, after the event

@@ -21,7 +21,7 @@ use super::{LeadRow, LeadView, views_of};
 use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::listing::{self, LeadFilter, LeadOrder, OrderKey, SortValue};
-pub use search::{FEW_HITS, few_enough_to_sort};
+pub use search::{FEW_HITS, SearchEstimate, few_enough_to_sort, search_estimate};
 
 /// One page of a listing: its order, where it starts and how many rows to fetch.
 #[derive(Debug, Clone)]
@@ -43,15 +43,18 @@ fn key_sql(key: OrderKey) -> &'static str {
 }
 
 /// One page: the listing's [`statements`] in turn, until one fails or fills the page.
+/// `estimate`: the text query's [`SearchEstimate`] when the caller keeps one, else read here.
 #[tracing::instrument(skip_all, fields(tenant_id = %actor.tenant_id))]
 pub async fn list(
     db: &mut PgConnection,
     actor: &Actor,
     filter: &LeadFilter,
     page: &Page,
+    estimate: Option<SearchEstimate>,
 ) -> Result<Vec<LeadView>> {
     let mut rows = Ok(Vec::new());
-    for (mut stage, planning) in statements(&mut *db, "", actor, filter, page).await? {
+    let stages = statements(&mut *db, "", actor, filter, page, estimate).await?;
+    for (mut stage, planning) in stages {
         rows = fetch(&mut *db, &mut stage, planning).await;
         if !matches!(&rows, Ok(found) if (found.len() as i64) < page.limit) {
             break;
@@ -118,14 +121,15 @@ fn planning(filter: &LeadFilter) -> Planning {
 
 /// The statements of [`list`] after `prefix` (the benchmark EXPLAINs them with an `EXPLAIN …`),
 /// run in turn until one fills the page (the last answers with what it finds), each with
-/// how it is planned. A text query asks first how many leads it could find
-/// ([`search::statements`]).
+/// how it is planned. A text query's statements depend on how many leads it could find, its
+/// `estimate` (read here when `None`; [`search::statements`]).
 pub async fn statements<'a>(
     db: &mut PgConnection,
     prefix: &str,
     actor: &'a Actor,
     filter: &'a LeadFilter,
     page: &'a Page,
+    estimate: Option<SearchEstimate>,
 ) -> Result<Vec<(QueryBuilder<'a, Postgres>, Planning)>> {
     let listing = Listing {
         actor,
@@ -137,7 +141,7 @@ pub async fn statements<'a>(
         listing.select(&mut q, Source::Leads, |_| {}, None, page.limit);
         return Ok(vec![(q, planning(filter))]);
     };
-    search::statements(db, prefix, listing, text).await
+    search::statements(db, prefix, listing, text, estimate).await
 }
 
 /// One listing request: who asks, for which leads, which page.

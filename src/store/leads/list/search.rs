@@ -4,9 +4,9 @@
 //! contain the text, in no order; the page wants the first few in the listing's order. Which
 //! way is cheaper depends on how many leads the grams find, and PostgreSQL misjudges that for a
 //! text of several grams (it takes them as independent: `arci` estimated 249 leads, found
-//! 13,764 of 1M). So the listing asks first ([`search_hits_estimate`]: the estimate for the
-//! text's least frequent gram, an upper bound), then runs one of three shapes, measured at 1M
-//! leads (bench `list`):
+//! 13,764 of 1M). So the listing asks first ([`search_estimate`]: the estimate for the text's
+//! least frequent gram, an upper bound; the service keeps it a minute), then runs one of three
+//! shapes, measured at 1M leads (bench `list`):
 //! - Few ([`few_enough_to_sort`]): the matches are sorted in `lead_search` by creation time and
 //!   a page of them fetched ([`push_sorted_hits`]; 司马, 500 leads: 1.8 ms a call against ~5 ms
 //!   fetching all 500).
@@ -43,15 +43,20 @@ const WALK_LEADS: i64 = 4_096;
 /// `page size × leads ÷ matches`. Below ~2,000 matches the first is cheaper; above, the second.
 pub const FEW_HITS: u32 = 2_000;
 
-/// The statements of a listing with `text`, in the order they run (see the module's comment).
+/// The statements of a listing with `text`, in the order they run (see the module's comment),
+/// chosen by the text's `estimate` (read here when the caller has none).
 pub(super) async fn statements<'a>(
     db: &mut PgConnection,
     prefix: &str,
     listing: Listing<'a>,
     text: &'a str,
+    estimate: Option<SearchEstimate>,
 ) -> Result<Vec<(QueryBuilder<'a, Postgres>, Planning)>> {
     let builder = || QueryBuilder::<Postgres>::new(prefix);
-    let (hits, leads) = search_hits_estimate(db, listing, text).await?;
+    let SearchEstimate { hits, leads } = match estimate {
+        Some(known) => known,
+        None => search_estimate(db, &listing.actor.tenant_id, text).await?,
+    };
     let rare = hits.is_some_and(|hits| few_enough_to_sort(hits, leads));
     let filter = listing.filter;
     if rare && listing.page.order.key == OrderKey::CreatedAt {
@@ -78,23 +83,35 @@ pub(super) async fn statements<'a>(
     ])
 }
 
-/// The planner's estimates of how many of the tenant's leads hold the text's least frequent
-/// gram (`None` for a text without a gram: every lead's grams hold it), and of how many leads
-/// the tenant has.
-async fn search_hits_estimate(
+/// What the planner's statistics say of a text query, which decides how it is listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchEstimate {
+    /// How many of the tenant's leads hold the text's least frequent gram (`None` for a text
+    /// without a gram: every lead's grams hold it).
+    pub hits: Option<i64>,
+    /// How many leads the tenant has.
+    pub leads: i64,
+}
+
+/// The planner's [`SearchEstimate`] of `text` among the tenant's leads: from the statistics,
+/// without touching the index (one `EXPLAIN` for the tenant and one per gram, at most 8).
+pub async fn search_estimate(
     db: &mut PgConnection,
-    listing: Listing<'_>,
+    tenant_id: &str,
     text: &str,
-) -> Result<(Option<i64>, i64)> {
+) -> Result<SearchEstimate> {
     let estimate = sqlx::query!(
         r#"SELECT hits, leads AS "leads!" FROM search_hits_estimate($1, $2)"#,
-        listing.actor.tenant_id,
+        tenant_id,
         text
     )
     .fetch_one(db)
     .await
     .map_err(db_error)?;
-    Ok((estimate.hits, estimate.leads))
+    Ok(SearchEstimate {
+        hits: estimate.hits,
+        leads: estimate.leads,
+    })
 }
 
 /// Few matches: the leads whose grams hold the text's, sorted by creation time in
