@@ -100,13 +100,19 @@ mod tests {
         assert_eq!(cache.get("acme", "杭", t0), None, "another text's");
     }
 
+    /// A cache holding `count` estimates read at `at`, of the texts `old 0`, `old 1`, ….
+    fn holding(count: usize, at: Instant) -> SearchEstimates {
+        let cache = SearchEstimates::default();
+        for i in 0..count {
+            cache.keep("acme", &format!("old {i}"), estimate(1), at);
+        }
+        cache
+    }
+
     #[test]
     fn a_full_cache_drops_everything_when_none_has_expired() {
-        let cache = SearchEstimates::default();
         let t0 = Instant::now();
-        for i in 0..MAX_KEPT {
-            cache.keep("acme", &format!("old {i}"), estimate(1), t0);
-        }
+        let cache = holding(MAX_KEPT, t0);
         let t1 = t0 + KEPT_FOR / 2;
         cache.keep("acme", "recent", estimate(2), t1);
         assert_eq!(cache.get("acme", "old 0", t1), None);
@@ -115,11 +121,8 @@ mod tests {
 
     #[test]
     fn a_full_cache_drops_only_the_expired_when_some_have() {
-        let cache = SearchEstimates::default();
         let t0 = Instant::now();
-        for i in 1..MAX_KEPT {
-            cache.keep("acme", &format!("old {i}"), estimate(1), t0);
-        }
+        let cache = holding(MAX_KEPT - 1, t0);
         let t1 = t0 + KEPT_FOR / 2;
         cache.keep("acme", "fresh", estimate(2), t1);
         let t2 = t0 + KEPT_FOR;
