@@ -21,7 +21,7 @@ use crate::store::leads::list::SearchEstimate;
 const KEPT_FOR: Duration = Duration::from_secs(60);
 
 /// How many estimates are kept at most (each a tenant id, a text of up to 200 characters and two
-/// numbers: under 4 MiB in all). When full, the expired ones go; if none has, all of them do.
+/// numbers: about 4 MiB at the most). When full, the expired ones go; if none has, all of them do.
 const MAX_KEPT: usize = 4_096;
 
 /// Estimates by (tenant, text), with the moment each was read.
