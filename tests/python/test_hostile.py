@@ -102,6 +102,37 @@ TIMESTAMP_VARIANTS = {
 }
 IN_RANGE_VARIANTS = {"nanos 999999999"}
 
+# The second sweep: the other scalars a caller can set out of range. Numbers by their wire type,
+# enums beyond their values (proto3 enums are open: any int32 arrives), Durations and Timestamps
+# that the well-known types' own rules forbid (nanos outside 0-999,999,999, or signed unlike the
+# seconds; more than 10,000 years). The server may accept a value it can use (a page_size is
+# clamped) but never answers outside the contract, nor refuses without naming the field.
+INT32, INT64 = 2**31, 2**63
+NUMBER_VARIANTS = {
+    "int32": {"-1": -1, "min": -INT32, "max": INT32 - 1},
+    "int64": {"-1": -1, "min": -INT64, "max": INT64 - 1},
+    "uint32": {"max": 2**32 - 1},
+    "uint64": {"max": 2**64 - 1},
+}
+NUMBER_TYPES = {
+    FieldDescriptor.TYPE_INT32: "int32", FieldDescriptor.TYPE_SINT32: "int32",
+    FieldDescriptor.TYPE_SFIXED32: "int32", FieldDescriptor.TYPE_INT64: "int64",
+    FieldDescriptor.TYPE_SINT64: "int64", FieldDescriptor.TYPE_SFIXED64: "int64",
+    FieldDescriptor.TYPE_UINT32: "uint32", FieldDescriptor.TYPE_FIXED32: "uint32",
+    FieldDescriptor.TYPE_UINT64: "uint64", FieldDescriptor.TYPE_FIXED64: "uint64",
+}
+ENUM_VARIANTS = {"unknown 99": 99, "negative": -1}
+# (seconds, nanos)
+DURATION_VARIANTS = {
+    "negative": (-1, 0),
+    "nanos -1": (0, -1),
+    "signs differ": (1, -1),
+    "nanos 1e9": (0, 10**9),
+    "over 10,000 years": (315_576_000_001, 0),
+    "seconds max": (INT64 - 1, 0),
+}
+TIMESTAMP_NANOS_VARIANTS = {"nanos -1": (None, -1), "nanos 1e9": (None, 10**9)}
+
 
 def rid() -> str:
     return str(uuid.uuid4())
@@ -560,10 +591,11 @@ Nav = Callable[[Message], Message]
 
 @dataclass(frozen=True)
 class Target:
-    """One string or Timestamp reachable in a request, and how to set it."""
+    """One string, number, enum, Timestamp or Duration reachable in a request, and how to set
+    it."""
 
     path: str  # as a person reads it: `lead.tags[]`, `lead.attributes{key}`, `leads[0].name`
-    kind: str  # "string" or "timestamp"
+    kind: str  # "string", "timestamp", "duration", "enum" or a NUMBER_VARIANTS key
     set: Callable[[Message, object], None]
 
 
@@ -600,9 +632,17 @@ def targets(descriptor, nav: Nav = lambda m: m, prefix: str = "", depth: int = 0
         elif field.type == FieldDescriptor.TYPE_STRING:
             yield Target(path + ("[]" if is_repeated(field) else ""), "string",
                          string_setter(nav, field))
+        elif field.type in NUMBER_TYPES:
+            yield Target(path + ("[]" if is_repeated(field) else ""), NUMBER_TYPES[field.type],
+                         scalar_setter(nav, field))
+        elif field.type == FieldDescriptor.TYPE_ENUM:
+            yield Target(path + ("[]" if is_repeated(field) else ""), "enum",
+                         scalar_setter(nav, field))
         elif field.type == FieldDescriptor.TYPE_MESSAGE:
             if field.message_type.full_name == "google.protobuf.Timestamp":
-                yield Target(path, "timestamp", timestamp_setter(nav, field))
+                yield Target(path, "timestamp", seconds_nanos_setter(nav, field))
+            elif field.message_type.full_name == "google.protobuf.Duration":
+                yield Target(path, "duration", seconds_nanos_setter(nav, field))
             elif is_repeated(field):
                 yield from targets(field.message_type, first_item(nav, field), f"{path}[0].",
                                    depth + 1)
@@ -641,6 +681,11 @@ def first_item(nav: Nav, field) -> Nav:
     return go
 
 
+def scalar_setter(nav: Nav, field):
+    """Numbers and enums are set as strings are: appended to a repeated field's valid items."""
+    return string_setter(nav, field)
+
+
 def string_setter(nav: Nav, field):
     if is_repeated(field):
         # Next to the baseline's valid items: one bad item must spoil the request on its own.
@@ -648,7 +693,8 @@ def string_setter(nav: Nav, field):
     return lambda message, hostile: setattr(nav(message), field.name, hostile)
 
 
-def timestamp_setter(nav: Nav, field):
+def seconds_nanos_setter(nav: Nav, field):
+    """A Timestamp's or Duration's (seconds, nanos)."""
     def set_time(message, variant):
         seconds, nanos = variant
         parent = nav(message)
@@ -763,10 +809,22 @@ class Case:
 
 
 def cases():
+    """The first sweep's: hostile strings and out-of-range Timestamps."""
+    variants = {"string": STRING_VARIANTS, "timestamp": TIMESTAMP_VARIANTS}
+    return cases_of(variants)
+
+
+def scalar_cases():
+    """The second sweep's: numbers, enums, Durations and Timestamps' nanos."""
+    variants = {"enum": ENUM_VARIANTS, "duration": DURATION_VARIANTS,
+                "timestamp": TIMESTAMP_NANOS_VARIANTS, **NUMBER_VARIANTS}
+    return cases_of(variants)
+
+
+def cases_of(variants: dict[str, dict[str, object]]):
     for method in our_methods():
         for target in targets(method.input_type):
-            values = STRING_VARIANTS if target.kind == "string" else TIMESTAMP_VARIANTS
-            for variant, value in values.items():
+            for variant, value in variants.get(target.kind, {}).items():
                 yield Case(method, target, variant, value)
 
 
@@ -875,12 +933,12 @@ def describe(case: Case, reply: Reply, found: list[str]) -> str:
             f"message {excerpt!r})")
 
 
-def test_hostile_sweep_every_rpc_every_string_and_timestamp(channel, world):
+def sweep(channel, world: World, all_cases, judge) -> tuple[int, list[str]]:
+    """Every case, each method's on one thread and eight methods at a time; `judge` says what is
+    wrong with an answer. Returns how many calls ran and what went wrong."""
     by_method: dict[str, list[Case]] = {}
-    for case in cases():
+    for case in all_cases:
         by_method.setdefault(case.key, []).append(case)
-    assert {m for m in by_method} >= set(BASELINES), "a baseline for a method the protos lack"
-
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         runs = list(pool.map(lambda c: run_method(channel, world, c), by_method.values()))
@@ -889,16 +947,46 @@ def test_hostile_sweep_every_rpc_every_string_and_timestamp(channel, world):
 
     failures = [problem for broken, _ in runs for problem in broken]
     failures += [describe(case, reply, found) for case, reply in results
-                 if (found := problems(case, reply))]
+                 if (found := judge(case, reply))]
     codes = Counter(f"{reply.code.name}/{reply.reason or '-'}" for _, reply in results)
     print(f"\n{len(results)} hostile calls over {len(by_method)} methods in {elapsed:.1f} s: "
           + ", ".join(f"{k} {n}" for k, n in codes.most_common()))
     without_baseline = sorted(set(by_method) - set(BASELINES))
     if without_baseline:
         print(f"swept from a fallback baseline (add one): {without_baseline}")
+    return len(results), failures
 
-    assert len(results) > 500, f"the sweep ran only {len(results)} cases"
-    assert not failures, f"{len(failures)} of {len(results)} hostile calls answered wrongly:\n" + \
+
+def test_hostile_sweep_every_rpc_every_string_and_timestamp(channel, world):
+    every_method = {case.key for case in cases()}
+    assert every_method >= set(BASELINES), "a baseline for a method the protos lack"
+    ran, failures = sweep(channel, world, cases(), problems)
+    assert ran > 500, f"the sweep ran only {ran} cases"
+    assert not failures, f"{len(failures)} of {ran} hostile calls answered wrongly:\n" + \
+        "\n".join(failures)
+
+
+def scalar_problems(case: Case, reply: Reply) -> list[str]:
+    """What is wrong with this answer to an out-of-range number, enum, Duration or nanos: an
+    answer outside the contract, a refusal without ErrorInfo, or a validation refusal that does
+    not name the field (the baseline was valid, so the swept field is what is wrong)."""
+    found = []
+    if reply.code not in ACCEPTABLE_CODES:
+        found.append(f"answered {reply.code.name}")
+    if reply.size >= MAX_REPLY_BYTES:
+        found.append(f"reply of {reply.size} bytes")
+    if reply.code != grpc.StatusCode.OK and not reply.has_error_info:
+        found.append("refused without google.rpc.ErrorInfo")
+    if reply.reason == "VALIDATION_FAILED" and not any(
+            names(field, case.target.path) for field in reply.bad_fields):
+        found.append(f"BadRequest names {list(reply.bad_fields)}, not {case.target.path}")
+    return found
+
+
+def test_hostile_sweep_every_rpc_every_number_enum_and_duration(channel, world):
+    ran, failures = sweep(channel, world, scalar_cases(), scalar_problems)
+    assert ran > 300, f"the sweep ran only {ran} cases"
+    assert not failures, f"{len(failures)} of {ran} out-of-range calls answered wrongly:\n" + \
         "\n".join(failures)
 
 
