@@ -172,7 +172,9 @@ pub enum DomainError {
         "Lead {lead_id} is at version {current_version}, not the version this change was based on; read it again and retry."
     )]
     VersionConflict { lead_id: Uuid, current_version: i64 },
-    #[error("The lead changed while this call ran; read it again and retry.")]
+    #[error(
+        "A concurrent change got in the way and this call changed nothing; read again and retry."
+    )]
     ConcurrentModification,
     #[error("The database is unavailable; retry shortly.")]
     DatabaseUnavailable,

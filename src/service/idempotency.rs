@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::Context;
-use super::retry::Runs;
+use super::retry::with_retries;
 use crate::domain::DomainError;
 use crate::domain::Result;
 use crate::domain::access::Actor;
@@ -85,7 +85,8 @@ where
     run(ctx, actor, key, command, Statements::AsSent, mutation).await
 }
 
-/// Runs the call, and runs it again after a conflict with a concurrent change ([`Runs`]).
+/// Runs the call, and runs it again after a conflict with a concurrent change
+/// ([`with_retries`]).
 async fn run<Out>(
     ctx: &Context,
     actor: &Actor,
@@ -100,18 +101,19 @@ where
     let keyed = request_id
         .map(|id| key(actor, method, id, command))
         .transpose()?;
-    let mut runs = Runs::new(&ctx.metrics.conflict_retries);
-    loop {
-        let outcome = match &keyed {
-            Some((key, hash)) => once_keyed(ctx, *key, hash, mutation.clone()).await,
-            None => once_as_sent(ctx, statements, mutation.clone())
-                .await
-                .map(|response| (response, Run::Fresh)),
-        };
-        if !runs.again(&outcome).await {
-            return outcome;
+    let keyed = &keyed;
+    with_retries(&ctx.metrics.conflict_retries, || {
+        let mutation = mutation.clone();
+        async move {
+            match keyed {
+                Some((key, hash)) => once_keyed(ctx, *key, hash, mutation).await,
+                None => once_as_sent(ctx, statements, mutation)
+                    .await
+                    .map(|response| (response, Run::Fresh)),
+            }
         }
-    }
+    })
+    .await
 }
 
 /// One run of a call with a `request_id`: the key is claimed in the change's transaction.

@@ -10,6 +10,7 @@ use super::Context;
 use super::access;
 use super::calendars::{self, UpdateCalendar};
 use super::pools::{self, UpdatePool};
+use super::retry::with_retries;
 use crate::domain::Result;
 use crate::domain::access::Actor;
 use crate::domain::due::{self, DEFAULT_PREVIEW_DAYS, DueDay};
@@ -42,11 +43,22 @@ pub struct DeadlinePreview {
     pub timezone: String,
 }
 
-/// For managers of the pool and admins.
+/// For managers of the pool and admins. A preview that meets a concurrent change of the pool or
+/// calendar (it applies the change, as an update would) runs again, as the update would.
 pub async fn preview_deadlines(
     ctx: &Context,
     actor: &Actor,
     command: PreviewDeadlines,
+) -> Result<DeadlinePreview> {
+    let retried = &ctx.metrics.conflict_retries;
+    with_retries(retried, || preview_once(ctx, actor, &command)).await
+}
+
+/// One run of [`preview_deadlines`], in a transaction it rolls back.
+async fn preview_once(
+    ctx: &Context,
+    actor: &Actor,
+    command: &PreviewDeadlines,
 ) -> Result<DeadlinePreview> {
     let now = ctx.clock.now();
     let before = command
@@ -64,7 +76,7 @@ pub async fn preview_deadlines(
     };
     let due_now = store::due::by_owner_day(&mut *tx, tenant_id, pool_id, &timezone, before);
     let due_now = due_now.await?;
-    let changed_leads = apply(&mut tx, actor, &command, now).await?;
+    let changed_leads = apply(&mut tx, actor, command, now).await?;
     let with_change = store::due::by_owner_day(&mut *tx, tenant_id, pool_id, &timezone, before);
     let with_change = with_change.await?;
     // Nothing of the change is kept: it ran only to be counted.

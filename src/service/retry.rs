@@ -23,14 +23,14 @@ const ATTEMPTS: u32 = 3;
 
 /// The runs of one call: after each, whether to run it again.
 #[derive(Debug)]
-pub struct Runs<'a> {
+struct Runs<'a> {
     done: u32,
     /// Counts the runs again, for operators (`leadpool_conflict_retries_total`).
     retried: &'a Counter,
 }
 
 impl<'a> Runs<'a> {
-    pub fn new(retried: &'a Counter) -> Self {
+    fn new(retried: &'a Counter) -> Self {
         Self { done: 0, retried }
     }
 
@@ -38,7 +38,7 @@ impl<'a> Runs<'a> {
     /// at most [`ATTEMPTS`] runs in all, after a pause a little longer each time so that the
     /// transaction in the way can finish. A pause the caller's deadline cannot afford is not
     /// taken: the conflict is the answer.
-    pub async fn again<Out>(&mut self, outcome: &Result<Out>) -> bool {
+    async fn again<Out>(&mut self, outcome: &Result<Out>) -> bool {
         self.done += 1;
         if !matches!(outcome, Err(DomainError::ConcurrentModification)) || self.done >= ATTEMPTS {
             return false;
@@ -57,20 +57,32 @@ impl<'a> Runs<'a> {
     }
 }
 
+/// Runs `attempt`, and again after each conflict while [`Runs::again`] allows; its last outcome.
+/// (A closure returning a future rather than an async closure: the future of a generic async
+/// closure cannot be shown `Send` for every lifetime, which tonic's handlers need.)
+pub async fn with_retries<Out, Run>(
+    retried: &Counter,
+    mut attempt: impl FnMut() -> Run,
+) -> Result<Out>
+where
+    Run: Future<Output = Result<Out>>,
+{
+    let mut runs = Runs::new(retried);
+    loop {
+        let outcome = attempt().await;
+        if !runs.again(&outcome).await {
+            return outcome;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Runs `attempt` as a use case is run: again while [`Runs::again`] says so.
+    /// Runs `attempt` as a use case is run.
     async fn run<Out>(mut attempt: impl FnMut() -> Result<Out>) -> Result<Out> {
-        let retried = Counter::default();
-        let mut runs = Runs::new(&retried);
-        loop {
-            let outcome = attempt();
-            if !runs.again(&outcome).await {
-                return outcome;
-            }
-        }
+        with_retries(&Counter::default(), || std::future::ready(attempt())).await
     }
 
     #[tokio::test]

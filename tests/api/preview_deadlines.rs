@@ -192,6 +192,45 @@ async fn a_rule_change_is_previewed_and_bad_previews_are_refused() {
     );
 }
 
+/// A preview runs the change as UpdateCalendar would: it reads the calendar, then writes it if
+/// its version is still the one read. An update committed in between (held open here, as a
+/// concurrent UpdateCalendar's transaction) made that write find nothing and the caller got
+/// `ABORTED`; the preview now runs again on the calendar as it is, as the update itself does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_overtaken_by_a_calendar_update_runs_again() {
+    let app = TestApp::spawn().await;
+    let pool = follow_up_pool(&app, 3).await;
+    app.clock.set(shanghai(2027, 2, 1, 10, 0)); // Monday: due Thursday the 4th
+    fixtures::held_leads(&app, &pool.id, "alice", 2).await;
+    let calendar_id = app.as_admin().get_pool(&pool.id).await.calendar_id;
+    let mut update = app.db.begin().await.expect("begin");
+    sqlx::query("UPDATE calendars SET version = version + 1 WHERE id = $1::uuid")
+        .bind(&calendar_id)
+        .execute(&mut *update)
+        .await
+        .expect("the concurrent update");
+    let previewing = tokio::spawn({
+        let (mia, pool_id) = (app.as_member("mia"), pool.id.clone());
+        let change = Change::CalendarChange(two_more_days_off(&calendar_id));
+        async move { preview(&mia, &pool_id, change).await }
+    });
+    app.until_a_statement_waits_on_a_lock().await;
+    update.commit().await.expect("commit");
+    let previewed = previewing
+        .await
+        .expect("task")
+        .expect("the preview, run again");
+    assert_eq!(
+        days(&previewed),
+        [("2027-02-04", "alice", 2, 0), ("2027-02-15", "alice", 0, 2)]
+    );
+    let retries = app.scrape_metrics().await;
+    assert!(
+        retries.contains("\nleadpool_conflict_retries_total 1\n"),
+        "the preview ran twice: {retries}"
+    );
+}
+
 /// A deadline D is before `due_before` D + 1 ns: the bound was cut to its microsecond, D, and
 /// the lead was left out (as ListLeads' time filters left leads out, audit leaddata repro 01).
 #[tokio::test]

@@ -132,6 +132,8 @@ DURATION_VARIANTS = {
     "seconds max": (INT64 - 1, 0),
 }
 TIMESTAMP_NANOS_VARIANTS = {"nanos -1": (None, -1), "nanos 1e9": (None, 10**9)}
+# Kinds whose every swept variant is invalid input.
+NEVER_VALID_KINDS = {"enum", "duration", "timestamp"}
 
 
 def rid() -> str:
@@ -969,8 +971,16 @@ def test_hostile_sweep_every_rpc_every_string_and_timestamp(channel, world):
 def scalar_problems(case: Case, reply: Reply) -> list[str]:
     """What is wrong with this answer to an out-of-range number, enum, Duration or nanos: an
     answer outside the contract, a refusal without ErrorInfo, or a validation refusal that does
-    not name the field (the baseline was valid, so the swept field is what is wrong)."""
+    not name the field (the baseline was valid, so the swept field is what is wrong). An enum
+    value the enum lacks, or a Duration or Timestamp no valid one can be (or a negative
+    Duration: every duration of ours is a span forward), must be refused where the server
+    reads it; a number may be accepted where it is usable (a page_size is clamped)."""
     found = []
+    if case.target.kind in NEVER_VALID_KINDS and not ignored(case):
+        if reply.code == grpc.StatusCode.OK:
+            found.append("accepted (contract: refused with VALIDATION_FAILED)")
+        elif reply.code != grpc.StatusCode.INVALID_ARGUMENT:
+            found.append("refused, but not as INVALID_ARGUMENT")
     if reply.code not in ACCEPTABLE_CODES:
         found.append(f"answered {reply.code.name}")
     if reply.size >= MAX_REPLY_BYTES:

@@ -31,6 +31,7 @@ use crate::domain::lead::AcquiredVia;
 use crate::service::Context;
 use crate::service::access;
 use crate::service::idempotency;
+use crate::service::retry::with_retries;
 use crate::store::assignment::distribute::{
     AutoPool, Wait, candidates, due_pools, lock_state, recipients, save_state,
 };
@@ -73,8 +74,12 @@ pub async fn preview_distribution(
     command: &Distribute,
 ) -> Result<Plan> {
     // A transaction of the call's, for the same reason as `distribute`'s; it changed nothing.
-    let mut tx = ctx.begin().await?;
-    managed(&mut tx, ctx, actor, command, Mode::Preview).await
+    // A run that meets a concurrent change runs again, as a distribution would.
+    with_retries(&ctx.metrics.conflict_retries, || async {
+        let mut tx = ctx.begin().await?;
+        managed(&mut tx, ctx, actor, command, Mode::Preview).await
+    })
+    .await
 }
 
 /// One pass of automatic distribution over the due pools; how many leads were distributed.
