@@ -6,7 +6,7 @@ use leadpool::proto::DistributionStrategy as S;
 
 use crate::caller::Services;
 use crate::distribution_fixtures::{
-    self as df, all_leads, join, leads, pool_with, rep, rule, tally,
+    self as df, all_leads, join, leads, pool_with, rep, rule, tally, undistributed,
 };
 use crate::fixtures::{self, user};
 use crate::harness::{TestApp, assert_error};
@@ -278,13 +278,8 @@ async fn named_leads_that_are_locked_or_owned_are_reported_not_available() {
         .await;
     assert_eq!(plan.assignments.len(), 1);
     assert_eq!(plan.assignments[0].lead_id, ids[2]);
-    let unavailable: Vec<_> = plan
-        .undistributed
-        .iter()
-        .map(|u| (u.lead_id.as_str(), u.reason()))
-        .collect();
     assert_eq!(
-        unavailable,
+        undistributed(&plan),
         [
             (ids[0].as_str(), proto::UndistributedReason::NotAvailable),
             (ids[1].as_str(), proto::UndistributedReason::NotAvailable)

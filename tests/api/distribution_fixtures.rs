@@ -108,6 +108,14 @@ pub fn tally(plan: &proto::DistributionPlan) -> BTreeMap<String, usize> {
     counts
 }
 
+/// The plan's leads left undistributed, with why.
+pub fn undistributed(plan: &proto::DistributionPlan) -> Vec<(&str, proto::UndistributedReason)> {
+    plan.undistributed
+        .iter()
+        .map(|u| (u.lead_id.as_str(), u.reason()))
+        .collect()
+}
+
 pub fn recipients(plan: &proto::DistributionPlan) -> Vec<&str> {
     plan.assignments
         .iter()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OnceCell, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -401,6 +401,18 @@ impl TestApp {
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         assert!(head.contains("application/openmetrics-text"), "{head}");
         body.to_owned()
+    }
+
+    /// A transaction of the test's, left open, that ran `statement` (one `$1`: `id`): a row it
+    /// locks or changes holds up the calls that reach it until the test commits.
+    pub async fn holding(&self, statement: &str, id: &str) -> sqlx::Transaction<'static, Postgres> {
+        let mut tx = self.db.begin().await.expect("begin");
+        sqlx::query(statement)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .expect(statement);
+        tx
     }
 
     /// Returns once a statement of this test's database waits for a lock: a call the test

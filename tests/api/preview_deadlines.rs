@@ -203,12 +203,12 @@ async fn a_preview_overtaken_by_a_calendar_update_runs_again() {
     app.clock.set(shanghai(2027, 2, 1, 10, 0)); // Monday: due Thursday the 4th
     fixtures::held_leads(&app, &pool.id, "alice", 2).await;
     let calendar_id = app.as_admin().get_pool(&pool.id).await.calendar_id;
-    let mut update = app.db.begin().await.expect("begin");
-    sqlx::query("UPDATE calendars SET version = version + 1 WHERE id = $1::uuid")
-        .bind(&calendar_id)
-        .execute(&mut *update)
-        .await
-        .expect("the concurrent update");
+    let update = app
+        .holding(
+            "UPDATE calendars SET version = version + 1 WHERE id = $1::uuid",
+            &calendar_id,
+        )
+        .await;
     let previewing = tokio::spawn({
         let (mia, pool_id) = (app.as_member("mia"), pool.id.clone());
         let change = Change::CalendarChange(two_more_days_off(&calendar_id));

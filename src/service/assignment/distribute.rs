@@ -1,8 +1,8 @@
 //! Distribute and PreviewDistribution, and the scheduler's automatic distribution. One
 //! distribution is one transaction: lock the pool's distribution state (so distributors of one
-//! pool, on any replica, run one after the other), lock its active members, take the leads
-//! (`FOR UPDATE SKIP LOCKED`, oldest in the pool first), plan in Rust from what is locked, apply
-//! the plan with one statement and save the advanced state. A preview runs the same steps and
+//! pool, on any replica, run one after the other), take the leads (`FOR UPDATE SKIP LOCKED`,
+//! oldest in the pool first), lock the pool's active members, plan in Rust from what is locked,
+//! apply the plan with one statement and save the advanced state. A preview runs the same steps and
 //! rolls back, so it shows exactly what a distribution would do now.
 //!
 //! Automatic distribution: the pools with `auto_distribute` hand out the leads that have sat in
@@ -214,8 +214,13 @@ async fn run(
     }
     let method = call.method.over(locked.method);
     let mut state = locked.state;
-    let mut members = recipients(&mut tx, call.tenant_id, call.pool_id, call.now).await?;
+    // The leads right after the state lock gave this transaction its xid, before any wait: a
+    // lead a younger transaction changed while this one waited for a member's row would make
+    // its event precede that change's in the stream (a conflict, run again). The leads are
+    // taken without waiting (SKIP LOCKED); members are locked after them, leads before members
+    // as claims, releases and transfers lock them.
     let leads = candidates(&mut tx, call.tenant_id, call.pool_id, call.selection).await?;
+    let mut members = recipients(&mut tx, call.tenant_id, call.pool_id, call.now).await?;
     let candidates: Vec<Candidate> = leads.iter().map(|(c, _)| c.clone()).collect();
     let mut plan = distribution::plan(method, &mut state, &mut members, &candidates, call.now);
     report_unavailable(&mut plan, &call.selection.lead_ids, &candidates);

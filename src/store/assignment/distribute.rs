@@ -1,7 +1,7 @@
 //! The statements of a distribution (`service::assignment::distribute` runs them in one
 //! transaction): lock the pool's distribution state (so distributors of one pool, on any replica,
-//! run one after the other), lock its active members, take the leads (`FOR UPDATE SKIP LOCKED`,
-//! oldest in the pool first) and save the advanced state; and the pools due for automatic
+//! run one after the other), take the leads (`FOR UPDATE SKIP LOCKED`, oldest in the pool
+//! first), lock its active members and save the advanced state; and the pools due for automatic
 //! distribution.
 
 use std::collections::BTreeMap;
