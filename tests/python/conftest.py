@@ -95,6 +95,19 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
+def server_database_url(database_env: dict) -> str:
+    """A libpq URL of the server's database: DATABASE_URL's, or the private PostgreSQL the binary
+    started (database `leadpool`, unix socket only, trust auth; its socket directory is line 5
+    of postmaster.pid)."""
+    if database_env.get("DATABASE_URL"):
+        return database_env["DATABASE_URL"]
+    pid_file = os.path.join(database_env["LEADPOOL_DATA_DIR"], "pgdata", "postmaster.pid")
+    with open(pid_file) as lines:
+        fields = lines.read().splitlines()
+    port, socket_dir = fields[3].strip(), fields[4].strip()
+    return f"postgresql://postgres@/leadpool?host={socket_dir}&port={port}"
+
+
 @pytest.fixture(scope="session")
 def database_env():
     """The environment that gives the server a fresh database, and removes it afterwards."""

@@ -33,7 +33,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 import leadpool.v1
-from conftest import psql_binary
+from conftest import psql_binary, server_database_url
 from leadpool.v1 import (
     assignment_service_pb2,
     assignment_service_pb2_grpc,
@@ -1095,19 +1095,6 @@ def test_hostile_deadline_exceeded_while_the_row_is_locked_changes_nothing(world
     lead = world.get_lead(lead_id)
     assert (lead.state, lead.owner_id) == (types_pb2.LEAD_STATE_IN_POOL, "")
     assert claims_of(world, lead_id) == []
-
-
-def server_database_url(database_env: dict) -> str:
-    """A libpq URL of the server's database: DATABASE_URL's, or the private PostgreSQL the binary
-    started (database `leadpool`, unix socket only, trust auth; its socket directory is line 5
-    of postmaster.pid)."""
-    if database_env.get("DATABASE_URL"):
-        return database_env["DATABASE_URL"]
-    pid_file = os.path.join(database_env["LEADPOOL_DATA_DIR"], "pgdata", "postmaster.pid")
-    with open(pid_file) as lines:
-        fields = lines.read().splitlines()
-    port, socket_dir = fields[3].strip(), fields[4].strip()
-    return f"postgresql://postgres@/leadpool?host={socket_dir}&port={port}"
 
 
 def wait_until_sleeping(url: str, app: str, holder: subprocess.Popen):
