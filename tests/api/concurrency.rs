@@ -165,9 +165,9 @@ async fn crossing_transfers_never_deadlock() {
             mia.transfer(&to_alice, "alice")
         );
     }
-    let scrape = app.scrape_metrics().await;
-    assert!(
-        scrape.contains("\nleadpool_conflict_retries_total 0\n"),
+    assert_eq!(
+        app.conflict_retries().await,
+        0,
         "a transfer was run again after a conflict"
     );
     for user in ["alice", "bob"] {

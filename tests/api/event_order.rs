@@ -30,15 +30,6 @@ async fn followed(app: &TestApp, lead_id: &str) -> Vec<proto::LeadEvent> {
     events
 }
 
-/// The number of times the service ran a use case again after a conflict.
-async fn conflict_retries(app: &TestApp) -> String {
-    let scrape = app.scrape_metrics().await;
-    let line = scrape
-        .lines()
-        .find(|l| l.starts_with("leadpool_conflict_retries_total "));
-    line.expect("the retries counter").to_owned()
-}
-
 /// The named lead, distributed by the admin.
 fn distribute_one(
     app: &TestApp,
@@ -87,10 +78,7 @@ async fn a_release_committed_while_a_distribution_waits_is_left_to_the_next() {
         undistributed(&plan),
         [(lead.id.as_str(), proto::UndistributedReason::NotAvailable)]
     );
-    assert_eq!(
-        conflict_retries(&app).await,
-        "leadpool_conflict_retries_total 0"
-    );
+    assert_eq!(app.conflict_retries().await, 0);
 
     let plan = distribute_one(&app, &team.pool.id, &lead.id)
         .await
@@ -138,10 +126,7 @@ async fn a_transfer_that_began_before_a_follow_up_follows_it_in_the_stream() {
     bob.follow_up(&third).await;
     seconds_row.commit().await.expect("commit");
     transfer.await.expect("task");
-    assert_eq!(
-        conflict_retries(&app).await,
-        "leadpool_conflict_retries_total 1"
-    );
+    assert_eq!(app.conflict_retries().await, 1);
 
     use proto::EventKind as K;
     let events = followed(&app, &third).await;

@@ -403,6 +403,16 @@ impl TestApp {
         body.to_owned()
     }
 
+    /// How many times the service ran a use case again after a conflict
+    /// (`leadpool_conflict_retries_total`).
+    pub async fn conflict_retries(&self) -> u64 {
+        let scrape = self.scrape_metrics().await;
+        let line = scrape
+            .lines()
+            .find_map(|l| l.strip_prefix("leadpool_conflict_retries_total "));
+        line.expect("the retries counter").parse().expect("a count")
+    }
+
     /// A transaction of the test's, left open, that ran `statement` (one `$1`: `id`): a row it
     /// locks or changes holds up the calls that reach it until the test commits.
     pub async fn holding(&self, statement: &str, id: &str) -> sqlx::Transaction<'static, Postgres> {

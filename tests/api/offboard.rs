@@ -295,3 +295,43 @@ async fn offboarding_needs_an_admin_or_a_manager_of_every_pool_and_valid_input()
     assert_eq!(bad_fields(stray), ["to_user_id"]);
     assert_eq!(app.fingerprint().await, before);
 }
+
+/// A release of one of the departing user's leads locks the lead, then the owner's member row
+/// (its held count). Offboarding takes the user's leads before their member rows, so the two meet
+/// on the lead, one after the other. It used to deactivate the memberships first and then wait
+/// for the lead while holding the member row the release wanted next: a deadlock, which
+/// PostgreSQL broke a second later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboarding_waits_for_a_release_of_the_users_lead_without_a_deadlock() {
+    let (app, team, lead) = fixtures::app_with_lead(None).await;
+    app.as_member("bob").claim(&lead.id).await;
+    // The release's first step, as its statement takes it: the lead's row.
+    let mut release = app
+        .holding(
+            "SELECT 1 FROM leads WHERE id = $1::uuid FOR UPDATE",
+            &lead.id,
+        )
+        .await;
+    let offboarding = tokio::spawn({
+        let admin = app.as_admin();
+        async move { admin.offboard("bob", M::ReturnToPool, "").await }
+    });
+    app.until_a_statement_waits_on_a_lock().await;
+    // Its second: the owner's held count, a row the offboarding must not be holding.
+    sqlx::query(
+        "UPDATE members SET updated_at = now() WHERE pool_id = $1::uuid AND user_id = 'bob'",
+    )
+    .bind(&team.pool.id)
+    .execute(&mut *release)
+    .await
+    .expect("the owner's member row");
+    release.commit().await.expect("commit");
+    let report = offboarding.await.expect("task");
+    assert_eq!(
+        (report.memberships_deactivated, report.returned_to_pool),
+        (1, 1)
+    );
+    assert_eq!(app.conflict_retries().await, 0);
+    assert_eq!(active_memberships(&app, "bob").await, 0);
+    fixtures::assert_consistent(&app).await;
+}

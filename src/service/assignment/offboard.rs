@@ -1,5 +1,5 @@
-//! OffboardMember in one transaction: deactivate every membership of the user, lock their
-//! owned leads, plan where each goes (the pool, a colleague, or the pool's distribution), and
+//! OffboardMember in one transaction: lock the user's owned leads, deactivate every membership
+//! of the user, lock the leads that reached them meanwhile, plan where each goes (the pool, a colleague, or the pool's distribution), and
 //! apply it all with one statement, each move an `OFFBOARDED` event with reason `OFFBOARDING`.
 
 use std::collections::BTreeMap;
@@ -72,7 +72,7 @@ async fn take_out(
 ) -> Result<OffboardReport> {
     let tenant_id = actor.tenant_id.as_str();
     let user_id = command.user_id.as_str();
-    // Distribution states before member rows, the order every distributor locks them in.
+    // Distribution states before leads and member rows, the order every distributor locks them in.
     let mut states = BTreeMap::new();
     if command.mode == OffboardMode::Redistribute {
         for pool_id in pools_of(&mut *conn, tenant_id, user_id).await? {
@@ -82,8 +82,7 @@ async fn take_out(
             states.insert(pool_id, locked);
         }
     }
-    let deactivated = deactivate(&mut *conn, tenant_id, user_id, now).await?;
-    let owned = owned_leads(&mut *conn, tenant_id, user_id).await?;
+    let (deactivated, owned) = deactivate_holding_leads(conn, tenant_id, user_id, now).await?;
     let (movable, locked): (Vec<Owned>, Vec<Owned>) = match command.mode {
         OffboardMode::TransferTo(_) => (owned, Vec::new()),
         _ => owned.into_iter().partition(|o| !o.locked),
@@ -125,6 +124,22 @@ async fn take_out(
     })
 }
 
+/// Deactivates the user's memberships; how many, and every lead the user then owns, locked.
+/// The leads are locked before the member rows, the order claims, releases and transfers lock
+/// them in: a release of one of the user's leads, wanting its owner's row next, met the
+/// offboarding in a deadlock. They are read again once the memberships are off, for a lead that
+/// reached the user in between (a claim, whose member row the deactivation waited for).
+async fn deactivate_holding_leads(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(u64, Vec<Owned>)> {
+    owned_leads(&mut *conn, tenant_id, user_id).await?;
+    let deactivated = deactivate(&mut *conn, tenant_id, user_id, now).await?;
+    let owned = owned_leads(&mut *conn, tenant_id, user_id).await?;
+    Ok((deactivated, owned))
+}
 /// The colleague who takes every lead with `TRANSFER_TO`.
 struct Colleague<'a> {
     user_id: &'a str,
