@@ -2,8 +2,8 @@
 //! distribution is one transaction: lock the pool's distribution state (so distributors of one
 //! pool, on any replica, run one after the other), take the leads (`FOR UPDATE SKIP LOCKED`,
 //! oldest in the pool first), lock the pool's active members, plan in Rust from what is locked,
-//! apply the plan with one statement and save the advanced state. A preview runs the same steps and
-//! rolls back, so it shows exactly what a distribution would do now.
+//! apply the plan with one statement and save the advanced state. A preview runs the same steps
+//! and rolls back, so it shows exactly what a distribution would do now.
 //!
 //! Automatic distribution: the pools with `auto_distribute` hand out the leads that have sat in
 //! the pool longer than their `auto_distribute_after`, a batch per transaction. Replicas may

@@ -1,6 +1,7 @@
 //! OffboardMember in one transaction: lock the user's owned leads, deactivate every membership
-//! of the user, lock the leads that reached them meanwhile, plan where each goes (the pool, a colleague, or the pool's distribution), and
-//! apply it all with one statement, each move an `OFFBOARDED` event with reason `OFFBOARDING`.
+//! of the user, lock the leads that reached them meanwhile, plan where each goes (the pool, a
+//! colleague, or the pool's distribution), and apply it all with one statement, each move an
+//! `OFFBOARDED` event with reason `OFFBOARDING`.
 
 use std::collections::BTreeMap;
 
@@ -72,7 +73,7 @@ async fn take_out(
 ) -> Result<OffboardReport> {
     let tenant_id = actor.tenant_id.as_str();
     let user_id = command.user_id.as_str();
-    // Distribution states before leads and member rows, the order every distributor locks them in.
+    // Distribution states before leads and member rows, the order distributors lock them in.
     let mut states = BTreeMap::new();
     if command.mode == OffboardMode::Redistribute {
         for pool_id in pools_of(&mut *conn, tenant_id, user_id).await? {
@@ -140,6 +141,7 @@ async fn deactivate_holding_leads(
     let owned = owned_leads(&mut *conn, tenant_id, user_id).await?;
     Ok((deactivated, owned))
 }
+
 /// The colleague who takes every lead with `TRANSFER_TO`.
 struct Colleague<'a> {
     user_id: &'a str,
