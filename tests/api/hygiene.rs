@@ -174,12 +174,12 @@ async fn an_undecodable_body_is_invalid_argument_not_internal() {
 async fn a_claim_whose_deadline_passes_while_it_waits_commits_nothing() {
     let (app, team, lead) = fixtures::app_with_lead(None).await;
     // Another transaction holds the lead's row for longer than the caller waits.
-    let mut holder = app.db.begin().await.expect("begin");
-    sqlx::query("SELECT 1 FROM leads WHERE id = $1::uuid FOR UPDATE")
-        .bind(&lead.id)
-        .execute(&mut *holder)
-        .await
-        .expect("lock the lead");
+    let holder = app
+        .holding(
+            "SELECT 1 FROM leads WHERE id = $1::uuid FOR UPDATE",
+            &lead.id,
+        )
+        .await;
     let before = app.fingerprint().await;
     let mut request: Request<_> = fixtures::user("alice").req(proto::ClaimLeadRequest {
         lead_id: lead.id.clone(),

@@ -874,12 +874,12 @@ async fn a_sweep_cut_off_by_its_deadline_says_what_its_committed_batches_did() {
     app.clock.set(start_time() + Duration::days(7));
 
     // A recycle into the recycle pool checks that pool's row; this transaction holds it.
-    let mut holder = app.db.begin().await.expect("begin");
-    sqlx::query("SELECT 1 FROM pools WHERE id = $1::uuid FOR UPDATE")
-        .bind(&bin.id)
-        .execute(&mut *holder)
-        .await
-        .expect("lock the recycle pool");
+    let holder = app
+        .holding(
+            "SELECT 1 FROM pools WHERE id = $1::uuid FOR UPDATE",
+            &bin.id,
+        )
+        .await;
     let mut request = admin().req(proto::RunRecycleRequest {
         pool_id: pool.id.clone(),
         ..Default::default()

@@ -147,12 +147,12 @@ async fn shutdown_finishes_in_flight_calls_and_stops_serving() {
     let (mut app, team) = crate::fixtures::app_with_team(None).await;
     // A call that holds a row lock keeps a claim in flight while shutdown begins.
     let lead = crate::fixtures::lead(&app, &team.pool.id, "Wang Wei").await;
-    let mut blocker = app.db.begin().await.expect("begin");
-    sqlx::query("SELECT 1 FROM leads WHERE id = $1::uuid FOR UPDATE")
-        .bind(&lead.id)
-        .execute(&mut *blocker)
-        .await
-        .expect("lock");
+    let blocker = app
+        .holding(
+            "SELECT 1 FROM leads WHERE id = $1::uuid FOR UPDATE",
+            &lead.id,
+        )
+        .await;
     let mut client = app.leads();
     let in_flight = tokio::spawn(async move {
         client
